@@ -1,0 +1,56 @@
+#!/usr/bin/env node
+/**
+ * `cutover`: one binary for the operator and its tools. Each subcommand lives in
+ * `src/cli/<name>-command.ts` and exports `run(argv): Promise<number>` (the exit code), so this
+ * file only dispatches and loads nothing a command does not need.
+ */
+import { pathToFileURL } from 'node:url';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { existsSync } from 'node:fs';
+
+interface CommandModule {
+  run(argv: string[]): Promise<number>;
+}
+
+const COMMANDS: Record<string, string> = {
+  operator: 'run the operator (controllers for Cutover, CanaryPhase and Reconciliation)',
+  reconcile: 'run a Reconciliation manifest against two databases, without Kubernetes',
+  validate: 'validate manifests offline with the same rules as the API server',
+};
+
+function usage(): string {
+  const lines = Object.entries(COMMANDS).map(([name, what]) => `  ${name.padEnd(10)} ${what}`);
+  return ['usage: cutover <command> [options]', '', 'commands:', ...lines, '', "'cutover <command> --help' explains a command's options."].join('\n');
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(usage() + '\n');
+    return name ? 0 : 2;
+  }
+  if (!(name in COMMANDS)) {
+    process.stderr.write(`cutover: unknown command '${name}'\n\n${usage()}\n`);
+    return 2;
+  }
+  const file = join(dirname(fileURLToPath(import.meta.url)), `${name}-command.js`);
+  if (!existsSync(file)) {
+    process.stderr.write(`cutover: command '${name}' is not part of this build (${file} missing)\n`);
+    return 2;
+  }
+  const mod = (await import(pathToFileURL(file).href)) as CommandModule;
+  return mod.run(rest);
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      process.stderr.write(`cutover: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.exitCode = 2;
+    },
+  );
+}

@@ -1,0 +1,62 @@
+/**
+ * Structured JSON logging (pino) with secret redaction.
+ *
+ * Every module logs through `createLogger(component)`. Values under keys that name credentials
+ * (password, token, secret, authorization, url with userinfo…) are replaced before they are
+ * written, so a spec, a connection config or an error object can be logged without leaking.
+ */
+import { pino, type Logger, type LoggerOptions } from 'pino';
+
+export type { Logger } from 'pino';
+
+/** Paths pino censors wherever they appear (one and two levels deep). */
+const REDACT_KEYS = [
+  'password',
+  'passwd',
+  'token',
+  'secret',
+  'authorization',
+  'apiKey',
+  'webhookUrl',
+  'connectionString',
+  'bearerToken',
+];
+
+const redactPaths = REDACT_KEYS.flatMap((k) => [k, `*.${k}`, `*.*.${k}`]);
+
+/** Removes the password part of `scheme://user:password@host` URLs inside free text. */
+export function redactText(text: string): string {
+  return text.replace(/([a-z][a-z0-9+.-]*:\/\/[^/\s:@]*):[^@\s/]*@/gi, '$1:***@');
+}
+
+let root: Logger | undefined;
+
+function rootLogger(): Logger {
+  if (!root) {
+    const options: LoggerOptions = {
+      level: process.env.LOG_LEVEL ?? 'info',
+      base: { app: 'cutover-operator' },
+      redact: { paths: redactPaths, censor: '***' },
+      formatters: { level: (label) => ({ level: label }) },
+      hooks: {
+        logMethod(args, method) {
+          const redacted = args.map((a) => (typeof a === 'string' ? redactText(a) : a)) as typeof args;
+          method.apply(this, redacted);
+        },
+      },
+      serializers: {
+        err: (e: unknown) => {
+          const s = pino.stdSerializers.err(e as Error);
+          return { ...s, message: redactText(s.message), stack: s.stack ? redactText(s.stack) : s.stack };
+        },
+      },
+    };
+    root = pino(options, pino.destination({ fd: process.env.LOG_FD === '1' ? 1 : 2, sync: true }));
+  }
+  return root;
+}
+
+/** A child logger tagged with the component's name. */
+export function createLogger(component: string, bindings: Record<string, unknown> = {}): Logger {
+  return rootLogger().child({ component, ...bindings });
+}
