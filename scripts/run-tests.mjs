@@ -7,7 +7,15 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
-const [which = 'all', ...extra] = process.argv.slice(2);
+let argv = process.argv.slice(2);
+// --node <path>: run mocha on another Node binary (the Node 24 LTS of the container image).
+let nodeBin = process.execPath;
+const at = argv.indexOf('--node');
+if (at >= 0) {
+  nodeBin = argv[at + 1];
+  argv = [...argv.slice(0, at), ...argv.slice(at + 2)];
+}
+const [which = 'all', ...extra] = argv;
 const suites = { unit: ['unit'], integration: ['integration'], e2e: ['e2e'], all: ['unit', 'integration', 'e2e'] }[which];
 if (!suites) {
   process.stderr.write(`unknown suite '${which}': use all, unit, integration or e2e\n`);
@@ -23,8 +31,9 @@ if (build.status !== 0) {
 
 const specs = suites.map((s) => `dist/test/${s}/**/*.test.js`);
 const mocha = spawnSync(
-  bin('mocha'),
+  nodeBin,
   [
+    join(root, 'node_modules', 'mocha', 'bin', 'mocha.js'),
     '--require', 'dist/test/support/hooks.js',
     '--reporter', 'test/support/summary-reporter.cjs',
     '--timeout', '120000',

