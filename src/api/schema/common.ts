@@ -1,0 +1,282 @@
+/**
+ * Building blocks of the single source of truth for the three kinds. A schema here is an OpenAPI
+ * v3 structural schema fragment; the only non-standard keys are `rules` (each one a CEL rule for
+ * the API server AND its TypeScript twin for the offline validator) and `hint` (how to fix a value
+ * that fails `pattern`/`format`). `crdSchema()` turns a fragment into what goes into a CRD,
+ * `ajvSchema()` into what ajv compiles.
+ */
+
+/** One rule, written once: `cel` goes to `x-kubernetes-validations`, `check` runs offline. */
+export interface Rule {
+  cel: string;
+  /** Names the field and the fix; the API server shows it after the path of the node the rule is on. */
+  message: string;
+  /** Optional JSONPath-like field (`.remediatePercent`) the error is reported under. */
+  fieldPath?: string;
+  reason?: 'FieldValueInvalid' | 'FieldValueForbidden' | 'FieldValueRequired' | 'FieldValueDuplicate';
+  /** TypeScript twin of `cel`: true when the value is valid. Runs only on values that passed the schema. */
+  check: (self: unknown) => boolean;
+}
+
+export type SchemaType = 'object' | 'array' | 'string' | 'integer' | 'number' | 'boolean';
+
+export interface Schema {
+  type?: SchemaType;
+  description?: string;
+  properties?: Record<string, Schema>;
+  required?: string[];
+  items?: Schema;
+  additionalProperties?: Schema;
+  enum?: (string | number)[];
+  pattern?: string;
+  format?: 'date-time' | 'date';
+  minimum?: number;
+  maximum?: number;
+  minLength?: number;
+  maxLength?: number;
+  minItems?: number;
+  maxItems?: number;
+  maxProperties?: number;
+  default?: unknown;
+  rules?: Rule[];
+  hint?: string;
+  'x-kubernetes-preserve-unknown-fields'?: boolean;
+  'x-kubernetes-list-type'?: 'atomic' | 'set' | 'map';
+  'x-kubernetes-list-map-keys'?: string[];
+}
+
+/** Declares a rule with the type of `self` it expects; `check` must not throw on that type. */
+export function rule<T>(
+  cel: string,
+  message: string,
+  check: (self: T) => boolean,
+  opts: { fieldPath?: string; reason?: Rule['reason'] } = {},
+): Rule {
+  return { cel, message, ...opts, check: (self: unknown) => check(self as T) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Patterns, shared with the code that uses the values (reconciliation, runtime).
+
+export const SQL_IDENTIFIER_PATTERN = '^[A-Za-z_][A-Za-z0-9_]{0,62}$';
+export const SQL_TABLE_PATTERN = '^[A-Za-z_][A-Za-z0-9_]{0,62}(\\.[A-Za-z_][A-Za-z0-9_]{0,62})?$';
+/** DNS-1123 label: check, step, service and metric names. */
+export const NAME_PATTERN = '^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$';
+/** DNS-1123 subdomain, for references to Kubernetes objects (Secrets, Jobs, Ingresses…). */
+export const OBJECT_NAME_PATTERN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';
+/** A duration such as 90d, 30m, 48h, 1h30m, 500ms (no sign). */
+export const DURATION_PATTERN = '^([0-9]{1,6}(ms|s|m|h|d|w))+$';
+/** An offset from a reference time: +4h, -30m, +1d12h (sign required). */
+export const OFFSET_PATTERN = '^[+-]([0-9]{1,6}(s|m|h|d|w))+$';
+/** 5-field cron, each field checked against its range (names for month and weekday allowed). */
+const CRON_MINUTE = '[0-5]?[0-9]';
+const CRON_HOUR = '(2[0-3]|[01]?[0-9])';
+const CRON_DOM = '(3[01]|[12][0-9]|0?[1-9])';
+const CRON_MONTH = '(1[0-2]|0?[1-9]|JAN|FEB|MAR|APR|MAY|JUN|JUL|AUG|SEP|OCT|NOV|DEC)';
+const CRON_DOW = '([0-7]|SUN|MON|TUE|WED|THU|FRI|SAT)';
+function cronField(n: string, dom = false): string {
+  const item = `(\\*|${n}(-${n})?)(/[0-9]{1,2})?`;
+  return `(${dom ? '\\?|' : ''}${item}(,${item})*)`;
+}
+export const CRON_PATTERN =
+  `^${cronField(CRON_MINUTE)} ${cronField(CRON_HOUR)} ${cronField(CRON_DOM, true)} ` +
+  `${cronField(CRON_MONTH)} ${cronField(CRON_DOW, true)}$`;
+/** IANA time zone name (Europe/Istanbul, UTC, America/Argentina/Buenos_Aires) or a fixed offset (+03:00). */
+export const TIME_ZONE_PATTERN = '^([+-](0[0-9]|1[0-4]):[0-5][0-9]|[A-Za-z_]{1,32}(/[A-Za-z0-9_+-]{1,32}){0,2})$';
+export function timeZone(description: string): Schema {
+  return str(description, { pattern: TIME_ZONE_PATTERN, maxLength: 64, hint: 'use an IANA time zone like UTC or Europe/Istanbul, or a fixed offset like +03:00' });
+}
+/** Analysis conditions compare the metric value: `result <= 1.5`, `result == 0`. */
+export const CONDITION_PATTERN = '^result *(<|<=|>|>=|==|!=) *-?[0-9]{1,12}(\\.[0-9]{1,9})?$';
+/** A connection URL must not carry a password: mysql://user:secret@host is refused. */
+export const URL_WITH_PASSWORD_PATTERN = '^[A-Za-z][A-Za-z0-9+.-]*://[^/@:]*:[^/@]*@';
+
+export function parseDurationMs(text: string): number {
+  const units: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
+  const m = /^([+-])?((?:[0-9]+(?:ms|s|m|h|d|w))+)$/.exec(text);
+  if (!m) throw new Error(`'${text}' is not a duration like 30m, 48h or 90d`);
+  let total = 0;
+  for (const part of m[2]!.matchAll(/([0-9]+)(ms|s|m|h|d|w)/g)) total += Number(part[1]) * units[part[2]!]!;
+  return m[1] === '-' ? -total : total;
+}
+
+export interface ParsedCondition {
+  op: '<' | '<=' | '>' | '>=' | '==' | '!=';
+  value: number;
+}
+export function parseCondition(text: string): ParsedCondition {
+  const m = /^result *(<=|>=|==|!=|<|>) *(-?[0-9]+(?:\.[0-9]+)?)$/.exec(text);
+  if (!m) throw new Error(`'${text}' is not a condition like 'result <= 1.5'`);
+  return { op: m[1] as ParsedCondition['op'], value: Number(m[2]) };
+}
+export function conditionHolds(c: ParsedCondition, x: number): boolean {
+  switch (c.op) {
+    case '<': return x < c.value;
+    case '<=': return x <= c.value;
+    case '>': return x > c.value;
+    case '>=': return x >= c.value;
+    case '==': return x === c.value;
+    case '!=': return x !== c.value;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fragment helpers.
+
+export function str(description: string, extra: Partial<Schema> = {}): Schema {
+  return { type: 'string', description, maxLength: 256, ...extra };
+}
+export function name(description: string): Schema {
+  return str(description, { pattern: NAME_PATTERN, maxLength: 63, hint: 'use lower-case letters, digits and -, like pos-orders' });
+}
+export function objectName(description: string): Schema {
+  return str(description, { pattern: OBJECT_NAME_PATTERN, maxLength: 253, hint: 'use a Kubernetes object name: lower-case letters, digits, - and .' });
+}
+export function sqlIdentifier(description: string): Schema {
+  return str(description, { pattern: SQL_IDENTIFIER_PATTERN, maxLength: 63, hint: 'use a plain SQL identifier: letters, digits and _, not starting with a digit, at most 63 characters' });
+}
+export function sqlTable(description: string): Schema {
+  return str(description, { pattern: SQL_TABLE_PATTERN, maxLength: 127, hint: 'use table or schema.table made of letters, digits and _' });
+}
+export function duration(description: string, def?: string): Schema {
+  return str(description, { pattern: DURATION_PATTERN, maxLength: 32, hint: 'write a duration like 30s, 30m, 48h, 90d or 1h30m', ...(def !== undefined ? { default: def } : {}) });
+}
+export function offset(description: string): Schema {
+  return str(description, { pattern: OFFSET_PATTERN, maxLength: 32, hint: 'write a signed offset like +4h, +24h or -30m' });
+}
+export function cron(description: string): Schema {
+  return str(description, { pattern: CRON_PATTERN, maxLength: 128, hint: "write 5 cron fields 'minute hour day-of-month month day-of-week', like '0 2 * * *'" });
+}
+export function dateTime(description: string): Schema {
+  return { type: 'string', format: 'date-time', description, maxLength: 64, hint: 'write an RFC 3339 UTC time like 2026-12-01T02:00:00Z' };
+}
+export function int(description: string, minimum: number, maximum: number, def?: number): Schema {
+  return { type: 'integer', description, minimum, maximum, ...(def !== undefined ? { default: def } : {}) };
+}
+export function num(description: string, minimum: number, maximum: number, def?: number): Schema {
+  return { type: 'number', description, minimum, maximum, ...(def !== undefined ? { default: def } : {}) };
+}
+export function bool(description: string, def?: boolean): Schema {
+  return { type: 'boolean', description, ...(def !== undefined ? { default: def } : {}) };
+}
+export function enumOf(description: string, values: string[], def?: string): Schema {
+  return { type: 'string', description, enum: values, ...(def !== undefined ? { default: def } : {}) };
+}
+export function obj(description: string, properties: Record<string, Schema>, required: string[] = [], rules: Rule[] = []): Schema {
+  const s: Schema = { type: 'object', description, properties };
+  if (required.length) s.required = required;
+  if (rules.length) s.rules = rules;
+  return s;
+}
+export function list(description: string, items: Schema, maxItems: number, extra: Partial<Schema> = {}): Schema {
+  return { type: 'array', description, items, maxItems, ...extra };
+}
+export function stringMap(description: string, maxProperties = 32): Schema {
+  return { type: 'object', description, additionalProperties: { type: 'string', maxLength: 253 }, maxProperties };
+}
+
+/** `names` must be unique among the items of a list of objects with a `name`. */
+export function uniqueNames(what: string, field = 'name'): Rule {
+  return rule<{ [k: string]: unknown }[]>(
+    `self.all(x, self.exists_one(y, y.${field} == x.${field}))`,
+    `${what} ${field}s must be unique: rename the duplicate`,
+    (self) => new Set(self.map((x) => x[field])).size === self.length,
+  );
+}
+
+export const secretKeyRef: Schema = obj(
+  'A key of a Secret in the same namespace.',
+  { name: objectName('Secret name.'), key: str('Key in the Secret.', { default: 'url', maxLength: 253, pattern: '^[-._a-zA-Z0-9]+$', hint: 'use a Secret data key: letters, digits, -, _ and .' }) },
+  ['name'],
+);
+
+export const localObjectRef: Schema = obj('A reference to an object in the same namespace.', { name: objectName('Object name.') }, ['name']);
+
+export const conditionSchema: Schema = obj(
+  'A kstatus-style condition.',
+  {
+    type: str('Ready, Reconciling, Stalled or a kind-specific type.', { maxLength: 316 }),
+    status: enumOf('True, False or Unknown.', ['True', 'False', 'Unknown']),
+    reason: str('CamelCase reason.', { maxLength: 1024 }),
+    message: str('Human-readable details.', { maxLength: 32768 }),
+    lastTransitionTime: dateTime('When status last changed.'),
+    observedGeneration: int('metadata.generation this condition was computed from.', 0, Number.MAX_SAFE_INTEGER),
+  },
+  ['type', 'status'],
+);
+
+export function statusBase(phases: string[], extra: Record<string, Schema>): Schema {
+  return obj('Observed state, written by the operator through the status subresource.', {
+    phase: enumOf('Summary for people and printer columns.', phases),
+    observedGeneration: int('metadata.generation of the spec the operator last acted on.', 0, Number.MAX_SAFE_INTEGER),
+    conditions: list('Ready, Reconciling, Stalled and kind-specific conditions.', conditionSchema, 32, {
+      'x-kubernetes-list-type': 'map',
+      'x-kubernetes-list-map-keys': ['type'],
+    }),
+    ...extra,
+  });
+}
+
+/** Simplified Job template for the Jobs the operator creates (delta sync, replay, remediation). */
+export const jobTemplate: Schema = obj(
+  'A Job the operator creates and watches.',
+  {
+    image: str('Container image.', { maxLength: 512 }),
+    command: list('Container command.', str('Argument.', { maxLength: 4096 }), 64),
+    args: list('Container arguments.', str('Argument.', { maxLength: 4096 }), 64),
+    env: list(
+      'Environment variables; secrets only through secretKeyRef.',
+      obj('One variable.', {
+        name: str('Variable name.', { pattern: '^[A-Za-z_][A-Za-z0-9_]*$', maxLength: 128, hint: 'use letters, digits and _' }),
+        value: str('Literal value.', { maxLength: 4096 }),
+        secretKeyRef,
+      }, ['name'], [
+        rule<{ value?: string; secretKeyRef?: unknown }>(
+          '!(has(self.value) && has(self.secretKeyRef))',
+          'a variable has one source: set either value or secretKeyRef, not both',
+          (s) => !(s.value !== undefined && s.secretKeyRef !== undefined),
+        ),
+      ]),
+      64,
+    ),
+    serviceAccountName: objectName('ServiceAccount the pods run as.'),
+    parallelism: int('Pods running at once.', 1, 256),
+    completions: int('Completions (with completionMode Indexed: number of shards).', 1, 1024),
+    completionMode: enumOf('NonIndexed or Indexed.', ['NonIndexed', 'Indexed'], 'NonIndexed'),
+    backoffLimit: int('Retries before the Job fails.', 0, 100, 2),
+    activeDeadlineSeconds: int('Hard time limit.', 1, 604800),
+    podLabels: stringMap('Extra labels on the pods.'),
+  },
+  ['image', 'command'],
+  [
+    rule<{ completionMode?: string; completions?: number }>(
+      "self.completionMode != 'Indexed' || has(self.completions)",
+      'completionMode Indexed needs completions (the number of shards): set completions',
+      (s) => s.completionMode !== 'Indexed' || s.completions !== undefined,
+    ),
+  ],
+);
+
+export const databaseSchema: Schema = obj(
+  'A database: its engine and where its connection URL comes from.',
+  {
+    engine: enumOf('mysql (also MariaDB) or postgres.', ['mysql', 'postgres']),
+    secretRef: secretKeyRef,
+    url: str('Connection URL, for the CLI only; must not contain a password (use PGPASSWORD / MYSQL_PWD).', { maxLength: 2048 }),
+  },
+  ['engine'],
+  [
+    rule<{ secretRef?: unknown; url?: string }>(
+      'has(self.secretRef) || has(self.url)',
+      'no connection given: set secretRef (name of a Secret holding the connection URL) or, for the CLI, url',
+      (s) => s.secretRef !== undefined || s.url !== undefined,
+      { reason: 'FieldValueRequired' },
+    ),
+    rule<{ url?: string }>(
+      `!has(self.url) || !self.url.matches('${URL_WITH_PASSWORD_PATTERN}')`,
+      'url must not contain a password: remove it from the URL and put the URL in a Secret (secretRef) or pass the password in the environment',
+      (s) => s.url === undefined || !new RegExp(URL_WITH_PASSWORD_PATTERN).test(s.url),
+      { fieldPath: '.url' },
+    ),
+  ],
+);

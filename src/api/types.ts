@@ -1,0 +1,298 @@
+/**
+ * TypeScript types of the three kinds, kept in step with ./schema (test/unit/api/types.test.ts
+ * checks every property of the schemas against a typed fixture). Fields with a schema default are
+ * optional here: the API server fills them in; use `withDefaults()` offline.
+ */
+
+export type ConditionStatus = 'True' | 'False' | 'Unknown';
+export interface Condition {
+  type: string;
+  status: ConditionStatus;
+  reason?: string;
+  message?: string;
+  lastTransitionTime?: string;
+  observedGeneration?: number;
+}
+
+export interface ObjectMeta {
+  name: string;
+  namespace?: string;
+  generation?: number;
+  resourceVersion?: string;
+  uid?: string;
+  creationTimestamp?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  [k: string]: unknown;
+}
+
+export interface StatusBase<Phase extends string> {
+  phase?: Phase;
+  observedGeneration?: number;
+  conditions?: Condition[];
+}
+
+export interface SecretKeyRef { name: string; key?: string }
+export interface LocalObjectRef { name: string }
+export type Engine = 'mysql' | 'postgres';
+export interface DatabaseRef { engine: Engine; secretRef?: SecretKeyRef; url?: string }
+
+export interface EnvVar { name: string; value?: string; secretKeyRef?: SecretKeyRef }
+export interface JobTemplate {
+  image: string;
+  command: string[];
+  args?: string[];
+  env?: EnvVar[];
+  serviceAccountName?: string;
+  parallelism?: number;
+  completions?: number;
+  completionMode?: 'NonIndexed' | 'Indexed';
+  backoffLimit?: number;
+  activeDeadlineSeconds?: number;
+  podLabels?: Record<string, string>;
+}
+
+// ------------------------------------------------------------------------------ Reconciliation
+export type CheckType = 'count' | 'sum' | 'rowHash' | 'sample' | 'customSql';
+export type ColumnType = 'decimal' | 'integer' | 'text' | 'timestamp' | 'boolean';
+export type Verdict = 'Passed' | 'RemediationNeeded' | 'Failed' | 'Error';
+export type ReconciliationPhase = 'Pending' | 'Running' | 'Passed' | 'RemediationNeeded' | 'Failed' | 'Error';
+
+export interface Thresholds { remediatePercent?: number; failPercent?: number }
+export interface CheckSide { table?: string; query?: string; tenantColumn?: string; windowColumn?: string }
+export interface ColumnMapping {
+  name: string;
+  legacy?: string;
+  target?: string;
+  type: ColumnType;
+  scale?: number;
+  transforms?: ('lower' | 'trim')[];
+  legacyTimeZone?: string;
+  precision?: 0 | 3 | 6;
+}
+export interface Check {
+  name: string;
+  type: CheckType;
+  description?: string;
+  legacy?: CheckSide;
+  target?: CheckSide;
+  key?: string[];
+  columns?: ColumnMapping[];
+  sampleSize?: number;
+  seed?: string;
+  customSql?: { legacy: string; target: string };
+  thresholds?: Thresholds;
+}
+export interface ReconciliationSchedule { cron?: string; cutoverRef?: LocalObjectRef; offsets?: string[]; suspend?: boolean }
+export interface Parallelism {
+  mode?: 'Inline' | 'IndexedJob';
+  shards?: number;
+  shardBy?: 'Tenant' | 'KeyRange';
+  image?: string;
+  serviceAccountName?: string;
+  podLabels?: Record<string, string>;
+}
+export interface ReconciliationSpec {
+  legacy: DatabaseRef;
+  target: DatabaseRef;
+  tenantColumn?: string;
+  tenants?: string[];
+  window?: { column: string; last: string; legacyTimeZone?: string };
+  thresholds?: Thresholds;
+  schedule?: ReconciliationSchedule;
+  parallelism?: Parallelism;
+  statementTimeoutSeconds?: number;
+  checks: Check[];
+}
+export interface TenantResult { tenant?: string; legacy?: string; target?: string; variancePercent?: number; verdict?: Verdict }
+export interface DifferingKey { tenant?: string; key?: string; kind?: 'missing' | 'extra' | 'changed'; columns?: string[] }
+export interface CheckResult {
+  name?: string;
+  verdict?: Verdict;
+  variancePercent?: number;
+  legacyValue?: string;
+  targetValue?: string;
+  worstTenant?: string;
+  tenants?: TenantResult[];
+  differingKeys?: DifferingKey[];
+  error?: string;
+}
+export interface ReconciliationStatus extends StatusBase<ReconciliationPhase> {
+  lastRun?: { id?: string; trigger?: string; startedAt?: string; finishedAt?: string; verdict?: Verdict; error?: string };
+  nextRunAt?: string;
+  runsCompleted?: number;
+  completedOffsets?: string[];
+  lastRerunToken?: string;
+  summary?: { checks?: number; passed?: number; failed?: number; rowsCompared?: string; maxVariancePercent?: string; worstCheck?: string; worstTenant?: string };
+  checks?: CheckResult[];
+  reportConfigMap?: string;
+  shards?: { total?: number; succeeded?: number; failed?: number };
+}
+export interface Reconciliation {
+  apiVersion: 'cutover.nokta.io/v1alpha1';
+  kind: 'Reconciliation';
+  metadata: ObjectMeta;
+  spec: ReconciliationSpec;
+  status?: ReconciliationStatus;
+}
+
+// ------------------------------------------------------------------------------ CanaryPhase
+export type CanaryPhaseName = 'Pending' | 'Progressing' | 'Paused' | 'Analyzing' | 'Promoted' | 'Succeeded' | 'RolledBack' | 'Aborted' | 'Failed';
+export interface BackendRef { name: string; port: number }
+export interface TrafficTarget {
+  ingress?: { name: string; canaryName?: string; newBackend: BackendRef };
+  httpRoute?: { name: string; ruleName?: string; legacyBackend: BackendRef; newBackend: BackendRef };
+}
+export interface CanaryService { name: string; flagKey?: string; traffic?: TrafficTarget }
+export interface Cohort {
+  name: string;
+  services?: string[];
+  percent?: number;
+  tenants?: string[];
+  selector?: { matchLabels: Record<string, string> };
+}
+export interface FlagProvider {
+  type: 'Redis' | 'Flagd';
+  redis?: { secretRef: SecretKeyRef; keyPrefix?: string };
+  flagd?: { configMapName: string; key?: string };
+}
+export interface Stickiness { by: 'Header' | 'Cookie' | 'FlagBucketing'; name: string }
+export interface CanaryStep { weight: number; pause?: string }
+export interface Gate { name: string; beforeStep: number }
+export interface AnalysisMetric {
+  name: string;
+  prometheus?: { address?: string; query: string };
+  reconciliation?: { name: string };
+  http?: { url: string; jsonPath: string; headerSecretRef?: SecretKeyRef; headerName?: string };
+  successCondition: string;
+  failureCondition?: string;
+}
+export interface Analysis {
+  interval?: string;
+  count?: number;
+  consecutiveFailureLimit?: number;
+  noData?: 'Fail' | 'Pass' | 'Inconclusive';
+  prometheusAddress?: string;
+  metrics: AnalysisMetric[];
+}
+export interface CanaryPhaseSpec {
+  cutoverRef?: LocalObjectRef;
+  services: CanaryService[];
+  cohorts?: Cohort[];
+  flagProvider?: FlagProvider;
+  stickiness?: Stickiness;
+  steps: CanaryStep[];
+  gates?: Gate[];
+  analysis: Analysis;
+  duration?: string;
+  startAt?: string;
+  autoPromote?: boolean;
+  paused?: boolean;
+}
+export interface Measurement { metric?: string; at?: string; value?: string; result?: 'Success' | 'Failure' | 'Inconclusive' | 'Error'; message?: string }
+export interface CanaryPhaseStatus extends StatusBase<CanaryPhaseName> {
+  currentStep?: number;
+  currentWeight?: number;
+  stepStartedAt?: string;
+  startedAt?: string;
+  finishedAt?: string;
+  consecutiveFailures?: number;
+  measurementsTaken?: number;
+  nextMeasurementAt?: string;
+  waitingForGate?: string;
+  approvedGates?: string[];
+  lastActionToken?: string;
+  measurements?: Measurement[];
+  message?: string;
+}
+export interface CanaryPhase {
+  apiVersion: 'cutover.nokta.io/v1alpha1';
+  kind: 'CanaryPhase';
+  metadata: ObjectMeta;
+  spec: CanaryPhaseSpec;
+  status?: CanaryPhaseStatus;
+}
+
+// ------------------------------------------------------------------------------ Cutover
+export type CutoverPhase = 'Pending' | 'Shadow' | 'Canary' | 'AwaitingCutover' | 'CuttingOver' | 'Monitoring' | 'SteadyState' | 'RollingBack' | 'RolledBack' | 'Failed';
+export type StepAction = 'Freeze' | 'DeltaSync' | 'ReconciliationSignOff' | 'TrafficSwitch' | 'EnableFlags' | 'LiftFreeze' | 'Monitor' | 'Report' | 'Job' | 'Notify';
+export type StepState = 'Pending' | 'Waiting' | 'AwaitingApproval' | 'Running' | 'Succeeded' | 'Failed' | 'Skipped';
+export interface WorkloadRef { kind?: 'Deployment' | 'StatefulSet'; name: string }
+export interface CutoverService { name: string; flagKey?: string; traffic?: TrafficTarget; legacy: WorkloadRef; new: WorkloadRef }
+export interface Slo { name: string; service?: string; description?: string; query: string; objective: string }
+export interface TimelineStep {
+  name: string;
+  action: StepAction;
+  at?: string;
+  offset?: string;
+  owner?: string;
+  description?: string;
+  approval?: { required?: boolean; approvers?: string[] };
+  job?: JobTemplate;
+  reconciliations?: string[];
+  duration?: string;
+  timeout?: string;
+}
+export interface Rollback {
+  automatic?: boolean;
+  triggers?: {
+    sloBreach?: { for?: string; slos?: string[] };
+    reconciliationVariancePercent?: number;
+    securityFlag?: { annotation?: string };
+  };
+  actions?: { trafficBack?: boolean; flagsOff?: boolean; liftLegacyFreeze?: boolean; replayJob?: JobTemplate; notify?: boolean };
+  keepLegacyHotFor?: string;
+}
+export interface CutoverSpec {
+  services: CutoverService[];
+  databases: { legacy: DatabaseRef; target: DatabaseRef; redis?: { secretRef: SecretKeyRef } };
+  flagProvider?: FlagProvider;
+  prometheusAddress?: string;
+  slos?: Slo[];
+  shadow?: {
+    startAt: string;
+    endAt: string;
+    mirroring?: { enabled?: boolean; services?: string[] };
+    reconciliations?: string[];
+    remediationJob?: JobTemplate;
+  };
+  canary?: { phases: string[] };
+  freeze?: { method: 'ReadOnly' | 'Flag' | 'Job'; flagKey?: string; job?: JobTemplate; liftJob?: JobTemplate };
+  timeline: { startAt?: string; steps: TimelineStep[] };
+  rollback?: Rollback;
+  postCutover?: { reconciliations?: string[]; steadyStateAfter?: string; requireSignOff?: boolean };
+  notifications?: { slack?: { webhookSecretRef: SecretKeyRef; channel?: string } };
+  paused?: boolean;
+}
+export interface StepStatus { name?: string; state?: StepState; plannedAt?: string; startedAt?: string; finishedAt?: string; jobName?: string; message?: string }
+export interface RollbackStatus {
+  trigger?: 'SloBreach' | 'ReconciliationVariance' | 'SecurityFlag' | 'StepFailed' | 'Manual';
+  reason?: string;
+  triggeredAt?: string;
+  completedAt?: string;
+  actions?: { name?: string; state?: 'Pending' | 'Running' | 'Succeeded' | 'Failed'; at?: string; message?: string }[];
+}
+export interface CutoverStatus extends StatusBase<CutoverPhase> {
+  currentStep?: string;
+  nextStep?: string;
+  nextStepAt?: string;
+  switchedAt?: string;
+  legacyHotUntil?: string;
+  steadyStateAt?: string;
+  canaryPhase?: string;
+  approvedSteps?: string[];
+  lastActionToken?: string;
+  steps?: StepStatus[];
+  sloBreaches?: { slo?: string; since?: string; value?: string }[];
+  rollback?: RollbackStatus;
+  message?: string;
+}
+export interface Cutover {
+  apiVersion: 'cutover.nokta.io/v1alpha1';
+  kind: 'Cutover';
+  metadata: ObjectMeta;
+  spec: CutoverSpec;
+  status?: CutoverStatus;
+}
+
+export type CutoverResource = Reconciliation | CanaryPhase | Cutover;

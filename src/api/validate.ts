@@ -1,0 +1,275 @@
+/**
+ * Offline validation with the same rules as the API server: ajv on the structural schema (after
+ * applying its defaults, as the API server does), then the TypeScript twin of every CEL rule, and
+ * what cron-parser and the IANA time-zone database can tell beyond a pattern. Never throws.
+ */
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import addFormatsPlugin from 'ajv-formats';
+import { CronExpressionParser } from 'cron-parser';
+import type { Schema } from './schema/common.js';
+import { API_VERSION, KINDS, kindInfo, type KindInfo } from './crds.js';
+
+export interface Problem {
+  /** Where, as the API server writes it: spec.checks[2].legacy.table ('' for the whole manifest). */
+  path: string;
+  /** What is wrong and how to fix it. */
+  message: string;
+}
+
+type Json = unknown;
+const addFormats = addFormatsPlugin as unknown as (ajv: Ajv) => Ajv;
+
+/** The schema ajv compiles: rules dropped, unknown fields refused, hints kept for messages. */
+function ajvSchema(s: Schema): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(s)) {
+    if (k === 'rules' || v === undefined || k.startsWith('x-kubernetes-')) continue;
+    if (k === 'hint') out['x-hint'] = v;
+    else if (k === 'properties') out[k] = Object.fromEntries(Object.entries(v as Record<string, Schema>).map(([pk, pv]) => [pk, ajvSchema(pv)]));
+    else if (k === 'items' || k === 'additionalProperties') out[k] = ajvSchema(v as Schema);
+    else out[k] = v;
+  }
+  if (s.type === 'object' && s.properties && s.additionalProperties === undefined && !s['x-kubernetes-preserve-unknown-fields']) {
+    out.additionalProperties = false;
+  }
+  return out;
+}
+
+let compiled: Map<string, ValidateFunction> | undefined;
+let compiledStatus: Map<string, ValidateFunction> | undefined;
+function validators(): Map<string, ValidateFunction> {
+  if (compiled) return compiled;
+  const ajv = new Ajv({ allErrors: true, useDefaults: true, verbose: true, strict: true, strictTypes: false });
+  addFormats(ajv);
+  ajv.addKeyword({ keyword: 'x-hint', schemaType: 'string' });
+  compiled = new Map();
+  for (const info of Object.values(KINDS)) {
+    compiled.set(info.kind, ajv.compile({
+      type: 'object',
+      properties: {
+        apiVersion: { type: 'string' },
+        kind: { type: 'string' },
+        metadata: { type: 'object' },
+        spec: ajvSchema(info.spec),
+        status: { type: 'object' },
+      },
+      required: ['spec'],
+      additionalProperties: false,
+    }));
+  }
+  compiledStatus = new Map();
+  for (const info of Object.values(KINDS)) compiledStatus.set(info.kind, ajv.compile(ajvSchema(info.status)));
+  return compiled;
+}
+
+/** spec.checks[2].legacy from ['spec','checks','2','legacy'], looking at the data for list indices. */
+export function formatPath(segments: string[], root: Json): string {
+  let out = '';
+  let node: Json = root;
+  for (const seg of segments) {
+    if (Array.isArray(node)) {
+      out += `[${seg}]`;
+      node = (node as Json[])[Number(seg)];
+    } else {
+      out += out === '' ? seg : `.${seg}`;
+      node = isObject(node) ? node[seg] : undefined;
+    }
+  }
+  return out;
+}
+
+function isObject(x: Json): x is Record<string, Json> {
+  return typeof x === 'object' && x !== null && !Array.isArray(x);
+}
+
+function show(v: Json): string {
+  if (typeof v === 'string') return JSON.stringify(v.length > 80 ? `${v.slice(0, 77)}...` : v);
+  if (typeof v === 'number' || typeof v === 'boolean' || v === null) return String(v);
+  return Array.isArray(v) ? 'array' : typeof v === 'object' ? 'object' : typeof v;
+}
+
+function join(path: string, key: string): string {
+  return path === '' ? key : `${path}.${key}`;
+}
+
+/** Worded like the API server's server-side-apply errors, plus the fix. */
+function typeMessage(data: Json, want: string): string {
+  const got = data === null ? 'null' : Array.isArray(data) ? 'list' : typeof data === 'object' ? 'map' : typeof data;
+  const expected: Record<string, string> = { integer: 'numeric (int or float)', number: 'numeric (int or float)', array: 'list', object: 'map', string: 'string', boolean: 'bool' };
+  if (want === 'integer' && typeof data === 'number') return `Invalid value: ${show(data)}: must be of type integer: write a whole number`;
+  const fix = want === 'integer' || want === 'number' ? 'write a number without quotes or units' : want === 'array' ? 'write a YAML list (items starting with -)' : want === 'object' ? 'write a mapping (key: value)' : `write a ${want}`;
+  return `Invalid value: ${show(data)}: expected ${expected[want] ?? want}, got ${got}: must be of type ${want}: ${fix}`;
+}
+
+function ajvProblem(e: ErrorObject, root: Json): Problem {
+  const segments = e.instancePath.split('/').slice(1).map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+  const path = formatPath(segments, root);
+  const parent = (e.parentSchema ?? {}) as { 'x-hint'?: string; description?: string; properties?: Record<string, { description?: string }> };
+  const hint = parent['x-hint'] ? `: ${parent['x-hint']}` : '';
+  const p = e.params as Record<string, unknown>;
+  switch (e.keyword) {
+    case 'required': {
+      const missing = String(p.missingProperty);
+      const what = parent.properties?.[missing]?.description;
+      return { path: join(path, missing), message: `Required value: add ${missing}${what ? ` (${what.replace(/\.$/, '')})` : ''}` };
+    }
+    case 'additionalProperties': {
+      const extra = String(p.additionalProperty);
+      const known = Object.keys(parent.properties ?? {});
+      return { path: join(path, extra), message: `field not declared in schema: remove ${extra} or fix its spelling (known fields: ${known.join(', ')})` };
+    }
+    case 'type':
+      return { path, message: typeMessage(e.data, String(p.type)) };
+    case 'enum': {
+      const allowed = (p.allowedValues as unknown[]).map((x) => JSON.stringify(x)).join(', ');
+      return { path, message: `Unsupported value: ${show(e.data)}: supported values: ${allowed}` };
+    }
+    case 'pattern':
+      return { path, message: `Invalid value: ${show(e.data)}: should match '${String(p.pattern)}'${hint}` };
+    case 'format':
+      return { path, message: `Invalid value: ${show(e.data)}: must be of type ${String(p.format)}${hint}` };
+    case 'minimum':
+      return { path, message: `Invalid value: ${show(e.data)}: should be greater than or equal to ${String(p.limit)}` };
+    case 'maximum':
+      return { path, message: `Invalid value: ${show(e.data)}: should be less than or equal to ${String(p.limit)}` };
+    case 'minLength':
+      return { path, message: `Invalid value: ${show(e.data)}: should be at least ${String(p.limit)} chars long` };
+    case 'maxLength':
+      return { path, message: `Too long: may not be more than ${String(p.limit)} bytes: shorten it` };
+    case 'minItems':
+      return { path, message: `Invalid value: should have at least ${String(p.limit)} items` };
+    case 'maxItems':
+      return { path, message: `Too many: ${Array.isArray(e.data) ? e.data.length : '?'}: must have at most ${String(p.limit)} items` };
+    case 'maxProperties':
+      return { path, message: `Too many: must have at most ${String(p.limit)} items` };
+    default:
+      return { path, message: e.message ?? `invalid (${e.keyword})` };
+  }
+}
+
+/** CEL twins, cron and time zones, on every node of `data` the schema has rules for. */
+function applyRules(schema: Schema, data: Json, path: string, badPaths: string[], out: Problem[]): void {
+  if (data === undefined) return;
+  const clean = !badPaths.some((b) => b === path || b.startsWith(`${path}.`) || b.startsWith(`${path}[`));
+  if (clean) {
+    for (const r of schema.rules ?? []) {
+      // Rules run only on values that passed the schema, so a twin that throws is a bug of ours:
+      // report it (the property test looks for it) instead of hiding it.
+      let ok: boolean;
+      try {
+        ok = r.check(data);
+      } catch (err) {
+        out.push({ path, message: `internal validator error in rule '${r.cel}': ${err instanceof Error ? err.message : String(err)}` });
+        continue;
+      }
+      if (!ok) out.push({ path: r.fieldPath ? `${path}${r.fieldPath}` : path, message: r.message });
+    }
+    if (typeof data === 'string') semanticStringChecks(schema, data, path, out);
+  }
+  if (isObject(data) && schema.properties) {
+    for (const [k, sub] of Object.entries(schema.properties)) applyRules(sub, data[k], join(path, k), badPaths, out);
+  }
+  if (Array.isArray(data) && schema.items) {
+    data.forEach((item, i) => applyRules(schema.items!, item, `${path}[${i}]`, badPaths, out));
+  }
+}
+
+let zones: Set<string> | undefined;
+function knownTimeZone(tz: string): boolean {
+  if (tz === 'UTC' || /^[+-][0-9]{2}:[0-9]{2}$/.test(tz)) return true;
+  zones ??= new Set(Intl.supportedValuesOf('timeZone'));
+  if (zones.has(tz)) return true;
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** What a pattern cannot say: the API server accepts these; the operator reports them as Stalled/InvalidSpec. */
+function semanticStringChecks(schema: Schema, value: string, path: string, out: Problem[]): void {
+  if (schema.hint?.startsWith('write 5 cron fields')) {
+    try {
+      CronExpressionParser.parse(value, { tz: 'UTC' });
+    } catch (err) {
+      out.push({ path, message: `Invalid value: ${show(value)}: not a valid cron schedule (${err instanceof Error ? err.message : String(err)}): ${schema.hint}` });
+    }
+  }
+  if (schema.hint?.startsWith('use an IANA time zone') && !knownTimeZone(value)) {
+    out.push({ path, message: `Invalid value: ${show(value)}: unknown time zone: ${schema.hint}` });
+  }
+}
+
+const NAME_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+/** Every problem of one manifest (an object parsed from YAML/JSON); [] when it is valid. */
+export function validateManifest(obj: unknown): Problem[] {
+  try {
+    return validateUnsafe(obj);
+  } catch (err) {
+    return [{ path: '', message: `internal validator error: ${err instanceof Error ? err.message : String(err)}` }];
+  }
+}
+
+function validateUnsafe(obj: unknown): Problem[] {
+  if (!isObject(obj)) return [{ path: '', message: `a manifest must be a mapping with apiVersion, kind, metadata and spec, not ${show(obj)}` }];
+  const problems: Problem[] = [];
+  if (obj.apiVersion !== API_VERSION) {
+    problems.push({ path: 'apiVersion', message: `Unsupported value: ${show(obj.apiVersion)}: supported values: "${API_VERSION}"` });
+  }
+  const info: KindInfo | undefined = typeof obj.kind === 'string' ? kindInfo(obj.kind) : undefined;
+  if (!info) {
+    problems.push({ path: 'kind', message: `Unsupported value: ${show(obj.kind)}: supported values: ${Object.keys(KINDS).map((k) => `"${k}"`).join(', ')}` });
+    return problems;
+  }
+  const meta = obj.metadata;
+  if (!isObject(meta)) {
+    problems.push({ path: 'metadata', message: 'Required value: add metadata with a name' });
+  } else if (typeof meta.name !== 'string' || meta.name === '') {
+    problems.push({ path: 'metadata.name', message: 'Required value: name or generateName is required' });
+  } else if (meta.name.length > 253 || !NAME_RE.test(meta.name)) {
+    problems.push({ path: 'metadata.name', message: `Invalid value: ${show(meta.name)}: a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character` });
+  }
+  const data = structuredClone(obj);
+  const validate = validators().get(info.kind)!;
+  const bad: string[] = [];
+  if (!validate(data)) {
+    for (const e of validate.errors ?? []) {
+      const p = ajvProblem(e, data);
+      if (!problems.some((q) => q.path === p.path && q.message === p.message)) problems.push(p);
+      bad.push(p.path);
+    }
+  }
+  applyRules(info.spec, data.spec, 'spec', bad, problems);
+  return problems;
+}
+
+/** The manifest with the schema defaults applied, as the API server would store it (throws if invalid). */
+export function withDefaults<T>(obj: T): T {
+  const problems = validateManifest(obj);
+  if (problems.length) throw new Error(problems.map((p) => `${p.path}: ${p.message}`).join('\n'));
+  const data = structuredClone(obj) as Record<string, Json>;
+  validators().get(String(data.kind))!(data);
+  return data as T;
+}
+
+/**
+ * Problems of a status object against its kind's status schema (paths start with status.), so
+ * controllers and tests can check what they write before the API server refuses it.
+ */
+export function validateStatus(kind: string, status: unknown): Problem[] {
+  try {
+    if (!kindInfo(kind)) return [{ path: 'kind', message: `Unsupported value: ${show(kind)}` }];
+    validators();
+    const validate = compiledStatus!.get(kind)!;
+    const data = { status: structuredClone(status) };
+    if (validate(data.status)) return [];
+    return (validate.errors ?? []).map((e) => {
+      const p = ajvProblem({ ...e, instancePath: `/status${e.instancePath}` }, data);
+      return p;
+    });
+  } catch (err) {
+    return [{ path: 'status', message: `internal validator error: ${err instanceof Error ? err.message : String(err)}` }];
+  }
+}
