@@ -19,7 +19,10 @@ const BENCHES: Record<string, Bench> = {
 };
 
 async function main(argv: string[]): Promise<number> {
-  const names = argv.filter((a) => !a.startsWith('-'));
+  // Names come first; everything from the first option on goes to the benchmarks.
+  const firstOption = argv.findIndex((a) => a.startsWith('-'));
+  const names = firstOption < 0 ? argv : argv.slice(0, firstOption);
+  const options = firstOption < 0 ? [] : argv.slice(firstOption);
   const selected = names.length ? names : Object.keys(BENCHES);
   for (const name of selected) {
     const bench = BENCHES[name];
@@ -36,7 +39,7 @@ async function main(argv: string[]): Promise<number> {
     const mod = (await import(pathToFileURL(file).href)) as Record<string, (args: string[]) => Promise<void>>;
     const fn = mod[bench.entry];
     if (typeof fn !== 'function') throw new Error(`${file} does not export ${bench.entry}`);
-    await fn(argv.slice(1));
+    await fn(options);
   }
   return 0;
 }

@@ -1,0 +1,100 @@
+/**
+ * Exact decimal arithmetic for money: values travel as strings ("-1234.50"), are added as BigInt
+ * scaled integers and never pass through a float. Variance (a ratio, not money) is a number.
+ */
+
+export interface Scaled {
+  value: bigint;
+  scale: number;
+}
+
+const DECIMAL = /^([+-])?(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/;
+
+export function parseDecimal(text: string): Scaled {
+  const t = text.trim();
+  const m = DECIMAL.exec(t);
+  if (!m || (m[2] === '' && (m[3] ?? '') === '')) throw new Error(`not a decimal number: '${text}'`);
+  const sign = m[1] === '-' ? -1n : 1n;
+  let int = m[2] ?? '';
+  let frac = m[3] ?? '';
+  const exp = m[4] ? Number(m[4]) : 0;
+  if (exp > 0) {
+    const move = frac.slice(0, exp).padEnd(exp, '0');
+    int += move;
+    frac = frac.slice(exp);
+  } else if (exp < 0) {
+    const n = -exp;
+    const padded = int.padStart(n, '0');
+    frac = padded.slice(padded.length - n) + frac;
+    int = padded.slice(0, padded.length - n);
+  }
+  const digits = (int + frac).replace(/^0+(?=\d)/, '') || '0';
+  return { value: sign * BigInt(digits), scale: frac.length };
+}
+
+function rescale(a: Scaled, scale: number): bigint {
+  return a.value * 10n ** BigInt(scale - a.scale);
+}
+
+export function formatScaled(a: Scaled): string {
+  const neg = a.value < 0n;
+  const abs = (neg ? -a.value : a.value).toString().padStart(a.scale + 1, '0');
+  const body = a.scale === 0 ? abs : `${abs.slice(0, abs.length - a.scale)}.${abs.slice(abs.length - a.scale)}`;
+  return neg ? `-${body}` : body;
+}
+
+/** Removes trailing fractional zeros ("10.50" → "10.5", "3.00" → "3"). */
+export function normalizeDecimal(text: string): string {
+  const a = parseDecimal(text);
+  let { value, scale } = a;
+  while (scale > 0 && value % 10n === 0n) {
+    value /= 10n;
+    scale--;
+  }
+  return formatScaled({ value, scale });
+}
+
+export function addDecimals(a: string, b: string): string {
+  const x = parseDecimal(a);
+  const y = parseDecimal(b);
+  const scale = Math.max(x.scale, y.scale);
+  return formatScaled({ value: rescale(x, scale) + rescale(y, scale), scale });
+}
+
+export function sumDecimals(values: Iterable<string>): string {
+  let acc = '0';
+  for (const v of values) acc = addDecimals(acc, v);
+  return acc;
+}
+
+export function compareDecimals(a: string, b: string): number {
+  const x = parseDecimal(a);
+  const y = parseDecimal(b);
+  const scale = Math.max(x.scale, y.scale);
+  const d = rescale(x, scale) - rescale(y, scale);
+  return d === 0n ? 0 : d < 0n ? -1 : 1;
+}
+
+/**
+ * |legacy − target| / |legacy| × 100, computed exactly and rounded to 6 decimals.
+ * When legacy is 0: 0 if target is 0 too, else 100.
+ */
+export function variancePercent(legacy: string, target: string): number {
+  const x = parseDecimal(legacy);
+  const y = parseDecimal(target);
+  const scale = Math.max(x.scale, y.scale);
+  const l = rescale(x, scale);
+  const t = rescale(y, scale);
+  const diff = l > t ? l - t : t - l;
+  if (l === 0n) return diff === 0n ? 0 : 100;
+  const absL = l < 0n ? -l : l;
+  // percent with 6 decimals, rounded half up
+  const micro = (diff * 100_000_000n * 2n + absL) / (2n * absL);
+  return Number(micro) / 1_000_000;
+}
+
+/** differing / total × 100 (0 when both are 0, 100 when only total is 0). */
+export function ratioPercent(differing: number, total: number): number {
+  if (total === 0) return differing === 0 ? 0 : 100;
+  return Math.round((differing / total) * 100 * 1_000_000) / 1_000_000;
+}

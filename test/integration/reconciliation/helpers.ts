@@ -1,0 +1,26 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import { planFromSpec, type ReconciliationPlan } from '../../../src/reconciliation/plan.js';
+import { connect, type SqlConnection } from '../../../src/reconciliation/connection.js';
+import { samplesDir } from '../../../src/reconciliation/nokta/generator.js';
+import type { DifferingKey } from '../../../src/reconciliation/result.js';
+
+export function manifestPlan(file: string): ReconciliationPlan {
+  const doc = parse(readFileSync(join(samplesDir(), file), 'utf8')) as { spec: unknown };
+  return planFromSpec(doc.spec);
+}
+
+export function open(legacyUrl: string, targetUrl: string, timeout = 60): { legacy: SqlConnection; target: SqlConnection; close(): Promise<void> } {
+  const legacy = connect('mysql', legacyUrl, { role: 'legacy', statementTimeoutSeconds: timeout });
+  const target = connect('postgres', targetUrl, { role: 'target', statementTimeoutSeconds: timeout });
+  return { legacy, target, close: async () => void (await Promise.all([legacy.close(), target.close()])) };
+}
+
+export function keySet(keys: { tenant: string; key: string; kind: string; columns?: string[] }[]): string[] {
+  return keys.map((k) => `${k.tenant}/${k.key}/${k.kind}${k.columns ? `/${[...k.columns].sort().join(',')}` : ''}`).sort();
+}
+
+export function sortKeys(keys: DifferingKey[]): string[] {
+  return keySet(keys);
+}
