@@ -29,6 +29,18 @@ export function redactText(text: string): string {
   return text.replace(/([a-z][a-z0-9+.-]*:\/\/[^/\s:@]*):[^@\s/]*@/gi, '$1:***@');
 }
 
+/**
+ * redactText plus `key=value` / `key: value` / `"key":"value"` pairs whose key names a credential
+ * (password, token, secret…). For free text that leaves the process: Events, status messages.
+ */
+export function redactSecrets(text: string): string {
+  const keys = 'password|passwd|pwd|token|secret|authorization|api[_-]?key|bearer';
+  return redactText(text)
+    .replace(/\b(Bearer\s+)[A-Za-z0-9._~+/=-]+/g, '$1***')
+    .replace(new RegExp(`("(?:[a-z_-]*(?:${keys}))"\\s*:\\s*)"[^"]*"`, 'gi'), '$1"***"')
+    .replace(new RegExp(`\\b((?:[a-z_-]*(?:${keys}))\\s*[=:]\\s*)(?!\\*\\*\\*)[^\\s,;&"']+`, 'gi'), '$1***');
+}
+
 let root: Logger | undefined;
 
 function rootLogger(): Logger {

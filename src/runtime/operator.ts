@@ -1,0 +1,173 @@
+/**
+ * Builds and runs the operator from options: one API client (instrumented), shared informers,
+ * a Controller per registered spec, leader election, the health/metrics server, and an orderly
+ * shutdown (finish in-flight syncs, then release the Lease).
+ */
+import type { Clock } from './clock.js';
+import { systemClock } from './clock.js';
+import { Controller, InformerPool, type ControllerSpec } from './controller.js';
+import { EventRecorder } from './events.js';
+import { HealthServer } from './health-server.js';
+import { KubeClient, type KubeObject } from './kube-client.js';
+import { isFullKubeConfig, loadFullKubeConfig, loadKubeConfig, type KubeConfigLike } from './kubeconfig.js';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { LeaderElector } from './leader-election.js';
+import { createLogger, type Logger } from './logger.js';
+import { OperatorMetrics } from './metrics.js';
+import type { OperatorOptions } from './options.js';
+
+export interface OperatorDeps {
+  kc: KubeConfigLike;
+  clock?: Clock;
+  logger?: Logger;
+}
+
+export class Operator {
+  readonly metrics = new OperatorMetrics();
+  readonly client: KubeClient;
+  readonly controllers: Controller[];
+  readonly elector: LeaderElector | undefined;
+  readonly events: EventRecorder;
+  private readonly pool: InformerPool;
+  private readonly health: HealthServer;
+  private readonly log: Logger;
+  private readonly clock: Clock;
+  private standalone: AbortController | undefined;
+  private stopping = false;
+
+  constructor(
+    readonly options: OperatorOptions,
+    specs: ControllerSpec<KubeObject>[],
+    deps: OperatorDeps,
+  ) {
+    this.clock = deps.clock ?? systemClock;
+    this.log = deps.logger ?? createLogger('operator', { identity: options.identity });
+    const kc = deps.kc;
+    this.client = new KubeClient(kc, {
+      userAgent: `cutover-operator/${options.identity}`,
+      timeoutMs: options.apiTimeoutMs,
+      onRequest: (r) => this.metrics.apiRequests.inc({ verb: r.verb, resource: r.resource, code: String(r.code) }),
+    });
+    this.events = new EventRecorder(this.client, { instance: options.identity, clock: this.clock });
+    this.pool = new InformerPool(this.client, {
+      clock: this.clock,
+      resyncMs: options.resyncPeriodMs,
+      silenceMs: options.watchSilenceMs,
+      metrics: this.metrics,
+    });
+    this.controllers = specs.map(
+      (spec) =>
+        new Controller(spec, {
+          client: this.client,
+          clock: this.clock,
+          namespaces: options.namespaces,
+          metrics: this.metrics,
+          events: this.events,
+          workers: options.workers,
+          informerPool: this.pool,
+          fullKubeConfig: () => this.fullKubeConfig(),
+        }),
+    );
+    if (options.leaderElect) {
+      this.elector = new LeaderElector({
+        client: this.client,
+        namespace: options.leaderElectionNamespace,
+        name: options.leaderElectionId,
+        identity: options.identity,
+        leaseDurationMs: options.leaseDurationMs,
+        renewDeadlineMs: options.renewDeadlineMs,
+        retryPeriodMs: options.retryPeriodMs,
+        clock: this.clock,
+        onStartedLeading: (signal) => this.lead(signal),
+        onStoppedLeading: () => {
+          this.metrics.leader.set(0);
+          this.metrics.leaderTransitions.inc();
+        },
+        onNewLeader: (id) => this.log.info({ leader: id }, 'leader observed'),
+      });
+    }
+    this.health = new HealthServer({
+      host: options.listenHost,
+      port: options.listenPort,
+      metrics: this.metrics,
+      healthy: () => (this.stopping ? 'shutting down' : true),
+      ready: () => (this.pool.hasSynced() ? true : 'informers not synced yet'),
+    });
+  }
+
+  private full: Promise<KubeConfig> | undefined;
+
+  /** client-node's KubeConfig from the same source (loaded once, on first use). */
+  fullKubeConfig(): Promise<KubeConfig> {
+    const kc = this.client.kc;
+    this.full ??= isFullKubeConfig(kc) ? Promise.resolve(kc) : loadFullKubeConfig(this.options.kubeconfig);
+    return this.full;
+  }
+
+  /** Builds an operator, loading the kubeconfig from the options when `deps.kc` is not given. */
+  static async create(options: OperatorOptions, specs: ControllerSpec<KubeObject>[], deps: Partial<OperatorDeps> = {}): Promise<Operator> {
+    const kc = deps.kc ?? (await loadKubeConfig(options.kubeconfig));
+    return new Operator(options, specs, { ...deps, kc });
+  }
+
+  get isLeader(): boolean {
+    return this.elector ? this.elector.isLeader : !!this.standalone && !this.standalone.signal.aborted;
+  }
+
+  /** The bound address of the health/metrics server. */
+  get address(): { host: string; port: number } {
+    const a = this.health.address();
+    return { host: a.address, port: a.port };
+  }
+
+  async start(): Promise<void> {
+    await this.health.start();
+    for (const c of this.controllers) c.startInformers();
+    this.pool.start();
+    this.log.info(
+      { controllers: this.controllers.map((c) => c.name), namespaces: this.options.namespaces.length ? this.options.namespaces : 'all', port: this.address.port },
+      'operator started',
+    );
+    if (this.elector) this.elector.start();
+    else {
+      this.standalone = new AbortController();
+      this.lead(this.standalone.signal);
+    }
+  }
+
+  private lead(signal: AbortSignal): void {
+    this.metrics.leader.set(1);
+    this.metrics.leaderTransitions.inc();
+    for (const c of this.controllers) c.startWorkers(signal);
+  }
+
+  /**
+   * Orderly stop: no new syncs; in-flight ones get `shutdownTimeoutMs` to finish (then they are
+   * aborted); then the Lease is released and the watches closed.
+   */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.log.info('shutting down: finishing in-flight syncs');
+    const drain = Promise.all(this.controllers.map((c) => c.stopWorkers(false)));
+    const timeout = new AbortController();
+    const timedOut = this.clock.sleep(this.options.shutdownTimeoutMs, timeout.signal).then(
+      () => true,
+      () => false,
+    );
+    const late = await Promise.race([drain.then(() => false), timedOut]);
+    timeout.abort();
+    if (late) {
+      this.log.warn('in-flight syncs did not finish in time: aborting them');
+      await Promise.all(this.controllers.map((c) => c.stopWorkers(true)));
+    }
+    if (this.elector) await this.elector.shutdown();
+    this.standalone?.abort(new Error('operator stopped'));
+    this.metrics.leader.set(0);
+    for (const c of this.controllers) await c.stop();
+    await this.pool.stop();
+    await this.health.stop();
+    this.client.close();
+    this.log.info('operator stopped');
+  }
+}

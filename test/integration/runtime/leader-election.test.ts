@@ -1,0 +1,185 @@
+/**
+ * Leader election on a real Lease: two operator processes, exactly one acts; killing the leader
+ * hands over within the lease time and no key is ever synced by both; a leader whose Lease is
+ * taken stops acting at once; SIGTERM finishes and releases the Lease.
+ */
+import { strict as assert } from 'node:assert';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { useCluster, type TestCluster } from '../../support/cluster.js';
+import { repoRoot } from '../../../src/devenv/devenv-state.js';
+import { KubeClient } from '../../../src/runtime/kube-client.js';
+import { LEASE_RESOURCE, type Lease } from '../../../src/runtime/leader-election.js';
+import { Operator } from '../../../src/runtime/operator.js';
+import { parseOperatorOptions } from '../../../src/runtime/options.js';
+import { WIDGET_RESOURCE, widgetController, type Widget } from '../../../src/runtime/test-controller.js';
+import { applyWidgetCrd, sleep, waitFor } from './support.js';
+
+interface LogLine {
+  msg?: string;
+  key?: string;
+  identity?: string;
+  startedAt?: number;
+  endedAt?: number;
+  level?: string;
+  revision?: number;
+  aborted?: boolean;
+}
+
+class OperatorProcess {
+  readonly lines: LogLine[] = [];
+  readonly child: ChildProcess;
+  exitCode: number | null | undefined;
+  private buf = '';
+
+  constructor(
+    readonly identity: string,
+    args: string[],
+    kubeconfig: string,
+  ) {
+    this.child = spawn(process.execPath, [join(repoRoot(), 'dist', 'src', 'cli', 'main.js'), 'operator', '--identity', identity, ...args], {
+      cwd: repoRoot(),
+      env: { ...process.env, KUBECONFIG: kubeconfig, LOG_LEVEL: 'info', LOG_FD: '' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    this.child.stderr?.on('data', (d: Buffer) => {
+      this.buf += d.toString();
+      let i: number;
+      while ((i = this.buf.indexOf('\n')) >= 0) {
+        const line = this.buf.slice(0, i);
+        this.buf = this.buf.slice(i + 1);
+        try {
+          this.lines.push(JSON.parse(line) as LogLine);
+        } catch {
+          this.lines.push({ msg: line });
+        }
+      }
+    });
+    this.child.on('exit', (code) => (this.exitCode = code));
+  }
+
+  syncs(): Array<{ key: string; startedAt: number; endedAt?: number }> {
+    const starts = this.lines.filter((l) => l.msg === 'widget sync start');
+    const ends = this.lines.filter((l) => l.msg === 'widget sync end');
+    return starts.map((s) => ({ key: s.key ?? '', startedAt: s.startedAt ?? 0, endedAt: ends.find((e) => e.key === s.key && e.startedAt === s.startedAt)?.endedAt }));
+  }
+
+  exited(): Promise<number | null> {
+    if (this.exitCode !== undefined) return Promise.resolve(this.exitCode);
+    return new Promise((r) => this.child.once('exit', (c) => r(c)));
+  }
+
+  kill(sig: NodeJS.Signals): void {
+    if (this.exitCode === undefined) this.child.kill(sig);
+  }
+}
+
+describe('runtime/leader election', function () {
+  this.timeout(90_000);
+  let cluster: TestCluster;
+  let client: KubeClient;
+  const procs: OperatorProcess[] = [];
+  const namespaces: string[] = [];
+
+  before(async () => {
+    cluster = await useCluster();
+    await applyWidgetCrd(cluster);
+    client = new KubeClient(cluster.kc);
+  });
+
+  after(async () => {
+    for (const p of procs) p.kill('SIGKILL');
+    client?.close();
+    for (const ns of namespaces) await cluster.deleteNamespace(ns);
+  });
+
+  const holder = async (ns: string, name = 'cutover-operator'): Promise<string> =>
+    ((await client.tryGet<Lease>(LEASE_RESOURCE, ns, name))?.spec?.holderIdentity ?? '') || '';
+
+  it('two processes: exactly one acts, the other takes over within the lease time, no key synced by both', async () => {
+    const ns = await cluster.createNamespace('rt-leader');
+    namespaces.push(ns);
+    const names = ['w0', 'w1', 'w2', 'w3', 'w4'];
+    for (const n of names) await client.create(WIDGET_RESOURCE, ns, { metadata: { name: n }, spec: { revision: 0, syncDelayMs: 100 } });
+    const leaseMs = 6000;
+    const args = ['--test-controller', 'widgets', '--namespaces', ns, '--leader-election-namespace', ns, '--listen-address', '127.0.0.1:0', '--lease-duration', '6s', '--renew-deadline', '4s', '--retry-period', '1s'];
+    const a = new OperatorProcess('op-a', args, cluster.kubeconfigPath);
+    procs.push(a);
+    await waitFor('op-a to lead', async () => (await holder(ns)) === 'op-a', 30_000);
+    const b = new OperatorProcess('op-b', args, cluster.kubeconfigPath);
+    procs.push(b);
+    await waitFor('op-b to start', () => b.lines.some((l) => l.msg === 'operator started'), 30_000);
+    // Changes while both run: only the leader syncs them.
+    for (let r = 1; r <= 3; r++) for (const n of names) await client.patch(WIDGET_RESOURCE, ns, n, { spec: { revision: r } });
+    await waitFor('op-a synced every change', async () => {
+      const ws = await Promise.all(names.map((n) => client.get<Widget>(WIDGET_RESOURCE, ns, n)));
+      return ws.every((w) => w.status?.lastRevision === 3);
+    });
+    await sleep(1500);
+    assert.equal(b.syncs().length, 0, 'the standby did not sync');
+    for (const n of names) assert.deepEqual((await client.get<Widget>(WIDGET_RESOURCE, ns, n)).status?.syncedBy, ['op-a']);
+
+    // Kill the leader without a chance to release the Lease.
+    a.kill('SIGKILL');
+    const killedAt = Date.now();
+    await a.exited();
+    for (const n of names) await client.patch(WIDGET_RESOURCE, ns, n, { spec: { revision: 4 } });
+    await waitFor('op-b to take over', async () => (await holder(ns)) === 'op-b', 20_000, 50);
+    const takeoverMs = Date.now() - killedAt;
+    assert.ok(takeoverMs <= leaseMs + 2500, `took over after ${takeoverMs} ms (lease ${leaseMs} ms)`);
+    await waitFor('op-b synced the changes', async () => {
+      const ws = await Promise.all(names.map((n) => client.get<Widget>(WIDGET_RESOURCE, ns, n)));
+      return ws.every((w) => w.status?.lastRevision === 4);
+    });
+    for (const n of names) assert.deepEqual((await client.get<Widget>(WIDGET_RESOURCE, ns, n)).status?.syncedBy, ['op-a', 'op-b']);
+    // No sync ran in both: every op-a sync started before op-b's first one began.
+    const aSyncs = a.syncs();
+    const bSyncs = b.syncs();
+    assert.ok(aSyncs.length > 0 && bSyncs.length > 0);
+    const bFirst = Math.min(...bSyncs.map((s) => s.startedAt));
+    const aLast = Math.max(...aSyncs.map((s) => s.endedAt ?? s.startedAt));
+    assert.ok(aLast < bFirst, `op-a's last sync (${aLast}) ended before op-b's first (${bFirst})`);
+    assert.ok(![...a.lines, ...b.lines].some((l) => l.msg === 'concurrent sync detected'));
+
+    // SIGTERM: finishes the in-flight sync, then releases the Lease.
+    await client.patch(WIDGET_RESOURCE, ns, 'w0', { spec: { revision: 5, syncDelayMs: 1500 } });
+    const slow = await waitFor('op-b to start the slow sync', () => b.lines.find((l) => l.msg === 'widget sync start' && l.key === `${ns}/w0` && l.revision === 5));
+    b.kill('SIGTERM');
+    assert.equal(await b.exited(), 0);
+    const end = b.lines.find((l) => l.msg === 'widget sync end' && l.key === `${ns}/w0` && l.startedAt === slow.startedAt);
+    assert.equal(end?.aborted, false, 'the in-flight sync finished');
+    assert.equal((await client.get<Widget>(WIDGET_RESOURCE, ns, 'w0')).status?.lastRevision, 5);
+    assert.equal(await holder(ns), '', 'the Lease was released');
+    assert.ok(b.lines.some((l) => l.msg === 'released the lease'));
+  });
+
+  it('a leader whose Lease is taken stops acting at once and aborts its in-flight sync', async () => {
+    const ns = await cluster.createNamespace('rt-steal');
+    namespaces.push(ns);
+    const r = parseOperatorOptions(
+      ['--namespaces', ns, '--leader-election-namespace', ns, '--listen-address', '127.0.0.1:0', '--identity', 'victim', '--lease-duration', '6s', '--renew-deadline', '4s', '--retry-period', '500ms'],
+      {},
+    );
+    if (r.kind !== 'options') throw new Error('bad options');
+    const op = new Operator(r.options, [widgetController('victim')], { kc: cluster.kc });
+    await op.start();
+    try {
+      await waitFor('victim to lead', () => op.isLeader, 20_000);
+      await client.create(WIDGET_RESOURCE, ns, { metadata: { name: 'slow' }, spec: { syncDelayMs: 20_000 } });
+      const ctl = op.controllers[0];
+      await waitFor('the slow sync to start', () => ctl?.inFlightKeys.includes(`${ns}/slow`));
+      const lease = await client.get<Lease>(LEASE_RESOURCE, ns, 'cutover-operator');
+      await client.replace(LEASE_RESOURCE, ns, 'cutover-operator', { ...lease, spec: { ...lease.spec, holderIdentity: 'intruder', renewTime: new Date().toISOString().replace('Z', '000Z') } });
+      const stolenAt = Date.now();
+      await waitFor('victim to stop leading', () => !op.isLeader, 5000, 20);
+      const stopMs = Date.now() - stolenAt;
+      assert.ok(stopMs <= 1500, `stopped ${stopMs} ms after the Lease was taken (retry period 500 ms)`);
+      await waitFor('the in-flight sync to be aborted', () => ctl?.inFlightKeys.length === 0, 2000, 20);
+      const w = await client.get<Widget>(WIDGET_RESOURCE, ns, 'slow');
+      assert.equal(w.status?.syncs, undefined, 'the aborted sync wrote nothing');
+      assert.match(await op.metrics.text(), /^cutover_leader 0$/m);
+    } finally {
+      await op.stop();
+    }
+  });
+});

@@ -1,0 +1,46 @@
+/** Helpers shared by the runtime integration tests: the Widget CRD and small waits. */
+import { join } from 'node:path';
+import type { TestCluster } from '../../support/cluster.js';
+import { repoRoot } from '../../../src/devenv/devenv-state.js';
+
+export const WIDGET_CRD = join(repoRoot(), 'test', 'fixtures', 'runtime', 'widget-crd.yaml');
+
+let applied: Promise<void> | undefined;
+
+/** Applies the Widget CRD once per test process and waits until it is served. */
+export function applyWidgetCrd(cluster: TestCluster): Promise<void> {
+  applied ??= (async () => {
+    const r = await cluster.kubectl(['apply', '-f', WIDGET_CRD]);
+    if (r.code !== 0) throw new Error(`applying the Widget CRD failed: ${r.stderr}`);
+    const w = await cluster.kubectl(['wait', '--for=condition=Established', '--timeout=60s', '-f', WIDGET_CRD]);
+    if (w.code !== 0) throw new Error(`the Widget CRD is not established: ${w.stderr}`);
+    // Established does not mean the API group is served yet by discovery-less clients; probe it.
+    const end = Date.now() + 30_000;
+    for (;;) {
+      const g = await cluster.kubectl(['get', 'widgets.test.cutover.nokta.io', '-A', '-o', 'name']);
+      if (g.code === 0) return;
+      if (Date.now() > end) throw new Error(`widgets are not served: ${g.stderr}`);
+      await sleep(200);
+    }
+  })();
+  return applied;
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 20_000, stepMs = 100): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await probe();
+      if (v !== undefined && v !== false) return v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${last instanceof Error ? last.message : JSON.stringify(last)}` : ''}`);
+    await sleep(stepMs);
+  }
+}

@@ -1,0 +1,85 @@
+import { strict as assert } from 'node:assert';
+import { helpText, parseDuration, parseOperatorOptions, type OperatorOptions } from '../../../src/runtime/options.js';
+
+function ok(argv: string[], env: NodeJS.ProcessEnv = {}): OperatorOptions {
+  const r = parseOperatorOptions(argv, env);
+  if (r.kind !== 'options') throw new Error(`expected options, got ${r.kind}: ${r.kind === 'error' ? r.message : ''}`);
+  return r.options;
+}
+
+describe('runtime/options', () => {
+  it('parses durations', () => {
+    assert.equal(parseDuration('500ms'), 500);
+    assert.equal(parseDuration('15s'), 15_000);
+    assert.equal(parseDuration('2m'), 120_000);
+    assert.equal(parseDuration('1m30s'), 90_000);
+    assert.equal(parseDuration('1h'), 3_600_000);
+    assert.equal(parseDuration('3'), 3000);
+    assert.throws(() => parseDuration('soon'), /not a duration/);
+    assert.throws(() => parseDuration('5x'), /not a duration/);
+  });
+
+  it('has the documented defaults', () => {
+    const o = ok([]);
+    assert.equal(o.leaseDurationMs, 15_000);
+    assert.equal(o.renewDeadlineMs, 10_000);
+    assert.equal(o.retryPeriodMs, 2_000);
+    assert.equal(o.leaderElect, true);
+    assert.equal(o.leaderElectionNamespace, 'default');
+    assert.equal(o.leaderElectionId, 'cutover-operator');
+    assert.deepEqual(o.namespaces, []);
+    assert.equal(o.listenHost, '0.0.0.0');
+    assert.equal(o.listenPort, 8080);
+    assert.equal(o.workers, 2);
+    assert.equal(o.kubeconfig, undefined);
+    assert.match(o.identity, /-\d+-[0-9a-f]{6}$/);
+  });
+
+  it('takes the environment, and a flag wins over it', () => {
+    const env = { POD_NAMESPACE: 'ops', CUTOVER_NAMESPACES: 'a, b', CUTOVER_WORKERS: '4', KUBECONFIG: '/k', CUTOVER_LEADER_ELECT: 'false' };
+    const o = ok([], env);
+    assert.equal(o.leaderElectionNamespace, 'ops');
+    assert.deepEqual(o.namespaces, ['a', 'b']);
+    assert.equal(o.workers, 4);
+    assert.equal(o.kubeconfig, '/k');
+    assert.equal(o.leaderElect, false);
+    const f = ok(['--leader-election-namespace', 'x', '--namespaces=c', '--workers', '1', '--leader-elect', '--listen-address', '127.0.0.1:0'], env);
+    assert.equal(f.leaderElectionNamespace, 'x');
+    assert.deepEqual(f.namespaces, ['c']);
+    assert.equal(f.workers, 1);
+    assert.equal(f.leaderElect, true);
+    assert.equal(f.listenHost, '127.0.0.1');
+    assert.equal(f.listenPort, 0);
+  });
+
+  it('supports --no-<bool>, repeated lists and the test controller', () => {
+    const o = ok(['--no-leader-elect', '--test-controller', 'widgets', '--namespaces', 'a', '--namespaces', 'b']);
+    assert.equal(o.leaderElect, false);
+    assert.deepEqual(o.testControllers, ['widgets']);
+    assert.deepEqual(o.namespaces, ['a', 'b']);
+  });
+
+  it('rejects bad input with a message naming the option', () => {
+    const bad = (argv: string[], env: NodeJS.ProcessEnv, re: RegExp): void => {
+      const r = parseOperatorOptions(argv, env);
+      assert.equal(r.kind, 'error');
+      if (r.kind === 'error') assert.match(r.message, re);
+    };
+    bad(['--frobnicate'], {}, /unknown option '--frobnicate'/);
+    bad(['--workers'], {}, /needs a value/);
+    bad(['--workers', 'many'], {}, /--workers: 'many' is not a positive integer/);
+    bad([], { CUTOVER_LEASE_DURATION: 'long' }, /CUTOVER_LEASE_DURATION: 'long' is not a duration/);
+    bad(['--renew-deadline', '20s'], {}, /renew-deadline must be shorter than --lease-duration/);
+    bad(['--listen-address', 'nowhere'], {}, /host:port/);
+    bad(['positional'], {}, /unexpected argument/);
+  });
+
+  it('--help explains every option with its environment variable', () => {
+    const r = parseOperatorOptions(['--help']);
+    assert.equal(r.kind, 'help');
+    const text = helpText();
+    for (const s of ['--kubeconfig', '--namespaces', '--leader-election-namespace', '--lease-duration', 'CUTOVER_RENEW_DEADLINE', 'POD_NAMESPACE', '--listen-address', '--test-controller', 'default: 15s']) {
+      assert.ok(text.includes(s), `help mentions ${s}`);
+    }
+  });
+});
