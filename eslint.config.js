@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'tools/**', '.cache/**', 'scripts/**', 'coverage/**'] },
+  { ignores: ['dist/**', 'node_modules/**', 'tools/**', '.cache/**', 'scripts/**', 'coverage/**', '**/*.cjs'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

@@ -74,6 +74,8 @@ export async function clusterDown(log: (line: string) => void): Promise<void> {
     return;
   }
   const state = JSON.parse(readFileSync(stateFile(), 'utf8')) as ControlPlaneState;
+  const operatorPid = join(clusterDir(), 'operator.pid');
+  if (existsSync(operatorPid)) await stopPid(Number(readFileSync(operatorPid, 'utf8')));
   for (const name of ['kube-controller-manager', 'kube-apiserver', 'etcd']) {
     const pid = state.pids[name];
     if (pid) await stopPid(pid);

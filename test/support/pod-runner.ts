@@ -125,13 +125,14 @@ export function startPodRunner(kc: k8s.KubeConfig, opts: { namespace?: string; p
       });
     };
     if (!c || !(c.command ?? c.args)) return fail('test pod runner: the first container has no command', 128);
-    const argv = [...(c.command ?? []), ...(c.args ?? [])];
     let env: Record<string, string>;
     try {
       env = await resolveEnv(core, pod, c);
     } catch (e) {
       return fail(`test pod runner: cannot resolve env: ${e instanceof Error ? e.message : String(e)}`, 128);
     }
+    // As the kubelet does: $(VAR) in command and args expands from the container's env.
+    const argv = [...(c.command ?? []), ...(c.args ?? [])].map((a) => a.replace(/\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g, (m, n: string) => env[n] ?? m));
     const bin = argv[0] === 'node' ? process.execPath : (argv[0] ?? '');
     const child = spawn(bin, argv.slice(1), {
       cwd: repoRoot(),

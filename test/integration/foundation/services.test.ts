@@ -65,7 +65,7 @@ describe('foundation: services', function () {
     try {
       await prom.waitForTargets();
       const result = await prom.query('sum by (stack) (smoke_orders_per_minute)');
-      const byStack = Object.fromEntries(result.map((s) => [s.metric.stack, Number(s.value[1])]));
+      const byStack = Object.fromEntries(result.map((s): [string, number] => [s.metric.stack ?? '', Number(s.value[1])]));
       assert.deepEqual(byStack, { legacy: 120, new: 118 });
     } finally {
       await prom.stop();

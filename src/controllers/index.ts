@@ -1,0 +1,2 @@
+/** Every controller of the operator; `cutover operator` imports this module to register them. */
+import './reconciliation/index.js';

@@ -1,0 +1,67 @@
+/**
+ * Run results in ConfigMaps: the shard results the shard pods write, and the full report of a
+ * run (every tenant and differing key the engine found, beyond what fits in status).
+ */
+import type { RunResult } from '../../reconciliation/index.js';
+import type { KubeClient, KubeObject, OwnerReference } from '../../runtime/kube-client.js';
+import { isNotFound, isConflict } from '../../runtime/kube-client.js';
+import { CONFIGMAP, LABEL_RECONCILIATION, LABEL_RUN } from './resources.js';
+import { shardResultName } from './shard-job.js';
+
+/** ConfigMaps hold at most 1 MiB; keep the report well under it. */
+export const MAX_REPORT_BYTES = 900_000;
+
+type ConfigMap = KubeObject & { data?: Record<string, string> };
+
+export function errorResult(startedAt: Date, finishedAt: Date, error: string): RunResult {
+  return { verdict: 'Error', startedAt: startedAt.toISOString(), finishedAt: finishedAt.toISOString(), error, rowsCompared: 0, checks: [] };
+}
+
+export async function readShardResult(client: KubeClient, namespace: string, jobName: string, index: number): Promise<RunResult | undefined> {
+  const cm = await client.tryGet<ConfigMap>(CONFIGMAP, namespace, shardResultName(jobName, index));
+  const text = cm?.data?.['result.json'];
+  if (!text) return undefined;
+  return JSON.parse(text) as RunResult;
+}
+
+/** Shrinks a result to fit a ConfigMap: differing keys, then tenants, are cut and the cut noted. */
+export function fitReport(result: RunResult, maxBytes = MAX_REPORT_BYTES): { json: string; truncated: boolean } {
+  let json = JSON.stringify(result, null, 1);
+  if (json.length <= maxBytes) return { json, truncated: false };
+  const copy = structuredClone(result);
+  for (const limit of [1000, 200, 50, 10]) {
+    for (const c of copy.checks) {
+      if (c.differingKeys.length > limit) {
+        c.differingKeys = c.differingKeys.slice(0, limit);
+        c.differingKeysTruncated = true;
+      }
+      if (c.tenants.length > limit * 5) c.tenants = [...c.tenants].sort((a, b) => b.variancePercent - a.variancePercent).slice(0, limit * 5);
+    }
+    json = JSON.stringify(copy);
+    if (json.length <= maxBytes) return { json, truncated: true };
+  }
+  return { json: JSON.stringify({ ...copy, checks: copy.checks.map((c) => ({ ...c, tenants: [], differingKeys: [] })) }), truncated: true };
+}
+
+/** Writes `<reconciliation>-report` (create or replace); returns its name. */
+export async function writeReport(client: KubeClient, namespace: string, reconciliation: string, owner: OwnerReference, runId: string, result: RunResult): Promise<string> {
+  const name = `${reconciliation}-report`;
+  const { json, truncated } = fitReport(result);
+  const body: ConfigMap = {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name, namespace, labels: { [LABEL_RECONCILIATION]: reconciliation, [LABEL_RUN]: runId }, ownerReferences: [owner] },
+    data: { 'report.json': json, run: runId, verdict: result.verdict, truncated: String(truncated) },
+  };
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const existing = await client.tryGet<ConfigMap>(CONFIGMAP, namespace, name);
+    try {
+      if (!existing) await client.create(CONFIGMAP, namespace, body);
+      else await client.replace(CONFIGMAP, namespace, name, { ...body, metadata: { ...body.metadata, resourceVersion: existing.metadata.resourceVersion } });
+      return name;
+    } catch (e) {
+      if (!isConflict(e) && !isNotFound(e) && (e as { statusCode?: number }).statusCode !== 409) throw e;
+    }
+  }
+  throw new Error(`could not write ConfigMap ${namespace}/${name} after 5 attempts`);
+}
