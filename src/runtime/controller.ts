@@ -19,6 +19,7 @@ import type { KubeClient, KubeObject, ResourceType } from './kube-client.js';
 import { createLogger, type Logger } from './logger.js';
 import { isFullKubeConfig, loadFullKubeConfig } from './kubeconfig.js';
 import type { OperatorMetrics } from './metrics.js';
+import type { Registry } from 'prom-client';
 import { ownerKeys } from './owner-refs.js';
 import { StatusWriter } from './status-writer.js';
 import { WorkQueue } from './work-queue.js';
@@ -70,6 +71,11 @@ export interface SyncContext<T extends KubeObject = KubeObject> {
    * cutover_api_requests_total nor aborted with `signal`: prefer `client`.
    */
   kubeConfig(): Promise<KubeConfig>;
+  /**
+   * The operator's metrics registry (served at /metrics), for a controller's own metrics; absent
+   * when the controller runs without an operator (some tests).
+   */
+  metricsRegistry?: Registry;
 }
 
 export interface ControllerSpec<T extends KubeObject = KubeObject> {
@@ -365,6 +371,7 @@ export class Controller<T extends KubeObject = KubeObject> {
       resource: this.spec.resource,
       cache: (rt) => this.cacheView(rt),
       failures,
+      ...(this.deps.metrics ? { metricsRegistry: this.deps.metrics.registry } : {}),
       kubeConfig: () => {
         if (this.deps.fullKubeConfig) return this.deps.fullKubeConfig();
         const kc = this.deps.client.kc;

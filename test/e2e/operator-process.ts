@@ -6,6 +6,8 @@ import { repoRoot } from '../../src/devenv/devenv-state.js';
 export interface OperatorProcess {
   child: ChildProcess;
   output(): string;
+  /** The port of /metrics, /healthz and /readyz, from the operator's start-up log line. */
+  port(): number | undefined;
   /** SIGKILL: a crash, nothing finishes. */
   kill(): Promise<void>;
   /** SIGTERM: a clean shutdown. */
@@ -30,5 +32,9 @@ export function startOperator(args: string[], env: Record<string, string> = {}):
     child.kill(signal);
     await exited;
   };
-  return { child, output: () => out, kill: () => end('SIGKILL'), stop: () => end('SIGTERM') };
+  const port = (): number | undefined => {
+    const m = /"port":(\d+)[^\n]*"msg":"operator started"/.exec(out);
+    return m ? Number(m[1]) : undefined;
+  };
+  return { child, output: () => out, port, kill: () => end('SIGKILL'), stop: () => end('SIGTERM') };
 }

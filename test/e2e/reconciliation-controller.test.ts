@@ -139,6 +139,12 @@ describe('e2e: Reconciliation controller (operator process, kubectl, real databa
     assert.match(table, new RegExp(`nokta-full\\s+Failed\\s+${inline.summary?.maxVariancePercent ?? 'missing'}\\s+${inline.summary?.worstTenant ?? 'missing'}`));
     const events = await kubectlOk(['get', 'events.events.k8s.io', '-n', ns, '--field-selector', 'reason=RunFailed', '-o', 'json']);
     assert.match(events, /checks passed/);
+    // Prometheus sees what the run found.
+    const metrics = await (await fetch(`http://127.0.0.1:${operator?.port() ?? 0}/metrics`)).text();
+    const line = metrics.split('\n').find((l) => l.startsWith(`cutover_reconciliation_variance_percent{namespace="${ns}",reconciliation="nokta-full",check="drivers-rows"}`));
+    assert.ok(line, 'the variance of drivers-rows is exported');
+    assert.ok(Math.abs(Number(line.split(' ').pop()) - (inline.checks?.find((c) => c.name === 'drivers-rows')?.variancePercent ?? NaN)) < 1e-5, line);
+    assert.match(metrics, new RegExp(`cutover_reconciliation_runs_total\\{namespace="${ns}",reconciliation="nokta-full",verdict="Failed"\\} 1`));
     // No credential reaches status or events.
     assert.doesNotMatch(JSON.stringify(inline) + events, /mysql:\/\/|postgres:\/\//);
   });

@@ -24,6 +24,7 @@ import { buildShardJob, observeJob, shardJobName } from './shard-job.js';
 import { CONFIGMAP, CUTOVER, JOB, LABEL_RECONCILIATION, LABEL_RUN, LABEL_SHARD_RESULT, RECONCILIATION, SECRET } from './resources.js';
 import { errorResult, readShardResult, writeReport } from './results-io.js';
 import { ANNOTATIONS } from '../../api/index.js';
+import { recordRun } from './metrics.js';
 
 type ReconObject = Reconciliation & KubeObject;
 type Ctx = SyncContext<ReconObject>;
@@ -92,6 +93,7 @@ async function finish(ctx: Ctx, recon: ReconObject, run: RunRecord, result: RunR
     if (current.lastRun?.id !== run.id || current.lastRun.finishedAt) return undefined;
     return finishedStatus(current, run, result, { generation: current.observedGeneration ?? generation, now: ctx.clock.now(), reportConfigMap: report, ...(shards ? { shards } : {}) });
   });
+  recordRun(ctx.metricsRegistry, ns, recon.metadata.name, result);
   const worst = written?.status?.summary;
   const note =
     result.verdict === 'Error'
