@@ -145,16 +145,19 @@ export function startPodRunner(kc: k8s.KubeConfig, opts: { namespace?: string; p
     };
     child.stdout?.on('data', collect);
     child.stderr?.on('data', collect);
+    // Listen for the exit before any await: a process that ends during the Running patch must
+    // still be seen to finish.
+    const exitCode = new Promise<number>((resolve) => {
+      child.once('exit', (exit, signal) => resolve(exit ?? (signal ? 137 : 1)));
+      child.once('error', () => resolve(127));
+    });
     await patchStatus(pod, {
       phase: 'Running',
       startTime: started,
       podIP: '127.0.0.1',
       containerStatuses: [{ name: c.name, ready: true, restartCount: 0, image: c.image ?? '', imageID: '', started: true, state: { running: { startedAt: started } } }],
     });
-    const code = await new Promise<number>((resolve) => {
-      child.once('exit', (exit, signal) => resolve(exit ?? (signal ? 137 : 1)));
-      child.once('error', () => resolve(127));
-    });
+    const code = await exitCode;
     children.delete(child);
     record.exitCode = code;
     if (stopped) return;

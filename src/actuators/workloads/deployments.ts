@@ -1,0 +1,88 @@
+/**
+ * Deployment scaling through the scale subresource (legacy stack kept hot, then scaled down after
+ * the hot period). The replicas before the first change are kept in the Deployment's
+ * `cutover.nokta.io/previous-state` annotation, written before the scale: a crash between the two
+ * writes is finished by the next call, and a restore brings the original replicas back.
+ */
+import * as k8s from '@kubernetes/client-node';
+import { createLogger } from '../../runtime/logger.js';
+import { clearPreviousState, readPreviousState, retryOnConflict, writePreviousState } from '../k8s-util.js';
+import type { WriteHook } from '../types.js';
+
+const log = createLogger('actuators.deployments');
+
+interface ScalePrevious {
+  replicas: number;
+}
+
+export interface ScaleResult {
+  changed: boolean;
+  previousReplicas: number;
+  replicas: number;
+}
+
+export class DeploymentActuator {
+  private readonly apps: k8s.AppsV1Api;
+
+  constructor(
+    kc: k8s.KubeConfig,
+    private readonly opts: { onWrite?: WriteHook } = {},
+  ) {
+    this.apps = kc.makeApiClient(k8s.AppsV1Api);
+  }
+
+  async scaleDeployment(namespace: string, name: string, replicas: number): Promise<ScaleResult> {
+    if (!Number.isInteger(replicas) || replicas < 0)
+      throw new RangeError(`replicas must be a non-negative integer, got ${replicas}`);
+    // Write 1: the restore record, only before the first change.
+    const recorded = await retryOnConflict(async () => {
+      const d = await this.apps.readNamespacedDeployment({ name, namespace });
+      const prev = readPreviousState<ScalePrevious>(d.metadata);
+      if (prev) return prev;
+      const current = d.spec?.replicas ?? 1;
+      if (current === replicas) return undefined;
+      writePreviousState(d.metadata!, { replicas: current } satisfies ScalePrevious);
+      await this.apps.replaceNamespacedDeployment({ name, namespace, body: d });
+      this.opts.onWrite?.(`Deployment/${namespace}/${name}/record`);
+      return { replicas: current };
+    });
+    // Write 2: the scale itself.
+    return retryOnConflict(async () => {
+      const scale = await this.apps.readNamespacedDeploymentScale({ name, namespace });
+      const current = scale.spec?.replicas ?? 0;
+      const previousReplicas = recorded?.replicas ?? current;
+      if (current === replicas) return { changed: false, previousReplicas, replicas };
+      scale.spec = { ...scale.spec, replicas };
+      await this.apps.replaceNamespacedDeploymentScale({ name, namespace, body: scale });
+      log.info({ deployment: `${namespace}/${name}`, from: current, to: replicas }, 'Deployment scaled');
+      this.opts.onWrite?.(`Deployment/${namespace}/${name}/scale`);
+      return { changed: true, previousReplicas, replicas };
+    });
+  }
+
+  /** Scales back to the replicas before the first change and removes the record. */
+  async restoreScale(namespace: string, name: string): Promise<ScaleResult | undefined> {
+    const d = await this.apps.readNamespacedDeployment({ name, namespace });
+    const prev = readPreviousState<ScalePrevious>(d.metadata);
+    if (!prev) return undefined;
+    const res = await retryOnConflict(async () => {
+      const scale = await this.apps.readNamespacedDeploymentScale({ name, namespace });
+      const current = scale.spec?.replicas ?? 0;
+      if (current === prev.replicas)
+        return { changed: false, previousReplicas: current, replicas: prev.replicas };
+      scale.spec = { ...scale.spec, replicas: prev.replicas };
+      await this.apps.replaceNamespacedDeploymentScale({ name, namespace, body: scale });
+      this.opts.onWrite?.(`Deployment/${namespace}/${name}/scale`);
+      return { changed: true, previousReplicas: current, replicas: prev.replicas };
+    });
+    await retryOnConflict(async () => {
+      const cur = await this.apps.readNamespacedDeployment({ name, namespace });
+      if (!readPreviousState(cur.metadata)) return;
+      clearPreviousState(cur.metadata!);
+      await this.apps.replaceNamespacedDeployment({ name, namespace, body: cur });
+      this.opts.onWrite?.(`Deployment/${namespace}/${name}/record`);
+    });
+    log.info({ deployment: `${namespace}/${name}`, replicas: prev.replicas }, 'Deployment scale restored');
+    return res;
+  }
+}
