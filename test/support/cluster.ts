@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { LocalControlPlane } from '../../src/devenv/control-plane.js';
 import { kubeconfigYaml } from '../../src/devenv/kubeconfig.js';
+import { waitFor } from '../../src/devenv/processes.js';
 import { readDevenvState, repoRoot } from '../../src/devenv/devenv-state.js';
 
 export interface KubectlResult {
@@ -61,14 +62,6 @@ function runKubectl(kubeconfig: string, args: string[], input?: string): Promise
   });
 }
 
-async function waitUntil(what: string, probe: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await probe().catch(() => false))) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 async function build(): Promise<TestCluster> {
   let kubeconfigPath = process.env.KUBECONFIG;
   if (!kubeconfigPath) {
@@ -101,10 +94,15 @@ async function build(): Promise<TestCluster> {
     async createNamespace(prefix: string): Promise<string> {
       const name = `${prefix.toLowerCase().replace(/[^a-z0-9-]/g, '-').slice(0, 40)}-${randomBytes(3).toString('hex')}`;
       await core.createNamespace({ body: { metadata: { name, labels: { 'cutover.nokta.io/test': 'true' } } } });
-      await waitUntil(`default ServiceAccount in ${name}`, async () => {
-        await core.readNamespacedServiceAccount({ name: 'default', namespace: name });
-        return true;
-      });
+      await waitFor(
+        `default ServiceAccount in ${name}`,
+        async () => {
+          await core.readNamespacedServiceAccount({ name: 'default', namespace: name });
+          return true;
+        },
+        30_000,
+        100,
+      );
       return name;
     },
     async deleteNamespace(name: string): Promise<void> {

@@ -8,6 +8,10 @@ import * as k8s from '@kubernetes/client-node';
 import { stringify } from 'yaml';
 import { useCluster, type TestCluster } from '../../support/cluster.js';
 import { startPodRunner, RUN_LABEL, type PodRunner } from '../../support/pod-runner.js';
+import { waitFor as waitForProbe } from '../../../src/devenv/processes.js';
+
+const waitFor = <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> => waitForProbe(what, probe, timeoutMs);
+
 
 const smokeCrd = {
   apiVersion: 'apiextensions.k8s.io/v1',
@@ -36,16 +40,6 @@ const smokeCrd = {
     ],
   },
 };
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 describe('foundation: local Kubernetes control plane', function () {
   let cluster: TestCluster;
