@@ -5,6 +5,7 @@
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { RunResult } from '../../reconciliation/index.js';
+import { verdictVariance } from './status.js';
 
 export interface ReconciliationMetrics {
   runs: Counter<'namespace' | 'reconciliation' | 'verdict'>;
@@ -23,7 +24,7 @@ export function reconciliationMetrics(registry: Registry): ReconciliationMetrics
     m = {
       runs: new Counter({ name: 'cutover_reconciliation_runs_total', help: 'Reconciliation runs finished, by verdict.', labelNames: ['namespace', 'reconciliation', 'verdict'], registers }),
       rowsCompared: new Counter({ name: 'cutover_reconciliation_rows_compared_total', help: 'Legacy rows compared by Reconciliation runs.', labelNames: ['namespace', 'reconciliation'], registers }),
-      variance: new Gauge({ name: 'cutover_reconciliation_variance_percent', help: 'Variance of each check in the last run, percent (worst tenant).', labelNames: ['namespace', 'reconciliation', 'check'], registers }),
+      variance: new Gauge({ name: 'cutover_reconciliation_variance_percent', help: 'Variance each check of the last run rests its verdict on, percent (its worst tenant, or the total when larger).', labelNames: ['namespace', 'reconciliation', 'check'], registers }),
       lastRunSeconds: new Gauge({ name: 'cutover_reconciliation_last_run_duration_seconds', help: 'Duration of the last run.', labelNames: ['namespace', 'reconciliation'], registers }),
       lastRunPassed: new Gauge({ name: 'cutover_reconciliation_last_run_passed', help: '1 when the last run Passed, 0 otherwise.', labelNames: ['namespace', 'reconciliation'], registers }),
     };
@@ -38,7 +39,7 @@ export function recordRun(registry: Registry | undefined, namespace: string, rec
   const labels = { namespace, reconciliation };
   m.runs.inc({ ...labels, verdict: result.verdict });
   m.rowsCompared.inc(labels, result.rowsCompared);
-  for (const c of result.checks) m.variance.set({ ...labels, check: c.name }, c.variancePercent);
+  for (const c of result.checks) m.variance.set({ ...labels, check: c.name }, verdictVariance(c));
   m.lastRunSeconds.set(labels, (new Date(result.finishedAt).getTime() - new Date(result.startedAt).getTime()) / 1000);
   m.lastRunPassed.set(labels, result.verdict === 'Passed' ? 1 : 0);
 }

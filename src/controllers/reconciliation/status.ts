@@ -68,6 +68,15 @@ export function runningStatus(status: ReconciliationStatus | undefined, run: Run
   return next;
 }
 
+/**
+ * The variance a check's verdict rests on: its worst tenant's, or the total's when that is
+ * larger. The engine's `variancePercent` is the total over all tenants, which can be 0 while one
+ * tenant is off by 100 % (a row under the wrong tenant): status shows what decided the verdict.
+ */
+export function verdictVariance(c: CheckResult): number {
+  return c.tenants.reduce((m, t) => Math.max(m, t.variancePercent), c.variancePercent);
+}
+
 function capCheck(c: CheckResult): ApiCheckResult {
   const tenants = [...c.tenants]
     .sort((a, b) => b.variancePercent - a.variancePercent || a.tenant.localeCompare(b.tenant))
@@ -76,7 +85,7 @@ function capCheck(c: CheckResult): ApiCheckResult {
   const out: ApiCheckResult = {
     name: c.name,
     verdict: c.verdict,
-    variancePercent: round(c.variancePercent),
+    variancePercent: round(verdictVariance(c)),
     tenants,
     differingKeys: c.differingKeys.slice(0, MAX_KEYS_IN_STATUS).map((k) => ({ tenant: k.tenant, key: k.key, kind: k.kind, ...(k.columns ? { columns: k.columns } : {}) })),
   };
@@ -102,12 +111,12 @@ export function finishedStatus(
 ): ReconciliationStatus {
   const base: ReconciliationStatus = { ...(status ?? {}) };
   const verdict: Verdict = result.verdict;
-  const worst = [...result.checks].sort((a, b) => b.variancePercent - a.variancePercent)[0];
+  const worst = [...result.checks].sort((a, b) => verdictVariance(b) - verdictVariance(a))[0];
   const failedChecks = result.checks.filter((c) => c.verdict !== 'Passed').length;
   const message =
     verdict === 'Error'
       ? `run ${run.id} could not complete: ${result.error ?? result.checks.find((c) => c.error)?.error ?? 'a check failed to run'}`
-      : `run ${run.id}: ${result.checks.length - failedChecks}/${result.checks.length} checks passed; worst variance ${round(worst?.variancePercent ?? 0)}%` +
+      : `run ${run.id}: ${result.checks.length - failedChecks}/${result.checks.length} checks passed; worst variance ${round(worst ? verdictVariance(worst) : 0)}%` +
         (worst?.worstTenant ? ` (${worst.name}, tenant ${worst.worstTenant})` : '');
   const updates: Array<Omit<Condition, 'lastTransitionTime'> | { remove: string }> = [
     { remove: 'Reconciling' },
@@ -139,7 +148,7 @@ export function finishedStatus(
       passed: result.checks.length - failedChecks,
       failed: failedChecks,
       rowsCompared: String(result.rowsCompared),
-      maxVariancePercent: String(round(worst?.variancePercent ?? 0)),
+      maxVariancePercent: String(round(worst ? verdictVariance(worst) : 0)),
       ...(worst ? { worstCheck: worst.name } : {}),
       ...(worst?.worstTenant ? { worstTenant: worst.worstTenant } : {}),
     },

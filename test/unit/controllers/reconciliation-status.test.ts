@@ -70,6 +70,20 @@ describe('reconciliation status (pure)', function () {
     assert.equal(st.conditions?.find((c) => c.type === 'Ready')?.reason, 'Failed');
   });
 
+  it('shows the variance the verdict rests on: a row under the wrong tenant is 0 % in total, 100 % for the tenant', function () {
+    const moved: CheckResult = {
+      ...check('refunded-orders', 'Failed', 0),
+      tenants: [
+        { tenant: '3', legacy: '1', target: '0', variancePercent: 100, verdict: 'Failed' },
+        { tenant: '4', legacy: '0', target: '1', variancePercent: 100, verdict: 'Failed' },
+      ],
+    };
+    const st = finishedStatus(undefined, run, result('Failed', [check('orders', 'Passed', 0.1), moved]), { generation: 1, now: t1 });
+    assert.equal(st.checks?.find((c) => c.name === 'refunded-orders')?.variancePercent, 100);
+    assert.equal(st.summary?.maxVariancePercent, '100');
+    assert.equal(st.summary?.worstCheck, 'refunded-orders');
+  });
+
   it('an Error run is never Passed, keeps the previous verdict conditions and does not complete its offset', function () {
     const passed = finishedStatus(undefined, run, result('Passed', [check('orders', 'Passed', 0)]), { generation: 1, now: t1 });
     const rerun: RunRecord = { ...run, id: 'o2' };
