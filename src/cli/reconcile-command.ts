@@ -12,7 +12,7 @@ import { redactText } from '../runtime/logger.js';
 import { planFromSpec, PlanError, type ReconciliationPlan } from '../reconciliation/plan.js';
 import { connect } from '../reconciliation/connection.js';
 import { runReconciliation, type Progress } from '../reconciliation/engine.js';
-import { finishRun, type RunResult, type ShardSpec } from '../reconciliation/result.js';
+import { finishRun, verdictVariance, type RunResult, type ShardSpec } from '../reconciliation/result.js';
 
 const HELP = `usage: cutover reconcile -f FILE [options]
 
@@ -166,8 +166,8 @@ export function formatTable(r: RunResult): string {
   lines.push(`verdict: ${r.verdict}   rows compared: ${r.rowsCompared}   ${r.startedAt} → ${r.finishedAt}${r.shard ? `   shard ${r.shard.index}/${r.shard.count} by ${r.shard.by}` : ''}`);
   if (r.error) lines.push(`error: ${r.error}`);
   lines.push('');
-  const head = ['CHECK', 'TYPE', 'VERDICT', 'LEGACY', 'TARGET', 'VARIANCE %', 'WORST TENANT', 'KEYS'];
-  const rows = r.checks.map((c) => [c.name, c.type, c.verdict, c.legacyValue ?? '-', c.targetValue ?? '-', c.error ? '-' : String(c.variancePercent), c.worstTenant ?? '-', String(c.differingKeys.length)]);
+  const head = ['CHECK', 'TYPE', 'VERDICT', 'LEGACY', 'TARGET', 'TOTAL VAR %', 'WORST VAR %', 'WORST TENANT', 'KEYS'];
+  const rows = r.checks.map((c) => [c.name, c.type, c.verdict, c.legacyValue ?? '-', c.targetValue ?? '-', c.error ? '-' : String(c.variancePercent), c.error ? '-' : String(verdictVariance(c)), c.worstTenant ?? '-', String(c.differingKeys.length)]);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] ?? '').length)));
   lines.push(head.map((h, i) => pad(h, widths[i] ?? 0)).join('  '));
   for (const row of rows) lines.push(row.map((v, i) => pad(v, widths[i] ?? 0)).join('  '));

@@ -5,7 +5,7 @@ export { planFromSpec, PlanError, parseDuration, isIdentifier } from './plan.js'
 export type { ReconciliationPlan, CheckPlan, ColumnMapping, SideSource, DatabaseRef, Thresholds, Engine, CheckType } from './plan.js';
 export { runReconciliation, checksForShard } from './engine.js';
 export type { Connections, Progress, RunOptions } from './engine.js';
-export { mergeResults, verdictFor, worstVerdict } from './result.js';
+export { mergeResults, verdictFor, verdictVariance, worstVerdict } from './result.js';
 export type { RunResult, CheckResult, TenantResult, DifferingKey, Verdict, ShardSpec } from './result.js';
 export { connect, DatabaseError } from './connection.js';
 export type { SqlConnection } from './connection.js';

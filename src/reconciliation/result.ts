@@ -236,3 +236,12 @@ export function mergeResults(results: RunResult[]): RunResult {
   }
   return merged;
 }
+
+/**
+ * The variance a check's verdict rests on: its worst tenant's, or the total's when that is
+ * larger. The engine's `variancePercent` is the total over all tenants, which can be 0 while one
+ * tenant is off by 100 % (a row under the wrong tenant): status shows what decided the verdict.
+ */
+export function verdictVariance(c: CheckResult): number {
+  return c.tenants.reduce((m, t) => Math.max(m, t.variancePercent), c.variancePercent);
+}

@@ -4,8 +4,7 @@
  * through Prometheus.
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
-import type { RunResult } from '../../reconciliation/index.js';
-import { verdictVariance } from './status.js';
+import { verdictVariance, type RunResult } from '../../reconciliation/index.js';
 
 export interface ReconciliationMetrics {
   runs: Counter<'namespace' | 'reconciliation' | 'verdict'>;

@@ -10,7 +10,7 @@
  * reason RunError — never Passed.
  */
 import type { Condition, ReconciliationStatus, CheckResult as ApiCheckResult, Verdict } from '../../api/index.js';
-import type { CheckResult, RunResult } from '../../reconciliation/index.js';
+import { verdictVariance, type CheckResult, type RunResult } from '../../reconciliation/index.js';
 import { setCondition, removeCondition } from '../../runtime/conditions.js';
 import type { RunTrigger } from './schedule.js';
 
@@ -66,15 +66,6 @@ export function runningStatus(status: ReconciliationStatus | undefined, run: Run
   else delete next.shards;
   delete next.nextRunAt;
   return next;
-}
-
-/**
- * The variance a check's verdict rests on: its worst tenant's, or the total's when that is
- * larger. The engine's `variancePercent` is the total over all tenants, which can be 0 while one
- * tenant is off by 100 % (a row under the wrong tenant): status shows what decided the verdict.
- */
-export function verdictVariance(c: CheckResult): number {
-  return c.tenants.reduce((m, t) => Math.max(m, t.variancePercent), c.variancePercent);
 }
 
 function capCheck(c: CheckResult): ApiCheckResult {
