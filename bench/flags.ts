@@ -11,6 +11,8 @@ import * as k8s from '@kubernetes/client-node';
 import { RedisFlagStore } from '../src/actuators/flags/redis-flags.js';
 import { FLAGD_DATA_KEY, FlagdConfigMapStore } from '../src/actuators/flags/flagd-configmap.js';
 import type { FlagSpec } from '../src/actuators/types.js';
+import { KubeClient } from '../src/runtime/kube-client.js';
+import { loadKubeConfig } from '../src/runtime/kubeconfig.js';
 import { useCluster } from '../test/support/cluster.js';
 
 const TENANTS = 10_000;
@@ -84,8 +86,9 @@ export async function runFlagsBench(): Promise<void> {
 
   const cluster = await useCluster();
   const ns = await cluster.createNamespace('bench-flags');
+  const client = new KubeClient(await loadKubeConfig(cluster.kubeconfigPath));
   try {
-    const store = new FlagdConfigMapStore(cluster.kc, { namespace: ns, name: 'flags' });
+    const store = new FlagdConfigMapStore(client, { namespace: ns, name: 'flags' });
     const r = await measure(store, tenants);
     const core = cluster.kc.makeApiClient(k8s.CoreV1Api);
     await store.apply({
@@ -105,6 +108,7 @@ export async function runFlagsBench(): Promise<void> {
       `flagd  ConfigMap size with ${TENANTS} tenants: ${(bytes / 1024).toFixed(0)} KiB (flags doc ${(Buffer.byteLength(cm.data?.[FLAGD_DATA_KEY] ?? '') / 1024).toFixed(0)} KiB)`,
     );
   } finally {
+    client.close();
     await cluster.deleteNamespace(ns);
   }
 }

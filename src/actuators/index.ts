@@ -4,6 +4,7 @@
  * be called again after a crash at any point.
  */
 export * from './types.js';
+export type { Ingress, Job } from './kube-types.js';
 export {
   TrafficActuator,
   canaryName,

@@ -1,19 +1,21 @@
-/** Small helpers the Kubernetes actuators share. */
-import { PREVIOUS_STATE_ANNOTATION } from './types.js';
+/** Small helpers the Kubernetes actuators share (not-found/conflict detection is the runtime's). */
+import { isConflict, type OwnerReference } from '../runtime/kube-client.js';
+import { ownerReferenceFor } from '../runtime/owner-refs.js';
+import { PREVIOUS_STATE_ANNOTATION, type OwnerRef } from './types.js';
 
-/** HTTP status of a @kubernetes/client-node error, if it has one. */
-export function statusCode(err: unknown): number | undefined {
-  if (err && typeof err === 'object') {
-    const code = (err as { code?: unknown }).code;
-    if (typeof code === 'number') return code;
-    const statusCode = (err as { statusCode?: unknown }).statusCode;
-    if (typeof statusCode === 'number') return statusCode;
-  }
-  return undefined;
+/**
+ * The controller owner reference (controller and blockOwnerDeletion true) to an actuator input's
+ * owner, built by the runtime's `ownerReferenceFor`.
+ */
+export function ownerReferenceTo(o: OwnerRef): OwnerReference {
+  const slash = o.apiVersion.indexOf('/');
+  const group = slash >= 0 ? o.apiVersion.slice(0, slash) : '';
+  const version = slash >= 0 ? o.apiVersion.slice(slash + 1) : o.apiVersion;
+  return ownerReferenceFor(
+    { apiVersion: o.apiVersion, kind: o.kind, metadata: { name: o.name, uid: o.uid } },
+    { group, version, plural: '', kind: o.kind },
+  );
 }
-
-export const isNotFound = (err: unknown): boolean => statusCode(err) === 404;
-export const isConflict = (err: unknown): boolean => statusCode(err) === 409;
 
 /** Runs a read-modify-write until it does not hit an optimistic-concurrency conflict (409). */
 export async function retryOnConflict<T>(fn: () => Promise<T>, attempts = 8): Promise<T> {

@@ -66,7 +66,7 @@ export interface SyncContext<T extends KubeObject = KubeObject> {
   /** Consecutive failed syncs of this key before this one. */
   failures: number;
   /**
-   * client-node's KubeConfig, for libraries built on its typed APIs (the actuators). Loading it
+   * client-node's KubeConfig, for third-party libraries built on its typed APIs. Loading it
    * costs ~80 MB the first time, and requests made through it are neither counted in
    * cutover_api_requests_total nor aborted with `signal`: prefer `client`.
    */

@@ -10,13 +10,14 @@
  *   - `cutover-flags-state.json`: the operator's per-tenant state of each managed flag and, per flag,
  *     the state before its first change (the restore record; `null` = the flag did not exist).
  * A flip is one ConfigMap write (atomic), with optimistic concurrency on resourceVersion; applying
- * the same spec again makes no write.
+ * the same spec again makes no write. Requests go through the runtime's `KubeClient` (in a
+ * controller: `ctx.client`).
  */
-import * as k8s from '@kubernetes/client-node';
+import type { KubeClient, ObjectMeta } from '../../runtime/kube-client.js';
 import { createLogger } from '../../runtime/logger.js';
-import { isNotFound, jsonEqual, retryOnConflict } from '../k8s-util.js';
+import { jsonEqual, ownerReferenceTo, retryOnConflict } from '../k8s-util.js';
+import { CONFIG_MAP, type ConfigMap } from '../kube-types.js';
 import type { FlagSpec, OwnerRef, TenantFlagState, WriteHook } from '../types.js';
-import { ownerReference } from '../traffic/traffic.js';
 import {
   FLAGD_SCHEMA,
   applySpecToState,
@@ -77,29 +78,17 @@ export interface FlagdFlipResult {
 }
 
 export class FlagdConfigMapStore {
-  private readonly core: k8s.CoreV1Api;
-
   constructor(
-    kc: k8s.KubeConfig,
+    private readonly client: KubeClient,
     private readonly where: { namespace: string; name: string; owner?: OwnerRef },
     private readonly opts: { onWrite?: WriteHook } = {},
-  ) {
-    this.core = kc.makeApiClient(k8s.CoreV1Api);
+  ) {}
+
+  private async read(): Promise<ConfigMap | undefined> {
+    return this.client.tryGet<ConfigMap>(CONFIG_MAP, this.where.namespace, this.where.name);
   }
 
-  private async read(): Promise<k8s.V1ConfigMap | undefined> {
-    try {
-      return await this.core.readNamespacedConfigMap({
-        name: this.where.name,
-        namespace: this.where.namespace,
-      });
-    } catch (err) {
-      if (isNotFound(err)) return undefined;
-      throw err;
-    }
-  }
-
-  private static parse(cm: k8s.V1ConfigMap | undefined): { doc: FlagdDocument; state: StoredState } {
+  private static parse(cm: ConfigMap | undefined): { doc: FlagdDocument; state: StoredState } {
     const docText = cm?.data?.[FLAGD_DATA_KEY];
     const stateText = cm?.data?.[STATE_DATA_KEY];
     const doc = docText ? (JSON.parse(docText) as FlagdDocument) : { $schema: FLAGD_SCHEMA, flags: {} };
@@ -108,7 +97,7 @@ export class FlagdConfigMapStore {
   }
 
   private async write(
-    cm: k8s.V1ConfigMap | undefined,
+    cm: ConfigMap | undefined,
     doc: FlagdDocument,
     state: StoredState,
   ): Promise<string | undefined> {
@@ -120,25 +109,27 @@ export class FlagdConfigMapStore {
     const empty = Object.keys(state.flags).length === 0 && Object.keys(state.previous).length === 0;
     if (empty) delete data[STATE_DATA_KEY];
     if (!cm) {
-      const metadata: k8s.V1ObjectMeta = {
+      const metadata: ObjectMeta = {
         name: this.where.name,
         namespace: this.where.namespace,
         labels: { 'app.kubernetes.io/managed-by': 'cutover-operator' },
       };
-      if (this.where.owner) metadata.ownerReferences = [ownerReference(this.where.owner)];
-      const created = await this.core.createNamespacedConfigMap({
-        namespace: this.where.namespace,
-        body: { metadata, data },
+      if (this.where.owner) metadata.ownerReferences = [ownerReferenceTo(this.where.owner)];
+      const created = await this.client.create<ConfigMap>(CONFIG_MAP, this.where.namespace, {
+        metadata,
+        data,
       });
-      return created.metadata?.resourceVersion;
+      return created.metadata.resourceVersion;
     }
-    const body: k8s.V1ConfigMap = { ...cm, data };
-    const written = await this.core.replaceNamespacedConfigMap({
-      name: this.where.name,
-      namespace: this.where.namespace,
+    // Replace with the resourceVersion read: a concurrent write → 409 → re-read and retry.
+    const body: ConfigMap = { ...cm, data };
+    const written = await this.client.replace<ConfigMap>(
+      CONFIG_MAP,
+      this.where.namespace,
+      this.where.name,
       body,
-    });
-    return written.metadata?.resourceVersion;
+    );
+    return written.metadata.resourceVersion;
   }
 
   /** Makes the flag of the spec's service and tenants equal to the spec, in one ConfigMap write. */
@@ -159,7 +150,7 @@ export class FlagdConfigMapStore {
           service: spec.service,
           key: spec.key,
           changed: false,
-          resourceVersion: cm?.metadata?.resourceVersion,
+          resourceVersion: cm?.metadata.resourceVersion,
         };
       }
       if (!(fk in state.previous)) {
@@ -195,7 +186,7 @@ export class FlagdConfigMapStore {
           service,
           key,
           changed: false,
-          resourceVersion: cm?.metadata?.resourceVersion,
+          resourceVersion: cm?.metadata.resourceVersion,
         };
       }
       const prev = state.previous[fk];

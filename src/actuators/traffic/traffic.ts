@@ -8,25 +8,35 @@
  * first change of an object also stores, in the same write, the fields it had before in the
  * annotation `cutover.nokta.io/previous-state`, so a rollback after an operator crash still knows
  * what to put back; `restore` puts those fields back and removes the annotation.
+ *
+ * All requests go through the runtime's `KubeClient` (in a controller: `ctx.client`, so they are
+ * counted and aborted when leadership is lost).
  */
-import * as k8s from '@kubernetes/client-node';
+import {
+  resourcePath,
+  type KubeClient,
+  type ObjectMeta,
+  type OwnerReference,
+} from '../../runtime/kube-client.js';
 import { createLogger } from '../../runtime/logger.js';
 import {
   clearPreviousState,
   clone,
-  isNotFound,
   jsonEqual,
+  ownerReferenceTo,
   readPreviousState,
   retryOnConflict,
   writePreviousState,
 } from '../k8s-util.js';
 import {
-  MANAGED_BY_ANNOTATION,
-  type OwnerRef,
-  type TrafficDesired,
-  type TrafficTarget,
-  type WriteHook,
-} from '../types.js';
+  HTTP_ROUTE,
+  INGRESS,
+  type Ingress,
+  type IngressBackend,
+  type IngressSpec,
+  type ServiceBackendPort,
+} from '../kube-types.js';
+import { MANAGED_BY_ANNOTATION, type TrafficDesired, type TrafficTarget, type WriteHook } from '../types.js';
 import {
   desiredRule,
   observeRule,
@@ -37,8 +47,8 @@ import {
 
 const log = createLogger('actuators.traffic');
 
-export const GATEWAY_GROUP = 'gateway.networking.k8s.io';
-export const GATEWAY_VERSION = 'v1';
+export const GATEWAY_GROUP = HTTP_ROUTE.group;
+export const GATEWAY_VERSION = HTTP_ROUTE.version;
 export const CANARY_ANNOTATION_PREFIX = 'nginx.ingress.kubernetes.io/';
 
 export interface TrafficResult {
@@ -59,8 +69,9 @@ export interface TrafficObservation {
 interface HttpRoute {
   apiVersion?: string;
   kind?: string;
-  metadata: k8s.V1ObjectMeta;
+  metadata: ObjectMeta;
   spec: { rules?: RouteRule[]; [k: string]: unknown };
+  [k: string]: unknown;
 }
 
 type RoutePreviousMap = { rules: Record<string, RoutePrevious> };
@@ -73,16 +84,10 @@ export interface TrafficOptions {
 }
 
 export class TrafficActuator {
-  private readonly custom: k8s.CustomObjectsApi;
-  private readonly net: k8s.NetworkingV1Api;
-
   constructor(
-    kc: k8s.KubeConfig,
+    private readonly client: KubeClient,
     private readonly opts: TrafficOptions = {},
-  ) {
-    this.custom = kc.makeApiClient(k8s.CustomObjectsApi);
-    this.net = kc.makeApiClient(k8s.NetworkingV1Api);
-  }
+  ) {}
 
   /** Applies the same split to several targets (e.g. every service on cutover day), one write each. */
   async applyAll(targets: TrafficTarget[], desired: TrafficDesired): Promise<TrafficResult[]> {
@@ -119,50 +124,35 @@ export class TrafficActuator {
         hasRestoreRecord: readPreviousState(route.metadata) !== undefined,
       };
     }
-    try {
-      const canary = await this.net.readNamespacedIngress({
-        name: canaryName(target.stableIngress),
-        namespace: target.namespace,
-      });
-      const a = canary.metadata?.annotations ?? {};
-      const on = a[`${CANARY_ANNOTATION_PREFIX}canary`] === 'true';
-      const w = on ? Number(a[`${CANARY_ANNOTATION_PREFIX}canary-weight`] ?? '0') : 0;
-      return {
-        newWeight: w,
-        legacyWeight: 100 - w,
-        mirror: false,
-        hasRestoreRecord: readPreviousState(canary.metadata) !== undefined,
-      };
-    } catch (err) {
-      if (isNotFound(err)) return { newWeight: 0, legacyWeight: 100, mirror: false, hasRestoreRecord: false };
-      throw err;
-    }
+    const canary = await this.client.tryGet<Ingress>(
+      INGRESS,
+      target.namespace,
+      canaryName(target.stableIngress),
+    );
+    if (!canary) return { newWeight: 0, legacyWeight: 100, mirror: false, hasRestoreRecord: false };
+    const a = canary.metadata.annotations ?? {};
+    const on = a[`${CANARY_ANNOTATION_PREFIX}canary`] === 'true';
+    const w = on ? Number(a[`${CANARY_ANNOTATION_PREFIX}canary-weight`] ?? '0') : 0;
+    return {
+      newWeight: w,
+      legacyWeight: 100 - w,
+      mirror: false,
+      hasRestoreRecord: readPreviousState(canary.metadata) !== undefined,
+    };
   }
 
   // ---- Gateway API -------------------------------------------------------------------------
 
   private async getRoute(t: Extract<TrafficTarget, { kind: 'HTTPRoute' }>): Promise<HttpRoute> {
-    return (await this.custom.getNamespacedCustomObject({
-      group: GATEWAY_GROUP,
-      version: GATEWAY_VERSION,
-      namespace: t.namespace,
-      plural: 'httproutes',
-      name: t.name,
-    })) as HttpRoute;
+    return this.client.get<HttpRoute>(HTTP_ROUTE, t.namespace, t.name);
   }
 
+  /** Replace with the resourceVersion read (a concurrent change → 409 → re-read and retry). */
   private async replaceRoute(
     t: Extract<TrafficTarget, { kind: 'HTTPRoute' }>,
     body: HttpRoute,
   ): Promise<HttpRoute> {
-    return (await this.custom.replaceNamespacedCustomObject({
-      group: GATEWAY_GROUP,
-      version: GATEWAY_VERSION,
-      namespace: t.namespace,
-      plural: 'httproutes',
-      name: t.name,
-      body,
-    })) as HttpRoute;
+    return this.client.replace<HttpRoute>(HTTP_ROUTE, t.namespace, t.name, body);
   }
 
   private async applyRoute(
@@ -238,98 +228,79 @@ export class TrafficActuator {
   ): Promise<TrafficResult> {
     if (desired.mirror) throw new Error('mirroring is only supported on Gateway API HTTPRoutes');
     return retryOnConflict(async () => {
-      const stable = await this.net.readNamespacedIngress({ name: t.stableIngress, namespace: t.namespace });
+      const stable = await this.client.get<Ingress>(INGRESS, t.namespace, t.stableIngress);
       const want = desiredCanary(stable, t, desired.newWeight, this.opts.managedBy);
-      let existing: k8s.V1Ingress | undefined;
-      try {
-        existing = await this.net.readNamespacedIngress({
-          name: want.metadata!.name!,
-          namespace: t.namespace,
-        });
-      } catch (err) {
-        if (!isNotFound(err)) throw err;
-      }
+      const name = want.metadata.name!;
+      const existing = await this.client.tryGet<Ingress>(INGRESS, t.namespace, name);
       if (!existing) {
-        writePreviousState(want.metadata!, { existed: false } satisfies IngressPrevious);
-        const created = await this.net.createNamespacedIngress({ namespace: t.namespace, body: want });
-        log.info(
-          { ingress: `${t.namespace}/${want.metadata!.name}`, weight: desired.newWeight },
-          'canary Ingress created',
-        );
-        this.opts.onWrite?.(`Ingress/${t.namespace}/${want.metadata!.name}`);
-        return { target: t, changed: true, resourceVersion: created.metadata?.resourceVersion };
+        writePreviousState(want.metadata, { existed: false } satisfies IngressPrevious);
+        const created = await this.client.create<Ingress>(INGRESS, t.namespace, want);
+        log.info({ ingress: `${t.namespace}/${name}`, weight: desired.newWeight }, 'canary Ingress created');
+        this.opts.onWrite?.(`Ingress/${t.namespace}/${name}`);
+        return { target: t, changed: true, resourceVersion: created.metadata.resourceVersion };
       }
       const prev = readPreviousState<IngressPrevious>(existing.metadata);
       const merged = clone(existing);
-      merged.metadata!.annotations = {
-        ...stripCanaryAnnotations(existing.metadata?.annotations),
-        ...want.metadata!.annotations,
+      merged.metadata.annotations = {
+        ...stripCanaryAnnotations(existing.metadata.annotations),
+        ...want.metadata.annotations,
       };
-      if (prev) writePreviousState(merged.metadata!, prev);
+      if (prev) writePreviousState(merged.metadata, prev);
       else
-        writePreviousState(merged.metadata!, {
+        writePreviousState(merged.metadata, {
           existed: true,
-          annotations: existing.metadata?.annotations ?? null,
-          labels: existing.metadata?.labels ?? null,
-          ownerReferences: existing.metadata?.ownerReferences ?? null,
+          annotations: existing.metadata.annotations ?? null,
+          labels: existing.metadata.labels ?? null,
+          ownerReferences: existing.metadata.ownerReferences ?? null,
           spec: existing.spec ?? null,
         } satisfies IngressPrevious);
-      merged.metadata!.labels = { ...existing.metadata?.labels, ...want.metadata!.labels };
-      if (want.metadata!.ownerReferences) merged.metadata!.ownerReferences = want.metadata!.ownerReferences;
+      merged.metadata.labels = { ...existing.metadata.labels, ...want.metadata.labels };
+      if (want.metadata.ownerReferences) merged.metadata.ownerReferences = want.metadata.ownerReferences;
       merged.spec = want.spec;
       if (
-        jsonEqual(merged.metadata!.annotations, existing.metadata?.annotations) &&
-        jsonEqual(merged.metadata!.labels, existing.metadata?.labels) &&
-        jsonEqual(merged.metadata!.ownerReferences, existing.metadata?.ownerReferences) &&
+        jsonEqual(merged.metadata.annotations, existing.metadata.annotations) &&
+        jsonEqual(merged.metadata.labels, existing.metadata.labels) &&
+        jsonEqual(merged.metadata.ownerReferences, existing.metadata.ownerReferences) &&
         jsonEqual(merged.spec, existing.spec)
       ) {
-        return { target: t, changed: false, resourceVersion: existing.metadata?.resourceVersion };
+        return { target: t, changed: false, resourceVersion: existing.metadata.resourceVersion };
       }
-      const written = await this.net.replaceNamespacedIngress({
-        name: want.metadata!.name!,
-        namespace: t.namespace,
-        body: merged,
-      });
-      log.info(
-        { ingress: `${t.namespace}/${want.metadata!.name}`, weight: desired.newWeight },
-        'canary Ingress updated',
-      );
-      this.opts.onWrite?.(`Ingress/${t.namespace}/${want.metadata!.name}`);
-      return { target: t, changed: true, resourceVersion: written.metadata?.resourceVersion };
+      const written = await this.client.replace<Ingress>(INGRESS, t.namespace, name, merged);
+      log.info({ ingress: `${t.namespace}/${name}`, weight: desired.newWeight }, 'canary Ingress updated');
+      this.opts.onWrite?.(`Ingress/${t.namespace}/${name}`);
+      return { target: t, changed: true, resourceVersion: written.metadata.resourceVersion };
     });
   }
 
   private async restoreIngress(t: Extract<TrafficTarget, { kind: 'Ingress' }>): Promise<TrafficResult> {
     const name = canaryName(t.stableIngress);
     return retryOnConflict(async () => {
-      let existing: k8s.V1Ingress;
-      try {
-        existing = await this.net.readNamespacedIngress({ name, namespace: t.namespace });
-      } catch (err) {
-        if (isNotFound(err)) return { target: t, changed: false };
-        throw err;
-      }
+      const existing = await this.client.tryGet<Ingress>(INGRESS, t.namespace, name);
+      if (!existing) return { target: t, changed: false };
       const prev = readPreviousState<IngressPrevious>(existing.metadata);
-      if (!prev) return { target: t, changed: false, resourceVersion: existing.metadata?.resourceVersion };
+      if (!prev) return { target: t, changed: false, resourceVersion: existing.metadata.resourceVersion };
       if (!prev.existed) {
-        await this.net.deleteNamespacedIngress({
-          name,
-          namespace: t.namespace,
-          body: { preconditions: { resourceVersion: existing.metadata?.resourceVersion } },
+        // Deleted only if nobody changed it since the read (precondition → 409 → re-read).
+        await this.client.request<unknown>('DELETE', resourcePath(INGRESS, t.namespace, name), {
+          body: {
+            kind: 'DeleteOptions',
+            apiVersion: 'v1',
+            preconditions: { resourceVersion: existing.metadata.resourceVersion },
+          },
         });
         log.info({ ingress: `${t.namespace}/${name}` }, 'canary Ingress removed');
         this.opts.onWrite?.(`Ingress/${t.namespace}/${name}`);
         return { target: t, changed: true };
       }
       const body = clone(existing);
-      body.metadata!.annotations = prev.annotations ?? undefined;
-      body.metadata!.labels = prev.labels ?? undefined;
-      body.metadata!.ownerReferences = prev.ownerReferences ?? undefined;
+      body.metadata.annotations = prev.annotations ?? undefined;
+      body.metadata.labels = prev.labels ?? undefined;
+      body.metadata.ownerReferences = prev.ownerReferences ?? undefined;
       body.spec = prev.spec ?? undefined;
-      const written = await this.net.replaceNamespacedIngress({ name, namespace: t.namespace, body });
+      const written = await this.client.replace<Ingress>(INGRESS, t.namespace, name, body);
       log.info({ ingress: `${t.namespace}/${name}` }, 'canary Ingress restored');
       this.opts.onWrite?.(`Ingress/${t.namespace}/${name}`);
-      return { target: t, changed: true, resourceVersion: written.metadata?.resourceVersion };
+      return { target: t, changed: true, resourceVersion: written.metadata.resourceVersion };
     });
   }
 }
@@ -338,8 +309,8 @@ interface IngressPrevious {
   existed: boolean;
   annotations?: Record<string, string> | null;
   labels?: Record<string, string> | null;
-  ownerReferences?: k8s.V1OwnerReference[] | null;
-  spec?: k8s.V1IngressSpec | null;
+  ownerReferences?: OwnerReference[] | null;
+  spec?: IngressSpec | null;
 }
 
 export function canaryName(stable: string): string {
@@ -366,28 +337,17 @@ function stripCanaryAnnotations(a: Record<string, string> | undefined): Record<s
   return out;
 }
 
-export function ownerReference(o: OwnerRef): k8s.V1OwnerReference {
-  return {
-    apiVersion: o.apiVersion,
-    kind: o.kind,
-    name: o.name,
-    uid: o.uid,
-    controller: true,
-    blockOwnerDeletion: true,
-  };
-}
-
 /** The canary Ingress derived from the stable one: same hosts, paths and TLS, backend → the new service. */
 export function desiredCanary(
-  stable: k8s.V1Ingress,
+  stable: { spec?: IngressSpec },
   t: Extract<TrafficTarget, { kind: 'Ingress' }>,
   weight: number,
   managedBy?: string,
-): k8s.V1Ingress {
+): Ingress {
   const spec = clone(stable.spec ?? {});
-  const toCanary = (b: k8s.V1IngressBackend | undefined): k8s.V1IngressBackend | undefined => {
+  const toCanary = (b: IngressBackend | undefined): IngressBackend | undefined => {
     if (!b?.service) return b;
-    const port: k8s.V1ServiceBackendPort =
+    const port: ServiceBackendPort =
       t.canaryPort !== undefined ? { number: t.canaryPort } : clone(b.service.port ?? {});
     return { service: { name: t.canaryService, port } };
   };
@@ -406,7 +366,7 @@ export function desiredCanary(
   }
   if (t.stickiness?.cookie) annotations[`${p}canary-by-cookie`] = t.stickiness.cookie;
   if (managedBy) annotations[MANAGED_BY_ANNOTATION] = managedBy;
-  const meta: k8s.V1ObjectMeta = {
+  const meta: ObjectMeta = {
     name: canaryName(t.stableIngress),
     namespace: t.namespace,
     labels: {
@@ -415,6 +375,6 @@ export function desiredCanary(
     },
     annotations,
   };
-  if (t.owner) meta.ownerReferences = [ownerReference(t.owner)];
+  if (t.owner) meta.ownerReferences = [ownerReferenceTo(t.owner)];
   return { apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', metadata: meta, spec };
 }

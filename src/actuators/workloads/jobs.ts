@@ -2,12 +2,16 @@
  * Jobs from templates (delta sync, pgloader bulk copy, replay into legacy, remediation, sharded
  * reconciliation). Names are deterministic (owner, step, template hash and attempt), so a retry
  * after a crash finds the Job it already created instead of starting a second copy.
+ *
+ * All requests go through the runtime's `KubeClient` (in a controller: `ctx.client`).
  */
-import * as k8s from '@kubernetes/client-node';
+import type { V1Container, V1EnvVar, V1PodSpec } from '@kubernetes/client-node';
 import { createLogger } from '../../runtime/logger.js';
 import { systemClock, type Clock } from '../../runtime/clock.js';
-import { isConflict, isNotFound } from '../k8s-util.js';
-import { ownerReference } from '../traffic/traffic.js';
+import { isConflict, type KubeClient, type ObjectMeta } from '../../runtime/kube-client.js';
+import { isOwnedBy } from '../../runtime/owner-refs.js';
+import { ownerReferenceTo } from '../k8s-util.js';
+import { JOB, POD, type Job, type JobCondition, type JobSpec, type Pod } from '../kube-types.js';
 import type { JobObservation, JobTemplateInput } from '../types.js';
 import { jobName, templateHash } from './job-naming.js';
 
@@ -17,7 +21,7 @@ export const OWNER_LABEL = 'cutover.nokta.io/owner';
 export const STEP_LABEL = 'cutover.nokta.io/step';
 export const TEMPLATE_HASH_LABEL = 'cutover.nokta.io/template-hash';
 
-export function buildJob(t: JobTemplateInput): k8s.V1Job {
+export function buildJob(t: JobTemplateInput): Job {
   const name = jobName(t);
   const labels: Record<string, string> = {
     ...(t.labels ?? {}),
@@ -26,16 +30,16 @@ export function buildJob(t: JobTemplateInput): k8s.V1Job {
     [STEP_LABEL]: t.step.slice(0, 63),
     [TEMPLATE_HASH_LABEL]: templateHash(t),
   };
-  const env: k8s.V1EnvVar[] = (t.env ?? []).map((e) =>
+  const env: V1EnvVar[] = (t.env ?? []).map((e) =>
     e.secretKeyRef
       ? { name: e.name, valueFrom: { secretKeyRef: { name: e.secretKeyRef.name, key: e.secretKeyRef.key } } }
       : { name: e.name, value: e.value ?? '' },
   );
-  const container: k8s.V1Container = { name: 'main', image: t.image, command: t.command, env };
+  const container: V1Container = { name: 'main', image: t.image, command: t.command, env };
   if (t.args) container.args = t.args;
-  const podSpec: k8s.V1PodSpec = { restartPolicy: 'Never', containers: [container] };
+  const podSpec: V1PodSpec = { restartPolicy: 'Never', containers: [container] };
   if (t.serviceAccountName) podSpec.serviceAccountName = t.serviceAccountName;
-  const spec: k8s.V1JobSpec = {
+  const spec: JobSpec = {
     backoffLimit: t.backoffLimit ?? 2,
     template: { metadata: { labels }, spec: podSpec },
   };
@@ -46,8 +50,8 @@ export function buildJob(t: JobTemplateInput): k8s.V1Job {
     throw new Error('an Indexed Job needs completions (the number of shards)');
   if (t.activeDeadlineSeconds !== undefined) spec.activeDeadlineSeconds = t.activeDeadlineSeconds;
   if (t.ttlSecondsAfterFinished !== undefined) spec.ttlSecondsAfterFinished = t.ttlSecondsAfterFinished;
-  const metadata: k8s.V1ObjectMeta = { name, namespace: t.namespace, labels };
-  if (t.owner) metadata.ownerReferences = [ownerReference(t.owner)];
+  const metadata: ObjectMeta = { name, namespace: t.namespace, labels };
+  if (t.owner) metadata.ownerReferences = [ownerReferenceTo(t.owner)];
   return { apiVersion: 'batch/v1', kind: 'Job', metadata, spec };
 }
 
@@ -55,40 +59,34 @@ export interface EnsureJobResult {
   name: string;
   /** False when the Job already existed (a retry): it was adopted, not created again. */
   created: boolean;
-  job: k8s.V1Job;
+  job: Job;
 }
 
 export class JobActuator {
-  private readonly batch: k8s.BatchV1Api;
-  private readonly core: k8s.CoreV1Api;
-
-  constructor(kc: k8s.KubeConfig) {
-    this.batch = kc.makeApiClient(k8s.BatchV1Api);
-    this.core = kc.makeApiClient(k8s.CoreV1Api);
-  }
+  constructor(private readonly client: KubeClient) {}
 
   /** Creates the Job of this step and attempt, or adopts it when it exists. */
   async ensureJob(t: JobTemplateInput): Promise<EnsureJobResult> {
     const body = buildJob(t);
-    const name = body.metadata!.name!;
+    const name = body.metadata.name!;
     try {
-      const job = await this.batch.createNamespacedJob({ namespace: t.namespace, body });
+      const job = await this.client.create<Job>(JOB, t.namespace, body);
       log.info({ job: `${t.namespace}/${name}`, step: t.step, owner: t.ownerName }, 'Job created');
       return { name, created: true, job };
     } catch (err) {
       if (!isConflict(err)) throw err;
     }
-    const job = await this.batch.readNamespacedJob({ name, namespace: t.namespace });
-    const labels = job.metadata?.labels ?? {};
+    const job = await this.client.get<Job>(JOB, t.namespace, name);
+    const labels = job.metadata.labels ?? {};
     if (
-      labels[OWNER_LABEL] !== body.metadata!.labels![OWNER_LABEL] ||
-      labels[STEP_LABEL] !== body.metadata!.labels![STEP_LABEL]
+      labels[OWNER_LABEL] !== body.metadata.labels![OWNER_LABEL] ||
+      labels[STEP_LABEL] !== body.metadata.labels![STEP_LABEL]
     ) {
       throw new Error(
         `Job ${t.namespace}/${name} exists but belongs to owner '${labels[OWNER_LABEL] ?? ''}' step '${labels[STEP_LABEL] ?? ''}'`,
       );
     }
-    if (t.owner && !(job.metadata?.ownerReferences ?? []).some((o) => o.uid === t.owner!.uid)) {
+    if (t.owner && !isOwnedBy(job, { metadata: { uid: t.owner.uid } })) {
       throw new Error(
         `Job ${t.namespace}/${name} exists but is not owned by ${t.owner.kind}/${t.owner.name}`,
       );
@@ -98,18 +96,18 @@ export class JobActuator {
 
   /** Changes the parallelism of a running Job (scale the shards worked on at once). */
   async setParallelism(namespace: string, name: string, parallelism: number): Promise<boolean> {
-    const job = await this.batch.readNamespacedJob({ name, namespace });
+    const job = await this.client.get<Job>(JOB, namespace, name);
     if (job.spec?.parallelism === parallelism) return false;
     job.spec!.parallelism = parallelism;
-    await this.batch.replaceNamespacedJob({ name, namespace, body: job });
+    await this.client.replace<Job>(JOB, namespace, name, job);
     return true;
   }
 
   async observeJob(namespace: string, name: string): Promise<JobObservation> {
-    const job = await this.batch.readNamespacedJob({ name, namespace });
+    const job = await this.client.get<Job>(JOB, namespace, name);
     const st = job.status ?? {};
     const conds = st.conditions ?? [];
-    const isTrue = (type: string): k8s.V1JobCondition | undefined =>
+    const isTrue = (type: string): JobCondition | undefined =>
       conds.find((c) => c.type === type && c.status === 'True');
     const base = { name, succeeded: st.succeeded ?? 0, failed: st.failed ?? 0, active: st.active ?? 0 };
     const complete = isTrue('Complete');
@@ -136,14 +134,14 @@ export class JobActuator {
   }
 
   private async failedPod(namespace: string, name: string): Promise<JobObservation['podFailure']> {
-    const pods = await this.core.listNamespacedPod({
+    const pods = await this.client.list<Pod>(POD, {
       namespace,
       labelSelector: `batch.kubernetes.io/job-name=${name}`,
     });
     for (const p of pods.items) {
       if (p.status?.phase !== 'Failed') continue;
       const terminated = (p.status.containerStatuses ?? []).map((c) => c.state?.terminated).find((x) => x);
-      const out: NonNullable<JobObservation['podFailure']> = { pod: p.metadata?.name ?? '' };
+      const out: NonNullable<JobObservation['podFailure']> = { pod: p.metadata.name ?? '' };
       if (terminated?.exitCode !== undefined) out.exitCode = terminated.exitCode;
       const reason = terminated?.reason ?? p.status.reason;
       if (reason) out.reason = reason;
@@ -176,10 +174,6 @@ export class JobActuator {
 
   /** Deletes a Job and its pods; a Job that is already gone is fine. */
   async deleteJob(namespace: string, name: string): Promise<void> {
-    try {
-      await this.batch.deleteNamespacedJob({ name, namespace, propagationPolicy: 'Background' });
-    } catch (err) {
-      if (!isNotFound(err)) throw err;
-    }
+    await this.client.delete(JOB, namespace, name, 'Background');
   }
 }

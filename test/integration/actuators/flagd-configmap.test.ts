@@ -4,6 +4,8 @@ import { FlagdCore } from '@openfeature/flagd-core';
 import { FLAGD_DATA_KEY, FlagdConfigMapStore } from '../../../src/actuators/flags/flagd-configmap.js';
 import { evaluateFlag, flagdKey } from '../../../src/actuators/flags/flag-model.js';
 import type { FlagSpec } from '../../../src/actuators/types.js';
+import { KubeClient } from '../../../src/runtime/kube-client.js';
+import { loadKubeConfig } from '../../../src/runtime/kubeconfig.js';
 import { useCluster, type TestCluster } from '../../support/cluster.js';
 
 describe('actuators/flags flagd ConfigMap (real control plane + flagd-core)', function () {
@@ -11,13 +13,16 @@ describe('actuators/flags flagd ConfigMap (real control plane + flagd-core)', fu
   let cluster: TestCluster;
   let ns: string;
   let core: k8s.CoreV1Api;
+  let client: KubeClient;
 
   before(async () => {
     cluster = await useCluster();
     ns = await cluster.createNamespace('act-flagd');
     core = cluster.kc.makeApiClient(k8s.CoreV1Api);
+    client = new KubeClient(await loadKubeConfig(cluster.kubeconfigPath));
   });
   after(async () => {
+    client?.close();
     if (ns) await cluster.deleteNamespace(ns);
   });
 
@@ -36,7 +41,7 @@ describe('actuators/flags flagd ConfigMap (real control plane + flagd-core)', fu
         data: { [FLAGD_DATA_KEY]: JSON.stringify(original) },
       },
     });
-    const store = new FlagdConfigMapStore(cluster.kc, { namespace: ns, name: 'flags' });
+    const store = new FlagdConfigMapStore(client, { namespace: ns, name: 'flags' });
     const tenants = Array.from({ length: 50 }, (_, i) => `tenant-${i}`);
     const spec: FlagSpec = {
       service: 'pos',
@@ -87,7 +92,7 @@ describe('actuators/flags flagd ConfigMap (real control plane + flagd-core)', fu
 
     // A crash right after the write: the next apply finds it done.
     const crashing = new FlagdConfigMapStore(
-      cluster.kc,
+      client,
       { namespace: ns, name: 'flags' },
       {
         onWrite: () => {
@@ -115,7 +120,7 @@ describe('actuators/flags flagd ConfigMap (real control plane + flagd-core)', fu
   });
 
   it('creates the ConfigMap when missing and removes its flag on restore', async () => {
-    const store = new FlagdConfigMapStore(cluster.kc, { namespace: ns, name: 'flags-new' });
+    const store = new FlagdConfigMapStore(client, { namespace: ns, name: 'flags-new' });
     await store.apply({
       service: 'driver',
       key: 'new-dispatch',

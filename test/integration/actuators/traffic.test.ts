@@ -7,6 +7,8 @@ import {
   canaryName,
 } from '../../../src/actuators/traffic/traffic.js';
 import type { TrafficTarget } from '../../../src/actuators/types.js';
+import { KubeClient, type RequestInfo } from '../../../src/runtime/kube-client.js';
+import { loadKubeConfig } from '../../../src/runtime/kubeconfig.js';
 import { useCluster, type TestCluster } from '../../support/cluster.js';
 
 interface Route {
@@ -30,6 +32,9 @@ describe('actuators/traffic (real control plane, Gateway API CRDs)', function ()
   let ns: string;
   let custom: k8s.CustomObjectsApi;
   let net: k8s.NetworkingV1Api;
+  /** The runtime's client the actuators use, as the operator builds it; `requests` records every request. */
+  let client: KubeClient;
+  const requests: RequestInfo[] = [];
 
   before(async () => {
     cluster = await useCluster();
@@ -37,8 +42,12 @@ describe('actuators/traffic (real control plane, Gateway API CRDs)', function ()
     ns = await cluster.createNamespace('act-traffic');
     custom = cluster.kc.makeApiClient(k8s.CustomObjectsApi);
     net = cluster.kc.makeApiClient(k8s.NetworkingV1Api);
+    client = new KubeClient(await loadKubeConfig(cluster.kubeconfigPath), {
+      onRequest: (info) => requests.push(info),
+    });
   });
   after(async () => {
+    client?.close();
     if (ns) await cluster.deleteNamespace(ns);
   });
 
@@ -86,7 +95,7 @@ describe('actuators/traffic (real control plane, Gateway API CRDs)', function ()
 
   it('HTTPRoute: weights and shadow mirror; a second apply writes nothing; restore gives back the exact previous route', async () => {
     const before = await createRoute('pos');
-    const traffic = new TrafficActuator(cluster.kc, { managedBy: `Cutover/${ns}/demo` });
+    const traffic = new TrafficActuator(client, { managedBy: `Cutover/${ns}/demo` });
     const t = routeTarget('pos');
 
     const shadow = await traffic.apply(t, { newWeight: 0, mirror: true });
@@ -106,8 +115,14 @@ describe('actuators/traffic (real control plane, Gateway API CRDs)', function ()
 
     const ten = await traffic.apply(t, { newWeight: 10 });
     assert.equal(ten.changed, true);
+    const seen = requests.length;
     const again = await traffic.apply(t, { newWeight: 10 });
     assert.equal(again.changed, false);
+    assert.deepEqual(
+      requests.slice(seen).map((r) => `${r.verb} ${r.resource} ${r.code}`),
+      ['GET httproutes 200'],
+      'the no-op apply only read, through the runtime client',
+    );
     assert.equal(again.resourceVersion, ten.resourceVersion, 'no second write');
     assert.equal((await getRoute('pos')).metadata.resourceVersion, ten.resourceVersion);
     assert.deepEqual(await traffic.observe(t), {
@@ -133,13 +148,13 @@ describe('actuators/traffic (real control plane, Gateway API CRDs)', function ()
     const a0 = await createRoute('callcenter');
     const b0 = await createRoute('billing');
     const targets = [routeTarget('callcenter'), routeTarget('billing')];
-    const crashing = new TrafficActuator(cluster.kc, {
+    const crashing = new TrafficActuator(client, {
       onWrite: (step) => {
         if (step.endsWith('/callcenter')) throw new Error('simulated operator crash');
       },
     });
     await assert.rejects(crashing.applyAll(targets, { newWeight: 100 }), /simulated operator crash/);
-    const traffic = new TrafficActuator(cluster.kc);
+    const traffic = new TrafficActuator(client);
     assert.equal((await traffic.observe(targets[0]!)).newWeight, 100);
     assert.equal((await traffic.observe(targets[1]!)).newWeight, 0);
     const res = await traffic.applyAll(targets, { newWeight: 100 });
@@ -190,7 +205,7 @@ describe('actuators/traffic (real control plane, Gateway API CRDs)', function ()
       canaryPort: 8080,
       stickiness: { header: 'X-Canary', headerValue: 'always', cookie: 'canary' },
     };
-    const traffic = new TrafficActuator(cluster.kc);
+    const traffic = new TrafficActuator(client);
     const first = await traffic.apply(t, { newWeight: 20 });
     assert.equal(first.changed, true);
     const canary = await net.readNamespacedIngress({ name: canaryName('driver'), namespace: ns });

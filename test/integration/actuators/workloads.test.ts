@@ -3,6 +3,8 @@ import * as k8s from '@kubernetes/client-node';
 import { DeploymentActuator } from '../../../src/actuators/workloads/deployments.js';
 import { JobActuator } from '../../../src/actuators/workloads/jobs.js';
 import { PREVIOUS_STATE_ANNOTATION, type JobTemplateInput } from '../../../src/actuators/types.js';
+import { KubeClient } from '../../../src/runtime/kube-client.js';
+import { loadKubeConfig } from '../../../src/runtime/kubeconfig.js';
 import { useCluster, type TestCluster } from '../../support/cluster.js';
 import { RUN_LABEL, READY_LABEL, startPodRunner, type PodRunner } from '../../support/pod-runner.js';
 
@@ -14,15 +16,18 @@ describe('actuators/workloads Jobs and Deployments (real control plane)', functi
   let ns: string;
   let runner: PodRunner;
   let jobs: JobActuator;
+  let client: KubeClient;
 
   before(async () => {
     cluster = await useCluster();
     ns = await cluster.createNamespace('act-work');
     runner = startPodRunner(cluster.kc, { namespace: ns });
-    jobs = new JobActuator(cluster.kc);
+    client = new KubeClient(await loadKubeConfig(cluster.kubeconfigPath));
+    jobs = new JobActuator(client);
   });
   after(async () => {
     await runner?.stop();
+    client?.close();
     if (ns) await cluster.deleteNamespace(ns);
   });
 
@@ -146,7 +151,7 @@ describe('actuators/workloads Jobs and Deployments (real control plane)', functi
         },
       },
     });
-    const crashing = new DeploymentActuator(cluster.kc, {
+    const crashing = new DeploymentActuator(client, {
       onWrite: (step) => {
         if (step.endsWith('/record')) throw new Error('simulated operator crash');
       },
@@ -156,7 +161,7 @@ describe('actuators/workloads Jobs and Deployments (real control plane)', functi
     assert.equal(d.spec?.replicas, 3, 'crashed after the record, before the scale');
     assert.equal(d.metadata?.annotations?.[PREVIOUS_STATE_ANNOTATION], JSON.stringify({ replicas: 3 }));
 
-    const deployments = new DeploymentActuator(cluster.kc);
+    const deployments = new DeploymentActuator(client);
     const res = await deployments.scaleDeployment(ns, 'legacy-pos', 0);
     assert.deepEqual(res, { changed: true, previousReplicas: 3, replicas: 0 });
     d = await apps.readNamespacedDeployment({ name: 'legacy-pos', namespace: ns });
