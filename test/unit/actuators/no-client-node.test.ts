@@ -53,8 +53,8 @@ await done;
 const cjs = Object.keys(createRequire(import.meta.url).cache).filter((p) =>
   p.includes('/node_modules/@kubernetes/client-node/'),
 );
-process.stdout.write(JSON.stringify({ esm, cjs }));
-process.exit(0);
+// Exit only once the (large) answer is flushed: a pipe write is asynchronous.
+process.stdout.write(JSON.stringify({ esm, cjs }), () => process.exit(0));
 `;
 
 interface Loaded {
