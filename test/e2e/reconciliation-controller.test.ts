@@ -173,6 +173,31 @@ describe('e2e: Reconciliation controller (operator process, kubectl, real databa
     assert.match(st.nextRunAt ?? (await waitStatus('legacy-down', (s) => Boolean(s.nextRunAt))).nextRunAt ?? '', /^\d{4}-/, 'a retry is planned');
   });
 
+  it("runs post-cutover checks at the Cutover's switch time plus each offset (T+4h now, T+24h planned)", async function () {
+    const cutover = parseAllDocuments(readFileSync(join(repoRoot(), 'samples', 'cutover-nokta.yaml'), 'utf8'))
+      .map((d) => d.toJSON() as Doc)
+      .find((d) => d?.kind === 'Cutover');
+    assert.ok(cutover, 'samples/cutover-nokta.yaml has a Cutover');
+    cutover.metadata = { name: 'nokta', namespace: ns };
+    await kubectlOk(['apply', '--server-side', '--field-manager=e2e', '-f', '-'], JSON.stringify(cutover));
+    const recon = noktaManifest();
+    recon.metadata = { name: 'post-switch' };
+    recon.spec.schedule = { cutoverRef: { name: 'nokta' }, offsets: ['+4h', '+24h'] };
+    await apply(recon);
+    const waiting = await waitStatus('post-switch', (s) => s.phase === 'Pending');
+    assert.match(waiting.conditions?.find((c) => c.type === 'Ready')?.message ?? '', /Cutover nokta has not switched traffic yet/);
+    assert.equal(waiting.lastRun, undefined);
+    // The traffic switch happened 4 hours and 5 seconds ago: the +4h run is due at once (the
+    // Cutover's watch event wakes the Reconciliation), the +24h one is planned.
+    const switchedAt = new Date(Date.now() - 4 * 3_600_000 - 5_000);
+    await kubectlOk(['patch', 'cutovers', 'nokta', '-n', ns, '--subresource=status', '--type=merge', '-p', JSON.stringify({ status: { switchedAt: switchedAt.toISOString() } })]);
+    const st = await waitStatus('post-switch', (s) => Boolean(s.lastRun?.finishedAt) && Boolean(s.nextRunAt), 60_000);
+    assert.equal(st.lastRun?.trigger, 'CutoverOffset:+4h');
+    assert.deepEqual(st.completedOffsets, ['+4h']);
+    assert.equal(new Date(st.nextRunAt ?? '').getTime(), switchedAt.getTime() + 24 * 3_600_000);
+    assert.equal(st.runsCompleted, 1);
+  });
+
   it('shards a run across an Indexed Job, survives an operator crash mid-run, and merges to the inline result', async function () {
     runner = startPodRunner(cluster.kc, { namespace: ns, extraEnv: { KUBECONFIG: shardKubeconfig } });
     const recon = noktaManifest();

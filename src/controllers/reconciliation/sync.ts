@@ -31,8 +31,34 @@ type Ctx = SyncContext<ReconObject>;
 
 /** How often a sharded run's Job is looked at besides its watch events. */
 const JOB_POLL_MS = 10_000;
-/** How often to look for the Cutover's switch time while waiting for it. */
-const CUTOVER_POLL_MS = 30_000;
+/**
+ * How often to look at the Cutover's switch time while waiting for it, besides the Cutover's
+ * watch events (which wake the Reconciliations that reference it at once).
+ */
+const CUTOVER_POLL_MS = 300_000;
+
+/**
+ * Which Reconciliations reference which Cutover (`namespace/cutover` → Reconciliation keys), kept
+ * up to date by each sync, so that a Cutover's change (its traffic switch) wakes them.
+ */
+export class CutoverReferences {
+  private readonly byCutover = new Map<string, Set<string>>();
+
+  record(reconKey: string, namespace: string, cutover: string | undefined): void {
+    for (const [k, set] of this.byCutover) {
+      if (set.delete(reconKey) && set.size === 0) this.byCutover.delete(k);
+    }
+    if (!cutover) return;
+    const k = `${namespace}/${cutover}`;
+    const set = this.byCutover.get(k) ?? new Set<string>();
+    set.add(reconKey);
+    this.byCutover.set(k, set);
+  }
+
+  reconciliationsOf(cutover: KubeObject): string[] {
+    return [...(this.byCutover.get(`${cutover.metadata.namespace ?? ''}/${cutover.metadata.name ?? ''}`) ?? [])];
+  }
+}
 /** Longest sleep between syncs of an idle scheduled Reconciliation. */
 const MAX_IDLE_MS = 3_600_000;
 
@@ -152,8 +178,9 @@ async function cutoverSwitchedAt(ctx: Ctx, recon: Reconciliation): Promise<Date 
   return co?.status?.switchedAt ? new Date(co.status.switchedAt) : undefined;
 }
 
-export async function syncReconciliation(ctx: Ctx): Promise<SyncResult> {
+export async function syncReconciliation(ctx: Ctx, refs?: CutoverReferences): Promise<SyncResult> {
   const recon = ctx.object;
+  refs?.record(ctx.key, ctx.namespace ?? 'default', recon?.spec.schedule?.cutoverRef?.name);
   if (!recon) return {};
   const ns = recon.metadata.namespace ?? 'default';
   const generation = recon.metadata.generation ?? 1;
@@ -209,6 +236,7 @@ export async function syncReconciliation(ctx: Ctx): Promise<SyncResult> {
 }
 
 export function reconciliationController(): ControllerSpec<ReconObject> {
+  const refs = new CutoverReferences();
   return {
     name: 'reconciliation',
     resource: RECONCILIATION,
@@ -224,8 +252,11 @@ export function reconciliationController(): ControllerSpec<ReconObject> {
           return l[LABEL_SHARD_RESULT] === 'true' && recon && obj.metadata.namespace ? [`${obj.metadata.namespace}/${recon}`] : [];
         },
       },
+      // A Cutover's traffic switch starts the post-cutover runs of the Reconciliations that
+      // reference it (schedule.cutoverRef + offsets).
+      { ...CUTOVER, mapToOwner: (obj) => refs.reconciliationsOf(obj) },
     ],
-    sync: syncReconciliation,
+    sync: (ctx) => syncReconciliation(ctx, refs),
   };
 }
 

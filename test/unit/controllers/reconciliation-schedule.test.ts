@@ -92,3 +92,21 @@ describe('reconciliation schedule (pure)', function () {
     assert.match(id, /^c[0-9a-z]{6,8}$/);
   });
 });
+
+describe('Cutover references (which Reconciliations a Cutover wakes)', function () {
+  it('follows each Reconciliation to the Cutover it references now, and forgets deleted ones', async function () {
+    const { CutoverReferences } = await import('../../../src/controllers/reconciliation/sync.js');
+    const refs = new CutoverReferences();
+    const cutover = (ns: string, name: string): { metadata: { namespace: string; name: string } } => ({ metadata: { namespace: ns, name } });
+    refs.record('nokta/post-cutover', 'nokta', 'nokta');
+    refs.record('nokta/nightly', 'nokta', undefined);
+    refs.record('other/post-cutover', 'other', 'nokta');
+    assert.deepEqual(refs.reconciliationsOf(cutover('nokta', 'nokta')), ['nokta/post-cutover']);
+    refs.record('nokta/post-cutover', 'nokta', 'nokta-v2');
+    assert.deepEqual(refs.reconciliationsOf(cutover('nokta', 'nokta')), []);
+    assert.deepEqual(refs.reconciliationsOf(cutover('nokta', 'nokta-v2')), ['nokta/post-cutover']);
+    refs.record('nokta/post-cutover', 'nokta', undefined);
+    assert.deepEqual(refs.reconciliationsOf(cutover('nokta', 'nokta-v2')), []);
+    assert.deepEqual(refs.reconciliationsOf(cutover('other', 'nokta')), ['other/post-cutover']);
+  });
+});
