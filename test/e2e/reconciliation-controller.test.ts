@@ -173,6 +173,18 @@ describe('e2e: Reconciliation controller (operator process, kubectl, real databa
     assert.match(st.nextRunAt ?? (await waitStatus('legacy-down', (s) => Boolean(s.nextRunAt))).nextRunAt ?? '', /^\d{4}-/, 'a retry is planned');
   });
 
+  it('stalls with InvalidSpec on what only the operator can catch: a cron with no real time', async function () {
+    const recon = noktaManifest();
+    recon.metadata = { name: 'bad-cron' };
+    recon.spec.schedule = { cron: '0 0 30 2 *' };
+    await apply(recon);
+    const st = await waitStatus('bad-cron', (s) => s.conditions?.some((c) => c.type === 'Stalled') ?? false);
+    const stalled = st.conditions?.find((c) => c.type === 'Stalled');
+    assert.equal(stalled?.reason, 'InvalidSpec');
+    assert.match(stalled?.message ?? '', /spec\.schedule\.cron/);
+    assert.equal(st.lastRun, undefined, 'nothing ran');
+  });
+
   it("runs post-cutover checks at the Cutover's switch time plus each offset (T+4h now, T+24h planned)", async function () {
     const cutover = parseAllDocuments(readFileSync(join(repoRoot(), 'samples', 'cutover-nokta.yaml'), 'utf8'))
       .map((d) => d.toJSON() as Doc)

@@ -23,7 +23,7 @@ import { finishedStatus, idleStatus, invalidSpecStatus, runningStatus, type RunR
 import { buildShardJob, observeJob, shardJobName } from './shard-job.js';
 import { CONFIGMAP, CUTOVER, JOB, LABEL_RECONCILIATION, LABEL_RUN, LABEL_SHARD_RESULT, RECONCILIATION, SECRET } from './resources.js';
 import { errorResult, readShardResult, writeReport } from './results-io.js';
-import { ANNOTATIONS } from '../../api/index.js';
+import { ANNOTATIONS, validateManifest } from '../../api/index.js';
 import { recordRun } from './metrics.js';
 
 type ReconObject = Reconciliation & KubeObject;
@@ -186,15 +186,25 @@ export async function syncReconciliation(ctx: Ctx, refs?: CutoverReferences): Pr
   const generation = recon.metadata.generation ?? 1;
   const now = ctx.clock.now();
 
-  let plan: ReconciliationPlan;
-  try {
-    plan = planFromSpec(recon.spec);
-  } catch (e) {
-    if (!(e instanceof PlanError)) throw e;
+  // What the API server's schema and CEL rules cannot say (a cron with no real time, an unknown
+  // time zone, ...) is checked here by the same offline rules as `cutover validate`.
+  const problems = validateManifest({ apiVersion: recon.apiVersion, kind: recon.kind, metadata: { name: recon.metadata.name }, spec: recon.spec });
+  let plan: ReconciliationPlan | undefined;
+  let invalid = problems.length > 0 ? problems.slice(0, 3).map((p) => `${p.path}: ${p.message}`).join('; ') : undefined;
+  if (!invalid) {
+    try {
+      plan = planFromSpec(recon.spec);
+    } catch (e) {
+      if (!(e instanceof PlanError)) throw e;
+      invalid = e.message;
+    }
+  }
+  if (invalid !== undefined || !plan) {
+    const message = invalid ?? 'the spec cannot be planned';
     const before = recon.status;
-    await ctx.status.update(ns, recon.metadata.name, (fresh) => invalidSpecStatus(fresh.status, e.message, generation, now));
-    if (!before?.conditions?.some((c) => c.type === 'Stalled' && c.status === 'True' && c.message === e.message)) {
-      await ctx.event({ type: 'Warning', reason: 'InvalidSpec', action: 'Validate', note: e.message });
+    await ctx.status.update(ns, recon.metadata.name, (fresh) => invalidSpecStatus(fresh.status, message, generation, now));
+    if (!before?.conditions?.some((c) => c.type === 'Stalled' && c.status === 'True' && c.message === message)) {
+      await ctx.event({ type: 'Warning', reason: 'InvalidSpec', action: 'Validate', note: message });
     }
     return {};
   }
