@@ -157,7 +157,8 @@ async function main(): Promise<void> {
   say(`  kubectl -n ${NAMESPACE} get recon ${doc.metadata.name} -o yaml        # the full status`);
   say(`  kubectl -n ${NAMESPACE} get configmap ${st.reportConfigMap ?? `${doc.metadata.name}-report`} -o jsonpath='{.data.report\\.json}'   # every differing key`);
   say(`  kubectl -n ${NAMESPACE} annotate recon ${doc.metadata.name} cutover.nokta.io/rerun=$(date +%s) --overwrite   # rerun after remediation`);
-  say(`  kubectl -n ${NAMESPACE} apply -f samples/   # the other Nokta samples (canary, cutover, per-family reconciliations)`);
+  say(`  kubectl -n ${NAMESPACE} apply -f samples/   # the other Nokta samples (canary, cutover, per-family reconciliations on their schedules)`);
+  say(`  kubectl -n ${NAMESPACE} annotate recon pos-orders cutover.nokta.io/rerun=now   # run a scheduled one now`);
   say(`  node dist/src/cli/main.js reconcile -f samples/nokta/reconciliation-nokta.yaml --legacy-url ${LEGACY_URL} --target-url ${TARGET_URL}`);
   say(`  npm run cluster:down   # stop the control plane and the operator`);
 }
