@@ -78,3 +78,16 @@ describe('deploy/argocd/health/*.lua (lua5.1)', function () {
     });
   }
 });
+
+describe('deploy/argocd/argocd-cm-health.yaml', function () {
+  it('installs every health check and is up to date with the Lua files (npm run generate)', async function () {
+    const { renderArgocdCm, ARGOCD_CM_FILE } = await import('../../../src/api/render-argocd.js');
+    const { readFileSync: read } = await import('node:fs');
+    const { parse } = await import('yaml');
+    const text = read(`deploy/argocd/${ARGOCD_CM_FILE}`, 'utf8');
+    assert.equal(text, renderArgocdCm(), `deploy/argocd/${ARGOCD_CM_FILE} is out of date: run npm run generate`);
+    const cm = parse(text) as { data: Record<string, string> };
+    assert.deepEqual(Object.keys(cm.data).sort(), ['CanaryPhase', 'Cutover', 'Reconciliation'].map((k) => `resource.customizations.health.cutover.nokta.io_${k}`));
+    assert.equal(cm.data['resource.customizations.health.cutover.nokta.io_Cutover'], read('deploy/argocd/health/cutover.lua', 'utf8'));
+  });
+});
