@@ -171,11 +171,13 @@ async function continueSharded(ctx: Ctx, recon: ReconObject, run: RunRecord, sha
   return finish(ctx, recon, run, merged, counts);
 }
 
-async function cutoverSwitchedAt(ctx: Ctx, recon: Reconciliation): Promise<Date | undefined> {
+/** The referenced Cutover's switch time, from the watch cache (Cutovers are watched). */
+function cutoverSwitchedAt(ctx: Ctx, recon: Reconciliation): Date | undefined {
   const ref = recon.spec.schedule?.cutoverRef;
   if (!ref) return undefined;
-  const co = await ctx.client.tryGet<KubeObject & { status?: { switchedAt?: string } }>(CUTOVER, recon.metadata.namespace, ref.name);
-  return co?.status?.switchedAt ? new Date(co.status.switchedAt) : undefined;
+  const co = ctx.cache(CUTOVER).get(`${recon.metadata.namespace ?? 'default'}/${ref.name}`);
+  const switchedAt = (co?.status as { switchedAt?: string } | undefined)?.switchedAt;
+  return switchedAt ? new Date(switchedAt) : undefined;
 }
 
 export async function syncReconciliation(ctx: Ctx, refs?: CutoverReferences): Promise<SyncResult> {
@@ -216,7 +218,7 @@ export async function syncReconciliation(ctx: Ctx, refs?: CutoverReferences): Pr
     return finish(ctx, recon, inProgress, await runInline(ctx, recon, plan, inProgress));
   }
 
-  const switchedAt = await cutoverSwitchedAt(ctx, recon);
+  const switchedAt = cutoverSwitchedAt(ctx, recon);
   const decision = decideSchedule({
     spec: recon.spec,
     status: recon.status,
