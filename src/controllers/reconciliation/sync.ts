@@ -253,9 +253,12 @@ export function reconciliationController(): ControllerSpec<ReconObject> {
     name: 'reconciliation',
     resource: RECONCILIATION,
     owns: [
-      JOB,
+      // Only the objects this controller makes (shard Jobs, shard results, reports) are watched
+      // and cached, not every Job and ConfigMap of the cluster.
+      { ...JOB, labelSelector: LABEL_RECONCILIATION },
       {
         ...CONFIGMAP,
+        labelSelector: LABEL_RECONCILIATION,
         // Shard results are written by the shard pods (no owner reference to the Reconciliation):
         // map them back by label so a finished shard wakes the controller.
         mapToOwner: (obj) => {
