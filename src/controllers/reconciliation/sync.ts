@@ -110,6 +110,9 @@ async function runInline(ctx: Ctx, recon: ReconObject, plan: ReconciliationPlan,
 }
 
 async function finish(ctx: Ctx, recon: ReconObject, run: RunRecord, result: RunResult, shards?: { total: number; succeeded: number; failed: number }): Promise<SyncResult> {
+  // A run cut short because this process lost the Lease or is stopping did not fail: leave it
+  // in progress in status, and the next leader runs it again.
+  if (ctx.signal.aborted) throw new Error(`run ${run.id} interrupted (leadership lost or shutting down); the next leader resumes it`);
   const ns = recon.metadata.namespace ?? 'default';
   const owner = ownerReferenceFor(recon, RECONCILIATION);
   const report = await writeReport(ctx.client, ns, recon.metadata.name, owner, run.id, result);
