@@ -4,7 +4,7 @@
  * which the Reconciliation controller reads and merges once the Job has finished. Written with
  * create-or-replace, so a retried pod of the same index overwrites its earlier attempt.
  */
-import { KubeClient, isConflict, type KubeObject } from '../runtime/kube-client.js';
+import { KubeClient, type KubeObject } from '../runtime/kube-client.js';
 import { loadKubeConfig, type KubeConfigLike } from '../runtime/kubeconfig.js';
 import type { RunResult } from '../reconciliation/index.js';
 
@@ -45,17 +45,7 @@ export async function writeShardResult(result: RunResult, opts: ShardSinkOptions
     data: { 'result.json': JSON.stringify(result) },
   };
   try {
-    for (let attempt = 0; attempt < 5; attempt++) {
-      const existing = await client.tryGet(CONFIGMAP, opts.namespace, opts.name);
-      try {
-        if (!existing) await client.create(CONFIGMAP, opts.namespace, body);
-        else await client.replace(CONFIGMAP, opts.namespace, opts.name, { ...body, metadata: { ...body.metadata, resourceVersion: existing.metadata.resourceVersion } });
-        return;
-      } catch (e) {
-        if (!isConflict(e)) throw e;
-      }
-    }
-    throw new Error(`could not write ConfigMap ${opts.namespace}/${opts.name}: conflicts on every attempt`);
+    await client.createOrReplace(CONFIGMAP, opts.namespace, body);
   } finally {
     client.close();
   }

@@ -20,6 +20,7 @@ import pg from 'pg';
 import { parseAllDocuments } from 'yaml';
 import { clusterDir, clusterUp, kubectl } from './local-cluster.js';
 import { repoRoot } from './devenv-state.js';
+import { pidAlive } from './processes.js';
 import { generateNokta } from '../reconciliation/nokta/generator.js';
 import type { Reconciliation } from '../api/index.js';
 
@@ -65,12 +66,7 @@ function startOperator(kubeconfig: string): number {
   const pidFile = join(clusterDir(), 'operator.pid');
   if (existsSync(pidFile)) {
     const pid = Number(readFileSync(pidFile, 'utf8'));
-    try {
-      process.kill(pid, 0);
-      return pid;
-    } catch {
-      /* not running any more: start a new one */
-    }
+    if (pidAlive(pid)) return pid;
   }
   const log = openSync(join(clusterDir(), 'operator.log'), 'a');
   const child = spawn(

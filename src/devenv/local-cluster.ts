@@ -7,7 +7,7 @@ import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'no
 import { join } from 'node:path';
 import { LocalControlPlane, type ControlPlaneState } from './control-plane.js';
 import { readDevenvState, repoRoot } from './devenv-state.js';
-import { stopPid } from './processes.js';
+import { pidAlive, stopPid } from './processes.js';
 
 export function clusterDir(): string {
   return join(repoRoot(), '.cache', 'cluster');
@@ -15,20 +15,11 @@ export function clusterDir(): string {
 
 const stateFile = (): string => join(clusterDir(), 'state.json');
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 export function runningCluster(): ControlPlaneState | undefined {
   if (!existsSync(stateFile())) return undefined;
   const state = JSON.parse(readFileSync(stateFile(), 'utf8')) as ControlPlaneState;
   const pids = Object.values(state.pids);
-  return pids.length > 0 && pids.every(alive) ? state : undefined;
+  return pids.length > 0 && pids.every(pidAlive) ? state : undefined;
 }
 
 export function kubectl(kubeconfig: string, args: string[], input?: string): string {

@@ -307,6 +307,24 @@ export class KubeClient {
     return this.request<T>('PUT', resourcePath(rt, namespace, name, subresource), { body, query: { fieldManager } });
   }
 
+  /**
+   * Makes the object exactly `obj` whoever wrote it before: create, or replace at the current
+   * resourceVersion; a race with another writer (409 on either) reads again and retries.
+   */
+  async createOrReplace<T extends KubeObject = KubeObject>(rt: ResourceType, namespace: string | undefined, obj: KubeObject, attempts = 5): Promise<T> {
+    const name = obj.metadata.name;
+    if (!name) throw new Error(`createOrReplace needs metadata.name (${rt.kind})`);
+    for (let attempt = 1; ; attempt++) {
+      const existing = await this.tryGet(rt, namespace, name);
+      try {
+        if (!existing) return await this.create<T>(rt, namespace, obj);
+        return await this.replace<T>(rt, namespace, name, { ...obj, metadata: { ...obj.metadata, resourceVersion: existing.metadata.resourceVersion } });
+      } catch (e) {
+        if (!(isConflict(e) || isNotFound(e)) || attempt >= attempts) throw e;
+      }
+    }
+  }
+
   async patch<T extends KubeObject = KubeObject>(
     rt: ResourceType,
     namespace: string | undefined,

@@ -14,7 +14,7 @@ import { createMysqlDatabase, createPostgresDatabase, type TestDatabase } from '
 import { startPodRunner, RUN_LABEL, type PodRunner } from '../support/pod-runner.js';
 import { repoRoot } from '../../src/devenv/devenv-state.js';
 import { generateNokta, type GenerateResult } from '../../src/reconciliation/nokta/generator.js';
-import { startOperator, type OperatorProcess } from './operator-process.js';
+import { startOperator, type OperatorProcess } from '../support/operator-process.js';
 import type { Reconciliation, ReconciliationStatus } from '../../src/api/index.js';
 
 type Doc = { kind: string; metadata: { name: string; namespace?: string }; [k: string]: unknown };

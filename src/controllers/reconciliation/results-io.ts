@@ -4,7 +4,6 @@
  */
 import type { RunResult } from '../../reconciliation/index.js';
 import type { KubeClient, KubeObject, OwnerReference } from '../../runtime/kube-client.js';
-import { isNotFound, isConflict } from '../../runtime/kube-client.js';
 import { CONFIGMAP, LABEL_RECONCILIATION, LABEL_RUN } from './resources.js';
 import { shardResultName } from './shard-job.js';
 
@@ -53,15 +52,6 @@ export async function writeReport(client: KubeClient, namespace: string, reconci
     metadata: { name, namespace, labels: { [LABEL_RECONCILIATION]: reconciliation, [LABEL_RUN]: runId }, ownerReferences: [owner] },
     data: { 'report.json': json, run: runId, verdict: result.verdict, truncated: String(truncated) },
   };
-  for (let attempt = 0; attempt < 5; attempt++) {
-    const existing = await client.tryGet<ConfigMap>(CONFIGMAP, namespace, name);
-    try {
-      if (!existing) await client.create(CONFIGMAP, namespace, body);
-      else await client.replace(CONFIGMAP, namespace, name, { ...body, metadata: { ...body.metadata, resourceVersion: existing.metadata.resourceVersion } });
-      return name;
-    } catch (e) {
-      if (!isConflict(e) && !isNotFound(e) && (e as { statusCode?: number }).statusCode !== 409) throw e;
-    }
-  }
-  throw new Error(`could not write ConfigMap ${namespace}/${name} after 5 attempts`);
+  await client.createOrReplace(CONFIGMAP, namespace, body);
+  return name;
 }

@@ -21,7 +21,7 @@ import { ownerReferenceFor } from '../../runtime/owner-refs.js';
 import { decideSchedule, runId, type RunTrigger, type TriggerKind } from './schedule.js';
 import { finishedStatus, idleStatus, invalidSpecStatus, runningStatus, type RunRecord } from './status.js';
 import { buildShardJob, observeJob, shardJobName } from './shard-job.js';
-import { CONFIGMAP, CUTOVER, JOB, LABEL_RECONCILIATION, LABEL_RUN, LABEL_SHARD_RESULT, RECONCILIATION, SECRET } from './resources.js';
+import { CONFIGMAP, CUTOVER, JOB, LABEL_RECONCILIATION, LABEL_SHARD_RESULT, RECONCILIATION, SECRET } from './resources.js';
 import { errorResult, readShardResult, writeReport } from './results-io.js';
 import { ANNOTATIONS, validateManifest } from '../../api/index.js';
 import { recordRun } from './metrics.js';
@@ -278,4 +278,3 @@ export function reconciliationController(): ControllerSpec<ReconObject> {
   };
 }
 
-export { LABEL_RUN };

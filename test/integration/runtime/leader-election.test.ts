@@ -4,18 +4,16 @@
  * taken stops acting at once; SIGTERM finishes and releases the Lease.
  */
 import { strict as assert } from 'node:assert';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
 import { useCluster, type TestCluster } from '../../support/cluster.js';
-import { repoRoot } from '../../../src/devenv/devenv-state.js';
 import { KubeClient } from '../../../src/runtime/kube-client.js';
 import { LEASE_RESOURCE, type Lease } from '../../../src/runtime/leader-election.js';
 import { Operator } from '../../../src/runtime/operator.js';
 import { parseOperatorOptions } from '../../../src/runtime/options.js';
 import { WIDGET_RESOURCE, widgetController, type Widget } from '../../../src/runtime/test-controller.js';
 import { applyWidgetCrd, sleep, waitFor } from './support.js';
+import { startOperator, type LogRecord, type OperatorProcess } from '../../support/operator-process.js';
 
-interface LogLine {
+interface LogLine extends LogRecord {
   msg?: string;
   key?: string;
   identity?: string;
@@ -26,53 +24,16 @@ interface LogLine {
   aborted?: boolean;
 }
 
-class OperatorProcess {
-  readonly lines: LogLine[] = [];
-  readonly child: ChildProcess;
-  exitCode: number | null | undefined;
-  private buf = '';
-
-  constructor(
-    readonly identity: string,
-    args: string[],
-    kubeconfig: string,
-  ) {
-    this.child = spawn(process.execPath, [join(repoRoot(), 'dist', 'src', 'cli', 'main.js'), 'operator', '--identity', identity, ...args], {
-      cwd: repoRoot(),
-      env: { ...process.env, KUBECONFIG: kubeconfig, LOG_LEVEL: 'info', LOG_FD: '' },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    this.child.stderr?.on('data', (d: Buffer) => {
-      this.buf += d.toString();
-      let i: number;
-      while ((i = this.buf.indexOf('\n')) >= 0) {
-        const line = this.buf.slice(0, i);
-        this.buf = this.buf.slice(i + 1);
-        try {
-          this.lines.push(JSON.parse(line) as LogLine);
-        } catch {
-          this.lines.push({ msg: line });
-        }
-      }
-    });
-    this.child.on('exit', (code) => (this.exitCode = code));
-  }
-
-  syncs(): Array<{ key: string; startedAt: number; endedAt?: number }> {
-    const starts = this.lines.filter((l) => l.msg === 'widget sync start');
-    const ends = this.lines.filter((l) => l.msg === 'widget sync end');
-    return starts.map((s) => ({ key: s.key ?? '', startedAt: s.startedAt ?? 0, endedAt: ends.find((e) => e.key === s.key && e.startedAt === s.startedAt)?.endedAt }));
-  }
-
-  exited(): Promise<number | null> {
-    if (this.exitCode !== undefined) return Promise.resolve(this.exitCode);
-    return new Promise((r) => this.child.once('exit', (c) => r(c)));
-  }
-
-  kill(sig: NodeJS.Signals): void {
-    if (this.exitCode === undefined) this.child.kill(sig);
-  }
+/** The widget syncs an operator process logged, start and end paired. */
+function syncsOf(p: OperatorProcess): Array<{ key: string; startedAt: number; endedAt?: number }> {
+  const lines = p.lines<LogLine>();
+  const starts = lines.filter((l) => l.msg === 'widget sync start');
+  const ends = lines.filter((l) => l.msg === 'widget sync end');
+  return starts.map((s) => ({ key: s.key ?? '', startedAt: s.startedAt ?? 0, endedAt: ends.find((e) => e.key === s.key && e.startedAt === s.startedAt)?.endedAt }));
 }
+
+const startWidgetOperator = (identity: string, args: string[], kubeconfig: string): OperatorProcess =>
+  startOperator(['--identity', identity, ...args], { KUBECONFIG: kubeconfig, LOG_FD: '' });
 
 describe('runtime/leader election', function () {
   this.timeout(90_000);
@@ -88,7 +49,7 @@ describe('runtime/leader election', function () {
   });
 
   after(async () => {
-    for (const p of procs) p.kill('SIGKILL');
+    for (const p of procs) p.signal('SIGKILL');
     client?.close();
     for (const ns of namespaces) await cluster.deleteNamespace(ns);
   });
@@ -103,12 +64,12 @@ describe('runtime/leader election', function () {
     for (const n of names) await client.create(WIDGET_RESOURCE, ns, { metadata: { name: n }, spec: { revision: 0, syncDelayMs: 100 } });
     const leaseMs = 6000;
     const args = ['--test-controller', 'widgets', '--namespaces', ns, '--leader-election-namespace', ns, '--listen-address', '127.0.0.1:0', '--lease-duration', '6s', '--renew-deadline', '4s', '--retry-period', '1s'];
-    const a = new OperatorProcess('op-a', args, cluster.kubeconfigPath);
+    const a = startWidgetOperator('op-a', args, cluster.kubeconfigPath);
     procs.push(a);
     await waitFor('op-a to lead', async () => (await holder(ns)) === 'op-a', 30_000);
-    const b = new OperatorProcess('op-b', args, cluster.kubeconfigPath);
+    const b = startWidgetOperator('op-b', args, cluster.kubeconfigPath);
     procs.push(b);
-    await waitFor('op-b to start', () => b.lines.some((l) => l.msg === 'operator started'), 30_000);
+    await waitFor('op-b to start', () => b.lines<LogLine>().some((l) => l.msg === 'operator started'), 30_000);
     // Changes while both run: only the leader syncs them.
     for (let r = 1; r <= 3; r++) for (const n of names) await client.patch(WIDGET_RESOURCE, ns, n, { spec: { revision: r } });
     await waitFor('op-a synced every change', async () => {
@@ -116,11 +77,11 @@ describe('runtime/leader election', function () {
       return ws.every((w) => w.status?.lastRevision === 3);
     });
     await sleep(1500);
-    assert.equal(b.syncs().length, 0, 'the standby did not sync');
+    assert.equal(syncsOf(b).length, 0, 'the standby did not sync');
     for (const n of names) assert.deepEqual((await client.get<Widget>(WIDGET_RESOURCE, ns, n)).status?.syncedBy, ['op-a']);
 
     // Kill the leader without a chance to release the Lease.
-    a.kill('SIGKILL');
+    a.signal('SIGKILL');
     const killedAt = Date.now();
     await a.exited();
     for (const n of names) await client.patch(WIDGET_RESOURCE, ns, n, { spec: { revision: 4 } });
@@ -133,24 +94,24 @@ describe('runtime/leader election', function () {
     });
     for (const n of names) assert.deepEqual((await client.get<Widget>(WIDGET_RESOURCE, ns, n)).status?.syncedBy, ['op-a', 'op-b']);
     // No sync ran in both: every op-a sync started before op-b's first one began.
-    const aSyncs = a.syncs();
-    const bSyncs = b.syncs();
+    const aSyncs = syncsOf(a);
+    const bSyncs = syncsOf(b);
     assert.ok(aSyncs.length > 0 && bSyncs.length > 0);
     const bFirst = Math.min(...bSyncs.map((s) => s.startedAt));
     const aLast = Math.max(...aSyncs.map((s) => s.endedAt ?? s.startedAt));
     assert.ok(aLast < bFirst, `op-a's last sync (${aLast}) ended before op-b's first (${bFirst})`);
-    assert.ok(![...a.lines, ...b.lines].some((l) => l.msg === 'concurrent sync detected'));
+    assert.ok(![...a.lines<LogLine>(), ...b.lines<LogLine>()].some((l) => l.msg === 'concurrent sync detected'));
 
     // SIGTERM: finishes the in-flight sync, then releases the Lease.
     await client.patch(WIDGET_RESOURCE, ns, 'w0', { spec: { revision: 5, syncDelayMs: 1500 } });
-    const slow = await waitFor('op-b to start the slow sync', () => b.lines.find((l) => l.msg === 'widget sync start' && l.key === `${ns}/w0` && l.revision === 5));
-    b.kill('SIGTERM');
+    const slow = await waitFor('op-b to start the slow sync', () => b.lines<LogLine>().find((l) => l.msg === 'widget sync start' && l.key === `${ns}/w0` && l.revision === 5));
+    b.signal('SIGTERM');
     assert.equal(await b.exited(), 0);
-    const end = b.lines.find((l) => l.msg === 'widget sync end' && l.key === `${ns}/w0` && l.startedAt === slow.startedAt);
+    const end = b.lines<LogLine>().find((l) => l.msg === 'widget sync end' && l.key === `${ns}/w0` && l.startedAt === slow.startedAt);
     assert.equal(end?.aborted, false, 'the in-flight sync finished');
     assert.equal((await client.get<Widget>(WIDGET_RESOURCE, ns, 'w0')).status?.lastRevision, 5);
     assert.equal(await holder(ns), '', 'the Lease was released');
-    assert.ok(b.lines.some((l) => l.msg === 'released the lease'));
+    assert.ok(b.lines<LogLine>().some((l) => l.msg === 'released the lease'));
   });
 
   it('a leader whose Lease is taken stops acting at once and aborts its in-flight sync', async () => {
