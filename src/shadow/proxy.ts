@@ -238,7 +238,7 @@ export class ShadowProxy {
       this.metrics.errors.inc({ service: this.service, route: route.label, side: 'legacy', reason: errorReason(err) });
       if (job) this.abandon(job, 'legacy_incomplete');
       if (!answered && !res.headersSent) {
-        this.log.warn({ err: (err as Error).message, target: pathOf(target) }, 'legacy did not answer');
+        this.log.warn({ reason: errorReason(err), target: pathOf(target) }, 'legacy did not answer');
         res.writeHead(502, { 'content-type': 'text/plain; charset=utf-8', 'content-length': 26 }).end('shadow proxy: legacy down\n');
       } else {
         res.destroy();
