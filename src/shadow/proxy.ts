@@ -131,6 +131,8 @@ export class ShadowProxy {
   private inFlight = 0;
   private readonly idle: (() => void)[] = [];
   private readonly service: string;
+  /** Upgraded (tunnelled) connections: the HTTP server no longer tracks them. */
+  private readonly tunnels = new Set<Duplex>();
 
   constructor(o: ShadowProxyOptions) {
     this.rules = o.rules;
@@ -167,7 +169,10 @@ export class ShadowProxy {
   async close(graceMs = 5_000): Promise<void> {
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeIdleConnections();
-    const timer = setTimeout(() => this.server.closeAllConnections(), graceMs);
+    const timer = setTimeout(() => {
+      this.server.closeAllConnections();
+      for (const t of this.tunnels) t.destroy();
+    }, graceMs);
     await closed;
     clearTimeout(timer);
     await Promise.race([this.drained(), new Promise((r) => setTimeout(r, graceMs).unref())]);
@@ -470,6 +475,16 @@ export class ShadowProxy {
       setHost: false,
     });
     up.on('upgrade', (ures, usocket, uhead) => {
+      this.tunnels.add(socket);
+      this.tunnels.add(usocket);
+      const closeBoth = (): void => {
+        this.tunnels.delete(socket);
+        this.tunnels.delete(usocket);
+        socket.destroy();
+        usocket.destroy();
+      };
+      socket.on('close', closeBoth);
+      usocket.on('close', closeBoth);
       socket.write(rawHead(ures));
       if (uhead.length) socket.write(uhead);
       if (head.length) usocket.write(head);
