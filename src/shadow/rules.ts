@@ -105,7 +105,12 @@ export function validateRules(rules: unknown, root = ''): Problem[] {
 /** Parses, validates and compiles the text of a rules file (YAML or JSON). Throws RulesError. */
 export function parseRules(text: string, source = 'rules'): CompiledRules {
   const doc = parseDocument(text);
-  if (doc.errors.length) throw new RulesError(source, doc.errors.map((e) => ({ path: '', message: `YAML error: ${e.message.split('\n')[0]}` })));
+  // The first YAML error is the one to fix; the rest usually follow from it.
+  if (doc.errors.length) {
+    const first = doc.errors[0]!.message.split('\n')[0]!;
+    const hint = /flow-map|flow map/i.test(first) ? ' (quote values with { }, like template: "/orders/{id}")' : '';
+    throw new RulesError(source, [{ path: '', message: `YAML error: ${first}${hint}` }]);
+  }
   let value: unknown = doc.toJS();
   if (value === null || value === undefined) value = {};
   const problems = validateRules(value);
