@@ -98,7 +98,7 @@ function pointer(description: string): Schema {
   return str(description, { pattern: POINTER_PATTERN, maxLength: 512, hint: 'write a JSON Pointer like /items/*/price (* is one level, ** any levels; ~1 for / and ~0 for ~ in a key)' });
 }
 function pathPattern(description: string): Schema {
-  return str(description, { pattern: PATH_PATTERN_REGEX, maxLength: 512, hint: 'write a path like /orders/{id} or /api/** ({name} or * is one segment, ** the rest, only at the end)' });
+  return str(description, { pattern: PATH_PATTERN_REGEX, maxLength: 256, hint: 'write a path like /orders/{id} or /api/** ({name} or * is one segment, ** the rest, only at the end)' });
 }
 function headerName(description: string): Schema {
   return str(description, { pattern: HEADER_NAME_PATTERN, maxLength: 128, hint: 'write an HTTP header name like content-type' });
@@ -183,7 +183,7 @@ export const shadowComparisonSchema: Schema = obj('How the shadow proxy mirrors 
   forwardHeaders: list('Request headers sent along to the new stack (method, path and query always are).', headerName('Header.'), 32, { default: ['accept', 'accept-language', 'content-type'] }),
   compareHeaders: list('Response headers compared on every route.', headerName('Header.'), 32),
   defaults: bodyRulesSchema,
-  routes: list('Routes, matched in order; the first whose template and methods match applies.', routeRulesSchema, 128, { rules: [uniqueBy('route templates', 'template')] }),
+  routes: list('Routes, matched in order; the first whose template and methods match applies.', routeRulesSchema, 64, { rules: [uniqueBy('route templates', 'template')] }),
   redact: obj('What samples never show (Authorization, Cookie, Set-Cookie and Proxy-Authorization never are).', {
     headers: list('Header names whose values are replaced by ***.', headerName('Header.'), 32),
     fields: list('JSON Pointer patterns of body fields whose values are replaced by ***.', pointer('Pattern.'), 64),
