@@ -169,5 +169,5 @@ export class PointerMatcher<T> {
 
 /** Opaque automaton states of a PointerMatcher (pattern index << 8 | position). */
 export type States = readonly number[];
-const EMPTY: States = Object.freeze([]) as States;
+const EMPTY: States = Object.freeze([]);
 const NONE: readonly unknown[] = Object.freeze([]);

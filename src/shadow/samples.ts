@@ -58,7 +58,8 @@ function clip(v: unknown, max: number): unknown {
 }
 
 function show(v: unknown): string {
-  return v === undefined ? '(absent)' : typeof v === 'string' ? JSON.stringify(v) : JSON.stringify(v) ?? String(v);
+  // JSON.stringify gives undefined only for undefined, functions and symbols: none come from JSON.
+  return v === undefined ? '(absent)' : (JSON.stringify(v) ?? '(not JSON)');
 }
 
 export function diffLine(d: SampleDifference): string {

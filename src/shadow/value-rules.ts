@@ -66,7 +66,7 @@ export function zoneOffsetMinutes(zone: string, epochMs: number): number {
   }
   const parts: Record<string, number> = {};
   for (const p of f.formatToParts(new Date(epochMs))) if (p.type !== 'literal') parts[p.type] = Number(p.value);
-  const wall = Date.UTC(parts.year!, parts.month! - 1, parts.day!, parts.hour!, parts.minute!, parts.second!);
+  const wall = Date.UTC(parts.year!, parts.month! - 1, parts.day, parts.hour, parts.minute, parts.second);
   return Math.round((wall - Math.floor(epochMs / 1000) * 1000) / 60_000);
 }
 

@@ -141,7 +141,7 @@ describe('shadow: structural comparison', () => {
       fc.property(fc.dictionary(fc.string({ minLength: 1, maxLength: 5 }), fc.oneof(fc.integer(), fc.string()), { minKeys: 1 }), fc.nat(), (o, n) => {
         const keys = Object.keys(o);
         const k = keys[n % keys.length]!;
-        const copy: Record<string, unknown> = { ...o, [k]: typeof o[k] === 'number' ? (o[k] as number) + 1 : `${String(o[k])}!` };
+        const copy: Record<string, unknown> = { ...o, [k]: typeof o[k] === 'number' ? (o[k]) + 1 : `${String(o[k])}!` };
         const d = compareJson(none, o, copy).differences;
         return d.length === 1 && d[0]!.path === formatPointer([k]) && d[0]!.kind === 'value';
       }),
