@@ -273,3 +273,39 @@ export function validateStatus(kind: string, status: unknown): Problem[] {
     return [{ path: 'status', message: `internal validator error: ${err instanceof Error ? err.message : String(err)}` }];
   }
 }
+
+const fragmentValidators = new WeakMap<Schema, ValidateFunction>();
+
+/**
+ * Problems of `data` against a schema fragment that is not a kind of its own (the shadow proxy's
+ * rules file, which a Cutover also embeds), worded as for a manifest, with paths under `root`.
+ * Applies the fragment's defaults to `data` in place, as the API server would store it.
+ */
+export function validateFragment(schema: Schema, data: unknown, root = ''): Problem[] {
+  try {
+    let validate = fragmentValidators.get(schema);
+    if (!validate) {
+      const ajv = new Ajv({ allErrors: true, useDefaults: true, verbose: true, strict: true, strictTypes: false });
+      addFormats(ajv);
+      ajv.addKeyword({ keyword: 'x-hint', schemaType: 'string' });
+      validate = ajv.compile(ajvSchema(schema));
+      fragmentValidators.set(schema, validate);
+    }
+    const holder = { value: data };
+    const problems: Problem[] = [];
+    const bad: string[] = [];
+    if (!validate(data)) {
+      for (const e of validate.errors ?? []) {
+        const p = ajvProblem({ ...e, instancePath: `/value${e.instancePath}` }, holder);
+        p.path = p.path === 'value' ? root : p.path.replace(/^value/, root);
+        if (p.path.startsWith('.')) p.path = p.path.slice(1);
+        if (!problems.some((q) => q.path === p.path && q.message === p.message)) problems.push(p);
+        bad.push(p.path);
+      }
+    }
+    applyRules(schema, data, root, bad, problems);
+    return problems;
+  } catch (err) {
+    return [{ path: root, message: `internal validator error: ${err instanceof Error ? err.message : String(err)}` }];
+  }
+}

@@ -17,6 +17,7 @@ const COMMANDS: Record<string, string> = {
   operator: 'run the operator (controllers for Cutover, CanaryPhase and Reconciliation)',
   reconcile: 'run a Reconciliation manifest against two databases, without Kubernetes',
   validate: 'validate manifests offline with the same rules as the API server',
+  'shadow-proxy': 'serve from legacy, mirror reads to the new stack and count every difference in the answers',
 };
 
 function usage(): string {

@@ -1,0 +1,195 @@
+/**
+ * `cutover shadow-proxy --legacy URL --new URL [--rules FILE]`: the comparing shadow proxy without
+ * Kubernetes. Serves every request from legacy, mirrors the reads the rules select to the new
+ * stack, compares the answers and reports differences on the admin port (/metrics, /samples,
+ * /noise, /stats) and in a summary line on stderr every --report-interval.
+ */
+import { parseArgs } from 'node:util';
+import { parseDurationMs } from '../api/schema/common.js';
+import { AdminServer, summary } from '../shadow/admin-server.js';
+import { ShadowProxy } from '../shadow/proxy.js';
+import { compileRules, defaultRules, loadRulesFile, RulesError, type CompiledRules } from '../shadow/rules.js';
+
+const HELP = `usage: cutover shadow-proxy --legacy URL --new URL [--rules FILE] [options]
+
+Serves every request from legacy, unchanged and streamed; sends the reads the rules select to the
+new stack as well (asynchronously, through a bounded queue), compares the two answers and counts
+every difference. The new stack being slow or down never changes what clients get.
+
+  --legacy URL             the legacy service, e.g. http://127.0.0.1:8081 (required)
+  --new URL                the new stack's service, e.g. http://127.0.0.1:8082 (required)
+  --rules FILE             comparison rules (YAML or JSON; docs/shadow-proxy.md); default:
+                           GET and HEAD mirrored, everything compared exactly
+  --legacy-secondary URL   a second legacy backend for noise learning (overrides noise.secondaryLegacyUrl)
+  --listen HOST:PORT       where clients connect (default 127.0.0.1:8080; :8080 for all interfaces)
+  --metrics-listen HOST:PORT  admin port: /metrics, /samples, /noise, /stats, /healthz
+                           (default 127.0.0.1:9464)
+  --service NAME           the service label (overrides the rules' service)
+  --report-interval DUR    a summary line on stderr this often, e.g. 10s (default 10s; 0 for none)
+  --check                  validate the rules file, print the problems, and exit
+  -h, --help               this text
+
+Exit codes: 0 stopped by SIGINT/SIGTERM or --check passed, 1 invalid rules, 2 usage or start error.`;
+
+class UsageError extends Error {}
+
+export interface ShadowProxyArgs {
+  legacy?: string;
+  newUrl?: string;
+  rules?: string;
+  secondary?: string;
+  listen: { host: string; port: number };
+  metricsListen: { host: string; port: number };
+  service?: string;
+  reportMs: number;
+  check: boolean;
+  help: boolean;
+}
+
+export function parseHostPort(flag: string, text: string): { host: string; port: number } {
+  const m = /^(?:\[([0-9a-fA-F:]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(text) ?? (/^\d{1,5}$/.test(text) ? [text, undefined, '', text] : null);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65535) throw new UsageError(`${flag} needs HOST:PORT like 127.0.0.1:8080, :8080 or [::1]:8080, got '${text}'`);
+  const host = m[1] ?? (m[2] === '' || m[2] === undefined ? '0.0.0.0' : m[2]);
+  return { host, port };
+}
+
+function parseUrl(flag: string, text: string | undefined): string | undefined {
+  if (text === undefined) return undefined;
+  let u: URL;
+  try {
+    u = new URL(text);
+  } catch {
+    throw new UsageError(`${flag} needs a URL like http://127.0.0.1:8081, got '${text}'`);
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new UsageError(`${flag}: only http:// and https:// URLs, got '${text}'`);
+  if (u.username || u.password) throw new UsageError(`${flag}: the URL must not carry credentials`);
+  return text;
+}
+
+export function parseShadowProxyArgs(argv: string[]): ShadowProxyArgs {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        legacy: { type: 'string' },
+        new: { type: 'string' },
+        rules: { type: 'string' },
+        'legacy-secondary': { type: 'string' },
+        listen: { type: 'string', default: '127.0.0.1:8080' },
+        'metrics-listen': { type: 'string', default: '127.0.0.1:9464' },
+        service: { type: 'string' },
+        'report-interval': { type: 'string', default: '10s' },
+        check: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const v = parsed.values;
+  let reportMs = 0;
+  if (v['report-interval'] !== '0') {
+    try {
+      reportMs = parseDurationMs(v['report-interval']);
+    } catch {
+      throw new UsageError(`--report-interval needs a duration like 10s or 1m (or 0), got '${v['report-interval']}'`);
+    }
+  }
+  if (v.service !== undefined && !/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(v.service)) {
+    throw new UsageError(`--service needs a name of lower-case letters, digits and -, like pos, got '${v.service}'`);
+  }
+  return {
+    legacy: parseUrl('--legacy', v.legacy),
+    newUrl: parseUrl('--new', v.new),
+    rules: v.rules,
+    secondary: parseUrl('--legacy-secondary', v['legacy-secondary']),
+    listen: parseHostPort('--listen', v.listen),
+    metricsListen: parseHostPort('--metrics-listen', v['metrics-listen']),
+    service: v.service,
+    reportMs,
+    check: v.check,
+    help: v.help,
+  };
+}
+
+function loadRules(args: ShadowProxyArgs): CompiledRules {
+  const rules = args.rules ? loadRulesFile(args.rules) : defaultRules();
+  return args.service ? compileRules({ ...rules.source, service: args.service }) : rules;
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const err = (line: string): void => void process.stderr.write(`${line}\n`);
+  let args: ShadowProxyArgs;
+  try {
+    args = parseShadowProxyArgs(argv);
+  } catch (e) {
+    err(`cutover shadow-proxy: ${(e as Error).message}\n\n${HELP}`);
+    return 2;
+  }
+  if (args.help) {
+    process.stdout.write(`${HELP}\n`);
+    return 0;
+  }
+  let rules: CompiledRules;
+  try {
+    rules = loadRules(args);
+  } catch (e) {
+    if (e instanceof RulesError) {
+      err(e.message);
+      return 1;
+    }
+    throw e;
+  }
+  if (args.check) {
+    process.stdout.write(`${args.rules ?? '(default rules)'}: valid (${rules.routes.length} route(s), service ${rules.service})\n`);
+    return 0;
+  }
+  if (!args.legacy || !args.newUrl) {
+    err(`cutover shadow-proxy: --legacy and --new are required\n\n${HELP}`);
+    return 2;
+  }
+  const proxy = new ShadowProxy({ legacyUrl: args.legacy, newUrl: args.newUrl, secondaryLegacyUrl: args.secondary, rules });
+  const admin = new AdminServer(proxy);
+  let listening: { address: string; port: number };
+  let adminAt: { address: string; port: number };
+  try {
+    listening = await proxy.listen(args.listen.port, args.listen.host);
+    adminAt = await admin.listen(args.metricsListen.port, args.metricsListen.host);
+  } catch (e) {
+    err(`cutover shadow-proxy: cannot listen: ${(e as Error).message}`);
+    await proxy.close(0).catch(() => undefined);
+    return 2;
+  }
+  const host = (a: { address: string; port: number }): string => `${a.address.includes(':') ? `[${a.address}]` : a.address}:${a.port}`;
+  // One line a program can parse (tests and the bench read the ports from it).
+  err(`shadow-proxy listening on ${host(listening)} (legacy ${args.legacy}, new ${args.newUrl}${args.secondary ?? rules.secondaryLegacyUrl ? `, secondary ${args.secondary ?? rules.secondaryLegacyUrl}` : ''}); admin on ${host(adminAt)}; service ${rules.service}, ${rules.routes.length} route(s)`);
+
+  let timer: NodeJS.Timeout | undefined;
+  if (args.reportMs > 0) {
+    timer = setInterval(() => {
+      void summary(proxy).then((s) => {
+        const rate = s.compared ? ((s.differing / s.compared) * 100).toFixed(2) : '0.00';
+        err(`requests ${s.requests}  mirrored ${s.mirrored}  compared ${s.compared}  differing ${s.differing} (${rate}%)  noise ${s.noise}  dropped ${s.dropped}  errors ${s.errors}  queue ${s.admitted}/${rules.queueSize}`);
+      });
+    }, args.reportMs);
+    timer.unref();
+  }
+  await new Promise<void>((resolve) => {
+    const stop = (): void => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+  if (timer) clearInterval(timer);
+  err('shadow-proxy stopping: finishing open exchanges');
+  await proxy.close();
+  await admin.close();
+  return 0;
+}

@@ -1,0 +1,522 @@
+/**
+ * The comparing shadow proxy. Every request goes to legacy and legacy's answer goes back to the
+ * client as it came (status, headers in their order and case, body bytes), piped chunk by chunk.
+ * Requests the rules mirror are also admitted into a bounded queue (full → dropped and counted);
+ * a worker sends each to the new stack (and, for noise learning, to a second legacy backend) with
+ * a whole-answer timeout over keep-alive agents with a connection limit; once both answers are in,
+ * they are compared and the result goes to the metrics and the sample. Nothing on the legacy path
+ * waits for the new stack: the only work done inline is handing each chunk to a bounded capture.
+ */
+import http from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { performance } from 'node:perf_hooks';
+import { createLogger, type Logger } from '../runtime/logger.js';
+import { BodyCapture, BufferBudget } from './capture.js';
+import { compareAnswers, compareJson, type Difference, type PreparedAnswer } from './compare.js';
+import { ShadowMetrics, type DropReason, type ErrorSide } from './metrics.js';
+import { NoiseLearner, splitNoise } from './noise.js';
+import { pathOf } from './path-pattern.js';
+import { encodingsOf, prepareBody } from './prepare.js';
+import type { CompiledRoute, CompiledRules } from './rules.js';
+import { DifferenceSamples } from './samples.js';
+
+export interface ShadowProxyOptions {
+  legacyUrl: string;
+  newUrl: string;
+  /** Second legacy backend for noise learning (else the rules' noise.secondaryLegacyUrl). */
+  secondaryLegacyUrl?: string;
+  rules: CompiledRules;
+  metrics?: ShadowMetrics;
+  logger?: Logger;
+  /** Connections kept to legacy (default: unlimited, as a direct client would have). */
+  legacyMaxSockets?: number;
+}
+
+/** Headers that belong to one connection, never forwarded (RFC 9110 §7.6.1). */
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'upgrade', 'proxy-authenticate', 'proxy-authorization', 'trailer']);
+/** Marks the requests the new stack receives from the proxy. */
+export const SHADOW_HEADER = 'x-cutover-shadow';
+
+interface Upstream {
+  url: URL;
+  prefix: string;
+  agent: http.Agent;
+  request: typeof http.request;
+}
+
+function upstream(raw: string, agentOptions: http.AgentOptions): Upstream {
+  const url = new URL(raw);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`${raw}: only http:// and https:// upstreams are supported`);
+  if (url.username || url.password) throw new Error('upstream URLs must not carry credentials');
+  const tls = url.protocol === 'https:';
+  const agent = tls ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
+  return { url, prefix: url.pathname.replace(/\/$/, ''), agent, request: tls ? https.request : http.request };
+}
+
+/** rawHeaders without hop-by-hop headers and those named in Connection. */
+function forwardableRaw(raw: string[], keepUpgrade = false): string[] {
+  let named: Set<string> | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i]!.length === 10 && raw[i]!.toLowerCase() === 'connection') {
+      for (const t of raw[i + 1]!.split(',')) (named ??= new Set()).add(t.trim().toLowerCase());
+    }
+  }
+  const out: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) {
+    const k = raw[i]!.toLowerCase();
+    if (HOP_BY_HOP.has(k) || named?.has(k)) {
+      if (!(keepUpgrade && (k === 'upgrade' || k === 'connection'))) continue;
+    }
+    out.push(raw[i]!, raw[i + 1]!);
+  }
+  return out;
+}
+
+function errorReason(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  if (code === 'ETIMEDOUT' || (err as Error | undefined)?.message === 'timeout') return 'timeout';
+  if (code === 'ECONNREFUSED') return 'refused';
+  if (code === 'ECONNRESET' || code === 'EPIPE' || code === 'ERR_STREAM_PREMATURE_CLOSE') return 'reset';
+  return 'error';
+}
+
+function answerHasBody(method: string, status: number): boolean {
+  return method !== 'HEAD' && status >= 200 && status !== 204 && status !== 304;
+}
+
+interface LegacyResult {
+  answer: { status: number; headers: http.IncomingHttpHeaders };
+  capture: BodyCapture;
+  ms: number;
+}
+
+interface SideAnswer {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  capture: BodyCapture;
+  ms: number;
+}
+
+/** One mirrored request, from admission to comparison. */
+class MirrorJob {
+  /** admitted (request body arriving) → waiting (queued) → running → done. */
+  state: 'admitted' | 'waiting' | 'running' | 'done' = 'admitted';
+  legacy: Promise<LegacyResult | undefined>;
+  resolveLegacy!: (r: LegacyResult | undefined) => void;
+  requestBody: BodyCapture | undefined;
+  abandoned: DropReason | undefined;
+  legacyCapture: BodyCapture | undefined;
+  readonly t0 = performance.now();
+
+  constructor(readonly route: CompiledRoute, readonly method: string, readonly target: string, readonly headers: Record<string, string>) {
+    this.legacy = new Promise((resolve) => (this.resolveLegacy = resolve));
+  }
+}
+
+export class ShadowProxy {
+  readonly metrics: ShadowMetrics;
+  readonly samples: DifferenceSamples;
+  readonly noise: NoiseLearner | undefined;
+  readonly rules: CompiledRules;
+  private readonly log: Logger;
+  private readonly legacy: Upstream;
+  private readonly candidate: Upstream;
+  private readonly secondary: Upstream | undefined;
+  private readonly budget: BufferBudget;
+  private readonly server: http.Server;
+  private readonly waiting: MirrorJob[] = [];
+  private admitted = 0;
+  private inFlight = 0;
+  private readonly idle: (() => void)[] = [];
+  private readonly service: string;
+  /** Upgraded (tunnelled) connections: the HTTP server no longer tracks them. */
+  private readonly tunnels = new Set<Duplex>();
+
+  constructor(o: ShadowProxyOptions) {
+    this.rules = o.rules;
+    this.service = o.rules.service;
+    this.metrics = o.metrics ?? new ShadowMetrics();
+    this.log = o.logger ?? createLogger('shadow-proxy', { service: this.service });
+    this.samples = new DifferenceSamples(o.rules);
+    this.legacy = upstream(o.legacyUrl, { keepAlive: true, maxSockets: o.legacyMaxSockets ?? Infinity, scheduling: 'lifo' });
+    this.candidate = upstream(o.newUrl, { keepAlive: true, maxSockets: o.rules.maxConnections, maxFreeSockets: o.rules.maxConnections, scheduling: 'lifo' });
+    const secondaryUrl = o.secondaryLegacyUrl ?? o.rules.secondaryLegacyUrl;
+    this.secondary = secondaryUrl ? upstream(secondaryUrl, { keepAlive: true, maxSockets: o.rules.maxConnections, scheduling: 'lifo' }) : undefined;
+    this.noise = this.secondary ? new NoiseLearner(o.rules.noiseMinSamples, o.rules.noiseMinRate) : undefined;
+    this.budget = new BufferBudget(o.rules.maxBufferedBytes);
+    this.server = http.createServer({ keepAliveTimeout: 65_000, headersTimeout: 66_000, requestTimeout: 0 }, (req, res) => this.handle(req, res));
+    this.server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => this.tunnel(req, socket, head));
+    this.server.on('clientError', (err, socket) => {
+      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+      else socket.destroy(err);
+    });
+  }
+
+  async listen(port: number, host = '127.0.0.1'): Promise<AddressInfo> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+    return this.server.address() as AddressInfo;
+  }
+
+  /** Stops accepting, finishes open exchanges (up to graceMs), closes the upstream connections. */
+  async close(graceMs = 5_000): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.server.closeIdleConnections();
+    const timer = setTimeout(() => {
+      this.server.closeAllConnections();
+      for (const t of this.tunnels) t.destroy();
+    }, graceMs);
+    await closed;
+    clearTimeout(timer);
+    await Promise.race([this.drained(), new Promise((r) => setTimeout(r, graceMs).unref())]);
+    for (const u of [this.legacy, this.candidate, this.secondary]) u?.agent.destroy();
+  }
+
+  /** Resolves when no mirrored exchange is pending. */
+  drained(): Promise<void> {
+    if (this.admitted === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idle.push(resolve));
+  }
+
+  stats(): { admitted: number; waiting: number; inFlight: number; bufferedBytes: number } {
+    return { admitted: this.admitted, waiting: this.waiting.length, inFlight: this.inFlight, bufferedBytes: this.budget.used };
+  }
+
+  // ------------------------------------------------------------------------------ legacy path
+
+  private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const method = req.method ?? 'GET';
+    const target = req.url ?? '/';
+    const path = pathOf(target);
+    const route = this.rules.routeFor(method, path);
+    this.metrics.requests.inc({ service: this.service, route: route.label });
+    const job = this.rules.mirrors(method, path) ? this.admit(route, method, target, req) : undefined;
+
+    const t0 = performance.now();
+    const up = this.legacy.request({
+      protocol: this.legacy.url.protocol,
+      hostname: this.legacy.url.hostname,
+      port: this.legacy.url.port,
+      agent: this.legacy.agent,
+      method,
+      path: this.legacy.prefix + target,
+      headers: forwardableRaw(req.rawHeaders) as unknown as http.OutgoingHttpHeaders,
+      setHost: false,
+    });
+
+    let answered = false;
+    up.on('response', (ures) => {
+      answered = true;
+      const status = ures.statusCode ?? 502;
+      res.sendDate = false;
+      res.writeHead(status, ures.statusMessage, forwardableRaw(ures.rawHeaders));
+      if (job && !job.abandoned) {
+        job.legacyCapture = new BodyCapture(this.rules.maxBodyBytes, this.budget, encodingsOf(ures.headers).length === 0);
+        const capture = job.legacyCapture;
+        ures.on('data', (chunk: Buffer) => capture.push(chunk));
+      }
+      ures.pipe(res, { end: false });
+      ures.on('end', () => {
+        if (ures.rawTrailers.length) res.addTrailers(pairs(ures.rawTrailers));
+        res.end();
+        const ms = performance.now() - t0;
+        this.metrics.duration.observe({ service: this.service, side: 'legacy' }, ms / 1000);
+        if (job?.legacyCapture) job.resolveLegacy({ answer: { status, headers: ures.headers }, capture: job.legacyCapture, ms });
+      });
+      ures.on('error', () => {
+        res.destroy();
+        if (job) this.abandon(job, 'legacy_incomplete');
+      });
+      ures.on('aborted', () => {
+        res.destroy();
+        if (job) this.abandon(job, 'legacy_incomplete');
+      });
+    });
+    up.on('error', (err) => {
+      this.metrics.errors.inc({ service: this.service, route: route.label, side: 'legacy', reason: errorReason(err) });
+      if (job) this.abandon(job, 'legacy_incomplete');
+      if (!answered && !res.headersSent) {
+        this.log.warn({ reason: errorReason(err), target: pathOf(target) }, 'legacy did not answer');
+        res.writeHead(502, { 'content-type': 'text/plain; charset=utf-8', 'content-length': 26 }).end('shadow proxy: legacy down\n');
+      } else {
+        res.destroy();
+      }
+    });
+    // The client went away before legacy's answer was through: stop asking legacy too.
+    res.on('close', () => {
+      if (!res.writableFinished) {
+        up.destroy();
+        if (job) this.abandon(job, 'legacy_incomplete');
+      }
+    });
+    if (job?.requestBody) {
+      const body = job.requestBody;
+      req.on('data', (chunk: Buffer) => {
+        body.push(chunk);
+        if (body.bytesSeen > this.rules.maxBodyBytes) this.abandon(job, 'request_too_large');
+      });
+    }
+    req.pipe(up);
+    if (job) {
+      req.on('end', () => {
+        if (job.abandoned) return;
+        // A request body the budget could not hold is not sent half.
+        if (job.requestBody && job.requestBody.finish().kind !== 'bytes') this.abandon(job, 'request_too_large');
+        else this.enqueue(job);
+      });
+    }
+  }
+
+  // --------------------------------------------------------------------------- mirror queue
+
+  private admit(route: CompiledRoute, method: string, target: string, req: http.IncomingMessage): MirrorJob | undefined {
+    if (this.admitted >= this.rules.queueSize) {
+      this.metrics.dropped.inc({ service: this.service, route: route.label, reason: 'queue_full' });
+      return undefined;
+    }
+    const headers: Record<string, string> = {};
+    for (const name of this.rules.forwardHeaders) {
+      const v = req.headers[name];
+      if (v !== undefined) headers[name] = Array.isArray(v) ? v.join(', ') : v;
+    }
+    const job = new MirrorJob(route, method, target, headers);
+    if (req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined) {
+      job.requestBody = new BodyCapture(this.rules.maxBodyBytes, this.budget, false);
+    }
+    this.admitted++;
+    this.metrics.queueDepth.set({ service: this.service }, this.admitted);
+    return job;
+  }
+
+  private enqueue(job: MirrorJob): void {
+    job.state = 'waiting';
+    this.waiting.push(job);
+    this.pump();
+  }
+
+  private pump(): void {
+    while (this.inFlight < this.rules.concurrency && this.waiting.length > 0) {
+      const job = this.waiting.shift()!;
+      job.state = 'running';
+      this.inFlight++;
+      this.metrics.inFlight.set({ service: this.service }, this.inFlight);
+      void this.run(job).finally(() => this.release(job));
+    }
+  }
+
+  private abandon(job: MirrorJob, reason: DropReason): void {
+    if (job.abandoned || job.state === 'done') return;
+    job.abandoned = reason;
+    this.metrics.dropped.inc({ service: this.service, route: job.route.label, reason });
+    job.resolveLegacy(undefined);
+    if (job.state === 'waiting') {
+      // Never started: its place in the queue is free now.
+      this.waiting.splice(this.waiting.indexOf(job), 1);
+      this.release(job);
+    } else if (job.state === 'admitted') {
+      this.release(job);
+    }
+    // running: run() sees the abandon once the new stack answers, and releases then.
+  }
+
+  private release(job: MirrorJob): void {
+    if (job.state === 'done') return;
+    job.state = 'done';
+    job.legacyCapture?.release();
+    job.requestBody?.release();
+    this.admitted--;
+    this.metrics.queueDepth.set({ service: this.service }, this.admitted);
+    this.metrics.bufferedBytes.set({ service: this.service }, this.budget.used);
+    if (this.admitted === 0) for (const f of this.idle.splice(0)) f();
+  }
+
+  // -------------------------------------------------------------------------- the new stack
+
+  private async run(job: MirrorJob): Promise<void> {
+    const label = { service: this.service, route: job.route.label };
+    const body = job.requestBody?.finish();
+    const payload = body?.kind === 'bytes' ? body.bytes : undefined;
+    this.metrics.mirrored.inc(label);
+    const askingSecondary = this.secondary ? this.ask(this.secondary, job, payload, 'secondary') : undefined;
+    // ask() never rejects: errors and timeouts resolve undefined and are counted.
+    const candidate = await this.ask(this.candidate, job, payload, 'new');
+    // The in-flight slot is the new stack's: free it before waiting for legacy's last bytes.
+    this.inFlight--;
+    this.metrics.inFlight.set({ service: this.service }, this.inFlight);
+    this.pump();
+    const secondary = await askingSecondary;
+    try {
+      // Legacy gets as long as the new stack had; a longer answer (a stream) is not compared.
+      let timer: NodeJS.Timeout | undefined;
+      const legacy = await Promise.race([
+        job.legacy,
+        new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), this.rules.newStackTimeoutMs))),
+      ]);
+      clearTimeout(timer);
+      if (!legacy) this.abandon(job, 'legacy_incomplete');
+      if (!legacy || !candidate || job.abandoned) return;
+      await this.compare(job, legacy, candidate, secondary);
+    } catch (err) {
+      this.log.error({ err }, 'comparison failed');
+      this.metrics.errors.inc({ ...label, side: 'new', reason: 'compare' });
+    } finally {
+      candidate?.capture.release();
+      secondary?.capture.release();
+    }
+  }
+
+  /** Sends the job to an upstream; resolves undefined (counted) on error or timeout. */
+  private ask(u: Upstream, job: MirrorJob, payload: Buffer | undefined, side: ErrorSide): Promise<SideAnswer | undefined> {
+    const t0 = performance.now();
+    return new Promise((resolve) => {
+      let done = false;
+      const fail = (err: unknown): void => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        req.destroy();
+        this.metrics.errors.inc({ service: this.service, route: job.route.label, side, reason: errorReason(err) });
+        resolve(undefined);
+      };
+      const headers: http.OutgoingHttpHeaders = { ...job.headers, [SHADOW_HEADER]: '1' };
+      if (payload) headers['content-length'] = payload.length;
+      const req = u.request({
+        protocol: u.url.protocol,
+        hostname: u.url.hostname,
+        port: u.url.port,
+        agent: u.agent,
+        method: job.method,
+        path: u.prefix + job.target,
+        headers,
+      });
+      const timer = setTimeout(() => fail(Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' })), this.rules.newStackTimeoutMs);
+      req.on('error', fail);
+      req.on('response', (res) => {
+        const capture = new BodyCapture(this.rules.maxBodyBytes, this.budget, encodingsOf(res.headers).length === 0);
+        res.on('data', (c: Buffer) => capture.push(c));
+        res.on('error', fail);
+        res.on('aborted', () => fail(Object.assign(new Error('aborted'), { code: 'ECONNRESET' })));
+        res.on('end', () => {
+          if (done) return;
+          done = true;
+          clearTimeout(timer);
+          const ms = performance.now() - t0;
+          this.metrics.duration.observe({ service: this.service, side }, ms / 1000);
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, capture, ms });
+        });
+      });
+      req.end(payload);
+    });
+  }
+
+  // ----------------------------------------------------------------------------- comparison
+
+  private async prepare(method: string, a: { status: number; headers: http.IncomingHttpHeaders }, capture: BodyCapture): Promise<PreparedAnswer> {
+    return { status: a.status, headers: a.headers, body: await prepareBody(capture.finish(), a.headers, answerHasBody(method, a.status), this.rules.maxBodyBytes) };
+  }
+
+  private async compare(job: MirrorJob, legacy: LegacyResult, candidate: SideAnswer, secondary: SideAnswer | undefined): Promise<void> {
+    const route = job.route;
+    const label = { service: this.service, route: route.label };
+    const [l, n, s] = await Promise.all([
+      this.prepare(job.method, legacy.answer, legacy.capture),
+      this.prepare(job.method, candidate, candidate.capture),
+      secondary ? this.prepare(job.method, secondary, secondary.capture) : undefined,
+    ]);
+    const result = compareAnswers(route, l, n);
+    let noiseDiffs: Difference[] | undefined;
+    if (s && this.noise) {
+      noiseDiffs = compareAnswers(route, l, s).differences;
+      this.noise.observe(route.label, noiseDiffs);
+    }
+    const { real, noise } = splitNoise(route.label, result.differences, noiseDiffs, this.noise);
+    this.metrics.compared.inc(label);
+    if (result.tooLarge) this.metrics.tooLarge.inc(label);
+    for (const d of noise) this.metrics.noise.inc({ ...label, field: this.metrics.fieldLabel(route.label, d.field) });
+    if (real.length > 0 || result.truncated) {
+      this.metrics.differing.inc(label);
+      for (const d of real) this.metrics.differences.inc({ ...label, field: this.metrics.fieldLabel(route.label, d.field), kind: d.kind });
+      this.samples.add({
+        route: route.label,
+        method: job.method,
+        target: job.target,
+        requestHeaders: job.headers,
+        legacy: l,
+        candidate: n,
+        legacyMs: legacy.ms,
+        newMs: candidate.ms,
+        differences: real,
+        noise,
+        truncated: result.truncated,
+      });
+    }
+  }
+
+  // ------------------------------------------------------------------------------ upgrades
+
+  /** WebSocket and other upgrades go to legacy only, tunnelled byte for byte. */
+  private tunnel(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
+    const route = this.rules.routeFor(req.method ?? 'GET', pathOf(req.url ?? '/'));
+    this.metrics.requests.inc({ service: this.service, route: route.label });
+    const up = this.legacy.request({
+      protocol: this.legacy.url.protocol,
+      hostname: this.legacy.url.hostname,
+      port: this.legacy.url.port,
+      method: req.method,
+      path: this.legacy.prefix + (req.url ?? '/'),
+      headers: forwardableRaw(req.rawHeaders, true) as unknown as http.OutgoingHttpHeaders,
+      setHost: false,
+    });
+    up.on('upgrade', (ures, usocket, uhead) => {
+      this.tunnels.add(socket);
+      this.tunnels.add(usocket);
+      const closeBoth = (): void => {
+        this.tunnels.delete(socket);
+        this.tunnels.delete(usocket);
+        socket.destroy();
+        usocket.destroy();
+      };
+      socket.on('close', closeBoth);
+      usocket.on('close', closeBoth);
+      socket.write(rawHead(ures));
+      if (uhead.length) socket.write(uhead);
+      if (head.length) usocket.write(head);
+      usocket.pipe(socket).pipe(usocket);
+      usocket.on('error', () => socket.destroy());
+      socket.on('error', () => usocket.destroy());
+    });
+    up.on('response', (ures) => {
+      // Legacy refused the upgrade: relay its answer and close.
+      socket.write(rawHead(ures));
+      ures.pipe(socket);
+    });
+    up.on('error', (err) => {
+      this.metrics.errors.inc({ service: this.service, route: route.label, side: 'legacy', reason: errorReason(err) });
+      socket.end('HTTP/1.1 502 Bad Gateway\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    });
+    socket.on('error', () => up.destroy());
+    up.end();
+  }
+}
+
+function pairs(raw: string[]): [string, string][] {
+  const out: [string, string][] = [];
+  for (let i = 0; i < raw.length; i += 2) out.push([raw[i]!, raw[i + 1]!]);
+  return out;
+}
+
+function rawHead(res: http.IncomingMessage): string {
+  let s = `HTTP/${res.httpVersion} ${res.statusCode} ${res.statusMessage}\r\n`;
+  for (let i = 0; i < res.rawHeaders.length; i += 2) s += `${res.rawHeaders[i]}: ${res.rawHeaders[i + 1]}\r\n`;
+  return `${s}\r\n`;
+}
+
+/** Exposed for tests: JSON comparison under a route's rules. */
+export { compareJson };
