@@ -26,7 +26,7 @@ describe('cutover operator (command line)', () => {
   it('refuses unknown flags and bad values with exit code 2', () => {
     const a = cutover(['operator', '--bogus']);
     assert.equal(a.code, 2);
-    assert.match(a.stderr, /unknown option '--bogus'/);
+    assert.match(a.stderr, /unknown flag '--bogus'; valid flags: /);
     const b = cutover(['operator', '--lease-duration', 'forever']);
     assert.equal(b.code, 2);
     assert.match(b.stderr, /--lease-duration: 'forever' is not a duration/);
