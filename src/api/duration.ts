@@ -90,18 +90,22 @@ export function isOffset(text: string): boolean {
   return (text[0] === '+' || text[0] === '-') && parseBody(text.slice(1)) !== undefined;
 }
 
-/** Milliseconds → the canonical text (`5400000` → `1h30m`, `0` → `0s`); what parseDuration reads back. */
+/**
+ * Milliseconds → the canonical text (`5400000` → `1h30m`, `0` → `0s`), which parseDuration reads
+ * back: a unit holds at most its digit limit, the rest goes to the smaller units.
+ */
 export function formatDuration(ms: number): string {
   if (!Number.isSafeInteger(ms) || ms < 0) throw new RangeError(`cannot format ${ms} ms as a duration`);
   if (ms === 0) return '0s';
   let rest = ms;
   let out = '';
   for (const u of DURATION_UNITS) {
-    const n = Math.floor(rest / u.ms);
+    const n = Math.min(Math.floor(rest / u.ms), 10 ** u.digits - 1);
     if (n > 0) {
       out += `${n}${u.unit}`;
       rest -= n * u.ms;
     }
   }
+  if (rest > 0) throw new RangeError(`${ms} ms is longer than the longest duration`);
   return out;
 }
