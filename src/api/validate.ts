@@ -80,6 +80,9 @@ function validators(): Map<string, ValidateFunction> {
   if (compiled) return compiled;
   const ajv = new Ajv({ allErrors: true, useDefaults: true, verbose: true, strict: true, strictTypes: false });
   addFormats(ajv);
+  // the API server's date-time (kube-openapi strfmt.IsDateTime), not ajv-formats' (which takes a
+  // space for T and leap seconds)
+  ajv.addFormat('date-time', { type: 'string', validate: isKubeDateTime });
   ajv.addKeyword({ keyword: 'x-hint', schemaType: 'string' });
   ajv.addKeyword({
     keyword: 'x-list-map-keys',
@@ -110,6 +113,27 @@ function validators(): Map<string, ValidateFunction> {
   compiledStatus = new Map();
   for (const info of Object.values(KINDS)) compiledStatus.set(info.kind, ajv.compile(ajvSchema(info.status)));
   return compiled;
+}
+
+const KUBE_TIME = /^([0-9]{2}):([0-9]{2}):([0-9]{2})(.[0-9]+)?(z|([+-][0-9]{2}:[0-9]{2}))$/;
+
+/** kube-openapi's strfmt.IsDateTime, the `date-time` format of CRD schemas, rule for rule. */
+export function isKubeDateTime(str: string): boolean {
+  if (str.length < 4) return false;
+  const parts = str.toLowerCase().split('t');
+  if (parts.length < 2 || !isKubeDate(parts[0]!)) return false;
+  const m = KUBE_TIME.exec(parts[1]!);
+  return !!m && m[1]! <= '23' && m[2]! <= '59' && m[3]! <= '59';
+}
+
+/** Go's time.Parse("2006-01-02", s): four-digit year, real month and day of that month. */
+function isKubeDate(s: string): boolean {
+  const m = /^([0-9]{4})-([0-9]{2})-([0-9]{2})$/.exec(s);
+  if (!m) return false;
+  const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  if (mo < 1 || mo > 12 || d < 1) return false;
+  const days = [31, y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0) ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][mo - 1]!;
+  return d <= days;
 }
 
 /** spec.checks[2].legacy from ['spec','checks','2','legacy'], looking at the data for list indices. */
@@ -194,7 +218,7 @@ function ajvProblem(e: ErrorObject, root: Json): Problem {
       // the later of the two identical items, as the API server reports it
       const i = Math.max(Number(p.i), Number(p.j));
       const item = Array.isArray(e.data) ? (e.data as Json[])[i] : undefined;
-      return { path: `${path}[${i}]`, message: `Duplicate value: ${show(item)}: remove the duplicate` };
+      return { path: `${path}[${i}]`, message: `Duplicate value: ${show(item)}: duplicate entries in a set list: remove the duplicate` };
     }
     case 'x-list-map-keys': {
       const key = Object.entries(p.key as Record<string, Json>).map(([k, v]) => `"${k}":${show(v)}`).join(',');

@@ -190,8 +190,14 @@ export function cron(description: string): Schema {
     ],
   });
 }
+/**
+ * RFC 3339 as CEL reads it (upper-case T and Z, a zone always). The API server's `date-time`
+ * format alone also takes `2026-12-01t02:00:00z`, which every CEL rule that looks at the time
+ * then fails to convert; the pattern refuses it up front, for the API server and offline alike.
+ */
+export const DATE_TIME_PATTERN = '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}([.][0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})$';
 export function dateTime(description: string): Schema {
-  return { type: 'string', format: 'date-time', description, maxLength: 64, hint: 'write an RFC 3339 UTC time like 2026-12-01T02:00:00Z' };
+  return { type: 'string', format: 'date-time', pattern: DATE_TIME_PATTERN, description, maxLength: 64, hint: 'write an RFC 3339 time like 2026-12-01T02:00:00Z (upper-case T and Z)' };
 }
 export function int(description: string, minimum: number, maximum: number, def?: number): Schema {
   return { type: 'integer', description, minimum, maximum, ...(def !== undefined ? { default: def } : {}) };

@@ -179,7 +179,7 @@ describe('api: validateManifest', () => {
   it('refuses duplicates in a set list, as the API server does', () => {
     const columns = (transforms: string[]) => [{ name: 'email', type: 'text', transforms }];
     const check = (transforms: string[]) => recon({ checks: [{ name: 'c', type: 'rowHash', legacy: { table: 'a' }, target: { table: 'b' }, key: ['id'], columns: columns(transforms) }] });
-    assert.equal(problemsText(check(['trim', 'trim'])), 'spec.checks[0].columns[0].transforms[1]: Duplicate value: "trim": remove the duplicate');
+    assert.equal(problemsText(check(['trim', 'trim'])), 'spec.checks[0].columns[0].transforms[1]: Duplicate value: "trim": duplicate entries in a set list: remove the duplicate');
     assert.equal(problemsText(check(['lower', 'trim'])), '');
   });
 
