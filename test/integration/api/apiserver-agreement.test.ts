@@ -66,7 +66,7 @@ function setAt(v: Json, path: Path, value: Json): Json {
   if (path.length === 0) return value;
   const [head, ...rest] = path;
   if (Array.isArray(v)) {
-    const out = v.map((x, i) => (i === head ? setAt(x, rest, value) : x));
+    const out = (v as Json[]).map((x, i) => (i === head ? setAt(x, rest, value) : x));
     return rest.length === 0 && value === undefined ? out.filter((_, i) => i !== head) : out;
   }
   if (typeof v === 'object' && v !== null) {
@@ -92,7 +92,7 @@ function apply(m: Json, mu: Mutation): Json {
     }
     case 'duplicate-item': {
       const node = get(m, mu.path);
-      return Array.isArray(node) && node.length > 0 ? setAt(m, mu.path, [...node, node[0]]) : m;
+      return Array.isArray(node) && node.length > 0 ? setAt(m, mu.path, [...(node as Json[]), (node as Json[])[0]]) : m;
     }
   }
 }
