@@ -20,7 +20,8 @@ function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): { code: 
 }
 const cutover = (args: string[], env: NodeJS.ProcessEnv = {}) => run(process.execPath, [MAIN, ...args], env);
 
-describe('cutover (CLI): started through a symlink', () => {
+describe('cutover (CLI): started through a symlink', function () {
+  this.timeout(60_000);
   let dir: string;
   before(() => {
     dir = mkdtempSync(join(tmpdir(), 'cutover-link-'));
@@ -58,7 +59,8 @@ describe('cutover (CLI): started through a symlink', () => {
   });
 });
 
-describe('cutover version', () => {
+describe('cutover version', function () {
+  this.timeout(60_000);
   it('prints the version, the git commit, the API version and the Node.js version', () => {
     const r = cutover(['version']);
     assert.equal(r.code, 0, r.stderr);
@@ -71,7 +73,8 @@ describe('cutover version', () => {
   });
 });
 
-describe('cutover: one command-line parser for every command', () => {
+describe('cutover: one command-line parser for every command', function () {
+  this.timeout(120_000);
   const commands = ['operator', 'reconcile', 'validate', 'version'];
 
   it('every command has --help (and -h) with its usage and flags', () => {
