@@ -131,14 +131,33 @@ describe('cutover validate (CLI)', () => {
   });
 
   it('-o json gives every problem with file, line, column, kind/name, path and message', () => {
-    const r = cli(['-f', 'test/fixtures/invalid/recon-window-zero.yaml', '-f', 'samples', '-o', 'json']);
-    assert.equal(r.code, 1);
-    const out = JSON.parse(r.stdout) as { valid: boolean; files: number; manifests: number; problems: { file: string; line: number; column: number; resource: string; path: string; message: string }[] };
-    assert.equal(out.valid, false);
-    assert.ok(out.files >= 9 && out.manifests >= 9, JSON.stringify(out));
-    assert.deepEqual(out.problems.map((p) => ({ ...p, message: p.message.split(':')[0] })), [
-      { file: 'test/fixtures/invalid/recon-window-zero.yaml', line: 11, column: 33, resource: 'Reconciliation/recon-window-zero', path: 'spec.window.last', message: 'must be longer than 0' },
-    ]);
+    const dir = mkdtempSync(join(tmpdir(), 'cutover-validate-json-'));
+    try {
+      const file = join(dir, 'zero.yaml');
+      writeFileSync(file, [
+        'apiVersion: cutover.nokta.io/v1alpha1',
+        'kind: Reconciliation',
+        'metadata:',
+        '  name: zero-window',
+        'spec:',
+        '  legacy: { engine: mysql, secretRef: { name: a } }',
+        '  target: { engine: postgres, secretRef: { name: b } }',
+        '  window:',
+        '    column: created_at',
+        '    last: 0d',
+        '  checks: [{ name: c, type: count, legacy: { table: a }, target: { table: b } }]',
+      ].join('\n'));
+      const r = cli(['-f', file, '-f', 'samples', '-o', 'json']);
+      assert.equal(r.code, 1);
+      const out = JSON.parse(r.stdout) as { valid: boolean; files: number; manifests: number; problems: { file: string; line: number; column: number; resource: string; path: string; message: string }[] };
+      assert.equal(out.valid, false);
+      assert.ok(out.files >= 9 && out.manifests >= 9, JSON.stringify(out));
+      assert.deepEqual(out.problems.map((p) => ({ ...p, message: p.message.split(':')[0] })), [
+        { file, line: 10, column: 5, resource: 'Reconciliation/zero-window', path: 'spec.window.last', message: 'must be longer than 0' },
+      ]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
     const ok = cli(['-f', 'samples', '-o', 'json']);
     assert.equal(ok.code, 0);
     assert.equal((JSON.parse(ok.stdout) as { valid: boolean }).valid, true);
