@@ -54,7 +54,7 @@ describe('api: CRDs on the real API server', function () {
 
   it('refuses every invalid fixture with the message cutover validate prints', async () => {
     const fixtures = invalidFixtures();
-    assert.ok(fixtures.length >= 40, `${fixtures.length} fixtures`);
+    assert.ok(fixtures.length >= 100, `${fixtures.length} fixtures`);
     const failures: string[] = [];
     await inBatches(fixtures, 6, async (f) => {
       const offline = validateManifest(f.manifest).map((p) => `${p.path}: ${p.message}`).join('\n');
