@@ -7,6 +7,7 @@ import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormatsPlugin from 'ajv-formats';
 import type { Schema } from './schema/common.js';
 import { cronFields, cronProblem } from './cron.js';
+import { didYouMean, editDistance } from './did-you-mean.js';
 import { API_VERSION, CRD_GROUP, KINDS, kindInfo, type KindInfo } from './crds.js';
 
 export interface Problem {
@@ -300,27 +301,6 @@ export function validateManifest(obj: unknown): Problem[] {
   }
 }
 
-/** Levenshtein distance, for "did you mean" (short strings only). */
-export function editDistance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const cur = [i];
-    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    prev = cur;
-  }
-  return prev[b.length]!;
-}
-
-/** The closest of `known` to `value` when it is close enough to be a typo. */
-export function didYouMean(value: string, known: readonly string[]): string | undefined {
-  let best: { k: string; d: number } | undefined;
-  for (const k of known) {
-    const d = editDistance(value.toLowerCase(), k.toLowerCase());
-    if (!best || d < best.d) best = { k, d };
-  }
-  return best && best.d <= Math.max(2, Math.floor(best.k.length / 4)) ? best.k : undefined;
-}
-
 /**
  * True when a manifest looks meant for our API: its group is ours or a near-miss of it
  * (`cutover.nokta.com`, `cutover.nokta.io` without a version), or it has no apiVersion and one of
@@ -331,7 +311,9 @@ export function looksLikeOurs(obj: unknown): boolean {
   const { apiVersion, kind } = obj;
   if (typeof apiVersion === 'string' && apiVersion !== '') {
     const group = apiVersion.includes('/') ? apiVersion.slice(0, apiVersion.indexOf('/')) : apiVersion;
-    return group === CRD_GROUP || editDistance(group.toLowerCase(), CRD_GROUP) <= 3 || /\bnokta\b/i.test(group) || (typeof kind === 'string' && kindInfo(kind) !== undefined && /cutover/i.test(group));
+    const ourKind = typeof kind === 'string' && kindInfo(kind) !== undefined;
+    // our group, a near-miss of it, or one of our kinds in the core group or a group named like ours
+    return group === CRD_GROUP || editDistance(group.toLowerCase(), CRD_GROUP) <= 3 || /\bnokta\b/i.test(group) || (ourKind && (!apiVersion.includes('/') || /cutover/i.test(group)));
   }
   return typeof kind === 'string' && (kindInfo(kind) !== undefined || didYouMean(kind, Object.keys(KINDS)) !== undefined);
 }

@@ -9,6 +9,7 @@
  * (FILENAME, OUTPUT, KUBECONFIG, CONTEXT below).
  */
 import { parseArgs } from 'node:util';
+import { didYouMean } from '../api/did-you-mean.js';
 
 export interface FlagSpec {
   /** Long name, without `--`. */
@@ -98,21 +99,6 @@ function listFlags(spec: CommandSpec): string {
   return [...spec.flags, HELP].map((f) => (f.short ? `-${f.short}/--${f.name}` : `--${f.name}`)).join(', ');
 }
 
-function closest(name: string, names: string[]): string | undefined {
-  let best: { n: string; d: number } | undefined;
-  for (const n of names) {
-    let prev = Array.from({ length: n.length + 1 }, (_, j) => j);
-    for (let i = 1; i <= name.length; i++) {
-      const cur = [i];
-      for (let j = 1; j <= n.length; j++) cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (name[i - 1] === n[j - 1] ? 0 : 1));
-      prev = cur;
-    }
-    const d = prev[n.length]!;
-    if (!best || d < best.d) best = { n, d };
-  }
-  return best && (best.d <= 2 || best.n.startsWith(name) || name.startsWith(best.n)) ? best.n : undefined;
-}
-
 /** Parses `argv` (the arguments after `cutover <command>`). Throws UsageError. */
 export function parseCommandLine(spec: CommandSpec, argv: string[]): ParsedArgs {
   const flags = [...spec.flags, HELP];
@@ -141,7 +127,7 @@ export function parseCommandLine(spec: CommandSpec, argv: string[]): ParsedArgs 
     if (!f || (negated && !(f.type === 'boolean' && f.negatable))) {
       const raw = t.rawName;
       const names = flags.flatMap((x) => [x.name, ...(x.negatable ? [`no-${x.name}`] : [])]);
-      const guess = raw.startsWith('--') ? closest(raw.slice(2), names) : undefined;
+      const guess = raw.startsWith('--') ? didYouMean(raw.slice(2), names) : undefined;
       throw new UsageError(`${cmd}: unknown flag '${raw}'${guess ? ` (did you mean --${guess}?)` : ''}; valid flags: ${listFlags(spec)}`);
     }
     if (f === HELP) {

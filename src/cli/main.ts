@@ -7,6 +7,7 @@
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { existsSync, realpathSync } from 'node:fs';
+import { didYouMean } from '../api/did-you-mean.js';
 
 interface CommandModule {
   run(argv: string[]): Promise<number>;
@@ -32,7 +33,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   const command = name === '--version' ? 'version' : name;
   if (!Object.prototype.hasOwnProperty.call(COMMANDS, command)) {
-    const guess = Object.keys(COMMANDS).find((c) => c.startsWith(command) || command.startsWith(c));
+    const guess = didYouMean(command, Object.keys(COMMANDS));
     process.stderr.write(`cutover: unknown command '${name}'${guess ? ` (did you mean '${guess}'?)` : ''}\n\n${usage()}\n`);
     return 2;
   }

@@ -95,6 +95,9 @@ describe('cutover validate (CLI)', () => {
     const kind = cli(['-f', '-'], `apiVersion: cutover.nokta.io/v1alpha1\nkind: Reconcilation\n${body}`);
     assert.equal(kind.code, 1);
     assert.match(kind.stdout, /^<stdin>:2: Reconcilation\/r: kind: Unsupported value: "Reconcilation": .*did you mean Reconciliation\?/m);
+    const core = cli(['-f', '-'], `apiVersion: v1\nkind: Reconciliation\n${body}`);
+    assert.equal(core.code, 1);
+    assert.match(core.stdout, /apiVersion: Unsupported value: "v1": supported values: "cutover.nokta.io\/v1alpha1"/);
     // other groups are skipped, and counted
     const other = cli(['-f', '-'], 'apiVersion: flagger.app/v1beta1\nkind: Canary\nmetadata: { name: c }\nspec: {}\n');
     assert.equal(other.code, 0, other.stdout + other.stderr);
