@@ -26,7 +26,7 @@ type Json = unknown;
 const addFormats = addFormatsPlugin as unknown as (ajv: Ajv) => Ajv;
 
 /** The schema ajv compiles: rules dropped, unknown fields refused, hints kept for messages. */
-function ajvSchema(s: Schema): Record<string, unknown> {
+export function ajvSchema(s: Schema): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(s)) {
     if (k === 'rules' || k === 'semantic' || v === undefined || k.startsWith('x-kubernetes-')) continue;
@@ -77,8 +77,11 @@ function pruneNulls(schema: Schema, data: Json): void {
 
 let compiled: Map<string, ValidateFunction> | undefined;
 let compiledStatus: Map<string, ValidateFunction> | undefined;
-function validators(): Map<string, ValidateFunction> {
-  if (compiled) return compiled;
+/**
+ * The ajv every schema fragment is compiled with: defaults applied, all errors, the API server's
+ * `date-time`, our `x-hint` and `x-list-map-keys` keywords. Compile `ajvSchema(fragment)` with it.
+ */
+export function createAjv(): Ajv {
   const ajv = new Ajv({ allErrors: true, useDefaults: true, verbose: true, strict: true, strictTypes: false });
   addFormats(ajv);
   // the API server's date-time (kube-openapi strfmt.IsDateTime), not ajv-formats' (which takes a
@@ -96,6 +99,12 @@ function validators(): Map<string, ValidateFunction> {
       return dups.length === 0;
     },
   });
+  return ajv;
+}
+
+function validators(): Map<string, ValidateFunction> {
+  if (compiled) return compiled;
+  const ajv = createAjv();
   compiled = new Map();
   for (const info of Object.values(KINDS)) {
     compiled.set(info.kind, ajv.compile({
