@@ -7,7 +7,16 @@ import { cutoverSpec, cutoverStatus } from './schema/cutover.js';
 export const CRD_GROUP = 'cutover.nokta.io';
 export const CRD_VERSION = 'v1alpha1';
 export const API_VERSION = `${CRD_GROUP}/${CRD_VERSION}`;
-export const CATEGORY = 'cutover';
+/**
+ * `kubectl get cutover-all` lists the three kinds. Not `cutover`: kubectl expands a category
+ * before it looks at resource names, so a category equal to the Cutover kind's singular made
+ * `kubectl delete cutover X` delete the CanaryPhase and the Reconciliation named X as well. The
+ * category and the short names below are checked against the names of core Kubernetes, Argo CD,
+ * Argo Rollouts, Flagger, OpenShift, Istio, Knative, cert-manager and Crossplane in
+ * test/unit/api/names.test.ts (and against a real API server with those kinds installed in
+ * test/integration/api/names-apiserver.test.ts).
+ */
+export const CATEGORY = 'cutover-all';
 
 /** Annotations people (kubectl, Argo CD actions, the kubectl-cutover plugin) set to act. */
 export const ANNOTATIONS = {
@@ -63,7 +72,7 @@ export const KINDS: Record<KindInfo['kind'], KindInfo> = {
     ],
   },
   CanaryPhase: {
-    kind: 'CanaryPhase', plural: 'canaryphases', singular: 'canaryphase', shortNames: ['canary'],
+    kind: 'CanaryPhase', plural: 'canaryphases', singular: 'canaryphase', shortNames: ['cphase'],
     spec: canaryPhaseSpec, status: canaryPhaseStatus,
     printerColumns: [
       { name: 'Phase', type: 'string', jsonPath: '.status.phase' },
@@ -75,7 +84,7 @@ export const KINDS: Record<KindInfo['kind'], KindInfo> = {
     ],
   },
   Cutover: {
-    kind: 'Cutover', plural: 'cutovers', singular: 'cutover', shortNames: ['co'],
+    kind: 'Cutover', plural: 'cutovers', singular: 'cutover', shortNames: ['cuto'],
     spec: cutoverSpec, status: cutoverStatus,
     printerColumns: [
       { name: 'Phase', type: 'string', jsonPath: '.status.phase' },
@@ -105,7 +114,7 @@ export function collectRules(schema: Schema, path = ''): { path: string; rule: R
 export function crdSchema(s: Schema): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(s)) {
-    if (k === 'rules' || k === 'hint' || v === undefined) continue;
+    if (k === 'rules' || k === 'hint' || k === 'semantic' || v === undefined) continue;
     if (k === 'properties') {
       out[k] = Object.fromEntries(Object.entries(v as Record<string, Schema>).map(([pk, pv]) => [pk, crdSchema(pv)]));
     } else if (k === 'items' || k === 'additionalProperties') {

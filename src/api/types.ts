@@ -5,12 +5,15 @@
  */
 
 export type ConditionStatus = 'True' | 'False' | 'Unknown';
+/** metav1.Condition: type, status, reason, message and lastTransitionTime are required (the CRDs refuse a condition without them). */
 export interface Condition {
   type: string;
   status: ConditionStatus;
-  reason?: string;
-  message?: string;
-  lastTransitionTime?: string;
+  /** CamelCase, for machines: InvalidSpec, Passed. */
+  reason: string;
+  /** For people; may be empty. */
+  message: string;
+  lastTransitionTime: string;
   observedGeneration?: number;
 }
 

@@ -5,25 +5,31 @@
  */
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormatsPlugin from 'ajv-formats';
-import { CronExpressionParser } from 'cron-parser';
 import type { Schema } from './schema/common.js';
-import { API_VERSION, KINDS, kindInfo, type KindInfo } from './crds.js';
+import { cronFields, cronProblem } from './cron.js';
+import { didYouMean, editDistance } from './did-you-mean.js';
+import { API_VERSION, CRD_GROUP, KINDS, kindInfo, type KindInfo } from './crds.js';
 
 export interface Problem {
   /** Where, as the API server writes it: spec.checks[2].legacy.table ('' for the whole manifest). */
   path: string;
   /** What is wrong and how to fix it. */
   message: string;
+  /**
+   * True when the API server accepts this and only the operator refuses it (Stalled,
+   * InvalidSpec): a cron schedule that never fires, a time zone missing from the IANA database.
+   */
+  operatorOnly?: true;
 }
 
 type Json = unknown;
 const addFormats = addFormatsPlugin as unknown as (ajv: Ajv) => Ajv;
 
 /** The schema ajv compiles: rules dropped, unknown fields refused, hints kept for messages. */
-function ajvSchema(s: Schema): Record<string, unknown> {
+export function ajvSchema(s: Schema): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(s)) {
-    if (k === 'rules' || v === undefined || k.startsWith('x-kubernetes-')) continue;
+    if (k === 'rules' || k === 'semantic' || v === undefined || k.startsWith('x-kubernetes-')) continue;
     if (k === 'hint') out['x-hint'] = v;
     else if (k === 'properties') out[k] = Object.fromEntries(Object.entries(v as Record<string, Schema>).map(([pk, pv]) => [pk, ajvSchema(pv)]));
     else if (k === 'items' || k === 'additionalProperties') out[k] = ajvSchema(v as Schema);
@@ -32,16 +38,73 @@ function ajvSchema(s: Schema): Record<string, unknown> {
   if (s.type === 'object' && s.properties && s.additionalProperties === undefined && !s['x-kubernetes-preserve-unknown-fields']) {
     out.additionalProperties = false;
   }
+  // The API server refuses duplicates in a set list and duplicate keys in a map list.
+  if (s['x-kubernetes-list-type'] === 'set') out.uniqueItems = true;
+  if (s['x-kubernetes-list-type'] === 'map' && s['x-kubernetes-list-map-keys']) out['x-list-map-keys'] = s['x-kubernetes-list-map-keys'];
   return out;
+}
+
+/** Indices of the items whose map keys repeat an earlier item's (x-kubernetes-list-type: map). */
+function duplicateMapKeys(items: unknown[], keys: string[]): { index: number; key: Record<string, unknown> }[] {
+  const seen = new Set<string>();
+  const out: { index: number; key: Record<string, unknown> }[] = [];
+  items.forEach((item, index) => {
+    if (!isObject(item)) return;
+    const key = Object.fromEntries(keys.map((k) => [k, item[k]]));
+    const id = JSON.stringify(keys.map((k) => item[k]));
+    if (seen.has(id)) out.push({ index, key });
+    seen.add(id);
+  });
+  return out;
+}
+
+/**
+ * Drops nulls where the schema does not allow them, as the API server does before defaulting
+ * (a `field: null` in YAML is the field left out, so its default applies).
+ */
+function pruneNulls(schema: Schema, data: Json): void {
+  if (isObject(data) && schema.properties) {
+    for (const [k, sub] of Object.entries(schema.properties)) {
+      if (data[k] === null) delete data[k];
+      else pruneNulls(sub, data[k]);
+    }
+  } else if (isObject(data) && schema.additionalProperties) {
+    for (const v of Object.values(data)) pruneNulls(schema.additionalProperties, v);
+  } else if (Array.isArray(data) && schema.items) {
+    for (const v of data) pruneNulls(schema.items, v);
+  }
 }
 
 let compiled: Map<string, ValidateFunction> | undefined;
 let compiledStatus: Map<string, ValidateFunction> | undefined;
-function validators(): Map<string, ValidateFunction> {
-  if (compiled) return compiled;
+/**
+ * The ajv every schema fragment is compiled with: defaults applied, all errors, the API server's
+ * `date-time`, our `x-hint` and `x-list-map-keys` keywords. Compile `ajvSchema(fragment)` with it.
+ */
+export function createAjv(): Ajv {
   const ajv = new Ajv({ allErrors: true, useDefaults: true, verbose: true, strict: true, strictTypes: false });
   addFormats(ajv);
+  // the API server's date-time (kube-openapi strfmt.IsDateTime), not ajv-formats' (which takes a
+  // space for T and leap seconds)
+  ajv.addFormat('date-time', { type: 'string', validate: isKubeDateTime });
   ajv.addKeyword({ keyword: 'x-hint', schemaType: 'string' });
+  ajv.addKeyword({
+    keyword: 'x-list-map-keys',
+    type: 'array',
+    schemaType: 'array',
+    errors: true,
+    validate: function mapKeys(keys: string[], data: unknown[]): boolean {
+      const dups = duplicateMapKeys(data, keys);
+      (mapKeys as { errors?: Partial<ErrorObject>[] }).errors = dups.map((d) => ({ keyword: 'x-list-map-keys', params: { i: d.index, key: d.key } }));
+      return dups.length === 0;
+    },
+  });
+  return ajv;
+}
+
+function validators(): Map<string, ValidateFunction> {
+  if (compiled) return compiled;
+  const ajv = createAjv();
   compiled = new Map();
   for (const info of Object.values(KINDS)) {
     compiled.set(info.kind, ajv.compile({
@@ -60,6 +123,27 @@ function validators(): Map<string, ValidateFunction> {
   compiledStatus = new Map();
   for (const info of Object.values(KINDS)) compiledStatus.set(info.kind, ajv.compile(ajvSchema(info.status)));
   return compiled;
+}
+
+const KUBE_TIME = /^([0-9]{2}):([0-9]{2}):([0-9]{2})(.[0-9]+)?(z|([+-][0-9]{2}:[0-9]{2}))$/;
+
+/** kube-openapi's strfmt.IsDateTime, the `date-time` format of CRD schemas, rule for rule. */
+export function isKubeDateTime(str: string): boolean {
+  if (str.length < 4) return false;
+  const parts = str.toLowerCase().split('t');
+  if (parts.length < 2 || !isKubeDate(parts[0]!)) return false;
+  const m = KUBE_TIME.exec(parts[1]!);
+  return !!m && m[1]! <= '23' && m[2]! <= '59' && m[3]! <= '59';
+}
+
+/** Go's time.Parse("2006-01-02", s): four-digit year, real month and day of that month. */
+function isKubeDate(s: string): boolean {
+  const m = /^([0-9]{4})-([0-9]{2})-([0-9]{2})$/.exec(s);
+  if (!m) return false;
+  const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  if (mo < 1 || mo > 12 || d < 1) return false;
+  const days = [31, y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0) ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][mo - 1]!;
+  return d <= days;
 }
 
 /** spec.checks[2].legacy from ['spec','checks','2','legacy'], looking at the data for list indices. */
@@ -140,6 +224,16 @@ function ajvProblem(e: ErrorObject, root: Json): Problem {
       return { path, message: `Invalid value: should have at least ${String(p.limit)} items` };
     case 'maxItems':
       return { path, message: `Too many: ${Array.isArray(e.data) ? e.data.length : '?'}: must have at most ${String(p.limit)} items` };
+    case 'uniqueItems': {
+      // the later of the two identical items, as the API server reports it
+      const i = Math.max(Number(p.i), Number(p.j));
+      const item = Array.isArray(e.data) ? (e.data as Json[])[i] : undefined;
+      return { path: `${path}[${i}]`, message: `Duplicate value: ${show(item)}: duplicate entries in a set list: remove the duplicate` };
+    }
+    case 'x-list-map-keys': {
+      const key = Object.entries(p.key as Record<string, Json>).map(([k, v]) => `"${k}":${show(v)}`).join(',');
+      return { path: `${path}[${String(p.i)}]`, message: `Duplicate value: map[string]interface {}{${key}}: remove the duplicate` };
+    }
     case 'maxProperties':
       return { path, message: `Too many: must have at most ${String(p.limit)} items` };
     default:
@@ -152,6 +246,7 @@ function applyRules(schema: Schema, data: Json, path: string, badPaths: string[]
   if (data === undefined) return;
   const clean = !badPaths.some((b) => b === path || b.startsWith(`${path}.`) || b.startsWith(`${path}[`));
   if (clean) {
+    let rulesHold = true;
     for (const r of schema.rules ?? []) {
       // Rules run only on values that passed the schema, so a twin that throws is a bug of ours:
       // report it (the property test looks for it) instead of hiding it.
@@ -162,9 +257,12 @@ function applyRules(schema: Schema, data: Json, path: string, badPaths: string[]
         out.push({ path, message: `internal validator error in rule '${r.cel}': ${err instanceof Error ? err.message : String(err)}` });
         continue;
       }
-      if (!ok) out.push({ path: r.fieldPath ? `${path}${r.fieldPath}` : path, message: r.message });
+      if (!ok) {
+        rulesHold = false;
+        out.push({ path: r.fieldPath ? `${path}${r.fieldPath}` : path, message: r.message });
+      }
     }
-    if (typeof data === 'string') semanticStringChecks(schema, data, path, out);
+    if (rulesHold && typeof data === 'string') semanticStringChecks(schema, data, path, out);
   }
   if (isObject(data) && schema.properties) {
     for (const [k, sub] of Object.entries(schema.properties)) applyRules(sub, data[k], join(path, k), badPaths, out);
@@ -187,17 +285,17 @@ function knownTimeZone(tz: string): boolean {
   }
 }
 
-/** What a pattern cannot say: the API server accepts these; the operator reports them as Stalled/InvalidSpec. */
+/** What the CRD cannot say: the API server accepts these; the operator reports them as Stalled/InvalidSpec. */
 function semanticStringChecks(schema: Schema, value: string, path: string, out: Problem[]): void {
-  if (schema.hint?.startsWith('write 5 cron fields')) {
-    try {
-      CronExpressionParser.parse(value, { tz: 'UTC' });
-    } catch (err) {
-      out.push({ path, message: `Invalid value: ${show(value)}: not a valid cron schedule (${err instanceof Error ? err.message : String(err)}): ${schema.hint}` });
+  if (schema.semantic === 'cron') {
+    const why = cronProblem(value);
+    if (why !== undefined) {
+      const fields = cronFields(value);
+      out.push({ path, operatorOnly: true, message: `Invalid value: ${show(value)}: not a valid cron schedule${fields !== value.trim() ? ` (${fields})` : ''} (${why}): fix the fields, e.g. '0 2 * * *' for 02:00 every day` });
     }
   }
-  if (schema.hint?.startsWith('use an IANA time zone') && !knownTimeZone(value)) {
-    out.push({ path, message: `Invalid value: ${show(value)}: unknown time zone: ${schema.hint}` });
+  if (schema.semantic === 'timeZone' && !knownTimeZone(value)) {
+    out.push({ path, operatorOnly: true, message: `Invalid value: ${show(value)}: unknown time zone (not in the IANA database): use a zone like UTC or Europe/Istanbul, or an offset like +03:00` });
   }
 }
 
@@ -212,15 +310,41 @@ export function validateManifest(obj: unknown): Problem[] {
   }
 }
 
+/**
+ * True when a manifest looks meant for our API: its group is ours or a near-miss of it
+ * (`cutover.nokta.com`, `cutover.nokta.io` without a version), or it has no apiVersion and one of
+ * our kinds. `cutover validate` validates these and skips other kinds (Secrets, ConfigMaps...).
+ */
+export function looksLikeOurs(obj: unknown): boolean {
+  if (!isObject(obj)) return false;
+  const { apiVersion, kind } = obj;
+  if (typeof apiVersion === 'string' && apiVersion !== '') {
+    const group = apiVersion.includes('/') ? apiVersion.slice(0, apiVersion.indexOf('/')) : apiVersion;
+    const ourKind = typeof kind === 'string' && kindInfo(kind) !== undefined;
+    // our group, a near-miss of it, or one of our kinds in the core group or a group named like ours
+    return group === CRD_GROUP || editDistance(group.toLowerCase(), CRD_GROUP) <= 3 || /\bnokta\b/i.test(group) || (ourKind && (!apiVersion.includes('/') || /cutover/i.test(group)));
+  }
+  return typeof kind === 'string' && (kindInfo(kind) !== undefined || didYouMean(kind, Object.keys(KINDS)) !== undefined);
+}
+
 function validateUnsafe(obj: unknown): Problem[] {
   if (!isObject(obj)) return [{ path: '', message: `a manifest must be a mapping with apiVersion, kind, metadata and spec, not ${show(obj)}` }];
   const problems: Problem[] = [];
-  if (obj.apiVersion !== API_VERSION) {
-    problems.push({ path: 'apiVersion', message: `Unsupported value: ${show(obj.apiVersion)}: supported values: "${API_VERSION}"` });
+  if (obj.apiVersion === undefined || obj.apiVersion === null || obj.apiVersion === '') {
+    problems.push({ path: 'apiVersion', message: `Required value: add apiVersion: ${API_VERSION}` });
+  } else if (obj.apiVersion !== API_VERSION) {
+    const guess = typeof obj.apiVersion === 'string' && obj.apiVersion.startsWith(`${CRD_GROUP}/`) ? `the version of this API is ${API_VERSION.split('/')[1]!}` : `the group is ${CRD_GROUP}`;
+    problems.push({ path: 'apiVersion', message: `Unsupported value: ${show(obj.apiVersion)}: supported values: "${API_VERSION}": ${guess}, write apiVersion: ${API_VERSION}` });
   }
+  const kinds = Object.keys(KINDS);
   const info: KindInfo | undefined = typeof obj.kind === 'string' ? kindInfo(obj.kind) : undefined;
   if (!info) {
-    problems.push({ path: 'kind', message: `Unsupported value: ${show(obj.kind)}: supported values: ${Object.keys(KINDS).map((k) => `"${k}"`).join(', ')}` });
+    if (obj.kind === undefined || obj.kind === null || obj.kind === '') {
+      problems.push({ path: 'kind', message: `Required value: add kind: one of ${kinds.join(', ')}` });
+    } else {
+      const guess = typeof obj.kind === 'string' ? didYouMean(obj.kind, kinds) : undefined;
+      problems.push({ path: 'kind', message: `Unsupported value: ${show(obj.kind)}: supported values: ${kinds.map((k) => `"${k}"`).join(', ')}${guess ? `: did you mean ${guess}?` : ''}` });
+    }
     return problems;
   }
   const meta = obj.metadata;
@@ -232,6 +356,8 @@ function validateUnsafe(obj: unknown): Problem[] {
     problems.push({ path: 'metadata.name', message: `Invalid value: ${show(meta.name)}: a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character` });
   }
   const data = structuredClone(obj);
+  if (data.spec === null) delete data.spec;
+  pruneNulls(info.spec, data.spec);
   const validate = validators().get(info.kind)!;
   const bad: string[] = [];
   if (!validate(data)) {
@@ -250,6 +376,7 @@ export function withDefaults<T>(obj: T): T {
   const problems = validateManifest(obj);
   if (problems.length) throw new Error(problems.map((p) => `${p.path}: ${p.message}`).join('\n'));
   const data = structuredClone(obj) as Record<string, Json>;
+  pruneNulls(KINDS[String(data.kind) as KindInfo['kind']].spec, data.spec);
   validators().get(String(data.kind))!(data);
   return data as T;
 }
@@ -285,10 +412,7 @@ export function validateFragment(schema: Schema, data: unknown, root = ''): Prob
   try {
     let validate = fragmentValidators.get(schema);
     if (!validate) {
-      const ajv = new Ajv({ allErrors: true, useDefaults: true, verbose: true, strict: true, strictTypes: false });
-      addFormats(ajv);
-      ajv.addKeyword({ keyword: 'x-hint', schemaType: 'string' });
-      validate = ajv.compile(ajvSchema(schema));
+      validate = createAjv().compile(ajvSchema(schema));
       fragmentValidators.set(schema, validate);
     }
     const holder = { value: data };

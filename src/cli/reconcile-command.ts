@@ -13,26 +13,41 @@ import { planFromSpec, PlanError, type ReconciliationPlan } from '../reconciliat
 import { connect } from '../reconciliation/connection.js';
 import { runReconciliation, type Progress } from '../reconciliation/engine.js';
 import { finishRun, verdictVariance, type RunResult, type ShardSpec } from '../reconciliation/result.js';
+import { CONTEXT, FILENAME, helpText, KUBECONFIG, OUTPUT, parseCommandLine, resolveFlag, UsageError, type CommandSpec } from './args.js';
 
-const HELP = `usage: cutover reconcile -f FILE [options]
-
-  -f, --file FILE          Reconciliation manifest (YAML or JSON; the first kind: Reconciliation)
-  --spec-env VAR           read the manifest (JSON or YAML, object or spec) from environment variable VAR
-  --legacy-url URL         legacy database URL (else $CUTOVER_LEGACY_URL, else spec.legacy.url)
-  --target-url URL         target database URL (else $CUTOVER_TARGET_URL, else spec.target.url)
-  --tenant T               only this tenant (repeatable)
-  --output table|json      table (default) or the RunResult as JSON
-  --result-file FILE       also write the RunResult JSON to FILE
-  --result-configmap NAME  also write it into ConfigMap NAME (namespace $POD_NAMESPACE, labels
-                           $CUTOVER_RESULT_LABELS, owner Job $CUTOVER_OWNER_JOB_NAME/_UID): shard pods
-  --shard-index I          this shard (default $JOB_COMPLETION_INDEX when --shard-count is set)
-  --shard-count N          number of shards (default spec.parallelism.shards when the index is set)
-  --shard-by Tenant|KeyRange  default spec.parallelism.shardBy
-  --max-differing-keys N   stop localizing a check after N keys (default 1000)
-  --now ISO                time windows end here (default: now)
-
-exit codes: 0 passed or remediation needed, 1 variance at or over the fail threshold, 2 error
-(with --result-configmap: 0 once the result is written whatever the verdict, 2 on Error)`;
+export const RECONCILE_COMMAND: CommandSpec = {
+  name: 'reconcile',
+  usage: '-f FILE [flags]',
+  description: [
+    'Runs a Reconciliation manifest against two databases without Kubernetes (or one shard of it in',
+    'an Indexed Job pod): per check and tenant counts, money sums, row hashes and differing keys.',
+  ].join('\n'),
+  flags: [
+    { ...FILENAME, multiple: false, aliases: ['file'], help: "Reconciliation manifest (YAML or JSON; the first kind: Reconciliation); '-' is stdin" },
+    { name: 'spec-env', type: 'string', value: 'VAR', help: 'read the manifest (JSON or YAML, object or spec) from environment variable VAR' },
+    { name: 'legacy-url', type: 'string', value: 'URL', env: ['CUTOVER_LEGACY_URL'], help: 'legacy database URL (else spec.legacy.url)' },
+    { name: 'target-url', type: 'string', value: 'URL', env: ['CUTOVER_TARGET_URL'], help: 'target database URL (else spec.target.url)' },
+    { name: 'tenant', type: 'string', value: 'T', multiple: true, help: 'only this tenant (repeatable)' },
+    OUTPUT(['table', 'json'], 'table'),
+    { name: 'result-file', type: 'string', value: 'FILE', help: 'also write the RunResult JSON to FILE' },
+    {
+      name: 'result-configmap', type: 'string', value: 'NAME',
+      help: 'also write it into ConfigMap NAME (namespace $POD_NAMESPACE, labels $CUTOVER_RESULT_LABELS, owner Job $CUTOVER_OWNER_JOB_NAME/_UID): shard pods',
+    },
+    { name: 'shard-index', type: 'string', value: 'I', help: 'this shard (default $JOB_COMPLETION_INDEX when --shard-count is set)' },
+    { name: 'shard-count', type: 'string', value: 'N', help: 'number of shards (default spec.parallelism.shards when the index is set)' },
+    { name: 'shard-by', type: 'string', value: 'Tenant|KeyRange', choices: ['Tenant', 'KeyRange'], help: 'default spec.parallelism.shardBy' },
+    { name: 'max-differing-keys', type: 'string', value: 'N', help: 'stop localizing a check after N keys (default 1000)' },
+    { name: 'now', type: 'string', value: 'ISO', help: 'time windows end here (default: now)' },
+    { ...KUBECONFIG, help: 'kubeconfig for --result-configmap (default: in-cluster in a Pod, else $KUBECONFIG or ~/.kube/config)' },
+    CONTEXT,
+  ],
+  footer: [
+    'exit codes: 0 passed or remediation needed, 1 variance at or over the fail threshold, 2 error',
+    '(with --result-configmap: 0 once the result is written whatever the verdict, 2 on Error)',
+  ].join('\n'),
+};
+const HELP = helpText(RECONCILE_COMMAND);
 
 interface Args {
   file?: string;
@@ -48,90 +63,46 @@ interface Args {
   shardBy?: 'Tenant' | 'KeyRange';
   maxKeys?: number;
   now?: Date;
+  kubeconfig?: string;
+  context?: string;
   help: boolean;
 }
 
-class UsageError extends Error {}
-
 function parseArgs(argv: string[]): Args {
-  const a: Args = { tenants: [], output: 'table', help: false };
-  for (let i = 0; i < argv.length; i++) {
-    const name = argv[i] as string;
-    const eq = name.indexOf('=');
-    const flag = name.startsWith('--') && eq > 0 ? name.slice(0, eq) : name;
-    const value = (): string => {
-      if (name.startsWith('--') && eq > 0) return name.slice(eq + 1);
-      const v = argv[++i];
-      if (v === undefined) throw new UsageError(`${flag} needs a value`);
-      return v;
-    };
-    const int = (v: string): number => {
-      if (!/^\d+$/.test(v)) throw new UsageError(`${flag} needs a non-negative integer, got '${v}'`);
-      return Number(v);
-    };
-    switch (flag) {
-      case '-f':
-      case '--file':
-        a.file = value();
-        break;
-      case '--spec-env':
-        a.specEnv = value();
-        break;
-      case '--result-configmap':
-        a.resultConfigMap = value();
-        break;
-      case '--legacy-url':
-        a.legacyUrl = value();
-        break;
-      case '--target-url':
-        a.targetUrl = value();
-        break;
-      case '--tenant':
-        a.tenants.push(value());
-        break;
-      case '--output':
-      case '-o': {
-        const v = value();
-        if (v !== 'table' && v !== 'json') throw new UsageError(`--output must be table or json`);
-        a.output = v;
-        break;
-      }
-      case '--result-file':
-        a.resultFile = value();
-        break;
-      case '--shard-index':
-        a.shardIndex = int(value());
-        break;
-      case '--shard-count':
-        a.shardCount = int(value());
-        break;
-      case '--shard-by': {
-        const v = value();
-        if (v !== 'Tenant' && v !== 'KeyRange') throw new UsageError('--shard-by must be Tenant or KeyRange');
-        a.shardBy = v;
-        break;
-      }
-      case '--max-differing-keys':
-        a.maxKeys = int(value());
-        break;
-      case '--now': {
-        const d = new Date(value());
-        if (Number.isNaN(d.getTime())) throw new UsageError('--now must be an ISO timestamp');
-        a.now = d;
-        break;
-      }
-      case '-h':
-      case '--help':
-        a.help = true;
-        break;
-      default:
-        throw new UsageError(`unknown option '${name}'`);
-    }
+  const parsed = parseCommandLine(RECONCILE_COMMAND, argv);
+  const f = parsed.flags;
+  const text = (name: string): string | undefined => resolveFlag(RECONCILE_COMMAND, parsed, name).text;
+  const int = (name: string): number | undefined => {
+    const v = f[name] as string | undefined;
+    if (v === undefined) return undefined;
+    if (!/^\d+$/.test(v)) throw new UsageError(`--${name} needs a non-negative integer, got '${v}'`);
+    return Number(v);
+  };
+  const a: Args = { tenants: (f.tenant as string[] | undefined) ?? [], output: (text('output') ?? 'table') as Args['output'], help: parsed.help };
+  const set = <K extends keyof Args>(key: K, value: Args[K] | undefined): void => {
+    if (value !== undefined) a[key] = value;
+  };
+  set('file', f.filename as string | undefined);
+  set('specEnv', f['spec-env'] as string | undefined);
+  set('legacyUrl', text('legacy-url'));
+  set('targetUrl', text('target-url'));
+  set('resultFile', f['result-file'] as string | undefined);
+  set('resultConfigMap', f['result-configmap'] as string | undefined);
+  set('shardIndex', int('shard-index'));
+  set('shardCount', int('shard-count'));
+  set('shardBy', f['shard-by'] as Args['shardBy']);
+  set('maxKeys', int('max-differing-keys'));
+  set('kubeconfig', text('kubeconfig'));
+  set('context', text('context'));
+  if (f.now !== undefined) {
+    const d = new Date(f.now as string);
+    if (Number.isNaN(d.getTime())) throw new UsageError('--now must be an ISO timestamp');
+    a.now = d;
   }
   return a;
 }
 
-function readSpec(file: string, text: string = readFileSync(file, 'utf8')): unknown {
+function readSpec(file: string, text: string = readFileSync(file === '-' ? 0 : file, 'utf8')): unknown {
   const docs = parseAllDocuments(text).map((d) => d.toJS() as unknown);
   const recon = docs.find((d) => typeof d === 'object' && d !== null && (d as { kind?: unknown }).kind === 'Reconciliation') as { spec?: unknown } | undefined;
   if (!recon) {
@@ -200,7 +171,7 @@ async function deliver(result: RunResult, args: Args): Promise<boolean> {
   try {
     if (!namespace) throw new Error('POD_NAMESPACE is not set');
     const { writeShardResult } = await import('./shard-result-sink.js');
-    const opts: Parameters<typeof writeShardResult>[1] = { name: args.resultConfigMap, namespace };
+    const opts: Parameters<typeof writeShardResult>[1] = { name: args.resultConfigMap, namespace, kubeconfig: args.kubeconfig, context: args.context };
     if (process.env.CUTOVER_RESULT_LABELS) opts.labels = process.env.CUTOVER_RESULT_LABELS;
     const ownerName = process.env.CUTOVER_OWNER_JOB_NAME;
     const ownerUid = process.env.CUTOVER_OWNER_JOB_UID;
@@ -234,7 +205,8 @@ export async function run(argv: string[]): Promise<number> {
   try {
     args = parseArgs(argv);
   } catch (e) {
-    process.stderr.write(`cutover reconcile: ${e instanceof Error ? e.message : String(e)}\n\n${HELP}\n`);
+    if (!(e instanceof UsageError)) throw e;
+    process.stderr.write(`${e.message}\n\n${HELP}\n`);
     return 2;
   }
   if (args.help) {
@@ -258,8 +230,8 @@ export async function run(argv: string[]): Promise<number> {
     }
     return deliverError(e instanceof PlanError || e instanceof UsageError ? e.message : `cannot read the manifest: ${e instanceof Error ? e.message : String(e)}`, args);
   }
-  const legacyUrl = args.legacyUrl ?? process.env.CUTOVER_LEGACY_URL ?? plan.legacy.url;
-  const targetUrl = args.targetUrl ?? process.env.CUTOVER_TARGET_URL ?? plan.target.url;
+  const legacyUrl = args.legacyUrl ?? plan.legacy.url;
+  const targetUrl = args.targetUrl ?? plan.target.url;
   if (!legacyUrl || !targetUrl) {
     const side = !legacyUrl ? 'legacy' : 'target';
     return deliverError(`no ${side} database URL (use --${side}-url or CUTOVER_${side.toUpperCase()}_URL)`, args);

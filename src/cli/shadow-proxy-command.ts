@@ -4,34 +4,38 @@
  * stack, compares the answers and reports differences on the admin port (/metrics, /samples,
  * /noise, /stats) and in a summary line on stderr every --report-interval.
  */
-import { parseArgs } from 'node:util';
-import { parseDurationMs } from '../api/schema/common.js';
+import { parseDuration } from '../api/duration.js';
 import { AdminServer, summary } from '../shadow/admin-server.js';
 import { ShadowProxy } from '../shadow/proxy.js';
 import { compileRules, defaultRules, loadRulesFile, RulesError, type CompiledRules } from '../shadow/rules.js';
+import { helpText, parseCommandLine, resolveFlag, UsageError, type CommandSpec } from './args.js';
 
-const HELP = `usage: cutover shadow-proxy --legacy URL --new URL [--rules FILE] [options]
-
-Serves every request from legacy, unchanged and streamed; sends the reads the rules select to the
-new stack as well (asynchronously, through a bounded queue), compares the two answers and counts
-every difference. The new stack being slow or down never changes what clients get.
-
-  --legacy URL             the legacy service, e.g. http://127.0.0.1:8081 (required)
-  --new URL                the new stack's service, e.g. http://127.0.0.1:8082 (required)
-  --rules FILE             comparison rules (YAML or JSON; docs/shadow-proxy.md); default:
-                           GET and HEAD mirrored, everything compared exactly
-  --legacy-secondary URL   a second legacy backend for noise learning (overrides noise.secondaryLegacyUrl)
-  --listen HOST:PORT       where clients connect (default 127.0.0.1:8080; :8080 for all interfaces)
-  --metrics-listen HOST:PORT  admin port: /metrics, /samples, /noise, /stats, /healthz
-                           (default 127.0.0.1:9464)
-  --service NAME           the service label (overrides the rules' service)
-  --report-interval DUR    a summary line on stderr this often, e.g. 10s (default 10s; 0 for none)
-  --check                  validate the rules file, print the problems, and exit
-  -h, --help               this text
-
-Exit codes: 0 stopped by SIGINT/SIGTERM or --check passed, 1 invalid rules, 2 usage or start error.`;
-
-class UsageError extends Error {}
+export const SHADOW_PROXY_COMMAND: CommandSpec = {
+  name: 'shadow-proxy',
+  usage: '--legacy URL --new URL [--rules FILE] [flags]',
+  description: [
+    'Serves every request from legacy, unchanged and streamed; sends the reads the rules select to the',
+    'new stack as well (asynchronously, through a bounded queue), compares the two answers and counts',
+    'every difference. The new stack being slow or down never changes what clients get.',
+  ].join('\n'),
+  flags: [
+    { name: 'legacy', type: 'string', value: 'URL', help: 'the legacy service, e.g. http://127.0.0.1:8081 (required)' },
+    { name: 'new', type: 'string', value: 'URL', help: "the new stack's service, e.g. http://127.0.0.1:8082 (required)" },
+    {
+      name: 'rules',
+      type: 'string',
+      value: 'FILE',
+      help: 'comparison rules (YAML or JSON; docs/shadow-proxy.md); default: GET and HEAD mirrored, everything compared exactly',
+    },
+    { name: 'legacy-secondary', type: 'string', value: 'URL', help: 'a second legacy backend for noise learning (overrides noise.secondaryLegacyUrl)' },
+    { name: 'listen', type: 'string', value: 'HOST:PORT', default: '127.0.0.1:8080', help: 'where clients connect (:8080 for all interfaces)' },
+    { name: 'metrics-listen', type: 'string', value: 'HOST:PORT', default: '127.0.0.1:9464', help: 'admin port: /metrics, /samples, /noise, /stats, /healthz' },
+    { name: 'service', type: 'string', value: 'NAME', help: "the service label (overrides the rules' service)" },
+    { name: 'report-interval', type: 'string', value: 'DURATION', default: '10s', help: 'a summary line on stderr this often, e.g. 10s (0 for none)' },
+    { name: 'check', type: 'boolean', help: 'validate the rules file, print the problems, and exit' },
+  ],
+  footer: 'Exit codes: 0 stopped by SIGINT/SIGTERM or --check passed, 1 invalid rules, 2 usage or start error.',
+};
 
 export interface ShadowProxyArgs {
   legacy?: string;
@@ -68,51 +72,32 @@ function parseUrl(flag: string, text: string | undefined): string | undefined {
 }
 
 export function parseShadowProxyArgs(argv: string[]): ShadowProxyArgs {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        legacy: { type: 'string' },
-        new: { type: 'string' },
-        rules: { type: 'string' },
-        'legacy-secondary': { type: 'string' },
-        listen: { type: 'string', default: '127.0.0.1:8080' },
-        'metrics-listen': { type: 'string', default: '127.0.0.1:9464' },
-        service: { type: 'string' },
-        'report-interval': { type: 'string', default: '10s' },
-        check: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    });
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-  const v = parsed.values;
+  const parsed = parseCommandLine(SHADOW_PROXY_COMMAND, argv);
+  const flag = (name: string): string | undefined => resolveFlag(SHADOW_PROXY_COMMAND, parsed, name, {}).text;
+  const interval = flag('report-interval') ?? '10s';
   let reportMs = 0;
-  if (v['report-interval'] !== '0') {
+  if (interval !== '0') {
     try {
-      reportMs = parseDurationMs(v['report-interval']);
+      reportMs = parseDuration(interval);
     } catch {
-      throw new UsageError(`--report-interval needs a duration like 10s or 1m (or 0), got '${v['report-interval']}'`);
+      throw new UsageError(`--report-interval needs a duration like 10s or 1m (or 0), got '${interval}'`);
     }
   }
-  if (v.service !== undefined && !/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(v.service)) {
-    throw new UsageError(`--service needs a name of lower-case letters, digits and -, like pos, got '${v.service}'`);
+  const service = flag('service');
+  if (service !== undefined && !/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(service)) {
+    throw new UsageError(`--service needs a name of lower-case letters, digits and -, like pos, got '${service}'`);
   }
   return {
-    legacy: parseUrl('--legacy', v.legacy),
-    newUrl: parseUrl('--new', v.new),
-    rules: v.rules,
-    secondary: parseUrl('--legacy-secondary', v['legacy-secondary']),
-    listen: parseHostPort('--listen', v.listen),
-    metricsListen: parseHostPort('--metrics-listen', v['metrics-listen']),
-    service: v.service,
+    legacy: parseUrl('--legacy', flag('legacy')),
+    newUrl: parseUrl('--new', flag('new')),
+    rules: flag('rules'),
+    secondary: parseUrl('--legacy-secondary', flag('legacy-secondary')),
+    listen: parseHostPort('--listen', flag('listen') ?? '127.0.0.1:8080'),
+    metricsListen: parseHostPort('--metrics-listen', flag('metrics-listen') ?? '127.0.0.1:9464'),
+    service,
     reportMs,
-    check: v.check,
-    help: v.help,
+    check: parsed.flags.check === true,
+    help: parsed.help,
   };
 }
 
@@ -127,11 +112,12 @@ export async function run(argv: string[]): Promise<number> {
   try {
     args = parseShadowProxyArgs(argv);
   } catch (e) {
-    err(`cutover shadow-proxy: ${(e as Error).message}\n\n${HELP}`);
+    if (!(e instanceof UsageError)) throw e;
+    err(`${e.message}\n\n${helpText(SHADOW_PROXY_COMMAND)}`);
     return 2;
   }
   if (args.help) {
-    process.stdout.write(`${HELP}\n`);
+    process.stdout.write(`${helpText(SHADOW_PROXY_COMMAND)}\n`);
     return 0;
   }
   let rules: CompiledRules;
@@ -149,7 +135,7 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   if (!args.legacy || !args.newUrl) {
-    err(`cutover shadow-proxy: --legacy and --new are required\n\n${HELP}`);
+    err(`cutover shadow-proxy: --legacy and --new are required\n\n${helpText(SHADOW_PROXY_COMMAND)}`);
     return 2;
   }
   const proxy = new ShadowProxy({ legacyUrl: args.legacy, newUrl: args.newUrl, secondaryLegacyUrl: args.secondary, rules });

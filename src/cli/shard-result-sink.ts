@@ -16,6 +16,9 @@ export interface ShardSinkOptions {
   /** `k=v,k=v` labels (from CUTOVER_RESULT_LABELS). */
   labels?: string;
   ownerJob?: { name: string; uid: string };
+  /** --kubeconfig and --context of `cutover reconcile`; default: in-cluster in a Pod, else $KUBECONFIG or ~/.kube/config. */
+  kubeconfig?: string | undefined;
+  context?: string | undefined;
 }
 
 export function parseLabels(text: string | undefined): Record<string, string> {
@@ -29,8 +32,8 @@ export function parseLabels(text: string | undefined): Record<string, string> {
 }
 
 export async function writeShardResult(result: RunResult, opts: ShardSinkOptions, kc?: KubeConfigLike): Promise<void> {
-  // In a pod: the ServiceAccount; elsewhere: $KUBECONFIG or ~/.kube/config.
-  const client = new KubeClient(kc ?? (await loadKubeConfig()), { userAgent: 'cutover-reconcile-shard' });
+  // In a pod: the ServiceAccount; elsewhere: --kubeconfig, $KUBECONFIG or ~/.kube/config.
+  const client = new KubeClient(kc ?? (await loadKubeConfig(opts.kubeconfig, process.env, { context: opts.context })), { userAgent: 'cutover-reconcile-shard' });
   const body: KubeObject = {
     apiVersion: 'v1',
     kind: 'ConfigMap',

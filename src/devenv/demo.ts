@@ -147,7 +147,7 @@ async function main(): Promise<void> {
     say(`  ${(c.verdict ?? '').padEnd(17)} ${String(c.name).padEnd(28)} variance ${String(c.variancePercent ?? 0).padStart(9)}%  legacy=${c.legacyValue ?? '-'} new=${c.targetValue ?? '-'}${c.worstTenant ? `  worst tenant ${c.worstTenant}` : ''}`);
     for (const k of c.differingKeys ?? []) say(`      ${k.kind} key ${k.key} tenant ${k.tenant}${k.columns?.length ? ` columns ${k.columns.join(',')}` : ''}`);
   }
-  say(kubectl(kc, ['get', 'co,canary,recon', '-A']).trimEnd().replace(/^/gm, '  '));
+  say(kubectl(kc, ['get', 'cutover-all', '-A']).trimEnd().replace(/^/gm, '  '));
   say(`\nDone in ${((Date.now() - t0) / 1000).toFixed(0)} s. Try next:`);
   say(`  export KUBECONFIG=${kc}`);
   say(`  kubectl -n ${NAMESPACE} get recon ${doc.metadata.name} -o yaml        # the full status`);

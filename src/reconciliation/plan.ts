@@ -6,6 +6,8 @@
  * problem found. Identifiers are validated here so dialects can quote them without re-checking.
  */
 
+import { DURATION_FORMAT, isDuration, parseDuration as parseWindowDuration } from '../api/duration.js';
+
 export type Engine = 'mysql' | 'postgres';
 export type CheckType = 'count' | 'sum' | 'rowHash' | 'sample' | 'customSql';
 export type ColumnType = 'decimal' | 'integer' | 'text' | 'timestamp' | 'boolean';
@@ -96,14 +98,12 @@ export function isIdentifier(value: string, allowQualified = false): boolean {
   return parts.every((p) => IDENT.test(p));
 }
 
-const DURATION = /^(\d+)(s|m|h|d)$/;
-const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-
-/** '90d' → milliseconds; units s, m, h, d. */
+/** A window length ('90d', '2w') → milliseconds, by the project's one parser (src/api/duration.ts); 0 is refused. */
 export function parseDuration(text: string): number {
-  const m = DURATION.exec(text.trim());
-  if (!m) throw new PlanError([`duration '${text}' must look like 90d, 12h, 30m or 45s`]);
-  return Number(m[1]) * (UNIT_MS[m[2] as string] as number);
+  if (!isDuration(text)) throw new PlanError([`duration '${text}' must look like 90d, 12h, 30m or 1h30m: write ${DURATION_FORMAT}`]);
+  const ms = parseWindowDuration(text);
+  if (ms <= 0) throw new PlanError([`duration '${text}' must be longer than 0: write a window like 90d`]);
+  return ms;
 }
 
 type Obj = Record<string, unknown>;

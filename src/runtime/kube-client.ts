@@ -11,6 +11,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { KubeConfigLike } from './kubeconfig.js';
+import { HttpProxyAgent, HttpsProxyAgent, proxyFor } from './http-proxy.js';
 
 /** Identifies a resource type by its REST coordinates. `group` is '' for the core group. */
 export interface ResourceType {
@@ -115,6 +116,38 @@ export interface KubeClientOptions {
   onRequest?: (info: RequestInfo) => void;
   /** Per-request timeout in ms (not for watches). Default 30 s. */
   timeoutMs?: number;
+  /**
+   * A 429 (or 503) with Retry-After is sent again after that many seconds, as client-go does, at
+   * most `maxRetries` times (default 5), each wait capped at `maxRetryWaitMs` (default 30 s).
+   */
+  maxRetries?: number;
+  maxRetryWaitMs?: number;
+  /** Where HTTPS_PROXY / HTTP_PROXY / NO_PROXY are read (default process.env). */
+  env?: NodeJS.ProcessEnv;
+}
+
+/** Seconds (or an HTTP date) of a Retry-After header → ms; undefined when absent or unreadable. */
+export function retryAfterMs(header: string | string[] | undefined, now = Date.now()): number | undefined {
+  const v = Array.isArray(header) ? header[0] : header;
+  if (v === undefined || v.trim() === '') return undefined;
+  if (/^\s*\d+\s*$/.test(v)) return Number(v) * 1000;
+  const at = Date.parse(v);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = (): void => {
+      clearTimeout(t);
+      reject(signal?.reason instanceof Error ? signal.reason : new Error('aborted'));
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
 }
 
 export interface RequestOptions {
@@ -162,6 +195,8 @@ function verbFor(method: string, hasName: boolean, watch = false): string {
 
 export class KubeClient {
   private agent: https.Agent | undefined;
+  private plainAgent: http.Agent | undefined;
+  private proxy: { url: URL | undefined } | undefined;
   private readonly timeoutMs: number;
 
   constructor(
@@ -169,6 +204,23 @@ export class KubeClient {
     private readonly options: KubeClientOptions = {},
   ) {
     this.timeoutMs = options.timeoutMs ?? 30_000;
+  }
+
+  /** The proxy of this client's cluster (proxy-url, else the environment), decided once. */
+  private proxyFor(url: URL, proxyUrl: string | undefined): URL | undefined {
+    this.proxy ??= { url: proxyFor(url, proxyUrl, this.options.env ?? process.env) };
+    return this.proxy.url;
+  }
+
+  /** TLS options of the agents: the ones the kubeconfig gives. */
+  private static tlsOptions(reqOpts: https.RequestOptions): https.AgentOptions {
+    return {
+      ca: reqOpts.ca,
+      cert: reqOpts.cert,
+      key: reqOpts.key,
+      servername: reqOpts.servername,
+      ...(reqOpts.rejectUnauthorized !== undefined ? { rejectUnauthorized: reqOpts.rejectUnauthorized } : {}),
+    };
   }
 
   /** Raw request against an API path; JSON in, JSON out. Throws ApiError on non-2xx. */
@@ -189,67 +241,72 @@ export class KubeClient {
       headers['Content-Length'] = String(Buffer.byteLength(payload));
     }
     const isHttps = url.protocol === 'https:';
+    const proxy = this.proxyFor(url, cluster.proxyUrl);
+    let agent: http.Agent;
     if (isHttps) {
-      this.agent ??= new https.Agent({
-        keepAlive: true,
-        maxSockets: 32,
-        ca: reqOpts.ca,
-        cert: reqOpts.cert,
-        key: reqOpts.key,
-        servername: reqOpts.servername,
-        ...(reqOpts.rejectUnauthorized !== undefined ? { rejectUnauthorized: reqOpts.rejectUnauthorized } : {}),
-      });
+      const agentOpts = { keepAlive: true, maxSockets: 32, ...KubeClient.tlsOptions(reqOpts) };
+      this.agent ??= proxy ? new HttpsProxyAgent(proxy, agentOpts) : new https.Agent(agentOpts);
+      agent = this.agent;
+    } else {
+      this.plainAgent ??= proxy ? new HttpProxyAgent(proxy, { keepAlive: true, maxSockets: 32 }) : new http.Agent({ keepAlive: true, maxSockets: 32 });
+      agent = this.plainAgent;
     }
-    const start = Date.now();
     const { resource, named } = describePath(url.pathname);
-    const report = (code: number): void =>
-      this.options.onRequest?.({ verb: verbFor(method, named), resource, code, durationMs: Date.now() - start });
-    return new Promise<T>((resolve, reject) => {
-      const lib = isHttps ? https : http;
-      const req = lib.request(
-        url,
-        {
-          method,
-          headers,
-          agent: isHttps ? this.agent : undefined,
-          ca: reqOpts.ca,
-          cert: reqOpts.cert,
-          key: reqOpts.key,
-          auth: reqOpts.auth,
-          signal: opts.signal,
-          timeout: this.timeoutMs,
-        },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('error', (e) => {
-            report(0);
-            reject(new ApiError(`${method} ${url.pathname}: ${e.message}`, 0));
-          });
-          res.on('end', () => {
-            const code = res.statusCode ?? 0;
-            report(code);
-            const text = Buffer.concat(chunks).toString('utf8');
-            let parsed: unknown;
-            try {
-              parsed = text ? JSON.parse(text) : undefined;
-            } catch {
-              parsed = text;
-            }
-            if (code >= 200 && code < 300) return resolve(parsed as T);
-            const st = (parsed ?? {}) as { message?: string; reason?: string };
-            reject(new ApiError(`${method} ${url.pathname}: ${code} ${st.message ?? res.statusMessage ?? ''}`.trim(), code, st.reason, parsed));
-          });
-        },
-      );
-      req.on('timeout', () => req.destroy(new Error(`timeout after ${this.timeoutMs} ms`)));
-      req.on('error', (e) => {
-        report(0);
-        reject(new ApiError(`${method} ${url.pathname}: ${e.message}`, 0));
+    const maxRetries = this.options.maxRetries ?? 5;
+    const maxWait = this.options.maxRetryWaitMs ?? 30_000;
+    for (let attempt = 0; ; attempt++) {
+      const start = Date.now();
+      const report = (code: number): void =>
+        this.options.onRequest?.({ verb: verbFor(method, named), resource, code, durationMs: Date.now() - start });
+      const answer = await new Promise<{ code: number; retryAfter: string | string[] | undefined; parsed: unknown; statusMessage: string | undefined }>((resolve, reject) => {
+        const lib = isHttps ? https : http;
+        const req = lib.request(
+          url,
+          { method, headers, agent, ca: reqOpts.ca, cert: reqOpts.cert, key: reqOpts.key, auth: reqOpts.auth, signal: opts.signal, timeout: this.timeoutMs },
+          (res) => {
+            const chunks: Buffer[] = [];
+            res.on('data', (c: Buffer) => chunks.push(c));
+            res.on('error', (e) => {
+              report(0);
+              reject(new ApiError(`${method} ${url.pathname}: ${e.message}`, 0));
+            });
+            res.on('end', () => {
+              const code = res.statusCode ?? 0;
+              report(code);
+              const text = Buffer.concat(chunks).toString('utf8');
+              let parsed: unknown;
+              try {
+                parsed = text ? JSON.parse(text) : undefined;
+              } catch {
+                parsed = text;
+              }
+              resolve({ code, retryAfter: res.headers['retry-after'], parsed, statusMessage: res.statusMessage });
+            });
+          },
+        );
+        req.on('timeout', () => req.destroy(new Error(`timeout after ${this.timeoutMs} ms`)));
+        req.on('error', (e) => {
+          report(0);
+          reject(new ApiError(`${method} ${url.pathname}: ${e.message}`, 0));
+        });
+        if (payload !== undefined) req.write(payload);
+        req.end();
       });
-      if (payload !== undefined) req.write(payload);
-      req.end();
-    });
+      const { code, parsed } = answer;
+      if (code >= 200 && code < 300) return parsed as T;
+      // Too many requests (API Priority and Fairness) or unavailable: the server says when to come back.
+      const wait = code === 429 || code === 503 ? retryAfterMs(answer.retryAfter) : undefined;
+      if (wait !== undefined && attempt < maxRetries) {
+        try {
+          await sleep(Math.min(wait, maxWait), opts.signal);
+        } catch (e) {
+          throw new ApiError(`${method} ${url.pathname}: ${e instanceof Error ? e.message : String(e)} while waiting to retry a ${code}`, 0);
+        }
+        continue;
+      }
+      const st = (parsed ?? {}) as { message?: string; reason?: string };
+      throw new ApiError(`${method} ${url.pathname}: ${code} ${st.message ?? answer.statusMessage ?? ''}`.trim(), code, st.reason, parsed);
+    }
   }
 
   async list<T extends KubeObject = KubeObject>(rt: ResourceType, o: ListOptions = {}): Promise<ObjectList<T>> {
@@ -390,12 +447,14 @@ export class KubeClient {
     const start = Date.now();
     const report = (code: number): void => this.options.onRequest?.({ verb: 'WATCH', resource: rt.plural, code, durationMs: Date.now() - start });
     const lib = isHttps ? https : http;
+    // a watch has its own connection (through its own tunnel when there is a proxy)
+    const proxy = this.proxyFor(url, cluster.proxyUrl);
     const req = lib.request(
       url,
       {
         method: 'GET',
         headers,
-        agent: false,
+        agent: proxy ? (isHttps ? new HttpsProxyAgent(proxy, KubeClient.tlsOptions(reqOpts)) : new HttpProxyAgent(proxy)) : false,
         ca: reqOpts.ca,
         cert: reqOpts.cert,
         key: reqOpts.key,
@@ -464,5 +523,7 @@ export class KubeClient {
   close(): void {
     this.agent?.destroy();
     this.agent = undefined;
+    this.plainAgent?.destroy();
+    this.plainAgent = undefined;
   }
 }

@@ -100,13 +100,13 @@ export class Operator {
   /** client-node's KubeConfig from the same source (loaded once, on first use). */
   fullKubeConfig(): Promise<KubeConfig> {
     const kc = this.client.kc;
-    this.full ??= isFullKubeConfig(kc) ? Promise.resolve(kc) : loadFullKubeConfig(this.options.kubeconfig);
+    this.full ??= isFullKubeConfig(kc) ? Promise.resolve(kc) : loadFullKubeConfig(this.options.kubeconfig, process.env, { context: this.options.context });
     return this.full;
   }
 
   /** Builds an operator, loading the kubeconfig from the options when `deps.kc` is not given. */
   static async create(options: OperatorOptions, specs: ControllerSpec<KubeObject>[], deps: Partial<OperatorDeps> = {}): Promise<Operator> {
-    const kc = deps.kc ?? (await loadKubeConfig(options.kubeconfig));
+    const kc = deps.kc ?? (await loadKubeConfig(options.kubeconfig, process.env, { context: options.context }));
     return new Operator(options, specs, { ...deps, kc });
   }
 

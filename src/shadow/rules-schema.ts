@@ -157,7 +157,7 @@ function bodyRuleProperties(): Record<string, Schema> {
   return {
     ignore: list('JSON Pointer patterns never compared (with everything below them).', pointer('Pattern.'), 128),
     numbers: list('Number rules; the first matching one applies.', numberRule, 64),
-    timestamps: list('Timestamp rules; the first matching one applies.', timestampRule, 64),
+    timestamps: list('Timestamp rules; the first matching one applies.', timestampRule, 16),
     arrays: list('Array rules; the first matching one applies.', arrayRule, 64),
     strings: list('String rules; the first matching one applies.', stringRule, 64),
     nullEqualsMissing: bool('A null value and an absent field are the same.'),

@@ -92,7 +92,7 @@ const metric = obj(
 export const analysisSchema: Schema = obj(
   'Measure on an interval; count consecutive failures.',
   {
-    interval: duration('Time between measurements.', '1h'),
+    interval: duration('Time between measurements; more than 0.', '1h', { positive: true }),
     count: int('Measurements before the phase can be promoted; unlimited (until duration) when absent.', 1, 10000),
     consecutiveFailureLimit: int('Consecutive failed measurements that roll the canary scope back.', 1, 100, 2),
     noData: enumOf('What an empty result counts as: Fail, Pass or Inconclusive (neither; pauses after consecutiveFailureLimit).', ['Fail', 'Pass', 'Inconclusive'], 'Inconclusive'),
@@ -144,7 +144,7 @@ export const canaryPhaseSpec: Schema = obj(
       beforeStep: int('Index in spec.steps.', 0, 19),
     }, ['name', 'beforeStep']), 20, { rules: [uniqueNames('gate')] }),
     analysis: analysisSchema,
-    duration: duration('Total time of the phase; after it, with the analysis passing, the phase succeeds.'),
+    duration: duration('Total time of the phase; after it, with the analysis passing, the phase succeeds. More than 0.', undefined, { positive: true }),
     startAt: dateTime('Do not start before this time.'),
     autoPromote: bool('Promote at the end without a manual promote.', false),
     paused: bool('Pause: hold the current weight (resume by setting false).', false),

@@ -1,10 +1,12 @@
 /**
  * Building blocks of the single source of truth for the three kinds. A schema here is an OpenAPI
  * v3 structural schema fragment; the only non-standard keys are `rules` (each one a CEL rule for
- * the API server AND its TypeScript twin for the offline validator) and `hint` (how to fix a value
- * that fails `pattern`/`format`). `crdSchema()` turns a fragment into what goes into a CRD,
- * `ajvSchema()` into what ajv compiles.
+ * the API server AND its TypeScript twin for the offline validator), `hint` (how to fix a value
+ * that fails `pattern`/`format`) and `semantic` (checks beyond the CRD). `crdSchema()` turns a
+ * fragment into what goes into a CRD, `ajvSchema()` into what ajv compiles.
  */
+import { DURATION_FORMAT, DURATION_PATTERN, OFFSET_PATTERN, isDuration, isOffset, parseDuration, parseOffset } from '../duration.js';
+import { CRON_FORMAT, CRON_PATTERN_CEL, cronShapeOk, isEveryDescriptor } from '../cron.js';
 
 /** One rule, written once: `cel` goes to `x-kubernetes-validations`, `check` runs offline. */
 export interface Rule {
@@ -40,6 +42,11 @@ export interface Schema {
   default?: unknown;
   rules?: Rule[];
   hint?: string;
+  /**
+   * What only the operator and `cutover validate` can check beyond the CRD (the API server
+   * accepts it): a cron schedule that never fires, a time zone that is not in the IANA database.
+   */
+  semantic?: 'cron' | 'timeZone';
   'x-kubernetes-preserve-unknown-fields'?: boolean;
   'x-kubernetes-list-type'?: 'atomic' | 'set' | 'map';
   'x-kubernetes-list-map-keys'?: string[];
@@ -64,40 +71,31 @@ export const SQL_TABLE_PATTERN = '^[A-Za-z_][A-Za-z0-9_]{0,62}(\\.[A-Za-z_][A-Za
 export const NAME_PATTERN = '^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$';
 /** DNS-1123 subdomain, for references to Kubernetes objects (Secrets, Jobs, Ingresses…). */
 export const OBJECT_NAME_PATTERN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';
-/** A duration such as 90d, 30m, 48h, 1h30m, 500ms (no sign). */
-export const DURATION_PATTERN = '^([0-9]{1,6}(ms|s|m|h|d|w))+$';
-/** An offset from a reference time: +4h, -30m, +1d12h (sign required). */
-export const OFFSET_PATTERN = '^[+-]([0-9]{1,6}(s|m|h|d|w))+$';
-/** 5-field cron, each field checked against its range (names for month and weekday allowed). */
-const CRON_MINUTE = '[0-5]?[0-9]';
-const CRON_HOUR = '(2[0-3]|[01]?[0-9])';
-const CRON_DOM = '(3[01]|[12][0-9]|0?[1-9])';
-const CRON_MONTH = '(1[0-2]|0?[1-9]|JAN|FEB|MAR|APR|MAY|JUN|JUL|AUG|SEP|OCT|NOV|DEC)';
-const CRON_DOW = '([0-7]|SUN|MON|TUE|WED|THU|FRI|SAT)';
-function cronField(n: string, dom = false): string {
-  const item = `(\\*|${n}(-${n})?)(/[0-9]{1,2})?`;
-  return `(${dom ? '\\?|' : ''}${item}(,${item})*)`;
-}
-export const CRON_PATTERN =
-  `^${cronField(CRON_MINUTE)} ${cronField(CRON_HOUR)} ${cronField(CRON_DOM, true)} ` +
-  `${cronField(CRON_MONTH)} ${cronField(CRON_DOW, true)}$`;
+export { DURATION_PATTERN, OFFSET_PATTERN } from '../duration.js';
+export { CRON_PATTERN } from '../cron.js';
 /** IANA time zone name (Europe/Istanbul, UTC, America/Argentina/Buenos_Aires) or a fixed offset (+03:00). */
 export const TIME_ZONE_PATTERN = '^([+-](0[0-9]|1[0-4]):[0-5][0-9]|[A-Za-z_]{1,32}(/[A-Za-z0-9_+-]{1,32}){0,2})$';
 export function timeZone(description: string): Schema {
-  return str(description, { pattern: TIME_ZONE_PATTERN, maxLength: 64, hint: 'use an IANA time zone like UTC or Europe/Istanbul, or a fixed offset like +03:00' });
+  return str(description, {
+    maxLength: 64,
+    semantic: 'timeZone',
+    rules: [
+      rule<string>(
+        `self.matches('${TIME_ZONE_PATTERN}')`,
+        'must be an IANA time zone or a fixed offset: write a zone like UTC or Europe/Istanbul, or an offset like +03:00',
+        (s) => new RegExp(TIME_ZONE_PATTERN).test(s),
+      ),
+    ],
+  });
 }
 /** Analysis conditions compare the metric value: `result <= 1.5`, `result == 0`. */
 export const CONDITION_PATTERN = '^result *(<|<=|>|>=|==|!=) *-?[0-9]{1,12}(\\.[0-9]{1,9})?$';
 /** A connection URL must not carry a password: mysql://user:secret@host is refused. */
 export const URL_WITH_PASSWORD_PATTERN = '^[A-Za-z][A-Za-z0-9+.-]*://[^/@:]*:[^/@]*@';
 
+/** A duration (`90d`) or a signed offset (`+4h`, `-30m`) in milliseconds, by the one parser of ../duration.ts. */
 export function parseDurationMs(text: string): number {
-  const units: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
-  const m = /^([+-])?((?:[0-9]+(?:ms|s|m|h|d|w))+)$/.exec(text);
-  if (!m) throw new Error(`'${text}' is not a duration like 30m, 48h or 90d`);
-  let total = 0;
-  for (const part of m[2]!.matchAll(/([0-9]+)(ms|s|m|h|d|w)/g)) total += Number(part[1]) * units[part[2]!]!;
-  return m[1] === '-' ? -total : total;
+  return text.startsWith('+') || text.startsWith('-') ? parseOffset(text) : parseDuration(text);
 }
 
 export interface ParsedCondition {
@@ -138,17 +136,68 @@ export function sqlIdentifier(description: string): Schema {
 export function sqlTable(description: string): Schema {
   return str(description, { pattern: SQL_TABLE_PATTERN, maxLength: 127, hint: 'use table or schema.table made of letters, digits and _' });
 }
-export function duration(description: string, def?: string): Schema {
-  return str(description, { pattern: DURATION_PATTERN, maxLength: 32, hint: 'write a duration like 30s, 30m, 48h, 90d or 1h30m', ...(def !== undefined ? { default: def } : {}) });
+/**
+ * A duration (`90d`, `1h30m`), checked by a CEL rule with a short message rather than a pattern
+ * (whose message would print the regular expression). `positive`: 0 is refused too.
+ */
+export function duration(description: string, def?: string, opts: { positive?: boolean } = {}): Schema {
+  const rules = [
+    rule<string>(
+      `self != '' && self.matches('${DURATION_PATTERN}')`,
+      `must look like 90d, 12h, 30m or 1h30m: write ${DURATION_FORMAT}`,
+      (s) => isDuration(s),
+    ),
+  ];
+  if (opts.positive) {
+    rules.push(
+      rule<string>(
+        `self == '' || !self.matches('${DURATION_PATTERN}') || self.matches('[1-9]')`,
+        'must be longer than 0: write a duration like 90d, 12h or 30m',
+        (s) => !isDuration(s) || parseDuration(s) > 0,
+      ),
+    );
+  }
+  return str(description, { maxLength: 32, rules, ...(def !== undefined ? { default: def } : {}) });
 }
 export function offset(description: string): Schema {
-  return str(description, { pattern: OFFSET_PATTERN, maxLength: 32, hint: 'write a signed offset like +4h, +24h or -30m' });
+  return str(description, {
+    maxLength: 32,
+    rules: [
+      rule<string>(
+        `self.matches('${OFFSET_PATTERN}') && self.size() > 1`,
+        `must look like +4h, +24h or -30m: write a sign, then ${DURATION_FORMAT}`,
+        (s) => isOffset(s),
+      ),
+    ],
+  });
 }
+/** A cron schedule as a CronJob takes it (see ../cron.ts); never-firing ones are left to the operator. */
 export function cron(description: string): Schema {
-  return str(description, { pattern: CRON_PATTERN, maxLength: 128, hint: "write 5 cron fields 'minute hour day-of-month month day-of-week', like '0 2 * * *'" });
+  return str(description, {
+    maxLength: 128,
+    semantic: 'cron',
+    rules: [
+      rule<string>(
+        "!self.matches('(?i)^ *@every( |$)')",
+        "@every is not supported (it counts from when the controller started): write it as 5 cron fields, e.g. '0 */6 * * *' for every 6 hours",
+        (s) => !isEveryDescriptor(s),
+      ),
+      rule<string>(
+        `self.matches('(?i)^ *@every( |$)') || self.matches('${CRON_PATTERN_CEL}')`,
+        `must be a cron schedule: ${CRON_FORMAT}`,
+        (s) => isEveryDescriptor(s) || cronShapeOk(s),
+      ),
+    ],
+  });
 }
+/**
+ * RFC 3339 as CEL reads it (upper-case T and Z, a zone always). The API server's `date-time`
+ * format alone also takes `2026-12-01t02:00:00z`, which every CEL rule that looks at the time
+ * then fails to convert; the pattern refuses it up front, for the API server and offline alike.
+ */
+export const DATE_TIME_PATTERN = '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}([.][0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})$';
 export function dateTime(description: string): Schema {
-  return { type: 'string', format: 'date-time', description, maxLength: 64, hint: 'write an RFC 3339 UTC time like 2026-12-01T02:00:00Z' };
+  return { type: 'string', format: 'date-time', pattern: DATE_TIME_PATTERN, description, maxLength: 64, hint: 'write an RFC 3339 time like 2026-12-01T02:00:00Z (upper-case T and Z)' };
 }
 export function int(description: string, minimum: number, maximum: number, def?: number): Schema {
   return { type: 'integer', description, minimum, maximum, ...(def !== undefined ? { default: def } : {}) };
@@ -192,17 +241,23 @@ export const secretKeyRef: Schema = obj(
 
 export const localObjectRef: Schema = obj('A reference to an object in the same namespace.', { name: objectName('Object name.') }, ['name']);
 
+/** metav1.Condition's patterns: type (optionally prefixed with a DNS subdomain and /) and reason. */
+export const CONDITION_TYPE_PATTERN =
+  '^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$';
+export const CONDITION_REASON_PATTERN = '^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$';
+
+/** A condition exactly as metav1.Condition declares it: type, status, reason, message and lastTransitionTime required. */
 export const conditionSchema: Schema = obj(
-  'A kstatus-style condition.',
+  'A kstatus-style condition (metav1.Condition).',
   {
-    type: str('Ready, Reconciling, Stalled or a kind-specific type.', { maxLength: 316 }),
+    type: str('Ready, Reconciling, Stalled or a kind-specific type, in CamelCase.', { pattern: CONDITION_TYPE_PATTERN, maxLength: 316, hint: 'use a CamelCase type like Ready' }),
     status: enumOf('True, False or Unknown.', ['True', 'False', 'Unknown']),
-    reason: str('CamelCase reason.', { maxLength: 1024 }),
-    message: str('Human-readable details.', { maxLength: 32768 }),
+    reason: str('CamelCase reason, for machines.', { pattern: CONDITION_REASON_PATTERN, minLength: 1, maxLength: 1024, hint: 'use a CamelCase reason like InvalidSpec' }),
+    message: str('Human-readable details (may be empty).', { maxLength: 32768 }),
     lastTransitionTime: dateTime('When status last changed.'),
     observedGeneration: int('metadata.generation this condition was computed from.', 0, Number.MAX_SAFE_INTEGER),
   },
-  ['type', 'status'],
+  ['type', 'status', 'reason', 'message', 'lastTransitionTime'],
 );
 
 export function statusBase(phases: string[], extra: Record<string, Schema>): Schema {

@@ -46,8 +46,8 @@ const step = obj('One step of the cutover-day timeline, at an absolute UTC time 
   }),
   job: jobTemplate,
   reconciliations: list('ReconciliationSignOff: Reconciliations that must have Passed (run now, after the delta sync).', objectName('Reconciliation name.'), 20, { minItems: 1 }),
-  duration: duration('Monitor: how long to watch the SLOs.'),
-  timeout: duration('Fail the step (and trigger rollback) if not done within this time.'),
+  duration: duration('Monitor: how long to watch the SLOs; more than 0.', undefined, { positive: true }),
+  timeout: duration('Fail the step (and trigger rollback) if not done within this time; more than 0.', undefined, { positive: true }),
 }, ['name', 'action'], [
   rule<Step>('has(self.at) != has(self.offset)', 'a step has one time: set exactly one of at (UTC time) or offset (from timeline.startAt)', (s) => (s.at !== undefined) !== (s.offset !== undefined)),
   rule<Step>("!(self.action in ['DeltaSync', 'Job']) || has(self.job)", 'DeltaSync and Job steps need job (image and command): add job', (s) => !(s.action === 'DeltaSync' || s.action === 'Job') || s.job !== undefined, { reason: 'FieldValueRequired' }),

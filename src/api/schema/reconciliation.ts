@@ -135,7 +135,7 @@ export const reconciliationSpec: Schema = obj(
       'Compare only rows of a recent window on a timestamp column, e.g. the last 90 days.',
       {
         column: sqlIdentifier('Timestamp column (per side override: legacy/target.windowColumn).'),
-        last: duration('Length of the window, e.g. 90d.'),
+        last: duration('Length of the window, e.g. 90d or 2w; more than 0.', undefined, { positive: true }),
         legacyTimeZone: timeZone('Zone of the legacy DATETIME window column (IANA name or +03:00), for the window bound.'),
       },
       ['column', 'last'],

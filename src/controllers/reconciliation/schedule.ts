@@ -14,6 +14,7 @@
  */
 import { CronExpressionParser } from 'cron-parser';
 import { parseDurationMs } from '../../api/index.js';
+import { cronFields } from '../../api/cron.js';
 import type { ReconciliationSpec, ReconciliationStatus } from '../../api/index.js';
 
 export type TriggerKind = 'Initial' | 'SpecChanged' | 'Rerun' | 'Cron' | 'CutoverOffset' | 'Retry';
@@ -48,7 +49,7 @@ export interface ScheduleDecision {
 }
 
 export function nextCronTime(cron: string, after: Date): Date {
-  return CronExpressionParser.parse(cron, { currentDate: after, tz: 'UTC' }).next().toDate();
+  return CronExpressionParser.parse(cronFields(cron), { currentDate: after, tz: 'UTC' }).next().toDate();
 }
 
 export function decideSchedule(input: ScheduleInput): ScheduleDecision {

@@ -32,18 +32,6 @@ describe('api: CRDs on the real API server', function () {
     if (ns) await cluster.deleteNamespace(ns);
   });
 
-  it('registers the kinds with their shortNames and the cutover category', async () => {
-    const r = await cluster.kubectl(['api-resources', '--api-group=cutover.nokta.io', '-o', 'wide', '--no-headers']);
-    assert.equal(r.code, 0, r.stderr);
-    for (const [plural, short, kind] of [['cutovers', 'co', 'Cutover'], ['canaryphases', 'canary', 'CanaryPhase'], ['reconciliations', 'recon', 'Reconciliation']]) {
-      const line = r.stdout.split('\n').find((l) => l.startsWith(`${plural} `));
-      assert.ok(line, `${plural} missing in:\n${r.stdout}`);
-      assert.match(line, new RegExp(`\\b${short}\\b`));
-      assert.match(line, new RegExp(`\\b${kind}\\b`));
-      assert.match(line, /\bcutover\b.*$/);
-    }
-  });
-
   it('applies every sample server-side (not dry-run) and stores the defaults', async () => {
     const samples = sampleDocuments();
     assert.ok(samples.length >= 8);
@@ -60,13 +48,13 @@ describe('api: CRDs on the real API server', function () {
     assert.deepEqual(spec.thresholds, { remediatePercent: 0.5, failPercent: 1 });
     assert.equal(spec.statementTimeoutSeconds, 300);
     assert.equal(spec.legacy.secretRef.key, 'url');
-    const canary = await cluster.kubectl(['get', 'canary', 'nokta-canary', '-n', ns, '-o', 'jsonpath={.spec.analysis.consecutiveFailureLimit}']);
+    const canary = await cluster.kubectl(['get', 'cphase', 'nokta-canary', '-n', ns, '-o', 'jsonpath={.spec.analysis.consecutiveFailureLimit}']);
     assert.equal(canary.stdout, '2');
   });
 
   it('refuses every invalid fixture with the message cutover validate prints', async () => {
     const fixtures = invalidFixtures();
-    assert.ok(fixtures.length >= 40, `${fixtures.length} fixtures`);
+    assert.ok(fixtures.length >= 100, `${fixtures.length} fixtures`);
     const failures: string[] = [];
     await inBatches(fixtures, 6, async (f) => {
       const offline = validateManifest(f.manifest).map((p) => `${p.path}: ${p.message}`).join('\n');
@@ -81,21 +69,21 @@ describe('api: CRDs on the real API server', function () {
       }
     });
     assert.deepEqual(failures, []);
-    const left = await cluster.kubectl(['get', 'co,canary,recon', '-n', ns, '-o', 'name']);
+    const left = await cluster.kubectl(['get', 'cutover-all', '-n', ns, '-o', 'name']);
     for (const f of fixtures) assert.ok(!left.stdout.includes(`/${(f.manifest as { metadata: { name: string } }).metadata.name}\n`), `${f.file} was stored`);
   });
 
-  it('kubectl get co,canary,recon shows the printer columns with the status', async () => {
+  it('kubectl get cutover-all shows the printer columns with the status', async () => {
     const patches: [string, string, unknown][] = [
-      ['cutover/nokta', 'co', { status: { phase: 'CuttingOver', observedGeneration: 1, currentStep: 'final-delta-sync', nextStep: 'reconciliation-sign-off', nextStepAt: '2026-12-01T02:15:00Z' } }],
-      ['canaryphase/nokta-canary', 'canary', { status: { phase: 'Progressing', currentStep: 2, currentWeight: 10, consecutiveFailures: 1 } }],
+      ['cutover/nokta', 'cuto', { status: { phase: 'CuttingOver', observedGeneration: 1, currentStep: 'final-delta-sync', nextStep: 'reconciliation-sign-off', nextStepAt: '2026-12-01T02:15:00Z' } }],
+      ['canaryphase/nokta-canary', 'cphase', { status: { phase: 'Progressing', currentStep: 2, currentWeight: 10, consecutiveFailures: 1 } }],
       ['reconciliation/pos-orders', 'recon', { status: { phase: 'RemediationNeeded', summary: { maxVariancePercent: '0.62', worstTenant: 'istanbul-kadikoy' }, lastRun: { finishedAt: new Date(Date.now() - 2 * 3_600_000).toISOString().replace(/\.\d+Z$/, 'Z'), verdict: 'RemediationNeeded' } } }],
     ];
     for (const [name, , patch] of patches) {
       const r = await cluster.kubectl(['patch', name, '-n', ns, '--subresource=status', '--type=merge', '-p', JSON.stringify(patch)]);
       assert.equal(r.code, 0, r.stderr);
     }
-    const r = await cluster.kubectl(['get', 'co,canary,recon', '-n', ns]);
+    const r = await cluster.kubectl(['get', 'cutover-all', '-n', ns]);
     assert.equal(r.code, 0, r.stderr);
     const out = r.stdout;
     assert.match(out, /NAME\s+PHASE\s+STEP\s+NEXT\s+NEXT AT\s+AGE/);
@@ -105,13 +93,32 @@ describe('api: CRDs on the real API server', function () {
     assert.match(out, /canaryphase\.cutover\.nokta\.io\/nokta-canary\s+Progressing\s+2\s+10\s+1\s+/);
     assert.match(out, /reconciliation\.cutover\.nokta\.io\/pos-orders\s+RemediationNeeded\s+0\.62\s+istanbul-kadikoy\s+(119m|120m|121m|2h)\s/);
     // A status write does not count as a spec change: generation stays 1.
-    const gen = await cluster.kubectl(['get', 'co', 'nokta', '-n', ns, '-o', 'jsonpath={.metadata.generation}']);
+    const gen = await cluster.kubectl(['get', 'cuto', 'nokta', '-n', ns, '-o', 'jsonpath={.metadata.generation}']);
     assert.equal(gen.stdout, '1');
   });
 
   it('refuses a status that breaks the status schema', async () => {
-    const r = await cluster.kubectl(['patch', 'canary/nokta-canary', '-n', ns, '--subresource=status', '--type=merge', '-p', JSON.stringify({ status: { currentWeight: 150 } })]);
+    const r = await cluster.kubectl(['patch', 'canaryphase/nokta-canary', '-n', ns, '--subresource=status', '--type=merge', '-p', JSON.stringify({ status: { currentWeight: 150 } })]);
     assert.notEqual(r.code, 0);
     assert.match(r.stderr, /status\.currentWeight/);
+  });
+
+  it('refuses a condition without reason, message or lastTransitionTime, as metav1.Condition does', async () => {
+    const patch = (conditions: unknown[]) =>
+      cluster.kubectl(['patch', 'reconciliation/pos-orders', '-n', ns, '--subresource=status', '--type=merge', '-p', JSON.stringify({ status: { conditions } })]);
+    const full = { type: 'Ready', status: 'True', reason: 'Passed', message: 'all checks passed', lastTransitionTime: '2026-12-01T02:20:00Z' };
+    const ok = await patch([full, { ...full, type: 'Stalled', status: 'False', reason: 'Idle', message: '' }]);
+    assert.equal(ok.code, 0, ok.stderr);
+    for (const missing of ['reason', 'message', 'lastTransitionTime']) {
+      const { [missing]: _, ...rest } = full as Record<string, string>;
+      const r = await patch([rest]);
+      assert.notEqual(r.code, 0, `a condition without ${missing} was stored`);
+      assert.match(r.stderr, new RegExp(`status\\.conditions\\[0\\]\\.${missing}: Required value`), r.stderr);
+    }
+    const bad = await patch([{ ...full, reason: 'not camel case' }]);
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /status\.conditions\[0\]\.reason: Invalid value/);
+    const status = await patch([{ ...full, status: 'Maybe' }]);
+    assert.match(status.stderr, /status\.conditions\[0\]\.status: Unsupported value: "Maybe"/);
   });
 });

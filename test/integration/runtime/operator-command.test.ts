@@ -1,6 +1,8 @@
 /** `cutover operator` as a process: --help, bad flags, an unusable kubeconfig. */
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot } from '../../../src/devenv/devenv-state.js';
 
@@ -26,7 +28,7 @@ describe('cutover operator (command line)', () => {
   it('refuses unknown flags and bad values with exit code 2', () => {
     const a = cutover(['operator', '--bogus']);
     assert.equal(a.code, 2);
-    assert.match(a.stderr, /unknown option '--bogus'/);
+    assert.match(a.stderr, /unknown flag '--bogus'; valid flags: /);
     const b = cutover(['operator', '--lease-duration', 'forever']);
     assert.equal(b.code, 2);
     assert.match(b.stderr, /--lease-duration: 'forever' is not a duration/);
@@ -39,5 +41,26 @@ describe('cutover operator (command line)', () => {
     const r = cutover(['operator', '--kubeconfig', '/nonexistent/kubeconfig', '--listen-address', '127.0.0.1:0']);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /nonexistent\/kubeconfig/);
+  });
+
+  it('--context picks a context of the kubeconfig, and a missing one is named with the known ones', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'operator-context-'));
+    try {
+      const file = join(dir, 'kubeconfig');
+      writeFileSync(file, JSON.stringify({
+        'current-context': 'a',
+        clusters: [{ name: 'c', cluster: { server: 'https://127.0.0.1:1' } }],
+        users: [{ name: 'u', user: { token: 't' } }],
+        contexts: [{ name: 'a', context: { cluster: 'c', user: 'u' } }, { name: 'b', context: { cluster: 'c', user: 'u' } }],
+      }));
+      const r = cutover(['operator', '--kubeconfig', file, '--context', 'prod', '--listen-address', '127.0.0.1:0']);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /no context 'prod' \(contexts: a, b\)/);
+      const env = cutover(['operator', '--listen-address', '127.0.0.1:0'], { KUBECONFIG: file, CUTOVER_CONTEXT: 'staging' });
+      assert.equal(env.code, 1);
+      assert.match(env.stderr, /no context 'staging'/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

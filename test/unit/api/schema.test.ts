@@ -68,7 +68,7 @@ describe('api: schemas and CRDs (single source)', () => {
     const crds = crdManifests() as Obj[];
     assert.equal(crds.length, 3);
     const byKind = new Map(crds.map((c) => [((c.spec as Obj).names as Obj).kind as string, c]));
-    const expectShort: Record<string, string> = { Cutover: 'co', CanaryPhase: 'canary', Reconciliation: 'recon' };
+    const expectShort: Record<string, string> = { Cutover: 'cuto', CanaryPhase: 'cphase', Reconciliation: 'recon' };
     const expectColumns: Record<string, string[]> = {
       Cutover: ['Phase', 'Step', 'Next', 'Next At', 'Age'],
       CanaryPhase: ['Phase', 'Step', 'Weight', 'Failures', 'Age'],

@@ -10,8 +10,8 @@ import type { CanaryPhase, Condition, Cutover, JobTemplate, Reconciliation } fro
 
 const conditions: Condition[] = [
   { type: 'Ready', status: 'True', reason: 'Passed', message: 'all checks passed', lastTransitionTime: '2026-12-01T02:20:00Z', observedGeneration: 3 },
-  { type: 'Reconciling', status: 'False', reason: 'Idle' },
-  { type: 'Stalled', status: 'False', reason: 'Idle' },
+  { type: 'Reconciling', status: 'False', reason: 'Idle', message: '', lastTransitionTime: '2026-12-01T02:20:00Z' },
+  { type: 'Stalled', status: 'False', reason: 'Idle', message: '', lastTransitionTime: '2026-12-01T02:20:00Z' },
 ];
 const job: JobTemplate = {
   image: 'registry.nokta.io/migrations:1',

@@ -17,6 +17,11 @@ describe('runtime/options', () => {
     assert.equal(parseDuration('3'), 3000);
     assert.throws(() => parseDuration('soon'), /not a duration/);
     assert.throws(() => parseDuration('5x'), /not a duration/);
+    // the one grammar of src/api/duration.ts: days and weeks too, largest unit first
+    assert.equal(parseDuration('2w'), 14 * 86_400_000);
+    assert.equal(parseDuration('1d12h'), 36 * 3_600_000);
+    assert.throws(() => parseDuration('30m1h'), /largest unit first/);
+    assert.throws(() => parseDuration('1.5s'), /not a duration/);
   });
 
   it('has the documented defaults', () => {
@@ -65,20 +70,31 @@ describe('runtime/options', () => {
       assert.equal(r.kind, 'error');
       if (r.kind === 'error') assert.match(r.message, re);
     };
-    bad(['--frobnicate'], {}, /unknown option '--frobnicate'/);
+    bad(['--frobnicate'], {}, /unknown flag '--frobnicate'; valid flags: --kubeconfig, --context, --namespaces/);
+    bad(['--leader-elec'], {}, /unknown flag '--leader-elec' \(did you mean --leader-elect\?\)/);
+    bad(['--no-workers'], {}, /unknown flag '--no-workers'/);
+    bad(['--leader-elect=yes'], {}, /flag --leader-elect takes no value/);
+    bad(['--workers', '--namespaces', 'a'], {}, /flag --workers needs a value \(N\), got the flag '--namespaces'/);
     bad(['--workers'], {}, /needs a value/);
     bad(['--workers', 'many'], {}, /--workers: 'many' is not a positive integer/);
-    bad([], { CUTOVER_LEASE_DURATION: 'long' }, /CUTOVER_LEASE_DURATION: 'long' is not a duration/);
+    bad([], { CUTOVER_LEASE_DURATION: 'long' }, /CUTOVER_LEASE_DURATION: 'long' is not a duration: a duration must look like 90d/);
+    bad(['--resync-period', '1m1m'], {}, /--resync-period: '1m1m' is not a duration/);
     bad(['--renew-deadline', '20s'], {}, /renew-deadline must be shorter than --lease-duration/);
     bad(['--listen-address', 'nowhere'], {}, /host:port/);
     bad(['positional'], {}, /unexpected argument/);
+  });
+
+  it('takes the kubeconfig context from --context or CUTOVER_CONTEXT', () => {
+    assert.equal(ok([]).context, undefined);
+    assert.equal(ok([], { CUTOVER_CONTEXT: 'staging' }).context, 'staging');
+    assert.equal(ok(['--context', 'prod'], { CUTOVER_CONTEXT: 'staging' }).context, 'prod');
   });
 
   it('--help explains every option with its environment variable', () => {
     const r = parseOperatorOptions(['--help']);
     assert.equal(r.kind, 'help');
     const text = helpText();
-    for (const s of ['--kubeconfig', '--namespaces', '--leader-election-namespace', '--lease-duration', 'CUTOVER_RENEW_DEADLINE', 'POD_NAMESPACE', '--listen-address', '--test-controller', 'default: 15s']) {
+    for (const s of ['--kubeconfig', '--context', 'CUTOVER_CONTEXT', '--[no-]leader-elect', '--namespaces', '--leader-election-namespace', '--lease-duration', 'CUTOVER_RENEW_DEADLINE', 'POD_NAMESPACE', '--listen-address', '--test-controller', 'default: 15s']) {
       assert.ok(text.includes(s), `help mentions ${s}`);
     }
   });

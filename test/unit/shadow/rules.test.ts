@@ -90,7 +90,7 @@ describe('shadow: cutover shadow-proxy arguments', () => {
     assert.throws(() => parseShadowProxyArgs(['--new', 'http://u:p@x']), /must not carry credentials/);
     assert.throws(() => parseShadowProxyArgs(['--listen', 'localhost']), /--listen needs HOST:PORT/);
     assert.throws(() => parseShadowProxyArgs(['--report-interval', 'often']), /--report-interval needs a duration/);
-    assert.throws(() => parseShadowProxyArgs(['--bogus']), /Unknown option '--bogus'/);
+    assert.throws(() => parseShadowProxyArgs(['--bogus']), /unknown flag '--bogus'/);
     assert.throws(() => parseHostPort('--listen', '1.2.3.4:99999'), /HOST:PORT/);
   });
 });
