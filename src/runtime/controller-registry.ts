@@ -10,7 +10,7 @@ const registry = new Map<string, ControllerSpec<KubeObject>>();
 
 export function registerController<T extends KubeObject>(spec: ControllerSpec<T>): void {
   if (registry.has(spec.name)) throw new Error(`controller '${spec.name}' is registered twice`);
-  registry.set(spec.name, spec);
+  registry.set(spec.name, spec as unknown as ControllerSpec<KubeObject>);
 }
 
 export function registeredControllers(): ControllerSpec<KubeObject>[] {

@@ -14,11 +14,11 @@
 import type { Clock } from './clock.js';
 import { systemClock } from './clock.js';
 import { kubeMicroTime } from './conditions.js';
-import type { KubeClient, KubeObject, ResourceType } from './kube-client.js';
+import type { KubeClient, KubeObject } from './kube-client.js';
 import { isConflict, isNotFound, isApiError } from './kube-client.js';
 import { createLogger, type Logger } from './logger.js';
 
-export const LEASE_RESOURCE: ResourceType = { group: 'coordination.k8s.io', version: 'v1', plural: 'leases', kind: 'Lease' };
+import { LEASE } from './resources.js';
 
 export interface LeaseSpec {
   holderIdentity?: string | null;

@@ -5,7 +5,8 @@
  */
 import type { Clock } from './clock.js';
 import { systemClock } from './clock.js';
-import { Controller, InformerPool, type ControllerSpec } from './controller.js';
+import { Controller, InformerPool, type ControllerSpec, type OperatorSettings } from './controller.js';
+import { defaultImage, resolveImage } from './image.js';
 import { EventRecorder } from './events.js';
 import { HealthServer } from './health-server.js';
 import { KubeClient, type KubeObject } from './kube-client.js';
@@ -34,6 +35,8 @@ export class Operator {
   private readonly clock: Clock;
   private standalone: AbortController | undefined;
   private stopping = false;
+  /** Shared by every controller; the image is resolved in start(). */
+  readonly settings: OperatorSettings;
 
   constructor(
     readonly options: OperatorOptions,
@@ -49,6 +52,7 @@ export class Operator {
       onRequest: (r) => this.metrics.apiRequests.inc({ verb: r.verb, resource: r.resource, code: String(r.code) }),
     });
     this.events = new EventRecorder(this.client, { instance: options.identity, clock: this.clock });
+    this.settings = { identity: options.identity, image: options.image || defaultImage() };
     this.pool = new InformerPool(this.client, {
       clock: this.clock,
       resyncMs: options.resyncPeriodMs,
@@ -66,6 +70,7 @@ export class Operator {
           workers: options.workers,
           informerPool: this.pool,
           fullKubeConfig: () => this.fullKubeConfig(),
+          settings: this.settings,
         }),
     );
     if (options.leaderElect) {
@@ -121,6 +126,13 @@ export class Operator {
   }
 
   async start(): Promise<void> {
+    try {
+      const resolved = await resolveImage(this.options.image, this.client);
+      this.settings.image = resolved.image;
+      this.log.info({ image: resolved.image, source: resolved.source }, 'image of the Jobs the operator runs');
+    } catch (e) {
+      this.log.warn({ err: e, image: this.settings.image }, "could not read the operator's own Pod: using the default image");
+    }
     await this.health.start();
     for (const c of this.controllers) c.startInformers();
     this.pool.start();

@@ -7,13 +7,13 @@ import { strict as assert } from 'node:assert';
 import { useCluster, type TestCluster } from '../../support/cluster.js';
 import { Operator } from '../../../src/runtime/operator.js';
 import { parseOperatorOptions, type OperatorOptions } from '../../../src/runtime/options.js';
-import { WIDGET_RESOURCE, widgetController, concurrentSyncsDetected, type Widget } from '../../../src/runtime/test-controller.js';
+import { WIDGET_RESOURCE, widgetController, concurrentSyncsDetected, type Widget } from '../../support/widget-controller.js';
 import { Controller, type SyncContext } from '../../../src/runtime/controller.js';
 import { KubeClient, isConflict } from '../../../src/runtime/kube-client.js';
-import { StatusWriter } from '../../../src/runtime/status-writer.js';
+import { StatusWriter, type StatusUpdate } from '../../../src/runtime/status-writer.js';
 import { ensureFinalizer, removeFinalizer, hasFinalizer } from '../../../src/runtime/finalizers.js';
 import { ownerReferenceFor } from '../../../src/runtime/owner-refs.js';
-import { EVENT_RESOURCE } from '../../../src/runtime/events.js';
+import { EVENT as EVENT_RESOURCE } from '../../../src/runtime/resources.js';
 import { applyWidgetCrd, sleep, waitFor } from './support.js';
 import { LiteKubeConfig } from '../../../src/runtime/kubeconfig.js';
 import { CoreV1Api } from '@kubernetes/client-node';
@@ -39,7 +39,7 @@ describe('runtime/controller against kube-apiserver', function () {
     ns = await cluster.createNamespace('rt-controller');
     client = new KubeClient(cluster.kc);
     const opts = options(['--no-leader-elect', '--namespaces', ns, '--listen-address', '127.0.0.1:0', '--workers', '4', '--identity', 'solo']);
-    operator = new Operator(opts, [widgetController('solo')], { kc: cluster.kc });
+    operator = new Operator(opts, [widgetController()], { kc: cluster.kc });
     await operator.start();
   });
 
@@ -94,7 +94,7 @@ describe('runtime/controller against kube-apiserver', function () {
   it('status writes survive conflicts with concurrent writers', async () => {
     await client.create(WIDGET_RESOURCE, ns, { metadata: { name: 'contended' }, spec: { revision: 1, failTimes: 1000 } });
     const writer = new StatusWriter<Widget>(client, WIDGET_RESOURCE);
-    const bump = (): Promise<Widget | undefined> => writer.update(ns, 'contended', (fresh) => ({ ...fresh.status, counter: (((fresh.status as { counter?: number } | undefined)?.counter ?? 0) + 1) }) as Widget['status']);
+    const bump = (): Promise<StatusUpdate<Widget>> => writer.update(ns, 'contended', (fresh) => ({ ...fresh.status, counter: (((fresh.status as { counter?: number } | undefined)?.counter ?? 0) + 1) }) as Widget['status']);
     await Promise.all([...Array.from({ length: 8 }, bump), client.patch(WIDGET_RESOURCE, ns, 'contended', { spec: { revision: 2 } })]);
     const w = await get('contended');
     assert.equal((w.status as { counter?: number }).counter, 8, 'every one of 8 racing writes landed');

@@ -6,10 +6,11 @@
 import { strict as assert } from 'node:assert';
 import { useCluster, type TestCluster } from '../../support/cluster.js';
 import { KubeClient } from '../../../src/runtime/kube-client.js';
-import { LEASE_RESOURCE, type Lease } from '../../../src/runtime/leader-election.js';
+import type { Lease } from '../../../src/runtime/leader-election.js';
+import { LEASE as LEASE_RESOURCE } from '../../../src/runtime/resources.js';
 import { Operator } from '../../../src/runtime/operator.js';
 import { parseOperatorOptions } from '../../../src/runtime/options.js';
-import { WIDGET_RESOURCE, widgetController, type Widget } from '../../../src/runtime/test-controller.js';
+import { WIDGET_RESOURCE, widgetController, type Widget } from '../../support/widget-controller.js';
 import { applyWidgetCrd, sleep, waitFor } from './support.js';
 import { startOperator, type LogRecord, type OperatorProcess } from '../../support/operator-process.js';
 
@@ -122,7 +123,7 @@ describe('runtime/leader election', function () {
       {},
     );
     if (r.kind !== 'options') throw new Error('bad options');
-    const op = new Operator(r.options, [widgetController('victim')], { kc: cluster.kc });
+    const op = new Operator(r.options, [widgetController()], { kc: cluster.kc });
     await op.start();
     try {
       await waitFor('victim to lead', () => op.isLeader, 20_000);
