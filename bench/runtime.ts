@@ -85,6 +85,14 @@ function manifest(kind: KindName, base: KubeObject, i: number, namespace: string
   return o;
 }
 
+/** The plain `value` env of the operator's container in deploy/operator/deployment.yaml (NODE_OPTIONS…): the process as shipped. */
+function shippedEnv(): Record<string, string> {
+  const docs = parseAllDocuments(readFileSync(join(repoRoot(), 'deploy', 'operator', 'deployment.yaml'), 'utf8')).map((d) => d.toJSON() as KubeObject | null);
+  const dep = docs.find((d) => d?.kind === 'Deployment') as { spec?: { template?: { spec?: { containers?: Array<{ name: string; env?: Array<{ name: string; value?: string }> }> } } } } | undefined;
+  const c = dep?.spec?.template?.spec?.containers?.find((x) => x.name === 'operator');
+  return Object.fromEntries((c?.env ?? []).filter((e) => e.value !== undefined).map((e) => [e.name, e.value ?? '']));
+}
+
 function rssMb(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) / 1024 : NaN;
@@ -182,7 +190,7 @@ export async function runRuntimeBench(): Promise<void> {
   let op: OperatorProcess | undefined;
   const start = async (): Promise<{ op: OperatorProcess; port: number; readyMs: number; leaderMs: number; startedAt: number }> => {
     const t0 = Date.now();
-    const p = startOperator(args, { LOG_LEVEL: 'info' }, { nodeArgs: ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${snapshotDir}`] });
+    const p = startOperator(args, { ...shippedEnv(), LOG_LEVEL: 'info' }, { nodeArgs: ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${snapshotDir}`] });
     op = p;
     await waitUntil('the operator to listen', () => p.port() !== undefined, 30_000, 50);
     const port = p.port() ?? 0;
@@ -212,7 +220,7 @@ export async function runRuntimeBench(): Promise<void> {
   };
 
   try {
-    process.stdout.write(`runtime bench: namespace ${ns}, ${pop.map(([k, n]) => `${n} ${k}`).join(', ')}\n`);
+    process.stdout.write(`runtime bench: namespace ${ns}, ${pop.map(([k, n]) => `${n} ${k}`).join(', ')}; operator env from deploy/operator/deployment.yaml: ${JSON.stringify(shippedEnv())}\n`);
     // 1. The operator with nothing to do: its memory at start, and a heap snapshot of it.
     const first = await start();
     await sleep(5000);

@@ -10,13 +10,9 @@ const registry = new Map<string, ControllerSpec<KubeObject>>();
 
 export function registerController<T extends KubeObject>(spec: ControllerSpec<T>): void {
   if (registry.has(spec.name)) throw new Error(`controller '${spec.name}' is registered twice`);
-  registry.set(spec.name, spec as unknown as ControllerSpec<KubeObject>);
+  registry.set(spec.name, spec);
 }
 
 export function registeredControllers(): ControllerSpec<KubeObject>[] {
   return [...registry.values()];
-}
-
-export function unregisterController(name: string): boolean {
-  return registry.delete(name);
 }

@@ -34,6 +34,7 @@ import { StatusWriter } from './status-writer.js';
 import { VersionTracker } from './version-tracker.js';
 import { WorkQueue } from './work-queue.js';
 import type { BackoffOptions } from './backoff.js';
+import type { ApiUse } from './api-usage.js';
 import type { KubeConfig } from '@kubernetes/client-node';
 
 /** The failure in a row from which a failing sync is written to status (earlier ones may be a blip). */
@@ -126,6 +127,12 @@ export interface ControllerSpec<T extends KubeObject = KubeObject> {
    * controller makes through `ctx.status` (so an Event is sent once, by the writer that won).
    */
   events?(before: T, after: T): EventInput[];
+  /**
+   * API requests the sync makes besides watching its kinds and writing status (those are derived
+   * from the spec): e.g. Secrets it reads, Jobs it creates. deploy/operator/rbac.yaml is checked
+   * against it (src/runtime/api-usage.ts).
+   */
+  uses?: ApiUse[];
 }
 
 export interface ControllerDeps {

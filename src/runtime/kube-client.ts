@@ -107,6 +107,8 @@ export interface RequestInfo {
   resource: string;
   code: number;
   durationMs: number;
+  /** The URL path (`/apis/batch/v1/namespaces/ns/jobs/x`), for callers that need the group. */
+  path: string;
 }
 
 export interface KubeClientOptions {
@@ -203,7 +205,7 @@ export class KubeClient {
     const start = Date.now();
     const { resource, named } = describePath(url.pathname);
     const report = (code: number): void =>
-      this.options.onRequest?.({ verb: verbFor(method, named), resource, code, durationMs: Date.now() - start });
+      this.options.onRequest?.({ verb: verbFor(method, named), resource, code, durationMs: Date.now() - start, path: url.pathname });
     return new Promise<T>((resolve, reject) => {
       const lib = isHttps ? https : http;
       const req = lib.request(
@@ -388,7 +390,7 @@ export class KubeClient {
     if (this.options.userAgent) headers['User-Agent'] = this.options.userAgent;
     const isHttps = url.protocol === 'https:';
     const start = Date.now();
-    const report = (code: number): void => this.options.onRequest?.({ verb: 'WATCH', resource: rt.plural, code, durationMs: Date.now() - start });
+    const report = (code: number): void => this.options.onRequest?.({ verb: 'WATCH', resource: rt.plural, code, durationMs: Date.now() - start, path: url.pathname });
     const lib = isHttps ? https : http;
     const req = lib.request(
       url,

@@ -5,11 +5,11 @@
  */
 import type { Clock } from './clock.js';
 import { systemClock } from './clock.js';
-import { Controller, InformerPool, type ControllerSpec, type OperatorSettings } from './controller.js';
+import { Controller, InformerPool, type ControllerSpec, type OperatorSettings, type TransportFactory } from './controller.js';
 import { defaultImage, resolveImage } from './image.js';
 import { EventRecorder } from './events.js';
 import { HealthServer } from './health-server.js';
-import { KubeClient, type KubeObject } from './kube-client.js';
+import { KubeClient, type KubeObject, type RequestInfo } from './kube-client.js';
 import { isFullKubeConfig, loadFullKubeConfig, loadKubeConfig, type KubeConfigLike } from './kubeconfig.js';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { LeaderElector } from './leader-election.js';
@@ -21,6 +21,10 @@ export interface OperatorDeps {
   kc: KubeConfigLike;
   clock?: Clock;
   logger?: Logger;
+  /** Also told about every API request (besides cutover_api_requests_total). */
+  onRequest?: (r: RequestInfo) => void;
+  /** The informers' list/watch transport (default: the API server through the client). */
+  transport?: TransportFactory;
 }
 
 export class Operator {
@@ -49,7 +53,10 @@ export class Operator {
     this.client = new KubeClient(kc, {
       userAgent: `cutover-operator/${options.identity}`,
       timeoutMs: options.apiTimeoutMs,
-      onRequest: (r) => this.metrics.apiRequests.inc({ verb: r.verb, resource: r.resource, code: String(r.code) }),
+      onRequest: (r) => {
+        this.metrics.apiRequests.inc({ verb: r.verb, resource: r.resource, code: String(r.code) });
+        deps.onRequest?.(r);
+      },
     });
     this.events = new EventRecorder(this.client, { instance: options.identity, clock: this.clock });
     this.settings = { identity: options.identity, image: options.image || defaultImage() };
@@ -58,6 +65,7 @@ export class Operator {
       resyncMs: options.resyncPeriodMs,
       silenceMs: options.watchSilenceMs,
       metrics: this.metrics,
+      ...(deps.transport ? { transport: deps.transport } : {}),
     });
     this.controllers = specs.map(
       (spec) =>

@@ -34,12 +34,12 @@ export interface StatusUpdate<T> {
 export interface StatusWriterOptions<T> {
   maxRetries?: number;
   /** Called after each successful write with the object read before it and the one written. */
-  onWritten?: (before: T, after: T) => void | Promise<void>;
+  onWritten?(before: T, after: T): void | Promise<void>;
   /**
    * The informer's copy of the object: the first attempt starts from it instead of a GET (no
    * request at all when the status would not change). A stale copy costs a 409, then a GET.
    */
-  cached?: (namespace: string | undefined, name: string) => T | undefined;
+  cached?(namespace: string | undefined, name: string): T | undefined;
 }
 
 /** Deep-copies a status with every `message` string passed through redactSecrets. */

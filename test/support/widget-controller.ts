@@ -9,8 +9,8 @@
  *   SyncError condition from the third failure in a row, then recovery);
  * - `spec.terminal` makes every sync throw a TerminalError with that reason (Stalled, no retry);
  * - the status (through /status, with conflict retry) counts syncs, lists the identities that
- *   synced it, sets observedGeneration and Ready; a new observed generation makes an Event
- *   (derived from the status change).
+ *   synced it, sets observedGeneration and Ready; the first sync and each new revision synced
+ *   make an Event (derived from the status change).
  */
 import type { ControllerSpec } from '../../src/runtime/controller.js';
 import type { KubeObject, ResourceType } from '../../src/runtime/kube-client.js';
@@ -83,9 +83,11 @@ export function widgetController(): ControllerSpec<Widget> {
       }
     },
     events(before, after) {
-      const gen = after.status?.observedGeneration;
-      if (gen === undefined || gen === before.status?.observedGeneration) return [];
-      return [{ type: 'Normal', reason: 'Synced', action: 'Sync', note: `generation ${gen} synced by ${after.status?.lastSyncedBy ?? ''}` }];
+      const a = before.status;
+      const b = after.status;
+      if (b?.syncs === undefined || b.syncs === a?.syncs) return [];
+      if (a?.syncs !== undefined && a.lastRevision === b.lastRevision) return [];
+      return [{ type: 'Normal', reason: 'Synced', action: 'Sync', note: `revision ${b.lastRevision ?? 0} synced by ${b.lastSyncedBy ?? ''}` }];
     },
   };
 }

@@ -7,6 +7,7 @@
  */
 import type { V1Container, V1EnvVar, V1ObjectMeta, V1PodSecurityContext, V1PodSpec, V1SecurityContext } from '@kubernetes/client-node';
 import { createLogger } from '../../runtime/logger.js';
+import { use, type ApiUse } from '../../runtime/api-usage.js';
 import { systemClock, type Clock } from '../../runtime/clock.js';
 import { isConflict, type KubeClient, type ObjectMeta } from '../../runtime/kube-client.js';
 import { isOwnedBy } from '../../runtime/owner-refs.js';
@@ -118,6 +119,12 @@ export interface EnsureJobResult {
 }
 
 export class JobActuator {
+  /** Every request it makes, for the operator's RBAC (src/runtime/api-usage.ts). */
+  static readonly apiUsage: ApiUse[] = [
+    use(JOB, ['create', 'get', 'update', 'delete'], 'Jobs: create or adopt, parallelism, delete'),
+    use(POD, ['list'], "the failed pod of a failed Job (exit code, message)"),
+  ];
+
   constructor(private readonly client: KubeClient) {}
 
   /** Creates the Job of this step and attempt, or adopts it when it exists. */

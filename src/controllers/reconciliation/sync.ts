@@ -13,14 +13,16 @@
  */
 import type { Reconciliation, ReconciliationStatus } from '../../api/index.js';
 import { ANNOTATIONS, validateManifest } from '../../api/index.js';
-import { planFromSpec, PlanError, type ReconciliationPlan } from '../../reconciliation/plan.js';
+import { planFromSpec, PlanError } from '../../reconciliation/plan.js';
 import { mergeResults, type RunResult } from '../../reconciliation/result.js';
 import { JobActuator, jobObservation } from '../../actuators/workloads/jobs.js';
 import type { Job, OwnerRef } from '../../actuators/index.js';
 import type { ControllerSpec, SyncContext, SyncResult } from '../../runtime/controller.js';
 import { isNotFound, type KubeObject } from '../../runtime/kube-client.js';
 import { ownerReferenceFor } from '../../runtime/owner-refs.js';
-import { CONFIG_MAP, JOB, SECRET } from '../../runtime/resources.js';
+import { CONFIG_MAP, JOB, POD, SECRET } from '../../runtime/resources.js';
+import { use } from '../../runtime/api-usage.js';
+import { crashPoint } from '../../runtime/crash-points.js';
 import { CUTOVER, RECONCILIATION } from '../kinds.js';
 import { decideSchedule, runId, type RunTrigger, type ScheduleDecision, type TriggerKind } from './schedule.js';
 import { finishedStatus, idleStatus, invalidSpecStatus, resumedStatus, runningStatus, type RunRecord } from './status.js';
@@ -96,8 +98,9 @@ async function databaseUrl(ctx: Ctx, namespace: string, side: 'legacy' | 'target
   throw new Error(`spec.${side} has neither secretRef nor url`);
 }
 
-async function runInline(ctx: Ctx, recon: ReconObject, plan: ReconciliationPlan, run: RunRecord): Promise<RunResult> {
+async function runInline(ctx: Ctx, recon: ReconObject, run: RunRecord): Promise<RunResult> {
   const ns = recon.metadata.namespace ?? 'default';
+  const plan = planFromSpec(recon.spec);
   let urls: { legacy: string; target: string };
   try {
     urls = { legacy: await databaseUrl(ctx, ns, 'legacy', recon), target: await databaseUrl(ctx, ns, 'target', recon) };
@@ -124,6 +127,7 @@ async function finish(ctx: Ctx, recon: ReconObject, run: RunRecord, result: RunR
   const ns = recon.metadata.namespace ?? 'default';
   const owner = ownerReferenceFor(recon, RECONCILIATION);
   const report = await writeReport(ctx.client, ns, recon.metadata.name, owner, run.id, result);
+  crashPoint('reconciliation:after-report');
   const claim = await ctx.status.update(ns, recon.metadata.name, (fresh) => {
     const current = fresh.status ?? {};
     if (current.lastRun?.id !== run.id || current.lastRun.finishedAt) return undefined;
@@ -145,6 +149,7 @@ async function continueSharded(ctx: Ctx, recon: ReconObject, run: RunRecord, sha
   let job = ctx.cache(JOB).get(`${ns}/${name}`) as Job | undefined;
   const jobs = new JobActuator(ctx.client);
   if (!job) job = (await jobs.ensureJob(shardJobTemplate(recon, run.id, ownerOf(recon), shards, ctx.settings.image))).job;
+  crashPoint('reconciliation:after-job');
   const seen = jobObservation(job);
   const counts = { total: shards, succeeded: seen.succeeded, failed: seen.failed };
   if (seen.state === 'Running') {
@@ -167,6 +172,7 @@ async function continueSharded(ctx: Ctx, recon: ReconObject, run: RunRecord, sha
     if (r) results.push(r);
     else missing.push(i);
   }
+  crashPoint('reconciliation:after-shard-results');
   let merged: RunResult;
   if (missing.length > 0) {
     const failure = seen.state === 'Failed' ? await jobs.withPodFailure(ns, seen) : seen;
@@ -188,15 +194,36 @@ function cutoverSwitchedAt(ctx: Ctx, recon: Reconciliation): Date | undefined {
   return switchedAt ? new Date(switchedAt) : undefined;
 }
 
-/** What the API server's schema and CEL rules cannot say (a cron with no real time, an unknown zone…), by the rules of `cutover validate`. */
-function planOrProblem(recon: ReconObject): { plan: ReconciliationPlan } | { invalid: string } {
-  const problems = validateManifest({ apiVersion: recon.apiVersion, kind: recon.kind, metadata: { name: recon.metadata.name }, spec: recon.spec });
-  if (problems.length > 0) return { invalid: problems.slice(0, 3).map((p) => `${p.path}: ${p.message}`).join('; ') };
-  try {
-    return { plan: planFromSpec(recon.spec) };
-  } catch (e) {
-    if (e instanceof PlanError) return { invalid: e.message };
-    throw e;
+/**
+ * What the API server's schema and CEL rules cannot say (a cron with no real time, an unknown
+ * zone…), by the rules of `cutover validate`, then the engine's own planning. The answer depends
+ * on the spec only, so it is kept per object and generation (an idle sync does not validate again).
+ */
+class SpecChecks {
+  private readonly answers = new Map<string, { generation: number; invalid?: string }>();
+
+  check(recon: ReconObject): { invalid?: string } {
+    const key = recon.metadata.uid ?? `${recon.metadata.namespace ?? ''}/${recon.metadata.name}`;
+    const generation = recon.metadata.generation ?? 0;
+    const known = this.answers.get(key);
+    if (known && known.generation === generation) return known;
+    const problems = validateManifest({ apiVersion: recon.apiVersion, kind: recon.kind, metadata: { name: recon.metadata.name }, spec: recon.spec });
+    let invalid = problems.length > 0 ? problems.slice(0, 3).map((p) => `${p.path}: ${p.message}`).join('; ') : undefined;
+    if (invalid === undefined) {
+      try {
+        planFromSpec(recon.spec);
+      } catch (e) {
+        if (!(e instanceof PlanError)) throw e;
+        invalid = e.message;
+      }
+    }
+    const answer = { generation, ...(invalid !== undefined ? { invalid } : {}) };
+    this.answers.set(key, answer);
+    return answer;
+  }
+
+  forget(uidOrKey: string | undefined): void {
+    if (uidOrKey) this.answers.delete(uidOrKey);
   }
 }
 
@@ -204,25 +231,40 @@ function sameDue(a: ScheduleDecision, b: ScheduleDecision): boolean {
   return !!a.due && !!b.due && a.due.kind === b.due.kind && a.due.detail === b.due.detail;
 }
 
-export async function syncReconciliation(ctx: Ctx, refs?: CutoverReferences): Promise<SyncResult> {
+/** What a controller instance remembers between syncs (all of it rebuilt from the caches after a restart). */
+export interface ReconciliationMemory {
+  refs: CutoverReferences;
+  specs: SpecChecks;
+  /** uid per key, to forget a deleted object's entries. */
+  uids: Map<string, string>;
+}
+
+export function reconciliationMemory(): ReconciliationMemory {
+  return { refs: new CutoverReferences(), specs: new SpecChecks(), uids: new Map() };
+}
+
+export async function syncReconciliation(ctx: Ctx, memory: ReconciliationMemory = reconciliationMemory()): Promise<SyncResult> {
   const recon = ctx.object;
-  refs?.record(ctx.key, ctx.namespace ?? 'default', recon?.spec.schedule?.cutoverRef?.name);
+  memory.refs.record(ctx.key, ctx.namespace ?? 'default', recon?.spec.schedule?.cutoverRef?.name);
   if (!recon) {
+    memory.specs.forget(memory.uids.get(ctx.key));
+    memory.uids.delete(ctx.key);
     await forgetReconciliation(ctx.metricsRegistry, ctx.namespace ?? 'default', ctx.name);
     return {};
   }
+  if (recon.metadata.uid) memory.uids.set(ctx.key, recon.metadata.uid);
   const ns = recon.metadata.namespace ?? 'default';
   const name = recon.metadata.name;
   const generation = recon.metadata.generation ?? 1;
   const now = ctx.clock.now();
 
-  const checked = planOrProblem(recon);
-  if ('invalid' in checked) {
-    await ctx.status.update(ns, name, (fresh) => invalidSpecStatus(fresh.status, checked.invalid, generation, now));
+  const { invalid } = memory.specs.check(recon);
+  if (invalid !== undefined) {
+    await ctx.status.update(ns, name, (fresh) => invalidSpecStatus(fresh.status, invalid, generation, now));
     return {};
   }
-  const plan = checked.plan;
-  const shards = plan.parallelism.mode === 'IndexedJob' ? plan.parallelism.shards : 0;
+  const p = recon.spec.parallelism;
+  const shards = p?.mode === 'IndexedJob' ? (p.shards ?? 1) : 0;
 
   const inProgress = runFromStatus(recon.status);
   if (inProgress) {
@@ -233,7 +275,7 @@ export async function syncReconciliation(ctx: Ctx, refs?: CutoverReferences): Pr
       return resumedStatus(fresh.status, inProgress, generation, now);
     });
     if (!claim.written || !claim.object) return {};
-    return finish(ctx, claim.object, inProgress, await runInline(ctx, claim.object, plan, inProgress));
+    return finish(ctx, claim.object, inProgress, await runInline(ctx, claim.object, inProgress));
   }
 
   const switchedAt = cutoverSwitchedAt(ctx, recon);
@@ -258,8 +300,9 @@ export async function syncReconciliation(ctx: Ctx, refs?: CutoverReferences): Pr
       return runningStatus(fresh.status, run, generation, now, shards > 0 ? shards : undefined);
     });
     if (!claim.written || !claim.object) return {};
+    crashPoint('reconciliation:after-claim');
     if (shards > 0) return continueSharded(ctx, claim.object, run, shards);
-    return finish(ctx, claim.object, run, await runInline(ctx, claim.object, plan, run));
+    return finish(ctx, claim.object, run, await runInline(ctx, claim.object, run));
   }
 
   await ctx.status.update(ns, name, (fresh) => idleStatus(fresh.status, generation, decision.nextAt, decision.waitingFor, now));
@@ -268,7 +311,8 @@ export async function syncReconciliation(ctx: Ctx, refs?: CutoverReferences): Pr
 }
 
 export function reconciliationController(): ControllerSpec<ReconObject> {
-  const refs = new CutoverReferences();
+  const memory = reconciliationMemory();
+  const refs = memory.refs;
   return {
     name: 'reconciliation',
     resource: RECONCILIATION,
@@ -291,7 +335,13 @@ export function reconciliationController(): ControllerSpec<ReconObject> {
       // reference it (schedule.cutoverRef + offsets).
       { ...CUTOVER, mapToOwner: (obj) => refs.reconciliationsOf(obj) },
     ],
-    sync: (ctx) => syncReconciliation(ctx, refs),
+    sync: (ctx) => syncReconciliation(ctx, memory),
     events: reconciliationEvents,
+    uses: [
+      use(SECRET, ['get'], 'database URLs: one named Secret at a time, when a run starts'),
+      use(CONFIG_MAP, ['get', 'create', 'update'], 'the run report; a shard result the cache has not seen yet'),
+      use(JOB, ['create', 'get'], 'the shard Job of a run (created, or adopted after a crash)'),
+      use(POD, ['list'], 'why a shard Job failed'),
+    ],
   };
 }

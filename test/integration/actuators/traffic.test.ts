@@ -9,6 +9,8 @@ import {
 import type { TrafficTarget } from '../../../src/actuators/types.js';
 import { KubeClient, type RequestInfo } from '../../../src/runtime/kube-client.js';
 import { loadKubeConfig } from '../../../src/runtime/kubeconfig.js';
+import { operatorIdentity } from '../../support/operator-identity.js';
+import { recordingOptions } from '../../support/api-usage.js';
 import { useCluster, type TestCluster } from '../../support/cluster.js';
 
 interface Route {
@@ -42,13 +44,22 @@ describe('actuators/traffic (real control plane, Gateway API CRDs)', function ()
     ns = await cluster.createNamespace('act-traffic');
     custom = cluster.kc.makeApiClient(k8s.CustomObjectsApi);
     net = cluster.kc.makeApiClient(k8s.NetworkingV1Api);
-    client = new KubeClient(await loadKubeConfig(cluster.kubeconfigPath), {
-      onRequest: (info) => requests.push(info),
+    // The operator's own ServiceAccount and RBAC (deploy/operator/rbac.yaml), requests recorded.
+    const id = await operatorIdentity(cluster, ns);
+    const recorded = recordingOptions('actuators/traffic');
+    client = new KubeClient(await loadKubeConfig(id.kubeconfig), {
+      onRequest: (info) => {
+        requests.push(info);
+        recorded.onRequest(info);
+      },
     });
   });
   after(async () => {
     client?.close();
-    if (ns) await cluster.deleteNamespace(ns);
+    if (ns) {
+      await (await operatorIdentity(cluster, ns)).cleanup();
+      await cluster.deleteNamespace(ns);
+    }
   });
 
   async function createRoute(name: string): Promise<Route> {

@@ -3,8 +3,9 @@ import * as k8s from '@kubernetes/client-node';
 import { DeploymentActuator } from '../../../src/actuators/workloads/deployments.js';
 import { JobActuator } from '../../../src/actuators/workloads/jobs.js';
 import { PREVIOUS_STATE_ANNOTATION, type JobTemplateInput } from '../../../src/actuators/types.js';
-import { KubeClient } from '../../../src/runtime/kube-client.js';
-import { loadKubeConfig } from '../../../src/runtime/kubeconfig.js';
+import type { KubeClient } from '../../../src/runtime/kube-client.js';
+import { operatorClient } from '../../support/api-usage.js';
+import { operatorIdentity } from '../../support/operator-identity.js';
 import { useCluster, type TestCluster } from '../../support/cluster.js';
 import { RUN_LABEL, READY_LABEL, startPodRunner, type PodRunner } from '../../support/pod-runner.js';
 
@@ -22,13 +23,17 @@ describe('actuators/workloads Jobs and Deployments (real control plane)', functi
     cluster = await useCluster();
     ns = await cluster.createNamespace('act-work');
     runner = startPodRunner(cluster.kc, { namespace: ns });
-    client = new KubeClient(await loadKubeConfig(cluster.kubeconfigPath));
+    // The operator's own ServiceAccount and RBAC (deploy/operator/rbac.yaml), requests recorded.
+    client = (await operatorClient(cluster, ns, 'actuators/workloads')).client;
     jobs = new JobActuator(client);
   });
   after(async () => {
     await runner?.stop();
     client?.close();
-    if (ns) await cluster.deleteNamespace(ns);
+    if (ns) {
+      await (await operatorIdentity(cluster, ns)).cleanup();
+      await cluster.deleteNamespace(ns);
+    }
   });
 
   const template = (
