@@ -127,7 +127,7 @@ async function finish(ctx: Ctx, recon: ReconObject, run: RunRecord, result: RunR
   const ns = recon.metadata.namespace ?? 'default';
   const owner = ownerReferenceFor(recon, RECONCILIATION);
   const report = await writeReport(ctx.client, ns, recon.metadata.name, owner, run.id, result);
-  crashPoint('reconciliation:after-report');
+  crashPoint('reconciliation:after-report', `${ns}/${recon.metadata.name}`);
   const claim = await ctx.status.update(ns, recon.metadata.name, (fresh) => {
     const current = fresh.status ?? {};
     if (current.lastRun?.id !== run.id || current.lastRun.finishedAt) return undefined;
@@ -149,7 +149,7 @@ async function continueSharded(ctx: Ctx, recon: ReconObject, run: RunRecord, sha
   let job = ctx.cache(JOB).get(`${ns}/${name}`) as Job | undefined;
   const jobs = new JobActuator(ctx.client);
   if (!job) job = (await jobs.ensureJob(shardJobTemplate(recon, run.id, ownerOf(recon), shards, ctx.settings.image))).job;
-  crashPoint('reconciliation:after-job');
+  crashPoint('reconciliation:after-job', `${ns}/${recon.metadata.name}`);
   const seen = jobObservation(job);
   const counts = { total: shards, succeeded: seen.succeeded, failed: seen.failed };
   if (seen.state === 'Running') {
@@ -172,7 +172,7 @@ async function continueSharded(ctx: Ctx, recon: ReconObject, run: RunRecord, sha
     if (r) results.push(r);
     else missing.push(i);
   }
-  crashPoint('reconciliation:after-shard-results');
+  crashPoint('reconciliation:after-shard-results', `${ns}/${recon.metadata.name}`);
   let merged: RunResult;
   if (missing.length > 0) {
     const failure = seen.state === 'Failed' ? await jobs.withPodFailure(ns, seen) : seen;
@@ -300,7 +300,7 @@ export async function syncReconciliation(ctx: Ctx, memory: ReconciliationMemory 
       return runningStatus(fresh.status, run, generation, now, shards > 0 ? shards : undefined);
     });
     if (!claim.written || !claim.object) return {};
-    crashPoint('reconciliation:after-claim');
+    crashPoint('reconciliation:after-claim', ctx.key);
     if (shards > 0) return continueSharded(ctx, claim.object, run, shards);
     return finish(ctx, claim.object, run, await runInline(ctx, claim.object, run));
   }

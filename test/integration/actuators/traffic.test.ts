@@ -11,6 +11,7 @@ import { KubeClient, type RequestInfo } from '../../../src/runtime/kube-client.j
 import { loadKubeConfig } from '../../../src/runtime/kubeconfig.js';
 import { operatorIdentity } from '../../support/operator-identity.js';
 import { recordingOptions } from '../../support/api-usage.js';
+import { killMidChange } from '../../support/kill-mid-change.js';
 import { useCluster, type TestCluster } from '../../support/cluster.js';
 
 interface Route {
@@ -179,6 +180,22 @@ describe('actuators/traffic (real control plane, Gateway API CRDs)', function ()
     await traffic.restoreAll(targets);
     assert.deepEqual(visible(await getRoute('callcenter')), visible(a0));
     assert.deepEqual(visible(await getRoute('billing')), visible(b0));
+  });
+
+  it('HTTPRoute: a process killed (SIGKILL) between the routes of a switch; applying again finishes it; restore gives back both', async () => {
+    const a0 = await createRoute('support');
+    const b0 = await createRoute('courier');
+    const targets = [routeTarget('support'), routeTarget('courier')];
+    const { kubeconfig } = await operatorIdentity(cluster, ns);
+    await killMidChange({ kind: 'traffic', targets, desired: { newWeight: 25 }, crashAt: 'support' }, { KUBECONFIG: kubeconfig });
+    const traffic = new TrafficActuator(client);
+    assert.equal((await traffic.observe(targets[0]!)).newWeight, 25, 'the first route was switched before the kill');
+    assert.equal((await traffic.observe(targets[1]!)).newWeight, 0, 'the second was not');
+    const res = await traffic.applyAll(targets, { newWeight: 25 });
+    assert.deepEqual(res.map((x) => x.changed), [false, true]);
+    await traffic.restoreAll(targets);
+    assert.deepEqual(visible(await getRoute('support')), visible(a0));
+    assert.deepEqual(visible(await getRoute('courier')), visible(b0));
   });
 
   it('ingress-nginx: a canary Ingress derived from the stable one; idempotent; restore removes it or puts back a pre-existing one', async () => {
