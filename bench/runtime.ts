@@ -243,6 +243,7 @@ export async function runRuntimeBench(): Promise<void> {
     const rssBefore = await steadyRss(second.op.child.pid ?? 0, 3);
     const t0 = Date.now();
     const cpu0 = cpuSeconds(second.op.child.pid ?? 0);
+    const requests0 = (await scrape(second.port)).total;
     for (const [kind, n] of pop) {
       const base = sample(kind);
       await pool(
@@ -260,6 +261,7 @@ export async function runRuntimeBench(): Promise<void> {
     await waitUntil(`the first sync of ${total} objects`, synced, 600_000, 500);
     const firstSyncMs = Date.now() - t0;
     const firstSyncCpu = cpuSeconds(second.op.child.pid ?? 0) - cpu0;
+    const firstSyncRequests = (await scrape(second.port)).total - requests0;
 
     // 3. Idle: nothing changes; count the operator's own requests and sample its memory.
     await sleep(5000);
@@ -288,6 +290,7 @@ export async function runRuntimeBench(): Promise<void> {
     await waitUntil(`${total} syncs after the restart`, async () => (await scrape(third.port)).syncs >= total, 600_000, 200);
     const restartSyncMs = Date.now() - third.startedAt;
     const restartCpu = cpuSeconds(third.op.child.pid ?? 0);
+    const restartRequests = (await scrape(third.port)).total;
     await sleep(5000);
     const rssRestart = await steadyRss(third.op.child.pid ?? 0);
     const breakdown = await memoryBreakdown(third.op.child.pid ?? 0, third.port);
@@ -302,9 +305,9 @@ export async function runRuntimeBench(): Promise<void> {
       [`resident memory after a restart with ${total} objects`, `${rssRestart.toFixed(1)} MB`],
       ['ready (caches synced) after start, no objects', `${(first.readyMs / 1000).toFixed(2)} s`],
       [`created ${total} objects in`, `${(createdMs / 1000).toFixed(1)} s`],
-      [`first sync of all ${total} new objects`, `${(firstSyncMs / 1000).toFixed(1)} s after the first create, ${firstSyncCpu.toFixed(1)} s of operator CPU`],
+      [`first sync of all ${total} new objects`, `${(firstSyncMs / 1000).toFixed(1)} s after the first create, ${firstSyncCpu.toFixed(1)} s of operator CPU, ${firstSyncRequests} API requests`],
       [`ready after a restart with ${total} objects`, `${(third.readyMs / 1000).toFixed(2)} s`],
-      [`every object synced after a restart`, `${(restartSyncMs / 1000).toFixed(1)} s after start, ${restartCpu.toFixed(1)} s of operator CPU (start included)`],
+      [`every object synced after a restart`, `${(restartSyncMs / 1000).toFixed(1)} s after start, ${restartCpu.toFixed(1)} s of operator CPU and ${restartRequests} API requests (start included)`],
       ['load average (1 min) at the end', readFileSync('/proc/loadavg', 'utf8').split(' ')[0] ?? '?'],
       [`idle API requests per minute (over ${idleSeconds} s)`, perMin.toFixed(1)],
       ...kinds.map(([k, v]) => [`  ${k}`, `${v.toFixed(1)}/min`] as [string, string]),

@@ -23,6 +23,7 @@ import { CoreV1Api } from '@kubernetes/client-node';
 import { operatorIdentity, type OperatorIdentity } from '../../support/operator-identity.js';
 import { recordingOptions } from '../../support/api-usage.js';
 import type { Condition } from '../../../src/runtime/conditions.js';
+import { resolveImage } from '../../../src/runtime/image.js';
 
 const CM = { group: '', version: 'v1', plural: 'configmaps', kind: 'ConfigMap' };
 
@@ -269,6 +270,21 @@ describe('runtime/controller against kube-apiserver', function () {
     } finally {
       await idle.stop();
     }
+  });
+
+  it("resolves the Jobs' image once at start: the flag, else its own Pod's container, else the version's image", async () => {
+    // A Pod standing in for the operator's own (no kubelet runs it; the API object is what counts).
+    await client.create({ group: '', version: 'v1', plural: 'pods', kind: 'Pod' }, ns, {
+      metadata: { name: 'cutover-operator-abc' },
+      spec: { containers: [{ name: 'sidecar', image: 'proxy:1' }, { name: 'operator', image: 'registry.nokta.io/cutover-operator:1.4.2' }] },
+    });
+    const env = { POD_NAME: 'cutover-operator-abc', POD_NAMESPACE: ns };
+    assert.deepEqual(await resolveImage(undefined, asOperator, env), { image: 'registry.nokta.io/cutover-operator:1.4.2', source: 'pod' });
+    assert.deepEqual(await resolveImage('mirror.nokta.io/cutover:1.4.2', asOperator, env), { image: 'mirror.nokta.io/cutover:1.4.2', source: 'flag' });
+    const fallback = await resolveImage(undefined, asOperator, {});
+    assert.equal(fallback.source, 'default');
+    assert.match(fallback.image, /^ghcr\.io\/nokta\/cutover-operator:\d+\.\d+\.\d+/);
+    assert.equal(operator!.settings.image, fallback.image, 'the running operator resolved the same default');
   });
 
   it('serves /metrics, /healthz and /readyz', async () => {
