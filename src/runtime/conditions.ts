@@ -55,10 +55,6 @@ export function getCondition(conditions: readonly Condition[] | undefined, type:
   return conditions?.find((c) => c.type === type);
 }
 
-export function isConditionTrue(conditions: readonly Condition[] | undefined, type: string): boolean {
-  return getCondition(conditions, type)?.status === 'True';
-}
-
 /**
  * Returns a new list with the condition set. The order of the other conditions is kept; a new
  * condition goes last.

@@ -18,8 +18,9 @@ export function errorResult(startedAt: Date, finishedAt: Date, error: string): R
 
 /** The RunResult a shard pod wrote into its ConfigMap, if it did. */
 export function shardResultOf(cm: KubeObject | undefined): RunResult | undefined {
-  const text = (cm as ConfigMap | undefined)?.data?.['result.json'];
-  return text ? (JSON.parse(text) as RunResult) : undefined;
+  const data: unknown = cm?.data;
+  const text = data && typeof data === 'object' ? (data as Record<string, unknown>)['result.json'] : undefined;
+  return typeof text === 'string' && text ? (JSON.parse(text) as RunResult) : undefined;
 }
 
 /** Shrinks a result to fit a ConfigMap: differing keys, then tenants, are cut and the cut noted. */

@@ -16,7 +16,7 @@ import { ANNOTATIONS, validateManifest } from '../../api/index.js';
 import { planFromSpec, PlanError } from '../../reconciliation/plan.js';
 import { mergeResults, type RunResult } from '../../reconciliation/result.js';
 import { JobActuator, jobObservation } from '../../actuators/workloads/jobs.js';
-import type { Job, OwnerRef } from '../../actuators/index.js';
+import type { OwnerRef } from '../../actuators/types.js';
 import type { ControllerSpec, SyncContext, SyncResult } from '../../runtime/controller.js';
 import { isNotFound, type KubeObject } from '../../runtime/kube-client.js';
 import { ownerReferenceFor } from '../../runtime/owner-refs.js';
@@ -146,7 +146,7 @@ async function finish(ctx: Ctx, recon: ReconObject, run: RunRecord, result: RunR
 async function continueSharded(ctx: Ctx, recon: ReconObject, run: RunRecord, shards: number): Promise<SyncResult> {
   const ns = recon.metadata.namespace ?? 'default';
   const name = shardJobName(recon.metadata.name, run.id);
-  let job = ctx.cache(JOB).get(`${ns}/${name}`) as Job | undefined;
+  let job = ctx.cache(JOB).get(`${ns}/${name}`);
   const jobs = new JobActuator(ctx.client);
   if (!job) job = (await jobs.ensureJob(shardJobTemplate(recon, run.id, ownerOf(recon), shards, ctx.settings.image))).job;
   crashPoint('reconciliation:after-job', `${ns}/${recon.metadata.name}`);
@@ -232,18 +232,18 @@ function sameDue(a: ScheduleDecision, b: ScheduleDecision): boolean {
 }
 
 /** What a controller instance remembers between syncs (all of it rebuilt from the caches after a restart). */
-export interface ReconciliationMemory {
+interface ReconciliationMemory {
   refs: CutoverReferences;
   specs: SpecChecks;
   /** uid per key, to forget a deleted object's entries. */
   uids: Map<string, string>;
 }
 
-export function reconciliationMemory(): ReconciliationMemory {
+function reconciliationMemory(): ReconciliationMemory {
   return { refs: new CutoverReferences(), specs: new SpecChecks(), uids: new Map() };
 }
 
-export async function syncReconciliation(ctx: Ctx, memory: ReconciliationMemory = reconciliationMemory()): Promise<SyncResult> {
+async function syncReconciliation(ctx: Ctx, memory: ReconciliationMemory = reconciliationMemory()): Promise<SyncResult> {
   const recon = ctx.object;
   memory.refs.record(ctx.key, ctx.namespace ?? 'default', recon?.spec.schedule?.cutoverRef?.name);
   if (!recon) {

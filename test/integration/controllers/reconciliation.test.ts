@@ -54,7 +54,7 @@ function slowManifest(name: string, namespace: string): Recon {
       tenantColumn: 'tenant_id',
       checks: ['one', 'two', 'three', 'four', 'five', 'six'].map((n) => ({ name: n, type: 'count', legacy: { query }, target: { query } })),
     },
-  } as Recon;
+  };
 }
 
 describe('Reconciliation controller in an operator (lagging watch, deletion mid-run)', function () {

@@ -142,7 +142,7 @@ describe('reconciliation status (pure)', function () {
     // The API types conditions loosely (reason optional) until they follow metav1.Condition.
     const erroring = markSyncError(passed as unknown as KStatus, 1, t1, 'Secret not found');
     assert.equal(erroring.conditions?.find((c) => c.type === 'Ready')?.reason, 'SyncError');
-    const idle = idleStatus(erroring as ReconciliationStatus, 1, undefined, undefined, t1);
+    const idle = idleStatus(erroring, 1, undefined, undefined, t1);
     assert.equal(idle.conditions?.find((c) => c.type === 'Ready')?.reason, 'Passed');
     assert.equal(idle.conditions?.find((c) => c.type === 'Reconciling'), undefined);
   });
