@@ -25,7 +25,8 @@ import { operatorIdentity } from '../test/support/operator-identity.js';
 import { startOperator, type OperatorProcess } from '../test/support/operator-process.js';
 import { repoRoot } from '../src/devenv/devenv-state.js';
 import { KubeClient, type KubeObject, type ResourceType } from '../src/runtime/kube-client.js';
-import { API_VERSION, KINDS } from '../src/api/crds.js';
+import { KINDS } from '../src/api/crds.js';
+import { kindResource } from '../src/controllers/kinds.js';
 import { summarizeHeapSnapshot, mb, type HeapSummary } from './heap-snapshot.js';
 import { moduleCosts } from './module-cost.js';
 
@@ -46,10 +47,7 @@ const MODULES = ['prom-client', 'pino', 'yaml', 'ajv', 'cron-parser', 'pg', 'mys
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-function resourceOf(kind: KindName): ResourceType {
-  const [group, version] = API_VERSION.split('/') as [string, string];
-  return { group, version, plural: KINDS[kind].plural, kind };
-}
+const resourceOf = (kind: KindName): ResourceType => kindResource(kind);
 
 function population(): Array<[KindName, number]> {
   const env = process.env.BENCH_RUNTIME_POPULATION;
