@@ -97,6 +97,8 @@ describe('actuators/workloads Jobs and Deployments (real control plane)', functi
     assert.equal((await jobs.ensureJob(t)).created, false);
     await assert.rejects(jobs.ensureJob({ ...t, owner: ref(other) }), /not owned by ConfigMap\/owner-b/);
     assert.equal(await jobs.setParallelism(ns, r.name, 0), false);
+    assert.equal(await jobs.setParallelism(ns, r.name, 1), true, 'the shards worked on at once can change');
+    assert.equal(await jobs.setParallelism(ns, r.name, 0), true);
     assert.equal((await jobs.observeJob(ns, r.name)).state, 'Running');
     await jobs.deleteJob(ns, r.name);
     await jobs.deleteJob(ns, r.name);
