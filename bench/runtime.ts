@@ -1,23 +1,170 @@
 /**
- * Runtime benchmark (`npm run bench -- runtime`): a real control plane, 1,000 widgets, the
- * operator as a child process (`cutover operator --test-controller widgets`). Prints
- * - API requests per minute while idle (from the operator's own `cutover_api_requests_total`),
- *   by verb and resource, next to what the Lease renewals alone cost;
- * - resident memory (the process's RSS, sampled) while idle and at its peak;
- * - sync throughput when all 1,000 widgets change at once, and the time of the initial sync.
- * Goals: no polling when idle (requests per minute near the Lease renewals alone), < 150 MB RSS.
- * BENCH_RUNTIME_WIDGETS and BENCH_RUNTIME_IDLE_SECONDS change the size and the idle window.
+ * Runtime benchmark (`npm run bench -- runtime`): the operator as shipped (`cutover operator`,
+ * every registered controller, under its own ServiceAccount with deploy/operator/rbac.yaml) on a
+ * real control plane, with POPULATION custom resources (1,000 Reconciliations; Cutovers and
+ * CanaryPhases are one line away). Prints
+ * - resident memory (RSS of the process): at start before any resource exists, with the
+ *   population synced and idle, and after a restart with the population in place;
+ * - what the memory at start is made of: a heap snapshot of the idle operator (code by package,
+ *   bytes by V8 type, largest constructors) and the cost of importing each large dependency alone;
+ * - time to readiness (every watched kind's cache synced) and to the first sync of every object,
+ *   for new objects and after a restart;
+ * - API requests per minute while idle (the operator's own `cutover_api_requests_total`), by verb
+ *   and resource, next to what the Lease renewals alone cost.
+ * Goals: RSS < 150 MB; idle requests near the Lease renewals alone.
+ * BENCH_RUNTIME_POPULATION (e.g. `Reconciliation=200`) and BENCH_RUNTIME_IDLE_SECONDS (default
+ * 330: longer than any 5-minute poll) change the size and the idle window. Wall times depend on
+ * the machine's load (printed); the operator's CPU seconds much less.
  */
-import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parseAllDocuments } from 'yaml';
 import { useCluster, stopSharedCluster } from '../test/support/cluster.js';
-import { applyWidgetCrd } from '../test/integration/runtime/support.js';
+import { operatorIdentity } from '../test/support/operator-identity.js';
+import { startOperator, type OperatorProcess } from '../test/support/operator-process.js';
 import { repoRoot } from '../src/devenv/devenv-state.js';
-import { KubeClient } from '../src/runtime/kube-client.js';
-import { WIDGET_RESOURCE, type Widget } from '../src/runtime/test-controller.js';
+import { KubeClient, type KubeObject, type ResourceType } from '../src/runtime/kube-client.js';
+import { KINDS } from '../src/api/crds.js';
+import { kindResource } from '../src/controllers/kinds.js';
+import { summarizeHeapSnapshot, mb, type HeapSummary } from './heap-snapshot.js';
+import { moduleCosts } from './module-cost.js';
+
+type KindName = keyof typeof KINDS;
+
+/** What the benchmark creates. Add `Cutover: 100, CanaryPhase: 100` once their controllers exist. */
+const POPULATION: Partial<Record<KindName, number>> = { Reconciliation: 1000 };
+
+/** The sample each kind's objects are copied from (renamed, and made idle where it matters). */
+const SAMPLES: Record<KindName, string> = {
+  Reconciliation: 'samples/reconciliation-pos-orders.yaml',
+  Cutover: 'samples/cutover-nokta.yaml',
+  CanaryPhase: 'samples/canary-pos-callcenter-drivers.yaml',
+};
+
+/** Dependencies whose import cost is printed (each alone in a fresh process). */
+const MODULES = ['prom-client', 'pino', 'yaml', 'ajv', 'cron-parser', 'pg', 'mysql2/promise', 'ioredis', '@openfeature/flagd-core', '@kubernetes/client-node'];
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+const resourceOf = (kind: KindName): ResourceType => kindResource(kind);
+
+function population(): Array<[KindName, number]> {
+  const env = process.env.BENCH_RUNTIME_POPULATION;
+  if (!env) return Object.entries(POPULATION) as Array<[KindName, number]>;
+  return env.split(',').map((p) => {
+    const [k, v] = p.split('=');
+    if (!k || !(k in KINDS) || !v || !/^\d+$/.test(v)) throw new Error(`BENCH_RUNTIME_POPULATION: '${p}' is not Kind=count`);
+    return [k as KindName, Number(v)];
+  });
+}
+
+function sample(kind: KindName): KubeObject {
+  const doc = parseAllDocuments(readFileSync(join(repoRoot(), SAMPLES[kind]), 'utf8'))
+    .map((d) => d.toJSON() as KubeObject | null)
+    .find((d) => d?.kind === kind);
+  if (!doc) throw new Error(`${SAMPLES[kind]} has no ${kind}`);
+  return doc;
+}
+
+/** The Cutover every fourth Reconciliation's post-cutover schedule waits for (it never switches here). */
+const WAITED_CUTOVER = 'bench-cutover';
+
+/**
+ * Object i of a kind: the sample renamed. Reconciliations stay idle the way they do in a real
+ * shadow phase: three in four on a nightly-like cron that does not fire during the run, one in
+ * four waiting for a Cutover's traffic switch (post-cutover checks at +4h and +24h).
+ */
+function manifest(kind: KindName, base: KubeObject, i: number, namespace: string): KubeObject {
+  const o = structuredClone(base);
+  o.metadata = { name: `${kind.toLowerCase()}-${String(i).padStart(4, '0')}`, namespace, labels: o.metadata.labels ?? {} };
+  if (kind === 'Reconciliation') {
+    (o.spec as { schedule?: unknown }).schedule = i % 4 === 3 ? { cutoverRef: { name: WAITED_CUTOVER }, offsets: ['+4h', '+24h'] } : { cron: '0 3 1 1 *' };
+  }
+  return o;
+}
+
+/** The plain `value` env of the operator's container in deploy/operator/deployment.yaml (NODE_OPTIONS…): the process as shipped. */
+function shippedEnv(): Record<string, string> {
+  const docs = parseAllDocuments(readFileSync(join(repoRoot(), 'deploy', 'operator', 'deployment.yaml'), 'utf8')).map((d) => d.toJSON() as KubeObject | null);
+  const dep = docs.find((d) => d?.kind === 'Deployment') as { spec?: { template?: { spec?: { containers?: Array<{ name: string; env?: Array<{ name: string; value?: string }> }> } } } } | undefined;
+  const c = dep?.spec?.template?.spec?.containers?.find((x) => x.name === 'operator');
+  return Object.fromEntries((c?.env ?? []).filter((e) => e.value !== undefined).map((e) => [e.name, e.value ?? '']));
+}
+
+function rssMb(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+/** CPU seconds (user + system) the process has used, from /proc (clock ticks of 10 ms). */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** Median of `n` RSS samples one second apart. */
+async function steadyRss(pid: number, n = 5): Promise<number> {
+  const xs: number[] = [];
+  for (let i = 0; i < n; i++) {
+    xs.push(rssMb(pid));
+    if (i < n - 1) await sleep(1000);
+  }
+  return [...xs].sort((a, b) => a - b)[Math.floor(n / 2)] ?? NaN;
+}
+
+/** Where a process's resident memory is: file-backed vs anonymous (/proc), V8 heap by space (/metrics). */
+async function memoryBreakdown(pid: number, port: number): Promise<Array<[string, string]>> {
+  const smaps = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+  const kb = (k: string): number => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(smaps)?.[1] ?? NaN) / 1024;
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const metric = (re: RegExp): Array<[string, number]> => [...text.matchAll(re)].map((m) => [m[1] ?? '', Number(m[2]) / 1024 / 1024]);
+  const spaces = metric(/^cutover_nodejs_heap_space_size_total_bytes\{space="([^"]+)"\} (\d+)$/gm).filter(([, v]) => v >= 0.5);
+  const external = metric(/^cutover_nodejs_(external_memory)_bytes (\d+)$/gm);
+  return [
+    ['  resident', `${kb('Rss').toFixed(1)} MB: anonymous ${kb('Anonymous').toFixed(1)} MB, file-backed ${(kb('Rss') - kb('Anonymous')).toFixed(1)} MB`],
+    ...spaces.map(([k, v]): [string, string] => [`  V8 ${k} (committed)`, `${v.toFixed(1)} MB`]),
+    ...external.map(([k, v]): [string, string] => [`  ${k.replace('_', ' ')}`, `${v.toFixed(1)} MB`]),
+  ];
+}
+
+interface Scrape {
+  total: number;
+  byKind: Map<string, number>;
+  syncs: number;
+}
+
+async function scrape(port: number): Promise<Scrape> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const byKind = new Map<string, number>();
+  let total = 0;
+  let syncs = 0;
+  for (const line of text.split('\n')) {
+    const m = /^cutover_api_requests_total\{verb="([^"]+)",resource="([^"]+)",code="[^"]*"\} (\d+(?:\.\d+)?)$/.exec(line);
+    if (m) {
+      const k = `${m[1]} ${m[2]}`;
+      byKind.set(k, (byKind.get(k) ?? 0) + Number(m[3]));
+      total += Number(m[3]);
+    }
+    const s = /^cutover_sync_total\{controller="[^"]+",result="success"\} (\d+)$/.exec(line);
+    if (s) syncs += Number(s[1]);
+  }
+  return { total, byKind, syncs };
+}
+
+async function waitUntil(what: string, probe: () => Promise<boolean> | boolean, timeoutMs: number, stepMs = 200): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      if (await probe()) return;
+    } catch {
+      /* not yet */
+    }
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(stepMs);
+  }
+}
 
 /** Runs `f` over `items` with at most `n` at a time. */
 async function pool<T>(items: T[], n: number, f: (x: T) => Promise<unknown>): Promise<void> {
@@ -32,151 +179,165 @@ async function pool<T>(items: T[], n: number, f: (x: T) => Promise<unknown>): Pr
   );
 }
 
-function rssMb(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : NaN;
-}
-
-interface Sample {
-  total: number;
-  byKind: Map<string, number>;
-  syncs: number;
-}
-
-async function scrape(port: number): Promise<Sample> {
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  const byKind = new Map<string, number>();
-  let total = 0;
-  let syncs = 0;
-  for (const line of text.split('\n')) {
-    const m = /^cutover_api_requests_total\{verb="([^"]+)",resource="([^"]+)",code="[^"]*"\} (\d+(?:\.\d+)?)$/.exec(line);
-    if (m) {
-      const k = `${m[1]} ${m[2]}`;
-      byKind.set(k, (byKind.get(k) ?? 0) + Number(m[3]));
-      total += Number(m[3]);
-    }
-    const s = /^cutover_sync_total\{controller="test-widgets",result="success"\} (\d+)$/.exec(line);
-    if (s) syncs = Number(s[1]);
-  }
-  return { total, byKind, syncs };
-}
-
 export async function runRuntimeBench(): Promise<void> {
-  const count = Number(process.env.BENCH_RUNTIME_WIDGETS ?? 1000);
-  const idleSeconds = Number(process.env.BENCH_RUNTIME_IDLE_SECONDS ?? 60);
+  const pop = population();
+  const total = pop.reduce((a, [, n]) => a + n, 0);
+  // Longer than the slowest timer a controller could use to poll (5 minutes), so polling shows.
+  const idleSeconds = Number(process.env.BENCH_RUNTIME_IDLE_SECONDS ?? 330);
   const cluster = await useCluster();
-  await applyWidgetCrd(cluster);
+  await cluster.applyCrds();
   const ns = await cluster.createNamespace('bench-runtime');
+  const identity = await operatorIdentity(cluster, ns);
   const client = new KubeClient(cluster.kc);
-  const names = Array.from({ length: count }, (_, i) => `w${String(i).padStart(4, '0')}`);
-  process.stdout.write(`runtime bench: creating ${count} widgets in ${ns}\n`);
-  await pool(names, 16, (n) => client.create(WIDGET_RESOURCE, ns, { metadata: { name: n }, spec: { revision: 0 } }));
-
-  const child = spawn(
-    process.execPath,
-    [join(repoRoot(), 'dist', 'src', 'cli', 'main.js'), 'operator', '--test-controller', 'widgets', '--controllers', 'test-widgets', '--namespaces', ns, '--leader-election-namespace', ns, '--listen-address', '127.0.0.1:0', '--workers', '4', '--log-level', 'warn'],
-    { cwd: repoRoot(), env: { ...process.env, KUBECONFIG: cluster.kubeconfigPath, LOG_LEVEL: 'warn' }, stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  let stderr = '';
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const pid = child.pid ?? 0;
-  const rss: number[] = [];
-  const sampler = setInterval(() => {
-    try {
-      rss.push(rssMb(pid));
-    } catch {
-      /* exited */
+  const snapshotDir = mkdtempSync(join(tmpdir(), 'cutover-heap-'));
+  for (const name of ['nokta-legacy-db', 'nokta-new-db']) {
+    await client.create({ group: '', version: 'v1', plural: 'secrets', kind: 'Secret' }, ns, { metadata: { name }, stringData: { url: 'mysql://reconciler@127.0.0.1:1/none' } });
+  }
+  const args = ['--kubeconfig', identity.kubeconfig, '--namespaces', ns, '--leader-election-namespace', ns, '--log-level', 'info'];
+  let op: OperatorProcess | undefined;
+  const start = async (): Promise<{ op: OperatorProcess; port: number; readyMs: number; leaderMs: number; startedAt: number }> => {
+    const t0 = Date.now();
+    const p = startOperator(args, { ...shippedEnv(), LOG_LEVEL: 'info' }, { nodeArgs: ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${snapshotDir}`] });
+    op = p;
+    await waitUntil('the operator to listen', () => p.port() !== undefined, 30_000, 50);
+    const port = p.port() ?? 0;
+    await waitUntil('/readyz', async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200, 60_000, 50);
+    const readyMs = Date.now() - t0;
+    await waitUntil('leadership', async () => /^cutover_leader 1$/m.test(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()), 60_000, 100);
+    return { op: p, port, readyMs, leaderMs: Date.now() - t0, startedAt: t0 };
+  };
+  /** Makes the operator write a heap snapshot (SIGUSR2) and summarizes it. */
+  const heapSnapshot = async (p: OperatorProcess, port: number): Promise<HeapSummary> => {
+    p.signal('SIGUSR2');
+    await waitUntil('the heap snapshot', () => readdirSync(snapshotDir).some((f) => f.endsWith('.heapsnapshot')), 60_000);
+    // The snapshot is written on the main thread: once /healthz answers, the file is complete.
+    await waitUntil('the operator after the snapshot', async () => (await fetch(`http://127.0.0.1:${port}/healthz`)).status === 200, 60_000);
+    const file = join(snapshotDir, readdirSync(snapshotDir).find((f) => f.endsWith('.heapsnapshot')) ?? '');
+    const summary = summarizeHeapSnapshot(file);
+    rmSync(file);
+    return summary;
+  };
+  const synced = async (): Promise<boolean> => {
+    for (const [kind, n] of pop) {
+      const l = await client.listAll(resourceOf(kind), { namespace: ns });
+      const done = l.items.filter((o) => (o.status as { observedGeneration?: number } | undefined)?.observedGeneration === o.metadata.generation).length;
+      if (done < n) return false;
     }
-  }, 1000);
-  try {
-    // The port is only in the info log; the operator runs with warn, so find it through /proc.
-    const port = await findListeningPort(pid);
-    const started = Date.now();
-    const allSynced = async (revision: number): Promise<boolean> => {
-      const l = await client.listAll<Widget>(WIDGET_RESOURCE, { namespace: ns });
-      return l.items.length === count && l.items.every((w) => (w.status?.syncs ?? 0) > 0 && w.status?.lastRevision === revision);
-    };
-    while (!(await allSynced(0))) await sleep(500);
-    const initialMs = Date.now() - started;
+    return true;
+  };
 
-    // Idle: nothing changes; count the operator's own requests.
+  try {
+    process.stdout.write(`runtime bench: namespace ${ns}, ${pop.map(([k, n]) => `${n} ${k}`).join(', ')}; operator env from deploy/operator/deployment.yaml: ${JSON.stringify(shippedEnv())}\n`);
+    // 1. The operator with nothing to do: its memory at start, and a heap snapshot of it.
+    const first = await start();
+    await sleep(5000);
+    const rssEmpty = await steadyRss(first.op.child.pid ?? 0);
+    const heap = await heapSnapshot(first.op, first.port);
+    await first.op.stop();
+
+    // 2. A fresh operator; the population created while it runs.
+    const second = await start();
     await sleep(3000);
-    const rssIdleStart = rssMb(pid);
-    const before = await scrape(port);
-    await sleep(idleSeconds * 1000);
-    const after = await scrape(port);
-    const rssIdle = rssMb(pid);
+    const rssBefore = await steadyRss(second.op.child.pid ?? 0, 3);
+    const t0 = Date.now();
+    const cpu0 = cpuSeconds(second.op.child.pid ?? 0);
+    const requests0 = (await scrape(second.port)).total;
+    for (const [kind, n] of pop) {
+      const base = sample(kind);
+      await pool(
+        Array.from({ length: n }, (_, i) => i),
+        16,
+        (i) => client.create(resourceOf(kind), ns, manifest(kind, base, i, ns)),
+      );
+    }
+    if (pop.some(([k, n]) => k === 'Reconciliation' && n > 3)) {
+      const co = manifest('Cutover', sample('Cutover'), 0, ns);
+      co.metadata.name = WAITED_CUTOVER;
+      await client.create(resourceOf('Cutover'), ns, co);
+    }
+    const createdMs = Date.now() - t0;
+    await waitUntil(`the first sync of ${total} objects`, synced, 600_000, 500);
+    const firstSyncMs = Date.now() - t0;
+    const firstSyncCpu = cpuSeconds(second.op.child.pid ?? 0) - cpu0;
+    const firstSyncRequests = (await scrape(second.port)).total - requests0;
+
+    // 3. Idle: nothing changes; count the operator's own requests and sample its memory.
+    await sleep(5000);
+    const rssSamples: number[] = [];
+    const before = await scrape(second.port);
+    const cpuIdle0 = cpuSeconds(second.op.child.pid ?? 0);
+    const idleEnd = Date.now() + idleSeconds * 1000;
+    while (Date.now() < idleEnd) {
+      rssSamples.push(rssMb(second.op.child.pid ?? 0));
+      await sleep(1000);
+    }
+    const after = await scrape(second.port);
     const perMin = ((after.total - before.total) * 60) / idleSeconds;
     const kinds = [...after.byKind.entries()]
       .map(([k, v]) => [k, ((v - (before.byKind.get(k) ?? 0)) * 60) / idleSeconds] as const)
       .filter(([, v]) => v > 0)
       .sort((x, y) => y[1] - x[1]);
+    const idleCpu = cpuSeconds(second.op.child.pid ?? 0) - cpuIdle0;
+    const rssIdle = [...rssSamples].sort((a, b) => a - b)[Math.floor(rssSamples.length / 2)] ?? NaN;
+    const rssIdleMax = Math.max(...rssSamples);
+    const idleSyncs = after.syncs - before.syncs;
+    await second.op.stop();
+
+    // 4. Restart with the population in place: readiness and the first sync of every object.
+    const third = await start();
+    await waitUntil(`${total} syncs after the restart`, async () => (await scrape(third.port)).syncs >= total, 600_000, 200);
+    const restartSyncMs = Date.now() - third.startedAt;
+    const restartCpu = cpuSeconds(third.op.child.pid ?? 0);
+    const restartRequests = (await scrape(third.port)).total;
+    await sleep(5000);
+    const rssRestart = await steadyRss(third.op.child.pid ?? 0);
+    const breakdown = await memoryBreakdown(third.op.child.pid ?? 0, third.port);
+    const heapFull = await heapSnapshot(third.op, third.port);
+    const { baseRssMb, costs } = await moduleCosts(MODULES, repoRoot());
+
     const leaseRenewalsPerMin = 60 / 2; // one PUT per 2 s retry period while leading
-
-    // Change every widget at once; measure until all are synced.
-    const s0 = await scrape(port);
-    const t0 = Date.now();
-    await pool(names, 16, (n) => client.patch(WIDGET_RESOURCE, ns, n, { spec: { revision: 1 } }));
-    const patchedMs = Date.now() - t0;
-    while (!(await allSynced(1))) await sleep(250);
-    const changeMs = Date.now() - t0;
-    const s1 = await scrape(port);
-    const peak = Math.max(...rss.filter((x) => Number.isFinite(x)));
-
     const rows: Array<[string, string]> = [
-      ['widgets', String(count)],
-      ['initial sync of all widgets', `${(initialMs / 1000).toFixed(1)} s`],
+      ['objects', pop.map(([k, n]) => `${n} ${k}`).join(', ')],
+      ['resident memory at start, no objects', `${rssEmpty.toFixed(1)} MB (second start ${rssBefore.toFixed(1)} MB)`],
+      [`resident memory idle with ${total} objects`, `${rssIdle.toFixed(1)} MB (max ${rssIdleMax.toFixed(1)} MB)`],
+      [`resident memory after a restart with ${total} objects`, `${rssRestart.toFixed(1)} MB`],
+      ['ready (caches synced) after start, no objects', `${(first.readyMs / 1000).toFixed(2)} s`],
+      [`created ${total} objects in`, `${(createdMs / 1000).toFixed(1)} s`],
+      [`first sync of all ${total} new objects`, `${(firstSyncMs / 1000).toFixed(1)} s after the first create, ${firstSyncCpu.toFixed(1)} s of operator CPU, ${firstSyncRequests} API requests`],
+      [`ready after a restart with ${total} objects`, `${(third.readyMs / 1000).toFixed(2)} s`],
+      [`every object synced after a restart`, `${(restartSyncMs / 1000).toFixed(1)} s after start, ${restartCpu.toFixed(1)} s of operator CPU and ${restartRequests} API requests (start included)`],
+      ['load average (1 min) at the end', readFileSync('/proc/loadavg', 'utf8').split(' ')[0] ?? '?'],
       [`idle API requests per minute (over ${idleSeconds} s)`, perMin.toFixed(1)],
       ...kinds.map(([k, v]) => [`  ${k}`, `${v.toFixed(1)}/min`] as [string, string]),
       ['  Lease renewals alone would be', `${leaseRenewalsPerMin}/min`],
-      ['resident memory, idle', `${rssIdle.toFixed(1)} MB (at idle start ${rssIdleStart.toFixed(1)} MB)`],
-      ['resident memory, peak', `${peak.toFixed(1)} MB`],
-      [`${count} changed widgets synced in`, `${(changeMs / 1000).toFixed(1)} s (patches sent in ${(patchedMs / 1000).toFixed(1)} s)`],
-      ['sync throughput', `${((count * 1000) / changeMs).toFixed(0)} widgets/s (${s1.syncs - s0.syncs} syncs, ${s1.total - s0.total} API requests)`],
+      ['syncs while idle', `${idleSyncs} (${idleCpu.toFixed(1)} s of operator CPU)`],
       ['goal: idle requests near Lease renewals', perMin <= leaseRenewalsPerMin * 1.5 + 5 ? 'met' : 'NOT met'],
-      ['goal: resident memory < 150 MB', peak < 150 ? 'met' : 'NOT met'],
+      ['goal: resident memory < 150 MB', Math.max(rssEmpty, rssIdleMax, rssRestart) < 150 ? 'met' : 'NOT met'],
     ];
-    const w = Math.max(...rows.map((r) => r[0].length));
-    process.stdout.write('\nruntime benchmark\n' + rows.map(([k, v]) => `  ${k.padEnd(w)}  ${v}`).join('\n') + '\n');
+    const table = (rs: Array<[string, string]>): string => {
+      const w = Math.max(...rs.map((r) => r[0].length));
+      return rs.map(([k, v]) => `  ${k.padEnd(w)}  ${v}`).join('\n');
+    };
+    process.stdout.write('\nruntime benchmark\n' + table(rows) + '\n');
+    const printHeap = (title: string, h: HeapSummary): void => {
+      process.stdout.write(`\n${title} (heap snapshot: ${mb(h.totalBytes)} of live JS heap)\n`);
+      process.stdout.write('  by V8 type:\n' + table(h.byType.slice(0, 8).map((t) => [`  ${t.type}`, `${mb(t.bytes)} (${t.count} nodes)`])) + '\n');
+      process.stdout.write('  code (functions, bytecode, sources) by package:\n' + table(h.codeByOrigin.map((o) => [`  ${o.origin}`, `${mb(o.bytes)} (${o.functions} functions)`])) + '\n');
+      process.stdout.write('  largest constructors:\n' + table(h.topConstructors.slice(0, 8).map((c) => [`  ${c.name}`, `${mb(c.bytes)} (${c.count})`])) + '\n');
+    };
+    process.stdout.write(`\nresident memory after a restart with ${total} objects, by kind\n` + table(breakdown) + '\n');
+    printHeap('the operator at start, no objects', heap);
+    printHeap(`the operator after a restart with ${total} objects`, heapFull);
+    process.stdout.write(`\ncost of importing each dependency alone (fresh process, after GC; Node itself: ${baseRssMb.toFixed(1)} MB)\n` + table(costs.map((c) => [`  ${c.module}`, `RSS +${c.rssMb.toFixed(1)} MB, heap +${c.heapMb.toFixed(1)} MB`])) + '\n');
   } catch (e) {
-    process.stderr.write(`operator stderr:\n${stderr.slice(-4000)}\n`);
+    process.stderr.write(`operator output:\n${op?.output().slice(-4000) ?? ''}\n`);
     throw e;
   } finally {
-    clearInterval(sampler);
-    child.kill('SIGTERM');
-    await new Promise((r) => (child.exitCode !== null ? r(null) : child.once('exit', r)));
+    await op?.stop();
     client.close();
+    rmSync(snapshotDir, { recursive: true, force: true });
+    await identity.cleanup();
     await cluster.deleteNamespace(ns);
-  }
-}
-
-/** The TCP port the process listens on (its health/metrics server), from /proc/net/tcp. */
-async function findListeningPort(pid: number): Promise<number> {
-  const end = Date.now() + 30_000;
-  for (;;) {
-    const inodes = new Set<string>();
-    try {
-      const { readdirSync, readlinkSync } = await import('node:fs');
-      for (const fd of readdirSync(`/proc/${pid}/fd`)) {
-        try {
-          const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
-          if (m?.[1]) inodes.add(m[1]);
-        } catch {
-          /* closed meanwhile */
-        }
-      }
-      for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
-        for (const line of readFileSync(file, 'utf8').split('\n').slice(1)) {
-          const f = line.trim().split(/\s+/);
-          // state 0A = LISTEN; field 9 = inode
-          if (f[3] === '0A' && f[9] && inodes.has(f[9])) return parseInt(f[1]?.split(':')[1] ?? '0', 16);
-        }
-      }
-    } catch {
-      /* not yet */
-    }
-    if (Date.now() > end) throw new Error('the operator did not start listening');
-    await sleep(200);
   }
 }
 

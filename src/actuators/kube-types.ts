@@ -12,32 +12,12 @@ import type {
   V1JobSpec,
   V1ServiceBackendPort,
 } from '@kubernetes/client-node';
-import type { KubeObject, ResourceType } from '../runtime/kube-client.js';
+import type { KubeObject } from '../runtime/kube-client.js';
 
 export type { V1IngressBackend as IngressBackend, V1IngressSpec as IngressSpec };
 export type { V1JobSpec as JobSpec, V1ServiceBackendPort as ServiceBackendPort };
 
-export const CONFIG_MAP: ResourceType = { group: '', version: 'v1', plural: 'configmaps', kind: 'ConfigMap' };
-export const POD: ResourceType = { group: '', version: 'v1', plural: 'pods', kind: 'Pod' };
-export const JOB: ResourceType = { group: 'batch', version: 'v1', plural: 'jobs', kind: 'Job' };
-export const DEPLOYMENT: ResourceType = {
-  group: 'apps',
-  version: 'v1',
-  plural: 'deployments',
-  kind: 'Deployment',
-};
-export const INGRESS: ResourceType = {
-  group: 'networking.k8s.io',
-  version: 'v1',
-  plural: 'ingresses',
-  kind: 'Ingress',
-};
-export const HTTP_ROUTE: ResourceType = {
-  group: 'gateway.networking.k8s.io',
-  version: 'v1',
-  plural: 'httproutes',
-  kind: 'HTTPRoute',
-};
+export { CONFIG_MAP, POD, JOB, DEPLOYMENT, INGRESS, HTTP_ROUTE } from '../runtime/resources.js';
 
 export interface ConfigMap extends KubeObject {
   data?: Record<string, string>;

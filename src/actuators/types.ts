@@ -84,6 +84,45 @@ export interface TenantFlagState {
   bucketingKey: string;
 }
 
+/** A toleration of the Job's pods (core/v1 Toleration). */
+export interface Toleration {
+  key?: string;
+  operator?: 'Exists' | 'Equal';
+  value?: string;
+  effect?: 'NoSchedule' | 'PreferNoSchedule' | 'NoExecute';
+  tolerationSeconds?: number;
+}
+
+/**
+ * What a spec may change of a Job's pods, over the defaults of Pod Security "restricted":
+ * seccomp RuntimeDefault, runAsNonRoot, no privilege escalation, every capability dropped, a
+ * read-only root filesystem, and modest resources. Privilege escalation and capabilities cannot
+ * be given back.
+ */
+export interface PodOverlay {
+  annotations?: Record<string, string>;
+  nodeSelector?: Record<string, string>;
+  tolerations?: Toleration[];
+  resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
+  securityContext?: {
+    runAsUser?: number;
+    runAsGroup?: number;
+    fsGroup?: number;
+    runAsNonRoot?: boolean;
+    readOnlyRootFilesystem?: boolean;
+    seccompProfile?: { type: 'RuntimeDefault' | 'Localhost' | 'Unconfined'; localhostProfile?: string };
+  };
+}
+
+/** One environment variable: a literal, a Secret key, or a field of the pod (downward API). */
+export interface JobEnvVar {
+  name: string;
+  value?: string;
+  secretKeyRef?: { name: string; key: string };
+  /** e.g. `metadata.namespace`, `metadata.labels['batch.kubernetes.io/controller-uid']`. */
+  fieldRef?: string;
+}
+
 /** A Job to create from a template of the spec. */
 export interface JobTemplateInput {
   namespace: string;
@@ -93,19 +132,32 @@ export interface JobTemplateInput {
   step: string;
   /** Retry attempt: a new attempt makes a new Job; the same attempt never does. */
   attempt?: number;
+  /**
+   * The Job's name when the caller derives it itself (e.g. from a run id); default
+   * `<owner>-<step>-<template hash>`. Either way the same input always names the same Job.
+   */
+  name?: string;
   image: string;
   command: string[];
   args?: string[];
-  env?: { name: string; value?: string; secretKeyRef?: { name: string; key: string } }[];
+  env?: JobEnvVar[];
   /** For sharded work: Indexed Job with this many completions (= shards). */
   completions?: number;
   parallelism?: number;
   indexed?: boolean;
   backoffLimit?: number;
+  /** Indexed Jobs: retries of each index on its own (then backoffLimit is not used). */
+  backoffLimitPerIndex?: number;
   activeDeadlineSeconds?: number;
   ttlSecondsAfterFinished?: number;
+  /** On the Job and its pods. */
   labels?: Record<string, string>;
+  /** On the pods only. */
+  podLabels?: Record<string, string>;
   serviceAccountName?: string;
+  /** Name of the container; default `main`. */
+  containerName?: string;
+  pod?: PodOverlay;
   owner?: OwnerRef;
 }
 

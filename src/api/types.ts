@@ -41,6 +41,28 @@ export type Engine = 'mysql' | 'postgres';
 export interface DatabaseRef { engine: Engine; secretRef?: SecretKeyRef; url?: string }
 
 export interface EnvVar { name: string; value?: string; secretKeyRef?: SecretKeyRef }
+export interface Toleration {
+  key?: string;
+  operator?: 'Exists' | 'Equal';
+  value?: string;
+  effect?: 'NoSchedule' | 'PreferNoSchedule' | 'NoExecute';
+  tolerationSeconds?: number;
+}
+/** Pod settings of a Job over the operator's defaults (Pod Security "restricted"). */
+export interface PodOverlay {
+  annotations?: Record<string, string>;
+  nodeSelector?: Record<string, string>;
+  tolerations?: Toleration[];
+  resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
+  securityContext?: {
+    runAsUser?: number;
+    runAsGroup?: number;
+    fsGroup?: number;
+    runAsNonRoot?: boolean;
+    readOnlyRootFilesystem?: boolean;
+    seccompProfile?: { type: 'RuntimeDefault' | 'Localhost' | 'Unconfined'; localhostProfile?: string };
+  };
+}
 export interface JobTemplate {
   image: string;
   command: string[];
@@ -53,6 +75,7 @@ export interface JobTemplate {
   backoffLimit?: number;
   activeDeadlineSeconds?: number;
   podLabels?: Record<string, string>;
+  pod?: PodOverlay;
 }
 
 // ------------------------------------------------------------------------------ Reconciliation
@@ -94,6 +117,7 @@ export interface Parallelism {
   image?: string;
   serviceAccountName?: string;
   podLabels?: Record<string, string>;
+  pod?: PodOverlay;
 }
 export interface ReconciliationSpec {
   legacy: DatabaseRef;

@@ -1,7 +1,7 @@
 /**
  * `cutover operator`: runs the registered controllers with leader election, metrics and health
  * endpoints. Controllers come from `src/controllers/index.js` (each module there calls
- * `registerController`) plus the test-only ones chosen with --test-controller.
+ * `registerController`), plus any a wrapping entry point registered before calling `run`.
  */
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -35,14 +35,6 @@ export async function run(argv: string[]): Promise<number> {
 
   await loadRegisteredControllers();
   let specs: ControllerSpec<KubeObject>[] = registeredControllers();
-  for (const t of options.testControllers) {
-    if (t !== 'widgets') {
-      process.stderr.write(`cutover operator: unknown test controller '${t}' (known: widgets)\n`);
-      return 2;
-    }
-    const { widgetController } = await import('../runtime/test-controller.js');
-    specs.push(widgetController(options.identity));
-  }
   if (options.controllers.length > 0) {
     const unknown = options.controllers.filter((n) => !specs.some((s) => s.name === n));
     if (unknown.length > 0) {

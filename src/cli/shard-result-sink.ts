@@ -7,8 +7,8 @@
 import { KubeClient, type KubeObject } from '../runtime/kube-client.js';
 import { loadKubeConfig, type KubeConfigLike } from '../runtime/kubeconfig.js';
 import type { RunResult } from '../reconciliation/index.js';
-
-import { CONFIGMAP, LABEL_SHARD_RESULT } from '../controllers/reconciliation/resources.js';
+import { LABEL_SHARD_RESULT } from '../controllers/reconciliation/resources.js';
+import { CONFIG_MAP } from '../runtime/resources.js';
 
 export interface ShardSinkOptions {
   name: string;
@@ -48,7 +48,7 @@ export async function writeShardResult(result: RunResult, opts: ShardSinkOptions
     data: { 'result.json': JSON.stringify(result) },
   };
   try {
-    await client.createOrReplace(CONFIGMAP, opts.namespace, body);
+    await client.createOrReplace(CONFIG_MAP, opts.namespace, body);
   } finally {
     client.close();
   }

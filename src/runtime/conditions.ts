@@ -1,20 +1,38 @@
 /**
- * Status conditions the Kubernetes way (metav1.Condition) and kstatus helpers.
+ * Status conditions the Kubernetes way (metav1.Condition) and kstatus helpers: the one condition
+ * system of every controller (the API's `Condition` type is this one).
  *
  * `lastTransitionTime` changes only when a condition's `status` changes; a new reason or message
  * with the same status keeps it. `Ready` is the summary; `Reconciling` and `Stalled` are
  * "abnormal-true" conditions (present and True only while that is the case, removed otherwise).
+ *
+ * The runtime itself writes two kinds of conditions when a sync throws (see controller.ts):
+ * `markSyncError` (Reconciling=True and Ready=False, reason `SyncError`: retrying with backoff)
+ * and `markStalled` with a `TerminalError`'s reason (not retried). A controller's next status
+ * write replaces them: its status functions set Ready, Reconciling and Stalled every time.
  */
-export type ConditionStatus = 'True' | 'False' | 'Unknown';
 
-export interface Condition {
-  type: string;
-  status: ConditionStatus;
-  reason: string;
-  message: string;
-  lastTransitionTime: string;
-  observedGeneration?: number;
+import type { Condition, ConditionStatus } from '../api/types.js';
+
+/** metav1.Condition: the one Condition type, declared with the API's types. */
+export type { Condition, ConditionStatus };
+/** The kstatus condition types every kind has. */
+export const READY = 'Ready';
+export const RECONCILING = 'Reconciling';
+export const STALLED = 'Stalled';
+
+/** Reasons the runtime writes. */
+export const REASON_SYNC_ERROR = 'SyncError';
+/** Ready after a recovery from SyncError when the controller did not say more (a safety net). */
+export const REASON_RECOVERED = 'Recovered';
+
+/** Longest condition message the runtime writes (the API allows 32 kB; people read the start). */
+export const MAX_CONDITION_MESSAGE = 2048;
+
+export function clipMessage(message: string): string {
+  return message.length <= MAX_CONDITION_MESSAGE ? message : `${message.slice(0, MAX_CONDITION_MESSAGE - 1)}…`;
 }
+
 
 export type ConditionInput = Omit<Condition, 'lastTransitionTime'>;
 
@@ -30,10 +48,6 @@ export function kubeMicroTime(d: Date): string {
 
 export function getCondition(conditions: readonly Condition[] | undefined, type: string): Condition | undefined {
   return conditions?.find((c) => c.type === type);
-}
-
-export function isConditionTrue(conditions: readonly Condition[] | undefined, type: string): boolean {
-  return getCondition(conditions, type)?.status === 'True';
 }
 
 /**
@@ -114,6 +128,33 @@ export function markStalled<S extends KStatus>(status: S, generation: number | u
   c = setCondition(c, { type: 'Ready', status: 'False', reason, message, observedGeneration: generation }, now);
   c = removeCondition(c, 'Reconciling');
   return { ...status, conditions: c, ...(generation !== undefined ? { observedGeneration: generation } : {}) };
+}
+
+/**
+ * A sync keeps failing and is retried with backoff: Reconciling=True and Ready=False with reason
+ * SyncError and the error's message; Stalled removed (retrying is progress of a kind).
+ */
+export function markSyncError<S extends KStatus>(status: S, generation: number | undefined, now: Date, message: string): S {
+  return markReconciling(status, generation, now, REASON_SYNC_ERROR, clipMessage(message), 'False');
+}
+
+/** True when the status carries a condition with `reason` among Ready, Reconciling and Stalled. */
+export function hasReason(status: KStatus | undefined, reason: string): boolean {
+  return (status?.conditions ?? []).some((c) => (c.type === RECONCILING || c.type === READY || c.type === STALLED) && c.reason === reason);
+}
+
+/**
+ * After a successful sync, removes what the runtime wrote for an error with `reason` (SyncError or
+ * a TerminalError's) when the controller's own status write did not replace it: Reconciling and
+ * Stalled with that reason go, Ready with that reason becomes Unknown (reason Recovered).
+ */
+export function clearErrorConditions<S extends KStatus>(status: S, reason: string, generation: number | undefined, now: Date): S {
+  let c = status.conditions ?? [];
+  for (const t of [RECONCILING, STALLED]) if (getCondition(c, t)?.reason === reason) c = removeCondition(c, t);
+  if (getCondition(c, READY)?.reason === reason) {
+    c = setCondition(c, { type: READY, status: 'Unknown', reason: REASON_RECOVERED, message: 'the last sync succeeded', observedGeneration: generation }, now);
+  }
+  return { ...status, conditions: c };
 }
 
 /** True when the status describes the object's current generation. */

@@ -16,7 +16,3 @@ export function registerController<T extends KubeObject>(spec: ControllerSpec<T>
 export function registeredControllers(): ControllerSpec<KubeObject>[] {
   return [...registry.values()];
 }
-
-export function unregisterController(name: string): boolean {
-  return registry.delete(name);
-}

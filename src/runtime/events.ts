@@ -15,7 +15,7 @@ import type { KubeClient, KubeObject, ResourceType } from './kube-client.js';
 import { apiVersionOf, isNotFound } from './kube-client.js';
 import { createLogger, redactSecrets, type Logger } from './logger.js';
 
-export const EVENT_RESOURCE: ResourceType = { group: 'events.k8s.io', version: 'v1', plural: 'events', kind: 'Event' };
+import { EVENT } from './resources.js';
 
 export interface EventInput {
   type: 'Normal' | 'Warning';
@@ -105,7 +105,7 @@ export class EventRecorder {
         s.count++;
         s.last = now.getTime();
         try {
-          await this.client.patch(EVENT_RESOURCE, s.namespace, s.name, { series: { count: s.count, lastObservedTime: kubeMicroTime(now) } });
+          await this.client.patch(EVENT, s.namespace, s.name, { series: { count: s.count, lastObservedTime: kubeMicroTime(now) } });
           return;
         } catch (e) {
           if (!isNotFound(e)) throw e;
@@ -113,7 +113,7 @@ export class EventRecorder {
         }
       }
       const obj = this.build(regarding, rt, ev, now);
-      await this.client.create(EVENT_RESOURCE, obj.metadata.namespace, obj);
+      await this.client.create(EVENT, obj.metadata.namespace, obj);
       this.series.set(id, { name: obj.metadata.name ?? '', namespace: obj.metadata.namespace ?? '', count: 1, first: now.getTime(), last: now.getTime() });
       const max = this.options.maxSeries ?? 5000;
       while (this.series.size > max) {

@@ -10,7 +10,8 @@
  * - Each watch asks the server to end it after a random 5–10 minutes (`timeoutSeconds`), and a
  *   watchdog restarts a watch that delivered nothing (not even a bookmark) for `silenceMs`.
  * - Every `resyncMs` the handlers get an update for every cached object (a periodic resync).
- * - Cached objects do not keep `metadata.managedFields` (memory).
+ * - Cached objects keep neither `metadata.managedFields` nor kubectl's last-applied annotation
+ *   (memory).
  *
  * The transport is injectable: `kubeTransport()` is the real one; unit tests drive the loop
  * logic with an in-memory one.
@@ -48,9 +49,23 @@ export function kubeTransport<T extends KubeObject>(
   };
 }
 
-/** managedFields are large and no controller reads them: the cache does not keep them. */
+/** kubectl's client-side apply keeps a copy of the whole object in this annotation. */
+export const LAST_APPLIED_ANNOTATION = 'kubectl.kubernetes.io/last-applied-configuration';
+
+/**
+ * managedFields and kubectl's last-applied copy are large (together often more than the object)
+ * and no controller reads them: the cache does not keep them. A cached object is therefore never
+ * written back whole to its main resource (status goes through /status, which ignores the rest).
+ */
 function stripManagedFields<T extends KubeObject>(obj: T): T {
-  if (obj.metadata && 'managedFields' in obj.metadata) delete obj.metadata.managedFields;
+  const m = obj.metadata;
+  if (!m) return obj;
+  if ('managedFields' in m) delete m.managedFields;
+  if (m.annotations && LAST_APPLIED_ANNOTATION in m.annotations) {
+    const rest = { ...m.annotations };
+    delete rest[LAST_APPLIED_ANNOTATION];
+    m.annotations = rest;
+  }
   return obj;
 }
 

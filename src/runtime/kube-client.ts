@@ -108,6 +108,8 @@ export interface RequestInfo {
   resource: string;
   code: number;
   durationMs: number;
+  /** The URL path (`/apis/batch/v1/namespaces/ns/jobs/x`), for callers that need the group. */
+  path: string;
 }
 
 export interface KubeClientOptions {
@@ -257,7 +259,7 @@ export class KubeClient {
     for (let attempt = 0; ; attempt++) {
       const start = Date.now();
       const report = (code: number): void =>
-        this.options.onRequest?.({ verb: verbFor(method, named), resource, code, durationMs: Date.now() - start });
+        this.options.onRequest?.({ verb: verbFor(method, named), resource, code, durationMs: Date.now() - start, path: url.pathname });
       const answer = await new Promise<{ code: number; retryAfter: string | string[] | undefined; parsed: unknown; statusMessage: string | undefined }>((resolve, reject) => {
         const lib = isHttps ? https : http;
         const req = lib.request(
@@ -445,7 +447,7 @@ export class KubeClient {
     if (this.options.userAgent) headers['User-Agent'] = this.options.userAgent;
     const isHttps = url.protocol === 'https:';
     const start = Date.now();
-    const report = (code: number): void => this.options.onRequest?.({ verb: 'WATCH', resource: rt.plural, code, durationMs: Date.now() - start });
+    const report = (code: number): void => this.options.onRequest?.({ verb: 'WATCH', resource: rt.plural, code, durationMs: Date.now() - start, path: url.pathname });
     const lib = isHttps ? https : http;
     // a watch has its own connection (through its own tunnel when there is a proxy)
     const proxy = this.proxyFor(url, cluster.proxyUrl);

@@ -14,11 +14,10 @@
 import type { Clock } from './clock.js';
 import { systemClock } from './clock.js';
 import { kubeMicroTime } from './conditions.js';
-import type { KubeClient, KubeObject, ResourceType } from './kube-client.js';
-import { isConflict, isNotFound, isApiError } from './kube-client.js';
+import type { KubeClient, KubeObject } from './kube-client.js';
+import { isConflict, isNotFound, isApiError, resourcePath } from './kube-client.js';
 import { createLogger, type Logger } from './logger.js';
-
-export const LEASE_RESOURCE: ResourceType = { group: 'coordination.k8s.io', version: 'v1', plural: 'leases', kind: 'Lease' };
+import { LEASE } from './resources.js';
 
 export interface LeaseSpec {
   holderIdentity?: string | null;
@@ -188,7 +187,7 @@ export class LeaderElector {
     const cached = this.lastWritten;
     if (this.leading && cached?.spec?.holderIdentity === identity) {
       try {
-        const updated = await client.request<Lease>('PUT', `/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases/${name}`, {
+        const updated = await client.request<Lease>('PUT', resourcePath(LEASE, namespace, name), {
           signal,
           body: { ...cached, spec: { ...cached.spec, renewTime: nowIso, leaseDurationSeconds: durationSeconds } },
         });
@@ -202,11 +201,11 @@ export class LeaderElector {
     }
     let lease: Lease;
     try {
-      lease = await client.request<Lease>('GET', `/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases/${name}`, { signal });
+      lease = await client.request<Lease>('GET', resourcePath(LEASE, namespace, name), { signal });
     } catch (e) {
       if (!isNotFound(e)) throw e;
       try {
-        const created = await client.request<Lease>('POST', `/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases`, {
+        const created = await client.request<Lease>('POST', resourcePath(LEASE, namespace), {
           signal,
           body: {
             apiVersion: 'coordination.k8s.io/v1',
@@ -242,7 +241,7 @@ export class LeaderElector {
       },
     };
     try {
-      const updated = await client.request<Lease>('PUT', `/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases/${name}`, { signal, body: next });
+      const updated = await client.request<Lease>('PUT', resourcePath(LEASE, namespace, name), { signal, body: next });
       this.observe(updated);
       this.lastWritten = updated;
       return true;
@@ -256,10 +255,10 @@ export class LeaderElector {
   async release(): Promise<void> {
     const { client, namespace, name, identity } = this.o;
     try {
-      const lease = await client.request<Lease>('GET', `/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases/${name}`);
+      const lease = await client.request<Lease>('GET', resourcePath(LEASE, namespace, name));
       if ((lease.spec?.holderIdentity ?? '') !== identity) return;
       const nowIso = kubeMicroTime(this.clock.now());
-      await client.request<Lease>('PUT', `/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases/${name}`, {
+      await client.request<Lease>('PUT', resourcePath(LEASE, namespace, name), {
         body: { ...lease, spec: { ...lease.spec, holderIdentity: null, leaseDurationSeconds: 1, renewTime: nowIso, acquireTime: null } },
       });
       this.log.info('released the lease');

@@ -18,7 +18,7 @@ export class OperatorMetrics {
 
   constructor(o: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
-    this.syncs = new Counter({ name: 'cutover_sync_total', help: 'Syncs run, by controller and result (success, error, aborted).', labelNames: ['controller', 'result'], registers });
+    this.syncs = new Counter({ name: 'cutover_sync_total', help: 'Syncs run, by controller and result (success, error, terminal, aborted, stale: put off until the cache has our last write).', labelNames: ['controller', 'result'], registers });
     this.syncErrors = new Counter({ name: 'cutover_sync_errors_total', help: 'Syncs that threw, by controller.', labelNames: ['controller'], registers });
     this.syncDuration = new Histogram({
       name: 'cutover_sync_duration_seconds',

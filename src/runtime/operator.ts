@@ -5,10 +5,11 @@
  */
 import type { Clock } from './clock.js';
 import { systemClock } from './clock.js';
-import { Controller, InformerPool, type ControllerSpec } from './controller.js';
+import { Controller, InformerPool, type ControllerSpec, type OperatorSettings, type TransportFactory } from './controller.js';
+import { defaultImage, resolveImage } from './image.js';
 import { EventRecorder } from './events.js';
 import { HealthServer } from './health-server.js';
-import { KubeClient, type KubeObject } from './kube-client.js';
+import { KubeClient, type KubeObject, type RequestInfo } from './kube-client.js';
 import { isFullKubeConfig, loadFullKubeConfig, loadKubeConfig, type KubeConfigLike } from './kubeconfig.js';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { LeaderElector } from './leader-election.js';
@@ -20,6 +21,10 @@ export interface OperatorDeps {
   kc: KubeConfigLike;
   clock?: Clock;
   logger?: Logger;
+  /** Also told about every API request (besides cutover_api_requests_total). */
+  onRequest?: (r: RequestInfo) => void;
+  /** The informers' list/watch transport (default: the API server through the client). */
+  transport?: TransportFactory;
 }
 
 export class Operator {
@@ -34,6 +39,8 @@ export class Operator {
   private readonly clock: Clock;
   private standalone: AbortController | undefined;
   private stopping = false;
+  /** Shared by every controller; the image is resolved in start(). */
+  readonly settings: OperatorSettings;
 
   constructor(
     readonly options: OperatorOptions,
@@ -46,14 +53,19 @@ export class Operator {
     this.client = new KubeClient(kc, {
       userAgent: `cutover-operator/${options.identity}`,
       timeoutMs: options.apiTimeoutMs,
-      onRequest: (r) => this.metrics.apiRequests.inc({ verb: r.verb, resource: r.resource, code: String(r.code) }),
+      onRequest: (r) => {
+        this.metrics.apiRequests.inc({ verb: r.verb, resource: r.resource, code: String(r.code) });
+        deps.onRequest?.(r);
+      },
     });
     this.events = new EventRecorder(this.client, { instance: options.identity, clock: this.clock });
+    this.settings = { identity: options.identity, image: options.image || defaultImage() };
     this.pool = new InformerPool(this.client, {
       clock: this.clock,
       resyncMs: options.resyncPeriodMs,
       silenceMs: options.watchSilenceMs,
       metrics: this.metrics,
+      ...(deps.transport ? { transport: deps.transport } : {}),
     });
     this.controllers = specs.map(
       (spec) =>
@@ -66,6 +78,7 @@ export class Operator {
           workers: options.workers,
           informerPool: this.pool,
           fullKubeConfig: () => this.fullKubeConfig(),
+          settings: this.settings,
         }),
     );
     if (options.leaderElect) {
@@ -121,6 +134,13 @@ export class Operator {
   }
 
   async start(): Promise<void> {
+    try {
+      const resolved = await resolveImage(this.options.image, this.client);
+      this.settings.image = resolved.image;
+      this.log.info({ image: resolved.image, source: resolved.source }, 'image of the Jobs the operator runs');
+    } catch (e) {
+      this.log.warn({ err: e, image: this.settings.image }, "could not read the operator's own Pod: using the default image");
+    }
     await this.health.start();
     for (const c of this.controllers) c.startInformers();
     this.pool.start();

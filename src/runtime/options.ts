@@ -30,8 +30,8 @@ export interface OperatorOptions {
   apiTimeoutMs: number;
   /** Empty = every registered controller. */
   controllers: string[];
-  /** Test-only controllers to enable (e.g. `widgets`). */
-  testControllers: string[];
+  /** Image of the Jobs the operator runs itself; empty: resolved at start (see image.ts). */
+  image: string;
   shutdownTimeoutMs: number;
   logLevel: string;
 }
@@ -72,7 +72,7 @@ const DEFS: OptionDef[] = [
   { key: 'apiTimeoutMs', flag: 'api-timeout', env: ['CUTOVER_API_TIMEOUT'], kind: 'duration', default: () => '30s', help: 'timeout of one API request (watches excepted)' },
   { key: 'shutdownTimeoutMs', flag: 'shutdown-timeout', env: ['CUTOVER_SHUTDOWN_TIMEOUT'], kind: 'duration', default: () => '30s', help: 'on SIGTERM, wait this long for in-flight syncs before aborting them' },
   { key: 'logLevel', flag: 'log-level', env: ['LOG_LEVEL'], kind: 'string', value: 'LEVEL', default: () => 'info', help: 'trace, debug, info, warn, error' },
-  { key: 'testControllers', flag: 'test-controller', env: ['CUTOVER_TEST_CONTROLLER'], kind: 'list', default: () => '', help: 'test-only controllers to enable (widgets: syncs widgets.test.cutover.nokta.io)' },
+  { key: 'image', flag: 'image', env: ['CUTOVER_IMAGE'], kind: 'string', value: 'IMAGE', default: () => '', help: "image of the Jobs the operator runs (reconciliation shards); empty: the image of the operator's own Pod, else ghcr.io/nokta/cutover-operator:<version>" },
 ];
 
 /**

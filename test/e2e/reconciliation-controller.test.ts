@@ -1,9 +1,10 @@
 /**
- * End to end: the operator process, run with the least-privilege RBAC of deploy/operator, drives
- * Reconciliations applied with kubectl against real MariaDB and PostgreSQL databases filled by
- * the Nokta generator with injected differences: inline runs, reruns, a database that is down,
- * and a run sharded across an Indexed Job whose pods the test pod runner runs — including a crash
- * of the operator in the middle of the sharded run.
+ * End to end: the operator process, run as its own ServiceAccount with the least-privilege RBAC of
+ * deploy/operator, drives Reconciliations applied with kubectl against real MariaDB and PostgreSQL
+ * databases filled by the Nokta generator with injected differences: inline runs, reruns (one run
+ * per token, never a second), a database that is down, and a run sharded across an Indexed Job
+ * whose pods the test pod runner runs — with the operator killed at chosen points (after the
+ * claim of a run, after the Job exists, after the shard results were read: CUTOVER_CRASH_AT).
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -15,13 +16,11 @@ import { startPodRunner, RUN_LABEL, type PodRunner } from '../support/pod-runner
 import { repoRoot } from '../../src/devenv/devenv-state.js';
 import { generateNokta, type GenerateResult } from '../../src/reconciliation/nokta/generator.js';
 import { startOperator, type OperatorProcess } from '../support/operator-process.js';
+import { operatorIdentity, type OperatorIdentity } from '../support/operator-identity.js';
+import { followOperator } from '../support/api-usage.js';
 import type { Reconciliation, ReconciliationStatus } from '../../src/api/index.js';
 
 type Doc = { kind: string; metadata: { name: string; namespace?: string }; [k: string]: unknown };
-
-function rbacDocs(): Doc[] {
-  return parseAllDocuments(readFileSync(join(repoRoot(), 'deploy', 'operator', 'rbac.yaml'), 'utf8')).map((d) => d.toJSON() as Doc);
-}
 
 function noktaManifest(): Reconciliation {
   const text = readFileSync(join(repoRoot(), 'samples', 'nokta', 'reconciliation-nokta.yaml'), 'utf8');
@@ -50,6 +49,7 @@ describe('e2e: Reconciliation controller (operator process, kubectl, real databa
   let target: TestDatabase;
   let gen: GenerateResult;
   let operator: OperatorProcess | undefined;
+  let identity: OperatorIdentity;
   let operatorKubeconfig: string;
   let shardKubeconfig: string;
   let runner: PodRunner | undefined;
@@ -74,8 +74,35 @@ describe('e2e: Reconciliation controller (operator process, kubectl, real databa
     recon.metadata.namespace = ns;
     await kubectlOk(['apply', '--server-side', '--force-conflicts', '--field-manager=e2e', '-f', '-'], JSON.stringify(recon));
   };
-  const runOperator = (): OperatorProcess =>
-    startOperator(['--kubeconfig', operatorKubeconfig, '--namespaces', ns, '--leader-election-namespace', ns, '--lease-duration', '4s', '--renew-deadline', '3s', '--retry-period', '1s']);
+  /** The operator as its ServiceAccount; `crashAt` makes it kill itself at that point (CUTOVER_CRASH_AT). */
+  const runOperator = (crashAt?: string): OperatorProcess => {
+    const op = startOperator(
+      ['--kubeconfig', operatorKubeconfig, '--namespaces', ns, '--leader-election-namespace', ns, '--lease-duration', '4s', '--renew-deadline', '3s', '--retry-period', '1s'],
+      crashAt ? { CUTOVER_CRASH_AT: crashAt } : {},
+    );
+    followOperator('e2e/reconciliation', op);
+    return op;
+  };
+  /** Runs an operator that kills itself at `point`; resolves once it has (SIGKILL, exit code null). */
+  const crashAt = async (point: string, act: () => Promise<void>): Promise<void> => {
+    await operator?.stop();
+    const crashing = runOperator(point);
+    operator = crashing;
+    await act();
+    const deadline = Date.now() + 180_000;
+    const code = await Promise.race([crashing.exited(), new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), deadline - Date.now()))]);
+    assert.equal(code, null, `the operator was to kill itself at ${point}:\n${crashing.output().slice(-3000)}`);
+    assert.ok(crashing.lines().some((l) => l.msg === 'crash point reached: killing the process' && l.point === point), `it died at ${point}`);
+    operator = undefined;
+  };
+  const eventReasons = async (name: string): Promise<string[]> => {
+    const evs = JSON.parse(await kubectlOk(['get', 'events.events.k8s.io', '-n', ns, '-o', 'json'])) as { items: Array<{ reason: string; regarding: { name: string }; series?: { count: number } }> };
+    return evs.items.filter((e) => e.regarding.name === name).flatMap((e) => Array.from({ length: e.series?.count ?? 1 }, () => e.reason));
+  };
+  const runsCounted = async (name: string): Promise<number> => {
+    const text = await (await fetch(`http://127.0.0.1:${operator?.port() ?? 0}/metrics`)).text();
+    return [...text.matchAll(new RegExp(`^cutover_reconciliation_runs_total\\{namespace="${ns}",reconciliation="${name}",verdict="[A-Za-z]+"\\} (\\d+)`, 'gm'))].reduce((a, m) => a + Number(m[1]), 0);
+  };
 
   before(async function () {
     cluster = await useCluster();
@@ -86,15 +113,8 @@ describe('e2e: Reconciliation controller (operator process, kubectl, real databa
 
     // The operator's identity gets exactly deploy/operator/rbac.yaml: ClusterRole bound to a
     // ServiceAccount of this namespace, and the leader-election Role in this namespace.
-    for (const doc of rbacDocs()) {
-      if (doc.kind === 'ServiceAccount') continue;
-      const copy = structuredClone(doc) as Doc & { subjects?: Array<{ namespace?: string }>; metadata: { name: string; namespace?: string } };
-      if (copy.metadata.namespace) copy.metadata.namespace = ns;
-      if (copy.kind === 'ClusterRoleBinding') copy.metadata.name = `${copy.metadata.name}-${ns}`;
-      for (const s of copy.subjects ?? []) s.namespace = ns;
-      await kubectlOk(['apply', '--server-side', '--force-conflicts', '-f', '-'], JSON.stringify(copy));
-    }
-    operatorKubeconfig = await cluster.restrictedKubeconfig(ns, 'cutover-operator');
+    identity = await operatorIdentity(cluster, ns);
+    operatorKubeconfig = identity.kubeconfig;
     await kubectlOk(['create', 'rolebinding', 'shard', '-n', ns, '--clusterrole=cutover-reconciliation-shard', `--serviceaccount=${ns}:reconcile-shard`]);
     shardKubeconfig = await cluster.restrictedKubeconfig(ns, 'reconcile-shard');
 
@@ -111,8 +131,8 @@ describe('e2e: Reconciliation controller (operator process, kubectl, real databa
   after(async function () {
     await operator?.stop();
     await runner?.stop();
+    await identity?.cleanup();
     await cluster?.deleteNamespace(ns);
-    await cluster?.kubectl(['delete', 'clusterrolebinding', `cutover-operator-${ns}`, '--ignore-not-found']);
     await Promise.all([legacy?.drop(), target?.drop()]);
   });
 
@@ -127,6 +147,10 @@ describe('e2e: Reconciliation controller (operator process, kubectl, real databa
     assert.deepEqual(foundKeys(inline, 'drivers-rows'), expectedKeys(gen, 'drivers'));
     assert.equal(inline.conditions?.find((c) => c.type === 'Failed')?.status, 'True');
     assert.equal(inline.conditions?.find((c) => c.type === 'Ready')?.status, 'False');
+    // kstatus and Argo CD see a Failed run as Failed/Degraded: Stalled stays until a new run.
+    assert.equal(inline.conditions?.find((c) => c.type === 'Stalled')?.status, 'True');
+    assert.equal(inline.conditions?.find((c) => c.type === 'Stalled')?.reason, 'Failed');
+    assert.equal(inline.conditions?.find((c) => c.type === 'Reconciling'), undefined);
     assert.equal(inline.observedGeneration, 1);
     // The full report is in a ConfigMap owned by the Reconciliation.
     const cm = JSON.parse(await kubectlOk(['get', 'configmap', inline.reportConfigMap ?? 'missing', '-n', ns, '-o', 'json'])) as { data: Record<string, string>; metadata: { ownerReferences: Array<{ kind: string }> } };
@@ -149,13 +173,21 @@ describe('e2e: Reconciliation controller (operator process, kubectl, real databa
     assert.doesNotMatch(JSON.stringify(inline) + events, /mysql:\/\/|postgres:\/\//);
   });
 
-  it('reruns on the rerun annotation, once per token', async function () {
+  it('reruns on the rerun annotation, once per token: one run starts, no second one ever', async function () {
     await kubectlOk(['annotate', 'recon', 'nokta-full', '-n', ns, 'cutover.nokta.io/rerun=after-remediation', '--overwrite']);
     const st = await waitStatus('nokta-full', (s) => s.lastRerunToken === 'after-remediation' && Boolean(s.lastRun?.finishedAt));
     assert.notEqual(st.lastRun?.id, inline.lastRun?.id);
     assert.equal(st.runsCompleted, 2);
-    await new Promise((r) => setTimeout(r, 2000));
-    assert.equal((await getStatus('nokta-full')).runsCompleted, 2, 'the same token does not run again');
+    // More syncs of the same token (a label change, a resync) start nothing.
+    await kubectlOk(['label', 'recon', 'nokta-full', '-n', ns, 'touched=1']);
+    await new Promise((r) => setTimeout(r, 4000));
+    const after = await getStatus('nokta-full');
+    assert.equal(after.runsCompleted, 2, 'the same token does not run again');
+    assert.equal(after.lastRun?.id, st.lastRun?.id);
+    const reasons = await eventReasons('nokta-full');
+    assert.equal(reasons.filter((r) => r === 'RunStarted').length, 2, `two runs ever started (the first and the rerun): ${reasons.join(', ')}`);
+    assert.equal(reasons.filter((r) => r === 'RunFailed').length, 2);
+    assert.equal(await runsCounted('nokta-full'), 2, 'the metrics count two runs');
   });
 
   it('a database that is down makes the run Error with the reason, never Passed', async function () {
@@ -169,6 +201,7 @@ describe('e2e: Reconciliation controller (operator process, kubectl, real databa
     assert.match(st.lastRun?.error ?? '', /legacy/);
     assert.match(st.lastRun?.error ?? '', /ECONNREFUSED|connect/i);
     assert.equal(st.conditions?.find((c) => c.type === 'Ready')?.reason, 'RunError');
+    assert.equal(st.conditions?.find((c) => c.type === 'Stalled')?.reason, 'RunError', 'an Error run keeps Stalled');
     assert.notEqual(st.conditions?.find((c) => c.type === 'Passed')?.status, 'True');
     assert.match(st.nextRunAt ?? (await waitStatus('legacy-down', (s) => Boolean(s.nextRunAt))).nextRunAt ?? '', /^\d{4}-/, 'a retry is planned');
   });
@@ -210,26 +243,59 @@ describe('e2e: Reconciliation controller (operator process, kubectl, real databa
     assert.equal(st.runsCompleted, 1);
   });
 
-  it('shards a run across an Indexed Job, survives an operator crash mid-run, and merges to the inline result', async function () {
+  it('an inline run survives an operator killed right after claiming it: the next operator resumes it, once', async function () {
+    const recon = noktaManifest();
+    recon.metadata = { name: 'crash-inline' };
+    await crashAt(`reconciliation:after-claim@${ns}/crash-inline`, () => apply(recon));
+    const claimed = await getStatus('crash-inline');
+    assert.equal(claimed.phase, 'Running');
+    assert.ok(claimed.lastRun?.id && !claimed.lastRun.finishedAt, 'the claim is in status, the run is not finished');
+    operator = runOperator();
+    const st = await waitStatus('crash-inline', (s) => Boolean(s.lastRun?.finishedAt));
+    assert.equal(st.lastRun?.id, claimed.lastRun?.id, 'the same run, resumed');
+    assert.equal(st.runsCompleted, 1);
+    assert.equal(st.lastRun?.verdict, inline.lastRun?.verdict);
+    const reasons = await eventReasons('crash-inline');
+    assert.deepEqual(reasons.filter((r) => r.startsWith('Run')).sort(), ['RunFailed', 'RunResumed', 'RunStarted']);
+  });
+
+  it('shards a run across an Indexed Job, survives the operator killed after the Job exists and after the shard results, and merges to the inline result', async function () {
     runner = startPodRunner(cluster.kc, { namespace: ns, extraEnv: { KUBECONFIG: shardKubeconfig } });
     const recon = noktaManifest();
     recon.metadata = { name: 'nokta-sharded' };
     recon.spec.parallelism = { mode: 'IndexedJob', shards: 3, shardBy: 'Tenant', serviceAccountName: 'reconcile-shard', podLabels: { [RUN_LABEL]: 'true' } };
-    // Crash the operator as soon as the run has started, before the Job can finish.
-    await apply(recon);
-    const started = await waitStatus('nokta-sharded', (s) => s.phase === 'Running');
-    await operator?.kill();
+    // 1. Killed right after the shard Job exists.
+    await crashAt(`reconciliation:after-job@${ns}/nokta-sharded`, () => apply(recon));
+    const started = await getStatus('nokta-sharded');
+    assert.equal(started.phase, 'Running');
+    const jobsOf = async (): Promise<Array<{ metadata: { name: string }; spec: { completionMode: string; completions: number; template: { spec: { securityContext?: Record<string, unknown>; containers: Array<{ image: string; securityContext?: Record<string, unknown> }> } } }; status?: { succeeded?: number } }>> =>
+      (JSON.parse(await kubectlOk(['get', 'jobs', '-n', ns, '-l', 'cutover.nokta.io/reconciliation=nokta-sharded', '-o', 'json'])) as { items: [] }).items;
+    assert.equal((await jobsOf()).length, 1, 'the Job exists');
+    // 2. The next operator is killed once it has read every shard result, before recording the run.
+    await crashAt(`reconciliation:after-shard-results@${ns}/nokta-sharded`, async () => undefined);
+    const read = await getStatus('nokta-sharded');
+    assert.equal(read.lastRun?.id, started.lastRun?.id);
+    assert.equal(read.lastRun?.finishedAt, undefined, 'killed before the result was recorded');
+    // 3. A third operator records it.
     operator = runOperator();
     const st = await waitStatus('nokta-sharded', (s) => Boolean(s.lastRun?.finishedAt), 180_000);
-    assert.equal(st.lastRun?.id, started.lastRun?.id, 'the restarted operator finished the same run');
-    const jobs = JSON.parse(await kubectlOk(['get', 'jobs', '-n', ns, '-l', 'cutover.nokta.io/reconciliation=nokta-sharded', '-o', 'json'])) as { items: Array<{ spec: { completionMode: string; completions: number } }> };
-    assert.equal(jobs.items.length, 1, 'one Job, even across the crash');
-    assert.equal(jobs.items[0]?.spec.completionMode, 'Indexed');
-    assert.equal(jobs.items[0]?.spec.completions, 3);
+    assert.equal(st.lastRun?.id, started.lastRun?.id, 'the restarted operators finished the same run');
+    const jobs = await jobsOf();
+    assert.equal(jobs.length, 1, 'one Job, even across the crashes');
+    assert.equal(jobs[0]?.spec.completionMode, 'Indexed');
+    assert.equal(jobs[0]?.spec.completions, 3);
+    // Pod Security "restricted" by default, the operator's one image.
+    assert.deepEqual(jobs[0]?.spec.template.spec.securityContext, { runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
+    assert.deepEqual(jobs[0]?.spec.template.spec.containers[0]?.securityContext, { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, readOnlyRootFilesystem: true });
+    assert.match(jobs[0]?.spec.template.spec.containers[0]?.image ?? '', /^ghcr\.io\/nokta\/cutover-operator:\d/);
     assert.deepEqual(st.shards, { total: 3, succeeded: 3, failed: 0 });
+    assert.equal(st.runsCompleted, 1);
     assert.equal(st.lastRun?.verdict, inline.lastRun?.verdict);
     for (const check of ['orders-rows', 'drivers-rows']) assert.deepEqual(foundKeys(st, check), foundKeys(inline, check), check);
     const byName = (s: ReconciliationStatus): Record<string, string | undefined> => Object.fromEntries((s.checks ?? []).filter((c) => c.name !== 'orders-spot-check').map((c): [string, string] => [c.name ?? '', `${c.verdict} ${c.legacyValue} ${c.targetValue}`]));
     assert.deepEqual(byName(st), byName(inline), 'every aggregate check merges to the same values as the inline run');
+    const reasons = await eventReasons('nokta-sharded');
+    assert.equal(reasons.filter((r) => r === 'RunStarted').length, 1);
+    assert.equal(reasons.filter((r) => r === 'RunFailed').length, 1);
   });
 });

@@ -30,10 +30,15 @@ export interface OperatorProcess {
   stop(): Promise<void>;
 }
 
-/** Starts the operator with `args` (a free `--listen-address` unless given) and extra env. */
-export function startOperator(args: string[], env: Record<string, string> = {}): OperatorProcess {
+/**
+ * Starts the operator with `args` (a free `--listen-address` unless given) and extra env;
+ * `nodeArgs` go to Node itself (e.g. `--heapsnapshot-signal=SIGUSR2`), `entry` replaces the
+ * shipped `dist/src/cli/main.js` (e.g. a test entry that also registers a test controller).
+ */
+export function startOperator(args: string[], env: Record<string, string> = {}, opts: { nodeArgs?: string[]; entry?: string } = {}): OperatorProcess {
   const listen = args.includes('--listen-address') ? [] : ['--listen-address', '127.0.0.1:0'];
-  const child = spawn(process.execPath, [join(repoRoot(), 'dist', 'src', 'cli', 'main.js'), 'operator', ...listen, ...args], {
+  const entry = opts.entry ?? join(repoRoot(), 'dist', 'src', 'cli', 'main.js');
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), entry, 'operator', ...listen, ...args], {
     cwd: repoRoot(),
     env: { ...process.env, LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

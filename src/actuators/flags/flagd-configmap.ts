@@ -15,6 +15,7 @@
  */
 import type { KubeClient, ObjectMeta } from '../../runtime/kube-client.js';
 import { createLogger } from '../../runtime/logger.js';
+import { use, type ApiUse } from '../../runtime/api-usage.js';
 import { jsonEqual, ownerReferenceTo, retryOnConflict } from '../k8s-util.js';
 import { CONFIG_MAP, type ConfigMap } from '../kube-types.js';
 import type { FlagSpec, OwnerRef, TenantFlagState, WriteHook } from '../types.js';
@@ -78,6 +79,9 @@ export interface FlagdFlipResult {
 }
 
 export class FlagdConfigMapStore {
+  /** Every request it makes, for the operator's RBAC (src/runtime/api-usage.ts). */
+  static readonly apiUsage: ApiUse[] = [use(CONFIG_MAP, ['get', 'create', 'update'], "flagd's flag definitions")];
+
   constructor(
     private readonly client: KubeClient,
     private readonly where: { namespace: string; name: string; owner?: OwnerRef },

@@ -19,6 +19,7 @@ import {
   type OwnerReference,
 } from '../../runtime/kube-client.js';
 import { createLogger } from '../../runtime/logger.js';
+import { use, type ApiUse } from '../../runtime/api-usage.js';
 import {
   clearPreviousState,
   clone,
@@ -84,6 +85,12 @@ export interface TrafficOptions {
 }
 
 export class TrafficActuator {
+  /** Every request it makes, for the operator's RBAC (src/runtime/api-usage.ts). */
+  static readonly apiUsage: ApiUse[] = [
+    use(INGRESS, ['get', 'create', 'update', 'delete'], 'the ingress-nginx canary Ingress'),
+    use(HTTP_ROUTE, ['get', 'update'], 'Gateway API HTTPRoute weights and mirrors'),
+  ];
+
   constructor(
     private readonly client: KubeClient,
     private readonly opts: TrafficOptions = {},

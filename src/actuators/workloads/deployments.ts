@@ -9,6 +9,7 @@
  */
 import { resourcePath, type KubeClient } from '../../runtime/kube-client.js';
 import { createLogger } from '../../runtime/logger.js';
+import { use, type ApiUse } from '../../runtime/api-usage.js';
 import { clearPreviousState, readPreviousState, retryOnConflict, writePreviousState } from '../k8s-util.js';
 import { DEPLOYMENT, type Deployment, type Scale } from '../kube-types.js';
 import type { WriteHook } from '../types.js';
@@ -26,6 +27,12 @@ export interface ScaleResult {
 }
 
 export class DeploymentActuator {
+  /** Every request it makes, for the operator's RBAC (src/runtime/api-usage.ts). */
+  static readonly apiUsage: ApiUse[] = [
+    use(DEPLOYMENT, ['get', 'update'], 'the restore record (annotation) on the Deployment'),
+    use(DEPLOYMENT, ['get', 'update'], 'replicas through the scale subresource', 'scale'),
+  ];
+
   constructor(
     private readonly client: KubeClient,
     private readonly opts: { onWrite?: WriteHook } = {},

@@ -28,6 +28,8 @@ export function templateIdentity(t: JobTemplateInput): unknown {
     parallelism: t.parallelism ?? null,
     indexed: t.indexed ?? false,
     attempt: t.attempt ?? 0,
+    // Pod templates of Jobs cannot change: a new overlay is a new Job.
+    ...(t.pod ? { pod: t.pod } : {}),
   };
 }
 

@@ -5,14 +5,15 @@
  *
  * All requests go through the runtime's `KubeClient` (in a controller: `ctx.client`).
  */
-import type { V1Container, V1EnvVar, V1PodSpec } from '@kubernetes/client-node';
+import type { V1Container, V1EnvVar, V1ObjectMeta, V1PodSecurityContext, V1PodSpec, V1SecurityContext } from '@kubernetes/client-node';
 import { createLogger } from '../../runtime/logger.js';
+import { use, type ApiUse } from '../../runtime/api-usage.js';
 import { systemClock, type Clock } from '../../runtime/clock.js';
 import { isConflict, type KubeClient, type ObjectMeta } from '../../runtime/kube-client.js';
 import { isOwnedBy } from '../../runtime/owner-refs.js';
 import { ownerReferenceTo } from '../k8s-util.js';
 import { JOB, POD, type Job, type JobCondition, type JobSpec, type Pod } from '../kube-types.js';
-import type { JobObservation, JobTemplateInput } from '../types.js';
+import type { JobEnvVar, JobObservation, JobTemplateInput, PodOverlay } from '../types.js';
 import { jobName, templateHash } from './job-naming.js';
 
 const log = createLogger('actuators.jobs');
@@ -21,8 +22,39 @@ export const OWNER_LABEL = 'cutover.nokta.io/owner';
 export const STEP_LABEL = 'cutover.nokta.io/step';
 export const TEMPLATE_HASH_LABEL = 'cutover.nokta.io/template-hash';
 
+/** Resources of a Job's container unless the spec says otherwise. */
+export const DEFAULT_RESOURCES = { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '512Mi' } };
+
+/** Pod Security "restricted" for the pod (the overlay may change these). */
+function podSecurity(o: PodOverlay['securityContext'] = {}): V1PodSecurityContext {
+  const sc: V1PodSecurityContext = {
+    runAsNonRoot: o.runAsNonRoot ?? true,
+    seccompProfile: o.seccompProfile ? { ...o.seccompProfile } : { type: 'RuntimeDefault' },
+  };
+  if (o.runAsUser !== undefined) sc.runAsUser = o.runAsUser;
+  if (o.runAsGroup !== undefined) sc.runAsGroup = o.runAsGroup;
+  if (o.fsGroup !== undefined) sc.fsGroup = o.fsGroup;
+  return sc;
+}
+
+/** Pod Security "restricted" for the container: never privilege escalation, no capabilities. */
+function containerSecurity(o: PodOverlay['securityContext'] = {}): V1SecurityContext {
+  return { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, readOnlyRootFilesystem: o.readOnlyRootFilesystem ?? true };
+}
+
+function envVar(e: JobEnvVar): V1EnvVar {
+  if (e.secretKeyRef) return { name: e.name, valueFrom: { secretKeyRef: { name: e.secretKeyRef.name, key: e.secretKeyRef.key } } };
+  if (e.fieldRef) return { name: e.name, valueFrom: { fieldRef: { fieldPath: e.fieldRef } } };
+  return { name: e.name, value: e.value ?? '' };
+}
+
+/**
+ * The one Job builder of the operator: deterministic name, ownership labels and owner reference,
+ * Pod Security "restricted" defaults with the spec's overlay (resources, tolerations, node
+ * selector, annotations, security context).
+ */
 export function buildJob(t: JobTemplateInput): Job {
-  const name = jobName(t);
+  const name = t.name ?? jobName(t);
   const labels: Record<string, string> = {
     ...(t.labels ?? {}),
     'app.kubernetes.io/managed-by': 'cutover-operator',
@@ -30,29 +62,53 @@ export function buildJob(t: JobTemplateInput): Job {
     [STEP_LABEL]: t.step.slice(0, 63),
     [TEMPLATE_HASH_LABEL]: templateHash(t),
   };
-  const env: V1EnvVar[] = (t.env ?? []).map((e) =>
-    e.secretKeyRef
-      ? { name: e.name, valueFrom: { secretKeyRef: { name: e.secretKeyRef.name, key: e.secretKeyRef.key } } }
-      : { name: e.name, value: e.value ?? '' },
-  );
-  const container: V1Container = { name: 'main', image: t.image, command: t.command, env };
-  if (t.args) container.args = t.args;
-  const podSpec: V1PodSpec = { restartPolicy: 'Never', containers: [container] };
-  if (t.serviceAccountName) podSpec.serviceAccountName = t.serviceAccountName;
-  const spec: JobSpec = {
-    backoffLimit: t.backoffLimit ?? 2,
-    template: { metadata: { labels }, spec: podSpec },
+  const pod = t.pod ?? {};
+  const container: V1Container = {
+    name: t.containerName ?? 'main',
+    image: t.image,
+    command: t.command,
+    env: (t.env ?? []).map(envVar),
+    resources: pod.resources ? { ...(pod.resources.requests ? { requests: pod.resources.requests } : {}), ...(pod.resources.limits ? { limits: pod.resources.limits } : {}) } : DEFAULT_RESOURCES,
+    securityContext: containerSecurity(pod.securityContext),
   };
+  if (t.args) container.args = t.args;
+  const podSpec: V1PodSpec = { restartPolicy: 'Never', securityContext: podSecurity(pod.securityContext), containers: [container] };
+  if (t.serviceAccountName) podSpec.serviceAccountName = t.serviceAccountName;
+  if (pod.nodeSelector) podSpec.nodeSelector = pod.nodeSelector;
+  if (pod.tolerations) podSpec.tolerations = pod.tolerations.map((x) => ({ ...x }));
+  const podMeta: V1ObjectMeta = { labels: { ...labels, ...(t.podLabels ?? {}) } };
+  if (pod.annotations) podMeta.annotations = pod.annotations;
+  const spec: JobSpec = {
+    template: { metadata: podMeta, spec: podSpec },
+  };
+  if (t.indexed && t.completions === undefined) throw new Error('an Indexed Job needs completions (the number of shards)');
   if (t.indexed) spec.completionMode = 'Indexed';
+  if (t.backoffLimitPerIndex !== undefined) spec.backoffLimitPerIndex = t.backoffLimitPerIndex;
+  else spec.backoffLimit = t.backoffLimit ?? 2;
   if (t.completions !== undefined) spec.completions = t.completions;
   if (t.parallelism !== undefined) spec.parallelism = t.parallelism;
-  if (t.indexed && spec.completions === undefined)
-    throw new Error('an Indexed Job needs completions (the number of shards)');
   if (t.activeDeadlineSeconds !== undefined) spec.activeDeadlineSeconds = t.activeDeadlineSeconds;
   if (t.ttlSecondsAfterFinished !== undefined) spec.ttlSecondsAfterFinished = t.ttlSecondsAfterFinished;
   const metadata: ObjectMeta = { name, namespace: t.namespace, labels };
   if (t.owner) metadata.ownerReferences = [ownerReferenceTo(t.owner)];
   return { apiVersion: 'batch/v1', kind: 'Job', metadata, spec };
+}
+
+/**
+ * What a Job's status says, from the object alone (e.g. the watch cache): Succeeded on Complete;
+ * Failed on Failed or on FailureTarget (the Job controller has decided the Job fails and is
+ * terminating its pods); else Running.
+ */
+export function jobObservation(job: Job): JobObservation {
+  const st = job.status ?? {};
+  const conds = st.conditions ?? [];
+  const isTrue = (type: string): JobCondition | undefined => conds.find((c) => c.type === type && c.status === 'True');
+  const base = { name: job.metadata.name ?? '', succeeded: st.succeeded ?? 0, failed: st.failed ?? 0, active: st.active ?? 0 };
+  const complete = isTrue('Complete');
+  if (complete) return { ...base, state: 'Succeeded', reason: complete.reason ?? 'Complete', ...(complete.message ? { message: complete.message } : {}) };
+  const failed = isTrue('Failed') ?? isTrue('FailureTarget');
+  if (failed) return { ...base, state: 'Failed', reason: failed.reason ?? 'Failed', ...(failed.message ? { message: failed.message } : {}) };
+  return { ...base, state: 'Running' };
 }
 
 export interface EnsureJobResult {
@@ -63,6 +119,12 @@ export interface EnsureJobResult {
 }
 
 export class JobActuator {
+  /** Every request it makes, for the operator's RBAC (src/runtime/api-usage.ts). */
+  static readonly apiUsage: ApiUse[] = [
+    use(JOB, ['create', 'get', 'update', 'delete'], 'Jobs: create or adopt, parallelism, delete'),
+    use(POD, ['list'], "the failed pod of a failed Job (exit code, message)"),
+  ];
+
   constructor(private readonly client: KubeClient) {}
 
   /** Creates the Job of this step and attempt, or adopts it when it exists. */
@@ -103,34 +165,16 @@ export class JobActuator {
     return true;
   }
 
+  /** The Job's state; for a failed Job also what its failed pod said. */
   async observeJob(namespace: string, name: string): Promise<JobObservation> {
-    const job = await this.client.get<Job>(JOB, namespace, name);
-    const st = job.status ?? {};
-    const conds = st.conditions ?? [];
-    const isTrue = (type: string): JobCondition | undefined =>
-      conds.find((c) => c.type === type && c.status === 'True');
-    const base = { name, succeeded: st.succeeded ?? 0, failed: st.failed ?? 0, active: st.active ?? 0 };
-    const complete = isTrue('Complete');
-    if (complete)
-      return {
-        ...base,
-        state: 'Succeeded',
-        reason: complete.reason ?? 'Complete',
-        message: complete.message,
-      };
-    const failed = isTrue('Failed') ?? isTrue('FailureTarget');
-    if (failed) {
-      const obs: JobObservation = {
-        ...base,
-        state: 'Failed',
-        reason: failed.reason ?? 'Failed',
-        message: failed.message,
-      };
-      const podFailure = await this.failedPod(namespace, name);
-      if (podFailure) obs.podFailure = podFailure;
-      return obs;
-    }
-    return { ...base, state: 'Running' };
+    return this.withPodFailure(namespace, jobObservation(await this.client.get<Job>(JOB, namespace, name)));
+  }
+
+  /** Adds the failed pod's exit code and message to the observation of a failed Job. */
+  async withPodFailure(namespace: string, obs: JobObservation): Promise<JobObservation> {
+    if (obs.state !== 'Failed') return obs;
+    const podFailure = await this.failedPod(namespace, obs.name);
+    return podFailure ? { ...obs, podFailure } : obs;
   }
 
   private async failedPod(namespace: string, name: string): Promise<JobObservation['podFailure']> {

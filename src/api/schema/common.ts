@@ -272,6 +272,82 @@ export function statusBase(phases: string[], extra: Record<string, Schema>): Sch
   });
 }
 
+/** A resource quantity: 100m, 0.5, 128Mi, 2Gi, 1e3. */
+export const QUANTITY_PATTERN = '^[+]?([0-9]+(\\.[0-9]*)?|\\.[0-9]+)([eE][-+]?[0-9]+|m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$';
+function quantities(description: string): Schema {
+  return {
+    type: 'object',
+    description,
+    additionalProperties: { type: 'string', maxLength: 64, pattern: QUANTITY_PATTERN, hint: 'write a quantity like 250m, 0.5, 128Mi or 2Gi' },
+    maxProperties: 8,
+  };
+}
+
+/**
+ * What a spec may change of the pods of a Job the operator creates, over its defaults: Pod
+ * Security "restricted" (seccomp RuntimeDefault, runAsNonRoot, no privilege escalation, every
+ * capability dropped, read-only root filesystem) and requests of 100m CPU / 128Mi memory with a
+ * 512Mi memory limit.
+ */
+export const podOverlay: Schema = obj(
+  'Pod settings of the Job over the operator\'s defaults (Pod Security "restricted", 100m/128Mi requests, 512Mi limit).',
+  {
+    annotations: stringMap('Annotations on the pods (e.g. for a service mesh or a log shipper).'),
+    nodeSelector: stringMap('Node labels the pods must run on.'),
+    tolerations: list(
+      'Taints the pods tolerate.',
+      obj(
+        'One toleration (core/v1 Toleration).',
+        {
+          key: str('Taint key; empty with operator Exists matches every taint.', { maxLength: 316 }),
+          operator: enumOf('Exists or Equal.', ['Exists', 'Equal']),
+          value: str('Taint value (operator Equal).', { maxLength: 63 }),
+          effect: enumOf('NoSchedule, PreferNoSchedule or NoExecute; empty matches all.', ['NoSchedule', 'PreferNoSchedule', 'NoExecute']),
+          tolerationSeconds: int('NoExecute: how long the pod stays after the taint appears.', 0, 31_536_000),
+        },
+        [],
+        [
+          rule<{ operator?: string; value?: string }>(
+            "!has(self.operator) || self.operator != 'Exists' || !has(self.value)",
+            'a toleration with operator Exists matches any value: remove value, or use operator Equal',
+            (t) => t.operator !== 'Exists' || t.value === undefined,
+          ),
+        ],
+      ),
+      32,
+    ),
+    resources: obj('Requests and limits of the container (replace the defaults as a whole).', {
+      requests: quantities('Requests, e.g. cpu: 500m, memory: 512Mi.'),
+      limits: quantities('Limits, e.g. memory: 2Gi.'),
+    }),
+    securityContext: obj(
+      'Security settings over the "restricted" defaults; privilege escalation and capabilities cannot be given back.',
+      {
+        runAsUser: int('UID of the container process.', 0, 2_147_483_647),
+        runAsGroup: int('GID of the container process.', 0, 2_147_483_647),
+        fsGroup: int('Group that owns mounted volumes.', 0, 2_147_483_647),
+        runAsNonRoot: bool('Refuse to start as root (default true; "restricted" needs it).'),
+        readOnlyRootFilesystem: bool('Read-only root filesystem (default true).'),
+        seccompProfile: obj(
+          'Seccomp profile (default RuntimeDefault).',
+          {
+            type: enumOf('RuntimeDefault, Localhost or Unconfined ("restricted" allows the first two).', ['RuntimeDefault', 'Localhost', 'Unconfined']),
+            localhostProfile: str('Localhost: the profile file on the node.', { maxLength: 512 }),
+          },
+          ['type'],
+          [
+            rule<{ type?: string; localhostProfile?: string }>(
+              "(self.type == 'Localhost') == has(self.localhostProfile)",
+              'localhostProfile goes with type Localhost: set both, or neither',
+              (p) => (p.type === 'Localhost') === (p.localhostProfile !== undefined),
+            ),
+          ],
+        ),
+      },
+    ),
+  },
+);
+
 /** Simplified Job template for the Jobs the operator creates (delta sync, replay, remediation). */
 export const jobTemplate: Schema = obj(
   'A Job the operator creates and watches.',
@@ -301,6 +377,7 @@ export const jobTemplate: Schema = obj(
     backoffLimit: int('Retries before the Job fails.', 0, 100, 2),
     activeDeadlineSeconds: int('Hard time limit.', 1, 604800),
     podLabels: stringMap('Extra labels on the pods.'),
+    pod: podOverlay,
   },
   ['image', 'command'],
   [

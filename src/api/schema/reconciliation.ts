@@ -1,7 +1,7 @@
 /** Reconciliation: which checks to run between which two databases, when, and how to judge them. */
 import {
   type Schema, bool, cron, databaseSchema, dateTime, duration, enumOf, int, list, localObjectRef, name, num, obj,
-  offset, rule, sqlIdentifier, sqlTable, statusBase, str, stringMap, uniqueNames, objectName, timeZone,
+  offset, podOverlay, rule, sqlIdentifier, sqlTable, statusBase, str, stringMap, uniqueNames, objectName, timeZone,
 } from './common.js';
 
 export const RECONCILIATION_PHASES = ['Pending', 'Running', 'Passed', 'RemediationNeeded', 'Failed', 'Error'];
@@ -165,6 +165,7 @@ export const reconciliationSpec: Schema = obj(
         image: str('IndexedJob: operator image the shards run.', { maxLength: 512 }),
         serviceAccountName: objectName('IndexedJob: ServiceAccount of the shard pods.'),
         podLabels: stringMap('IndexedJob: extra labels on the shard pods.'),
+        pod: podOverlay,
       },
       [],
       [rule<{ mode?: string; shards?: number }>("self.mode == 'IndexedJob' || !has(self.shards) || self.shards == 1", 'shards > 1 needs mode: IndexedJob: set mode IndexedJob or shards 1', (s) => s.mode === 'IndexedJob' || s.shards === undefined || s.shards === 1, { fieldPath: '.shards' })],

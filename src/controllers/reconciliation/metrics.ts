@@ -4,7 +4,7 @@
  * through Prometheus.
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { verdictVariance, type RunResult } from '../../reconciliation/index.js';
+import { verdictVariance, type RunResult } from '../../reconciliation/result.js';
 
 export interface ReconciliationMetrics {
   runs: Counter<'namespace' | 'reconciliation' | 'verdict'>;
@@ -41,4 +41,16 @@ export function recordRun(registry: Registry | undefined, namespace: string, rec
   for (const c of result.checks) m.variance.set({ ...labels, check: c.name }, verdictVariance(c));
   m.lastRunSeconds.set(labels, (new Date(result.finishedAt).getTime() - new Date(result.startedAt).getTime()) / 1000);
   m.lastRunPassed.set(labels, result.verdict === 'Passed' ? 1 : 0);
+}
+
+/** Removes every series of a deleted Reconciliation (so /metrics does not report it forever). */
+export async function forgetReconciliation(registry: Registry | undefined, namespace: string, reconciliation: string): Promise<void> {
+  if (!registry) return;
+  const m = byRegistry.get(registry);
+  if (!m) return;
+  for (const metric of [m.runs, m.rowsCompared, m.variance, m.lastRunSeconds, m.lastRunPassed] as Array<Counter<string> | Gauge<string>>) {
+    for (const v of (await metric.get()).values) {
+      if (v.labels.namespace === namespace && v.labels.reconciliation === reconciliation) metric.remove(v.labels);
+    }
+  }
 }

@@ -2,10 +2,10 @@
  * Run results in ConfigMaps: the shard results the shard pods write, and the full report of a
  * run (every tenant and differing key the engine found, beyond what fits in status).
  */
-import type { RunResult } from '../../reconciliation/index.js';
+import type { RunResult } from '../../reconciliation/result.js';
 import type { KubeClient, KubeObject, OwnerReference } from '../../runtime/kube-client.js';
-import { CONFIGMAP, LABEL_RECONCILIATION, LABEL_RUN } from './resources.js';
-import { shardResultName } from './shard-job.js';
+import { CONFIG_MAP } from '../../runtime/resources.js';
+import { LABEL_RECONCILIATION, LABEL_RUN } from './resources.js';
 
 /** ConfigMaps hold at most 1 MiB; keep the report well under it. */
 export const MAX_REPORT_BYTES = 900_000;
@@ -16,11 +16,11 @@ export function errorResult(startedAt: Date, finishedAt: Date, error: string): R
   return { verdict: 'Error', startedAt: startedAt.toISOString(), finishedAt: finishedAt.toISOString(), error, rowsCompared: 0, checks: [] };
 }
 
-export async function readShardResult(client: KubeClient, namespace: string, jobName: string, index: number): Promise<RunResult | undefined> {
-  const cm = await client.tryGet<ConfigMap>(CONFIGMAP, namespace, shardResultName(jobName, index));
-  const text = cm?.data?.['result.json'];
-  if (!text) return undefined;
-  return JSON.parse(text) as RunResult;
+/** The RunResult a shard pod wrote into its ConfigMap, if it did. */
+export function shardResultOf(cm: KubeObject | undefined): RunResult | undefined {
+  const data: unknown = cm?.data;
+  const text = data && typeof data === 'object' ? (data as Record<string, unknown>)['result.json'] : undefined;
+  return typeof text === 'string' && text ? (JSON.parse(text) as RunResult) : undefined;
 }
 
 /** Shrinks a result to fit a ConfigMap: differing keys, then tenants, are cut and the cut noted. */
@@ -52,6 +52,6 @@ export async function writeReport(client: KubeClient, namespace: string, reconci
     metadata: { name, namespace, labels: { [LABEL_RECONCILIATION]: reconciliation, [LABEL_RUN]: runId }, ownerReferences: [owner] },
     data: { 'report.json': json, run: runId, verdict: result.verdict, truncated: String(truncated) },
   };
-  await client.createOrReplace(CONFIGMAP, namespace, body);
+  await client.createOrReplace(CONFIG_MAP, namespace, body);
   return name;
 }

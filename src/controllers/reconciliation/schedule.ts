@@ -48,8 +48,18 @@ export interface ScheduleDecision {
   waitingFor?: string;
 }
 
+/** Recent answers of nextCronTime: an idle Reconciliation asks the same question at every sync. */
+const cronAnswers = new Map<string, number>();
+const MAX_CRON_ANSWERS = 4096;
+
 export function nextCronTime(cron: string, after: Date): Date {
-  return CronExpressionParser.parse(cronFields(cron), { currentDate: after, tz: 'UTC' }).next().toDate();
+  const key = `${cron}|${after.getTime()}`;
+  const known = cronAnswers.get(key);
+  if (known !== undefined) return new Date(known);
+  const next = CronExpressionParser.parse(cronFields(cron), { currentDate: after, tz: 'UTC' }).next().toDate();
+  cronAnswers.set(key, next.getTime());
+  if (cronAnswers.size > MAX_CRON_ANSWERS) cronAnswers.delete(cronAnswers.keys().next().value ?? key);
+  return next;
 }
 
 export function decideSchedule(input: ScheduleInput): ScheduleDecision {

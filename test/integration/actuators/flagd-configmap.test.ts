@@ -4,8 +4,9 @@ import { FlagdCore } from '@openfeature/flagd-core';
 import { FLAGD_DATA_KEY, FlagdConfigMapStore } from '../../../src/actuators/flags/flagd-configmap.js';
 import { evaluateFlag, flagdKey } from '../../../src/actuators/flags/flag-model.js';
 import type { FlagSpec } from '../../../src/actuators/types.js';
-import { KubeClient } from '../../../src/runtime/kube-client.js';
-import { loadKubeConfig } from '../../../src/runtime/kubeconfig.js';
+import type { KubeClient } from '../../../src/runtime/kube-client.js';
+import { operatorClient } from '../../support/api-usage.js';
+import { operatorIdentity } from '../../support/operator-identity.js';
 import { useCluster, type TestCluster } from '../../support/cluster.js';
 
 describe('actuators/flags flagd ConfigMap (real control plane + flagd-core)', function () {
@@ -19,11 +20,15 @@ describe('actuators/flags flagd ConfigMap (real control plane + flagd-core)', fu
     cluster = await useCluster();
     ns = await cluster.createNamespace('act-flagd');
     core = cluster.kc.makeApiClient(k8s.CoreV1Api);
-    client = new KubeClient(await loadKubeConfig(cluster.kubeconfigPath));
+    // The operator's own ServiceAccount and RBAC (deploy/operator/rbac.yaml), requests recorded.
+    client = (await operatorClient(cluster, ns, 'actuators/flagd')).client;
   });
   after(async () => {
     client?.close();
-    if (ns) await cluster.deleteNamespace(ns);
+    if (ns) {
+      await (await operatorIdentity(cluster, ns)).cleanup();
+      await cluster.deleteNamespace(ns);
+    }
   });
 
   it('flips a service flag for its tenants in one write, idempotently; flagd evaluates it sticky; restore gives back the previous flags', async () => {

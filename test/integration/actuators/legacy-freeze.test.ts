@@ -10,6 +10,7 @@ import {
 } from '../../../src/actuators/freeze/legacy-freeze.js';
 import type { FlagSpec, FreezeTarget, MysqlConnection } from '../../../src/actuators/types.js';
 import { startOwnMariadb, type OwnMariadb } from './own-servers.js';
+import { killMidChange } from '../../support/kill-mid-change.js';
 
 // The freeze sets GLOBAL read_only: it runs on a mariadbd of its own, never on the shared server.
 describe('actuators/freeze legacy write freeze (own mariadbd)', function () {
@@ -165,6 +166,29 @@ describe('actuators/freeze legacy write freeze (own mariadbd)', function () {
       rows.map((r) => [String(r.frozen_by), String(r.lifted_by)]),
       [['operator', 'operator']],
     );
+  });
+
+  it('a freeze in a process killed (SIGKILL) after its record: read_only is not on yet, the next freeze finishes it with the first record', async () => {
+    const c = await mysql.createConnection({ socketPath: server.socket, user: 'root' });
+    await c.query('CREATE DATABASE IF NOT EXISTS cutover_meta');
+    await c.end();
+    const target: FreezeTarget = { admin, verifyWith: app, actor: 'killed-operator', reason: 'kill test' };
+    const recordTable = 'cutover_meta.kill_log';
+    await killMidChange({ kind: 'freeze', target, recordTable, crashAt: 'freeze-record' });
+    assert.equal((await readFreezeState(admin)).readOnly, false, 'killed before read_only');
+    assert.equal(await appInsert(), undefined, 'writes still go through');
+    const record = await freezeLegacy({ ...target, actor: 'next-operator' }, { recordTable });
+    assert.equal(record.frozenBy, 'killed-operator', 'the first record is kept');
+    assert.equal(record.verified, true);
+    // Killed in the lift right after read_only went off: the next lift closes the record.
+    await killMidChange({ kind: 'lift', target, record, recordTable, crashAt: 'read_only' });
+    assert.equal((await readFreezeState(admin)).readOnly, false);
+    const lifted = await liftLegacyFreeze(target, record, { recordTable });
+    assert.equal(lifted.frozen, false);
+    const c2 = await mysql.createConnection({ socketPath: server.socket, user: 'root' });
+    const [rows] = await c2.query<mysql.RowDataPacket[]>('SELECT frozen_by, lifted_by FROM cutover_meta.kill_log');
+    await c2.end();
+    assert.deepEqual(rows.map((r) => [String(r.frozen_by), String(r.lifted_by)]), [['killed-operator', 'killed-operator']]);
   });
 
   it('a freeze that a write gets through is reported, not trusted', async () => {

@@ -9,6 +9,9 @@ import {
 import type { TrafficTarget } from '../../../src/actuators/types.js';
 import { KubeClient, type RequestInfo } from '../../../src/runtime/kube-client.js';
 import { loadKubeConfig } from '../../../src/runtime/kubeconfig.js';
+import { operatorIdentity } from '../../support/operator-identity.js';
+import { recordingOptions } from '../../support/api-usage.js';
+import { killMidChange } from '../../support/kill-mid-change.js';
 import { useCluster, type TestCluster } from '../../support/cluster.js';
 
 interface Route {
@@ -42,13 +45,22 @@ describe('actuators/traffic (real control plane, Gateway API CRDs)', function ()
     ns = await cluster.createNamespace('act-traffic');
     custom = cluster.kc.makeApiClient(k8s.CustomObjectsApi);
     net = cluster.kc.makeApiClient(k8s.NetworkingV1Api);
-    client = new KubeClient(await loadKubeConfig(cluster.kubeconfigPath), {
-      onRequest: (info) => requests.push(info),
+    // The operator's own ServiceAccount and RBAC (deploy/operator/rbac.yaml), requests recorded.
+    const id = await operatorIdentity(cluster, ns);
+    const recorded = recordingOptions('actuators/traffic');
+    client = new KubeClient(await loadKubeConfig(id.kubeconfig), {
+      onRequest: (info) => {
+        requests.push(info);
+        recorded.onRequest(info);
+      },
     });
   });
   after(async () => {
     client?.close();
-    if (ns) await cluster.deleteNamespace(ns);
+    if (ns) {
+      await (await operatorIdentity(cluster, ns)).cleanup();
+      await cluster.deleteNamespace(ns);
+    }
   });
 
   async function createRoute(name: string): Promise<Route> {
@@ -168,6 +180,22 @@ describe('actuators/traffic (real control plane, Gateway API CRDs)', function ()
     await traffic.restoreAll(targets);
     assert.deepEqual(visible(await getRoute('callcenter')), visible(a0));
     assert.deepEqual(visible(await getRoute('billing')), visible(b0));
+  });
+
+  it('HTTPRoute: a process killed (SIGKILL) between the routes of a switch; applying again finishes it; restore gives back both', async () => {
+    const a0 = await createRoute('support');
+    const b0 = await createRoute('courier');
+    const targets = [routeTarget('support'), routeTarget('courier')];
+    const { kubeconfig } = await operatorIdentity(cluster, ns);
+    await killMidChange({ kind: 'traffic', targets, desired: { newWeight: 25 }, crashAt: 'support' }, { KUBECONFIG: kubeconfig });
+    const traffic = new TrafficActuator(client);
+    assert.equal((await traffic.observe(targets[0]!)).newWeight, 25, 'the first route was switched before the kill');
+    assert.equal((await traffic.observe(targets[1]!)).newWeight, 0, 'the second was not');
+    const res = await traffic.applyAll(targets, { newWeight: 25 });
+    assert.deepEqual(res.map((x) => x.changed), [false, true]);
+    await traffic.restoreAll(targets);
+    assert.deepEqual(visible(await getRoute('support')), visible(a0));
+    assert.deepEqual(visible(await getRoute('courier')), visible(b0));
   });
 
   it('ingress-nginx: a canary Ingress derived from the stable one; idempotent; restore removes it or puts back a pre-existing one', async () => {

@@ -3,8 +3,10 @@ import * as k8s from '@kubernetes/client-node';
 import { DeploymentActuator } from '../../../src/actuators/workloads/deployments.js';
 import { JobActuator } from '../../../src/actuators/workloads/jobs.js';
 import { PREVIOUS_STATE_ANNOTATION, type JobTemplateInput } from '../../../src/actuators/types.js';
-import { KubeClient } from '../../../src/runtime/kube-client.js';
-import { loadKubeConfig } from '../../../src/runtime/kubeconfig.js';
+import type { KubeClient } from '../../../src/runtime/kube-client.js';
+import { operatorClient } from '../../support/api-usage.js';
+import { operatorIdentity } from '../../support/operator-identity.js';
+import { killMidChange } from '../../support/kill-mid-change.js';
 import { useCluster, type TestCluster } from '../../support/cluster.js';
 import { RUN_LABEL, READY_LABEL, startPodRunner, type PodRunner } from '../../support/pod-runner.js';
 
@@ -22,13 +24,17 @@ describe('actuators/workloads Jobs and Deployments (real control plane)', functi
     cluster = await useCluster();
     ns = await cluster.createNamespace('act-work');
     runner = startPodRunner(cluster.kc, { namespace: ns });
-    client = new KubeClient(await loadKubeConfig(cluster.kubeconfigPath));
+    // The operator's own ServiceAccount and RBAC (deploy/operator/rbac.yaml), requests recorded.
+    client = (await operatorClient(cluster, ns, 'actuators/workloads')).client;
     jobs = new JobActuator(client);
   });
   after(async () => {
     await runner?.stop();
     client?.close();
-    if (ns) await cluster.deleteNamespace(ns);
+    if (ns) {
+      await (await operatorIdentity(cluster, ns)).cleanup();
+      await cluster.deleteNamespace(ns);
+    }
   });
 
   const template = (
@@ -91,6 +97,8 @@ describe('actuators/workloads Jobs and Deployments (real control plane)', functi
     assert.equal((await jobs.ensureJob(t)).created, false);
     await assert.rejects(jobs.ensureJob({ ...t, owner: ref(other) }), /not owned by ConfigMap\/owner-b/);
     assert.equal(await jobs.setParallelism(ns, r.name, 0), false);
+    assert.equal(await jobs.setParallelism(ns, r.name, 1), true, 'the shards worked on at once can change');
+    assert.equal(await jobs.setParallelism(ns, r.name, 0), true);
     assert.equal((await jobs.observeJob(ns, r.name)).state, 'Running');
     await jobs.deleteJob(ns, r.name);
     await jobs.deleteJob(ns, r.name);
@@ -182,5 +190,32 @@ describe('actuators/workloads Jobs and Deployments (real control plane)', functi
     assert.deepEqual(plain(d.spec), plain(created.spec));
     assert.equal(d.metadata?.annotations?.[PREVIOUS_STATE_ANNOTATION], undefined);
     assert.equal(await deployments.restoreScale(ns, 'legacy-pos'), undefined, 'restoring twice is harmless');
+  });
+
+  it('scaling a Deployment in a process killed (SIGKILL) after the restore record: the next call finishes it, the record keeps the first replicas', async () => {
+    const apps = cluster.kc.makeApiClient(k8s.AppsV1Api);
+    await apps.createNamespacedDeployment({
+      namespace: ns,
+      body: {
+        metadata: { name: 'legacy-driver', namespace: ns },
+        spec: {
+          replicas: 4,
+          selector: { matchLabels: { app: 'legacy-driver' } },
+          template: { metadata: { labels: { app: 'legacy-driver', [READY_LABEL]: 'true' } }, spec: { containers: [{ name: 'app', image: 'legacy-driver:1', command: ['node', '-e', 'setInterval(() => {}, 1000)'] }] } },
+        },
+      },
+    });
+    const { kubeconfig } = await operatorIdentity(cluster, ns);
+    await killMidChange({ kind: 'scale', namespace: ns, name: 'legacy-driver', replicas: 1, crashAt: 'record' }, { KUBECONFIG: kubeconfig });
+    let d = await apps.readNamespacedDeployment({ name: 'legacy-driver', namespace: ns });
+    assert.equal(d.spec?.replicas, 4, 'killed after the record, before the scale');
+    assert.equal(d.metadata?.annotations?.[PREVIOUS_STATE_ANNOTATION], JSON.stringify({ replicas: 4 }));
+    // Killed again, this time right after the scale itself.
+    await killMidChange({ kind: 'scale', namespace: ns, name: 'legacy-driver', replicas: 1, crashAt: 'scale' }, { KUBECONFIG: kubeconfig });
+    d = await apps.readNamespacedDeployment({ name: 'legacy-driver', namespace: ns });
+    assert.equal(d.spec?.replicas, 1);
+    const deployments = new DeploymentActuator(client);
+    assert.deepEqual(await deployments.scaleDeployment(ns, 'legacy-driver', 1), { changed: false, previousReplicas: 4, replicas: 1 });
+    assert.equal((await deployments.restoreScale(ns, 'legacy-driver'))?.replicas, 4, 'the restore brings back the replicas before the first, killed change');
   });
 });

@@ -7,7 +7,7 @@ import { useCluster, type TestCluster } from '../../support/cluster.js';
 import { Informer, kubeTransport } from '../../../src/runtime/informer.js';
 import { KubeClient, type KubeObject } from '../../../src/runtime/kube-client.js';
 import { LiteKubeConfig } from '../../../src/runtime/kubeconfig.js';
-import { WIDGET_RESOURCE } from '../../../src/runtime/test-controller.js';
+import { WIDGET_RESOURCE } from '../../support/widget-controller.js';
 import { applyWidgetCrd, waitFor } from './support.js';
 
 const CM = { group: '', version: 'v1', plural: 'configmaps', kind: 'ConfigMap' };

@@ -6,12 +6,18 @@
 import { strict as assert } from 'node:assert';
 import { useCluster, type TestCluster } from '../../support/cluster.js';
 import { KubeClient } from '../../../src/runtime/kube-client.js';
-import { LEASE_RESOURCE, type Lease } from '../../../src/runtime/leader-election.js';
+import type { Lease } from '../../../src/runtime/leader-election.js';
+import { LEASE as LEASE_RESOURCE } from '../../../src/runtime/resources.js';
 import { Operator } from '../../../src/runtime/operator.js';
 import { parseOperatorOptions } from '../../../src/runtime/options.js';
-import { WIDGET_RESOURCE, widgetController, type Widget } from '../../../src/runtime/test-controller.js';
-import { applyWidgetCrd, sleep, waitFor } from './support.js';
+import { WIDGET_RESOURCE, widgetController, type Widget } from '../../support/widget-controller.js';
+import { applyWidgetCrd, sleep, waitFor, WIDGET_RULES } from './support.js';
 import { startOperator, type LogRecord, type OperatorProcess } from '../../support/operator-process.js';
+import { operatorIdentity } from '../../support/operator-identity.js';
+import { followOperator, recordingOptions } from '../../support/api-usage.js';
+import { loadKubeConfig } from '../../../src/runtime/kubeconfig.js';
+import { join } from 'node:path';
+import { repoRoot } from '../../../src/devenv/devenv-state.js';
 
 interface LogLine extends LogRecord {
   msg?: string;
@@ -32,8 +38,12 @@ function syncsOf(p: OperatorProcess): Array<{ key: string; startedAt: number; en
   return starts.map((s) => ({ key: s.key ?? '', startedAt: s.startedAt ?? 0, endedAt: ends.find((e) => e.key === s.key && e.startedAt === s.startedAt)?.endedAt }));
 }
 
-const startWidgetOperator = (identity: string, args: string[], kubeconfig: string): OperatorProcess =>
-  startOperator(['--identity', identity, ...args], { KUBECONFIG: kubeconfig, LOG_FD: '' });
+/** `cutover operator` with the test Widget controller (test/support/widget-operator.ts), as the operator's ServiceAccount. */
+const startWidgetOperator = (identity: string, args: string[], kubeconfig: string): OperatorProcess => {
+  const op = startOperator(['--identity', identity, '--controllers', 'test-widgets', ...args], { KUBECONFIG: kubeconfig, LOG_FD: '' }, { entry: join(repoRoot(), 'dist', 'test', 'support', 'widget-operator.js') });
+  followOperator('runtime/leader-election', op);
+  return op;
+};
 
 describe('runtime/leader election', function () {
   this.timeout(90_000);
@@ -51,7 +61,10 @@ describe('runtime/leader election', function () {
   after(async () => {
     for (const p of procs) p.signal('SIGKILL');
     client?.close();
-    for (const ns of namespaces) await cluster.deleteNamespace(ns);
+    for (const ns of namespaces) {
+      await (await operatorIdentity(cluster, ns, { extraRules: WIDGET_RULES })).cleanup();
+      await cluster.deleteNamespace(ns);
+    }
   });
 
   const holder = async (ns: string, name = 'cutover-operator'): Promise<string> =>
@@ -63,11 +76,12 @@ describe('runtime/leader election', function () {
     const names = ['w0', 'w1', 'w2', 'w3', 'w4'];
     for (const n of names) await client.create(WIDGET_RESOURCE, ns, { metadata: { name: n }, spec: { revision: 0, syncDelayMs: 100 } });
     const leaseMs = 6000;
-    const args = ['--test-controller', 'widgets', '--namespaces', ns, '--leader-election-namespace', ns, '--listen-address', '127.0.0.1:0', '--lease-duration', '6s', '--renew-deadline', '4s', '--retry-period', '1s'];
-    const a = startWidgetOperator('op-a', args, cluster.kubeconfigPath);
+    const kubeconfig = (await operatorIdentity(cluster, ns, { extraRules: WIDGET_RULES })).kubeconfig;
+    const args = ['--namespaces', ns, '--leader-election-namespace', ns, '--listen-address', '127.0.0.1:0', '--lease-duration', '6s', '--renew-deadline', '4s', '--retry-period', '1s'];
+    const a = startWidgetOperator('op-a', args, kubeconfig);
     procs.push(a);
     await waitFor('op-a to lead', async () => (await holder(ns)) === 'op-a', 30_000);
-    const b = startWidgetOperator('op-b', args, cluster.kubeconfigPath);
+    const b = startWidgetOperator('op-b', args, kubeconfig);
     procs.push(b);
     await waitFor('op-b to start', () => b.lines<LogLine>().some((l) => l.msg === 'operator started'), 30_000);
     // Changes while both run: only the leader syncs them.
@@ -122,7 +136,8 @@ describe('runtime/leader election', function () {
       {},
     );
     if (r.kind !== 'options') throw new Error('bad options');
-    const op = new Operator(r.options, [widgetController('victim')], { kc: cluster.kc });
+    const id = await operatorIdentity(cluster, ns, { extraRules: WIDGET_RULES });
+    const op = new Operator(r.options, [widgetController()], { kc: await loadKubeConfig(id.kubeconfig), onRequest: recordingOptions('runtime/leader-election').onRequest });
     await op.start();
     try {
       await waitFor('victim to lead', () => op.isLeader, 20_000);

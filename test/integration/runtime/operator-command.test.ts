@@ -32,9 +32,13 @@ describe('cutover operator (command line)', () => {
     const b = cutover(['operator', '--lease-duration', 'forever']);
     assert.equal(b.code, 2);
     assert.match(b.stderr, /--lease-duration: 'forever' is not a duration/);
-    const c = cutover(['operator', '--test-controller', 'gadgets']);
+    // Test-only controllers are not in the shipped command (test/support/widget-operator.ts adds one).
+    const c = cutover(['operator', '--test-controller', 'widgets']);
     assert.equal(c.code, 2);
-    assert.match(c.stderr, /unknown test controller 'gadgets'/);
+    assert.match(c.stderr, /unknown flag '--test-controller'/);
+    const d = cutover(['operator', '--controllers', 'test-widgets', '--kubeconfig', '/nonexistent/kubeconfig']);
+    assert.equal(d.code, 2);
+    assert.match(d.stderr, /unknown controllers: test-widgets \(known: reconciliation\)/);
   });
 
   it('exits 1 with a clear message when the kubeconfig cannot be read', () => {

@@ -1,9 +1,19 @@
 /** Helpers shared by the runtime integration tests: the Widget CRD and small waits. */
 import { join } from 'node:path';
 import type { TestCluster } from '../../support/cluster.js';
+import type { PolicyRule } from '../../support/operator-identity.js';
 import { repoRoot } from '../../../src/devenv/devenv-state.js';
 
 export const WIDGET_CRD = join(repoRoot(), 'test', 'fixtures', 'runtime', 'widget-crd.yaml');
+
+/**
+ * What the operator's role would grant a controller of the test Widget kind (added per test
+ * namespace on top of deploy/operator/rbac.yaml: the Widget is not one of the operator's kinds).
+ */
+export const WIDGET_RULES: PolicyRule[] = [
+  { apiGroups: ['test.cutover.nokta.io'], resources: ['widgets'], verbs: ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'] },
+  { apiGroups: ['test.cutover.nokta.io'], resources: ['widgets/status'], verbs: ['update'] },
+];
 
 let applied: Promise<void> | undefined;
 

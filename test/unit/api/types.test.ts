@@ -6,13 +6,21 @@ import assert from 'node:assert/strict';
 import { API_VERSION, KINDS } from '../../../src/api/crds.js';
 import type { Schema } from '../../../src/api/schema/common.js';
 import { validateManifest, validateStatus } from '../../../src/api/validate.js';
-import type { CanaryPhase, Condition, Cutover, JobTemplate, Reconciliation } from '../../../src/api/types.js';
+import type { CanaryPhase, Condition, Cutover, JobTemplate, PodOverlay, Reconciliation } from '../../../src/api/types.js';
 
 const conditions: Condition[] = [
   { type: 'Ready', status: 'True', reason: 'Passed', message: 'all checks passed', lastTransitionTime: '2026-12-01T02:20:00Z', observedGeneration: 3 },
   { type: 'Reconciling', status: 'False', reason: 'Idle', message: '', lastTransitionTime: '2026-12-01T02:20:00Z' },
   { type: 'Stalled', status: 'False', reason: 'Idle', message: '', lastTransitionTime: '2026-12-01T02:20:00Z' },
 ];
+/** The pod overlay of the Jobs the operator creates (every field). */
+const pod: PodOverlay = {
+  annotations: { 'sidecar.istio.io/inject': 'false' },
+  nodeSelector: { pool: 'batch' },
+  tolerations: [{ key: 'batch', operator: 'Equal', value: 'true', effect: 'NoSchedule', tolerationSeconds: 60 }],
+  resources: { requests: { cpu: '500m', memory: '512Mi' }, limits: { memory: '2Gi' } },
+  securityContext: { runAsUser: 1001, runAsGroup: 1001, fsGroup: 1001, runAsNonRoot: true, readOnlyRootFilesystem: false, seccompProfile: { type: 'Localhost', localhostProfile: 'profiles/sync.json' } },
+};
 const job: JobTemplate = {
   image: 'registry.nokta.io/migrations:1',
   command: ['/bin/sync'],
@@ -25,6 +33,7 @@ const job: JobTemplate = {
   backoffLimit: 1,
   activeDeadlineSeconds: 600,
   podLabels: { team: 'data' },
+  pod,
 };
 
 const reconciliation: Reconciliation = {
@@ -39,7 +48,7 @@ const reconciliation: Reconciliation = {
     window: { column: 'created_at', last: '90d', legacyTimeZone: 'Europe/Istanbul' },
     thresholds: { remediatePercent: 0.5, failPercent: 1 },
     schedule: { cutoverRef: { name: 'nokta' }, offsets: ['+4h', '+24h'], suspend: false },
-    parallelism: { mode: 'IndexedJob', shards: 4, shardBy: 'KeyRange', image: 'cutover:1', serviceAccountName: 'recon', podLabels: { a: 'b' } },
+    parallelism: { mode: 'IndexedJob', shards: 4, shardBy: 'KeyRange', image: 'cutover:1', serviceAccountName: 'recon', podLabels: { a: 'b' }, pod },
     statementTimeoutSeconds: 120,
     checks: [
       {

@@ -3,51 +3,9 @@
  * transport is exercised against kube-apiserver in test/integration/runtime).
  */
 import { strict as assert } from 'node:assert';
-import { Informer, type ListResult, type ListWatchTransport } from '../../../src/runtime/informer.js';
-import { ApiError, type KubeObject, type WatchEvent, type WatchHandle } from '../../../src/runtime/kube-client.js';
-
-interface OpenWatch {
-  rv: string;
-  timeoutSeconds: number;
-  onEvent: (ev: WatchEvent) => void;
-  onDone: (err?: unknown) => void;
-  aborted: boolean;
-}
-
-class MemoryTransport implements ListWatchTransport<KubeObject> {
-  objects = new Map<string, KubeObject>();
-  rv = 100;
-  lists = 0;
-  listFailures = 0;
-  watches: OpenWatch[] = [];
-
-  put(name: string, data = ''): KubeObject {
-    const o: KubeObject = { metadata: { name, namespace: 'ns', resourceVersion: String(++this.rv) }, data };
-    this.objects.set(name, o);
-    return o;
-  }
-
-  list(): Promise<ListResult<KubeObject>> {
-    this.lists++;
-    if (this.listFailures > 0) {
-      this.listFailures--;
-      return Promise.reject(new ApiError('connection refused', 0));
-    }
-    return Promise.resolve({ items: [...this.objects.values()].map((o) => structuredClone(o)), resourceVersion: String(this.rv) });
-  }
-
-  watch(rv: string, timeoutSeconds: number, onEvent: (ev: WatchEvent) => void, onDone: (err?: unknown) => void): Promise<WatchHandle> {
-    const w: OpenWatch = { rv, timeoutSeconds, onEvent, onDone, aborted: false };
-    this.watches.push(w);
-    return Promise.resolve({ abort: () => (w.aborted = true) });
-  }
-
-  get current(): OpenWatch {
-    const w = this.watches[this.watches.length - 1];
-    if (!w) throw new Error('no watch open');
-    return w;
-  }
-}
+import { Informer } from '../../../src/runtime/informer.js';
+import { ApiError } from '../../../src/runtime/kube-client.js';
+import { MemoryTransport } from '../../support/memory-transport.js';
 
 async function waitFor(what: string, cond: () => boolean, ms = 3000): Promise<void> {
   const end = Date.now() + ms;

@@ -57,11 +57,13 @@ describe('runtime/options', () => {
     assert.equal(f.listenPort, 0);
   });
 
-  it('supports --no-<bool>, repeated lists and the test controller', () => {
-    const o = ok(['--no-leader-elect', '--test-controller', 'widgets', '--namespaces', 'a', '--namespaces', 'b']);
+  it('supports --no-<bool>, repeated lists and the Jobs image', () => {
+    const o = ok(['--no-leader-elect', '--image', 'registry.nokta.io/cutover:1.2', '--namespaces', 'a', '--namespaces', 'b']);
     assert.equal(o.leaderElect, false);
-    assert.deepEqual(o.testControllers, ['widgets']);
+    assert.equal(o.image, 'registry.nokta.io/cutover:1.2');
     assert.deepEqual(o.namespaces, ['a', 'b']);
+    assert.equal(ok([], { CUTOVER_IMAGE: 'x:1' }).image, 'x:1');
+    assert.equal(ok([], {}).image, '', 'empty: resolved when the operator starts');
   });
 
   it('rejects bad input with a message naming the option', () => {
@@ -94,7 +96,7 @@ describe('runtime/options', () => {
     const r = parseOperatorOptions(['--help']);
     assert.equal(r.kind, 'help');
     const text = helpText();
-    for (const s of ['--kubeconfig', '--context', 'CUTOVER_CONTEXT', '--[no-]leader-elect', '--namespaces', '--leader-election-namespace', '--lease-duration', 'CUTOVER_RENEW_DEADLINE', 'POD_NAMESPACE', '--listen-address', '--test-controller', 'default: 15s']) {
+    for (const s of ['--kubeconfig', '--context', 'CUTOVER_CONTEXT', '--[no-]leader-elect', '--namespaces', '--leader-election-namespace', '--lease-duration', 'CUTOVER_RENEW_DEADLINE', 'POD_NAMESPACE', '--listen-address', '--image', 'CUTOVER_IMAGE', 'default: 15s']) {
       assert.ok(text.includes(s), `help mentions ${s}`);
     }
   });
