@@ -11,7 +11,7 @@ import { use, type ApiUse } from '../../runtime/api-usage.js';
 import { systemClock, type Clock } from '../../runtime/clock.js';
 import { isConflict, type KubeClient, type ObjectMeta } from '../../runtime/kube-client.js';
 import { isOwnedBy } from '../../runtime/owner-refs.js';
-import { ownerReferenceTo } from '../k8s-util.js';
+import { ownerReferenceTo, retryOnConflict } from '../k8s-util.js';
 import { JOB, POD, type Job, type JobCondition, type JobSpec, type Pod } from '../kube-types.js';
 import type { JobEnvVar, JobObservation, JobTemplateInput, PodOverlay } from '../types.js';
 import { jobName, templateHash } from './job-naming.js';
@@ -158,12 +158,16 @@ export class JobActuator {
 
   /** Changes the parallelism of a running Job (scale the shards worked on at once). */
   async setParallelism(namespace: string, name: string, parallelism: number): Promise<boolean> {
-    const job = await this.client.get<Job>(JOB, namespace, name);
-    if (job.spec?.parallelism === parallelism) return false;
-    job.spec!.parallelism = parallelism;
-    await this.client.replace<Job>(JOB, namespace, name, job);
-    return true;
+    // The Job controller writes the Job while it runs: a 409 reads again and re-applies.
+    return retryOnConflict(async () => {
+      const job = await this.client.get<Job>(JOB, namespace, name);
+      if (job.spec?.parallelism === parallelism) return false;
+      job.spec!.parallelism = parallelism;
+      await this.client.replace<Job>(JOB, namespace, name, job);
+      return true;
+    });
   }
+
 
   /** The Job's state; for a failed Job also what its failed pod said. */
   async observeJob(namespace: string, name: string): Promise<JobObservation> {
