@@ -131,20 +131,26 @@ describe('actuators/flags Redis store (own redis-server)', function () {
       cohort: { name: 'pilot', attribute: 'driverId', members: ['d1', 'd2'] },
     };
     await store.apply(oldSpec);
-    // How long one flip takes, to aim the kills inside it.
-    const t0 = Date.now();
-    await store.apply(newSpec);
-    const flipMs = Date.now() - t0;
-    await store.apply(oldSpec);
+    // Kills are aimed inside a flip from its measured duration, measured again before each round
+    // (the machine's load changes it). Rounds go on, at other points of the flip, until at least
+    // three rounds ran and at least one kill landed before the flip's reply; every round checks
+    // that no tenant is half-flipped and that applying again completes the flip.
+    const fractions = [0.4, 0.8, 0.2, 0.6, 0.1, 0.3, 0.5, 0.05];
     let killedBeforeReply = 0;
     const outcomes: string[] = [];
-    for (let round = 0; round < 3; round++) {
+    const flipTimes: number[] = [];
+    for (let round = 0; round < fractions.length && (round < 3 || killedBeforeReply === 0); round++) {
+      const t0 = Date.now();
+      await store.apply(newSpec);
+      const flipMs = Date.now() - t0;
+      flipTimes.push(flipMs);
+      await store.apply(oldSpec);
       let replied = false;
       const flip = store.apply(newSpec).then(
         () => (replied = true),
         () => undefined,
       );
-      await new Promise((r) => setTimeout(r, Math.floor((flipMs * 1.2 * (round + 1)) / 3)));
+      await new Promise((r) => setTimeout(r, Math.floor(flipMs * fractions[round]!)));
       await server.kill();
       if (!replied) killedBeforeReply++;
       await flip;
@@ -162,11 +168,10 @@ describe('actuators/flags Redis store (own redis-server)', function () {
       // Back to the old state for the next round.
       await store.apply(oldSpec);
     }
-    assert.ok(killedBeforeReply > 0, `no kill landed before the flip's reply (flip takes ${flipMs} ms)`);
+    assert.ok(killedBeforeReply > 0, `no kill landed before the flip's reply in ${outcomes.length} rounds (flips took ${flipTimes.join(', ')} ms)`);
     // Both outcomes are consistent states; which one a kill gives depends on where it landed.
-    assert.equal(outcomes.length, 3);
     console.log(
-      `      flip of ${ts.length} tenants: ${flipMs} ms; kills before the reply: ${killedBeforeReply}/3; state after restart: ${outcomes.join(', ')}`,
+      `      flip of ${ts.length} tenants: ${flipTimes.join('/')} ms; kills before the reply: ${killedBeforeReply}/${outcomes.length}; state after restart: ${outcomes.join(', ')}`,
     );
   });
 });
