@@ -3,7 +3,9 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'tools/**', '.cache/**', 'scripts/**', 'coverage/**', '**/*.cjs'] },
+  {
+    ignores: ['dist/**', 'node_modules/**', 'tools/**', '.cache/**', 'scripts/**', 'coverage/**', '**/*.cjs'],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

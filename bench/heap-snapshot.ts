@@ -10,7 +10,14 @@
 import { readFileSync } from 'node:fs';
 
 interface RawSnapshot {
-  snapshot: { meta: { node_fields: string[]; node_types: [string[], ...unknown[]]; edge_fields: string[]; edge_types: [string[], ...unknown[]] } };
+  snapshot: {
+    meta: {
+      node_fields: string[];
+      node_types: [string[], ...unknown[]];
+      edge_fields: string[];
+      edge_types: [string[], ...unknown[]];
+    };
+  };
   nodes: number[];
   edges: number[];
   strings: string[];
@@ -116,7 +123,11 @@ export function summarizeHeapSnapshot(file: string, top = 12): HeapSummary {
     const owned: number[] = [];
     for (const e of edgesOf(i)) {
       if (e.name === 'script_or_debug_info' || e.name === 'script') origin = scriptOrigin.get(e.to) ?? origin;
-      else if (e.name === 'function_data' || e.name === 'name_or_scope_info' || e.name === 'raw_outer_scope_info_or_feedback_metadata') {
+      else if (
+        e.name === 'function_data' ||
+        e.name === 'name_or_scope_info' ||
+        e.name === 'raw_outer_scope_info_or_feedback_metadata'
+      ) {
         if (typeOf(e.to) === 'code') owned.push(e.to);
       }
     }
@@ -133,7 +144,8 @@ export function summarizeHeapSnapshot(file: string, top = 12): HeapSummary {
       break;
     }
   }
-  const sorted = <T extends { bytes: number }>(m: Map<string, T>): Array<[string, T]> => [...m.entries()].sort((a, b) => b[1].bytes - a[1].bytes);
+  const sorted = <T extends { bytes: number }>(m: Map<string, T>): Array<[string, T]> =>
+    [...m.entries()].sort((a, b) => b[1].bytes - a[1].bytes);
   return {
     totalBytes: total,
     byType: sorted(byType).map(([type, v]) => ({ type, ...v })),

@@ -13,11 +13,31 @@ interface Bench {
 }
 
 const BENCHES: Record<string, Bench> = {
-  runtime: { file: 'runtime.js', entry: 'runRuntimeBench', what: 'the operator as shipped with 1,000 Reconciliations: RSS and what it is made of, time to first sync, API requests/min while idle' },
-  rerun: { file: 'rerun.js', entry: 'runRerunBench', what: 'runs per rerun token when the watch lags behind the operator\'s own writes' },
-  reconciliation: { file: 'reconciliation.js', entry: 'runReconciliationBench', what: '1M-order reconciliation vs the raw-aggregate floor; localizing differences' },
-  flags: { file: 'flags.js', entry: 'runFlagsBench', what: "flipping one service's flag for 10,000 tenants in Redis and in the flagd ConfigMap" },
-  shadow: { file: 'shadow.js', entry: 'runShadowBench', what: 'shadow proxy: added legacy-path latency at 2,000 requests/s, highest compared rate, memory with the new stack stalled' },
+  runtime: {
+    file: 'runtime.js',
+    entry: 'runRuntimeBench',
+    what: 'the operator as shipped with 1,000 Reconciliations: RSS and what it is made of, time to first sync, API requests/min while idle',
+  },
+  rerun: {
+    file: 'rerun.js',
+    entry: 'runRerunBench',
+    what: "runs per rerun token when the watch lags behind the operator's own writes",
+  },
+  reconciliation: {
+    file: 'reconciliation.js',
+    entry: 'runReconciliationBench',
+    what: '1M-order reconciliation vs the raw-aggregate floor; localizing differences',
+  },
+  flags: {
+    file: 'flags.js',
+    entry: 'runFlagsBench',
+    what: "flipping one service's flag for 10,000 tenants in Redis and in the flagd ConfigMap",
+  },
+  shadow: {
+    file: 'shadow.js',
+    entry: 'runShadowBench',
+    what: 'shadow proxy: added legacy-path latency at 2,000 requests/s, highest compared rate, memory with the new stack stalled',
+  },
 };
 
 async function main(argv: string[]): Promise<number> {

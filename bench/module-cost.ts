@@ -24,10 +24,15 @@ process.stdout.write(JSON.stringify({ rss: m.rss, heap: m.heapUsed }), () => pro
 
 function probe(specifier: string | undefined, cwd: string): Promise<{ rss: number; heap: number }> {
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, ['--expose-gc', '--input-type=module', '-e', PROBE, specifier ?? ''], { cwd }, (err, stdout) => {
-      if (err) reject(new Error(`importing ${specifier ?? '(nothing)'} failed: ${err.message}`));
-      else resolve(JSON.parse(stdout) as { rss: number; heap: number });
-    });
+    execFile(
+      process.execPath,
+      ['--expose-gc', '--input-type=module', '-e', PROBE, specifier ?? ''],
+      { cwd },
+      (err, stdout) => {
+        if (err) reject(new Error(`importing ${specifier ?? '(nothing)'} failed: ${err.message}`));
+        else resolve(JSON.parse(stdout) as { rss: number; heap: number });
+      },
+    );
   });
 }
 
@@ -35,7 +40,11 @@ function probe(specifier: string | undefined, cwd: string): Promise<{ rss: numbe
  * Costs of `modules` (bare package names resolved from `cwd`'s node_modules, or file paths), each
  * alone in a fresh process; the median of `runs` measurements.
  */
-export async function moduleCosts(modules: string[], cwd: string, runs = 3): Promise<{ baseRssMb: number; costs: ModuleCost[] }> {
+export async function moduleCosts(
+  modules: string[],
+  cwd: string,
+  runs = 3,
+): Promise<{ baseRssMb: number; costs: ModuleCost[] }> {
   const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
   const measure = async (spec: string | undefined): Promise<{ rss: number; heap: number }> => {
     const rs: Array<{ rss: number; heap: number }> = [];
@@ -48,7 +57,11 @@ export async function moduleCosts(modules: string[], cwd: string, runs = 3): Pro
     // A bare name resolves from cwd's node_modules (the -e script's base is cwd).
     const spec = m.startsWith('/') ? pathToFileURL(m).href : m;
     const r = await measure(spec);
-    out.push({ module: m, rssMb: (r.rss - base.rss) / 1024 / 1024, heapMb: (r.heap - base.heap) / 1024 / 1024 });
+    out.push({
+      module: m,
+      rssMb: (r.rss - base.rss) / 1024 / 1024,
+      heapMb: (r.heap - base.heap) / 1024 / 1024,
+    });
   }
   return { baseRssMb: base.rss / 1024 / 1024, costs: out };
 }

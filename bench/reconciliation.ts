@@ -20,7 +20,12 @@ import { parse } from 'yaml';
 import { planFromSpec, type ReconciliationPlan } from '../src/reconciliation/plan.js';
 import { connect } from '../src/reconciliation/connection.js';
 import { aggregateSql, runReconciliation } from '../src/reconciliation/engine.js';
-import { generateNokta, planInjections, familyCounts, samplesDir } from '../src/reconciliation/nokta/generator.js';
+import {
+  generateNokta,
+  planInjections,
+  familyCounts,
+  samplesDir,
+} from '../src/reconciliation/nokta/generator.js';
 import type { RunResult } from '../src/reconciliation/result.js';
 
 const MYSQL_ADMIN = process.env.TEST_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/mysql';
@@ -51,7 +56,9 @@ function fmt(ms: number): string {
 }
 
 function benchPlan(): ReconciliationPlan {
-  const doc = parse(readFileSync(join(samplesDir(), 'reconciliation-nokta.yaml'), 'utf8')) as { spec: unknown };
+  const doc = parse(readFileSync(join(samplesDir(), 'reconciliation-nokta.yaml'), 'utf8')) as {
+    spec: unknown;
+  };
   const plan = planFromSpec(doc.spec);
   plan.checks = plan.checks.filter((c) => c.type === 'count' || c.type === 'sum' || c.type === 'rowHash');
   return plan;
@@ -59,7 +66,11 @@ function benchPlan(): ReconciliationPlan {
 
 /** Runs the engine's aggregate SQL raw, both databases concurrently, check after check. */
 async function floor(plan: ReconciliationPlan, legacyUrl: string, targetUrl: string): Promise<number> {
-  const my = await mysql.createConnection({ uri: legacyUrl, supportBigNumbers: true, bigNumberStrings: true });
+  const my = await mysql.createConnection({
+    uri: legacyUrl,
+    supportBigNumbers: true,
+    bigNumberStrings: true,
+  });
   const pc = new pg.Client({ connectionString: targetUrl });
   await pc.connect();
   // the engine's read-only connections are only used to pick the dialect; nothing runs on them
@@ -83,7 +94,11 @@ async function floor(plan: ReconciliationPlan, legacyUrl: string, targetUrl: str
   }
 }
 
-async function engineRun(plan: ReconciliationPlan, legacyUrl: string, targetUrl: string): Promise<{ ms: number; value: RunResult }> {
+async function engineRun(
+  plan: ReconciliationPlan,
+  legacyUrl: string,
+  targetUrl: string,
+): Promise<{ ms: number; value: RunResult }> {
   const legacy = connect('mysql', legacyUrl, { role: 'legacy', statementTimeoutSeconds: 600 });
   const target = connect('postgres', targetUrl, { role: 'target', statementTimeoutSeconds: 600 });
   try {
@@ -113,8 +128,12 @@ export async function runReconciliationBench(args: string[]): Promise<void> {
   await adminPg.query(`CREATE DATABASE "${name}"`);
   try {
     const counts = familyCounts(scale);
-    out(`reconciliation bench: ${scale} legacy orders (+ ${counts.customers} customers, ${counts.drivers} drivers, ${counts.calls} calls, ${counts.invoices} invoices), ${tenants} tenants`);
-    const load = await timed(() => generateNokta(legacyUrl, targetUrl, { scale, tenants, seed: 'bench', inject: false }));
+    out(
+      `reconciliation bench: ${scale} legacy orders (+ ${counts.customers} customers, ${counts.drivers} drivers, ${counts.calls} calls, ${counts.invoices} invoices), ${tenants} tenants`,
+    );
+    const load = await timed(() =>
+      generateNokta(legacyUrl, targetUrl, { scale, tenants, seed: 'bench', inject: false }),
+    );
     out(`  data load (both databases, concurrently): ${fmt(load.ms)}`);
     const plan = benchPlan();
     out(`  checks: ${plan.checks.map((c) => `${c.name} (${c.type})`).join(', ')}`);
@@ -135,8 +154,12 @@ export async function runReconciliationBench(args: string[]): Promise<void> {
     out('');
     out(`  equal data:  verdict ${equal.verdict}`);
     out(`    floor (raw aggregate SQL, both DBs concurrently): ${fmt(floorMs)}`);
-    out(`    engine:                                          ${fmt(equalMs)}  = ${(equalMs / floorMs).toFixed(2)}× the floor (goal ≤ 1.5×)`);
-    out(`    rows per second (legacy rows of count/rowHash checks; each also read on the target): ${Math.round(rows / (equalMs / 1000)).toLocaleString('en-US')}`);
+    out(
+      `    engine:                                          ${fmt(equalMs)}  = ${(equalMs / floorMs).toFixed(2)}× the floor (goal ≤ 1.5×)`,
+    );
+    out(
+      `    rows per second (legacy rows of count/rowHash checks; each also read on the target): ${Math.round(rows / (equalMs / 1000)).toLocaleString('en-US')}`,
+    );
     // inject 10 differing rows (missing ×2, extra, 0.01, tax, wrong tenant (2 keys), 1 h shift, settlement, + one more 0.01)
     const inj = planInjections(counts, tenants, 'bench');
     const pc = new pg.Client({ connectionString: targetUrl });
@@ -161,12 +184,20 @@ export async function runReconciliationBench(args: string[]): Promise<void> {
     }
     if (!diff) throw new Error('no run');
     const rowChecks = diff.checks.filter((c) => c.type === 'rowHash');
-    const found = new Set(rowChecks.flatMap((c) => c.differingKeys.map((k) => `${c.name}/${k.tenant}/${k.key}/${k.kind}`)));
+    const found = new Set(
+      rowChecks.flatMap((c) => c.differingKeys.map((k) => `${c.name}/${k.tenant}/${k.key}/${k.kind}`)),
+    );
     out('');
-    out(`  with ${expected} differing rows: verdict ${diff.verdict}, differing keys found ${found.size} of ${expected}`);
-    out(`    engine (aggregates + bisection + row fetch): ${fmt(diffMs)}  = ${(diffMs / equalMs).toFixed(2)}× the equal run (goal < 2×), ${(diffMs / floorMs).toFixed(2)}× the floor`);
+    out(
+      `  with ${expected} differing rows: verdict ${diff.verdict}, differing keys found ${found.size} of ${expected}`,
+    );
+    out(
+      `    engine (aggregates + bisection + row fetch): ${fmt(diffMs)}  = ${(diffMs / equalMs).toFixed(2)}× the equal run (goal < 2×), ${(diffMs / floorMs).toFixed(2)}× the floor`,
+    );
     for (const c of rowChecks.filter((x) => x.differingKeys.length > 0))
-      out(`    ${c.name}: ${c.differingKeys.map((k) => `${k.tenant}/${k.key} ${k.kind}${k.columns ? `(${k.columns.join(',')})` : ''}`).join('; ')}`);
+      out(
+        `    ${c.name}: ${c.differingKeys.map((k) => `${k.tenant}/${k.key} ${k.kind}${k.columns ? `(${k.columns.join(',')})` : ''}`).join('; ')}`,
+      );
   } finally {
     await adminMy.query(`DROP DATABASE IF EXISTS \`${name}\``).catch(() => undefined);
     await adminPg.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`).catch(() => undefined);

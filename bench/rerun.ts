@@ -31,7 +31,10 @@ export async function runRerunBench(): Promise<void> {
   await cluster.applyCrds();
   const ns = await cluster.createNamespace('bench-rerun');
   const client = new KubeClient(cluster.kc);
-  const [legacy, target] = await Promise.all([createMysqlDatabase('bench_rerun_l'), createPostgresDatabase('bench_rerun_t')]);
+  const [legacy, target] = await Promise.all([
+    createMysqlDatabase('bench_rerun_l'),
+    createPostgresDatabase('bench_rerun_t'),
+  ]);
   let operator: Operator | undefined;
   try {
     await generateNokta(legacy.url, target.url, { scale: 400, tenants: 4, seed: 'rerun', inject: true });
@@ -39,26 +42,53 @@ export async function runRerunBench(): Promise<void> {
       ['nokta-legacy-db', legacy.url],
       ['nokta-new-db', target.url],
     ] as const) {
-      await client.create({ group: '', version: 'v1', plural: 'secrets', kind: 'Secret' }, ns, { metadata: { name }, stringData: { url } });
+      await client.create({ group: '', version: 'v1', plural: 'secrets', kind: 'Secret' }, ns, {
+        metadata: { name },
+        stringData: { url },
+      });
     }
     const lagging: TransportFactory = (rt, namespace, labelSelector) => {
       const real = kubeTransport(client, rt, { namespace, labelSelector });
       if (rt.plural !== RECONCILIATION.plural) return real;
       return {
         list: () => real.list(),
-        watch: (rv, t, onEvent, onDone) => real.watch(rv, t, (ev) => setTimeout(() => onEvent(ev), lagMs), (err) => setTimeout(() => onDone(err), lagMs)),
+        watch: (rv, t, onEvent, onDone) =>
+          real.watch(
+            rv,
+            t,
+            (ev) => setTimeout(() => onEvent(ev), lagMs),
+            (err) => setTimeout(() => onDone(err), lagMs),
+          ),
       };
     };
-    const parsed = parseOperatorOptions(['--no-leader-elect', '--namespaces', ns, '--listen-address', '127.0.0.1:0', '--identity', 'bench-rerun'], {});
+    const parsed = parseOperatorOptions(
+      [
+        '--no-leader-elect',
+        '--namespaces',
+        ns,
+        '--listen-address',
+        '127.0.0.1:0',
+        '--identity',
+        'bench-rerun',
+      ],
+      {},
+    );
     if (parsed.kind !== 'options') throw new Error('bad options');
-    operator = new Operator(parsed.options, [reconciliationController()], { kc: cluster.kc, transport: lagging });
+    operator = new Operator(parsed.options, [reconciliationController()], {
+      kc: cluster.kc,
+      transport: lagging,
+    });
     await operator.start();
-    const doc = parseAllDocuments(readFileSync(join(repoRoot(), 'samples', 'nokta', 'reconciliation-nokta.yaml'), 'utf8'))
+    const doc = parseAllDocuments(
+      readFileSync(join(repoRoot(), 'samples', 'nokta', 'reconciliation-nokta.yaml'), 'utf8'),
+    )
       .map((d) => d.toJSON() as KubeObject)
       .find((d) => d?.kind === 'Reconciliation');
     if (!doc) throw new Error('no sample Reconciliation');
     doc.metadata = { name: 'rerun', namespace: ns };
-    const runsCompleted = async (): Promise<number> => ((await client.get(RECONCILIATION, ns, 'rerun')).status as { runsCompleted?: number } | undefined)?.runsCompleted ?? 0;
+    const runsCompleted = async (): Promise<number> =>
+      ((await client.get(RECONCILIATION, ns, 'rerun')).status as { runsCompleted?: number } | undefined)
+        ?.runsCompleted ?? 0;
     const waitRuns = async (n: number): Promise<void> => {
       const end = Date.now() + 180_000;
       while ((await runsCompleted()) < n) {
@@ -70,29 +100,50 @@ export async function runRerunBench(): Promise<void> {
     await client.create(RECONCILIATION, ns, doc);
     await waitRuns(1);
     for (let i = 1; i <= tokens; i++) {
-      await client.patch(RECONCILIATION, ns, 'rerun', { metadata: { annotations: { 'cutover.nokta.io/rerun': `token-${i}` } } });
+      await client.patch(RECONCILIATION, ns, 'rerun', {
+        metadata: { annotations: { 'cutover.nokta.io/rerun': `token-${i}` } },
+      });
       await waitRuns(i + 1);
     }
-    const events = (await client.list(EVENT, { namespace: ns })).items.filter((e) => (e.regarding as { name?: string }).name === 'rerun');
-    const count = (reason: RegExp): number => events.filter((e) => reason.test(String(e.reason))).reduce((a, e) => a + ((e.series as { count?: number } | undefined)?.count ?? 1), 0);
+    const events = (await client.list(EVENT, { namespace: ns })).items.filter(
+      (e) => (e.regarding as { name?: string }).name === 'rerun',
+    );
+    const count = (reason: RegExp): number =>
+      events
+        .filter((e) => reason.test(String(e.reason)))
+        .reduce((a, e) => a + ((e.series as { count?: number } | undefined)?.count ?? 1), 0);
     const text = await operator.metrics.text();
     const sum = (re: RegExp): number => [...text.matchAll(re)].reduce((a, m) => a + Number(m[1]), 0);
-    const runs = sum(new RegExp(`^cutover_reconciliation_runs_total\\{namespace="${ns}",reconciliation="rerun",verdict="[A-Za-z]+"\\} (\\d+)`, 'gm'));
-    const reportWrites = sum(/^cutover_api_requests_total\{verb="(?:POST|PUT)",resource="configmaps",code="2\d\d"\} (\d+)/gm);
+    const runs = sum(
+      new RegExp(
+        `^cutover_reconciliation_runs_total\\{namespace="${ns}",reconciliation="rerun",verdict="[A-Za-z]+"\\} (\\d+)`,
+        'gm',
+      ),
+    );
+    const reportWrites = sum(
+      /^cutover_api_requests_total\{verb="(?:POST|PUT)",resource="configmaps",code="2\d\d"\} (\d+)/gm,
+    );
     const stale = sum(/^cutover_sync_total\{controller="reconciliation",result="stale"\} (\d+)/gm);
     const triggers = 1 + tokens;
     const rows: Array<[string, string]> = [
       ['watch lag', `${lagMs} ms`],
       ['triggers (the first run and the rerun tokens)', String(triggers)],
       ['runs recorded in status', String(await runsCompleted())],
-      ['runs started (RunStarted Events)', `${count(/^RunStarted$/)} (${(count(/^RunStarted$/) / triggers).toFixed(2)} per trigger)`],
+      [
+        'runs started (RunStarted Events)',
+        `${count(/^RunStarted$/)} (${(count(/^RunStarted$/) / triggers).toFixed(2)} per trigger)`,
+      ],
       ['runs counted by the metrics', `${runs} (${(runs / triggers).toFixed(2)} per trigger)`],
       ['result Events', String(count(/^Run(Passed|Failed|RemediationNeeded|Error)$/))],
       ['report writes', String(reportWrites)],
       ['syncs put off until the cache had the last write', String(stale)],
     ];
     const w = Math.max(...rows.map((r) => r[0].length));
-    process.stdout.write('\nruns per rerun token (lagging watch)\n' + rows.map(([k, v]) => `  ${k.padEnd(w)}  ${v}`).join('\n') + '\n');
+    process.stdout.write(
+      '\nruns per rerun token (lagging watch)\n' +
+        rows.map(([k, v]) => `  ${k.padEnd(w)}  ${v}`).join('\n') +
+        '\n',
+    );
   } finally {
     await operator?.stop();
     client.close();

@@ -43,7 +43,18 @@ const SAMPLES: Record<KindName, string> = {
 };
 
 /** Dependencies whose import cost is printed (each alone in a fresh process). */
-const MODULES = ['prom-client', 'pino', 'yaml', 'ajv', 'cron-parser', 'pg', 'mysql2/promise', 'ioredis', '@openfeature/flagd-core', '@kubernetes/client-node'];
+const MODULES = [
+  'prom-client',
+  'pino',
+  'yaml',
+  'ajv',
+  'cron-parser',
+  'pg',
+  'mysql2/promise',
+  'ioredis',
+  '@openfeature/flagd-core',
+  '@kubernetes/client-node',
+];
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -54,7 +65,8 @@ function population(): Array<[KindName, number]> {
   if (!env) return Object.entries(POPULATION) as Array<[KindName, number]>;
   return env.split(',').map((p) => {
     const [k, v] = p.split('=');
-    if (!k || !(k in KINDS) || !v || !/^\d+$/.test(v)) throw new Error(`BENCH_RUNTIME_POPULATION: '${p}' is not Kind=count`);
+    if (!k || !(k in KINDS) || !v || !/^\d+$/.test(v))
+      throw new Error(`BENCH_RUNTIME_POPULATION: '${p}' is not Kind=count`);
     return [k as KindName, Number(v)];
   });
 }
@@ -77,19 +89,38 @@ const WAITED_CUTOVER = 'bench-cutover';
  */
 function manifest(kind: KindName, base: KubeObject, i: number, namespace: string): KubeObject {
   const o = structuredClone(base);
-  o.metadata = { name: `${kind.toLowerCase()}-${String(i).padStart(4, '0')}`, namespace, labels: o.metadata.labels ?? {} };
+  o.metadata = {
+    name: `${kind.toLowerCase()}-${String(i).padStart(4, '0')}`,
+    namespace,
+    labels: o.metadata.labels ?? {},
+  };
   if (kind === 'Reconciliation') {
-    (o.spec as { schedule?: unknown }).schedule = i % 4 === 3 ? { cutoverRef: { name: WAITED_CUTOVER }, offsets: ['+4h', '+24h'] } : { cron: '0 3 1 1 *' };
+    (o.spec as { schedule?: unknown }).schedule =
+      i % 4 === 3
+        ? { cutoverRef: { name: WAITED_CUTOVER }, offsets: ['+4h', '+24h'] }
+        : { cron: '0 3 1 1 *' };
   }
   return o;
 }
 
 /** The plain `value` env of the operator's container in deploy/operator/deployment.yaml (NODE_OPTIONS…): the process as shipped. */
 function shippedEnv(): Record<string, string> {
-  const docs = parseAllDocuments(readFileSync(join(repoRoot(), 'deploy', 'operator', 'deployment.yaml'), 'utf8')).map((d) => d.toJSON() as KubeObject | null);
-  const dep = docs.find((d) => d?.kind === 'Deployment') as { spec?: { template?: { spec?: { containers?: Array<{ name: string; env?: Array<{ name: string; value?: string }> }> } } } } | undefined;
+  const docs = parseAllDocuments(
+    readFileSync(join(repoRoot(), 'deploy', 'operator', 'deployment.yaml'), 'utf8'),
+  ).map((d) => d.toJSON() as KubeObject | null);
+  const dep = docs.find((d) => d?.kind === 'Deployment') as
+    | {
+        spec?: {
+          template?: {
+            spec?: { containers?: Array<{ name: string; env?: Array<{ name: string; value?: string }> }> };
+          };
+        };
+      }
+    | undefined;
   const c = dep?.spec?.template?.spec?.containers?.find((x) => x.name === 'operator');
-  return Object.fromEntries((c?.env ?? []).filter((e) => e.value !== undefined).map((e) => [e.name, e.value ?? '']));
+  return Object.fromEntries(
+    (c?.env ?? []).filter((e) => e.value !== undefined).map((e) => [e.name, e.value ?? '']),
+  );
 }
 
 function rssMb(pid: number): number {
@@ -117,13 +148,20 @@ async function steadyRss(pid: number, n = 5): Promise<number> {
 /** Where a process's resident memory is: file-backed vs anonymous (/proc), V8 heap by space (/metrics). */
 async function memoryBreakdown(pid: number, port: number): Promise<Array<[string, string]>> {
   const smaps = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
-  const kb = (k: string): number => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(smaps)?.[1] ?? NaN) / 1024;
+  const kb = (k: string): number =>
+    Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(smaps)?.[1] ?? NaN) / 1024;
   const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  const metric = (re: RegExp): Array<[string, number]> => [...text.matchAll(re)].map((m) => [m[1] ?? '', Number(m[2]) / 1024 / 1024]);
-  const spaces = metric(/^cutover_nodejs_heap_space_size_total_bytes\{space="([^"]+)"\} (\d+)$/gm).filter(([, v]) => v >= 0.5);
+  const metric = (re: RegExp): Array<[string, number]> =>
+    [...text.matchAll(re)].map((m) => [m[1] ?? '', Number(m[2]) / 1024 / 1024]);
+  const spaces = metric(/^cutover_nodejs_heap_space_size_total_bytes\{space="([^"]+)"\} (\d+)$/gm).filter(
+    ([, v]) => v >= 0.5,
+  );
   const external = metric(/^cutover_nodejs_(external_memory)_bytes (\d+)$/gm);
   return [
-    ['  resident', `${kb('Rss').toFixed(1)} MB: anonymous ${kb('Anonymous').toFixed(1)} MB, file-backed ${(kb('Rss') - kb('Anonymous')).toFixed(1)} MB`],
+    [
+      '  resident',
+      `${kb('Rss').toFixed(1)} MB: anonymous ${kb('Anonymous').toFixed(1)} MB, file-backed ${(kb('Rss') - kb('Anonymous')).toFixed(1)} MB`,
+    ],
     ...spaces.map(([k, v]): [string, string] => [`  V8 ${k} (committed)`, `${v.toFixed(1)} MB`]),
     ...external.map(([k, v]): [string, string] => [`  ${k.replace('_', ' ')}`, `${v.toFixed(1)} MB`]),
   ];
@@ -141,7 +179,10 @@ async function scrape(port: number): Promise<Scrape> {
   let total = 0;
   let syncs = 0;
   for (const line of text.split('\n')) {
-    const m = /^cutover_api_requests_total\{verb="([^"]+)",resource="([^"]+)",code="[^"]*"\} (\d+(?:\.\d+)?)$/.exec(line);
+    const m =
+      /^cutover_api_requests_total\{verb="([^"]+)",resource="([^"]+)",code="[^"]*"\} (\d+(?:\.\d+)?)$/.exec(
+        line,
+      );
     if (m) {
       const k = `${m[1]} ${m[2]}`;
       byKind.set(k, (byKind.get(k) ?? 0) + Number(m[3]));
@@ -153,7 +194,12 @@ async function scrape(port: number): Promise<Scrape> {
   return { total, byKind, syncs };
 }
 
-async function waitUntil(what: string, probe: () => Promise<boolean> | boolean, timeoutMs: number, stepMs = 200): Promise<void> {
+async function waitUntil(
+  what: string,
+  probe: () => Promise<boolean> | boolean,
+  timeoutMs: number,
+  stepMs = 200,
+): Promise<void> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     try {
@@ -191,27 +237,67 @@ export async function runRuntimeBench(): Promise<void> {
   const client = new KubeClient(cluster.kc);
   const snapshotDir = mkdtempSync(join(tmpdir(), 'cutover-heap-'));
   for (const name of ['nokta-legacy-db', 'nokta-new-db']) {
-    await client.create({ group: '', version: 'v1', plural: 'secrets', kind: 'Secret' }, ns, { metadata: { name }, stringData: { url: 'mysql://reconciler@127.0.0.1:1/none' } });
+    await client.create({ group: '', version: 'v1', plural: 'secrets', kind: 'Secret' }, ns, {
+      metadata: { name },
+      stringData: { url: 'mysql://reconciler@127.0.0.1:1/none' },
+    });
   }
-  const args = ['--kubeconfig', identity.kubeconfig, '--namespaces', ns, '--leader-election-namespace', ns, '--log-level', 'info'];
+  const args = [
+    '--kubeconfig',
+    identity.kubeconfig,
+    '--namespaces',
+    ns,
+    '--leader-election-namespace',
+    ns,
+    '--log-level',
+    'info',
+  ];
   let op: OperatorProcess | undefined;
-  const start = async (): Promise<{ op: OperatorProcess; port: number; readyMs: number; leaderMs: number; startedAt: number }> => {
+  const start = async (): Promise<{
+    op: OperatorProcess;
+    port: number;
+    readyMs: number;
+    leaderMs: number;
+    startedAt: number;
+  }> => {
     const t0 = Date.now();
-    const p = startOperator(args, { ...shippedEnv(), LOG_LEVEL: 'info' }, { nodeArgs: ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${snapshotDir}`] });
+    const p = startOperator(
+      args,
+      { ...shippedEnv(), LOG_LEVEL: 'info' },
+      { nodeArgs: ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${snapshotDir}`] },
+    );
     op = p;
     await waitUntil('the operator to listen', () => p.port() !== undefined, 30_000, 50);
     const port = p.port() ?? 0;
-    await waitUntil('/readyz', async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200, 60_000, 50);
+    await waitUntil(
+      '/readyz',
+      async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200,
+      60_000,
+      50,
+    );
     const readyMs = Date.now() - t0;
-    await waitUntil('leadership', async () => /^cutover_leader 1$/m.test(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()), 60_000, 100);
+    await waitUntil(
+      'leadership',
+      async () => /^cutover_leader 1$/m.test(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()),
+      60_000,
+      100,
+    );
     return { op: p, port, readyMs, leaderMs: Date.now() - t0, startedAt: t0 };
   };
   /** Makes the operator write a heap snapshot (SIGUSR2) and summarizes it. */
   const heapSnapshot = async (p: OperatorProcess, port: number): Promise<HeapSummary> => {
     p.signal('SIGUSR2');
-    await waitUntil('the heap snapshot', () => readdirSync(snapshotDir).some((f) => f.endsWith('.heapsnapshot')), 60_000);
+    await waitUntil(
+      'the heap snapshot',
+      () => readdirSync(snapshotDir).some((f) => f.endsWith('.heapsnapshot')),
+      60_000,
+    );
     // The snapshot is written on the main thread: once /healthz answers, the file is complete.
-    await waitUntil('the operator after the snapshot', async () => (await fetch(`http://127.0.0.1:${port}/healthz`)).status === 200, 60_000);
+    await waitUntil(
+      'the operator after the snapshot',
+      async () => (await fetch(`http://127.0.0.1:${port}/healthz`)).status === 200,
+      60_000,
+    );
     const file = join(snapshotDir, readdirSync(snapshotDir).find((f) => f.endsWith('.heapsnapshot')) ?? '');
     const summary = summarizeHeapSnapshot(file);
     rmSync(file);
@@ -220,14 +306,20 @@ export async function runRuntimeBench(): Promise<void> {
   const synced = async (): Promise<boolean> => {
     for (const [kind, n] of pop) {
       const l = await client.listAll(resourceOf(kind), { namespace: ns });
-      const done = l.items.filter((o) => (o.status as { observedGeneration?: number } | undefined)?.observedGeneration === o.metadata.generation).length;
+      const done = l.items.filter(
+        (o) =>
+          (o.status as { observedGeneration?: number } | undefined)?.observedGeneration ===
+          o.metadata.generation,
+      ).length;
       if (done < n) return false;
     }
     return true;
   };
 
   try {
-    process.stdout.write(`runtime bench: namespace ${ns}, ${pop.map(([k, n]) => `${n} ${k}`).join(', ')}; operator env from deploy/operator/deployment.yaml: ${JSON.stringify(shippedEnv())}\n`);
+    process.stdout.write(
+      `runtime bench: namespace ${ns}, ${pop.map(([k, n]) => `${n} ${k}`).join(', ')}; operator env from deploy/operator/deployment.yaml: ${JSON.stringify(shippedEnv())}\n`,
+    );
     // 1. The operator with nothing to do: its memory at start, and a heap snapshot of it.
     const first = await start();
     await sleep(5000);
@@ -285,7 +377,12 @@ export async function runRuntimeBench(): Promise<void> {
 
     // 4. Restart with the population in place: readiness and the first sync of every object.
     const third = await start();
-    await waitUntil(`${total} syncs after the restart`, async () => (await scrape(third.port)).syncs >= total, 600_000, 200);
+    await waitUntil(
+      `${total} syncs after the restart`,
+      async () => (await scrape(third.port)).syncs >= total,
+      600_000,
+      200,
+    );
     const restartSyncMs = Date.now() - third.startedAt;
     const restartCpu = cpuSeconds(third.op.child.pid ?? 0);
     const restartRequests = (await scrape(third.port)).total;
@@ -298,21 +395,39 @@ export async function runRuntimeBench(): Promise<void> {
     const leaseRenewalsPerMin = 60 / 2; // one PUT per 2 s retry period while leading
     const rows: Array<[string, string]> = [
       ['objects', pop.map(([k, n]) => `${n} ${k}`).join(', ')],
-      ['resident memory at start, no objects', `${rssEmpty.toFixed(1)} MB (second start ${rssBefore.toFixed(1)} MB)`],
-      [`resident memory idle with ${total} objects`, `${rssIdle.toFixed(1)} MB (max ${rssIdleMax.toFixed(1)} MB)`],
+      [
+        'resident memory at start, no objects',
+        `${rssEmpty.toFixed(1)} MB (second start ${rssBefore.toFixed(1)} MB)`,
+      ],
+      [
+        `resident memory idle with ${total} objects`,
+        `${rssIdle.toFixed(1)} MB (max ${rssIdleMax.toFixed(1)} MB)`,
+      ],
       [`resident memory after a restart with ${total} objects`, `${rssRestart.toFixed(1)} MB`],
       ['ready (caches synced) after start, no objects', `${(first.readyMs / 1000).toFixed(2)} s`],
       [`created ${total} objects in`, `${(createdMs / 1000).toFixed(1)} s`],
-      [`first sync of all ${total} new objects`, `${(firstSyncMs / 1000).toFixed(1)} s after the first create, ${firstSyncCpu.toFixed(1)} s of operator CPU, ${firstSyncRequests} API requests`],
+      [
+        `first sync of all ${total} new objects`,
+        `${(firstSyncMs / 1000).toFixed(1)} s after the first create, ${firstSyncCpu.toFixed(1)} s of operator CPU, ${firstSyncRequests} API requests`,
+      ],
       [`ready after a restart with ${total} objects`, `${(third.readyMs / 1000).toFixed(2)} s`],
-      [`every object synced after a restart`, `${(restartSyncMs / 1000).toFixed(1)} s after start, ${restartCpu.toFixed(1)} s of operator CPU and ${restartRequests} API requests (start included)`],
+      [
+        `every object synced after a restart`,
+        `${(restartSyncMs / 1000).toFixed(1)} s after start, ${restartCpu.toFixed(1)} s of operator CPU and ${restartRequests} API requests (start included)`,
+      ],
       ['load average (1 min) at the end', readFileSync('/proc/loadavg', 'utf8').split(' ')[0] ?? '?'],
       [`idle API requests per minute (over ${idleSeconds} s)`, perMin.toFixed(1)],
       ...kinds.map(([k, v]) => [`  ${k}`, `${v.toFixed(1)}/min`] as [string, string]),
       ['  Lease renewals alone would be', `${leaseRenewalsPerMin}/min`],
       ['syncs while idle', `${idleSyncs} (${idleCpu.toFixed(1)} s of operator CPU)`],
-      ['goal: idle requests near Lease renewals', perMin <= leaseRenewalsPerMin * 1.5 + 5 ? 'met' : 'NOT met'],
-      ['goal: resident memory < 150 MB', Math.max(rssEmpty, rssIdleMax, rssRestart) < 150 ? 'met' : 'NOT met'],
+      [
+        'goal: idle requests near Lease renewals',
+        perMin <= leaseRenewalsPerMin * 1.5 + 5 ? 'met' : 'NOT met',
+      ],
+      [
+        'goal: resident memory < 150 MB',
+        Math.max(rssEmpty, rssIdleMax, rssRestart) < 150 ? 'met' : 'NOT met',
+      ],
     ];
     const table = (rs: Array<[string, string]>): string => {
       const w = Math.max(...rs.map((r) => r[0].length));
@@ -321,14 +436,37 @@ export async function runRuntimeBench(): Promise<void> {
     process.stdout.write('\nruntime benchmark\n' + table(rows) + '\n');
     const printHeap = (title: string, h: HeapSummary): void => {
       process.stdout.write(`\n${title} (heap snapshot: ${mb(h.totalBytes)} of live JS heap)\n`);
-      process.stdout.write('  by V8 type:\n' + table(h.byType.slice(0, 8).map((t) => [`  ${t.type}`, `${mb(t.bytes)} (${t.count} nodes)`])) + '\n');
-      process.stdout.write('  code (functions, bytecode, sources) by package:\n' + table(h.codeByOrigin.map((o) => [`  ${o.origin}`, `${mb(o.bytes)} (${o.functions} functions)`])) + '\n');
-      process.stdout.write('  largest constructors:\n' + table(h.topConstructors.slice(0, 8).map((c) => [`  ${c.name}`, `${mb(c.bytes)} (${c.count})`])) + '\n');
+      process.stdout.write(
+        '  by V8 type:\n' +
+          table(h.byType.slice(0, 8).map((t) => [`  ${t.type}`, `${mb(t.bytes)} (${t.count} nodes)`])) +
+          '\n',
+      );
+      process.stdout.write(
+        '  code (functions, bytecode, sources) by package:\n' +
+          table(h.codeByOrigin.map((o) => [`  ${o.origin}`, `${mb(o.bytes)} (${o.functions} functions)`])) +
+          '\n',
+      );
+      process.stdout.write(
+        '  largest constructors:\n' +
+          table(h.topConstructors.slice(0, 8).map((c) => [`  ${c.name}`, `${mb(c.bytes)} (${c.count})`])) +
+          '\n',
+      );
     };
-    process.stdout.write(`\nresident memory after a restart with ${total} objects, by kind\n` + table(breakdown) + '\n');
+    process.stdout.write(
+      `\nresident memory after a restart with ${total} objects, by kind\n` + table(breakdown) + '\n',
+    );
     printHeap('the operator at start, no objects', heap);
     printHeap(`the operator after a restart with ${total} objects`, heapFull);
-    process.stdout.write(`\ncost of importing each dependency alone (fresh process, after GC; Node itself: ${baseRssMb.toFixed(1)} MB)\n` + table(costs.map((c) => [`  ${c.module}`, `RSS +${c.rssMb.toFixed(1)} MB, heap +${c.heapMb.toFixed(1)} MB`])) + '\n');
+    process.stdout.write(
+      `\ncost of importing each dependency alone (fresh process, after GC; Node itself: ${baseRssMb.toFixed(1)} MB)\n` +
+        table(
+          costs.map((c) => [
+            `  ${c.module}`,
+            `RSS +${c.rssMb.toFixed(1)} MB, heap +${c.heapMb.toFixed(1)} MB`,
+          ]),
+        ) +
+        '\n',
+    );
   } catch (e) {
     process.stderr.write(`operator output:\n${op?.output().slice(-4000) ?? ''}\n`);
     throw e;

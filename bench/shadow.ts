@@ -42,7 +42,12 @@ routes:
 
 /** A 1 KB order; the new stack's differs benignly everywhere and really in 1 % of answers. */
 function order(id: number, side: 'legacy' | 'new'): string {
-  const items = Array.from({ length: 9 }, (_, i) => ({ sku: `sku-${id % 97}-${i}`, name: `Item number ${i} of the order`, qty: 1 + (i % 3), price: 10.5 + i }));
+  const items = Array.from({ length: 9 }, (_, i) => ({
+    sku: `sku-${id % 97}-${i}`,
+    name: `Item number ${i} of the order`,
+    qty: 1 + (i % 3),
+    price: 10.5 + i,
+  }));
   const o = {
     id,
     tenant: `tenant-${id % 40}`,
@@ -89,15 +94,18 @@ async function loadRole(url: string, rate: number, seconds: number, connections:
   const once = (planned: number, id: number): Promise<void> =>
     new Promise((resolve) => {
       sent++;
-      const req = http.request({ host: target.hostname, port: target.port, path: `/orders/${id}`, agent }, (res) => {
-        res.on('data', () => undefined);
-        res.on('end', () => {
-          if (res.statusCode === 200) ok++;
-          else errors++;
-          latencies.push(performance.now() - planned);
-          resolve();
-        });
-      });
+      const req = http.request(
+        { host: target.hostname, port: target.port, path: `/orders/${id}`, agent },
+        (res) => {
+          res.on('data', () => undefined);
+          res.on('end', () => {
+            if (res.statusCode === 200) ok++;
+            else errors++;
+            latencies.push(performance.now() - planned);
+            resolve();
+          });
+        },
+      );
       req.on('error', () => {
         errors++;
         resolve();
@@ -130,7 +138,13 @@ async function loadRole(url: string, rate: number, seconds: number, connections:
       }),
     );
   }
-  const result: LoadResult = { sent, ok, errors, seconds: (performance.now() - t0) / 1000, latenciesMs: latencies };
+  const result: LoadResult = {
+    sent,
+    ok,
+    errors,
+    seconds: (performance.now() - t0) / 1000,
+    latenciesMs: latencies,
+  };
   process.stdout.write(`${JSON.stringify(result)}\n`);
   agent.destroy();
 }
@@ -139,8 +153,15 @@ async function loadRole(url: string, rate: number, seconds: number, connections:
 
 const children: ChildProcess[] = [];
 
-function startChild(args: string[], readyPattern: RegExp, stream: 'stdout' | 'stderr'): Promise<{ child: ChildProcess; match: RegExpExecArray }> {
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LOG_LEVEL: 'error' } });
+function startChild(
+  args: string[],
+  readyPattern: RegExp,
+  stream: 'stdout' | 'stderr',
+): Promise<{ child: ChildProcess; match: RegExpExecArray }> {
+  const child = spawn(process.execPath, args, {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, LOG_LEVEL: 'error' },
+  });
   children.push(child);
   return new Promise((resolve, reject) => {
     let buf = '';
@@ -149,26 +170,72 @@ function startChild(args: string[], readyPattern: RegExp, stream: 'stdout' | 'st
       const m = readyPattern.exec(buf);
       if (m) resolve({ child, match: m });
     });
-    child.on('exit', (code) => reject(new Error(`${args.join(' ')} exited with ${code} before it was ready: ${buf}`)));
+    child.on('exit', (code) =>
+      reject(new Error(`${args.join(' ')} exited with ${code} before it was ready: ${buf}`)),
+    );
   });
 }
 
 async function backend(kind: string): Promise<string> {
-  const { match } = await startChild([fileURLToPath(import.meta.url), '--role', 'backend', '--kind', kind], /\{"port":(\d+)\}/, 'stdout');
+  const { match } = await startChild(
+    [fileURLToPath(import.meta.url), '--role', 'backend', '--kind', kind],
+    /\{"port":(\d+)\}/,
+    'stdout',
+  );
   return `http://127.0.0.1:${match[1]}`;
 }
 
-async function proxy(legacy: string, candidate: string, rulesFile: string): Promise<{ url: string; admin: string; pid: number; child: ChildProcess }> {
+async function proxy(
+  legacy: string,
+  candidate: string,
+  rulesFile: string,
+): Promise<{ url: string; admin: string; pid: number; child: ChildProcess }> {
   const { child, match } = await startChild(
-    [CLI, 'shadow-proxy', '--legacy', legacy, '--new', candidate, '--rules', rulesFile, '--listen', '127.0.0.1:0', '--metrics-listen', '127.0.0.1:0', '--report-interval', '0'],
+    [
+      CLI,
+      'shadow-proxy',
+      '--legacy',
+      legacy,
+      '--new',
+      candidate,
+      '--rules',
+      rulesFile,
+      '--listen',
+      '127.0.0.1:0',
+      '--metrics-listen',
+      '127.0.0.1:0',
+      '--report-interval',
+      '0',
+    ],
     /listening on 127\.0\.0\.1:(\d+) .*admin on 127\.0\.0\.1:(\d+)/,
     'stderr',
   );
-  return { url: `http://127.0.0.1:${match[1]}`, admin: `http://127.0.0.1:${match[2]}`, pid: child.pid!, child };
+  return {
+    url: `http://127.0.0.1:${match[1]}`,
+    admin: `http://127.0.0.1:${match[2]}`,
+    pid: child.pid!,
+    child,
+  };
 }
 
 async function load(url: string, rate: number, seconds: number, connections = 64): Promise<LoadResult> {
-  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--role', 'load', '--url', url, '--rate', String(rate), '--seconds', String(seconds), '--connections', String(connections)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(
+    process.execPath,
+    [
+      fileURLToPath(import.meta.url),
+      '--role',
+      'load',
+      '--url',
+      url,
+      '--rate',
+      String(rate),
+      '--seconds',
+      String(seconds),
+      '--connections',
+      String(connections),
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   await new Promise((resolve) => child.on('exit', resolve));
@@ -219,13 +286,21 @@ export async function runShadowBench(argv: string[]): Promise<void> {
   writeFileSync(rulesFile, RULES);
   out(`machine: ${uptime()}`);
   try {
-    const [legacy, candidate, stalled] = await Promise.all([backend('legacy'), backend('new'), backend('stalled')]);
+    const [legacy, candidate, stalled] = await Promise.all([
+      backend('legacy'),
+      backend('new'),
+      backend('stalled'),
+    ]);
     const p = await proxy(legacy, candidate, rulesFile);
     const bytes = order(1, 'legacy').length;
-    out(`answers: ${bytes} bytes of JSON; rules: ${RULES.split('\n').length - 1} lines (ignore, tolerance, scale, instants, set by key); 1 % of new answers really differ`);
+    out(
+      `answers: ${bytes} bytes of JSON; rules: ${RULES.split('\n').length - 1} lines (ignore, tolerance, scale, instants, set by key); 1 % of new answers really differ`,
+    );
 
     // 1. Added latency at a fixed rate, direct and through the proxy in alternating slices.
-    out(`\n1. legacy-path latency at ${rate} requests/s (open loop, ${sliceS}s slices alternating direct/proxy, 2 slices each after a warm-up)`);
+    out(
+      `\n1. legacy-path latency at ${rate} requests/s (open loop, ${sliceS}s slices alternating direct/proxy, 2 slices each after a warm-up)`,
+    );
     await load(legacy, rate, 2);
     await load(p.url, rate, 2);
     const lat: Record<'direct' | 'proxy', number[]> = { direct: [], proxy: [] };
@@ -241,13 +316,19 @@ export async function runShadowBench(argv: string[]): Promise<void> {
     const row = (name: string, xs: number[]): number[] => {
       const s = [...xs].sort((a, b) => a - b);
       const v = [50, 90, 99, 99.9].map((q) => pct(s, q));
-      out(`   ${name.padEnd(7)} p50 ${f2(v[0]!)} ms  p90 ${f2(v[1]!)} ms  p99 ${f2(v[2]!)} ms  p99.9 ${f2(v[3]!)} ms  max ${f2(s[s.length - 1]!)} ms  (${s.length} requests)`);
+      out(
+        `   ${name.padEnd(7)} p50 ${f2(v[0]!)} ms  p90 ${f2(v[1]!)} ms  p99 ${f2(v[2]!)} ms  p99.9 ${f2(v[3]!)} ms  max ${f2(s[s.length - 1]!)} ms  (${s.length} requests)`,
+      );
       return v;
     };
     const d = row('direct', lat.direct);
     const x = row('proxy', lat.proxy);
-    out(`   added   p50 ${f2(x[0]! - d[0]!)} ms  p99 ${f2(x[2]! - d[2]!)} ms   (goal: p99 < 1 ms)   errors ${errors}`);
-    out(`   proxy meanwhile: mirrored ${after.mirrored! - before.mirrored!}, compared ${after.compared! - before.compared!}, differing ${after.differing! - before.differing!}, dropped ${after.dropped! - before.dropped!}`);
+    out(
+      `   added   p50 ${f2(x[0]! - d[0]!)} ms  p99 ${f2(x[2]! - d[2]!)} ms   (goal: p99 < 1 ms)   errors ${errors}`,
+    );
+    out(
+      `   proxy meanwhile: mirrored ${after.mirrored! - before.mirrored!}, compared ${after.compared! - before.compared!}, differing ${after.differing! - before.differing!}, dropped ${after.dropped! - before.dropped!}`,
+    );
 
     // 2. Highest sustained rate with comparison on.
     out(`\n2. highest rate through the proxy with comparison on (closed loop, 64 connections, ${maxS}s)`);
@@ -262,31 +343,51 @@ export async function runShadowBench(argv: string[]): Promise<void> {
     const s1 = await stats(p.admin);
     const cpu = (cpuSeconds(p.pid) - c0) / secs;
     const compared = (s1.compared! - s0.compared!) / m.seconds;
-    out(`   through the proxy: ${(m.ok / m.seconds).toFixed(0)} requests/s, ${compared.toFixed(0)} compared/s, dropped ${s1.dropped! - s0.dropped!}, new-stack errors ${s1.errors! - s0.errors!}, proxy CPU ${(cpu * 100).toFixed(0)} % of a core   (goal: >= 5,000 compared/s)`);
+    out(
+      `   through the proxy: ${(m.ok / m.seconds).toFixed(0)} requests/s, ${compared.toFixed(0)} compared/s, dropped ${s1.dropped! - s0.dropped!}, new-stack errors ${s1.errors! - s0.errors!}, proxy CPU ${(cpu * 100).toFixed(0)} % of a core   (goal: >= 5,000 compared/s)`,
+    );
     out(`   machine: ${uptime()}`);
     p.child.kill('SIGTERM');
 
     // 3. Memory with the new stack stalled.
     const q = await proxy(legacy, stalled, rulesFile);
     const every = Math.max(5_000, Math.floor(durationMs / 20));
-    out(`\n3. proxy memory over ${values.duration} at ${rate} requests/s with the new stack stalled (samples every ${every / 1000}s)`);
+    out(
+      `\n3. proxy memory over ${values.duration} at ${rate} requests/s with the new stack stalled (samples every ${every / 1000}s)`,
+    );
     const loading = load(q.url, rate, durationMs / 1000);
     const samples: { t: number; rss: number; admitted: number; buffered: number }[] = [];
     const start = performance.now();
     while (performance.now() - start < durationMs - 500) {
       await sleep(every);
       const st = await stats(q.admin);
-      const sample = { t: (performance.now() - start) / 1000, rss: rssMb(q.pid), admitted: st.admitted!, buffered: st.bufferedBytes! };
+      const sample = {
+        t: (performance.now() - start) / 1000,
+        rss: rssMb(q.pid),
+        admitted: st.admitted!,
+        buffered: st.bufferedBytes!,
+      };
       samples.push(sample);
-      out(`   t=${sample.t.toFixed(0).padStart(4)}s  rss ${sample.rss.toFixed(1)} MB  queue ${sample.admitted}  buffered ${(sample.buffered / 1024).toFixed(0)} kB  dropped ${st.dropped}  timeouts ${st.errors}`);
+      out(
+        `   t=${sample.t.toFixed(0).padStart(4)}s  rss ${sample.rss.toFixed(1)} MB  queue ${sample.admitted}  buffered ${(sample.buffered / 1024).toFixed(0)} kB  dropped ${st.dropped}  timeouts ${st.errors}`,
+      );
     }
     const lr = await loading;
     const warm = samples[Math.min(samples.length - 1, Math.max(1, Math.floor(samples.length / 5)))]!;
     const later = samples.filter((s) => s.t >= warm.t);
     const maxRss = Math.max(...later.map((s) => s.rss));
     const last = samples[samples.length - 1]!;
-    out(`   after warm-up (t=${warm.t.toFixed(0)}s) ${warm.rss.toFixed(1)} MB, highest ${maxRss.toFixed(1)} MB (+${(((maxRss - warm.rss) / warm.rss) * 100).toFixed(1)} %), last ${last.rss.toFixed(1)} MB (${(((last.rss - warm.rss) / warm.rss) * 100).toFixed(1)} %)   (goal: within 20 %)`);
-    out(`   legacy answers meanwhile: ${lr.ok} ok, ${lr.errors} errors, p99 ${f2(pct([...lr.latenciesMs].sort((a, b) => a - b), 99))} ms`);
+    out(
+      `   after warm-up (t=${warm.t.toFixed(0)}s) ${warm.rss.toFixed(1)} MB, highest ${maxRss.toFixed(1)} MB (+${(((maxRss - warm.rss) / warm.rss) * 100).toFixed(1)} %), last ${last.rss.toFixed(1)} MB (${(((last.rss - warm.rss) / warm.rss) * 100).toFixed(1)} %)   (goal: within 20 %)`,
+    );
+    out(
+      `   legacy answers meanwhile: ${lr.ok} ok, ${lr.errors} errors, p99 ${f2(
+        pct(
+          [...lr.latenciesMs].sort((a, b) => a - b),
+          99,
+        ),
+      )} ms`,
+    );
     out(`machine: ${uptime()}`);
   } finally {
     for (const c of children) c.kill('SIGKILL');
@@ -307,9 +408,12 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
     },
   });
   if (values.role === 'backend') backendRole(values.kind);
-  else if (values.role === 'load') void loadRole(values.url, Number(values.rate), Number(values.seconds), Number(values.connections));
+  else if (values.role === 'load')
+    void loadRole(values.url, Number(values.rate), Number(values.seconds), Number(values.connections));
   else {
-    process.stderr.write('usage: node dist/bench/shadow.js --role backend|load (run the benchmark with npm run bench -- shadow)\n');
+    process.stderr.write(
+      'usage: node dist/bench/shadow.js --role backend|load (run the benchmark with npm run bench -- shadow)\n',
+    );
     process.exitCode = 2;
   }
 }

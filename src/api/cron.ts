@@ -32,7 +32,9 @@ function field(n: string, question = false): string {
   return `(${question ? '[?]|' : ''}${item}(,${item})*)`;
 }
 const FIELDS = [field(MINUTE), field(HOUR), field(DOM, true), field(MONTH), field(DOW, true)].join(' +');
-const DESCRIPTORS = Object.keys(CRON_DESCRIPTORS).map((d) => d.slice(1)).join('|');
+const DESCRIPTORS = Object.keys(CRON_DESCRIPTORS)
+  .map((d) => d.slice(1))
+  .join('|');
 
 /**
  * The shape of a schedule. No backslashes, so it goes into a CEL string literal as it is; no

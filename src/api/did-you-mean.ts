@@ -5,7 +5,8 @@ export function editDistance(a: string, b: string): number {
   let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
   for (let i = 1; i <= a.length; i++) {
     const cur = [i];
-    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    for (let j = 1; j <= b.length; j++)
+      cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
     prev = cur;
   }
   return prev[b.length]!;
@@ -24,5 +25,8 @@ export function didYouMean(value: string, known: readonly string[]): string | un
   }
   if (!best) return undefined;
   const k = best.k.toLowerCase();
-  return best.d <= Math.max(2, Math.floor(best.k.length / 4)) || (v.length >= 3 && (k.startsWith(v) || v.startsWith(k))) ? best.k : undefined;
+  return best.d <= Math.max(2, Math.floor(best.k.length / 4)) ||
+    (v.length >= 3 && (k.startsWith(v) || v.startsWith(k)))
+    ? best.k
+    : undefined;
 }

@@ -41,7 +41,10 @@ export const DURATION_FORMAT =
 
 /** Thrown for text that is not a duration; the message says what one looks like. */
 export class DurationError extends Error {
-  constructor(readonly text: string, what: 'duration' | 'offset' = 'duration') {
+  constructor(
+    readonly text: string,
+    what: 'duration' | 'offset' = 'duration',
+  ) {
     super(
       what === 'offset'
         ? `'${text}' is not an offset: an offset must look like +4h, +24h or -30m: a sign, then ${DURATION_FORMAT}`

@@ -35,12 +35,25 @@ export interface StatusBase<Phase extends string> {
   conditions?: Condition[];
 }
 
-export interface SecretKeyRef { name: string; key?: string }
-export interface LocalObjectRef { name: string }
+export interface SecretKeyRef {
+  name: string;
+  key?: string;
+}
+export interface LocalObjectRef {
+  name: string;
+}
 export type Engine = 'mysql' | 'postgres';
-export interface DatabaseRef { engine: Engine; secretRef?: SecretKeyRef; url?: string }
+export interface DatabaseRef {
+  engine: Engine;
+  secretRef?: SecretKeyRef;
+  url?: string;
+}
 
-export interface EnvVar { name: string; value?: string; secretKeyRef?: SecretKeyRef }
+export interface EnvVar {
+  name: string;
+  value?: string;
+  secretKeyRef?: SecretKeyRef;
+}
 export interface Toleration {
   key?: string;
   operator?: 'Exists' | 'Equal';
@@ -84,8 +97,16 @@ export type ColumnType = 'decimal' | 'integer' | 'text' | 'timestamp' | 'boolean
 export type Verdict = 'Passed' | 'RemediationNeeded' | 'Failed' | 'Error';
 export type ReconciliationPhase = 'Pending' | 'Running' | 'Passed' | 'RemediationNeeded' | 'Failed' | 'Error';
 
-export interface Thresholds { remediatePercent?: number; failPercent?: number }
-export interface CheckSide { table?: string; query?: string; tenantColumn?: string; windowColumn?: string }
+export interface Thresholds {
+  remediatePercent?: number;
+  failPercent?: number;
+}
+export interface CheckSide {
+  table?: string;
+  query?: string;
+  tenantColumn?: string;
+  windowColumn?: string;
+}
 export interface ColumnMapping {
   name: string;
   legacy?: string;
@@ -109,7 +130,12 @@ export interface Check {
   customSql?: { legacy: string; target: string };
   thresholds?: Thresholds;
 }
-export interface ReconciliationSchedule { cron?: string; cutoverRef?: LocalObjectRef; offsets?: string[]; suspend?: boolean }
+export interface ReconciliationSchedule {
+  cron?: string;
+  cutoverRef?: LocalObjectRef;
+  offsets?: string[];
+  suspend?: boolean;
+}
 export interface Parallelism {
   mode?: 'Inline' | 'IndexedJob';
   shards?: number;
@@ -131,8 +157,19 @@ export interface ReconciliationSpec {
   statementTimeoutSeconds?: number;
   checks: Check[];
 }
-export interface TenantResult { tenant?: string; legacy?: string; target?: string; variancePercent?: number; verdict?: Verdict }
-export interface DifferingKey { tenant?: string; key?: string; kind?: 'missing' | 'extra' | 'changed'; columns?: string[] }
+export interface TenantResult {
+  tenant?: string;
+  legacy?: string;
+  target?: string;
+  variancePercent?: number;
+  verdict?: Verdict;
+}
+export interface DifferingKey {
+  tenant?: string;
+  key?: string;
+  kind?: 'missing' | 'extra' | 'changed';
+  columns?: string[];
+}
 export interface CheckResult {
   name?: string;
   verdict?: Verdict;
@@ -145,12 +182,27 @@ export interface CheckResult {
   error?: string;
 }
 export interface ReconciliationStatus extends StatusBase<ReconciliationPhase> {
-  lastRun?: { id?: string; trigger?: string; startedAt?: string; finishedAt?: string; verdict?: Verdict; error?: string };
+  lastRun?: {
+    id?: string;
+    trigger?: string;
+    startedAt?: string;
+    finishedAt?: string;
+    verdict?: Verdict;
+    error?: string;
+  };
   nextRunAt?: string;
   runsCompleted?: number;
   completedOffsets?: string[];
   lastRerunToken?: string;
-  summary?: { checks?: number; passed?: number; failed?: number; rowsCompared?: string; maxVariancePercent?: string; worstCheck?: string; worstTenant?: string };
+  summary?: {
+    checks?: number;
+    passed?: number;
+    failed?: number;
+    rowsCompared?: string;
+    maxVariancePercent?: string;
+    worstCheck?: string;
+    worstTenant?: string;
+  };
   checks?: CheckResult[];
   reportConfigMap?: string;
   shards?: { total?: number; succeeded?: number; failed?: number };
@@ -164,13 +216,29 @@ export interface Reconciliation {
 }
 
 // ------------------------------------------------------------------------------ CanaryPhase
-export type CanaryPhaseName = 'Pending' | 'Progressing' | 'Paused' | 'Analyzing' | 'Promoted' | 'Succeeded' | 'RolledBack' | 'Aborted' | 'Failed';
-export interface BackendRef { name: string; port: number }
+export type CanaryPhaseName =
+  | 'Pending'
+  | 'Progressing'
+  | 'Paused'
+  | 'Analyzing'
+  | 'Promoted'
+  | 'Succeeded'
+  | 'RolledBack'
+  | 'Aborted'
+  | 'Failed';
+export interface BackendRef {
+  name: string;
+  port: number;
+}
 export interface TrafficTarget {
   ingress?: { name: string; canaryName?: string; newBackend: BackendRef };
   httpRoute?: { name: string; ruleName?: string; legacyBackend: BackendRef; newBackend: BackendRef };
 }
-export interface CanaryService { name: string; flagKey?: string; traffic?: TrafficTarget }
+export interface CanaryService {
+  name: string;
+  flagKey?: string;
+  traffic?: TrafficTarget;
+}
 export interface Cohort {
   name: string;
   services?: string[];
@@ -183,9 +251,18 @@ export interface FlagProvider {
   redis?: { secretRef: SecretKeyRef; keyPrefix?: string };
   flagd?: { configMapName: string; key?: string };
 }
-export interface Stickiness { by: 'Header' | 'Cookie' | 'FlagBucketing'; name: string }
-export interface CanaryStep { weight: number; pause?: string }
-export interface Gate { name: string; beforeStep: number }
+export interface Stickiness {
+  by: 'Header' | 'Cookie' | 'FlagBucketing';
+  name: string;
+}
+export interface CanaryStep {
+  weight: number;
+  pause?: string;
+}
+export interface Gate {
+  name: string;
+  beforeStep: number;
+}
 export interface AnalysisMetric {
   name: string;
   prometheus?: { address?: string; query: string };
@@ -216,7 +293,13 @@ export interface CanaryPhaseSpec {
   autoPromote?: boolean;
   paused?: boolean;
 }
-export interface Measurement { metric?: string; at?: string; value?: string; result?: 'Success' | 'Failure' | 'Inconclusive' | 'Error'; message?: string }
+export interface Measurement {
+  metric?: string;
+  at?: string;
+  value?: string;
+  result?: 'Success' | 'Failure' | 'Inconclusive' | 'Error';
+  message?: string;
+}
 export interface CanaryPhaseStatus extends StatusBase<CanaryPhaseName> {
   currentStep?: number;
   currentWeight?: number;
@@ -241,12 +324,48 @@ export interface CanaryPhase {
 }
 
 // ------------------------------------------------------------------------------ Cutover
-export type CutoverPhase = 'Pending' | 'Shadow' | 'Canary' | 'AwaitingCutover' | 'CuttingOver' | 'Monitoring' | 'SteadyState' | 'RollingBack' | 'RolledBack' | 'Failed';
-export type StepAction = 'Freeze' | 'DeltaSync' | 'ReconciliationSignOff' | 'TrafficSwitch' | 'EnableFlags' | 'LiftFreeze' | 'Monitor' | 'Report' | 'Job' | 'Notify';
-export type StepState = 'Pending' | 'Waiting' | 'AwaitingApproval' | 'Running' | 'Succeeded' | 'Failed' | 'Skipped';
-export interface WorkloadRef { kind?: 'Deployment' | 'StatefulSet'; name: string }
-export interface CutoverService { name: string; flagKey?: string; traffic?: TrafficTarget; legacy: WorkloadRef; new: WorkloadRef }
-export interface Slo { name: string; service?: string; description?: string; query: string; objective: string }
+export type CutoverPhase =
+  | 'Pending'
+  | 'Shadow'
+  | 'Canary'
+  | 'AwaitingCutover'
+  | 'CuttingOver'
+  | 'Monitoring'
+  | 'SteadyState'
+  | 'RollingBack'
+  | 'RolledBack'
+  | 'Failed';
+export type StepAction =
+  | 'Freeze'
+  | 'DeltaSync'
+  | 'ReconciliationSignOff'
+  | 'TrafficSwitch'
+  | 'EnableFlags'
+  | 'LiftFreeze'
+  | 'Monitor'
+  | 'Report'
+  | 'Job'
+  | 'Notify';
+export type StepState =
+  'Pending' | 'Waiting' | 'AwaitingApproval' | 'Running' | 'Succeeded' | 'Failed' | 'Skipped';
+export interface WorkloadRef {
+  kind?: 'Deployment' | 'StatefulSet';
+  name: string;
+}
+export interface CutoverService {
+  name: string;
+  flagKey?: string;
+  traffic?: TrafficTarget;
+  legacy: WorkloadRef;
+  new: WorkloadRef;
+}
+export interface Slo {
+  name: string;
+  service?: string;
+  description?: string;
+  query: string;
+  objective: string;
+}
 export interface TimelineStep {
   name: string;
   action: StepAction;
@@ -267,7 +386,13 @@ export interface Rollback {
     reconciliationVariancePercent?: number;
     securityFlag?: { annotation?: string };
   };
-  actions?: { trafficBack?: boolean; flagsOff?: boolean; liftLegacyFreeze?: boolean; replayJob?: JobTemplate; notify?: boolean };
+  actions?: {
+    trafficBack?: boolean;
+    flagsOff?: boolean;
+    liftLegacyFreeze?: boolean;
+    replayJob?: JobTemplate;
+    notify?: boolean;
+  };
   keepLegacyHotFor?: string;
 }
 export interface CutoverSpec {
@@ -284,20 +409,38 @@ export interface CutoverSpec {
     remediationJob?: JobTemplate;
   };
   canary?: { phases: string[] };
-  freeze?: { method: 'ReadOnly' | 'Flag' | 'Job'; flagKey?: string; job?: JobTemplate; liftJob?: JobTemplate };
+  freeze?: {
+    method: 'ReadOnly' | 'Flag' | 'Job';
+    flagKey?: string;
+    job?: JobTemplate;
+    liftJob?: JobTemplate;
+  };
   timeline: { startAt?: string; steps: TimelineStep[] };
   rollback?: Rollback;
   postCutover?: { reconciliations?: string[]; steadyStateAfter?: string; requireSignOff?: boolean };
   notifications?: { slack?: { webhookSecretRef: SecretKeyRef; channel?: string } };
   paused?: boolean;
 }
-export interface StepStatus { name?: string; state?: StepState; plannedAt?: string; startedAt?: string; finishedAt?: string; jobName?: string; message?: string }
+export interface StepStatus {
+  name?: string;
+  state?: StepState;
+  plannedAt?: string;
+  startedAt?: string;
+  finishedAt?: string;
+  jobName?: string;
+  message?: string;
+}
 export interface RollbackStatus {
   trigger?: 'SloBreach' | 'ReconciliationVariance' | 'SecurityFlag' | 'StepFailed' | 'Manual';
   reason?: string;
   triggeredAt?: string;
   completedAt?: string;
-  actions?: { name?: string; state?: 'Pending' | 'Running' | 'Succeeded' | 'Failed'; at?: string; message?: string }[];
+  actions?: {
+    name?: string;
+    state?: 'Pending' | 'Running' | 'Succeeded' | 'Failed';
+    at?: string;
+    message?: string;
+  }[];
 }
 export interface CutoverStatus extends StatusBase<CutoverPhase> {
   currentStep?: string;

@@ -31,21 +31,33 @@ export function ajvSchema(s: Schema): Record<string, unknown> {
   for (const [k, v] of Object.entries(s)) {
     if (k === 'rules' || k === 'semantic' || v === undefined || k.startsWith('x-kubernetes-')) continue;
     if (k === 'hint') out['x-hint'] = v;
-    else if (k === 'properties') out[k] = Object.fromEntries(Object.entries(v as Record<string, Schema>).map(([pk, pv]) => [pk, ajvSchema(pv)]));
+    else if (k === 'properties')
+      out[k] = Object.fromEntries(
+        Object.entries(v as Record<string, Schema>).map(([pk, pv]) => [pk, ajvSchema(pv)]),
+      );
     else if (k === 'items' || k === 'additionalProperties') out[k] = ajvSchema(v as Schema);
     else out[k] = v;
   }
-  if (s.type === 'object' && s.properties && s.additionalProperties === undefined && !s['x-kubernetes-preserve-unknown-fields']) {
+  if (
+    s.type === 'object' &&
+    s.properties &&
+    s.additionalProperties === undefined &&
+    !s['x-kubernetes-preserve-unknown-fields']
+  ) {
     out.additionalProperties = false;
   }
   // The API server refuses duplicates in a set list and duplicate keys in a map list.
   if (s['x-kubernetes-list-type'] === 'set') out.uniqueItems = true;
-  if (s['x-kubernetes-list-type'] === 'map' && s['x-kubernetes-list-map-keys']) out['x-list-map-keys'] = s['x-kubernetes-list-map-keys'];
+  if (s['x-kubernetes-list-type'] === 'map' && s['x-kubernetes-list-map-keys'])
+    out['x-list-map-keys'] = s['x-kubernetes-list-map-keys'];
   return out;
 }
 
 /** Indices of the items whose map keys repeat an earlier item's (x-kubernetes-list-type: map). */
-function duplicateMapKeys(items: unknown[], keys: string[]): { index: number; key: Record<string, unknown> }[] {
+function duplicateMapKeys(
+  items: unknown[],
+  keys: string[],
+): { index: number; key: Record<string, unknown> }[] {
   const seen = new Set<string>();
   const out: { index: number; key: Record<string, unknown> }[] = [];
   items.forEach((item, index) => {
@@ -82,7 +94,13 @@ let compiledStatus: Map<string, ValidateFunction> | undefined;
  * `date-time`, our `x-hint` and `x-list-map-keys` keywords. Compile `ajvSchema(fragment)` with it.
  */
 export function createAjv(): Ajv {
-  const ajv = new Ajv({ allErrors: true, useDefaults: true, verbose: true, strict: true, strictTypes: false });
+  const ajv = new Ajv({
+    allErrors: true,
+    useDefaults: true,
+    verbose: true,
+    strict: true,
+    strictTypes: false,
+  });
   addFormats(ajv);
   // the API server's date-time (kube-openapi strfmt.IsDateTime), not ajv-formats' (which takes a
   // space for T and leap seconds)
@@ -95,7 +113,10 @@ export function createAjv(): Ajv {
     errors: true,
     validate: function mapKeys(keys: string[], data: unknown[]): boolean {
       const dups = duplicateMapKeys(data, keys);
-      (mapKeys as { errors?: Partial<ErrorObject>[] }).errors = dups.map((d) => ({ keyword: 'x-list-map-keys', params: { i: d.index, key: d.key } }));
+      (mapKeys as { errors?: Partial<ErrorObject>[] }).errors = dups.map((d) => ({
+        keyword: 'x-list-map-keys',
+        params: { i: d.index, key: d.key },
+      }));
       return dups.length === 0;
     },
   });
@@ -107,18 +128,21 @@ function validators(): Map<string, ValidateFunction> {
   const ajv = createAjv();
   compiled = new Map();
   for (const info of Object.values(KINDS)) {
-    compiled.set(info.kind, ajv.compile({
-      type: 'object',
-      properties: {
-        apiVersion: { type: 'string' },
-        kind: { type: 'string' },
-        metadata: { type: 'object' },
-        spec: ajvSchema(info.spec),
-        status: { type: 'object' },
-      },
-      required: ['spec'],
-      additionalProperties: false,
-    }));
+    compiled.set(
+      info.kind,
+      ajv.compile({
+        type: 'object',
+        properties: {
+          apiVersion: { type: 'string' },
+          kind: { type: 'string' },
+          metadata: { type: 'object' },
+          spec: ajvSchema(info.spec),
+          status: { type: 'object' },
+        },
+        required: ['spec'],
+        additionalProperties: false,
+      }),
+    );
   }
   compiledStatus = new Map();
   for (const info of Object.values(KINDS)) compiledStatus.set(info.kind, ajv.compile(ajvSchema(info.status)));
@@ -142,7 +166,20 @@ function isKubeDate(s: string): boolean {
   if (!m) return false;
   const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
   if (mo < 1 || mo > 12 || d < 1) return false;
-  const days = [31, y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0) ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][mo - 1]!;
+  const days = [
+    31,
+    y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0) ? 29 : 28,
+    31,
+    30,
+    31,
+    30,
+    31,
+    31,
+    30,
+    31,
+    30,
+    31,
+  ][mo - 1]!;
   return d <= days;
 }
 
@@ -178,29 +215,58 @@ function join(path: string, key: string): string {
 
 /** Worded like the API server's server-side-apply errors, plus the fix. */
 function typeMessage(data: Json, want: string): string {
-  const got = data === null ? 'null' : Array.isArray(data) ? 'list' : typeof data === 'object' ? 'map' : typeof data;
-  const expected: Record<string, string> = { integer: 'numeric (int or float)', number: 'numeric (int or float)', array: 'list', object: 'map', string: 'string', boolean: 'bool' };
-  if (want === 'integer' && typeof data === 'number') return `Invalid value: ${show(data)}: must be of type integer: write a whole number`;
-  const fix = want === 'integer' || want === 'number' ? 'write a number without quotes or units' : want === 'array' ? 'write a YAML list (items starting with -)' : want === 'object' ? 'write a mapping (key: value)' : `write a ${want}`;
+  const got =
+    data === null ? 'null' : Array.isArray(data) ? 'list' : typeof data === 'object' ? 'map' : typeof data;
+  const expected: Record<string, string> = {
+    integer: 'numeric (int or float)',
+    number: 'numeric (int or float)',
+    array: 'list',
+    object: 'map',
+    string: 'string',
+    boolean: 'bool',
+  };
+  if (want === 'integer' && typeof data === 'number')
+    return `Invalid value: ${show(data)}: must be of type integer: write a whole number`;
+  const fix =
+    want === 'integer' || want === 'number'
+      ? 'write a number without quotes or units'
+      : want === 'array'
+        ? 'write a YAML list (items starting with -)'
+        : want === 'object'
+          ? 'write a mapping (key: value)'
+          : `write a ${want}`;
   return `Invalid value: ${show(data)}: expected ${expected[want] ?? want}, got ${got}: must be of type ${want}: ${fix}`;
 }
 
 function ajvProblem(e: ErrorObject, root: Json): Problem {
-  const segments = e.instancePath.split('/').slice(1).map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+  const segments = e.instancePath
+    .split('/')
+    .slice(1)
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
   const path = formatPath(segments, root);
-  const parent = (e.parentSchema ?? {}) as { 'x-hint'?: string; description?: string; properties?: Record<string, { description?: string }> };
+  const parent = (e.parentSchema ?? {}) as {
+    'x-hint'?: string;
+    description?: string;
+    properties?: Record<string, { description?: string }>;
+  };
   const hint = parent['x-hint'] ? `: ${parent['x-hint']}` : '';
   const p = e.params as Record<string, unknown>;
   switch (e.keyword) {
     case 'required': {
       const missing = String(p.missingProperty);
       const what = parent.properties?.[missing]?.description;
-      return { path: join(path, missing), message: `Required value: add ${missing}${what ? ` (${what.replace(/\.$/, '')})` : ''}` };
+      return {
+        path: join(path, missing),
+        message: `Required value: add ${missing}${what ? ` (${what.replace(/\.$/, '')})` : ''}`,
+      };
     }
     case 'additionalProperties': {
       const extra = String(p.additionalProperty);
       const known = Object.keys(parent.properties ?? {});
-      return { path: join(path, extra), message: `field not declared in schema: remove ${extra} or fix its spelling (known fields: ${known.join(', ')})` };
+      return {
+        path: join(path, extra),
+        message: `field not declared in schema: remove ${extra} or fix its spelling (known fields: ${known.join(', ')})`,
+      };
     }
     case 'type':
       return { path, message: typeMessage(e.data, String(p.type)) };
@@ -213,26 +279,46 @@ function ajvProblem(e: ErrorObject, root: Json): Problem {
     case 'format':
       return { path, message: `Invalid value: ${show(e.data)}: must be of type ${String(p.format)}${hint}` };
     case 'minimum':
-      return { path, message: `Invalid value: ${show(e.data)}: should be greater than or equal to ${String(p.limit)}` };
+      return {
+        path,
+        message: `Invalid value: ${show(e.data)}: should be greater than or equal to ${String(p.limit)}`,
+      };
     case 'maximum':
-      return { path, message: `Invalid value: ${show(e.data)}: should be less than or equal to ${String(p.limit)}` };
+      return {
+        path,
+        message: `Invalid value: ${show(e.data)}: should be less than or equal to ${String(p.limit)}`,
+      };
     case 'minLength':
-      return { path, message: `Invalid value: ${show(e.data)}: should be at least ${String(p.limit)} chars long` };
+      return {
+        path,
+        message: `Invalid value: ${show(e.data)}: should be at least ${String(p.limit)} chars long`,
+      };
     case 'maxLength':
       return { path, message: `Too long: may not be more than ${String(p.limit)} bytes: shorten it` };
     case 'minItems':
       return { path, message: `Invalid value: should have at least ${String(p.limit)} items` };
     case 'maxItems':
-      return { path, message: `Too many: ${Array.isArray(e.data) ? e.data.length : '?'}: must have at most ${String(p.limit)} items` };
+      return {
+        path,
+        message: `Too many: ${Array.isArray(e.data) ? e.data.length : '?'}: must have at most ${String(p.limit)} items`,
+      };
     case 'uniqueItems': {
       // the later of the two identical items, as the API server reports it
       const i = Math.max(Number(p.i), Number(p.j));
       const item = Array.isArray(e.data) ? (e.data as Json[])[i] : undefined;
-      return { path: `${path}[${i}]`, message: `Duplicate value: ${show(item)}: duplicate entries in a set list: remove the duplicate` };
+      return {
+        path: `${path}[${i}]`,
+        message: `Duplicate value: ${show(item)}: duplicate entries in a set list: remove the duplicate`,
+      };
     }
     case 'x-list-map-keys': {
-      const key = Object.entries(p.key as Record<string, Json>).map(([k, v]) => `"${k}":${show(v)}`).join(',');
-      return { path: `${path}[${String(p.i)}]`, message: `Duplicate value: map[string]interface {}{${key}}: remove the duplicate` };
+      const key = Object.entries(p.key as Record<string, Json>)
+        .map(([k, v]) => `"${k}":${show(v)}`)
+        .join(',');
+      return {
+        path: `${path}[${String(p.i)}]`,
+        message: `Duplicate value: map[string]interface {}{${key}}: remove the duplicate`,
+      };
     }
     case 'maxProperties':
       return { path, message: `Too many: must have at most ${String(p.limit)} items` };
@@ -254,7 +340,10 @@ function applyRules(schema: Schema, data: Json, path: string, badPaths: string[]
       try {
         ok = r.check(data);
       } catch (err) {
-        out.push({ path, message: `internal validator error in rule '${r.cel}': ${err instanceof Error ? err.message : String(err)}` });
+        out.push({
+          path,
+          message: `internal validator error in rule '${r.cel}': ${err instanceof Error ? err.message : String(err)}`,
+        });
         continue;
       }
       if (!ok) {
@@ -265,7 +354,8 @@ function applyRules(schema: Schema, data: Json, path: string, badPaths: string[]
     if (rulesHold && typeof data === 'string') semanticStringChecks(schema, data, path, out);
   }
   if (isObject(data) && schema.properties) {
-    for (const [k, sub] of Object.entries(schema.properties)) applyRules(sub, data[k], join(path, k), badPaths, out);
+    for (const [k, sub] of Object.entries(schema.properties))
+      applyRules(sub, data[k], join(path, k), badPaths, out);
   }
   if (Array.isArray(data) && schema.items) {
     data.forEach((item, i) => applyRules(schema.items!, item, `${path}[${i}]`, badPaths, out));
@@ -291,11 +381,19 @@ function semanticStringChecks(schema: Schema, value: string, path: string, out: 
     const why = cronProblem(value);
     if (why !== undefined) {
       const fields = cronFields(value);
-      out.push({ path, operatorOnly: true, message: `Invalid value: ${show(value)}: not a valid cron schedule${fields !== value.trim() ? ` (${fields})` : ''} (${why}): fix the fields, e.g. '0 2 * * *' for 02:00 every day` });
+      out.push({
+        path,
+        operatorOnly: true,
+        message: `Invalid value: ${show(value)}: not a valid cron schedule${fields !== value.trim() ? ` (${fields})` : ''} (${why}): fix the fields, e.g. '0 2 * * *' for 02:00 every day`,
+      });
     }
   }
   if (schema.semantic === 'timeZone' && !knownTimeZone(value)) {
-    out.push({ path, operatorOnly: true, message: `Invalid value: ${show(value)}: unknown time zone (not in the IANA database): use a zone like UTC or Europe/Istanbul, or an offset like +03:00` });
+    out.push({
+      path,
+      operatorOnly: true,
+      message: `Invalid value: ${show(value)}: unknown time zone (not in the IANA database): use a zone like UTC or Europe/Istanbul, or an offset like +03:00`,
+    });
   }
 }
 
@@ -306,7 +404,9 @@ export function validateManifest(obj: unknown): Problem[] {
   try {
     return validateUnsafe(obj);
   } catch (err) {
-    return [{ path: '', message: `internal validator error: ${err instanceof Error ? err.message : String(err)}` }];
+    return [
+      { path: '', message: `internal validator error: ${err instanceof Error ? err.message : String(err)}` },
+    ];
   }
 }
 
@@ -322,19 +422,39 @@ export function looksLikeOurs(obj: unknown): boolean {
     const group = apiVersion.includes('/') ? apiVersion.slice(0, apiVersion.indexOf('/')) : apiVersion;
     const ourKind = typeof kind === 'string' && kindInfo(kind) !== undefined;
     // our group, a near-miss of it, or one of our kinds in the core group or a group named like ours
-    return group === CRD_GROUP || editDistance(group.toLowerCase(), CRD_GROUP) <= 3 || /\bnokta\b/i.test(group) || (ourKind && (!apiVersion.includes('/') || /cutover/i.test(group)));
+    return (
+      group === CRD_GROUP ||
+      editDistance(group.toLowerCase(), CRD_GROUP) <= 3 ||
+      /\bnokta\b/i.test(group) ||
+      (ourKind && (!apiVersion.includes('/') || /cutover/i.test(group)))
+    );
   }
-  return typeof kind === 'string' && (kindInfo(kind) !== undefined || didYouMean(kind, Object.keys(KINDS)) !== undefined);
+  return (
+    typeof kind === 'string' &&
+    (kindInfo(kind) !== undefined || didYouMean(kind, Object.keys(KINDS)) !== undefined)
+  );
 }
 
 function validateUnsafe(obj: unknown): Problem[] {
-  if (!isObject(obj)) return [{ path: '', message: `a manifest must be a mapping with apiVersion, kind, metadata and spec, not ${show(obj)}` }];
+  if (!isObject(obj))
+    return [
+      {
+        path: '',
+        message: `a manifest must be a mapping with apiVersion, kind, metadata and spec, not ${show(obj)}`,
+      },
+    ];
   const problems: Problem[] = [];
   if (obj.apiVersion === undefined || obj.apiVersion === null || obj.apiVersion === '') {
     problems.push({ path: 'apiVersion', message: `Required value: add apiVersion: ${API_VERSION}` });
   } else if (obj.apiVersion !== API_VERSION) {
-    const guess = typeof obj.apiVersion === 'string' && obj.apiVersion.startsWith(`${CRD_GROUP}/`) ? `the version of this API is ${API_VERSION.split('/')[1]!}` : `the group is ${CRD_GROUP}`;
-    problems.push({ path: 'apiVersion', message: `Unsupported value: ${show(obj.apiVersion)}: supported values: "${API_VERSION}": ${guess}, write apiVersion: ${API_VERSION}` });
+    const guess =
+      typeof obj.apiVersion === 'string' && obj.apiVersion.startsWith(`${CRD_GROUP}/`)
+        ? `the version of this API is ${API_VERSION.split('/')[1]!}`
+        : `the group is ${CRD_GROUP}`;
+    problems.push({
+      path: 'apiVersion',
+      message: `Unsupported value: ${show(obj.apiVersion)}: supported values: "${API_VERSION}": ${guess}, write apiVersion: ${API_VERSION}`,
+    });
   }
   const kinds = Object.keys(KINDS);
   const info: KindInfo | undefined = typeof obj.kind === 'string' ? kindInfo(obj.kind) : undefined;
@@ -343,7 +463,10 @@ function validateUnsafe(obj: unknown): Problem[] {
       problems.push({ path: 'kind', message: `Required value: add kind: one of ${kinds.join(', ')}` });
     } else {
       const guess = typeof obj.kind === 'string' ? didYouMean(obj.kind, kinds) : undefined;
-      problems.push({ path: 'kind', message: `Unsupported value: ${show(obj.kind)}: supported values: ${kinds.map((k) => `"${k}"`).join(', ')}${guess ? `: did you mean ${guess}?` : ''}` });
+      problems.push({
+        path: 'kind',
+        message: `Unsupported value: ${show(obj.kind)}: supported values: ${kinds.map((k) => `"${k}"`).join(', ')}${guess ? `: did you mean ${guess}?` : ''}`,
+      });
     }
     return problems;
   }
@@ -353,7 +476,10 @@ function validateUnsafe(obj: unknown): Problem[] {
   } else if (typeof meta.name !== 'string' || meta.name === '') {
     problems.push({ path: 'metadata.name', message: 'Required value: name or generateName is required' });
   } else if (meta.name.length > 253 || !NAME_RE.test(meta.name)) {
-    problems.push({ path: 'metadata.name', message: `Invalid value: ${show(meta.name)}: a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character` });
+    problems.push({
+      path: 'metadata.name',
+      message: `Invalid value: ${show(meta.name)}: a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character`,
+    });
   }
   const data = structuredClone(obj);
   if (data.spec === null) delete data.spec;
@@ -397,7 +523,12 @@ export function validateStatus(kind: string, status: unknown): Problem[] {
       return p;
     });
   } catch (err) {
-    return [{ path: 'status', message: `internal validator error: ${err instanceof Error ? err.message : String(err)}` }];
+    return [
+      {
+        path: 'status',
+        message: `internal validator error: ${err instanceof Error ? err.message : String(err)}`,
+      },
+    ];
   }
 }
 
@@ -430,6 +561,11 @@ export function validateFragment(schema: Schema, data: unknown, root = ''): Prob
     applyRules(schema, data, root, bad, problems);
     return problems;
   } catch (err) {
-    return [{ path: root, message: `internal validator error: ${err instanceof Error ? err.message : String(err)}` }];
+    return [
+      {
+        path: root,
+        message: `internal validator error: ${err instanceof Error ? err.message : String(err)}`,
+      },
+    ];
   }
 }

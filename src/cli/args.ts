@@ -66,7 +66,15 @@ export const FILENAME: FlagSpec = {
   help: "a YAML/JSON file, a directory (its *.yaml, *.yml and *.json files, recursively) or '-' for stdin; repeatable",
 };
 export function OUTPUT(choices: string[], def: string): FlagSpec {
-  return { name: 'output', short: 'o', type: 'string', value: choices.join('|'), choices, default: def, help: `output format: ${choices.join(' or ')}` };
+  return {
+    name: 'output',
+    short: 'o',
+    type: 'string',
+    value: choices.join('|'),
+    choices,
+    default: def,
+    help: `output format: ${choices.join(' or ')}`,
+  };
 }
 export const KUBECONFIG: FlagSpec = {
   name: 'kubeconfig',
@@ -108,15 +116,31 @@ export function parseCommandLine(spec: CommandSpec, argv: string[]): ParsedArgs 
     for (const a of f.aliases ?? []) byName.set(a, f);
   }
   const options: Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }> = {};
-  for (const [name, f] of byName) options[name] = { type: f.type, multiple: true, ...(f.short && name === f.name ? { short: f.short } : {}) };
-  const { tokens } = parseArgs({ args: argv, options, strict: false, allowPositionals: true, allowNegative: true, tokens: true });
+  for (const [name, f] of byName)
+    options[name] = {
+      type: f.type,
+      multiple: true,
+      ...(f.short && name === f.name ? { short: f.short } : {}),
+    };
+  const { tokens } = parseArgs({
+    args: argv,
+    options,
+    strict: false,
+    allowPositionals: true,
+    allowNegative: true,
+    tokens: true,
+  });
   const cmd = `cutover ${spec.name}`;
   const out: ParsedArgs = { flags: {}, positionals: [], help: false };
   for (const t of tokens) {
     if (t.kind === 'option-terminator') continue;
     if (t.kind === 'positional') {
       if (!spec.positionals) {
-        const hint = t.value.startsWith('-') ? '' : spec.flags.some((f) => f.name === 'filename') ? ` (files go after -f: -f ${t.value})` : '';
+        const hint = t.value.startsWith('-')
+          ? ''
+          : spec.flags.some((f) => f.name === 'filename')
+            ? ` (files go after -f: -f ${t.value})`
+            : '';
         throw new UsageError(`${cmd}: unexpected argument '${t.value}'${hint}`);
       }
       out.positionals.push(t.value);
@@ -128,23 +152,30 @@ export function parseCommandLine(spec: CommandSpec, argv: string[]): ParsedArgs 
       const raw = t.rawName;
       const names = flags.flatMap((x) => [x.name, ...(x.negatable ? [`no-${x.name}`] : [])]);
       const guess = raw.startsWith('--') ? didYouMean(raw.slice(2), names) : undefined;
-      throw new UsageError(`${cmd}: unknown flag '${raw}'${guess ? ` (did you mean --${guess}?)` : ''}; valid flags: ${listFlags(spec)}`);
+      throw new UsageError(
+        `${cmd}: unknown flag '${raw}'${guess ? ` (did you mean --${guess}?)` : ''}; valid flags: ${listFlags(spec)}`,
+      );
     }
     if (f === HELP) {
       out.help = true;
       continue;
     }
     if (f.type === 'boolean') {
-      if (t.inlineValue) throw new UsageError(`${cmd}: flag --${f.name} takes no value (got '${t.rawName}=${t.value ?? ''}')`);
+      if (t.inlineValue)
+        throw new UsageError(`${cmd}: flag --${f.name} takes no value (got '${t.rawName}=${t.value ?? ''}')`);
       out.flags[f.name] = !negated;
       continue;
     }
     const v = t.value;
-    if (v === undefined) throw new UsageError(`${cmd}: flag ${t.rawName} needs a value (${f.value ?? 'VALUE'})`);
+    if (v === undefined)
+      throw new UsageError(`${cmd}: flag ${t.rawName} needs a value (${f.value ?? 'VALUE'})`);
     if (!t.inlineValue && v.startsWith('-') && v !== '-') {
-      throw new UsageError(`${cmd}: flag ${t.rawName} needs a value (${f.value ?? 'VALUE'}), got the flag '${v}'; write ${t.rawName}=${v} if that is the value`);
+      throw new UsageError(
+        `${cmd}: flag ${t.rawName} needs a value (${f.value ?? 'VALUE'}), got the flag '${v}'; write ${t.rawName}=${v} if that is the value`,
+      );
     }
-    if (f.choices && !f.choices.includes(v)) throw new UsageError(`${cmd}: --${f.name} must be ${f.choices.join(' or ')}, not '${v}'`);
+    if (f.choices && !f.choices.includes(v))
+      throw new UsageError(`${cmd}: --${f.name} must be ${f.choices.join(' or ')}, not '${v}'`);
     if (f.multiple) out.flags[f.name] = [...((out.flags[f.name] as string[] | undefined) ?? []), v];
     else out.flags[f.name] = v;
   }
@@ -158,11 +189,17 @@ export interface Resolved {
 }
 
 /** The text of a string flag: the command line, else its environment variables, else its default. */
-export function resolveFlag(spec: CommandSpec, parsed: ParsedArgs, name: string, env: NodeJS.ProcessEnv = process.env): Resolved {
+export function resolveFlag(
+  spec: CommandSpec,
+  parsed: ParsedArgs,
+  name: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Resolved {
   const f = spec.flags.find((x) => x.name === name);
   if (!f) throw new Error(`flag --${name} is not declared by cutover ${spec.name}`);
   const given = parsed.flags[name];
-  if (given !== undefined) return { text: Array.isArray(given) ? given.join(',') : String(given), from: `--${name}` };
+  if (given !== undefined)
+    return { text: Array.isArray(given) ? given.join(',') : String(given), from: `--${name}` };
   for (const e of f.env ?? []) {
     const v = env[e];
     if (v !== undefined && v !== '') return { text: v, from: e };
@@ -173,15 +210,29 @@ export function resolveFlag(spec: CommandSpec, parsed: ParsedArgs, name: string,
 /** `--help` of a command: usage, description, every flag with its environment variables and default. */
 export function helpText(spec: CommandSpec): string {
   const rows = [...spec.flags, HELP].map((f) => {
-    const extra = [f.env?.length ? `env: ${f.env.join(', ')}` : '', f.default !== undefined && f.default !== '' ? `default: ${f.default}` : '']
+    const extra = [
+      f.env?.length ? `env: ${f.env.join(', ')}` : '',
+      f.default !== undefined && f.default !== '' ? `default: ${f.default}` : '',
+    ]
       .filter(Boolean)
       .join('; ');
     return { left: display(f), help: f.help, extra };
   });
   const width = Math.min(36, Math.max(...rows.map((r) => r.left.length)) + 2);
   const lines = rows.flatMap((r) => {
-    const head = r.left.length + 2 > width ? [`  ${r.left}`, `  ${''.padEnd(width)}${r.help}`] : [`  ${r.left.padEnd(width)}${r.help}`];
+    const head =
+      r.left.length + 2 > width
+        ? [`  ${r.left}`, `  ${''.padEnd(width)}${r.help}`]
+        : [`  ${r.left.padEnd(width)}${r.help}`];
     return r.extra ? [...head, `  ${''.padEnd(width)}${r.extra}`] : head;
   });
-  return [`usage: cutover ${spec.name} ${spec.usage}`.trimEnd(), '', spec.description, '', 'flags:', ...lines, ...(spec.footer ? ['', spec.footer] : [])].join('\n');
+  return [
+    `usage: cutover ${spec.name} ${spec.usage}`.trimEnd(),
+    '',
+    spec.description,
+    '',
+    'flags:',
+    ...lines,
+    ...(spec.footer ? ['', spec.footer] : []),
+  ].join('\n');
 }

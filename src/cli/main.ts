@@ -17,13 +17,21 @@ const COMMANDS: Record<string, string> = {
   operator: 'run the operator (controllers for Cutover, CanaryPhase and Reconciliation)',
   reconcile: 'run a Reconciliation manifest against two databases, without Kubernetes',
   validate: 'validate manifests offline with the same rules as the API server',
-  'shadow-proxy': 'serve from legacy, mirror reads to the new stack and count every difference in the answers',
+  'shadow-proxy':
+    'serve from legacy, mirror reads to the new stack and count every difference in the answers',
   version: 'print the version, git commit, API version and Node.js version',
 };
 
 function usage(): string {
   const lines = Object.entries(COMMANDS).map(([name, what]) => `  ${name.padEnd(12)} ${what}`);
-  return ['usage: cutover <command> [options]', '', 'commands:', ...lines, '', "'cutover <command> --help' explains a command's options."].join('\n');
+  return [
+    'usage: cutover <command> [options]',
+    '',
+    'commands:',
+    ...lines,
+    '',
+    "'cutover <command> --help' explains a command's options.",
+  ].join('\n');
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -35,7 +43,9 @@ export async function main(argv: string[]): Promise<number> {
   const command = name === '--version' ? 'version' : name;
   if (!Object.prototype.hasOwnProperty.call(COMMANDS, command)) {
     const guess = didYouMean(command, Object.keys(COMMANDS));
-    process.stderr.write(`cutover: unknown command '${name}'${guess ? ` (did you mean '${guess}'?)` : ''}\n\n${usage()}\n`);
+    process.stderr.write(
+      `cutover: unknown command '${name}'${guess ? ` (did you mean '${guess}'?)` : ''}\n\n${usage()}\n`,
+    );
     return 2;
   }
   const file = join(dirname(fileURLToPath(import.meta.url)), `${command}-command.js`);

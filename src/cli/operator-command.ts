@@ -38,7 +38,9 @@ export async function run(argv: string[]): Promise<number> {
   if (options.controllers.length > 0) {
     const unknown = options.controllers.filter((n) => !specs.some((s) => s.name === n));
     if (unknown.length > 0) {
-      process.stderr.write(`cutover operator: unknown controllers: ${unknown.join(', ')} (known: ${specs.map((s) => s.name).join(', ') || 'none'})\n`);
+      process.stderr.write(
+        `cutover operator: unknown controllers: ${unknown.join(', ')} (known: ${specs.map((s) => s.name).join(', ') || 'none'})\n`,
+      );
       return 2;
     }
     specs = specs.filter((s) => options.controllers.includes(s.name));

@@ -13,7 +13,17 @@ import { planFromSpec, PlanError, type ReconciliationPlan } from '../reconciliat
 import { connect } from '../reconciliation/connection.js';
 import { runReconciliation, type Progress } from '../reconciliation/engine.js';
 import { finishRun, verdictVariance, type RunResult, type ShardSpec } from '../reconciliation/result.js';
-import { CONTEXT, FILENAME, helpText, KUBECONFIG, OUTPUT, parseCommandLine, resolveFlag, UsageError, type CommandSpec } from './args.js';
+import {
+  CONTEXT,
+  FILENAME,
+  helpText,
+  KUBECONFIG,
+  OUTPUT,
+  parseCommandLine,
+  resolveFlag,
+  UsageError,
+  type CommandSpec,
+} from './args.js';
 
 export const RECONCILE_COMMAND: CommandSpec = {
   name: 'reconcile',
@@ -23,23 +33,71 @@ export const RECONCILE_COMMAND: CommandSpec = {
     'an Indexed Job pod): per check and tenant counts, money sums, row hashes and differing keys.',
   ].join('\n'),
   flags: [
-    { ...FILENAME, multiple: false, aliases: ['file'], help: "Reconciliation manifest (YAML or JSON; the first kind: Reconciliation); '-' is stdin" },
-    { name: 'spec-env', type: 'string', value: 'VAR', help: 'read the manifest (JSON or YAML, object or spec) from environment variable VAR' },
-    { name: 'legacy-url', type: 'string', value: 'URL', env: ['CUTOVER_LEGACY_URL'], help: 'legacy database URL (else spec.legacy.url)' },
-    { name: 'target-url', type: 'string', value: 'URL', env: ['CUTOVER_TARGET_URL'], help: 'target database URL (else spec.target.url)' },
+    {
+      ...FILENAME,
+      multiple: false,
+      aliases: ['file'],
+      help: "Reconciliation manifest (YAML or JSON; the first kind: Reconciliation); '-' is stdin",
+    },
+    {
+      name: 'spec-env',
+      type: 'string',
+      value: 'VAR',
+      help: 'read the manifest (JSON or YAML, object or spec) from environment variable VAR',
+    },
+    {
+      name: 'legacy-url',
+      type: 'string',
+      value: 'URL',
+      env: ['CUTOVER_LEGACY_URL'],
+      help: 'legacy database URL (else spec.legacy.url)',
+    },
+    {
+      name: 'target-url',
+      type: 'string',
+      value: 'URL',
+      env: ['CUTOVER_TARGET_URL'],
+      help: 'target database URL (else spec.target.url)',
+    },
     { name: 'tenant', type: 'string', value: 'T', multiple: true, help: 'only this tenant (repeatable)' },
     OUTPUT(['table', 'json'], 'table'),
     { name: 'result-file', type: 'string', value: 'FILE', help: 'also write the RunResult JSON to FILE' },
     {
-      name: 'result-configmap', type: 'string', value: 'NAME',
+      name: 'result-configmap',
+      type: 'string',
+      value: 'NAME',
       help: 'also write it into ConfigMap NAME (namespace $POD_NAMESPACE, labels $CUTOVER_RESULT_LABELS, owner Job $CUTOVER_OWNER_JOB_NAME/_UID): shard pods',
     },
-    { name: 'shard-index', type: 'string', value: 'I', help: 'this shard (default $JOB_COMPLETION_INDEX when --shard-count is set)' },
-    { name: 'shard-count', type: 'string', value: 'N', help: 'number of shards (default spec.parallelism.shards when the index is set)' },
-    { name: 'shard-by', type: 'string', value: 'Tenant|KeyRange', choices: ['Tenant', 'KeyRange'], help: 'default spec.parallelism.shardBy' },
-    { name: 'max-differing-keys', type: 'string', value: 'N', help: 'stop localizing a check after N keys (default 1000)' },
+    {
+      name: 'shard-index',
+      type: 'string',
+      value: 'I',
+      help: 'this shard (default $JOB_COMPLETION_INDEX when --shard-count is set)',
+    },
+    {
+      name: 'shard-count',
+      type: 'string',
+      value: 'N',
+      help: 'number of shards (default spec.parallelism.shards when the index is set)',
+    },
+    {
+      name: 'shard-by',
+      type: 'string',
+      value: 'Tenant|KeyRange',
+      choices: ['Tenant', 'KeyRange'],
+      help: 'default spec.parallelism.shardBy',
+    },
+    {
+      name: 'max-differing-keys',
+      type: 'string',
+      value: 'N',
+      help: 'stop localizing a check after N keys (default 1000)',
+    },
     { name: 'now', type: 'string', value: 'ISO', help: 'time windows end here (default: now)' },
-    { ...KUBECONFIG, help: 'kubeconfig for --result-configmap (default: in-cluster in a Pod, else $KUBECONFIG or ~/.kube/config)' },
+    {
+      ...KUBECONFIG,
+      help: 'kubeconfig for --result-configmap (default: in-cluster in a Pod, else $KUBECONFIG or ~/.kube/config)',
+    },
     CONTEXT,
   ],
   footer: [
@@ -78,7 +136,11 @@ function parseArgs(argv: string[]): Args {
     if (!/^\d+$/.test(v)) throw new UsageError(`--${name} needs a non-negative integer, got '${v}'`);
     return Number(v);
   };
-  const a: Args = { tenants: (f.tenant as string[] | undefined) ?? [], output: (text('output') ?? 'table') as Args['output'], help: parsed.help };
+  const a: Args = {
+    tenants: (f.tenant as string[] | undefined) ?? [],
+    output: (text('output') ?? 'table') as Args['output'],
+    help: parsed.help,
+  };
   const set = <K extends keyof Args>(key: K, value: Args[K] | undefined): void => {
     if (value !== undefined) a[key] = value;
   };
@@ -104,7 +166,9 @@ function parseArgs(argv: string[]): Args {
 
 function readSpec(file: string, text: string = readFileSync(file === '-' ? 0 : file, 'utf8')): unknown {
   const docs = parseAllDocuments(text).map((d) => d.toJS() as unknown);
-  const recon = docs.find((d) => typeof d === 'object' && d !== null && (d as { kind?: unknown }).kind === 'Reconciliation') as { spec?: unknown } | undefined;
+  const recon = docs.find(
+    (d) => typeof d === 'object' && d !== null && (d as { kind?: unknown }).kind === 'Reconciliation',
+  ) as { spec?: unknown } | undefined;
   if (!recon) {
     const first = docs[0];
     if (first && typeof first === 'object' && 'checks' in first) return first;
@@ -117,7 +181,12 @@ function shardFrom(a: Args, plan: ReconciliationPlan): ShardSpec | undefined {
   const envIndex = process.env.JOB_COMPLETION_INDEX;
   let index = a.shardIndex;
   let count = a.shardCount;
-  if (index === undefined && envIndex !== undefined && envIndex !== '' && (count !== undefined || plan.parallelism.shards > 1)) {
+  if (
+    index === undefined &&
+    envIndex !== undefined &&
+    envIndex !== '' &&
+    (count !== undefined || plan.parallelism.shards > 1)
+  ) {
     if (!/^\d+$/.test(envIndex)) throw new UsageError(`JOB_COMPLETION_INDEX '${envIndex}' is not an index`);
     index = Number(envIndex);
   }
@@ -134,11 +203,33 @@ function pad(s: string, n: number): string {
 
 export function formatTable(r: RunResult): string {
   const lines: string[] = [];
-  lines.push(`verdict: ${r.verdict}   rows compared: ${r.rowsCompared}   ${r.startedAt} → ${r.finishedAt}${r.shard ? `   shard ${r.shard.index}/${r.shard.count} by ${r.shard.by}` : ''}`);
+  lines.push(
+    `verdict: ${r.verdict}   rows compared: ${r.rowsCompared}   ${r.startedAt} → ${r.finishedAt}${r.shard ? `   shard ${r.shard.index}/${r.shard.count} by ${r.shard.by}` : ''}`,
+  );
   if (r.error) lines.push(`error: ${r.error}`);
   lines.push('');
-  const head = ['CHECK', 'TYPE', 'VERDICT', 'LEGACY', 'TARGET', 'TOTAL VAR %', 'WORST VAR %', 'WORST TENANT', 'KEYS'];
-  const rows = r.checks.map((c) => [c.name, c.type, c.verdict, c.legacyValue ?? '-', c.targetValue ?? '-', c.error ? '-' : String(c.variancePercent), c.error ? '-' : String(verdictVariance(c)), c.worstTenant ?? '-', String(c.differingKeys.length)]);
+  const head = [
+    'CHECK',
+    'TYPE',
+    'VERDICT',
+    'LEGACY',
+    'TARGET',
+    'TOTAL VAR %',
+    'WORST VAR %',
+    'WORST TENANT',
+    'KEYS',
+  ];
+  const rows = r.checks.map((c) => [
+    c.name,
+    c.type,
+    c.verdict,
+    c.legacyValue ?? '-',
+    c.targetValue ?? '-',
+    c.error ? '-' : String(c.variancePercent),
+    c.error ? '-' : String(verdictVariance(c)),
+    c.worstTenant ?? '-',
+    String(c.differingKeys.length),
+  ]);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] ?? '').length)));
   lines.push(head.map((h, i) => pad(h, widths[i] ?? 0)).join('  '));
   for (const row of rows) lines.push(row.map((v, i) => pad(v, widths[i] ?? 0)).join('  '));
@@ -147,12 +238,19 @@ export function formatTable(r: RunResult): string {
     const bad = c.tenants.filter((t) => t.verdict !== 'Passed');
     if (bad.length > 0) {
       lines.push(`\n${c.name}: tenants with differences`);
-      for (const t of bad) lines.push(`  tenant ${t.tenant}${t.column ? ` ${t.column}` : ''}: legacy ${t.legacy}, target ${t.target}, variance ${t.variancePercent}% → ${t.verdict}`);
+      for (const t of bad)
+        lines.push(
+          `  tenant ${t.tenant}${t.column ? ` ${t.column}` : ''}: legacy ${t.legacy}, target ${t.target}, variance ${t.variancePercent}% → ${t.verdict}`,
+        );
     }
     if (c.differingKeys.length > 0) {
       lines.push(`${c.name}: differing keys${c.differingKeysTruncated ? ' (truncated)' : ''}`);
-      for (const k of c.differingKeys.slice(0, 50)) lines.push(`  tenant ${k.tenant} key ${k.key}: ${k.kind}${k.columns ? ` (${k.columns.join(', ')})` : ''}`);
-      if (c.differingKeys.length > 50) lines.push(`  … ${c.differingKeys.length - 50} more (use --output json)`);
+      for (const k of c.differingKeys.slice(0, 50))
+        lines.push(
+          `  tenant ${k.tenant} key ${k.key}: ${k.kind}${k.columns ? ` (${k.columns.join(', ')})` : ''}`,
+        );
+      if (c.differingKeys.length > 50)
+        lines.push(`  … ${c.differingKeys.length - 50} more (use --output json)`);
     }
   }
   return lines.join('\n') + '\n';
@@ -171,7 +269,12 @@ async function deliver(result: RunResult, args: Args): Promise<boolean> {
   try {
     if (!namespace) throw new Error('POD_NAMESPACE is not set');
     const { writeShardResult } = await import('./shard-result-sink.js');
-    const opts: Parameters<typeof writeShardResult>[1] = { name: args.resultConfigMap, namespace, kubeconfig: args.kubeconfig, context: args.context };
+    const opts: Parameters<typeof writeShardResult>[1] = {
+      name: args.resultConfigMap,
+      namespace,
+      kubeconfig: args.kubeconfig,
+      context: args.context,
+    };
     if (process.env.CUTOVER_RESULT_LABELS) opts.labels = process.env.CUTOVER_RESULT_LABELS;
     const ownerName = process.env.CUTOVER_OWNER_JOB_NAME;
     const ownerUid = process.env.CUTOVER_OWNER_JOB_UID;
@@ -179,7 +282,9 @@ async function deliver(result: RunResult, args: Args): Promise<boolean> {
     await writeShardResult(JSON.parse(json) as RunResult, opts);
     return true;
   } catch (e) {
-    process.stderr.write(`cutover reconcile: cannot write the result ConfigMap ${args.resultConfigMap}: ${redactText(e instanceof Error ? e.message : String(e))}\n`);
+    process.stderr.write(
+      `cutover reconcile: cannot write the result ConfigMap ${args.resultConfigMap}: ${redactText(e instanceof Error ? e.message : String(e))}\n`,
+    );
     return false;
   }
 }
@@ -228,18 +333,32 @@ export async function run(argv: string[]): Promise<number> {
       process.stderr.write(`cutover reconcile: ${e.message}\n\n${HELP}\n`);
       return 2;
     }
-    return deliverError(e instanceof PlanError || e instanceof UsageError ? e.message : `cannot read the manifest: ${e instanceof Error ? e.message : String(e)}`, args);
+    return deliverError(
+      e instanceof PlanError || e instanceof UsageError
+        ? e.message
+        : `cannot read the manifest: ${e instanceof Error ? e.message : String(e)}`,
+      args,
+    );
   }
   const legacyUrl = args.legacyUrl ?? plan.legacy.url;
   const targetUrl = args.targetUrl ?? plan.target.url;
   if (!legacyUrl || !targetUrl) {
     const side = !legacyUrl ? 'legacy' : 'target';
-    return deliverError(`no ${side} database URL (use --${side}-url or CUTOVER_${side.toUpperCase()}_URL)`, args);
+    return deliverError(
+      `no ${side} database URL (use --${side}-url or CUTOVER_${side.toUpperCase()}_URL)`,
+      args,
+    );
   }
   let legacy, target;
   try {
-    legacy = connect(plan.legacy.engine, legacyUrl, { role: 'legacy', statementTimeoutSeconds: plan.statementTimeoutSeconds });
-    target = connect(plan.target.engine, targetUrl, { role: 'target', statementTimeoutSeconds: plan.statementTimeoutSeconds });
+    legacy = connect(plan.legacy.engine, legacyUrl, {
+      role: 'legacy',
+      statementTimeoutSeconds: plan.statementTimeoutSeconds,
+    });
+    target = connect(plan.target.engine, targetUrl, {
+      role: 'target',
+      statementTimeoutSeconds: plan.statementTimeoutSeconds,
+    });
   } catch (e) {
     await legacy?.close();
     return deliverError(e instanceof Error ? e.message : String(e), args);
@@ -255,7 +374,11 @@ export async function run(argv: string[]): Promise<number> {
     process.stderr.write(`\r\x1b[K${what}${p.phase === 'done' ? '\n' : ''}`);
   };
   try {
-    const opts: Parameters<typeof runReconciliation>[2] = { onProgress, signal: controller.signal, tenants: args.tenants };
+    const opts: Parameters<typeof runReconciliation>[2] = {
+      onProgress,
+      signal: controller.signal,
+      tenants: args.tenants,
+    };
     if (shard) opts.shard = shard;
     if (args.now) opts.now = args.now;
     if (args.maxKeys !== undefined) opts.maxDifferingKeys = args.maxKeys;

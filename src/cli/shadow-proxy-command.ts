@@ -7,7 +7,13 @@
 import { parseDuration } from '../api/duration.js';
 import { AdminServer, summary } from '../shadow/admin-server.js';
 import { ShadowProxy } from '../shadow/proxy.js';
-import { compileRules, defaultRules, loadRulesFile, RulesError, type CompiledRules } from '../shadow/rules.js';
+import {
+  compileRules,
+  defaultRules,
+  loadRulesFile,
+  RulesError,
+  type CompiledRules,
+} from '../shadow/rules.js';
 import { helpText, parseCommandLine, resolveFlag, UsageError, type CommandSpec } from './args.js';
 
 export const SHADOW_PROXY_COMMAND: CommandSpec = {
@@ -19,22 +25,61 @@ export const SHADOW_PROXY_COMMAND: CommandSpec = {
     'every difference. The new stack being slow or down never changes what clients get.',
   ].join('\n'),
   flags: [
-    { name: 'legacy', type: 'string', value: 'URL', help: 'the legacy service, e.g. http://127.0.0.1:8081 (required)' },
-    { name: 'new', type: 'string', value: 'URL', help: "the new stack's service, e.g. http://127.0.0.1:8082 (required)" },
+    {
+      name: 'legacy',
+      type: 'string',
+      value: 'URL',
+      help: 'the legacy service, e.g. http://127.0.0.1:8081 (required)',
+    },
+    {
+      name: 'new',
+      type: 'string',
+      value: 'URL',
+      help: "the new stack's service, e.g. http://127.0.0.1:8082 (required)",
+    },
     {
       name: 'rules',
       type: 'string',
       value: 'FILE',
       help: 'comparison rules (YAML or JSON; docs/shadow-proxy.md); default: GET and HEAD mirrored, everything compared exactly',
     },
-    { name: 'legacy-secondary', type: 'string', value: 'URL', help: 'a second legacy backend for noise learning (overrides noise.secondaryLegacyUrl)' },
-    { name: 'listen', type: 'string', value: 'HOST:PORT', default: '127.0.0.1:8080', help: 'where clients connect (:8080 for all interfaces)' },
-    { name: 'metrics-listen', type: 'string', value: 'HOST:PORT', default: '127.0.0.1:9464', help: 'admin port: /metrics, /samples, /noise, /stats, /healthz' },
-    { name: 'service', type: 'string', value: 'NAME', help: "the service label (overrides the rules' service)" },
-    { name: 'report-interval', type: 'string', value: 'DURATION', default: '10s', help: 'a summary line on stderr this often, e.g. 10s (0 for none)' },
+    {
+      name: 'legacy-secondary',
+      type: 'string',
+      value: 'URL',
+      help: 'a second legacy backend for noise learning (overrides noise.secondaryLegacyUrl)',
+    },
+    {
+      name: 'listen',
+      type: 'string',
+      value: 'HOST:PORT',
+      default: '127.0.0.1:8080',
+      help: 'where clients connect (:8080 for all interfaces)',
+    },
+    {
+      name: 'metrics-listen',
+      type: 'string',
+      value: 'HOST:PORT',
+      default: '127.0.0.1:9464',
+      help: 'admin port: /metrics, /samples, /noise, /stats, /healthz',
+    },
+    {
+      name: 'service',
+      type: 'string',
+      value: 'NAME',
+      help: "the service label (overrides the rules' service)",
+    },
+    {
+      name: 'report-interval',
+      type: 'string',
+      value: 'DURATION',
+      default: '10s',
+      help: 'a summary line on stderr this often, e.g. 10s (0 for none)',
+    },
     { name: 'check', type: 'boolean', help: 'validate the rules file, print the problems, and exit' },
   ],
-  footer: 'Exit codes: 0 stopped by SIGINT/SIGTERM or --check passed, 1 invalid rules, 2 usage or start error.',
+  footer:
+    'Exit codes: 0 stopped by SIGINT/SIGTERM or --check passed, 1 invalid rules, 2 usage or start error.',
 };
 
 export interface ShadowProxyArgs {
@@ -51,9 +96,12 @@ export interface ShadowProxyArgs {
 }
 
 export function parseHostPort(flag: string, text: string): { host: string; port: number } {
-  const m = /^(?:\[([0-9a-fA-F:]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(text) ?? (/^\d{1,5}$/.test(text) ? [text, undefined, '', text] : null);
+  const m =
+    /^(?:\[([0-9a-fA-F:]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(text) ??
+    (/^\d{1,5}$/.test(text) ? [text, undefined, '', text] : null);
   const port = m ? Number(m[3]) : NaN;
-  if (!m || port > 65535) throw new UsageError(`${flag} needs HOST:PORT like 127.0.0.1:8080, :8080 or [::1]:8080, got '${text}'`);
+  if (!m || port > 65535)
+    throw new UsageError(`${flag} needs HOST:PORT like 127.0.0.1:8080, :8080 or [::1]:8080, got '${text}'`);
   const host = m[1] ?? (m[2] === '' || m[2] === undefined ? '0.0.0.0' : m[2]);
   return { host, port };
 }
@@ -66,7 +114,8 @@ function parseUrl(flag: string, text: string | undefined): string | undefined {
   } catch {
     throw new UsageError(`${flag} needs a URL like http://127.0.0.1:8081, got '${text}'`);
   }
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new UsageError(`${flag}: only http:// and https:// URLs, got '${text}'`);
+  if (u.protocol !== 'http:' && u.protocol !== 'https:')
+    throw new UsageError(`${flag}: only http:// and https:// URLs, got '${text}'`);
   if (u.username || u.password) throw new UsageError(`${flag}: the URL must not carry credentials`);
   return text;
 }
@@ -85,7 +134,9 @@ export function parseShadowProxyArgs(argv: string[]): ShadowProxyArgs {
   }
   const service = flag('service');
   if (service !== undefined && !/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(service)) {
-    throw new UsageError(`--service needs a name of lower-case letters, digits and -, like pos, got '${service}'`);
+    throw new UsageError(
+      `--service needs a name of lower-case letters, digits and -, like pos, got '${service}'`,
+    );
   }
   return {
     legacy: parseUrl('--legacy', flag('legacy')),
@@ -131,14 +182,21 @@ export async function run(argv: string[]): Promise<number> {
     throw e;
   }
   if (args.check) {
-    process.stdout.write(`${args.rules ?? '(default rules)'}: valid (${rules.routes.length} route(s), service ${rules.service})\n`);
+    process.stdout.write(
+      `${args.rules ?? '(default rules)'}: valid (${rules.routes.length} route(s), service ${rules.service})\n`,
+    );
     return 0;
   }
   if (!args.legacy || !args.newUrl) {
     err(`cutover shadow-proxy: --legacy and --new are required\n\n${helpText(SHADOW_PROXY_COMMAND)}`);
     return 2;
   }
-  const proxy = new ShadowProxy({ legacyUrl: args.legacy, newUrl: args.newUrl, secondaryLegacyUrl: args.secondary, rules });
+  const proxy = new ShadowProxy({
+    legacyUrl: args.legacy,
+    newUrl: args.newUrl,
+    secondaryLegacyUrl: args.secondary,
+    rules,
+  });
   const admin = new AdminServer(proxy);
   let listening: { address: string; port: number };
   let adminAt: { address: string; port: number };
@@ -150,16 +208,21 @@ export async function run(argv: string[]): Promise<number> {
     await proxy.close(0).catch(() => undefined);
     return 2;
   }
-  const host = (a: { address: string; port: number }): string => `${a.address.includes(':') ? `[${a.address}]` : a.address}:${a.port}`;
+  const host = (a: { address: string; port: number }): string =>
+    `${a.address.includes(':') ? `[${a.address}]` : a.address}:${a.port}`;
   // One line a program can parse (tests and the bench read the ports from it).
-  err(`shadow-proxy listening on ${host(listening)} (legacy ${args.legacy}, new ${args.newUrl}${args.secondary ?? rules.secondaryLegacyUrl ? `, secondary ${args.secondary ?? rules.secondaryLegacyUrl}` : ''}); admin on ${host(adminAt)}; service ${rules.service}, ${rules.routes.length} route(s)`);
+  err(
+    `shadow-proxy listening on ${host(listening)} (legacy ${args.legacy}, new ${args.newUrl}${(args.secondary ?? rules.secondaryLegacyUrl) ? `, secondary ${args.secondary ?? rules.secondaryLegacyUrl}` : ''}); admin on ${host(adminAt)}; service ${rules.service}, ${rules.routes.length} route(s)`,
+  );
 
   let timer: NodeJS.Timeout | undefined;
   if (args.reportMs > 0) {
     timer = setInterval(() => {
       void summary(proxy).then((s) => {
         const rate = s.compared ? ((s.differing / s.compared) * 100).toFixed(2) : '0.00';
-        err(`requests ${s.requests}  mirrored ${s.mirrored}  compared ${s.compared}  differing ${s.differing} (${rate}%)  noise ${s.noise}  dropped ${s.dropped}  errors ${s.errors}  queue ${s.admitted}/${rules.queueSize}`);
+        err(
+          `requests ${s.requests}  mirrored ${s.mirrored}  compared ${s.compared}  differing ${s.differing} (${rate}%)  noise ${s.noise}  dropped ${s.dropped}  errors ${s.errors}  queue ${s.admitted}/${rules.queueSize}`,
+        );
       });
     }, args.reportMs);
     timer.unref();

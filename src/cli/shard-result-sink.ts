@@ -23,7 +23,10 @@ export interface ShardSinkOptions {
 
 export function parseLabels(text: string | undefined): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const pair of (text ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const pair of (text ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const i = pair.indexOf('=');
     if (i <= 0) throw new Error(`label '${pair}' is not key=value`);
     out[pair.slice(0, i)] = pair.slice(i + 1);
@@ -31,9 +34,16 @@ export function parseLabels(text: string | undefined): Record<string, string> {
   return out;
 }
 
-export async function writeShardResult(result: RunResult, opts: ShardSinkOptions, kc?: KubeConfigLike): Promise<void> {
+export async function writeShardResult(
+  result: RunResult,
+  opts: ShardSinkOptions,
+  kc?: KubeConfigLike,
+): Promise<void> {
   // In a pod: the ServiceAccount; elsewhere: --kubeconfig, $KUBECONFIG or ~/.kube/config.
-  const client = new KubeClient(kc ?? (await loadKubeConfig(opts.kubeconfig, process.env, { context: opts.context })), { userAgent: 'cutover-reconcile-shard' });
+  const client = new KubeClient(
+    kc ?? (await loadKubeConfig(opts.kubeconfig, process.env, { context: opts.context })),
+    { userAgent: 'cutover-reconcile-shard' },
+  );
   const body: KubeObject = {
     apiVersion: 'v1',
     kind: 'ConfigMap',
@@ -42,7 +52,18 @@ export async function writeShardResult(result: RunResult, opts: ShardSinkOptions
       namespace: opts.namespace,
       labels: { ...parseLabels(opts.labels), [LABEL_SHARD_RESULT]: 'true' },
       ...(opts.ownerJob?.uid
-        ? { ownerReferences: [{ apiVersion: 'batch/v1', kind: 'Job', name: opts.ownerJob.name, uid: opts.ownerJob.uid, controller: false, blockOwnerDeletion: false }] }
+        ? {
+            ownerReferences: [
+              {
+                apiVersion: 'batch/v1',
+                kind: 'Job',
+                name: opts.ownerJob.name,
+                uid: opts.ownerJob.uid,
+                controller: false,
+                blockOwnerDeletion: false,
+              },
+            ],
+          }
         : {}),
     },
     data: { 'result.json': JSON.stringify(result) },

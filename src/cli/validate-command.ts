@@ -22,7 +22,11 @@ export const VALIDATE_COMMAND: CommandSpec = {
     'with the same schema and rules the API server applies, plus checks the API server cannot make',
     '(cron schedules that never fire, IANA time zones): those the operator would stop on (InvalidSpec).',
   ].join('\n'),
-  flags: [FILENAME, OUTPUT(['text', 'json'], 'text'), { name: 'quiet', short: 'q', type: 'boolean', help: 'print nothing when everything is valid' }],
+  flags: [
+    FILENAME,
+    OUTPUT(['text', 'json'], 'text'),
+    { name: 'quiet', short: 'q', type: 'boolean', help: 'print nothing when everything is valid' },
+  ],
   footer: [
     "Each problem is printed as 'FILE:LINE: Kind/name: path: message'. Documents of our group with a",
     'typo in apiVersion (cutover.nokta.com) or an unknown kind are refused; other documents (Secrets,',
@@ -71,7 +75,9 @@ function resourceName(doc: unknown): string {
 function isList(doc: unknown): doc is { items: unknown[] } {
   if (typeof doc !== 'object' || doc === null) return false;
   const d = doc as { kind?: unknown; apiVersion?: unknown; items?: unknown };
-  return typeof d.kind === 'string' && d.kind.endsWith('List') && d.apiVersion === 'v1' && Array.isArray(d.items);
+  return (
+    typeof d.kind === 'string' && d.kind.endsWith('List') && d.apiVersion === 'v1' && Array.isArray(d.items)
+  );
 }
 
 /** `spec.checks[2].legacy` → ['spec', 'checks', 2, 'legacy']. */
@@ -85,7 +91,9 @@ function locate(doc: Document, segments: (string | number)[]): number | undefine
   let at = doc.contents?.range?.[0];
   for (const seg of segments) {
     if (isMap(node)) {
-      const pair = node.items.find((p) => (isScalar(p.key) ? String(p.key.value) : String(p.key)) === String(seg));
+      const pair = node.items.find(
+        (p) => (isScalar(p.key) ? String(p.key.value) : String(p.key)) === String(seg),
+      );
       if (!pair) break;
       at = (pair.key as Node | null)?.range?.[0] ?? at;
       node = pair.value;
@@ -107,14 +115,21 @@ export function validateText(file: string, text: string): FileReport {
     if (doc.errors.length) {
       for (const e of doc.errors) {
         const pos = e.linePos?.[0];
-        report.problems.push({ resource: '<yaml>', path: '', message: `YAML error: ${e.message.split('\n')[0]!}`, ...(pos ? { line: pos.line, column: pos.col } : {}) });
+        report.problems.push({
+          resource: '<yaml>',
+          path: '',
+          message: `YAML error: ${e.message.split('\n')[0]!}`,
+          ...(pos ? { line: pos.line, column: pos.col } : {}),
+        });
       }
       continue;
     }
     const value: unknown = doc.toJS();
     if (value === null || value === undefined) continue;
     // `kubectl get -o yaml` writes a List: validate its items.
-    const items: { item: unknown; prefix: (string | number)[] }[] = isList(value) ? value.items.map((item, i) => ({ item, prefix: ['items', i] })) : [{ item: value, prefix: [] }];
+    const items: { item: unknown; prefix: (string | number)[] }[] = isList(value)
+      ? value.items.map((item, i) => ({ item, prefix: ['items', i] }))
+      : [{ item: value, prefix: [] }];
     for (const { item, prefix } of items) {
       if (!looksLikeOurs(item)) {
         report.skipped++;
@@ -124,7 +139,11 @@ export function validateText(file: string, text: string): FileReport {
       for (const problem of validateManifest(item)) {
         const offset = locate(doc, [...prefix, ...pathSegments(problem.path)]);
         const pos = offset !== undefined ? lines.linePos(offset) : undefined;
-        report.problems.push({ resource: resourceName(item), ...problem, ...(pos ? { line: pos.line, column: pos.col } : {}) });
+        report.problems.push({
+          resource: resourceName(item),
+          ...problem,
+          ...(pos ? { line: pos.line, column: pos.col } : {}),
+        });
       }
     }
   }
@@ -134,7 +153,10 @@ export function validateText(file: string, text: string): FileReport {
 const OPERATOR_ONLY = ' (kubectl apply accepts this; the operator stops on it with InvalidSpec)';
 
 export function formatReport(r: FileReport): string[] {
-  return r.problems.map((p) => `${r.file}${p.line ? `:${p.line}` : ''}: ${p.resource}: ${p.path || '(manifest)'}: ${p.message}${p.operatorOnly ? OPERATOR_ONLY : ''}`);
+  return r.problems.map(
+    (p) =>
+      `${r.file}${p.line ? `:${p.line}` : ''}: ${p.resource}: ${p.path || '(manifest)'}: ${p.message}${p.operatorOnly ? OPERATOR_ONLY : ''}`,
+  );
 }
 
 export function run(argv: string[]): Promise<number> {
@@ -173,7 +195,9 @@ function validateCommand(argv: string[]): number {
     try {
       text = readFileSync(file === '-' ? 0 : file, 'utf8');
     } catch (err) {
-      process.stderr.write(`cutover validate: cannot read ${file}: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.stderr.write(
+        `cutover validate: cannot read ${file}: ${err instanceof Error ? err.message : String(err)}\n`,
+      );
       return 2;
     }
     reports.push(validateText(file === '-' ? '<stdin>' : file, text));
@@ -195,7 +219,9 @@ function validateCommand(argv: string[]): number {
   for (const r of reports) for (const line of formatReport(r)) process.stdout.write(line + '\n');
   const other = skipped > 0 ? `, ${skipped} other document(s) skipped` : '';
   if (problems > 0) {
-    process.stderr.write(`${problems} problem(s) in ${documents} manifest(s) of ${files.length} file(s)${other}\n`);
+    process.stderr.write(
+      `${problems} problem(s) in ${documents} manifest(s) of ${files.length} file(s)${other}\n`,
+    );
     return 1;
   }
   if (!quiet) process.stdout.write(`${documents} manifest(s) in ${files.length} file(s) valid${other}\n`);

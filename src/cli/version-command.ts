@@ -12,7 +12,8 @@ import { helpText, OUTPUT, parseCommandLine, UsageError, type CommandSpec } from
 export const VERSION_COMMAND: CommandSpec = {
   name: 'version',
   usage: '[-o text|json]',
-  description: 'Prints the version of cutover, the git commit it was built from (when known), the API version of its custom resources and the Node.js version.',
+  description:
+    'Prints the version of cutover, the git commit it was built from (when known), the API version of its custom resources and the Node.js version.',
   flags: [OUTPUT(['text', 'json'], 'text')],
 };
 
@@ -71,13 +72,20 @@ export function versionInfo(env: NodeJS.ProcessEnv = process.env): VersionInfo {
   const root = packageRoot();
   let version = 'unknown';
   try {
-    version = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version?: string }).version ?? 'unknown';
+    version =
+      (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version?: string }).version ??
+      'unknown';
   } catch {
     // keep 'unknown'
   }
   const fromEnv = env.CUTOVER_GIT_COMMIT?.trim();
   const commit = fromEnv || gitCommit(root);
-  return { version, ...(commit ? { gitCommit: commit } : {}), apiVersion: API_VERSION, node: process.version };
+  return {
+    version,
+    ...(commit ? { gitCommit: commit } : {}),
+    apiVersion: API_VERSION,
+    node: process.version,
+  };
 }
 
 export function run(argv: string[]): Promise<number> {
@@ -98,7 +106,12 @@ export function run(argv: string[]): Promise<number> {
   if (output === 'json') process.stdout.write(JSON.stringify(v, null, 2) + '\n');
   else {
     process.stdout.write(
-      [`cutover ${v.version}`, `git commit:  ${v.gitCommit ?? 'unknown'}`, `API version: ${v.apiVersion}`, `Node.js:     ${v.node}`].join('\n') + '\n',
+      [
+        `cutover ${v.version}`,
+        `git commit:  ${v.gitCommit ?? 'unknown'}`,
+        `API version: ${v.apiVersion}`,
+        `Node.js:     ${v.node}`,
+      ].join('\n') + '\n',
     );
   }
   return Promise.resolve(0);

@@ -35,7 +35,12 @@ function httpsGet(url: string, pki: Pki): Promise<{ status: number; body: string
   return new Promise((resolve, reject) => {
     const req = https.get(
       url,
-      { ca: readFileSync(pki.caCert), cert: readFileSync(pki.adminCert), key: readFileSync(pki.adminKey), timeout: 5000 },
+      {
+        ca: readFileSync(pki.caCert),
+        cert: readFileSync(pki.adminCert),
+        key: readFileSync(pki.adminKey),
+        timeout: 5000,
+      },
       (res) => {
         let body = '';
         res.on('data', (c: Buffer) => (body += c.toString()));
@@ -50,14 +55,19 @@ function httpsGet(url: string, pki: Pki): Promise<{ status: number; body: string
 function httpPostJson(url: string, payload: unknown): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {
     const data = JSON.stringify(payload);
-    const req = http.request(url, { method: 'POST', headers: { 'content-type': 'application/json' }, timeout: 5000 }, (res) => {
-      let body = '';
-      res.on('data', (c: Buffer) => (body += c.toString()));
-      res.on('end', () => {
-        if ((res.statusCode ?? 0) >= 300) return reject(new Error(`${url}: HTTP ${res.statusCode}: ${body}`));
-        resolve(JSON.parse(body || '{}') as Record<string, unknown>);
-      });
-    });
+    const req = http.request(
+      url,
+      { method: 'POST', headers: { 'content-type': 'application/json' }, timeout: 5000 },
+      (res) => {
+        let body = '';
+        res.on('data', (c: Buffer) => (body += c.toString()));
+        res.on('end', () => {
+          if ((res.statusCode ?? 0) >= 300)
+            return reject(new Error(`${url}: HTTP ${res.statusCode}: ${body}`));
+          resolve(JSON.parse(body || '{}') as Record<string, unknown>);
+        });
+      },
+    );
     req.on('error', reject);
     req.end(data);
   });
@@ -123,7 +133,10 @@ export class LocalControlPlane {
       kubeconfigYaml({
         server: this.server,
         caData: b64File(this.pki.caCert),
-        user: { clientCertificateData: b64File(this.pki.adminCert), clientKeyData: b64File(this.pki.adminKey) },
+        user: {
+          clientCertificateData: b64File(this.pki.adminCert),
+          clientKeyData: b64File(this.pki.adminKey),
+        },
       }),
       { mode: 0o600 },
     );
@@ -153,7 +166,9 @@ export class LocalControlPlane {
       'etcd health',
       () =>
         new Promise<true | undefined>((resolve) => {
-          http.get(`${this.etcdUrl}/health`, (res) => resolve(res.statusCode === 200 ? true : undefined)).on('error', () => resolve(undefined));
+          http
+            .get(`${this.etcdUrl}/health`, (res) => resolve(res.statusCode === 200 ? true : undefined))
+            .on('error', () => resolve(undefined));
         }),
       30_000,
     );
@@ -190,10 +205,17 @@ export class LocalControlPlane {
       { detached: this.detached },
     );
     const exited = this.apiserver.exited.then((code) => {
-      throw new Error(`kube-apiserver exited with code ${code}; see ${join(this.dir, 'logs', 'kube-apiserver.log')}`);
+      throw new Error(
+        `kube-apiserver exited with code ${code}; see ${join(this.dir, 'logs', 'kube-apiserver.log')}`,
+      );
     });
     await Promise.race([
-      waitFor('kube-apiserver /readyz', async () => ((await httpsGet(`${this.server}/readyz`, pki)).status === 200 ? true : undefined), 90_000, 250),
+      waitFor(
+        'kube-apiserver /readyz',
+        async () => ((await httpsGet(`${this.server}/readyz`, pki)).status === 200 ? true : undefined),
+        90_000,
+        250,
+      ),
       exited,
     ]);
     exited.catch(() => undefined);
@@ -234,7 +256,10 @@ export class LocalControlPlane {
 
   /** Compacts etcd's history up to its current revision, so older resourceVersions are gone. */
   async compactEtcd(): Promise<number> {
-    const range = await httpPostJson(`${this.etcdUrl}/v3/kv/range`, { key: Buffer.from('/').toString('base64'), limit: 1 });
+    const range = await httpPostJson(`${this.etcdUrl}/v3/kv/range`, {
+      key: Buffer.from('/').toString('base64'),
+      limit: 1,
+    });
     const header = range.header as { revision?: string } | undefined;
     const revision = Number(header?.revision ?? 0);
     await httpPostJson(`${this.etcdUrl}/v3/kv/compaction`, { revision: String(revision), physical: true });
@@ -244,7 +269,13 @@ export class LocalControlPlane {
   state(): ControlPlaneState {
     const pids: Record<string, number> = {};
     for (const p of [this.etcd, this.apiserver, this.kcm]) if (p?.child.pid) pids[p.name] = p.child.pid;
-    return { dir: this.dir, server: this.server, kubeconfigPath: this.kubeconfigPath, etcdUrl: this.etcdUrl, pids };
+    return {
+      dir: this.dir,
+      server: this.server,
+      kubeconfigPath: this.kubeconfigPath,
+      etcdUrl: this.etcdUrl,
+      pids,
+    };
   }
 
   async stop(opts: { keepDir?: boolean } = {}): Promise<void> {

@@ -71,7 +71,17 @@ function startOperator(kubeconfig: string): number {
   const log = openSync(join(clusterDir(), 'operator.log'), 'a');
   const child = spawn(
     process.execPath,
-    [join(repoRoot(), 'dist', 'src', 'cli', 'main.js'), 'operator', '--kubeconfig', kubeconfig, '--no-leader-elect', '--listen-address', '127.0.0.1:0', '--log-level', 'info'],
+    [
+      join(repoRoot(), 'dist', 'src', 'cli', 'main.js'),
+      'operator',
+      '--kubeconfig',
+      kubeconfig,
+      '--no-leader-elect',
+      '--listen-address',
+      '127.0.0.1:0',
+      '--log-level',
+      'info',
+    ],
     { detached: true, stdio: ['ignore', log, log], cwd: repoRoot() },
   );
   closeSync(log);
@@ -83,8 +93,23 @@ function startOperator(kubeconfig: string): number {
 interface StatusView {
   phase?: string;
   lastRun?: { id?: string; verdict?: string; finishedAt?: string; error?: string };
-  summary?: { checks?: number; passed?: number; rowsCompared?: string; maxVariancePercent?: string; worstCheck?: string; worstTenant?: string };
-  checks?: Array<{ name?: string; verdict?: string; variancePercent?: number; legacyValue?: string; targetValue?: string; worstTenant?: string; differingKeys?: Array<{ tenant?: string; key?: string; kind?: string; columns?: string[] }> }>;
+  summary?: {
+    checks?: number;
+    passed?: number;
+    rowsCompared?: string;
+    maxVariancePercent?: string;
+    worstCheck?: string;
+    worstTenant?: string;
+  };
+  checks?: Array<{
+    name?: string;
+    verdict?: string;
+    variancePercent?: number;
+    legacyValue?: string;
+    targetValue?: string;
+    worstTenant?: string;
+    differingKeys?: Array<{ tenant?: string; key?: string; kind?: string; columns?: string[] }>;
+  }>;
   reportConfigMap?: string;
 }
 
@@ -99,7 +124,10 @@ async function follow(kubeconfig: string, name: string, timeoutMs: number): Prom
     if (line.slice(12) !== last) say(line);
     last = line.slice(12);
     if (st.lastRun?.finishedAt) return st;
-    if (Date.now() > deadline) throw new Error(`the run did not finish within ${timeoutMs / 1000} s; see ${join(clusterDir(), 'operator.log')}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `the run did not finish within ${timeoutMs / 1000} s; see ${join(clusterDir(), 'operator.log')}`,
+      );
     await new Promise((r) => setTimeout(r, 1000));
   }
 }
@@ -113,13 +141,22 @@ async function main(): Promise<void> {
   const cluster = await clusterUp((l) => say('  ' + l));
   const kc = cluster.kubeconfigPath;
 
-  step(2, `Nokta databases: legacy MariaDB '${LEGACY_DB}' and new PostgreSQL '${TARGET_DB}', ${scale} orders over ${tenants} tenants`);
+  step(
+    2,
+    `Nokta databases: legacy MariaDB '${LEGACY_DB}' and new PostgreSQL '${TARGET_DB}', ${scale} orders over ${tenants} tenants`,
+  );
   await recreateDatabases();
   const g0 = Date.now();
   const gen = await generateNokta(LEGACY_URL, TARGET_URL, { scale, tenants, seed: 'demo', inject: true });
-  say(`  filled in ${((Date.now() - g0) / 1000).toFixed(1)} s: ${gen.counts.orders} orders, ${gen.counts.customers} customers, ${gen.counts.drivers} drivers, ${gen.counts.calls} calls, ${gen.counts.invoices} invoices`);
+  say(
+    `  filled in ${((Date.now() - g0) / 1000).toFixed(1)} s: ${gen.counts.orders} orders, ${gen.counts.customers} customers, ${gen.counts.drivers} drivers, ${gen.counts.calls} calls, ${gen.counts.invoices} invoices`,
+  );
   say(`  injected differences the reconciliation must find:`);
-  for (const inj of gen.injections) for (const k of inj.expected) say(`    - ${inj.kind.padEnd(17)} ${inj.family} tenant=${k.tenant} key=${k.key} (${k.kind}${k.columns ? `: ${k.columns.join(',')}` : ''})`);
+  for (const inj of gen.injections)
+    for (const k of inj.expected)
+      say(
+        `    - ${inj.kind.padEnd(17)} ${inj.family} tenant=${k.tenant} key=${k.key} (${k.kind}${k.columns ? `: ${k.columns.join(',')}` : ''})`,
+      );
 
   step(3, 'The operator, in the background');
   kubectl(kc, ['apply', '-f', '-'], `apiVersion: v1\nkind: Namespace\nmetadata: { name: ${NAMESPACE} }\n`);
@@ -127,35 +164,71 @@ async function main(): Promise<void> {
     ['nokta-legacy-db', LEGACY_URL],
     ['nokta-new-db', TARGET_URL],
   ] as const) {
-    kubectl(kc, ['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace: NAMESPACE }, stringData: { url } }));
+    kubectl(
+      kc,
+      ['apply', '-f', '-'],
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name, namespace: NAMESPACE },
+        stringData: { url },
+      }),
+    );
   }
   const pid = startOperator(kc);
   say(`  operator pid ${pid}, log ${join(clusterDir(), 'operator.log')}`);
 
   step(4, 'Apply the Nokta Reconciliation (samples/nokta/reconciliation-nokta.yaml) and follow its status');
   const manifest = readFileSync(join(repoRoot(), 'samples', 'nokta', 'reconciliation-nokta.yaml'), 'utf8');
-  const doc = parseAllDocuments(manifest).map((d) => d.toJSON() as Reconciliation).find((d) => d?.kind === 'Reconciliation');
+  const doc = parseAllDocuments(manifest)
+    .map((d) => d.toJSON() as Reconciliation)
+    .find((d) => d?.kind === 'Reconciliation');
   if (!doc) throw new Error('samples/nokta/reconciliation-nokta.yaml has no Reconciliation');
   doc.metadata.namespace = NAMESPACE;
-  doc.metadata.annotations = { ...(doc.metadata.annotations ?? {}), 'cutover.nokta.io/rerun': new Date().toISOString().replace(/[:.]/g, '-') };
-  kubectl(kc, ['apply', '--server-side', '--force-conflicts', '--field-manager=cutover-demo', '-f', '-'], JSON.stringify(doc));
+  doc.metadata.annotations = {
+    ...(doc.metadata.annotations ?? {}),
+    'cutover.nokta.io/rerun': new Date().toISOString().replace(/[:.]/g, '-'),
+  };
+  kubectl(
+    kc,
+    ['apply', '--server-side', '--force-conflicts', '--field-manager=cutover-demo', '-f', '-'],
+    JSON.stringify(doc),
+  );
   const st = await follow(kc, doc.metadata.name, 600_000);
 
-  step(5, `Result: ${st.lastRun?.verdict ?? '?'} — ${st.summary?.passed ?? 0}/${st.summary?.checks ?? 0} checks passed, ${st.summary?.rowsCompared ?? 0} rows compared, max variance ${st.summary?.maxVariancePercent ?? 0}%`);
+  step(
+    5,
+    `Result: ${st.lastRun?.verdict ?? '?'} — ${st.summary?.passed ?? 0}/${st.summary?.checks ?? 0} checks passed, ${st.summary?.rowsCompared ?? 0} rows compared, max variance ${st.summary?.maxVariancePercent ?? 0}%`,
+  );
   if (st.lastRun?.error) say(`  error: ${st.lastRun.error}`);
   for (const c of st.checks ?? []) {
-    say(`  ${(c.verdict ?? '').padEnd(17)} ${String(c.name).padEnd(28)} variance ${String(c.variancePercent ?? 0).padStart(9)}%  legacy=${c.legacyValue ?? '-'} new=${c.targetValue ?? '-'}${c.worstTenant ? `  worst tenant ${c.worstTenant}` : ''}`);
-    for (const k of c.differingKeys ?? []) say(`      ${k.kind} key ${k.key} tenant ${k.tenant}${k.columns?.length ? ` columns ${k.columns.join(',')}` : ''}`);
+    say(
+      `  ${(c.verdict ?? '').padEnd(17)} ${String(c.name).padEnd(28)} variance ${String(c.variancePercent ?? 0).padStart(9)}%  legacy=${c.legacyValue ?? '-'} new=${c.targetValue ?? '-'}${c.worstTenant ? `  worst tenant ${c.worstTenant}` : ''}`,
+    );
+    for (const k of c.differingKeys ?? [])
+      say(
+        `      ${k.kind} key ${k.key} tenant ${k.tenant}${k.columns?.length ? ` columns ${k.columns.join(',')}` : ''}`,
+      );
   }
   say(kubectl(kc, ['get', 'cutover-all', '-A']).trimEnd().replace(/^/gm, '  '));
   say(`\nDone in ${((Date.now() - t0) / 1000).toFixed(0)} s. Try next:`);
   say(`  export KUBECONFIG=${kc}`);
   say(`  kubectl -n ${NAMESPACE} get recon ${doc.metadata.name} -o yaml        # the full status`);
-  say(`  kubectl -n ${NAMESPACE} get configmap ${st.reportConfigMap ?? `${doc.metadata.name}-report`} -o jsonpath='{.data.report\\.json}'   # every differing key`);
-  say(`  kubectl -n ${NAMESPACE} annotate recon ${doc.metadata.name} cutover.nokta.io/rerun=$(date +%s) --overwrite   # rerun after remediation`);
-  say(`  kubectl -n ${NAMESPACE} apply -f samples/   # the other Nokta samples (canary, cutover, per-family reconciliations on their schedules)`);
-  say(`  kubectl -n ${NAMESPACE} annotate recon pos-orders cutover.nokta.io/rerun=now   # run a scheduled one now`);
-  say(`  node dist/src/cli/main.js reconcile -f samples/nokta/reconciliation-nokta.yaml --legacy-url ${LEGACY_URL} --target-url ${TARGET_URL}`);
+  say(
+    `  kubectl -n ${NAMESPACE} get configmap ${st.reportConfigMap ?? `${doc.metadata.name}-report`} -o jsonpath='{.data.report\\.json}'   # every differing key`,
+  );
+  say(
+    `  kubectl -n ${NAMESPACE} annotate recon ${doc.metadata.name} cutover.nokta.io/rerun=$(date +%s) --overwrite   # rerun after remediation`,
+  );
+  say(
+    `  kubectl -n ${NAMESPACE} apply -f samples/   # the other Nokta samples (canary, cutover, per-family reconciliations on their schedules)`,
+  );
+  say(
+    `  kubectl -n ${NAMESPACE} annotate recon pos-orders cutover.nokta.io/rerun=now   # run a scheduled one now`,
+  );
+  say(
+    `  node dist/src/cli/main.js reconcile -f samples/nokta/reconciliation-nokta.yaml --legacy-url ${LEGACY_URL} --target-url ${TARGET_URL}`,
+  );
   say(`  npm run cluster:down   # stop the control plane and the operator`);
 }
 

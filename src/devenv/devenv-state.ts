@@ -27,7 +27,9 @@ export function repoRoot(): string {
 export function readDevenvState(): DevenvState {
   const file = join(repoRoot(), '.cache', 'devenv.json');
   if (!existsSync(file)) {
-    throw new Error(`${file} is missing: run 'node scripts/setup.mjs' (npm test and npm run demo do it) to build the local control plane`);
+    throw new Error(
+      `${file} is missing: run 'node scripts/setup.mjs' (npm test and npm run demo do it) to build the local control plane`,
+    );
   }
   const state = JSON.parse(readFileSync(file, 'utf8')) as Partial<DevenvState>;
   if (!state.binDir || !state.gatewayApiCrdDir) {

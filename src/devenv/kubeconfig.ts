@@ -7,7 +7,13 @@ export interface KubeconfigUser {
   token?: string;
 }
 
-export function kubeconfigYaml(opts: { server: string; caData: string; user: KubeconfigUser; namespace?: string; name?: string }): string {
+export function kubeconfigYaml(opts: {
+  server: string;
+  caData: string;
+  user: KubeconfigUser;
+  namespace?: string;
+  name?: string;
+}): string {
   const name = opts.name ?? 'cutover-local';
   const user: Record<string, string> = {};
   if (opts.user.clientCertificateData) user['client-certificate-data'] = opts.user.clientCertificateData;
@@ -18,7 +24,12 @@ export function kubeconfigYaml(opts: { server: string; caData: string; user: Kub
     kind: 'Config',
     clusters: [{ name, cluster: { server: opts.server, 'certificate-authority-data': opts.caData } }],
     users: [{ name, user }],
-    contexts: [{ name, context: { cluster: name, user: name, ...(opts.namespace ? { namespace: opts.namespace } : {}) } }],
+    contexts: [
+      {
+        name,
+        context: { cluster: name, user: name, ...(opts.namespace ? { namespace: opts.namespace } : {}) },
+      },
+    ],
     'current-context': name,
   });
 }

@@ -10,9 +10,19 @@ export interface ManagedProcess {
   exited: Promise<number | null>;
 }
 
-export function startProcess(name: string, bin: string, args: string[], logFile: string, opts: { detached?: boolean; env?: NodeJS.ProcessEnv } = {}): ManagedProcess {
+export function startProcess(
+  name: string,
+  bin: string,
+  args: string[],
+  logFile: string,
+  opts: { detached?: boolean; env?: NodeJS.ProcessEnv } = {},
+): ManagedProcess {
   const fd = openSync(logFile, 'a');
-  const child = spawn(bin, args, { stdio: ['ignore', fd, fd], detached: opts.detached ?? false, env: opts.env ?? process.env });
+  const child = spawn(bin, args, {
+    stdio: ['ignore', fd, fd],
+    detached: opts.detached ?? false,
+    env: opts.env ?? process.env,
+  });
   closeSync(fd);
   if (opts.detached) child.unref();
   const exited = new Promise<number | null>((resolve) => {
@@ -65,7 +75,12 @@ export function freePort(): Promise<number> {
   });
 }
 
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number, intervalMs = 200): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined>,
+  timeoutMs: number,
+  intervalMs = 200,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   for (;;) {

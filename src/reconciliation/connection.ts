@@ -62,7 +62,13 @@ function errText(e: unknown): string {
     const rawCode = (e as { code?: unknown }).code;
     const code = typeof rawCode === 'string' || typeof rawCode === 'number' ? String(rawCode) : '';
     const nested = (e as AggregateError).errors;
-    const msg = e.message || (Array.isArray(nested) ? nested.map((x: unknown) => (x instanceof Error ? x.message : String(x))).join(', ') : '') || code || 'error';
+    const msg =
+      e.message ||
+      (Array.isArray(nested)
+        ? nested.map((x: unknown) => (x instanceof Error ? x.message : String(x))).join(', ')
+        : '') ||
+      code ||
+      'error';
     return code && !msg.includes(code) ? `${msg} (${code})` : msg;
   }
   return String(e);
@@ -100,7 +106,12 @@ class MysqlConnection implements SqlConnection {
       const timeout = version.includes('MariaDB')
         ? `SET SESSION max_statement_time = ${this.opts.statementTimeoutSeconds}`
         : `SET SESSION max_execution_time = ${this.opts.statementTimeoutSeconds * 1000}`;
-      this.setup = ["SET time_zone = '+00:00'", 'SET NAMES utf8mb4', timeout, 'SET SESSION TRANSACTION READ ONLY'];
+      this.setup = [
+        "SET time_zone = '+00:00'",
+        'SET NAMES utf8mb4',
+        timeout,
+        'SET SESSION TRANSACTION READ ONLY',
+      ];
     }
     for (const s of this.setup) await conn.query(s);
   }
@@ -118,7 +129,8 @@ class MysqlConnection implements SqlConnection {
         this.ready.add(conn);
       }
       const [rows] = await conn.query({ sql, values: params, rowsAsArray: true });
-      if (!Array.isArray(rows)) throw new Error('statement returned no result set (only queries are allowed)');
+      if (!Array.isArray(rows))
+        throw new Error('statement returned no result set (only queries are allowed)');
       return (rows as unknown[][]).map((r) => r.map(cell));
     } catch (e) {
       if (conn) {
@@ -134,12 +146,21 @@ class MysqlConnection implements SqlConnection {
   async queryIsolated(sql: string, params: unknown[] = []): Promise<Row[]> {
     let conn: mysql.Connection | undefined;
     try {
-      conn = await mysql.createConnection({ uri: this.url, supportBigNumbers: true, bigNumberStrings: true, dateStrings: true, charset: 'utf8mb4', connectTimeout: 10_000, multipleStatements: false });
+      conn = await mysql.createConnection({
+        uri: this.url,
+        supportBigNumbers: true,
+        bigNumberStrings: true,
+        dateStrings: true,
+        charset: 'utf8mb4',
+        connectTimeout: 10_000,
+        multipleStatements: false,
+      });
       await this.sessionSetup(conn);
       await conn.query('START TRANSACTION READ ONLY');
       const [rows] = await conn.query({ sql, values: params, rowsAsArray: true });
       await conn.query('ROLLBACK');
-      if (!Array.isArray(rows)) throw new Error('statement returned no result set (only queries are allowed)');
+      if (!Array.isArray(rows))
+        throw new Error('statement returned no result set (only queries are allowed)');
       return (rows as unknown[][]).map((r) => r.map(cell));
     } catch (e) {
       throw this.wrap(e);
@@ -182,7 +203,12 @@ class PostgresConnection implements SqlConnection {
 
   async query(sql: string, params: unknown[] = []): Promise<Row[]> {
     try {
-      const res = await this.pool.query({ text: sql, values: params, rowMode: 'array', queryMode: 'extended' } as pg.QueryArrayConfig);
+      const res = await this.pool.query({
+        text: sql,
+        values: params,
+        rowMode: 'array',
+        queryMode: 'extended',
+      } as pg.QueryArrayConfig);
       if (!Array.isArray(res.rows)) throw new Error('statement returned no result set');
       return (res.rows as unknown[][]).map((r) => r.map(cell));
     } catch (e) {
@@ -196,9 +222,15 @@ class PostgresConnection implements SqlConnection {
     try {
       await client.connect();
       await client.query('BEGIN READ ONLY');
-      const res = await client.query({ text: sql, values: params, rowMode: 'array', queryMode: 'extended' } as pg.QueryArrayConfig);
+      const res = await client.query({
+        text: sql,
+        values: params,
+        rowMode: 'array',
+        queryMode: 'extended',
+      } as pg.QueryArrayConfig);
       await client.query('ROLLBACK');
-      if (res.command !== 'SELECT' || !Array.isArray(res.rows)) throw new Error('statement returned no result set (only queries are allowed)');
+      if (res.command !== 'SELECT' || !Array.isArray(res.rows))
+        throw new Error('statement returned no result set (only queries are allowed)');
       return (res.rows as unknown[][]).map((r) => r.map(cell));
     } catch (e) {
       throw this.wrap(e);
@@ -222,9 +254,11 @@ export function connect(engine: Engine, url: string, opts: ConnectOptions): SqlC
     throw new DatabaseError(`${opts.role}: the connection URL is not a valid URL`);
   }
   if (engine === 'postgres') {
-    if (scheme !== 'postgres' && scheme !== 'postgresql') throw new DatabaseError(`${label}: a postgres URL must start with postgres://`);
+    if (scheme !== 'postgres' && scheme !== 'postgresql')
+      throw new DatabaseError(`${label}: a postgres URL must start with postgres://`);
     return new PostgresConnection(url, label, opts);
   }
-  if (scheme !== 'mysql' && scheme !== 'mariadb') throw new DatabaseError(`${label}: a mysql URL must start with mysql://`);
+  if (scheme !== 'mysql' && scheme !== 'mariadb')
+    throw new DatabaseError(`${label}: a mysql URL must start with mysql://`);
   return new MysqlConnection(scheme === 'mariadb' ? url.replace(/^mariadb:/, 'mysql:') : url, label, opts);
 }

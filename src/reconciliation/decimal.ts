@@ -39,7 +39,8 @@ function rescale(a: Scaled, scale: number): bigint {
 export function formatScaled(a: Scaled): string {
   const neg = a.value < 0n;
   const abs = (neg ? -a.value : a.value).toString().padStart(a.scale + 1, '0');
-  const body = a.scale === 0 ? abs : `${abs.slice(0, abs.length - a.scale)}.${abs.slice(abs.length - a.scale)}`;
+  const body =
+    a.scale === 0 ? abs : `${abs.slice(0, abs.length - a.scale)}.${abs.slice(abs.length - a.scale)}`;
   return neg ? `-${body}` : body;
 }
 

@@ -57,7 +57,11 @@ export interface Dialect {
   engine: Engine;
   quote(identifier: string): string;
   /** Canonical text of a (quoted) column expression, NULL-marked. */
-  canonical(expr: string, col: Pick<ColumnMapping, 'type' | 'scale' | 'transforms' | 'precision' | 'legacyTimeZone'>, side: Side): string;
+  canonical(
+    expr: string,
+    col: Pick<ColumnMapping, 'type' | 'scale' | 'transforms' | 'precision' | 'legacyTimeZone'>,
+    side: Side,
+  ): string;
   /** Joins canonical parts with '|'. */
   concat(parts: string[]): string;
   /** 60-bit unsigned integer from MD5 of a text expression. */

@@ -17,7 +17,17 @@ import { addDecimals, normalizeDecimal, parseDecimal, formatScaled } from './dec
 import { dialectFor, hash32Js, Params, type Dialect, type Side } from './dialect.js';
 import type { Row, SqlConnection } from './connection.js';
 import type { CheckPlan, ColumnMapping, ReconciliationPlan, SideSource } from './plan.js';
-import { errorCheck, finishCheck, finishRun, scoreTenant, type CheckResult, type DifferingKey, type RunResult, type ShardSpec, type TenantResult } from './result.js';
+import {
+  errorCheck,
+  finishCheck,
+  finishRun,
+  scoreTenant,
+  type CheckResult,
+  type DifferingKey,
+  type RunResult,
+  type ShardSpec,
+  type TenantResult,
+} from './result.js';
 
 export interface Connections {
   legacy: SqlConnection;
@@ -49,7 +59,12 @@ export interface RunOptions {
   leafRows?: number;
 }
 
-const KEY_COLUMN_DEFAULT: Pick<ColumnMapping, 'type' | 'scale' | 'transforms' | 'precision'> = { type: 'text', scale: 0, transforms: [], precision: 0 };
+const KEY_COLUMN_DEFAULT: Pick<ColumnMapping, 'type' | 'scale' | 'transforms' | 'precision'> = {
+  type: 'text',
+  scale: 0,
+  transforms: [],
+  precision: 0,
+};
 
 /** Everything needed to write SQL for one side of one check. */
 class SideSql {
@@ -73,7 +88,8 @@ class SideSql {
    * the WHERE's index use and makes it scan the table in order instead.
    */
   from(aggregate = false): string {
-    if (this.src.table) return `${this.d.quote(this.src.table)} AS src${aggregate && this.d.engine === 'mysql' ? ' USE INDEX FOR GROUP BY ()' : ''}`;
+    if (this.src.table)
+      return `${this.d.quote(this.src.table)} AS src${aggregate && this.d.engine === 'mysql' ? ' USE INDEX FOR GROUP BY ()' : ''}`;
     return `(${this.src.query ?? ''}) AS src`;
   }
 
@@ -90,7 +106,9 @@ class SideSql {
   }
 
   keyMapping(k: string): ColumnMapping {
-    return this.check.columns.find((c) => c.name === k) ?? { name: k, legacy: k, target: k, ...KEY_COLUMN_DEFAULT };
+    return (
+      this.check.columns.find((c) => c.name === k) ?? { name: k, legacy: k, target: k, ...KEY_COLUMN_DEFAULT }
+    );
   }
 
   keyCols(): string[] {
@@ -98,7 +116,9 @@ class SideSql {
   }
 
   keyCanon(): string[] {
-    return this.check.key.map((k) => this.d.canonical(this.col(this.colName(this.keyMapping(k))), this.keyMapping(k), this.side));
+    return this.check.key.map((k) =>
+      this.d.canonical(this.col(this.colName(this.keyMapping(k))), this.keyMapping(k), this.side),
+    );
   }
 
   keyText(): string {
@@ -119,8 +139,13 @@ class SideSql {
     const w = this.plan.window;
     if (w) {
       const column = this.src.windowColumn ?? w.column;
-      const tz = this.side === 'legacy' ? (w.legacyTimeZone ?? this.check.columns.find((c) => c.legacy === column)?.legacyTimeZone) : undefined;
-      conds.push(`${this.col(column)} >= ${p.add(this.d.timestampParam(this.filters.windowStart as Date, tz))}`);
+      const tz =
+        this.side === 'legacy'
+          ? (w.legacyTimeZone ?? this.check.columns.find((c) => c.legacy === column)?.legacyTimeZone)
+          : undefined;
+      conds.push(
+        `${this.col(column)} >= ${p.add(this.d.timestampParam(this.filters.windowStart as Date, tz))}`,
+      );
     }
     if (this.filters.tenants) {
       if (this.filters.tenants.length === 0) conds.push('1 = 0');
@@ -128,8 +153,10 @@ class SideSql {
     }
     const shard = this.filters.shard;
     if (shard && shard.count > 1) {
-      if (shard.by === 'Tenant') conds.push(`MOD(${this.d.hash32(this.d.text(this.tenant()))}, ${shard.count}) = ${shard.index}`);
-      else if (this.check.key.length > 0 && this.check.type !== 'sample') conds.push(`MOD(${this.d.hash32(this.keyText())}, ${shard.count}) = ${shard.index}`);
+      if (shard.by === 'Tenant')
+        conds.push(`MOD(${this.d.hash32(this.d.text(this.tenant()))}, ${shard.count}) = ${shard.index}`);
+      else if (this.check.key.length > 0 && this.check.type !== 'sample')
+        conds.push(`MOD(${this.d.hash32(this.keyText())}, ${shard.count}) = ${shard.index}`);
     }
     conds.push(...extra);
     return conds.length > 0 ? ` WHERE ${conds.join(' AND ')}` : '';
@@ -159,7 +186,8 @@ interface TenantAgg {
 }
 
 function aborted(signal?: AbortSignal): void {
-  if (signal?.aborted) throw signal.reason instanceof Error ? signal.reason : new Error('reconciliation aborted');
+  if (signal?.aborted)
+    throw signal.reason instanceof Error ? signal.reason : new Error('reconciliation aborted');
 }
 
 async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
@@ -223,7 +251,8 @@ async function aggregate(s: SideSql): Promise<Map<string, TenantAgg>> {
   const out = new Map<string, TenantAgg>();
   for (const r of rows) {
     const agg: TenantAgg = { count: r[1] ?? '0', sums: [], hash: '0' };
-    if (c.type === 'sum') agg.sums = c.columns.map((col, i) => toScale(r[2 + i] ?? null, col.type === 'decimal' ? col.scale : 0));
+    if (c.type === 'sum')
+      agg.sums = c.columns.map((col, i) => toScale(r[2 + i] ?? null, col.type === 'decimal' ? col.scale : 0));
     if (c.type === 'rowHash') {
       agg.hash = normalizeDecimal(r[2] ?? '0');
       if (intKey) {
@@ -290,7 +319,11 @@ class Localizer {
     return p.bind(sql);
   }
 
-  private async segments(tenant: string, seg: Segment, depth: number): Promise<{ l: Map<string, SegAgg>; t: Map<string, SegAgg> }> {
+  private async segments(
+    tenant: string,
+    seg: Segment,
+    depth: number,
+  ): Promise<{ l: Map<string, SegAgg>; t: Map<string, SegAgg> }> {
     const run = async (s: SideSql): Promise<Map<string, SegAgg>> => {
       const rows = await s.conn.query(...this.segQuery(s, tenant, seg, depth));
       return new Map(rows.map((r) => [String(r[0]), { n: r[1] ?? '0', h: normalizeDecimal(r[2] ?? '0') }]));
@@ -323,7 +356,11 @@ class Localizer {
   }
 
   /** Returns the differing keys of one tenant (changed ones with their columns). */
-  async tenant(tenant: string, l: TenantAgg, t: TenantAgg): Promise<{ keys: DifferingKey[]; differingRows: number }> {
+  async tenant(
+    tenant: string,
+    l: TenantAgg,
+    t: TenantAgg,
+  ): Promise<{ keys: DifferingKey[]; differingRows: number }> {
     const leaves: Segment[] = [];
     let frontier: { seg: Segment; depth: number }[];
     const intMode = isIntegerKey(this.ctx.check) && (l.min ?? t.min) !== undefined;
@@ -343,7 +380,10 @@ class Localizer {
       aborted(this.ctx.opts.signal);
       this.ctx.progress('localize', tenant, frontier.length);
       const next: { seg: Segment; depth: number }[] = [];
-      const results = await mapLimit(frontier, 2, async (f) => ({ f, r: await this.segments(tenant, f.seg, f.depth) }));
+      const results = await mapLimit(frontier, 2, async (f) => ({
+        f,
+        r: await this.segments(tenant, f.seg, f.depth),
+      }));
       for (const { f, r } of results) {
         const ids = new Set([...r.l.keys(), ...r.t.keys()]);
         for (const id of ids) {
@@ -378,7 +418,10 @@ class Localizer {
         break;
       }
       const batch = leaves.slice(i, i + 50);
-      const [lr, tr] = await both(this.fetchRows(this.ctx.legacy, tenant, batch), this.fetchRows(this.ctx.target, tenant, batch));
+      const [lr, tr] = await both(
+        this.fetchRows(this.ctx.legacy, tenant, batch),
+        this.fetchRows(this.ctx.target, tenant, batch),
+      );
       for (const [id, row] of lr) {
         const other = tr.get(id);
         if (!other) {
@@ -399,7 +442,11 @@ class Localizer {
     }
     if (changed.length > 0) {
       const room = Math.max(0, this.max - this.found);
-      const named = await compareRows(this.ctx, tenant, changed.slice(0, room).map((r) => r.raw));
+      const named = await compareRows(
+        this.ctx,
+        tenant,
+        changed.slice(0, room).map((r) => r.raw),
+      );
       for (const c of named.changed) keys.push({ tenant, key: c.key, kind: 'changed', columns: c.columns });
       this.found += changed.length;
       if (changed.length > room) this.truncated = true;
@@ -417,11 +464,18 @@ async function compareRows(
   tenant: string,
   keys: Cell[][],
 ): Promise<{ found: number; changed: { key: string; columns: string[] }[]; missing: string[] }> {
-  const fetch = async (s: SideSql, batch: Cell[][]): Promise<Map<string, { canon: string[]; cols: string[] }>> => {
+  const fetch = async (
+    s: SideSql,
+    batch: Cell[][],
+  ): Promise<Map<string, { canon: string[]; cols: string[] }>> => {
     const p = new Params(s.d.engine);
     const extra = [`${s.tenant()} = ${p.add(tenant)}`, s.keyIn(p, batch)];
     const n = ctx.check.key.length;
-    const rows: Row[] = await s.conn.query(...p.bind(`SELECT ${[...s.keyCanon(), ...s.columnCanon()].join(', ')} FROM ${s.from()}${s.where(p, extra)}`));
+    const rows: Row[] = await s.conn.query(
+      ...p.bind(
+        `SELECT ${[...s.keyCanon(), ...s.columnCanon()].join(', ')} FROM ${s.from()}${s.where(p, extra)}`,
+      ),
+    );
     return new Map(
       rows.map((r) => {
         const canon = r.slice(0, n).map((c) => c ?? '~');
@@ -449,7 +503,10 @@ async function compareRows(
   return { found, changed, missing };
 }
 
-function scoreLines(check: CheckPlan, lines: Omit<TenantResult, 'variancePercent' | 'verdict'>[]): TenantResult[] {
+function scoreLines(
+  check: CheckPlan,
+  lines: Omit<TenantResult, 'variancePercent' | 'verdict'>[],
+): TenantResult[] {
   return lines.map((l) => scoreTenant(check.type, l, check.thresholds));
 }
 
@@ -458,17 +515,31 @@ async function runAggregateCheck(ctx: CheckContext, maxKeys: number): Promise<Ch
   ctx.progress('aggregate');
   const [l, t] = await both(aggregate(ctx.legacy), aggregate(ctx.target));
   const tenants = [...new Set([...l.keys(), ...t.keys()])];
-  const empty: TenantAgg = { count: '0', sums: check.columns.map((c) => toScale(null, c.type === 'decimal' ? c.scale : 0)), hash: '0' };
+  const empty: TenantAgg = {
+    count: '0',
+    sums: check.columns.map((c) => toScale(null, c.type === 'decimal' ? c.scale : 0)),
+    hash: '0',
+  };
   const lines: Omit<TenantResult, 'variancePercent' | 'verdict'>[] = [];
   const differingKeys: DifferingKey[] = [];
-  const base: Parameters<typeof finishCheck>[0] = { name: check.name, type: check.type, thresholds: check.thresholds, differingKeys };
+  const base: Parameters<typeof finishCheck>[0] = {
+    name: check.name,
+    type: check.type,
+    thresholds: check.thresholds,
+    differingKeys,
+  };
   if (check.type === 'count') {
-    for (const tn of tenants) lines.push({ tenant: tn, legacy: (l.get(tn) ?? empty).count, target: (t.get(tn) ?? empty).count });
+    for (const tn of tenants)
+      lines.push({ tenant: tn, legacy: (l.get(tn) ?? empty).count, target: (t.get(tn) ?? empty).count });
   } else if (check.type === 'sum') {
     const multi = check.columns.length > 1;
     for (const tn of tenants)
       check.columns.forEach((c, i) => {
-        const line: Omit<TenantResult, 'variancePercent' | 'verdict'> = { tenant: tn, legacy: (l.get(tn) ?? empty).sums[i] ?? '0', target: (t.get(tn) ?? empty).sums[i] ?? '0' };
+        const line: Omit<TenantResult, 'variancePercent' | 'verdict'> = {
+          tenant: tn,
+          legacy: (l.get(tn) ?? empty).sums[i] ?? '0',
+          target: (t.get(tn) ?? empty).sums[i] ?? '0',
+        };
         if (multi) line.column = c.name;
         lines.push(line);
       });
@@ -486,7 +557,13 @@ async function runAggregateCheck(ctx: CheckContext, maxKeys: number): Promise<Ch
       differingKeys.push(...r.keys);
       found.set(tn, r.differingRows);
     }
-    for (const tn of tenants) lines.push({ tenant: tn, legacy: (l.get(tn) ?? empty).count, target: (t.get(tn) ?? empty).count, differingRows: found.get(tn) ?? 0 });
+    for (const tn of tenants)
+      lines.push({
+        tenant: tn,
+        legacy: (l.get(tn) ?? empty).count,
+        target: (t.get(tn) ?? empty).count,
+        differingRows: found.get(tn) ?? 0,
+      });
     if (loc.truncated) base.differingKeysTruncated = true;
   }
   return finishCheck(base, scoreLines(check, lines));
@@ -498,9 +575,18 @@ async function runSampleCheck(ctx: CheckContext, seed: string): Promise<CheckRes
   const p = new Params(s.d.engine);
   const n = check.key.length;
   const order = `MD5(${s.d.concat([`${p.add(seed)}`, s.keyText()])})`;
-  const inner = `SELECT ${s.tenant()} AS t, ${s.keyCols().map((k, i) => `${k} AS k${i}`).join(', ')}, ROW_NUMBER() OVER (PARTITION BY ${s.tenant()} ORDER BY ${order}) AS rn FROM ${s.from()}${s.where(p)}`;
+  const inner = `SELECT ${s.tenant()} AS t, ${s
+    .keyCols()
+    .map((k, i) => `${k} AS k${i}`)
+    .join(
+      ', ',
+    )}, ROW_NUMBER() OVER (PARTITION BY ${s.tenant()} ORDER BY ${order}) AS rn FROM ${s.from()}${s.where(p)}`;
   const sizeParam = p.add(check.sampleSize);
-  const rows = await s.conn.query(...p.bind(`SELECT t, ${Array.from({ length: n }, (_, i) => `k${i}`).join(', ')} FROM (${inner}) AS drawn WHERE rn <= ${sizeParam}`));
+  const rows = await s.conn.query(
+    ...p.bind(
+      `SELECT t, ${Array.from({ length: n }, (_, i) => `k${i}`).join(', ')} FROM (${inner}) AS drawn WHERE rn <= ${sizeParam}`,
+    ),
+  );
   const byTenant = new Map<string, Cell[][]>();
   for (const r of rows) {
     const tn = String(r[0]);
@@ -514,17 +600,29 @@ async function runSampleCheck(ctx: CheckContext, seed: string): Promise<CheckRes
     ctx.progress('sample', tn, keys.length);
     const r = await compareRows(ctx, tn, keys);
     for (const m of r.missing) differingKeys.push({ tenant: tn, key: m, kind: 'missing' });
-    for (const c of r.changed) differingKeys.push({ tenant: tn, key: c.key, kind: 'changed', columns: c.columns });
-    lines.push({ tenant: tn, legacy: String(keys.length), target: String(r.found), differingRows: r.missing.length + r.changed.length });
+    for (const c of r.changed)
+      differingKeys.push({ tenant: tn, key: c.key, kind: 'changed', columns: c.columns });
+    lines.push({
+      tenant: tn,
+      legacy: String(keys.length),
+      target: String(r.found),
+      differingRows: r.missing.length + r.changed.length,
+    });
   }
-  return finishCheck({ name: check.name, type: check.type, thresholds: check.thresholds, differingKeys, seed }, scoreLines(check, lines));
+  return finishCheck(
+    { name: check.name, type: check.type, thresholds: check.thresholds, differingKeys, seed },
+    scoreLines(check, lines),
+  );
 }
 
 async function runCustomCheck(ctx: CheckContext, filters: RunFilters): Promise<CheckResult> {
   const { check } = ctx;
   ctx.progress('custom');
   const sql = check.customSql as { legacy: string; target: string };
-  const [l, t] = await both(ctx.legacy.conn.queryIsolated(sql.legacy), ctx.target.conn.queryIsolated(sql.target));
+  const [l, t] = await both(
+    ctx.legacy.conn.queryIsolated(sql.legacy),
+    ctx.target.conn.queryIsolated(sql.target),
+  );
   const read = async (rows: Row[], side: string): Promise<Map<string, string>> => {
     const out = new Map<string, string>();
     for (const r of rows) {
@@ -537,7 +635,9 @@ async function runCustomCheck(ctx: CheckContext, filters: RunFilters): Promise<C
       try {
         parseDecimal(metric);
       } catch {
-        throw new Error(`custom SQL of the ${side} side returned a metric that is not a number for tenant ${tn}`);
+        throw new Error(
+          `custom SQL of the ${side} side returned a metric that is not a number for tenant ${tn}`,
+        );
       }
       out.set(tn, out.has(tn) ? addDecimals(out.get(tn) ?? '0', metric) : metric);
     }
@@ -545,25 +645,42 @@ async function runCustomCheck(ctx: CheckContext, filters: RunFilters): Promise<C
   };
   const lm = await read(l, 'legacy');
   const tm = await read(t, 'target');
-  const lines = [...new Set([...lm.keys(), ...tm.keys()])].map((tn) => ({ tenant: tn, legacy: lm.get(tn) ?? '0', target: tm.get(tn) ?? '0' }));
-  return finishCheck({ name: check.name, type: check.type, thresholds: check.thresholds, differingKeys: [] }, scoreLines(check, lines));
+  const lines = [...new Set([...lm.keys(), ...tm.keys()])].map((tn) => ({
+    tenant: tn,
+    legacy: lm.get(tn) ?? '0',
+    target: tm.get(tn) ?? '0',
+  }));
+  return finishCheck(
+    { name: check.name, type: check.type, thresholds: check.thresholds, differingKeys: [] },
+    scoreLines(check, lines),
+  );
 }
 
 /** Which checks a shard runs (checks that cannot be split run in shard 0 only). */
 export function checksForShard(plan: ReconciliationPlan, shard?: ShardSpec): CheckPlan[] {
   if (!shard || shard.count <= 1 || shard.by === 'Tenant') return plan.checks;
-  return plan.checks.filter((c) => shard.index === 0 || ((c.type === 'count' || c.type === 'sum' || c.type === 'rowHash') && c.key.length > 0));
+  return plan.checks.filter(
+    (c) =>
+      shard.index === 0 ||
+      ((c.type === 'count' || c.type === 'sum' || c.type === 'rowHash') && c.key.length > 0),
+  );
 }
 
 async function preflight(plan: ReconciliationPlan, c: Connections): Promise<void> {
-  const zones = new Set(plan.checks.flatMap((ch) => ch.columns.map((col) => col.legacyTimeZone)).filter((z): z is string => !!z && z !== 'UTC' && !/^[+-]\d{2}:\d{2}$/.test(z)));
+  const zones = new Set(
+    plan.checks
+      .flatMap((ch) => ch.columns.map((col) => col.legacyTimeZone))
+      .filter((z): z is string => !!z && z !== 'UTC' && !/^[+-]\d{2}:\d{2}$/.test(z)),
+  );
   const probe = async (conn: SqlConnection, legacy: boolean): Promise<void> => {
     await conn.query('SELECT 1');
     if (legacy && conn.engine === 'mysql')
       for (const z of zones) {
         const rows = await conn.query("SELECT CONVERT_TZ('2020-01-01 00:00:00', ?, '+00:00')", [z]);
         if (rows[0]?.[0] === null || rows[0]?.[0] === undefined)
-          throw new Error(`${conn.label}: time zone '${z}' is unknown to the server (load the time zone tables with mysql_tzinfo_to_sql, or use a numeric offset such as +03:00)`);
+          throw new Error(
+            `${conn.label}: time zone '${z}' is unknown to the server (load the time zone tables with mysql_tzinfo_to_sql, or use a numeric offset such as +03:00)`,
+          );
       }
   };
   await both(probe(c.legacy, true), probe(c.target, false));
@@ -574,13 +691,18 @@ function errMessage(e: unknown): string {
 }
 
 /** Runs a plan (or one shard of it) and returns its result; never throws for database errors. */
-export async function runReconciliation(plan: ReconciliationPlan, connections: Connections, opts: RunOptions = {}): Promise<RunResult> {
+export async function runReconciliation(
+  plan: ReconciliationPlan,
+  connections: Connections,
+  opts: RunOptions = {},
+): Promise<RunResult> {
   const startedAt = new Date();
   const now = opts.now ?? startedAt;
   const filters: RunFilters = {};
   if (plan.window) filters.windowStart = new Date(now.getTime() - plan.window.lastMs);
   const planTenants = plan.tenants;
-  if (planTenants && opts.tenants && opts.tenants.length > 0) filters.tenants = planTenants.filter((t) => opts.tenants?.includes(t));
+  if (planTenants && opts.tenants && opts.tenants.length > 0)
+    filters.tenants = planTenants.filter((t) => opts.tenants?.includes(t));
   else if (planTenants) filters.tenants = planTenants;
   else if (opts.tenants && opts.tenants.length > 0) filters.tenants = opts.tenants;
   if (opts.shard) filters.shard = opts.shard;
@@ -614,11 +736,18 @@ export async function runReconciliation(plan: ReconciliationPlan, connections: C
         progress,
       };
       let r: CheckResult;
-      if (check.type === 'sample') r = await runSampleCheck(ctx, check.seed ?? Math.random().toString(36).slice(2, 10));
+      if (check.type === 'sample')
+        r = await runSampleCheck(ctx, check.seed ?? Math.random().toString(36).slice(2, 10));
       else if (check.type === 'customSql') r = await runCustomCheck(ctx, filters);
       else r = await runAggregateCheck(ctx, maxKeys);
       results.push(r);
-      progress('done', undefined, r.type === 'sum' || r.type === 'customSql' ? undefined : r.tenants.reduce((n, t) => n + Number(t.legacy), 0));
+      progress(
+        'done',
+        undefined,
+        r.type === 'sum' || r.type === 'customSql'
+          ? undefined
+          : r.tenants.reduce((n, t) => n + Number(t.legacy), 0),
+      );
     } catch (e) {
       results.push(errorCheck(check.name, check.type, check.thresholds, errMessage(e)));
     }
@@ -632,9 +761,17 @@ export async function runReconciliation(plan: ReconciliationPlan, connections: C
  * The per-tenant aggregate SQL of a count/sum/rowHash check for one side, exactly as the engine
  * runs it (for benchmarks and for `EXPLAIN`).
  */
-export function aggregateSql(plan: ReconciliationPlan, check: CheckPlan, side: Side, conn: SqlConnection, now: Date = new Date()): [string, unknown[]] {
+export function aggregateSql(
+  plan: ReconciliationPlan,
+  check: CheckPlan,
+  side: Side,
+  conn: SqlConnection,
+  now: Date = new Date(),
+): [string, unknown[]] {
   const filters: RunFilters = {};
   if (plan.window) filters.windowStart = new Date(now.getTime() - plan.window.lastMs);
   if (plan.tenants) filters.tenants = plan.tenants;
-  return aggregateQuery(new SideSql(side, conn, side === 'legacy' ? check.legacy : check.target, check, plan, filters));
+  return aggregateQuery(
+    new SideSql(side, conn, side === 'legacy' ? check.legacy : check.target, check, plan, filters),
+  );
 }

@@ -2,7 +2,16 @@
  * Public API of the reconciliation engine (used by the CLI and the Reconciliation controller).
  */
 export { planFromSpec, PlanError, parseDuration, isIdentifier } from './plan.js';
-export type { ReconciliationPlan, CheckPlan, ColumnMapping, SideSource, DatabaseRef, Thresholds, Engine, CheckType } from './plan.js';
+export type {
+  ReconciliationPlan,
+  CheckPlan,
+  ColumnMapping,
+  SideSource,
+  DatabaseRef,
+  Thresholds,
+  Engine,
+  CheckType,
+} from './plan.js';
 export { runReconciliation, checksForShard } from './engine.js';
 export type { Connections, Progress, RunOptions } from './engine.js';
 export { mergeResults, verdictFor, verdictVariance, worstVerdict } from './result.js';

@@ -100,7 +100,10 @@ export function isIdentifier(value: string, allowQualified = false): boolean {
 
 /** A window length ('90d', '2w') → milliseconds, by the project's one parser (src/api/duration.ts); 0 is refused. */
 export function parseDuration(text: string): number {
-  if (!isDuration(text)) throw new PlanError([`duration '${text}' must look like 90d, 12h, 30m or 1h30m: write ${DURATION_FORMAT}`]);
+  if (!isDuration(text))
+    throw new PlanError([
+      `duration '${text}' must look like 90d, 12h, 30m or 1h30m: write ${DURATION_FORMAT}`,
+    ]);
   const ms = parseWindowDuration(text);
   if (ms <= 0) throw new PlanError([`duration '${text}' must be longer than 0: write a window like 90d`]);
   return ms;
@@ -147,7 +150,13 @@ class Reader {
     return v;
   }
 
-  oneOf<T extends string>(o: Obj, key: string, path: string, allowed: readonly T[], fallback?: T): T | undefined {
+  oneOf<T extends string>(
+    o: Obj,
+    key: string,
+    path: string,
+    allowed: readonly T[],
+    fallback?: T,
+  ): T | undefined {
     const v = o[key];
     if (v === undefined && fallback !== undefined) return fallback;
     if (typeof v !== 'string' || !(allowed as readonly string[]).includes(v)) {
@@ -183,11 +192,18 @@ function readThresholds(r: Reader, v: unknown, path: string, fallback: Threshold
     remediatePercent: r.num(v, 'remediatePercent', path) ?? fallback.remediatePercent,
     failPercent: r.num(v, 'failPercent', path) ?? fallback.failPercent,
   };
-  if (t.remediatePercent > t.failPercent) r.problems.push(`${path}.remediatePercent must not exceed failPercent`);
+  if (t.remediatePercent > t.failPercent)
+    r.problems.push(`${path}.remediatePercent must not exceed failPercent`);
   return t;
 }
 
-function readSide(r: Reader, v: unknown, path: string, tenantColumn: string, needsSource: boolean): SideSource {
+function readSide(
+  r: Reader,
+  v: unknown,
+  path: string,
+  tenantColumn: string,
+  needsSource: boolean,
+): SideSource {
   const o = isObj(v) ? v : {};
   if (needsSource && !isObj(v)) r.problems.push(`${path} is required`);
   const table = r.ident(o, 'table', path, false, true);
@@ -213,7 +229,8 @@ function readColumns(r: Reader, v: unknown, path: string): ColumnMapping[] {
     const p = `${path}[${i}]`;
     const o = isObj(c) ? c : {};
     const name = r.ident(o, 'name', p, true) ?? `column${i}`;
-    const type = r.oneOf(o, 'type', p, ['decimal', 'integer', 'text', 'timestamp', 'boolean'] as const) ?? 'text';
+    const type =
+      r.oneOf(o, 'type', p, ['decimal', 'integer', 'text', 'timestamp', 'boolean'] as const) ?? 'text';
     const transforms: Transform[] = [];
     if (o.transforms !== undefined) {
       if (!Array.isArray(o.transforms)) r.problems.push(`${p}.transforms must be a list`);
@@ -224,7 +241,8 @@ function readColumns(r: Reader, v: unknown, path: string): ColumnMapping[] {
         }
     }
     const precision = o.precision ?? 0;
-    if (precision !== 0 && precision !== 3 && precision !== 6) r.problems.push(`${p}.precision must be 0, 3 or 6`);
+    if (precision !== 0 && precision !== 3 && precision !== 6)
+      r.problems.push(`${p}.precision must be 0, 3 or 6`);
     const scale = r.num(o, 'scale', p) ?? 2;
     if (!Number.isInteger(scale) || scale > 30) r.problems.push(`${p}.scale must be an integer 0..30`);
     const col: ColumnMapping = {
@@ -238,7 +256,8 @@ function readColumns(r: Reader, v: unknown, path: string): ColumnMapping[] {
     };
     const tz = r.str(o, 'legacyTimeZone', p, false);
     if (tz !== undefined) {
-      if (!/^([+-]\d{2}:\d{2}|UTC|[A-Za-z_]+(\/[A-Za-z0-9_+-]+){0,2})$/.test(tz)) r.problems.push(`${p}.legacyTimeZone '${tz}' is not a time zone`);
+      if (!/^([+-]\d{2}:\d{2}|UTC|[A-Za-z_]+(\/[A-Za-z0-9_+-]+){0,2})$/.test(tz))
+        r.problems.push(`${p}.legacyTimeZone '${tz}' is not a time zone`);
       else col.legacyTimeZone = tz;
     }
     return col;
@@ -247,7 +266,13 @@ function readColumns(r: Reader, v: unknown, path: string): ColumnMapping[] {
 
 const CHECK_TYPES = ['count', 'sum', 'rowHash', 'sample', 'customSql'] as const;
 
-function readCheck(r: Reader, v: unknown, path: string, tenantColumn: string, thresholds: Thresholds): CheckPlan {
+function readCheck(
+  r: Reader,
+  v: unknown,
+  path: string,
+  tenantColumn: string,
+  thresholds: Thresholds,
+): CheckPlan {
   const o = isObj(v) ? v : {};
   if (!isObj(v)) r.problems.push(`${path} must be an object`);
   const name = r.str(o, 'name', path, true) ?? path;
@@ -273,7 +298,8 @@ function readCheck(r: Reader, v: unknown, path: string, tenantColumn: string, th
   }
   const size = r.num(o, 'sampleSize', path);
   if (size !== undefined) {
-    if (!Number.isInteger(size) || size < 1 || size > 100_000) r.problems.push(`${path}.sampleSize must be an integer 1..100000`);
+    if (!Number.isInteger(size) || size < 1 || size > 100_000)
+      r.problems.push(`${path}.sampleSize must be an integer 1..100000`);
     else check.sampleSize = size;
   }
   const seed = o.seed;
@@ -281,11 +307,16 @@ function readCheck(r: Reader, v: unknown, path: string, tenantColumn: string, th
     if (typeof seed === 'string' || typeof seed === 'number') check.seed = String(seed);
     else r.problems.push(`${path}.seed must be a string`);
   }
-  if ((type === 'rowHash' || type === 'sample') && check.key.length === 0) r.problems.push(`${path}.key is required for ${type} checks`);
-  if ((type === 'rowHash' || type === 'sample') && check.columns.length === 0) r.problems.push(`${path}.columns is required for ${type} checks`);
+  if ((type === 'rowHash' || type === 'sample') && check.key.length === 0)
+    r.problems.push(`${path}.key is required for ${type} checks`);
+  if ((type === 'rowHash' || type === 'sample') && check.columns.length === 0)
+    r.problems.push(`${path}.columns is required for ${type} checks`);
   if (type === 'sum') {
-    if (check.columns.length === 0) r.problems.push(`${path}.columns is required for sum checks (the money columns)`);
-    for (const c of check.columns) if (c.type !== 'decimal' && c.type !== 'integer') r.problems.push(`${path}.columns: sum column '${c.name}' must be decimal or integer`);
+    if (check.columns.length === 0)
+      r.problems.push(`${path}.columns is required for sum checks (the money columns)`);
+    for (const c of check.columns)
+      if (c.type !== 'decimal' && c.type !== 'integer')
+        r.problems.push(`${path}.columns: sum column '${c.name}' must be decimal or integer`);
   }
   const names = new Set<string>();
   for (const c of check.columns) {
@@ -310,7 +341,10 @@ export function planFromSpec(spec: unknown): ReconciliationPlan {
   const o = isObj(spec) ? spec : {};
   if (!isObj(spec)) r.problems.push('spec must be an object');
   const tenantColumn = r.ident(o, 'tenantColumn', 'spec', false) ?? 'tenant_id';
-  const thresholds = readThresholds(r, o.thresholds, 'spec.thresholds', { remediatePercent: 0.5, failPercent: 1.0 });
+  const thresholds = readThresholds(r, o.thresholds, 'spec.thresholds', {
+    remediatePercent: 0.5,
+    failPercent: 1.0,
+  });
   const plan: ReconciliationPlan = {
     legacy: readDatabase(r, o.legacy, 'spec.legacy'),
     target: readDatabase(r, o.target, 'spec.target'),
@@ -321,7 +355,8 @@ export function planFromSpec(spec: unknown): ReconciliationPlan {
     checks: [],
   };
   if (o.tenants !== undefined) {
-    if (!Array.isArray(o.tenants) || o.tenants.some((t) => typeof t !== 'string' && typeof t !== 'number')) r.problems.push('spec.tenants must be a list of strings');
+    if (!Array.isArray(o.tenants) || o.tenants.some((t) => typeof t !== 'string' && typeof t !== 'number'))
+      r.problems.push('spec.tenants must be a list of strings');
     else plan.tenants = o.tenants.map(String);
   }
   if (o.window !== undefined) {
@@ -342,7 +377,8 @@ export function planFromSpec(spec: unknown): ReconciliationPlan {
   }
   const timeout = r.num(o, 'statementTimeoutSeconds', 'spec');
   if (timeout !== undefined) {
-    if (!Number.isInteger(timeout) || timeout < 1) r.problems.push('spec.statementTimeoutSeconds must be a positive integer');
+    if (!Number.isInteger(timeout) || timeout < 1)
+      r.problems.push('spec.statementTimeoutSeconds must be a positive integer');
     else plan.statementTimeoutSeconds = timeout;
   }
   if (o.parallelism !== undefined && isObj(o.parallelism)) {
@@ -350,11 +386,14 @@ export function planFromSpec(spec: unknown): ReconciliationPlan {
     plan.parallelism = {
       mode: r.oneOf(p, 'mode', 'spec.parallelism', ['Inline', 'IndexedJob'] as const, 'Inline') ?? 'Inline',
       shards: r.num(p, 'shards', 'spec.parallelism') ?? 1,
-      shardBy: r.oneOf(p, 'shardBy', 'spec.parallelism', ['Tenant', 'KeyRange'] as const, 'Tenant') ?? 'Tenant',
+      shardBy:
+        r.oneOf(p, 'shardBy', 'spec.parallelism', ['Tenant', 'KeyRange'] as const, 'Tenant') ?? 'Tenant',
     };
-    if (!Number.isInteger(plan.parallelism.shards) || plan.parallelism.shards < 1) r.problems.push('spec.parallelism.shards must be a positive integer');
+    if (!Number.isInteger(plan.parallelism.shards) || plan.parallelism.shards < 1)
+      r.problems.push('spec.parallelism.shards must be a positive integer');
   }
-  if (!Array.isArray(o.checks) || o.checks.length === 0) r.problems.push('spec.checks must be a non-empty list');
+  if (!Array.isArray(o.checks) || o.checks.length === 0)
+    r.problems.push('spec.checks must be a non-empty list');
   else {
     plan.checks = o.checks.map((c, i) => readCheck(r, c, `spec.checks[${i}]`, tenantColumn, thresholds));
     const names = new Set<string>();

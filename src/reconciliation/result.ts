@@ -99,7 +99,11 @@ function isRowLevel(type: CheckType): boolean {
 }
 
 /** Fills variance and verdict of one tenant line from its values. */
-export function scoreTenant(type: CheckType, t: Omit<TenantResult, 'variancePercent' | 'verdict'>, th: Thresholds): TenantResult {
+export function scoreTenant(
+  type: CheckType,
+  t: Omit<TenantResult, 'variancePercent' | 'verdict'>,
+  th: Thresholds,
+): TenantResult {
   if (isRowLevel(type)) {
     const differing = t.differingRows ?? 0;
     const variance = ratioPercent(differing, Number(t.legacy));
@@ -114,15 +118,25 @@ export function finishCheck(
   base: Pick<CheckResult, 'name' | 'type' | 'thresholds' | 'differingKeys'> & Partial<CheckResult>,
   tenants: TenantResult[],
 ): CheckResult {
-  const sorted = [...tenants].sort((a, b) => (a.tenant === b.tenant ? (a.column ?? '').localeCompare(b.column ?? '') : a.tenant < b.tenant ? -1 : 1));
+  const sorted = [...tenants].sort((a, b) =>
+    a.tenant === b.tenant ? (a.column ?? '').localeCompare(b.column ?? '') : a.tenant < b.tenant ? -1 : 1,
+  );
   let worst: TenantResult | undefined;
-  for (const t of sorted) if (!worst || t.variancePercent > worst.variancePercent || RANK[t.verdict] > RANK[worst.verdict]) worst = t;
+  for (const t of sorted)
+    if (!worst || t.variancePercent > worst.variancePercent || RANK[t.verdict] > RANK[worst.verdict])
+      worst = t;
   const result: CheckResult = {
     ...base,
     verdict: worstVerdict(sorted.map((t) => t.verdict)),
     variancePercent: 0,
     tenants: sorted,
-    differingKeys: [...base.differingKeys].sort((a, b) => (a.tenant === b.tenant ? a.key.localeCompare(b.key, 'en', { numeric: true }) : a.tenant < b.tenant ? -1 : 1)),
+    differingKeys: [...base.differingKeys].sort((a, b) =>
+      a.tenant === b.tenant
+        ? a.key.localeCompare(b.key, 'en', { numeric: true })
+        : a.tenant < b.tenant
+          ? -1
+          : 1,
+    ),
   };
   if (worst && worst.variancePercent > 0) result.worstTenant = worst.tenant;
   if (isRowLevel(base.type)) {
@@ -152,18 +166,39 @@ export function finishCheck(
   return result;
 }
 
-export function errorCheck(name: string, type: CheckType, thresholds: Thresholds, error: string): CheckResult {
-  return { name, type, verdict: 'Error', variancePercent: 0, tenants: [], differingKeys: [], thresholds, error };
+export function errorCheck(
+  name: string,
+  type: CheckType,
+  thresholds: Thresholds,
+  error: string,
+): CheckResult {
+  return {
+    name,
+    type,
+    verdict: 'Error',
+    variancePercent: 0,
+    tenants: [],
+    differingKeys: [],
+    thresholds,
+    error,
+  };
 }
 
-export function finishRun(startedAt: Date, finishedAt: Date, checks: CheckResult[], error?: string): RunResult {
+export function finishRun(
+  startedAt: Date,
+  finishedAt: Date,
+  checks: CheckResult[],
+  error?: string,
+): RunResult {
   const errors = checks.filter((c) => c.error).map((c) => `${c.name}: ${c.error}`);
   const allErrors = [...(error ? [error] : []), ...errors];
   const run: RunResult = {
     verdict: allErrors.length > 0 ? 'Error' : worstVerdict(checks.map((c) => c.verdict)),
     startedAt: startedAt.toISOString(),
     finishedAt: finishedAt.toISOString(),
-    rowsCompared: checks.filter((c) => isRowLevel(c.type)).reduce((n, c) => n + c.tenants.reduce((m, t) => m + Number(t.legacy), 0), 0),
+    rowsCompared: checks
+      .filter((c) => isRowLevel(c.type))
+      .reduce((n, c) => n + c.tenants.reduce((m, t) => m + Number(t.legacy), 0), 0),
     checks,
   };
   if (allErrors.length > 0) run.error = allErrors.join('; ');
@@ -191,14 +226,19 @@ export function mergeResults(results: RunResult[]): RunResult {
     const parts = byName.get(name) ?? [];
     const first = parts[0] as CheckResult;
     const errors = parts.filter((p) => p.error).map((p) => p.error as string);
-    if (errors.length > 0) return errorCheck(name, first.type, first.thresholds, [...new Set(errors)].join('; '));
+    if (errors.length > 0)
+      return errorCheck(name, first.type, first.thresholds, [...new Set(errors)].join('; '));
     const lines = new Map<string, Omit<TenantResult, 'variancePercent' | 'verdict'>>();
     for (const p of parts)
       for (const t of p.tenants) {
         const id = `${t.tenant}\u0000${t.column ?? ''}`;
         const prev = lines.get(id);
         if (!prev) {
-          const line: Omit<TenantResult, 'variancePercent' | 'verdict'> = { tenant: t.tenant, legacy: t.legacy, target: t.target };
+          const line: Omit<TenantResult, 'variancePercent' | 'verdict'> = {
+            tenant: t.tenant,
+            legacy: t.legacy,
+            target: t.target,
+          };
           if (t.column !== undefined) line.column = t.column;
           if (t.differingRows !== undefined) line.differingRows = t.differingRows;
           lines.set(id, line);
@@ -220,9 +260,19 @@ export function mergeResults(results: RunResult[]): RunResult {
     return finishCheck(base, tenants);
   });
   const started = results.map((r) => r.startedAt).sort()[0] as string;
-  const finished = results.map((r) => r.finishedAt).sort().at(-1) as string;
-  const runErrors = results.filter((r) => r.error && !r.checks.some((c) => c.error)).map((r) => r.error as string);
-  const merged = finishRun(new Date(started), new Date(finished), checks, runErrors.length > 0 ? runErrors.join('; ') : undefined);
+  const finished = results
+    .map((r) => r.finishedAt)
+    .sort()
+    .at(-1) as string;
+  const runErrors = results
+    .filter((r) => r.error && !r.checks.some((c) => c.error))
+    .map((r) => r.error as string);
+  const merged = finishRun(
+    new Date(started),
+    new Date(finished),
+    checks,
+    runErrors.length > 0 ? runErrors.join('; ') : undefined,
+  );
   merged.shardsMerged = results.length;
   const counts = new Set(results.map((r) => r.shard?.count).filter((c) => c !== undefined));
   if (counts.size === 1) {
@@ -231,7 +281,9 @@ export function mergeResults(results: RunResult[]): RunResult {
     const missing = Array.from({ length: count }, (_, i) => i).filter((i) => !seen.has(i));
     if (missing.length > 0) {
       merged.verdict = 'Error';
-      merged.error = [merged.error, `results of shard(s) ${missing.join(', ')} of ${count} are missing`].filter(Boolean).join('; ');
+      merged.error = [merged.error, `results of shard(s) ${missing.join(', ')} of ${count} are missing`]
+        .filter(Boolean)
+        .join('; ');
     }
   }
   return merged;

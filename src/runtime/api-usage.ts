@@ -27,7 +27,12 @@ export interface ApiUse {
 }
 
 export function use(rt: ResourceType, verbs: RbacVerb[], why?: string, subresource?: string): ApiUse {
-  return { group: rt.group, resource: subresource ? `${rt.plural}/${subresource}` : rt.plural, verbs, ...(why ? { why } : {}) };
+  return {
+    group: rt.group,
+    resource: subresource ? `${rt.plural}/${subresource}` : rt.plural,
+    verbs,
+    ...(why ? { why } : {}),
+  };
 }
 
 /** The runtime's own requests, whatever the controllers. */
@@ -44,10 +49,29 @@ export const RUNTIME_API_USAGE: ApiUse[] = [
  * `finalizers`, which clusters with the OwnerReferencesPermissionEnforcement admission plugin
  * (OpenShift) require to set them.
  */
-export function controllerApiUsage(spec: { resource: ResourceType; owns?: Array<ResourceType & { mapToOwner?: unknown }>; uses?: ApiUse[] }): ApiUse[] {
-  const out: ApiUse[] = [use(spec.resource, ['get', 'list', 'watch'], 'informer; the object read again when a status write conflicts'), use(spec.resource, ['update'], 'status', 'status')];
+export function controllerApiUsage(spec: {
+  resource: ResourceType;
+  owns?: Array<ResourceType & { mapToOwner?: unknown }>;
+  uses?: ApiUse[];
+}): ApiUse[] {
+  const out: ApiUse[] = [
+    use(
+      spec.resource,
+      ['get', 'list', 'watch'],
+      'informer; the object read again when a status write conflicts',
+    ),
+    use(spec.resource, ['update'], 'status', 'status'),
+  ];
   for (const o of spec.owns ?? []) out.push(use(o, ['list', 'watch'], 'informer'));
-  if ((spec.owns ?? []).some((o) => !o.mapToOwner)) out.push(use(spec.resource, ['update'], 'blockOwnerDeletion on owned objects (OwnerReferencesPermissionEnforcement)', 'finalizers'));
+  if ((spec.owns ?? []).some((o) => !o.mapToOwner))
+    out.push(
+      use(
+        spec.resource,
+        ['update'],
+        'blockOwnerDeletion on owned objects (OwnerReferencesPermissionEnforcement)',
+        'finalizers',
+      ),
+    );
   out.push(...(spec.uses ?? []));
   return out;
 }
@@ -55,6 +79,7 @@ export function controllerApiUsage(spec: { resource: ResourceType; owns?: Array<
 /** `group|resource|verb|scope` for every verb. */
 export function usageKeys(uses: ApiUse[]): Set<string> {
   const s = new Set<string>();
-  for (const u of uses) for (const v of u.verbs) s.add(`${u.group}|${u.resource}|${v}|${u.scope ?? 'cluster'}`);
+  for (const u of uses)
+    for (const v of u.verbs) s.add(`${u.group}|${u.resource}|${v}|${u.scope ?? 'cluster'}`);
   return s;
 }

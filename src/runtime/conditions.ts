@@ -30,9 +30,10 @@ export const REASON_RECOVERED = 'Recovered';
 export const MAX_CONDITION_MESSAGE = 2048;
 
 export function clipMessage(message: string): string {
-  return message.length <= MAX_CONDITION_MESSAGE ? message : `${message.slice(0, MAX_CONDITION_MESSAGE - 1)}…`;
+  return message.length <= MAX_CONDITION_MESSAGE
+    ? message
+    : `${message.slice(0, MAX_CONDITION_MESSAGE - 1)}…`;
 }
-
 
 export type ConditionInput = Omit<Condition, 'lastTransitionTime'>;
 
@@ -46,7 +47,10 @@ export function kubeMicroTime(d: Date): string {
   return d.toISOString().replace(/Z$/, '000Z');
 }
 
-export function getCondition(conditions: readonly Condition[] | undefined, type: string): Condition | undefined {
+export function getCondition(
+  conditions: readonly Condition[] | undefined,
+  type: string,
+): Condition | undefined {
   return conditions?.find((c) => c.type === type);
 }
 
@@ -54,7 +58,11 @@ export function getCondition(conditions: readonly Condition[] | undefined, type:
  * Returns a new list with the condition set. The order of the other conditions is kept; a new
  * condition goes last.
  */
-export function setCondition(conditions: readonly Condition[] | undefined, c: ConditionInput, now: Date): Condition[] {
+export function setCondition(
+  conditions: readonly Condition[] | undefined,
+  c: ConditionInput,
+  now: Date,
+): Condition[] {
   const list = [...(conditions ?? [])];
   const i = list.findIndex((x) => x.type === c.type);
   const old = i >= 0 ? list[i] : undefined;
@@ -76,7 +84,10 @@ export function removeCondition(conditions: readonly Condition[] | undefined, ty
 }
 
 /** True when the two lists say the same thing (ignoring order). */
-export function conditionsEqual(a: readonly Condition[] | undefined, b: readonly Condition[] | undefined): boolean {
+export function conditionsEqual(
+  a: readonly Condition[] | undefined,
+  b: readonly Condition[] | undefined,
+): boolean {
   const x = a ?? [];
   const y = b ?? [];
   if (x.length !== y.length) return false;
@@ -101,10 +112,24 @@ export interface KStatus {
 }
 
 /** Ready=True; Reconciling and Stalled removed; observedGeneration set. */
-export function markReady<S extends KStatus>(status: S, generation: number | undefined, now: Date, reason: string, message: string): S {
-  let c = setCondition(status.conditions, { type: 'Ready', status: 'True', reason, message, observedGeneration: generation }, now);
+export function markReady<S extends KStatus>(
+  status: S,
+  generation: number | undefined,
+  now: Date,
+  reason: string,
+  message: string,
+): S {
+  let c = setCondition(
+    status.conditions,
+    { type: 'Ready', status: 'True', reason, message, observedGeneration: generation },
+    now,
+  );
   c = removeCondition(removeCondition(c, 'Reconciling'), 'Stalled');
-  return { ...status, conditions: c, ...(generation !== undefined ? { observedGeneration: generation } : {}) };
+  return {
+    ...status,
+    conditions: c,
+    ...(generation !== undefined ? { observedGeneration: generation } : {}),
+  };
 }
 
 /** Work in progress: Reconciling=True, Ready=False (or Unknown), Stalled removed. */
@@ -116,31 +141,64 @@ export function markReconciling<S extends KStatus>(
   message: string,
   ready: ConditionStatus = 'False',
 ): S {
-  let c = setCondition(status.conditions, { type: 'Reconciling', status: 'True', reason, message, observedGeneration: generation }, now);
+  let c = setCondition(
+    status.conditions,
+    { type: 'Reconciling', status: 'True', reason, message, observedGeneration: generation },
+    now,
+  );
   c = setCondition(c, { type: 'Ready', status: ready, reason, message, observedGeneration: generation }, now);
   c = removeCondition(c, 'Stalled');
-  return { ...status, conditions: c, ...(generation !== undefined ? { observedGeneration: generation } : {}) };
+  return {
+    ...status,
+    conditions: c,
+    ...(generation !== undefined ? { observedGeneration: generation } : {}),
+  };
 }
 
 /** No progress without a change from outside: Stalled=True, Ready=False, Reconciling removed. */
-export function markStalled<S extends KStatus>(status: S, generation: number | undefined, now: Date, reason: string, message: string): S {
-  let c = setCondition(status.conditions, { type: 'Stalled', status: 'True', reason, message, observedGeneration: generation }, now);
-  c = setCondition(c, { type: 'Ready', status: 'False', reason, message, observedGeneration: generation }, now);
+export function markStalled<S extends KStatus>(
+  status: S,
+  generation: number | undefined,
+  now: Date,
+  reason: string,
+  message: string,
+): S {
+  let c = setCondition(
+    status.conditions,
+    { type: 'Stalled', status: 'True', reason, message, observedGeneration: generation },
+    now,
+  );
+  c = setCondition(
+    c,
+    { type: 'Ready', status: 'False', reason, message, observedGeneration: generation },
+    now,
+  );
   c = removeCondition(c, 'Reconciling');
-  return { ...status, conditions: c, ...(generation !== undefined ? { observedGeneration: generation } : {}) };
+  return {
+    ...status,
+    conditions: c,
+    ...(generation !== undefined ? { observedGeneration: generation } : {}),
+  };
 }
 
 /**
  * A sync keeps failing and is retried with backoff: Reconciling=True and Ready=False with reason
  * SyncError and the error's message; Stalled removed (retrying is progress of a kind).
  */
-export function markSyncError<S extends KStatus>(status: S, generation: number | undefined, now: Date, message: string): S {
+export function markSyncError<S extends KStatus>(
+  status: S,
+  generation: number | undefined,
+  now: Date,
+  message: string,
+): S {
   return markReconciling(status, generation, now, REASON_SYNC_ERROR, clipMessage(message), 'False');
 }
 
 /** True when the status carries a condition with `reason` among Ready, Reconciling and Stalled. */
 export function hasReason(status: KStatus | undefined, reason: string): boolean {
-  return (status?.conditions ?? []).some((c) => (c.type === RECONCILING || c.type === READY || c.type === STALLED) && c.reason === reason);
+  return (status?.conditions ?? []).some(
+    (c) => (c.type === RECONCILING || c.type === READY || c.type === STALLED) && c.reason === reason,
+  );
 }
 
 /**
@@ -148,11 +206,27 @@ export function hasReason(status: KStatus | undefined, reason: string): boolean 
  * a TerminalError's) when the controller's own status write did not replace it: Reconciling and
  * Stalled with that reason go, Ready with that reason becomes Unknown (reason Recovered).
  */
-export function clearErrorConditions<S extends KStatus>(status: S, reason: string, generation: number | undefined, now: Date): S {
+export function clearErrorConditions<S extends KStatus>(
+  status: S,
+  reason: string,
+  generation: number | undefined,
+  now: Date,
+): S {
   let c = status.conditions ?? [];
-  for (const t of [RECONCILING, STALLED]) if (getCondition(c, t)?.reason === reason) c = removeCondition(c, t);
+  for (const t of [RECONCILING, STALLED])
+    if (getCondition(c, t)?.reason === reason) c = removeCondition(c, t);
   if (getCondition(c, READY)?.reason === reason) {
-    c = setCondition(c, { type: READY, status: 'Unknown', reason: REASON_RECOVERED, message: 'the last sync succeeded', observedGeneration: generation }, now);
+    c = setCondition(
+      c,
+      {
+        type: READY,
+        status: 'Unknown',
+        reason: REASON_RECOVERED,
+        message: 'the last sync succeeded',
+        observedGeneration: generation,
+      },
+      now,
+    );
   }
   return { ...status, conditions: c };
 }

@@ -20,7 +20,15 @@
 import type { Clock } from './clock.js';
 import { systemClock } from './clock.js';
 import { splitKey, objectKey, type ObjectCache } from './cache.js';
-import { clearErrorConditions, hasReason, markStalled, markSyncError, REASON_SYNC_ERROR, clipMessage, type KStatus } from './conditions.js';
+import {
+  clearErrorConditions,
+  hasReason,
+  markStalled,
+  markSyncError,
+  REASON_SYNC_ERROR,
+  clipMessage,
+  type KStatus,
+} from './conditions.js';
 import { errorMessage, isTerminalError, ObjectDeletedError } from './errors.js';
 import { EventRecorder, type EventInput } from './events.js';
 import { Informer, kubeTransport, type InformerOptions, type ListWatchTransport } from './informer.js';
@@ -159,21 +167,34 @@ export function metadataOrSpecChanged(old: KubeObject, cur: KubeObject): boolean
   const b = cur.metadata;
   if (a.generation === undefined || b.generation === undefined || a.generation !== b.generation) return true;
   const same = (x: unknown, y: unknown): boolean => JSON.stringify(x ?? null) === JSON.stringify(y ?? null);
-  return !same(a.labels, b.labels) || !same(a.annotations, b.annotations) || !same(a.finalizers, b.finalizers) || !same(a.deletionTimestamp, b.deletionTimestamp) || !same(a.ownerReferences, b.ownerReferences);
+  return (
+    !same(a.labels, b.labels) ||
+    !same(a.annotations, b.annotations) ||
+    !same(a.finalizers, b.finalizers) ||
+    !same(a.deletionTimestamp, b.deletionTimestamp) ||
+    !same(a.ownerReferences, b.ownerReferences)
+  );
 }
 
 function rtId(rt: ResourceType): string {
   return `${rt.group}/${rt.version}/${rt.plural}`;
 }
 
-export type TransportFactory = (rt: ResourceType, namespace: string | undefined, labelSelector: string | undefined) => ListWatchTransport<KubeObject>;
+export type TransportFactory = (
+  rt: ResourceType,
+  namespace: string | undefined,
+  labelSelector: string | undefined,
+) => ListWatchTransport<KubeObject>;
 
 /** Informers shared between controllers, one per resource type, namespace and label selector. */
 export class InformerPool {
   private readonly informers = new Map<string, Informer>();
   constructor(
     private readonly client: KubeClient,
-    private readonly options: InformerOptions & { metrics?: OperatorMetrics; transport?: TransportFactory } = {},
+    private readonly options: InformerOptions & {
+      metrics?: OperatorMetrics;
+      transport?: TransportFactory;
+    } = {},
   ) {}
 
   get(rt: ResourceType, namespace: string | undefined, labelSelector?: string): Informer {
@@ -181,7 +202,9 @@ export class InformerPool {
     let inf = this.informers.get(id);
     if (!inf) {
       const { metrics, transport, ...informerOptions } = this.options;
-      const t = transport ? transport(rt, namespace, labelSelector) : kubeTransport(this.client, rt, { namespace, labelSelector });
+      const t = transport
+        ? transport(rt, namespace, labelSelector)
+        : kubeTransport(this.client, rt, { namespace, labelSelector });
       inf = new Informer(`${rt.plural}${namespace ? `@${namespace}` : ''}`, t, {
         ...informerOptions,
         onRestart: (reason) => metrics?.watchRestarts.inc({ resource: rt.plural, reason }),
@@ -228,14 +251,19 @@ class CacheView implements CacheReader {
   }
   get(key: string): KubeObject | undefined {
     const { namespace } = splitKey(key);
-    for (const c of this.ready()) if (c.namespace === undefined || c.namespace === namespace) {
-      const o = c.cache.get(key);
-      if (o) return o;
-    }
+    for (const c of this.ready())
+      if (c.namespace === undefined || c.namespace === namespace) {
+        const o = c.cache.get(key);
+        if (o) return o;
+      }
     return undefined;
   }
   list(namespace?: string): KubeObject[] {
-    return this.ready().flatMap((c) => (namespace === undefined || c.namespace === undefined || c.namespace === namespace ? c.cache.list(namespace) : []));
+    return this.ready().flatMap((c) =>
+      namespace === undefined || c.namespace === undefined || c.namespace === namespace
+        ? c.cache.list(namespace)
+        : [],
+    );
   }
 }
 
@@ -243,15 +271,24 @@ class CacheView implements CacheReader {
  * A KubeClient whose requests all carry `signal`, and whose writes that return an object of the
  * controller's kind are recorded in the version tracker (`onWrite`).
  */
-function syncClient(client: KubeClient, signal: AbortSignal | undefined, onWrite: (obj: KubeObject) => void): KubeClient {
+function syncClient(
+  client: KubeClient,
+  signal: AbortSignal | undefined,
+  onWrite: (obj: KubeObject) => void,
+): KubeClient {
   return new Proxy(client, {
     get(target, prop, receiver) {
       if (prop === 'request') {
-        return async <R>(method: string, path: string, opts: Parameters<KubeClient['request']>[2] = {}): Promise<R> => {
+        return async <R>(
+          method: string,
+          path: string,
+          opts: Parameters<KubeClient['request']>[2] = {},
+        ): Promise<R> => {
           if (signal?.aborted) throw signal.reason instanceof Error ? signal.reason : new Error('aborted');
           const s = signal ? (opts.signal ? AbortSignal.any([opts.signal, signal]) : signal) : opts.signal;
           const res = await target.request<R>(method, path, { ...opts, ...(s ? { signal: s } : {}) });
-          if (method !== 'GET' && res && typeof res === 'object' && 'metadata' in res) onWrite(res as unknown as KubeObject);
+          if (method !== 'GET' && res && typeof res === 'object' && 'metadata' in res)
+            onWrite(res as unknown as KubeObject);
           return res;
         };
       }
@@ -266,7 +303,10 @@ export class Controller<T extends KubeObject = KubeObject> {
   private readonly clock: Clock;
   private readonly log: Logger;
   private readonly primary: Array<{ namespace: string | undefined; informer: Informer }> = [];
-  private readonly owned: Array<{ rt: OwnedResource; informers: Array<{ namespace: string | undefined; informer: Informer }> }> = [];
+  private readonly owned: Array<{
+    rt: OwnedResource;
+    informers: Array<{ namespace: string | undefined; informer: Informer }>;
+  }> = [];
   private readonly pool: InformerPool;
   private readonly events: EventRecorder;
   private readonly settings: OperatorSettings;
@@ -288,10 +328,13 @@ export class Controller<T extends KubeObject = KubeObject> {
     this.clock = deps.clock ?? systemClock;
     this.log = deps.logger ?? createLogger('controller', { controller: spec.name });
     this.queue = new WorkQueue({ clock: this.clock, backoff: deps.retryBackoff });
-    this.pool = deps.informerPool ?? new InformerPool(deps.client, { ...deps.informer, clock: this.clock, metrics: deps.metrics });
+    this.pool =
+      deps.informerPool ??
+      new InformerPool(deps.client, { ...deps.informer, clock: this.clock, metrics: deps.metrics });
     this.events = deps.events ?? new EventRecorder(deps.client, { clock: this.clock });
     this.settings = deps.settings ?? { identity: 'controller', image: '' };
-    const namespaces: Array<string | undefined> = deps.namespaces && deps.namespaces.length > 0 ? deps.namespaces : [undefined];
+    const namespaces: Array<string | undefined> =
+      deps.namespaces && deps.namespaces.length > 0 ? deps.namespaces : [undefined];
     for (const ns of namespaces) {
       const inf = this.pool.get(spec.resource, ns, spec.labelSelector);
       inf.addHandler({
@@ -344,7 +387,10 @@ export class Controller<T extends KubeObject = KubeObject> {
   }
 
   informers(): Informer[] {
-    return [...this.primary.map((p) => p.informer), ...this.owned.flatMap((o) => o.informers.map((i) => i.informer))];
+    return [
+      ...this.primary.map((p) => p.informer),
+      ...this.owned.flatMap((o) => o.informers.map((i) => i.informer)),
+    ];
   }
 
   hasSynced(): boolean {
@@ -393,7 +439,14 @@ export class Controller<T extends KubeObject = KubeObject> {
   /** Resolves true once every informer of this controller has synced, false when `stop` aborts first. */
   private async cachesSynced(stop: AbortSignal): Promise<boolean> {
     if (this.hasSynced()) return true;
-    this.log.info({ informers: this.informers().filter((i) => !i.hasSynced()).map((i) => i.name) }, 'waiting for caches to sync before syncing');
+    this.log.info(
+      {
+        informers: this.informers()
+          .filter((i) => !i.hasSynced())
+          .map((i) => i.name),
+      },
+      'waiting for caches to sync before syncing',
+    );
     const t0 = this.clock.now().getTime();
     const ok = await new Promise<boolean>((resolve) => {
       const onAbort = (): void => resolve(false);
@@ -495,7 +548,10 @@ export class Controller<T extends KubeObject = KubeObject> {
       this.waitingForCache.add(key);
       this.queue.addAfter(key, STALE_RECHECK_MS);
       this.deps.metrics?.syncs.inc({ controller: this.spec.name, result: 'stale' });
-      log.debug({ cached: object.metadata.resourceVersion }, 'cached copy older than our last write: waiting for the watch');
+      log.debug(
+        { cached: object.metadata.resourceVersion },
+        'cached copy older than our last write: waiting for the watch',
+      );
       return;
     }
     this.waitingForCache.delete(key);
@@ -527,16 +583,19 @@ export class Controller<T extends KubeObject = KubeObject> {
     const timer = this.deps.metrics?.syncDuration.startTimer({ controller: this.spec.name });
     try {
       const res = await this.spec.sync(ctx);
-      if (ac.signal.aborted) throw ac.signal.reason instanceof Error ? ac.signal.reason : new Error('aborted');
+      if (ac.signal.aborted)
+        throw ac.signal.reason instanceof Error ? ac.signal.reason : new Error('aborted');
       this.queue.forget(key);
       this.deps.metrics?.syncs.inc({ controller: this.spec.name, result: 'success' });
-      if (res && typeof res.requeueAfter === 'number' && res.requeueAfter >= 0) this.queue.addAfter(key, res.requeueAfter);
+      if (res && typeof res.requeueAfter === 'number' && res.requeueAfter >= 0)
+        this.queue.addAfter(key, res.requeueAfter);
       const reason = this.errorsWritten.get(key);
       if (reason !== undefined) await this.clearError(key, reason, stop, log);
     } catch (e) {
       if (ac.signal.aborted || stop.aborted) {
         this.deps.metrics?.syncs.inc({ controller: this.spec.name, result: 'aborted' });
-        if (ac.signal.reason instanceof ObjectDeletedError) log.info('sync cancelled: the object was deleted');
+        if (ac.signal.reason instanceof ObjectDeletedError)
+          log.info('sync cancelled: the object was deleted');
         else log.warn({ err: e }, 'sync aborted');
         // Not a failure of the key: sync it again (when this process leads again).
         this.queue.add(key);
@@ -550,7 +609,8 @@ export class Controller<T extends KubeObject = KubeObject> {
         this.deps.metrics?.syncErrors.inc({ controller: this.spec.name });
         const retryInMs = this.queue.addRateLimited(key);
         log.warn({ err: e, failures: failures + 1, retryInMs }, 'sync failed');
-        if (failures + 1 >= ERROR_STATUS_AFTER_FAILURES) await this.writeError(key, REASON_SYNC_ERROR, errorMessage(e), false, stop, log);
+        if (failures + 1 >= ERROR_STATUS_AFTER_FAILURES)
+          await this.writeError(key, REASON_SYNC_ERROR, errorMessage(e), false, stop, log);
       }
     } finally {
       timer?.();
@@ -562,21 +622,39 @@ export class Controller<T extends KubeObject = KubeObject> {
    * Writes a failing sync to the object's status (and an Event when the condition changes):
    * SyncError (retrying) or a TerminalError's reason (Stalled). Never throws.
    */
-  private async writeError(key: string, reason: string, message: string, terminal: boolean, stop: AbortSignal, log: Logger): Promise<void> {
+  private async writeError(
+    key: string,
+    reason: string,
+    message: string,
+    terminal: boolean,
+    stop: AbortSignal,
+    log: Logger,
+  ): Promise<void> {
     const { namespace, name } = splitKey(key);
     if (stop.aborted || !this.cacheView(this.spec.resource).get(key)) return;
     try {
       const now = this.clock.now();
-      const writer = this.statusWriter(syncClient(this.deps.client, stop, (o) => this.recordWrite(o)), false);
+      const writer = this.statusWriter(
+        syncClient(this.deps.client, stop, (o) => this.recordWrite(o)),
+        false,
+      );
       const r = await writer.update(namespace, name, (fresh) => {
         const st = (fresh.status ?? {}) as KStatus;
         const gen = fresh.metadata.generation;
-        return (terminal ? markStalled(st, gen, now, reason, clipMessage(message)) : markSyncError(st, gen, now, message)) as T['status'] as never;
+        return (terminal
+          ? markStalled(st, gen, now, reason, clipMessage(message))
+          : markSyncError(st, gen, now, message)) as T['status'] as never;
       });
       if (!r.object) return;
       this.errorsWritten.set(key, reason);
       // The Event follows the status change: one per new error, not one per retry.
-      if (r.written) await this.events.record(r.object, this.spec.resource, { type: 'Warning', reason, action: 'Sync', note: message });
+      if (r.written)
+        await this.events.record(r.object, this.spec.resource, {
+          type: 'Warning',
+          reason,
+          action: 'Sync',
+          note: message,
+        });
     } catch (e) {
       log.warn({ err: e }, 'could not write the sync error to status');
     }
@@ -588,10 +666,15 @@ export class Controller<T extends KubeObject = KubeObject> {
     const { namespace, name } = splitKey(key);
     try {
       const now = this.clock.now();
-      const writer = this.statusWriter(syncClient(this.deps.client, stop, (o) => this.recordWrite(o)), false);
+      const writer = this.statusWriter(
+        syncClient(this.deps.client, stop, (o) => this.recordWrite(o)),
+        false,
+      );
       await writer.update(namespace, name, (fresh) => {
         const st = (fresh.status ?? {}) as KStatus;
-        return hasReason(st, reason) ? (clearErrorConditions(st, reason, fresh.metadata.generation, now) as never) : undefined;
+        return hasReason(st, reason)
+          ? (clearErrorConditions(st, reason, fresh.metadata.generation, now) as never)
+          : undefined;
       });
     } catch (e) {
       log.warn({ err: e }, 'could not clear the sync error from status');

@@ -16,6 +16,9 @@ export function crashPoint(point: string, key?: string): void {
   const at = process.env[CRASH_ENV];
   if (!at || (at !== point && at !== `${point}@${key ?? ''}`)) return;
   // Written synchronously: the line must be out before the process is gone.
-  writeSync(2, `${JSON.stringify({ level: 'warn', msg: 'crash point reached: killing the process', point: at })}\n`);
+  writeSync(
+    2,
+    `${JSON.stringify({ level: 'warn', msg: 'crash point reached: killing the process', point: at })}\n`,
+  );
   process.kill(process.pid, 'SIGKILL');
 }

@@ -34,5 +34,5 @@ export class ObjectDeletedError extends Error {
 /** The message of anything thrown, for status and logs. */
 export function errorMessage(e: unknown): string {
   if (e instanceof Error) return e.message || e.name;
-  return typeof e === 'string' ? e : JSON.stringify(e) ?? String(e);
+  return typeof e === 'string' ? e : (JSON.stringify(e) ?? String(e));
 }

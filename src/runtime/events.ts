@@ -69,7 +69,12 @@ export class EventRecorder {
     const ns = regarding.metadata.namespace ?? 'default';
     const name = `${regarding.metadata.name ?? 'object'}.${now.getTime().toString(16)}${randomBytes(3).toString('hex')}`;
     let note = redactSecrets(ev.note);
-    if (Buffer.byteLength(note) > NOTE_LIMIT) note = Buffer.from(note).subarray(0, NOTE_LIMIT - 3).toString('utf8').replace(/\uFFFD$/, '') + '...';
+    if (Buffer.byteLength(note) > NOTE_LIMIT)
+      note =
+        Buffer.from(note)
+          .subarray(0, NOTE_LIMIT - 3)
+          .toString('utf8')
+          .replace(/\uFFFD$/, '') + '...';
     const ref = (o: KubeObject, fallback?: ResourceType): Record<string, unknown> => ({
       apiVersion: o.apiVersion ?? (fallback ? apiVersionOf(fallback) : undefined),
       kind: o.kind ?? fallback?.kind,
@@ -97,7 +102,13 @@ export class EventRecorder {
   /** Records an event about `regarding`; never throws. */
   async record(regarding: KubeObject, rt: ResourceType, ev: EventInput): Promise<void> {
     const now = this.clock.now();
-    const id = [regarding.metadata.uid ?? `${regarding.metadata.namespace ?? ''}/${regarding.metadata.name ?? ''}`, ev.type, ev.reason, ev.action, redactSecrets(ev.note)].join('\u0000');
+    const id = [
+      regarding.metadata.uid ?? `${regarding.metadata.namespace ?? ''}/${regarding.metadata.name ?? ''}`,
+      ev.type,
+      ev.reason,
+      ev.action,
+      redactSecrets(ev.note),
+    ].join('\u0000');
     const windowMs = this.options.seriesWindowMs ?? 30 * 60_000;
     try {
       const s = this.series.get(id);
@@ -105,7 +116,9 @@ export class EventRecorder {
         s.count++;
         s.last = now.getTime();
         try {
-          await this.client.patch(EVENT, s.namespace, s.name, { series: { count: s.count, lastObservedTime: kubeMicroTime(now) } });
+          await this.client.patch(EVENT, s.namespace, s.name, {
+            series: { count: s.count, lastObservedTime: kubeMicroTime(now) },
+          });
           return;
         } catch (e) {
           if (!isNotFound(e)) throw e;
@@ -114,7 +127,13 @@ export class EventRecorder {
       }
       const obj = this.build(regarding, rt, ev, now);
       await this.client.create(EVENT, obj.metadata.namespace, obj);
-      this.series.set(id, { name: obj.metadata.name ?? '', namespace: obj.metadata.namespace ?? '', count: 1, first: now.getTime(), last: now.getTime() });
+      this.series.set(id, {
+        name: obj.metadata.name ?? '',
+        namespace: obj.metadata.namespace ?? '',
+        count: 1,
+        first: now.getTime(),
+        last: now.getTime(),
+      });
       const max = this.options.maxSeries ?? 5000;
       while (this.series.size > max) {
         const oldest = this.series.keys().next().value;

@@ -13,20 +13,40 @@ export function isBeingDeleted(obj: KubeObject): boolean {
   return !!obj.metadata.deletionTimestamp;
 }
 
-async function writeFinalizers<T extends KubeObject>(client: KubeClient, rt: ResourceType, obj: T, finalizers: string[]): Promise<T> {
+async function writeFinalizers<T extends KubeObject>(
+  client: KubeClient,
+  rt: ResourceType,
+  obj: T,
+  finalizers: string[],
+): Promise<T> {
   return client.patch<T>(rt, obj.metadata.namespace, obj.metadata.name ?? '', {
     metadata: { finalizers, resourceVersion: obj.metadata.resourceVersion },
   });
 }
 
 /** Adds the finalizer unless present; returns the updated object (or the same one). */
-export async function ensureFinalizer<T extends KubeObject>(client: KubeClient, rt: ResourceType, obj: T, finalizer: string): Promise<T> {
+export async function ensureFinalizer<T extends KubeObject>(
+  client: KubeClient,
+  rt: ResourceType,
+  obj: T,
+  finalizer: string,
+): Promise<T> {
   if (hasFinalizer(obj, finalizer)) return obj;
   return writeFinalizers(client, rt, obj, [...(obj.metadata.finalizers ?? []), finalizer]);
 }
 
 /** Removes the finalizer if present; returns the updated object (or the same one). */
-export async function removeFinalizer<T extends KubeObject>(client: KubeClient, rt: ResourceType, obj: T, finalizer: string): Promise<T> {
+export async function removeFinalizer<T extends KubeObject>(
+  client: KubeClient,
+  rt: ResourceType,
+  obj: T,
+  finalizer: string,
+): Promise<T> {
   if (!hasFinalizer(obj, finalizer)) return obj;
-  return writeFinalizers(client, rt, obj, (obj.metadata.finalizers ?? []).filter((f) => f !== finalizer));
+  return writeFinalizers(
+    client,
+    rt,
+    obj,
+    (obj.metadata.finalizers ?? []).filter((f) => f !== finalizer),
+  );
 }

@@ -46,7 +46,8 @@ export class HealthServer {
     };
     try {
       if (req.method !== 'GET' && req.method !== 'HEAD') return answer(405, 'method not allowed\n');
-      if (path === '/metrics') return answer(200, await this.o.metrics.text(), this.o.metrics.registry.contentType);
+      if (path === '/metrics')
+        return answer(200, await this.o.metrics.text(), this.o.metrics.registry.contentType);
       if (path === '/healthz' || path === '/livez') return this.probe(this.o.healthy(), answer);
       if (path === '/readyz') return this.probe(this.o.ready(), answer);
       return answer(404, 'not found\n');

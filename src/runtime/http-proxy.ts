@@ -27,7 +27,8 @@ function parseProxy(text: string): URL {
 
 /** IPv4/IPv6 address → bigint and width, for CIDR matching. */
 function ipBits(ip: string): { value: bigint; bits: number } | undefined {
-  if (net.isIPv4(ip)) return { value: ip.split('.').reduce((a, o) => (a << 8n) + BigInt(Number(o)), 0n), bits: 32 };
+  if (net.isIPv4(ip))
+    return { value: ip.split('.').reduce((a, o) => (a << 8n) + BigInt(Number(o)), 0n), bits: 32 };
   if (!net.isIPv6(ip)) return undefined;
   let text = ip;
   const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
@@ -69,7 +70,9 @@ export function noProxyMatches(host: string, port: string, noProxy: string | und
     }
     let ehost = entry;
     let eport = '';
-    const m = /^\[(.+)\](?::(\d+))?$/.exec(entry) ?? (entry.split(':').length === 2 ? /^([^:]+):(\d+)$/.exec(entry) : null);
+    const m =
+      /^\[(.+)\](?::(\d+))?$/.exec(entry) ??
+      (entry.split(':').length === 2 ? /^([^:]+):(\d+)$/.exec(entry) : null);
     if (m) {
       ehost = m[1]!;
       eport = m[2] ?? '';
@@ -90,7 +93,11 @@ export function noProxyMatches(host: string, port: string, noProxy: string | und
  * The proxy for a request to `target`: the kubeconfig's proxy-url when set, else the
  * environment's (HTTPS_PROXY for https, HTTP_PROXY for http) unless NO_PROXY or loopback exempts it.
  */
-export function proxyFor(target: URL, proxyUrl: string | undefined, env: NodeJS.ProcessEnv = process.env): URL | undefined {
+export function proxyFor(
+  target: URL,
+  proxyUrl: string | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+): URL | undefined {
   if (proxyUrl) return parseProxy(proxyUrl);
   const fromEnv = target.protocol === 'https:' ? envValue(env, 'HTTPS_PROXY') : envValue(env, 'HTTP_PROXY');
   if (!fromEnv) return undefined;
@@ -103,12 +110,22 @@ export function proxyFor(target: URL, proxyUrl: string | undefined, env: NodeJS.
 /** Opens `CONNECT host:port` through the proxy; resolves with the tunnel's socket. */
 export function openTunnel(proxy: URL, host: string, port: number, timeoutMs = 30_000): Promise<net.Socket> {
   if (proxy.protocol !== 'http:' && proxy.protocol !== 'https:') {
-    return Promise.reject(new Error(`proxy ${proxy.protocol}//${proxy.host}: only http:// and https:// proxies (HTTP CONNECT) are supported`));
+    return Promise.reject(
+      new Error(
+        `proxy ${proxy.protocol}//${proxy.host}: only http:// and https:// proxies (HTTP CONNECT) are supported`,
+      ),
+    );
   }
   return new Promise((resolve, reject) => {
     const proxyPort = Number(proxy.port) || (proxy.protocol === 'https:' ? 443 : 80);
     const secure = proxy.protocol === 'https:';
-    const sock: net.Socket = secure ? tls.connect({ host: proxy.hostname, port: proxyPort, servername: net.isIP(proxy.hostname) ? undefined : proxy.hostname }) : net.connect({ host: proxy.hostname, port: proxyPort });
+    const sock: net.Socket = secure
+      ? tls.connect({
+          host: proxy.hostname,
+          port: proxyPort,
+          servername: net.isIP(proxy.hostname) ? undefined : proxy.hostname,
+        })
+      : net.connect({ host: proxy.hostname, port: proxyPort });
     const target = `${host.includes(':') && !host.startsWith('[') ? `[${host}]` : host}:${port}`;
     const auth = proxy.username
       ? `Proxy-Authorization: Basic ${Buffer.from(`${decodeURIComponent(proxy.username)}:${decodeURIComponent(proxy.password)}`).toString('base64')}\r\n`
@@ -132,7 +149,8 @@ export function openTunnel(proxy: URL, host: string, port: number, timeoutMs = 3
       }
       sock.off('data', onData);
       const statusLine = head.subarray(0, end).toString('latin1').split('\r\n')[0] ?? '';
-      if (!/^HTTP\/1\.[01] 200\b/.test(statusLine)) return fail(new Error(`${where} refused CONNECT ${target}: ${statusLine.slice(0, 200)}`));
+      if (!/^HTTP\/1\.[01] 200\b/.test(statusLine))
+        return fail(new Error(`${where} refused CONNECT ${target}: ${statusLine.slice(0, 200)}`));
       const rest = head.subarray(end + 4);
       if (rest.length) sock.unshift(rest);
       settled = true;
@@ -141,10 +159,14 @@ export function openTunnel(proxy: URL, host: string, port: number, timeoutMs = 3
       resolve(sock);
     };
     const onError = (e: Error): void => fail(new Error(`${where}: ${e.message}`));
-    sock.once(secure ? 'secureConnect' : 'connect', () => sock.write(`CONNECT ${target} HTTP/1.1\r\nHost: ${target}\r\n${auth}\r\n`));
+    sock.once(secure ? 'secureConnect' : 'connect', () =>
+      sock.write(`CONNECT ${target} HTTP/1.1\r\nHost: ${target}\r\n${auth}\r\n`),
+    );
     sock.on('data', onData);
     sock.on('error', onError);
-    sock.setTimeout(timeoutMs, () => fail(new Error(`${where}: no answer to CONNECT ${target} within ${timeoutMs} ms`)));
+    sock.setTimeout(timeoutMs, () =>
+      fail(new Error(`${where}: no answer to CONNECT ${target} within ${timeoutMs} ms`)),
+    );
   });
 }
 

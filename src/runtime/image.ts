@@ -23,7 +23,10 @@ export function operatorVersion(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 5; i++) {
     try {
-      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: string; version?: string };
+      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as {
+        name?: string;
+        version?: string;
+      };
       if (pkg.name === 'cutover-operator' && pkg.version) return pkg.version;
     } catch {
       /* not here */
@@ -44,7 +47,11 @@ export interface ResolvedImage {
 
 type Pod = KubeObject & { spec?: { containers?: Array<{ name: string; image?: string }> } };
 
-export async function resolveImage(explicit: string | undefined, client: KubeClient, env: NodeJS.ProcessEnv = process.env): Promise<ResolvedImage> {
+export async function resolveImage(
+  explicit: string | undefined,
+  client: KubeClient,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<ResolvedImage> {
   if (explicit) return { image: explicit, source: 'flag' };
   const name = env.POD_NAME;
   const namespace = env.POD_NAMESPACE;

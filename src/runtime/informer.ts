@@ -20,7 +20,14 @@ import type { Clock } from './clock.js';
 import { systemClock } from './clock.js';
 import { Backoff, type BackoffOptions } from './backoff.js';
 import { ObjectCache, objectKey } from './cache.js';
-import { ApiError, type KubeClient, type KubeObject, type ResourceType, type WatchEvent, type WatchHandle } from './kube-client.js';
+import {
+  ApiError,
+  type KubeClient,
+  type KubeObject,
+  type ResourceType,
+  type WatchEvent,
+  type WatchHandle,
+} from './kube-client.js';
 import { createLogger, type Logger } from './logger.js';
 
 export interface ListResult<T extends KubeObject> {
@@ -30,7 +37,12 @@ export interface ListResult<T extends KubeObject> {
 
 export interface ListWatchTransport<T extends KubeObject> {
   list(): Promise<ListResult<T>>;
-  watch(resourceVersion: string, timeoutSeconds: number, onEvent: (ev: WatchEvent) => void, onDone: (err?: unknown) => void): Promise<WatchHandle>;
+  watch(
+    resourceVersion: string,
+    timeoutSeconds: number,
+    onEvent: (ev: WatchEvent) => void,
+    onDone: (err?: unknown) => void,
+  ): Promise<WatchHandle>;
 }
 
 /** The real transport: one resource type, all namespaces or one. */
@@ -45,7 +57,12 @@ export function kubeTransport<T extends KubeObject>(
       return { items: l.items, resourceVersion: l.metadata.resourceVersion ?? '' };
     },
     watch: (resourceVersion, timeoutSeconds, onEvent, onDone) =>
-      client.watch(rt, { namespace: o.namespace, labelSelector: o.labelSelector, resourceVersion, timeoutSeconds }, onEvent, onDone),
+      client.watch(
+        rt,
+        { namespace: o.namespace, labelSelector: o.labelSelector, resourceVersion, timeoutSeconds },
+        onEvent,
+        onDone,
+      ),
   };
 }
 
@@ -115,7 +132,13 @@ export class Informer<T extends KubeObject = KubeObject> {
   private currentWatch: WatchHandle | undefined;
   private endCurrentWatch: ((o: WatchOutcome) => void) | undefined;
   /** Counts of restarts by reason (also reported through onRestart). */
-  readonly restarts: Record<WatchRestartReason, number> = { gone: 0, error: 0, closed: 0, silent: 0, 'list-error': 0 };
+  readonly restarts: Record<WatchRestartReason, number> = {
+    gone: 0,
+    error: 0,
+    closed: 0,
+    silent: 0,
+    'list-error': 0,
+  };
 
   constructor(
     readonly name: string,
@@ -202,14 +225,18 @@ export class Informer<T extends KubeObject = KubeObject> {
       if (out.kind === 'stopped' || this.stopped) return;
       this.restart(out.kind);
       if (out.kind === 'gone') {
-        this.log.info({ resourceVersion: this.resourceVersion }, 'resourceVersion too old (410 Gone): relisting');
+        this.log.info(
+          { resourceVersion: this.resourceVersion },
+          'resourceVersion too old (410 Gone): relisting',
+        );
         needList = true;
         // A first 410 relists at once; repeated ones back off.
         if (this.backoff.failures > 0) await this.sleep(this.backoff.next());
         else this.backoff.next();
         continue;
       }
-      const healthy = out.kind === 'silent' || (out.kind === 'closed' && (out.events > 0 || out.durationMs >= 1000));
+      const healthy =
+        out.kind === 'silent' || (out.kind === 'closed' && (out.events > 0 || out.durationMs >= 1000));
       if (healthy) {
         this.backoff.reset();
         this.log.debug({ reason: out.kind, events: out.events }, 'watch ended: reconnecting');
@@ -218,7 +245,10 @@ export class Informer<T extends KubeObject = KubeObject> {
       // A watch that worked for a while before failing starts a new backoff sequence.
       if (out.events > 0 || out.durationMs >= 10_000) this.backoff.reset();
       const d = this.backoff.next();
-      this.log.warn({ err: out.err, reason: out.kind, retryInMs: d }, 'watch failed: reconnecting after backoff');
+      this.log.warn(
+        { err: out.err, reason: out.kind, retryInMs: d },
+        'watch failed: reconnecting after backoff',
+      );
       await this.sleep(d);
     }
   }
@@ -253,7 +283,12 @@ export class Informer<T extends KubeObject = KubeObject> {
         if (ev.type === 'ERROR') {
           const code = ev.object.code;
           if (code === 410) gone = true;
-          else errEvent = new ApiError(`watch error event: ${ev.object.message ?? ''}`, code ?? 0, ev.object.reason);
+          else
+            errEvent = new ApiError(
+              `watch error event: ${ev.object.message ?? ''}`,
+              code ?? 0,
+              ev.object.reason,
+            );
           // The server closes the stream after an ERROR event; end now in case it does not.
           end(gone ? { kind: 'gone' } : { kind: 'error', err: errEvent });
           return;
@@ -326,7 +361,8 @@ export class Informer<T extends KubeObject = KubeObject> {
       seen.add(key);
       const old = this.cache.set(obj);
       if (!old) this.emit((h) => h.onAdd?.(obj));
-      else if (old.metadata.resourceVersion !== obj.metadata.resourceVersion) this.emit((h) => h.onUpdate?.(old, obj));
+      else if (old.metadata.resourceVersion !== obj.metadata.resourceVersion)
+        this.emit((h) => h.onUpdate?.(old, obj));
     }
     for (const key of this.cache.keys()) {
       if (seen.has(key)) continue;

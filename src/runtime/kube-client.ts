@@ -94,7 +94,12 @@ export function apiVersionOf(rt: ResourceType): string {
 }
 
 /** `/api/v1/namespaces/ns/configmaps/name/status` and the like. */
-export function resourcePath(rt: ResourceType, namespace?: string, name?: string, subresource?: string): string {
+export function resourcePath(
+  rt: ResourceType,
+  namespace?: string,
+  name?: string,
+  subresource?: string,
+): string {
   let p = rt.group ? `/apis/${rt.group}/${rt.version}` : `/api/${rt.version}`;
   if (namespace && rt.namespaced !== false) p += `/namespaces/${encodeURIComponent(namespace)}`;
   p += `/${rt.plural}`;
@@ -230,7 +235,8 @@ export class KubeClient {
     const cluster = this.kc.getCurrentCluster();
     if (!cluster) throw new ApiError('no current cluster in kubeconfig', 0);
     const url = new URL(cluster.server.replace(/\/$/, '') + path);
-    for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
+    for (const [k, v] of Object.entries(opts.query ?? {}))
+      if (v !== undefined) url.searchParams.set(k, String(v));
     const reqOpts: https.RequestOptions = { method, headers: {} };
     await this.kc.applyToHTTPSOptions(reqOpts);
     const headers = (reqOpts.headers ?? {}) as Record<string, string>;
@@ -250,7 +256,9 @@ export class KubeClient {
       this.agent ??= proxy ? new HttpsProxyAgent(proxy, agentOpts) : new https.Agent(agentOpts);
       agent = this.agent;
     } else {
-      this.plainAgent ??= proxy ? new HttpProxyAgent(proxy, { keepAlive: true, maxSockets: 32 }) : new http.Agent({ keepAlive: true, maxSockets: 32 });
+      this.plainAgent ??= proxy
+        ? new HttpProxyAgent(proxy, { keepAlive: true, maxSockets: 32 })
+        : new http.Agent({ keepAlive: true, maxSockets: 32 });
       agent = this.plainAgent;
     }
     const { resource, named } = describePath(url.pathname);
@@ -259,12 +267,33 @@ export class KubeClient {
     for (let attempt = 0; ; attempt++) {
       const start = Date.now();
       const report = (code: number): void =>
-        this.options.onRequest?.({ verb: verbFor(method, named), resource, code, durationMs: Date.now() - start, path: url.pathname });
-      const answer = await new Promise<{ code: number; retryAfter: string | string[] | undefined; parsed: unknown; statusMessage: string | undefined }>((resolve, reject) => {
+        this.options.onRequest?.({
+          verb: verbFor(method, named),
+          resource,
+          code,
+          durationMs: Date.now() - start,
+          path: url.pathname,
+        });
+      const answer = await new Promise<{
+        code: number;
+        retryAfter: string | string[] | undefined;
+        parsed: unknown;
+        statusMessage: string | undefined;
+      }>((resolve, reject) => {
         const lib = isHttps ? https : http;
         const req = lib.request(
           url,
-          { method, headers, agent, ca: reqOpts.ca, cert: reqOpts.cert, key: reqOpts.key, auth: reqOpts.auth, signal: opts.signal, timeout: this.timeoutMs },
+          {
+            method,
+            headers,
+            agent,
+            ca: reqOpts.ca,
+            cert: reqOpts.cert,
+            key: reqOpts.key,
+            auth: reqOpts.auth,
+            signal: opts.signal,
+            timeout: this.timeoutMs,
+          },
           (res) => {
             const chunks: Buffer[] = [];
             res.on('data', (c: Buffer) => chunks.push(c));
@@ -282,7 +311,12 @@ export class KubeClient {
               } catch {
                 parsed = text;
               }
-              resolve({ code, retryAfter: res.headers['retry-after'], parsed, statusMessage: res.statusMessage });
+              resolve({
+                code,
+                retryAfter: res.headers['retry-after'],
+                parsed,
+                statusMessage: res.statusMessage,
+              });
             });
           },
         );
@@ -302,16 +336,27 @@ export class KubeClient {
         try {
           await sleep(Math.min(wait, maxWait), opts.signal);
         } catch (e) {
-          throw new ApiError(`${method} ${url.pathname}: ${e instanceof Error ? e.message : String(e)} while waiting to retry a ${code}`, 0);
+          throw new ApiError(
+            `${method} ${url.pathname}: ${e instanceof Error ? e.message : String(e)} while waiting to retry a ${code}`,
+            0,
+          );
         }
         continue;
       }
       const st = (parsed ?? {}) as { message?: string; reason?: string };
-      throw new ApiError(`${method} ${url.pathname}: ${code} ${st.message ?? answer.statusMessage ?? ''}`.trim(), code, st.reason, parsed);
+      throw new ApiError(
+        `${method} ${url.pathname}: ${code} ${st.message ?? answer.statusMessage ?? ''}`.trim(),
+        code,
+        st.reason,
+        parsed,
+      );
     }
   }
 
-  async list<T extends KubeObject = KubeObject>(rt: ResourceType, o: ListOptions = {}): Promise<ObjectList<T>> {
+  async list<T extends KubeObject = KubeObject>(
+    rt: ResourceType,
+    o: ListOptions = {},
+  ): Promise<ObjectList<T>> {
     const query = {
       labelSelector: o.labelSelector,
       fieldSelector: o.fieldSelector,
@@ -323,7 +368,10 @@ export class KubeClient {
   }
 
   /** Lists every page (follows `continue`). The returned resourceVersion is the first page's. */
-  async listAll<T extends KubeObject = KubeObject>(rt: ResourceType, o: ListOptions = {}): Promise<ObjectList<T>> {
+  async listAll<T extends KubeObject = KubeObject>(
+    rt: ResourceType,
+    o: ListOptions = {},
+  ): Promise<ObjectList<T>> {
     const first = await this.list<T>(rt, { ...o, limit: o.limit ?? 500 });
     const items = [...first.items];
     let cont = first.metadata.continue;
@@ -335,12 +383,20 @@ export class KubeClient {
     return { items, metadata: { resourceVersion: first.metadata.resourceVersion } };
   }
 
-  async get<T extends KubeObject = KubeObject>(rt: ResourceType, namespace: string | undefined, name: string): Promise<T> {
+  async get<T extends KubeObject = KubeObject>(
+    rt: ResourceType,
+    namespace: string | undefined,
+    name: string,
+  ): Promise<T> {
     return this.request<T>('GET', resourcePath(rt, namespace, name));
   }
 
   /** Like get, but undefined when the object does not exist. */
-  async tryGet<T extends KubeObject = KubeObject>(rt: ResourceType, namespace: string | undefined, name: string): Promise<T | undefined> {
+  async tryGet<T extends KubeObject = KubeObject>(
+    rt: ResourceType,
+    namespace: string | undefined,
+    name: string,
+  ): Promise<T | undefined> {
     try {
       return await this.get<T>(rt, namespace, name);
     } catch (e) {
@@ -349,7 +405,12 @@ export class KubeClient {
     }
   }
 
-  async create<T extends KubeObject = KubeObject>(rt: ResourceType, namespace: string | undefined, obj: KubeObject, fieldManager = 'cutover-operator'): Promise<T> {
+  async create<T extends KubeObject = KubeObject>(
+    rt: ResourceType,
+    namespace: string | undefined,
+    obj: KubeObject,
+    fieldManager = 'cutover-operator',
+  ): Promise<T> {
     const body = { apiVersion: apiVersionOf(rt), kind: rt.kind, ...obj };
     return this.request<T>('POST', resourcePath(rt, namespace), { body, query: { fieldManager } });
   }
@@ -363,21 +424,32 @@ export class KubeClient {
     fieldManager = 'cutover-operator',
   ): Promise<T> {
     const body = { apiVersion: apiVersionOf(rt), kind: rt.kind, ...obj };
-    return this.request<T>('PUT', resourcePath(rt, namespace, name, subresource), { body, query: { fieldManager } });
+    return this.request<T>('PUT', resourcePath(rt, namespace, name, subresource), {
+      body,
+      query: { fieldManager },
+    });
   }
 
   /**
    * Makes the object exactly `obj` whoever wrote it before: create, or replace at the current
    * resourceVersion; a race with another writer (409 on either) reads again and retries.
    */
-  async createOrReplace<T extends KubeObject = KubeObject>(rt: ResourceType, namespace: string | undefined, obj: KubeObject, attempts = 5): Promise<T> {
+  async createOrReplace<T extends KubeObject = KubeObject>(
+    rt: ResourceType,
+    namespace: string | undefined,
+    obj: KubeObject,
+    attempts = 5,
+  ): Promise<T> {
     const name = obj.metadata.name;
     if (!name) throw new Error(`createOrReplace needs metadata.name (${rt.kind})`);
     for (let attempt = 1; ; attempt++) {
       const existing = await this.tryGet(rt, namespace, name);
       try {
         if (!existing) return await this.create<T>(rt, namespace, obj);
-        return await this.replace<T>(rt, namespace, name, { ...obj, metadata: { ...obj.metadata, resourceVersion: existing.metadata.resourceVersion } });
+        return await this.replace<T>(rt, namespace, name, {
+          ...obj,
+          metadata: { ...obj.metadata, resourceVersion: existing.metadata.resourceVersion },
+        });
       } catch (e) {
         if (!(isConflict(e) || isNotFound(e)) || attempt >= attempts) throw e;
       }
@@ -395,13 +467,23 @@ export class KubeClient {
     return this.request<T>('PATCH', resourcePath(rt, namespace, name, opts.subresource), {
       body: patch,
       contentType: PATCH_CONTENT_TYPES[type],
-      query: { fieldManager: opts.fieldManager ?? 'cutover-operator', force: type === 'apply' ? (opts.force ?? true) : undefined },
+      query: {
+        fieldManager: opts.fieldManager ?? 'cutover-operator',
+        force: type === 'apply' ? (opts.force ?? true) : undefined,
+      },
     });
   }
 
-  async delete(rt: ResourceType, namespace: string | undefined, name: string, propagationPolicy: 'Background' | 'Foreground' | 'Orphan' = 'Background'): Promise<void> {
+  async delete(
+    rt: ResourceType,
+    namespace: string | undefined,
+    name: string,
+    propagationPolicy: 'Background' | 'Foreground' | 'Orphan' = 'Background',
+  ): Promise<void> {
     try {
-      await this.request<unknown>('DELETE', resourcePath(rt, namespace, name), { body: { kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy } });
+      await this.request<unknown>('DELETE', resourcePath(rt, namespace, name), {
+        body: { kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy },
+      });
     } catch (e) {
       if (!isNotFound(e)) throw e;
     }
@@ -414,7 +496,13 @@ export class KubeClient {
    */
   async watch(
     rt: ResourceType,
-    o: { namespace?: string; resourceVersion?: string; timeoutSeconds?: number; labelSelector?: string; fieldSelector?: string },
+    o: {
+      namespace?: string;
+      resourceVersion?: string;
+      timeoutSeconds?: number;
+      labelSelector?: string;
+      fieldSelector?: string;
+    },
     onEvent: (ev: WatchEvent) => void,
     onDone: (err?: unknown) => void,
   ): Promise<WatchHandle> {
@@ -439,7 +527,8 @@ export class KubeClient {
       labelSelector: o.labelSelector,
       fieldSelector: o.fieldSelector,
     };
-    for (const [k, v] of Object.entries(query)) if (v !== undefined && v !== '') url.searchParams.set(k, String(v));
+    for (const [k, v] of Object.entries(query))
+      if (v !== undefined && v !== '') url.searchParams.set(k, String(v));
     const reqOpts: https.RequestOptions = { method: 'GET', headers: {} };
     await this.kc.applyToHTTPSOptions(reqOpts);
     const headers = (reqOpts.headers ?? {}) as Record<string, string>;
@@ -447,7 +536,14 @@ export class KubeClient {
     if (this.options.userAgent) headers['User-Agent'] = this.options.userAgent;
     const isHttps = url.protocol === 'https:';
     const start = Date.now();
-    const report = (code: number): void => this.options.onRequest?.({ verb: 'WATCH', resource: rt.plural, code, durationMs: Date.now() - start, path: url.pathname });
+    const report = (code: number): void =>
+      this.options.onRequest?.({
+        verb: 'WATCH',
+        resource: rt.plural,
+        code,
+        durationMs: Date.now() - start,
+        path: url.pathname,
+      });
     const lib = isHttps ? https : http;
     // a watch has its own connection (through its own tunnel when there is a proxy)
     const proxy = this.proxyFor(url, cluster.proxyUrl);
@@ -456,13 +552,19 @@ export class KubeClient {
       {
         method: 'GET',
         headers,
-        agent: proxy ? (isHttps ? new HttpsProxyAgent(proxy, KubeClient.tlsOptions(reqOpts)) : new HttpProxyAgent(proxy)) : false,
+        agent: proxy
+          ? isHttps
+            ? new HttpsProxyAgent(proxy, KubeClient.tlsOptions(reqOpts))
+            : new HttpProxyAgent(proxy)
+          : false,
         ca: reqOpts.ca,
         cert: reqOpts.cert,
         key: reqOpts.key,
         auth: reqOpts.auth,
         servername: reqOpts.servername,
-        ...(reqOpts.rejectUnauthorized !== undefined ? { rejectUnauthorized: reqOpts.rejectUnauthorized } : {}),
+        ...(reqOpts.rejectUnauthorized !== undefined
+          ? { rejectUnauthorized: reqOpts.rejectUnauthorized }
+          : {}),
       },
       (res) => {
         const code = res.statusCode ?? 0;
@@ -478,7 +580,14 @@ export class KubeClient {
             } catch {
               st = { message: body.slice(0, 200) };
             }
-            finish(new ApiError(`watch ${rt.plural}: ${code} ${st.message ?? res.statusMessage ?? ''}`.trim(), code, st.reason, st));
+            finish(
+              new ApiError(
+                `watch ${rt.plural}: ${code} ${st.message ?? res.statusMessage ?? ''}`.trim(),
+                code,
+                st.reason,
+                st,
+              ),
+            );
           });
           res.on('error', (e) => finish(new ApiError(`watch ${rt.plural}: ${e.message}`, code)));
           return;

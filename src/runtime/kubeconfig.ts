@@ -65,7 +65,13 @@ export class LiteKubeConfig implements KubeConfigLike {
 
   private constructor(
     private readonly server: string,
-    private readonly tls: { ca?: Buffer; cert?: Buffer; key?: Buffer; rejectUnauthorized?: boolean; servername?: string },
+    private readonly tls: {
+      ca?: Buffer;
+      cert?: Buffer;
+      key?: Buffer;
+      rejectUnauthorized?: boolean;
+      servername?: string;
+    },
     private readonly auth: { token?: string; tokenFile?: string; basic?: string; impersonate?: string },
     readonly namespace: string | undefined,
     private readonly proxyUrl?: string,
@@ -110,8 +116,15 @@ export class LiteKubeConfig implements KubeConfigLike {
     const port = env.KUBERNETES_SERVICE_PORT ?? '443';
     if (!host) throw new Error('not running in a cluster (KUBERNETES_SERVICE_HOST is not set)');
     const h = host.includes(':') ? `[${host}]` : host;
-    const ns = existsSync(join(SA_DIR, 'namespace')) ? readFileSync(join(SA_DIR, 'namespace'), 'utf8').trim() : undefined;
-    return new LiteKubeConfig(`https://${h}:${port}`, { ca: readFileSync(join(SA_DIR, 'ca.crt')) }, { tokenFile: join(SA_DIR, 'token') }, ns);
+    const ns = existsSync(join(SA_DIR, 'namespace'))
+      ? readFileSync(join(SA_DIR, 'namespace'), 'utf8').trim()
+      : undefined;
+    return new LiteKubeConfig(
+      `https://${h}:${port}`,
+      { ca: readFileSync(join(SA_DIR, 'ca.crt')) },
+      { tokenFile: join(SA_DIR, 'token') },
+      ns,
+    );
   }
 
   /**
@@ -120,29 +133,45 @@ export class LiteKubeConfig implements KubeConfigLike {
    */
   static fromFile(file: string | string[], context?: string): LiteKubeConfig {
     const files = typeof file === 'string' ? [file] : file;
-    if (files.length === 1) return LiteKubeConfig.fromYaml(readFileSync(files[0]!, 'utf8'), dirname(files[0]!), context, files[0]);
+    if (files.length === 1)
+      return LiteKubeConfig.fromYaml(readFileSync(files[0]!, 'utf8'), dirname(files[0]!), context, files[0]);
     return LiteKubeConfig.fromDocument(mergeKubeconfigFiles(files), context, files.join(delimiter));
   }
 
   /** Parses kubeconfig YAML; relative file paths in it are resolved against `base`. */
   static fromYaml(text: string, base: string, context?: string, file = 'kubeconfig'): LiteKubeConfig {
-    return LiteKubeConfig.fromDocument(absolutePaths((parse(text) ?? {}) as KubeconfigFile, base), context, file);
+    return LiteKubeConfig.fromDocument(
+      absolutePaths((parse(text) ?? {}) as KubeconfigFile, base),
+      context,
+      file,
+    );
   }
 
-  private static fromDocument(doc: KubeconfigFile, context: string | undefined, file: string): LiteKubeConfig {
+  private static fromDocument(
+    doc: KubeconfigFile,
+    context: string | undefined,
+    file: string,
+  ): LiteKubeConfig {
     const ctxName = context ?? doc['current-context'];
     const ctx = doc.contexts?.find((c) => c.name === ctxName)?.context;
     if (!ctx) {
       const known = (doc.contexts ?? []).map((c) => c.name);
-      throw new Error(`${file}: no context '${ctxName ?? ''}'${known.length ? ` (contexts: ${known.join(', ')})` : ''}`);
+      throw new Error(
+        `${file}: no context '${ctxName ?? ''}'${known.length ? ` (contexts: ${known.join(', ')})` : ''}`,
+      );
     }
     const cluster = doc.clusters?.find((c) => c.name === ctx.cluster)?.cluster;
     if (!cluster?.server) throw new Error(`${file}: no cluster '${ctx.cluster}' with a server`);
     const user = doc.users?.find((u) => u.name === ctx.user)?.user ?? {};
-    if (user.exec || user['auth-provider']) throw new NeedsFullKubeConfig('kubeconfig uses exec or auth-provider');
+    if (user.exec || user['auth-provider'])
+      throw new NeedsFullKubeConfig('kubeconfig uses exec or auth-provider');
     const proxyUrl = cluster['proxy-url'];
-    if (proxyUrl && !/^https?:\/\//i.test(proxyUrl)) throw new Error(`${file}: proxy-url '${proxyUrl}' is not supported: use an http:// or https:// proxy (HTTP CONNECT)`);
-    const data = (inline?: string, f?: string): Buffer | undefined => (inline ? Buffer.from(inline, 'base64') : f ? readFileSync(f) : undefined);
+    if (proxyUrl && !/^https?:\/\//i.test(proxyUrl))
+      throw new Error(
+        `${file}: proxy-url '${proxyUrl}' is not supported: use an http:// or https:// proxy (HTTP CONNECT)`,
+      );
+    const data = (inline?: string, f?: string): Buffer | undefined =>
+      inline ? Buffer.from(inline, 'base64') : f ? readFileSync(f) : undefined;
     return new LiteKubeConfig(
       cluster.server,
       {
@@ -168,17 +197,29 @@ export class LiteKubeConfig implements KubeConfigLike {
 function absolutePaths(doc: KubeconfigFile, base: string): KubeconfigFile {
   const abs = (p: string | undefined): string | undefined => (p && !isAbsolute(p) ? resolve(base, p) : p);
   const out: KubeconfigFile = { ...doc };
-  if (doc.clusters) out.clusters = doc.clusters.map((c) => ({ ...c, cluster: { ...c.cluster, 'certificate-authority': abs(c.cluster?.['certificate-authority']) } }));
+  if (doc.clusters)
+    out.clusters = doc.clusters.map((c) => ({
+      ...c,
+      cluster: { ...c.cluster, 'certificate-authority': abs(c.cluster?.['certificate-authority']) },
+    }));
   if (doc.users) {
     out.users = doc.users.map((u) => {
-      const user: UserEntry = { ...u.user, 'client-certificate': abs(u.user?.['client-certificate']), 'client-key': abs(u.user?.['client-key']), tokenFile: abs(u.user?.tokenFile) };
+      const user: UserEntry = {
+        ...u.user,
+        'client-certificate': abs(u.user?.['client-certificate']),
+        'client-key': abs(u.user?.['client-key']),
+        tokenFile: abs(u.user?.tokenFile),
+      };
       // an exec command with a path in it is relative to the kubeconfig file, as in kubectl
-      if (user.exec?.command && /[\\/]/.test(user.exec.command)) user.exec = { ...user.exec, command: abs(user.exec.command) };
-      for (const k of ['client-certificate', 'client-key', 'tokenFile'] as const) if (user[k] === undefined) delete user[k];
+      if (user.exec?.command && /[\\/]/.test(user.exec.command))
+        user.exec = { ...user.exec, command: abs(user.exec.command) };
+      for (const k of ['client-certificate', 'client-key', 'tokenFile'] as const)
+        if (user[k] === undefined) delete user[k];
       return { ...u, user };
     });
   }
-  for (const c of out.clusters ?? []) if (c.cluster['certificate-authority'] === undefined) delete c.cluster['certificate-authority'];
+  for (const c of out.clusters ?? [])
+    if (c.cluster['certificate-authority'] === undefined) delete c.cluster['certificate-authority'];
   return out;
 }
 
@@ -188,18 +229,32 @@ function absolutePaths(doc: KubeconfigFile, base: string): KubeconfigFile {
  * set wins; paths are resolved against the file that holds them.
  */
 export function mergeKubeconfigFiles(files: string[]): KubeconfigFile {
-  const merged: KubeconfigFile & { clusters: NonNullable<KubeconfigFile['clusters']>; users: NonNullable<KubeconfigFile['users']>; contexts: NonNullable<KubeconfigFile['contexts']> } = {
-    apiVersion: 'v1', kind: 'Config', clusters: [], users: [], contexts: [],
+  const merged: KubeconfigFile & {
+    clusters: NonNullable<KubeconfigFile['clusters']>;
+    users: NonNullable<KubeconfigFile['users']>;
+    contexts: NonNullable<KubeconfigFile['contexts']>;
+  } = {
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: [],
+    users: [],
+    contexts: [],
   };
   let read = 0;
   for (const file of files) {
     if (!file || !existsSync(file)) continue;
     read++;
-    const doc = absolutePaths((parse(readFileSync(file, 'utf8')) ?? {}) as KubeconfigFile, dirname(resolve(file)));
-    if (!merged['current-context'] && doc['current-context']) merged['current-context'] = doc['current-context'];
-    for (const c of doc.clusters ?? []) if (!merged.clusters.some((x) => x.name === c.name)) merged.clusters.push(c);
+    const doc = absolutePaths(
+      (parse(readFileSync(file, 'utf8')) ?? {}) as KubeconfigFile,
+      dirname(resolve(file)),
+    );
+    if (!merged['current-context'] && doc['current-context'])
+      merged['current-context'] = doc['current-context'];
+    for (const c of doc.clusters ?? [])
+      if (!merged.clusters.some((x) => x.name === c.name)) merged.clusters.push(c);
     for (const u of doc.users ?? []) if (!merged.users.some((x) => x.name === u.name)) merged.users.push(u);
-    for (const c of doc.contexts ?? []) if (!merged.contexts.some((x) => x.name === c.name)) merged.contexts.push(c);
+    for (const c of doc.contexts ?? [])
+      if (!merged.contexts.some((x) => x.name === c.name)) merged.contexts.push(c);
   }
   if (read === 0) throw new Error(`none of the kubeconfig files exists: ${files.join(delimiter)}`);
   return merged;
@@ -216,10 +271,15 @@ export interface KubeConfigChoice {
 }
 
 /** Where the kubeconfig comes from: files (one or several), or in-cluster. */
-function kubeconfigSource(file: string | undefined, env: NodeJS.ProcessEnv, choice: KubeConfigChoice): { files: string[] } | { inCluster: true } {
+function kubeconfigSource(
+  file: string | undefined,
+  env: NodeJS.ProcessEnv,
+  choice: KubeConfigChoice,
+): { files: string[] } | { inCluster: true } {
   if (file) return { files: splitPaths(file) };
   if (env.KUBECONFIG) return { files: splitPaths(env.KUBECONFIG) };
-  if (!choice.context && env.KUBERNETES_SERVICE_HOST && existsSync(join(SA_DIR, 'token'))) return { inCluster: true };
+  if (!choice.context && env.KUBERNETES_SERVICE_HOST && existsSync(join(SA_DIR, 'token')))
+    return { inCluster: true };
   const home = join(homedir(), '.kube', 'config');
   if (existsSync(home)) return { files: [home] };
   throw new Error('no kubeconfig: pass --kubeconfig, set KUBECONFIG, or run in a cluster');
@@ -231,10 +291,15 @@ function kubeconfigSource(file: string | undefined, env: NodeJS.ProcessEnv, choi
  * picks a context. Falls back to client-node's KubeConfig where this loader cannot authenticate
  * (exec plugins, auth-providers; loaded lazily, so its memory is only paid then).
  */
-export async function loadKubeConfig(file?: string, env: NodeJS.ProcessEnv = process.env, choice: KubeConfigChoice = {}): Promise<KubeConfigLike> {
+export async function loadKubeConfig(
+  file?: string,
+  env: NodeJS.ProcessEnv = process.env,
+  choice: KubeConfigChoice = {},
+): Promise<KubeConfigLike> {
   const source = kubeconfigSource(file, env, choice);
   if ('inCluster' in source) return LiteKubeConfig.fromCluster(env);
-  if (file && source.files.length === 1 && !existsSync(source.files[0]!)) throw new Error(`kubeconfig ${source.files[0]!} does not exist`);
+  if (file && source.files.length === 1 && !existsSync(source.files[0]!))
+    throw new Error(`kubeconfig ${source.files[0]!} does not exist`);
   try {
     return LiteKubeConfig.fromFile(source.files, choice.context);
   } catch (e) {
@@ -248,12 +313,26 @@ export async function loadKubeConfig(file?: string, env: NodeJS.ProcessEnv = pro
  * its typed APIs, and for exec plugins and auth-providers). Loads client-node: about 80 MB of
  * resident memory the first time.
  */
-export async function loadFullKubeConfig(file?: string, env: NodeJS.ProcessEnv = process.env, choice: KubeConfigChoice = {}): Promise<KubeConfig> {
+export async function loadFullKubeConfig(
+  file?: string,
+  env: NodeJS.ProcessEnv = process.env,
+  choice: KubeConfigChoice = {},
+): Promise<KubeConfig> {
   const { KubeConfig: Full } = await import('@kubernetes/client-node');
   const kc = new Full();
   const source = kubeconfigSource(file, env, choice);
   if ('inCluster' in source) kc.loadFromCluster();
-  else kc.loadFromString(stringify(source.files.length === 1 ? absolutePaths((parse(readFileSync(source.files[0]!, 'utf8')) ?? {}) as KubeconfigFile, dirname(resolve(source.files[0]!))) : mergeKubeconfigFiles(source.files)));
+  else
+    kc.loadFromString(
+      stringify(
+        source.files.length === 1
+          ? absolutePaths(
+              (parse(readFileSync(source.files[0]!, 'utf8')) ?? {}) as KubeconfigFile,
+              dirname(resolve(source.files[0]!)),
+            )
+          : mergeKubeconfigFiles(source.files),
+      ),
+    );
   if (choice.context) kc.setCurrentContext(choice.context);
   return kc;
 }

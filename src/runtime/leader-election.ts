@@ -68,8 +68,10 @@ export class LeaderElector {
     this.leaseDurationMs = o.leaseDurationMs ?? 15_000;
     this.renewDeadlineMs = o.renewDeadlineMs ?? 10_000;
     this.retryPeriodMs = o.retryPeriodMs ?? 2_000;
-    if (this.renewDeadlineMs >= this.leaseDurationMs) throw new Error('renew deadline must be shorter than the lease duration');
-    if (this.retryPeriodMs >= this.renewDeadlineMs) throw new Error('retry period must be shorter than the renew deadline');
+    if (this.renewDeadlineMs >= this.leaseDurationMs)
+      throw new Error('renew deadline must be shorter than the lease duration');
+    if (this.retryPeriodMs >= this.renewDeadlineMs)
+      throw new Error('retry period must be shorter than the renew deadline');
   }
 
   get isLeader(): boolean {
@@ -117,14 +119,16 @@ export class LeaderElector {
       } else if (this.leading) {
         const held = this.observed.holder === this.o.identity;
         if (!held) this.stopLeading('another holder took the lease');
-        else if (this.now() - this.lastRenew >= this.renewDeadlineMs) this.stopLeading('could not renew within the renew deadline');
+        else if (this.now() - this.lastRenew >= this.renewDeadlineMs)
+          this.stopLeading('could not renew within the renew deadline');
       }
       try {
         await this.clock.sleep(this.retryPeriodMs, this.stop.signal);
       } catch {
         break;
       }
-      if (this.leading && this.now() - this.lastRenew >= this.renewDeadlineMs) this.stopLeading('could not renew within the renew deadline');
+      if (this.leading && this.now() - this.lastRenew >= this.renewDeadlineMs)
+        this.stopLeading('could not renew within the renew deadline');
     }
   }
 
@@ -189,7 +193,10 @@ export class LeaderElector {
       try {
         const updated = await client.request<Lease>('PUT', resourcePath(LEASE, namespace, name), {
           signal,
-          body: { ...cached, spec: { ...cached.spec, renewTime: nowIso, leaseDurationSeconds: durationSeconds } },
+          body: {
+            ...cached,
+            spec: { ...cached.spec, renewTime: nowIso, leaseDurationSeconds: durationSeconds },
+          },
         });
         this.observe(updated);
         this.lastWritten = updated;
@@ -211,7 +218,13 @@ export class LeaderElector {
             apiVersion: 'coordination.k8s.io/v1',
             kind: 'Lease',
             metadata: { name, namespace },
-            spec: { holderIdentity: identity, leaseDurationSeconds: durationSeconds, acquireTime: nowIso, renewTime: nowIso, leaseTransitions: 0 },
+            spec: {
+              holderIdentity: identity,
+              leaseDurationSeconds: durationSeconds,
+              acquireTime: nowIso,
+              renewTime: nowIso,
+              leaseTransitions: 0,
+            },
           },
         });
         this.observe(created);
@@ -241,7 +254,10 @@ export class LeaderElector {
       },
     };
     try {
-      const updated = await client.request<Lease>('PUT', resourcePath(LEASE, namespace, name), { signal, body: next });
+      const updated = await client.request<Lease>('PUT', resourcePath(LEASE, namespace, name), {
+        signal,
+        body: next,
+      });
       this.observe(updated);
       this.lastWritten = updated;
       return true;
@@ -259,7 +275,16 @@ export class LeaderElector {
       if ((lease.spec?.holderIdentity ?? '') !== identity) return;
       const nowIso = kubeMicroTime(this.clock.now());
       await client.request<Lease>('PUT', resourcePath(LEASE, namespace, name), {
-        body: { ...lease, spec: { ...lease.spec, holderIdentity: null, leaseDurationSeconds: 1, renewTime: nowIso, acquireTime: null } },
+        body: {
+          ...lease,
+          spec: {
+            ...lease.spec,
+            holderIdentity: null,
+            leaseDurationSeconds: 1,
+            renewTime: nowIso,
+            acquireTime: null,
+          },
+        },
       });
       this.log.info('released the lease');
     } catch (e) {

@@ -5,7 +5,13 @@
  */
 import type { Clock } from './clock.js';
 import { systemClock } from './clock.js';
-import { Controller, InformerPool, type ControllerSpec, type OperatorSettings, type TransportFactory } from './controller.js';
+import {
+  Controller,
+  InformerPool,
+  type ControllerSpec,
+  type OperatorSettings,
+  type TransportFactory,
+} from './controller.js';
 import { defaultImage, resolveImage } from './image.js';
 import { EventRecorder } from './events.js';
 import { HealthServer } from './health-server.js';
@@ -113,13 +119,20 @@ export class Operator {
   /** client-node's KubeConfig from the same source (loaded once, on first use). */
   fullKubeConfig(): Promise<KubeConfig> {
     const kc = this.client.kc;
-    this.full ??= isFullKubeConfig(kc) ? Promise.resolve(kc) : loadFullKubeConfig(this.options.kubeconfig, process.env, { context: this.options.context });
+    this.full ??= isFullKubeConfig(kc)
+      ? Promise.resolve(kc)
+      : loadFullKubeConfig(this.options.kubeconfig, process.env, { context: this.options.context });
     return this.full;
   }
 
   /** Builds an operator, loading the kubeconfig from the options when `deps.kc` is not given. */
-  static async create(options: OperatorOptions, specs: ControllerSpec<KubeObject>[], deps: Partial<OperatorDeps> = {}): Promise<Operator> {
-    const kc = deps.kc ?? (await loadKubeConfig(options.kubeconfig, process.env, { context: options.context }));
+  static async create(
+    options: OperatorOptions,
+    specs: ControllerSpec<KubeObject>[],
+    deps: Partial<OperatorDeps> = {},
+  ): Promise<Operator> {
+    const kc =
+      deps.kc ?? (await loadKubeConfig(options.kubeconfig, process.env, { context: options.context }));
     return new Operator(options, specs, { ...deps, kc });
   }
 
@@ -137,15 +150,25 @@ export class Operator {
     try {
       const resolved = await resolveImage(this.options.image, this.client);
       this.settings.image = resolved.image;
-      this.log.info({ image: resolved.image, source: resolved.source }, 'image of the Jobs the operator runs');
+      this.log.info(
+        { image: resolved.image, source: resolved.source },
+        'image of the Jobs the operator runs',
+      );
     } catch (e) {
-      this.log.warn({ err: e, image: this.settings.image }, "could not read the operator's own Pod: using the default image");
+      this.log.warn(
+        { err: e, image: this.settings.image },
+        "could not read the operator's own Pod: using the default image",
+      );
     }
     await this.health.start();
     for (const c of this.controllers) c.startInformers();
     this.pool.start();
     this.log.info(
-      { controllers: this.controllers.map((c) => c.name), namespaces: this.options.namespaces.length ? this.options.namespaces : 'all', port: this.address.port },
+      {
+        controllers: this.controllers.map((c) => c.name),
+        namespaces: this.options.namespaces.length ? this.options.namespaces : 'all',
+        port: this.address.port,
+      },
       'operator started',
     );
     if (this.elector) this.elector.start();

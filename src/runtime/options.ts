@@ -7,7 +7,13 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { parseDuration as parseDurationText } from '../api/duration.js';
-import { helpText as cliHelpText, parseCommandLine, resolveFlag, UsageError, type CommandSpec } from '../cli/args.js';
+import {
+  helpText as cliHelpText,
+  parseCommandLine,
+  resolveFlag,
+  UsageError,
+  type CommandSpec,
+} from '../cli/args.js';
 
 export interface OperatorOptions {
   kubeconfig?: string;
@@ -54,25 +60,166 @@ export function defaultIdentity(): string {
 }
 
 const DEFS: OptionDef[] = [
-  { key: 'kubeconfig', flag: 'kubeconfig', env: ['KUBECONFIG'], kind: 'string', value: 'FILE', default: () => '', help: 'kubeconfig file(s), merged as kubectl does; empty: in-cluster config when running in a Pod, else ~/.kube/config' },
-  { key: 'context', flag: 'context', env: ['CUTOVER_CONTEXT'], kind: 'string', value: 'NAME', default: () => '', help: 'kubeconfig context to use; empty: its current-context' },
-  { key: 'namespaces', flag: 'namespaces', env: ['CUTOVER_NAMESPACES', 'WATCH_NAMESPACES'], kind: 'list', default: () => '', help: 'comma-separated namespaces to watch; empty: all namespaces' },
-  { key: 'controllers', flag: 'controllers', env: ['CUTOVER_CONTROLLERS'], kind: 'list', default: () => '', help: 'comma-separated controllers to run; empty: all registered' },
-  { key: 'workers', flag: 'workers', env: ['CUTOVER_WORKERS'], kind: 'int', default: () => '2', help: 'concurrent syncs per controller (never two for one key)' },
-  { key: 'leaderElect', flag: 'leader-elect', env: ['CUTOVER_LEADER_ELECT'], kind: 'bool', default: () => 'true', help: 'elect a leader through a Lease; only the leader syncs (--no-leader-elect for a single replica)' },
-  { key: 'leaderElectionNamespace', flag: 'leader-election-namespace', env: ['CUTOVER_LEADER_ELECTION_NAMESPACE', 'POD_NAMESPACE'], kind: 'string', value: 'NAMESPACE', default: () => 'default', help: 'namespace of the Lease' },
-  { key: 'leaderElectionId', flag: 'leader-election-id', env: ['CUTOVER_LEADER_ELECTION_ID'], kind: 'string', value: 'NAME', default: () => 'cutover-operator', help: 'name of the Lease' },
-  { key: 'leaseDurationMs', flag: 'lease-duration', env: ['CUTOVER_LEASE_DURATION'], kind: 'duration', default: () => '15s', help: 'how long standbys wait after the last renewal before taking over' },
-  { key: 'renewDeadlineMs', flag: 'renew-deadline', env: ['CUTOVER_RENEW_DEADLINE'], kind: 'duration', default: () => '10s', help: 'the leader stops acting when it could not renew for this long' },
-  { key: 'retryPeriodMs', flag: 'retry-period', env: ['CUTOVER_RETRY_PERIOD'], kind: 'duration', default: () => '2s', help: 'interval between renewals and acquisition attempts' },
-  { key: 'identity', flag: 'identity', env: ['CUTOVER_IDENTITY', 'POD_NAME'], kind: 'string', value: 'NAME', default: () => defaultIdentity(), help: 'holder identity in the Lease' },
-  { key: 'listen', flag: 'listen-address', env: ['CUTOVER_LISTEN_ADDRESS'], kind: 'string', value: 'HOST:PORT', default: () => '0.0.0.0:8080', help: 'host:port of /metrics, /healthz and /readyz (port 0: any free port)' },
-  { key: 'resyncPeriodMs', flag: 'resync-period', env: ['CUTOVER_RESYNC_PERIOD'], kind: 'duration', default: () => '10m', help: 'every object is synced again this often; 0 disables' },
-  { key: 'watchSilenceMs', flag: 'watch-silence-timeout', env: ['CUTOVER_WATCH_SILENCE_TIMEOUT'], kind: 'duration', default: () => '12m', help: 'restart a watch that delivered no event or bookmark for this long' },
-  { key: 'apiTimeoutMs', flag: 'api-timeout', env: ['CUTOVER_API_TIMEOUT'], kind: 'duration', default: () => '30s', help: 'timeout of one API request (watches excepted)' },
-  { key: 'shutdownTimeoutMs', flag: 'shutdown-timeout', env: ['CUTOVER_SHUTDOWN_TIMEOUT'], kind: 'duration', default: () => '30s', help: 'on SIGTERM, wait this long for in-flight syncs before aborting them' },
-  { key: 'logLevel', flag: 'log-level', env: ['LOG_LEVEL'], kind: 'string', value: 'LEVEL', default: () => 'info', help: 'trace, debug, info, warn, error' },
-  { key: 'image', flag: 'image', env: ['CUTOVER_IMAGE'], kind: 'string', value: 'IMAGE', default: () => '', help: "image of the Jobs the operator runs (reconciliation shards); empty: the image of the operator's own Pod, else ghcr.io/nokta/cutover-operator:<version>" },
+  {
+    key: 'kubeconfig',
+    flag: 'kubeconfig',
+    env: ['KUBECONFIG'],
+    kind: 'string',
+    value: 'FILE',
+    default: () => '',
+    help: 'kubeconfig file(s), merged as kubectl does; empty: in-cluster config when running in a Pod, else ~/.kube/config',
+  },
+  {
+    key: 'context',
+    flag: 'context',
+    env: ['CUTOVER_CONTEXT'],
+    kind: 'string',
+    value: 'NAME',
+    default: () => '',
+    help: 'kubeconfig context to use; empty: its current-context',
+  },
+  {
+    key: 'namespaces',
+    flag: 'namespaces',
+    env: ['CUTOVER_NAMESPACES', 'WATCH_NAMESPACES'],
+    kind: 'list',
+    default: () => '',
+    help: 'comma-separated namespaces to watch; empty: all namespaces',
+  },
+  {
+    key: 'controllers',
+    flag: 'controllers',
+    env: ['CUTOVER_CONTROLLERS'],
+    kind: 'list',
+    default: () => '',
+    help: 'comma-separated controllers to run; empty: all registered',
+  },
+  {
+    key: 'workers',
+    flag: 'workers',
+    env: ['CUTOVER_WORKERS'],
+    kind: 'int',
+    default: () => '2',
+    help: 'concurrent syncs per controller (never two for one key)',
+  },
+  {
+    key: 'leaderElect',
+    flag: 'leader-elect',
+    env: ['CUTOVER_LEADER_ELECT'],
+    kind: 'bool',
+    default: () => 'true',
+    help: 'elect a leader through a Lease; only the leader syncs (--no-leader-elect for a single replica)',
+  },
+  {
+    key: 'leaderElectionNamespace',
+    flag: 'leader-election-namespace',
+    env: ['CUTOVER_LEADER_ELECTION_NAMESPACE', 'POD_NAMESPACE'],
+    kind: 'string',
+    value: 'NAMESPACE',
+    default: () => 'default',
+    help: 'namespace of the Lease',
+  },
+  {
+    key: 'leaderElectionId',
+    flag: 'leader-election-id',
+    env: ['CUTOVER_LEADER_ELECTION_ID'],
+    kind: 'string',
+    value: 'NAME',
+    default: () => 'cutover-operator',
+    help: 'name of the Lease',
+  },
+  {
+    key: 'leaseDurationMs',
+    flag: 'lease-duration',
+    env: ['CUTOVER_LEASE_DURATION'],
+    kind: 'duration',
+    default: () => '15s',
+    help: 'how long standbys wait after the last renewal before taking over',
+  },
+  {
+    key: 'renewDeadlineMs',
+    flag: 'renew-deadline',
+    env: ['CUTOVER_RENEW_DEADLINE'],
+    kind: 'duration',
+    default: () => '10s',
+    help: 'the leader stops acting when it could not renew for this long',
+  },
+  {
+    key: 'retryPeriodMs',
+    flag: 'retry-period',
+    env: ['CUTOVER_RETRY_PERIOD'],
+    kind: 'duration',
+    default: () => '2s',
+    help: 'interval between renewals and acquisition attempts',
+  },
+  {
+    key: 'identity',
+    flag: 'identity',
+    env: ['CUTOVER_IDENTITY', 'POD_NAME'],
+    kind: 'string',
+    value: 'NAME',
+    default: () => defaultIdentity(),
+    help: 'holder identity in the Lease',
+  },
+  {
+    key: 'listen',
+    flag: 'listen-address',
+    env: ['CUTOVER_LISTEN_ADDRESS'],
+    kind: 'string',
+    value: 'HOST:PORT',
+    default: () => '0.0.0.0:8080',
+    help: 'host:port of /metrics, /healthz and /readyz (port 0: any free port)',
+  },
+  {
+    key: 'resyncPeriodMs',
+    flag: 'resync-period',
+    env: ['CUTOVER_RESYNC_PERIOD'],
+    kind: 'duration',
+    default: () => '10m',
+    help: 'every object is synced again this often; 0 disables',
+  },
+  {
+    key: 'watchSilenceMs',
+    flag: 'watch-silence-timeout',
+    env: ['CUTOVER_WATCH_SILENCE_TIMEOUT'],
+    kind: 'duration',
+    default: () => '12m',
+    help: 'restart a watch that delivered no event or bookmark for this long',
+  },
+  {
+    key: 'apiTimeoutMs',
+    flag: 'api-timeout',
+    env: ['CUTOVER_API_TIMEOUT'],
+    kind: 'duration',
+    default: () => '30s',
+    help: 'timeout of one API request (watches excepted)',
+  },
+  {
+    key: 'shutdownTimeoutMs',
+    flag: 'shutdown-timeout',
+    env: ['CUTOVER_SHUTDOWN_TIMEOUT'],
+    kind: 'duration',
+    default: () => '30s',
+    help: 'on SIGTERM, wait this long for in-flight syncs before aborting them',
+  },
+  {
+    key: 'logLevel',
+    flag: 'log-level',
+    env: ['LOG_LEVEL'],
+    kind: 'string',
+    value: 'LEVEL',
+    default: () => 'info',
+    help: 'trace, debug, info, warn, error',
+  },
+  {
+    key: 'image',
+    flag: 'image',
+    env: ['CUTOVER_IMAGE'],
+    kind: 'string',
+    value: 'IMAGE',
+    default: () => '',
+    help: "image of the Jobs the operator runs (reconciliation shards); empty: the image of the operator's own Pod, else ghcr.io/nokta/cutover-operator:<version>",
+  },
 ];
 
 /**
@@ -92,7 +239,13 @@ function parseBool(text: string): boolean {
   throw new Error(`'${text}' is not a boolean (true or false)`);
 }
 
-const PLACEHOLDER: Record<Kind, string> = { string: 'VALUE', bool: '', duration: 'DURATION', int: 'N', list: 'A,B' };
+const PLACEHOLDER: Record<Kind, string> = {
+  string: 'VALUE',
+  bool: '',
+  duration: 'DURATION',
+  int: 'N',
+  list: 'A,B',
+};
 
 /** The command line of `cutover operator`, for the shared parser (src/cli/args.ts). */
 export const OPERATOR_COMMAND: CommandSpec = {
@@ -119,14 +272,18 @@ export function helpText(): string {
   return cliHelpText(OPERATOR_COMMAND);
 }
 
-export type ParseResult = { kind: 'options'; options: OperatorOptions } | { kind: 'help'; text: string } | { kind: 'error'; message: string };
+export type ParseResult =
+  | { kind: 'options'; options: OperatorOptions }
+  | { kind: 'help'; text: string }
+  | { kind: 'error'; message: string };
 
 export function parseOperatorOptions(argv: string[], env: NodeJS.ProcessEnv = process.env): ParseResult {
   let parsed;
   try {
     parsed = parseCommandLine(OPERATOR_COMMAND, argv);
   } catch (e) {
-    if (e instanceof UsageError) return { kind: 'error', message: e.message.replace(/^cutover operator: /, '') };
+    if (e instanceof UsageError)
+      return { kind: 'error', message: e.message.replace(/^cutover operator: /, '') };
     throw e;
   }
   if (parsed.help) return { kind: 'help', text: helpText() };
@@ -135,7 +292,10 @@ export function parseOperatorOptions(argv: string[], env: NodeJS.ProcessEnv = pr
     for (const d of DEFS) {
       const given = parsed.flags[d.flag];
       // booleans come parsed from the command line; everything else is text from flag, env or default
-      const { text: resolved, from } = given === undefined || typeof given !== 'boolean' ? resolveFlag(OPERATOR_COMMAND, parsed, d.flag, env) : { text: String(given), from: `--${d.flag}` };
+      const { text: resolved, from } =
+        given === undefined || typeof given !== 'boolean'
+          ? resolveFlag(OPERATOR_COMMAND, parsed, d.flag, env)
+          : { text: String(given), from: `--${d.flag}` };
       // the real default (the help shows a description of it for the identity)
       const text = from === 'default' || resolved === undefined ? d.default(env) : resolved;
       try {
@@ -150,12 +310,16 @@ export function parseOperatorOptions(argv: string[], env: NodeJS.ProcessEnv = pr
             out[d.key] = parseDuration(text);
             break;
           case 'int': {
-            if (!/^\d+$/.test(text.trim()) || Number(text) < 1) throw new Error(`'${text}' is not a positive integer`);
+            if (!/^\d+$/.test(text.trim()) || Number(text) < 1)
+              throw new Error(`'${text}' is not a positive integer`);
             out[d.key] = Number(text);
             break;
           }
           case 'list':
-            out[d.key] = text.split(',').map((s) => s.trim()).filter(Boolean);
+            out[d.key] = text
+              .split(',')
+              .map((s) => s.trim())
+              .filter(Boolean);
             break;
         }
       } catch (e) {
@@ -171,8 +335,10 @@ export function parseOperatorOptions(argv: string[], env: NodeJS.ProcessEnv = pr
     if (out.kubeconfig === '') delete out.kubeconfig;
     if (out.context === '') delete out.context;
     const o = out as unknown as OperatorOptions;
-    if (o.renewDeadlineMs >= o.leaseDurationMs) throw new Error('--renew-deadline must be shorter than --lease-duration');
-    if (o.retryPeriodMs >= o.renewDeadlineMs) throw new Error('--retry-period must be shorter than --renew-deadline');
+    if (o.renewDeadlineMs >= o.leaseDurationMs)
+      throw new Error('--renew-deadline must be shorter than --lease-duration');
+    if (o.retryPeriodMs >= o.renewDeadlineMs)
+      throw new Error('--retry-period must be shorter than --renew-deadline');
     return { kind: 'options', options: o };
   } catch (e) {
     return { kind: 'error', message: (e as Error).message };

@@ -6,8 +6,13 @@
 import type { KubeObject, OwnerReference, ResourceType } from './kube-client.js';
 import { apiVersionOf } from './kube-client.js';
 
-export function ownerReferenceFor(owner: KubeObject, rt: ResourceType, o: { controller?: boolean; blockOwnerDeletion?: boolean } = {}): OwnerReference {
-  if (!owner.metadata.uid || !owner.metadata.name) throw new Error('owner has no uid or name (was it read from the API server?)');
+export function ownerReferenceFor(
+  owner: KubeObject,
+  rt: ResourceType,
+  o: { controller?: boolean; blockOwnerDeletion?: boolean } = {},
+): OwnerReference {
+  if (!owner.metadata.uid || !owner.metadata.name)
+    throw new Error('owner has no uid or name (was it read from the API server?)');
   return {
     apiVersion: owner.apiVersion ?? apiVersionOf(rt),
     kind: owner.kind ?? rt.kind,
@@ -21,7 +26,8 @@ export function ownerReferenceFor(owner: KubeObject, rt: ResourceType, o: { cont
 /** Returns a copy of `obj` whose ownerReferences contain `ref` (replacing one with the same uid). */
 export function withOwnerReference<T extends KubeObject>(obj: T, ref: OwnerReference): T {
   const refs = (obj.metadata.ownerReferences ?? []).filter((r) => r.uid !== ref.uid);
-  if (ref.controller && refs.some((r) => r.controller)) throw new Error(`${obj.metadata.name ?? ''} already has a controller owner`);
+  if (ref.controller && refs.some((r) => r.controller))
+    throw new Error(`${obj.metadata.name ?? ''} already has a controller owner`);
   return { ...obj, metadata: { ...obj.metadata, ownerReferences: [...refs, ref] } };
 }
 
@@ -32,7 +38,9 @@ export function controllerOf(obj: KubeObject): OwnerReference | undefined {
 
 /** True when `obj` has an owner reference to `owner` (by uid). */
 export function isOwnedBy(obj: KubeObject, owner: KubeObject): boolean {
-  return !!owner.metadata.uid && (obj.metadata.ownerReferences ?? []).some((r) => r.uid === owner.metadata.uid);
+  return (
+    !!owner.metadata.uid && (obj.metadata.ownerReferences ?? []).some((r) => r.uid === owner.metadata.uid)
+  );
 }
 
 /**
@@ -42,6 +50,11 @@ export function isOwnedBy(obj: KubeObject, owner: KubeObject): boolean {
 export function ownerKeys(obj: KubeObject, owner: { group: string; kind: string }): string[] {
   const ns = obj.metadata.namespace;
   return (obj.metadata.ownerReferences ?? [])
-    .filter((r) => r.controller === true && r.kind === owner.kind && (r.apiVersion.includes('/') ? r.apiVersion.split('/')[0] : '') === owner.group)
+    .filter(
+      (r) =>
+        r.controller === true &&
+        r.kind === owner.kind &&
+        (r.apiVersion.includes('/') ? r.apiVersion.split('/')[0] : '') === owner.group,
+    )
     .map((r) => (ns ? `${ns}/${r.name}` : r.name));
 }

@@ -45,9 +45,11 @@ export interface StatusWriterOptions<T> {
 /** Deep-copies a status with every `message` string passed through redactSecrets. */
 export function redactStatus<S>(status: S): S {
   const walk = (v: unknown, key?: string): unknown => {
-    if (typeof v === 'string') return key === 'message' || key === 'note' || key === 'error' ? redactSecrets(v) : v;
+    if (typeof v === 'string')
+      return key === 'message' || key === 'note' || key === 'error' ? redactSecrets(v) : v;
     if (Array.isArray(v)) return v.map((x) => walk(x));
-    if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x, k)]));
+    if (v && typeof v === 'object')
+      return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x, k)]));
     return v;
   };
   return walk(status) as S;
@@ -65,7 +67,11 @@ export class StatusWriter<T extends KubeObject = KubeObject> {
    * each attempt and returns the whole new status, or undefined to write nothing (the claim is
    * declined: e.g. the run it would start has already started).
    */
-  async update(namespace: string | undefined, name: string, mutate: (fresh: T) => StatusOf<T> | undefined): Promise<StatusUpdate<T>> {
+  async update(
+    namespace: string | undefined,
+    name: string,
+    mutate: (fresh: T) => StatusOf<T> | undefined,
+  ): Promise<StatusUpdate<T>> {
     const maxRetries = this.options.maxRetries ?? 10;
     let base = this.options.cached?.(namespace, name);
     for (let attempt = 0; ; attempt++) {
@@ -75,10 +81,17 @@ export class StatusWriter<T extends KubeObject = KubeObject> {
       const status = mutate(structuredClone(fresh));
       if (status === undefined) return { written: false, object: fresh };
       const redacted = redactStatus(status);
-      if (JSON.stringify(redacted) === JSON.stringify(fresh.status ?? {})) return { written: false, object: fresh };
+      if (JSON.stringify(redacted) === JSON.stringify(fresh.status ?? {}))
+        return { written: false, object: fresh };
       let after: T;
       try {
-        after = await this.client.replace<T>(this.rt, namespace, name, { ...fresh, status: redacted }, 'status');
+        after = await this.client.replace<T>(
+          this.rt,
+          namespace,
+          name,
+          { ...fresh, status: redacted },
+          'status',
+        );
       } catch (e) {
         if (isNotFound(e)) return { written: false, object: undefined };
         if (!isConflict(e) || attempt >= maxRetries) throw e;

@@ -30,7 +30,9 @@ export class WorkQueue {
 
   constructor(options: WorkQueueOptions = {}) {
     this.clock = options.clock ?? systemClock;
-    this.retry = new KeyedBackoff(options.backoff ?? { initialMs: 200, maxMs: 300_000, factor: 2, jitter: 0.1 });
+    this.retry = new KeyedBackoff(
+      options.backoff ?? { initialMs: 200, maxMs: 300_000, factor: 2, jitter: 0.1 },
+    );
   }
 
   add(key: string): void {

@@ -78,9 +78,18 @@ export class AdminServer {
           res.writeHead(200, { 'content-type': p.metrics.registry.contentType }).end(await p.metrics.text());
           return;
         case '/samples':
-          return json({ service: p.rules.service, size: p.samples.size, samples: p.samples.recent(), firstOfEachField: p.samples.firstExamples() });
+          return json({
+            service: p.rules.service,
+            size: p.samples.size,
+            samples: p.samples.recent(),
+            firstOfEachField: p.samples.firstExamples(),
+          });
         case '/noise':
-          return json({ service: p.rules.service, enabled: p.noise !== undefined, routes: p.noise?.report() ?? [] });
+          return json({
+            service: p.rules.service,
+            enabled: p.noise !== undefined,
+            routes: p.noise?.report() ?? [],
+          });
         case '/stats':
           return json({ service: p.rules.service, ...(await summary(p)) });
         case '/healthz':
@@ -89,10 +98,14 @@ export class AdminServer {
           res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
           return;
         default:
-          res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /metrics, /samples, /noise, /stats\n');
+          res
+            .writeHead(404, { 'content-type': 'text/plain' })
+            .end('not found: try /metrics, /samples, /noise, /stats\n');
       }
     } catch (err) {
-      res.writeHead(500, { 'content-type': 'text/plain' }).end(`${err instanceof Error ? err.message : String(err)}\n`);
+      res
+        .writeHead(500, { 'content-type': 'text/plain' })
+        .end(`${err instanceof Error ? err.message : String(err)}\n`);
     }
   }
 }

@@ -35,7 +35,11 @@ export class BodyCapture {
   private closed = false;
 
   /** `hashOverflow`: keep a hash past the cap (only worth it for identity-encoded bodies). */
-  constructor(private readonly cap: number, private readonly budget: BufferBudget, private readonly hashOverflow: boolean) {}
+  constructor(
+    private readonly cap: number,
+    private readonly budget: BufferBudget,
+    private readonly hashOverflow: boolean,
+  ) {}
 
   push(chunk: Buffer): void {
     if (this.closed) return;
@@ -68,7 +72,11 @@ export class BodyCapture {
     if (this.finished) return this.finished;
     if (this.hash) this.finished = { kind: 'hashed', sha256: this.hash.digest('hex'), size: this.size };
     else if (this.dropped) this.finished = { kind: 'dropped', size: this.size };
-    else this.finished = { kind: 'bytes', bytes: this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.held) };
+    else
+      this.finished = {
+        kind: 'bytes',
+        bytes: this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.held),
+      };
     return this.finished;
   }
 

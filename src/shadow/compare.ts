@@ -5,7 +5,14 @@
  */
 import type { CompiledBodyRules, CompiledRoute, BodyRule } from './rules.js';
 import { childPointer, generalizePointer, valueAt, type States } from './json-pointer.js';
-import { decimalsEqual, normalizeString, readInstantMicros, readNumber, roundDecimal, withinTolerance } from './value-rules.js';
+import {
+  decimalsEqual,
+  normalizeString,
+  readInstantMicros,
+  readNumber,
+  roundDecimal,
+  withinTolerance,
+} from './value-rules.js';
 
 export type DifferenceKind =
   | 'status' // status codes differ
@@ -60,11 +67,21 @@ function headerValue(v: string | string[] | undefined): string | undefined {
   return v === undefined ? undefined : Array.isArray(v) ? v.join(', ') : v;
 }
 
-export function compareAnswers(route: CompiledRoute, legacy: PreparedAnswer, candidate: PreparedAnswer): Comparison {
+export function compareAnswers(
+  route: CompiledRoute,
+  legacy: PreparedAnswer,
+  candidate: PreparedAnswer,
+): Comparison {
   const out: Difference[] = [];
   const result: Comparison = { differences: out, bodyCompared: false, tooLarge: false, truncated: false };
   if (legacy.status !== candidate.status) {
-    out.push({ path: 'status', field: 'status', kind: 'status', legacy: legacy.status, new: candidate.status });
+    out.push({
+      path: 'status',
+      field: 'status',
+      kind: 'status',
+      legacy: legacy.status,
+      new: candidate.status,
+    });
   }
   for (const h of route.compareHeaders) {
     const a = headerValue(legacy.headers[h]);
@@ -84,7 +101,8 @@ export function compareAnswers(route: CompiledRoute, legacy: PreparedAnswer, can
       return result;
     }
     result.bodyCompared = true;
-    if (ha !== hb) out.push({ path: '', field: '(body)', kind: 'hash', legacy: `sha256:${ha}`, new: `sha256:${hb}` });
+    if (ha !== hb)
+      out.push({ path: '', field: '(body)', kind: 'hash', legacy: `sha256:${ha}`, new: `sha256:${hb}` });
     return result;
   }
   result.bodyCompared = true;
@@ -93,16 +111,28 @@ export function compareAnswers(route: CompiledRoute, legacy: PreparedAnswer, can
     walker.walk(a.value, b.value, '', route.body.matcher.start());
     result.truncated = walker.truncated;
   } else if (a.type === 'bytes' && b.type === 'bytes') {
-    if (a.sha256 !== b.sha256) out.push({ path: '', field: '(body)', kind: 'hash', legacy: `sha256:${a.sha256} (${a.size} bytes) ${a.preview}`, new: `sha256:${b.sha256} (${b.size} bytes) ${b.preview}` });
+    if (a.sha256 !== b.sha256)
+      out.push({
+        path: '',
+        field: '(body)',
+        kind: 'hash',
+        legacy: `sha256:${a.sha256} (${a.size} bytes) ${a.preview}`,
+        new: `sha256:${b.sha256} (${b.size} bytes) ${b.preview}`,
+      });
   } else {
-    const show = (x: PreparedBody): string => (x.type === 'json' ? 'JSON' : x.type === 'bytes' ? `not JSON: ${x.preview}` : x.type);
+    const show = (x: PreparedBody): string =>
+      x.type === 'json' ? 'JSON' : x.type === 'bytes' ? `not JSON: ${x.preview}` : x.type;
     out.push({ path: '', field: '(body)', kind: 'body-type', legacy: show(a), new: show(b) });
   }
   return result;
 }
 
 /** Structural comparison of two JSON documents under body rules (exported for tests and noise). */
-export function compareJson(rules: CompiledBodyRules, legacy: unknown, candidate: unknown): { differences: Difference[]; truncated: boolean } {
+export function compareJson(
+  rules: CompiledBodyRules,
+  legacy: unknown,
+  candidate: unknown,
+): { differences: Difference[]; truncated: boolean } {
   const out: Difference[] = [];
   const w = new Walker(rules, out);
   w.walk(legacy, candidate, '', rules.matcher.start());
@@ -110,7 +140,8 @@ export function compareJson(rules: CompiledBodyRules, legacy: unknown, candidate
 }
 
 type Json = unknown;
-const isObj = (v: Json): v is Record<string, Json> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isObj = (v: Json): v is Record<string, Json> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
 const has = (o: Record<string, Json>, k: string): boolean => Object.prototype.hasOwnProperty.call(o, k);
 function typeName(v: Json): string {
   return v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v;
@@ -127,7 +158,10 @@ const NO_RULES: NodeRules = { ignore: false };
 
 class Walker {
   truncated = false;
-  constructor(private readonly rules: CompiledBodyRules, private readonly out: Difference[]) {}
+  constructor(
+    private readonly rules: CompiledBodyRules,
+    private readonly out: Difference[],
+  ) {}
 
   private push(path: string, kind: DifferenceKind, legacy: Json, candidate: Json): void {
     if (this.out.length >= MAX_DIFFERENCES) {
@@ -180,7 +214,8 @@ class Walker {
       }
     }
     if (r.string && typeof a === 'string' && typeof b === 'string') {
-      if (normalizeString(a, r.string.rule) !== normalizeString(b, r.string.rule)) this.push(path, 'string', a, b);
+      if (normalizeString(a, r.string.rule) !== normalizeString(b, r.string.rule))
+        this.push(path, 'string', a, b);
       return;
     }
     if (Array.isArray(a) && Array.isArray(b)) {
@@ -238,8 +273,12 @@ class Walker {
       this.walk(va, vb, childPointer(path, i), cs);
       if (this.truncated) return;
     }
-    for (let i = n; i < a.length; i++) if (!this.ignoredAt(this.child(states, String(i)))) this.push(childPointer(path, i), 'missing', a[i], undefined);
-    for (let i = n; i < b.length; i++) if (!this.ignoredAt(this.child(states, String(i)))) this.push(childPointer(path, i), 'extra', undefined, b[i]);
+    for (let i = n; i < a.length; i++)
+      if (!this.ignoredAt(this.child(states, String(i))))
+        this.push(childPointer(path, i), 'missing', a[i], undefined);
+    for (let i = n; i < b.length; i++)
+      if (!this.ignoredAt(this.child(states, String(i))))
+        this.push(childPointer(path, i), 'extra', undefined, b[i]);
   }
 
   /** Arrays as sets: matched by key when given, else by normalized content; the rest missing/extra. */
@@ -270,11 +309,16 @@ class Walker {
     const leftoverA = a.map((_, i) => i).filter((i) => !matchedA.has(i));
     if (!key) {
       // Pair what is left in order of content, so a changed element is one detailed difference.
-      const sortBy = (xs: number[], arr: Json[]): number[] => xs.map((i) => ({ i, c: identity(arr[i], i) })).sort((x, y) => (x.c < y.c ? -1 : x.c > y.c ? 1 : 0)).map((x) => x.i);
+      const sortBy = (xs: number[], arr: Json[]): number[] =>
+        xs
+          .map((i) => ({ i, c: identity(arr[i], i) }))
+          .sort((x, y) => (x.c < y.c ? -1 : x.c > y.c ? 1 : 0))
+          .map((x) => x.i);
       const la = sortBy(leftoverA, a);
       const lb = sortBy(leftoverB, b);
       const n = Math.min(la.length, lb.length);
-      for (let k = 0; k < n; k++) this.walk(a[la[k]!], b[lb[k]!], childPointer(path, la[k]!), this.child(states, String(la[k])));
+      for (let k = 0; k < n; k++)
+        this.walk(a[la[k]!], b[lb[k]!], childPointer(path, la[k]!), this.child(states, String(la[k])));
       for (const i of la.slice(n)) this.push(childPointer(path, i), 'missing', a[i], undefined);
       for (const j of lb.slice(n)) this.push(childPointer(path, j), 'extra', undefined, b[j]);
       return;
@@ -290,7 +334,8 @@ class Walker {
     if (r.timestamp && isLeaf(v)) return readInstantMicros(v, r.timestamp.rule) ?? v;
     if (r.number) {
       const n = readNumber(v, r.number.rule.acceptStrings ?? false);
-      if (n !== undefined) return r.number.rule.scale !== undefined ? `#${roundDecimal(n, r.number.rule.scale)}` : Number(n);
+      if (n !== undefined)
+        return r.number.rule.scale !== undefined ? `#${roundDecimal(n, r.number.rule.scale)}` : Number(n);
     }
     if (r.string && typeof v === 'string') return normalizeString(v, r.string.rule);
     if (Array.isArray(v)) {
@@ -313,7 +358,12 @@ function isLeaf(v: Json): boolean {
   return typeof v === 'string' || typeof v === 'number';
 }
 
-function numbersEqual(a: string, b: string, tolerance: number | undefined, scale: number | undefined): boolean {
+function numbersEqual(
+  a: string,
+  b: string,
+  tolerance: number | undefined,
+  scale: number | undefined,
+): boolean {
   if (decimalsEqual(a, b)) return true;
   if (scale !== undefined && decimalsEqual(roundDecimal(a, scale), roundDecimal(b, scale))) return true;
   if (tolerance !== undefined && withinTolerance(a, b, tolerance)) return true;
@@ -324,6 +374,10 @@ function numbersEqual(a: string, b: string, tolerance: number | undefined, scale
 export function canonicalJson(v: Json): string {
   if (v === undefined) return 'undefined';
   if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
-  if (isObj(v)) return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${canonicalJson(v[k])}`).join(',')}}`;
+  if (isObj(v))
+    return `{${Object.keys(v)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson(v[k])}`)
+      .join(',')}}`;
   return JSON.stringify(v);
 }

@@ -59,7 +59,9 @@ export function valueAt(doc: unknown, segments: readonly string[]): unknown {
 type Segment = { kind: 'literal'; value: string } | { kind: 'one' } | { kind: 'any' };
 
 function parsePattern(pattern: string): Segment[] {
-  return parsePointer(pattern).map((s): Segment => (s === '*' ? { kind: 'one' } : s === '**' ? { kind: 'any' } : { kind: 'literal', value: s }));
+  return parsePointer(pattern).map((s): Segment =>
+    s === '*' ? { kind: 'one' } : s === '**' ? { kind: 'any' } : { kind: 'literal', value: s },
+  );
 }
 
 /**

@@ -34,31 +34,87 @@ export class ShadowMetrics {
   constructor(o: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
     const sr = ['service', 'route'] as const;
-    this.requests = new Counter({ name: 'cutover_shadow_requests_total', help: 'Requests served through the proxy (all of them go to legacy).', labelNames: sr, registers });
-    this.mirrored = new Counter({ name: 'cutover_shadow_mirrored_total', help: 'Requests sent to the new stack as well.', labelNames: sr, registers });
-    this.compared = new Counter({ name: 'cutover_shadow_compared_total', help: 'Exchanges whose legacy and new answers were compared.', labelNames: sr, registers });
-    this.differing = new Counter({ name: 'cutover_shadow_differing_total', help: 'Compared exchanges with at least one difference that is not noise.', labelNames: sr, registers });
+    this.requests = new Counter({
+      name: 'cutover_shadow_requests_total',
+      help: 'Requests served through the proxy (all of them go to legacy).',
+      labelNames: sr,
+      registers,
+    });
+    this.mirrored = new Counter({
+      name: 'cutover_shadow_mirrored_total',
+      help: 'Requests sent to the new stack as well.',
+      labelNames: sr,
+      registers,
+    });
+    this.compared = new Counter({
+      name: 'cutover_shadow_compared_total',
+      help: 'Exchanges whose legacy and new answers were compared.',
+      labelNames: sr,
+      registers,
+    });
+    this.differing = new Counter({
+      name: 'cutover_shadow_differing_total',
+      help: 'Compared exchanges with at least one difference that is not noise.',
+      labelNames: sr,
+      registers,
+    });
     this.differences = new Counter({
       name: 'cutover_shadow_differences_total',
       help: 'Differences (not noise), by field (status, header:<name>, (body) or a JSON Pointer with * for indices) and kind.',
       labelNames: ['service', 'route', 'field', 'kind'],
       registers,
     });
-    this.noise = new Counter({ name: 'cutover_shadow_noise_total', help: 'Differences classified as noise (the field differs between two legacy answers too).', labelNames: ['service', 'route', 'field'], registers });
-    this.tooLarge = new Counter({ name: 'cutover_shadow_too_large_total', help: 'Exchanges whose bodies were over maxBodyBytes and could not be compared by hash (status and headers still were).', labelNames: sr, registers });
-    this.dropped = new Counter({ name: 'cutover_shadow_dropped_total', help: 'Requests that should have been mirrored and were not: queue_full, request_too_large, legacy_incomplete.', labelNames: ['service', 'route', 'reason'], registers });
-    this.errors = new Counter({ name: 'cutover_shadow_errors_total', help: 'Failed requests to an upstream, by side (legacy, new, secondary) and reason (timeout, refused, reset, error).', labelNames: ['service', 'route', 'side', 'reason'], registers });
-    this.queueDepth = new Gauge({ name: 'cutover_shadow_queue_depth', help: 'Mirrored requests admitted and not yet compared.', labelNames: ['service'], registers });
-    this.inFlight = new Gauge({ name: 'cutover_shadow_in_flight', help: 'Requests to the new stack in flight.', labelNames: ['service'], registers });
-    this.bufferedBytes = new Gauge({ name: 'cutover_shadow_buffered_bytes', help: 'Bytes of answers held for comparison.', labelNames: ['service'], registers });
+    this.noise = new Counter({
+      name: 'cutover_shadow_noise_total',
+      help: 'Differences classified as noise (the field differs between two legacy answers too).',
+      labelNames: ['service', 'route', 'field'],
+      registers,
+    });
+    this.tooLarge = new Counter({
+      name: 'cutover_shadow_too_large_total',
+      help: 'Exchanges whose bodies were over maxBodyBytes and could not be compared by hash (status and headers still were).',
+      labelNames: sr,
+      registers,
+    });
+    this.dropped = new Counter({
+      name: 'cutover_shadow_dropped_total',
+      help: 'Requests that should have been mirrored and were not: queue_full, request_too_large, legacy_incomplete.',
+      labelNames: ['service', 'route', 'reason'],
+      registers,
+    });
+    this.errors = new Counter({
+      name: 'cutover_shadow_errors_total',
+      help: 'Failed requests to an upstream, by side (legacy, new, secondary) and reason (timeout, refused, reset, error).',
+      labelNames: ['service', 'route', 'side', 'reason'],
+      registers,
+    });
+    this.queueDepth = new Gauge({
+      name: 'cutover_shadow_queue_depth',
+      help: 'Mirrored requests admitted and not yet compared.',
+      labelNames: ['service'],
+      registers,
+    });
+    this.inFlight = new Gauge({
+      name: 'cutover_shadow_in_flight',
+      help: 'Requests to the new stack in flight.',
+      labelNames: ['service'],
+      registers,
+    });
+    this.bufferedBytes = new Gauge({
+      name: 'cutover_shadow_buffered_bytes',
+      help: 'Bytes of answers held for comparison.',
+      labelNames: ['service'],
+      registers,
+    });
     this.duration = new Histogram({
       name: 'cutover_shadow_upstream_duration_seconds',
-      help: 'Time to the whole answer of an upstream, by side (legacy, new, secondary): the new stack\'s latency against legacy\'s on the same requests.',
+      help: "Time to the whole answer of an upstream, by side (legacy, new, secondary): the new stack's latency against legacy's on the same requests.",
       labelNames: ['service', 'side'],
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
     });
-    if (o.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'cutover_shadow_' });
+    if (o.defaultMetrics !== false)
+      collectDefaultMetrics({ register: this.registry, prefix: 'cutover_shadow_' });
   }
 
   /** The field label to use: the field itself, or `(other)` past the per-route limit. */
@@ -80,6 +136,8 @@ export class ShadowMetrics {
     const m = this.registry.getSingleMetric(name);
     if (!m) return 0;
     const data = await m.get();
-    return data.values.filter((v) => Object.entries(where).every(([k, x]) => v.labels[k] === x)).reduce((s, v) => s + v.value, 0);
+    return data.values
+      .filter((v) => Object.entries(where).every(([k, x]) => v.labels[k] === x))
+      .reduce((s, v) => s + v.value, 0);
   }
 }

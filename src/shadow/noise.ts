@@ -22,7 +22,10 @@ export interface NoiseReport {
 
 export class NoiseLearner {
   private readonly routes = new Map<string, RouteNoise>();
-  constructor(private readonly minSamples: number, private readonly minRate: number) {}
+  constructor(
+    private readonly minSamples: number,
+    private readonly minRate: number,
+  ) {}
 
   /** Records the differences between the two legacy answers of one request. */
   observe(route: string, legacyVsSecondary: readonly Difference[]): void {
@@ -51,7 +54,12 @@ export class NoiseLearner {
       route,
       samples: r.samples,
       fields: [...r.fields.entries()]
-        .map(([field, count]) => ({ field, count, rate: count / r.samples, noisy: r.samples >= this.minSamples && count / r.samples >= this.minRate }))
+        .map(([field, count]) => ({
+          field,
+          count,
+          rate: count / r.samples,
+          noisy: r.samples >= this.minSamples && count / r.samples >= this.minRate,
+        }))
         .sort((a, b) => b.count - a.count),
     }));
   }
@@ -81,6 +89,7 @@ function isCoveredBy(path: string, paths: ReadonlySet<string>): boolean {
   if (!path.startsWith('/')) return false;
   // A parent differed between the legacy answers: everything below it is noise too.
   if (paths.has('')) return true;
-  for (let i = path.lastIndexOf('/'); i > 0; i = path.lastIndexOf('/', i - 1)) if (paths.has(path.slice(0, i))) return true;
+  for (let i = path.lastIndexOf('/'); i > 0; i = path.lastIndexOf('/', i - 1))
+    if (paths.has(path.slice(0, i))) return true;
   return false;
 }

@@ -6,7 +6,8 @@
  */
 
 /** The schema's pattern for a path pattern or template (also checked by `compilePathPattern`). */
-export const PATH_PATTERN_REGEX = "^/(([-A-Za-z0-9._~!$&'()+,;=:@%]+|\\{[A-Za-z_][A-Za-z0-9_]*\\}|\\*)/)*([-A-Za-z0-9._~!$&'()+,;=:@%]+|\\{[A-Za-z_][A-Za-z0-9_]*\\}|\\*|\\*\\*)?$";
+export const PATH_PATTERN_REGEX =
+  "^/(([-A-Za-z0-9._~!$&'()+,;=:@%]+|\\{[A-Za-z_][A-Za-z0-9_]*\\}|\\*)/)*([-A-Za-z0-9._~!$&'()+,;=:@%]+|\\{[A-Za-z_][A-Za-z0-9_]*\\}|\\*|\\*\\*)?$";
 
 export interface PathPattern {
   readonly text: string;
@@ -23,7 +24,9 @@ function escapeRegex(s: string): string {
 
 export function compilePathPattern(text: string): PathPattern {
   if (!new RegExp(PATH_PATTERN_REGEX).test(text)) {
-    throw new Error(`'${text}' is not a path pattern: write /segment/{param}/* with ** only at the end, like /orders/{id} or /api/**`);
+    throw new Error(
+      `'${text}' is not a path pattern: write /segment/{param}/* with ** only at the end, like /orders/{id} or /api/**`,
+    );
   }
   const params: string[] = [];
   const segs = text === '/' ? [''] : text.slice(1).split('/');

@@ -22,7 +22,10 @@ function header(headers: Record<string, string | string[] | undefined>, name: st
 }
 
 export function encodingsOf(headers: Record<string, string | string[] | undefined>): string[] {
-  return header(headers, 'content-encoding').split(',').map((s) => s.trim()).filter((s) => s !== '' && s !== 'identity');
+  return header(headers, 'content-encoding')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '' && s !== 'identity');
 }
 
 export function isJsonContentType(headers: Record<string, string | string[] | undefined>): boolean {
@@ -51,7 +54,10 @@ async function decodeOne(bytes: Buffer, encoding: string, max: number): Promise<
         throw new Error(`content-encoding ${encoding} is not supported`);
     }
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' || /Cannot create a Buffer larger|exceeds maxOutputLength/i.test(String(err))) {
+    if (
+      (err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' ||
+      /Cannot create a Buffer larger|exceeds maxOutputLength/i.test(String(err))
+    ) {
       throw new TooLargeError(`decoded body over ${max} bytes`);
     }
     throw err;
@@ -59,7 +65,10 @@ async function decodeOne(bytes: Buffer, encoding: string, max: number): Promise<
 }
 
 function preview(bytes: Buffer): string {
-  const text = bytes.subarray(0, 96).toString('utf8').replace(/[^\x20-\x7e]/g, '.');
+  const text = bytes
+    .subarray(0, 96)
+    .toString('utf8')
+    .replace(/[^\x20-\x7e]/g, '.');
   return JSON.stringify(bytes.length > 96 ? `${text}...` : text);
 }
 
@@ -75,7 +84,10 @@ export async function prepareBody(
   maxBytes: number,
 ): Promise<PreparedBody> {
   if (!hasBody) return { type: 'none' };
-  if (captured.kind === 'hashed') return encodingsOf(headers).length === 0 ? { type: 'too-large', size: captured.size, sha256: captured.sha256 } : { type: 'too-large', size: captured.size };
+  if (captured.kind === 'hashed')
+    return encodingsOf(headers).length === 0
+      ? { type: 'too-large', size: captured.size, sha256: captured.sha256 }
+      : { type: 'too-large', size: captured.size };
   if (captured.kind === 'dropped') return { type: 'too-large', size: captured.size };
   let bytes = captured.bytes;
   try {
@@ -83,7 +95,12 @@ export async function prepareBody(
   } catch (err) {
     if (err instanceof TooLargeError) return { type: 'too-large', size: captured.bytes.length };
     // Undecodable: compare the bytes as they came.
-    return { type: 'bytes', sha256: sha256(captured.bytes), size: captured.bytes.length, preview: `(undecodable: ${(err as Error).message}) ${preview(captured.bytes)}` };
+    return {
+      type: 'bytes',
+      sha256: sha256(captured.bytes),
+      size: captured.bytes.length,
+      preview: `(undecodable: ${(err as Error).message}) ${preview(captured.bytes)}`,
+    };
   }
   if (bytes.length > 0 && isJsonContentType(headers)) {
     try {

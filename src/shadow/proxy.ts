@@ -35,7 +35,17 @@ export interface ShadowProxyOptions {
 }
 
 /** Headers that belong to one connection, never forwarded (RFC 9110 §7.6.1). */
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'upgrade', 'proxy-authenticate', 'proxy-authorization', 'trailer']);
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'te',
+  'upgrade',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'trailer',
+]);
 /** Marks the requests the new stack receives from the proxy. */
 export const SHADOW_HEADER = 'x-cutover-shadow';
 
@@ -48,7 +58,8 @@ interface Upstream {
 
 function upstream(raw: string, agentOptions: http.AgentOptions): Upstream {
   const url = new URL(raw);
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`${raw}: only http:// and https:// upstreams are supported`);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new Error(`${raw}: only http:// and https:// upstreams are supported`);
   if (url.username || url.password) throw new Error('upstream URLs must not carry credentials');
   const tls = url.protocol === 'https:';
   const agent = tls ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
@@ -110,7 +121,12 @@ class MirrorJob {
   legacyCapture: BodyCapture | undefined;
   readonly t0 = performance.now();
 
-  constructor(readonly route: CompiledRoute, readonly method: string, readonly target: string, readonly headers: Record<string, string>) {
+  constructor(
+    readonly route: CompiledRoute,
+    readonly method: string,
+    readonly target: string,
+    readonly headers: Record<string, string>,
+  ) {
     this.legacy = new Promise((resolve) => (this.resolveLegacy = resolve));
   }
 }
@@ -140,14 +156,30 @@ export class ShadowProxy {
     this.metrics = o.metrics ?? new ShadowMetrics();
     this.log = o.logger ?? createLogger('shadow-proxy', { service: this.service });
     this.samples = new DifferenceSamples(o.rules);
-    this.legacy = upstream(o.legacyUrl, { keepAlive: true, maxSockets: o.legacyMaxSockets ?? Infinity, scheduling: 'lifo' });
-    this.candidate = upstream(o.newUrl, { keepAlive: true, maxSockets: o.rules.maxConnections, maxFreeSockets: o.rules.maxConnections, scheduling: 'lifo' });
+    this.legacy = upstream(o.legacyUrl, {
+      keepAlive: true,
+      maxSockets: o.legacyMaxSockets ?? Infinity,
+      scheduling: 'lifo',
+    });
+    this.candidate = upstream(o.newUrl, {
+      keepAlive: true,
+      maxSockets: o.rules.maxConnections,
+      maxFreeSockets: o.rules.maxConnections,
+      scheduling: 'lifo',
+    });
     const secondaryUrl = o.secondaryLegacyUrl ?? o.rules.secondaryLegacyUrl;
-    this.secondary = secondaryUrl ? upstream(secondaryUrl, { keepAlive: true, maxSockets: o.rules.maxConnections, scheduling: 'lifo' }) : undefined;
+    this.secondary = secondaryUrl
+      ? upstream(secondaryUrl, { keepAlive: true, maxSockets: o.rules.maxConnections, scheduling: 'lifo' })
+      : undefined;
     this.noise = this.secondary ? new NoiseLearner(o.rules.noiseMinSamples, o.rules.noiseMinRate) : undefined;
     this.budget = new BufferBudget(o.rules.maxBufferedBytes);
-    this.server = http.createServer({ keepAliveTimeout: 65_000, headersTimeout: 66_000, requestTimeout: 0 }, (req, res) => this.handle(req, res));
-    this.server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => this.tunnel(req, socket, head));
+    this.server = http.createServer(
+      { keepAliveTimeout: 65_000, headersTimeout: 66_000, requestTimeout: 0 },
+      (req, res) => this.handle(req, res),
+    );
+    this.server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) =>
+      this.tunnel(req, socket, head),
+    );
     this.server.on('clientError', (err, socket) => {
       if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
       else socket.destroy(err);
@@ -186,7 +218,12 @@ export class ShadowProxy {
   }
 
   stats(): { admitted: number; waiting: number; inFlight: number; bufferedBytes: number } {
-    return { admitted: this.admitted, waiting: this.waiting.length, inFlight: this.inFlight, bufferedBytes: this.budget.used };
+    return {
+      admitted: this.admitted,
+      waiting: this.waiting.length,
+      inFlight: this.inFlight,
+      bufferedBytes: this.budget.used,
+    };
   }
 
   // ------------------------------------------------------------------------------ legacy path
@@ -218,7 +255,11 @@ export class ShadowProxy {
       res.sendDate = false;
       res.writeHead(status, ures.statusMessage, forwardableRaw(ures.rawHeaders));
       if (job && !job.abandoned) {
-        job.legacyCapture = new BodyCapture(this.rules.maxBodyBytes, this.budget, encodingsOf(ures.headers).length === 0);
+        job.legacyCapture = new BodyCapture(
+          this.rules.maxBodyBytes,
+          this.budget,
+          encodingsOf(ures.headers).length === 0,
+        );
         const capture = job.legacyCapture;
         ures.on('data', (chunk: Buffer) => capture.push(chunk));
       }
@@ -228,7 +269,8 @@ export class ShadowProxy {
         res.end();
         const ms = performance.now() - t0;
         this.metrics.duration.observe({ service: this.service, side: 'legacy' }, ms / 1000);
-        if (job?.legacyCapture) job.resolveLegacy({ answer: { status, headers: ures.headers }, capture: job.legacyCapture, ms });
+        if (job?.legacyCapture)
+          job.resolveLegacy({ answer: { status, headers: ures.headers }, capture: job.legacyCapture, ms });
       });
       ures.on('error', () => {
         res.destroy();
@@ -240,11 +282,18 @@ export class ShadowProxy {
       });
     });
     up.on('error', (err) => {
-      this.metrics.errors.inc({ service: this.service, route: route.label, side: 'legacy', reason: errorReason(err) });
+      this.metrics.errors.inc({
+        service: this.service,
+        route: route.label,
+        side: 'legacy',
+        reason: errorReason(err),
+      });
       if (job) this.abandon(job, 'legacy_incomplete');
       if (!answered && !res.headersSent) {
         this.log.warn({ reason: errorReason(err), target: pathOf(target) }, 'legacy did not answer');
-        res.writeHead(502, { 'content-type': 'text/plain; charset=utf-8', 'content-length': 26 }).end('shadow proxy: legacy down\n');
+        res
+          .writeHead(502, { 'content-type': 'text/plain; charset=utf-8', 'content-length': 26 })
+          .end('shadow proxy: legacy down\n');
       } else {
         res.destroy();
       }
@@ -268,7 +317,8 @@ export class ShadowProxy {
       req.on('end', () => {
         if (job.abandoned) return;
         // A request body the budget could not hold is not sent half.
-        if (job.requestBody && job.requestBody.finish().kind !== 'bytes') this.abandon(job, 'request_too_large');
+        if (job.requestBody && job.requestBody.finish().kind !== 'bytes')
+          this.abandon(job, 'request_too_large');
         else this.enqueue(job);
       });
     }
@@ -276,7 +326,12 @@ export class ShadowProxy {
 
   // --------------------------------------------------------------------------- mirror queue
 
-  private admit(route: CompiledRoute, method: string, target: string, req: http.IncomingMessage): MirrorJob | undefined {
+  private admit(
+    route: CompiledRoute,
+    method: string,
+    target: string,
+    req: http.IncomingMessage,
+  ): MirrorJob | undefined {
     if (this.admitted >= this.rules.queueSize) {
       this.metrics.dropped.inc({ service: this.service, route: route.label, reason: 'queue_full' });
       return undefined;
@@ -357,7 +412,9 @@ export class ShadowProxy {
       let timer: NodeJS.Timeout | undefined;
       const legacy = await Promise.race([
         job.legacy,
-        new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), this.rules.newStackTimeoutMs))),
+        new Promise<undefined>(
+          (resolve) => (timer = setTimeout(() => resolve(undefined), this.rules.newStackTimeoutMs)),
+        ),
       ]);
       clearTimeout(timer);
       if (!legacy) this.abandon(job, 'legacy_incomplete');
@@ -373,7 +430,12 @@ export class ShadowProxy {
   }
 
   /** Sends the job to an upstream; resolves undefined (counted) on error or timeout. */
-  private ask(u: Upstream, job: MirrorJob, payload: Buffer | undefined, side: ErrorSide): Promise<SideAnswer | undefined> {
+  private ask(
+    u: Upstream,
+    job: MirrorJob,
+    payload: Buffer | undefined,
+    side: ErrorSide,
+  ): Promise<SideAnswer | undefined> {
     const t0 = performance.now();
     return new Promise((resolve) => {
       let done = false;
@@ -382,7 +444,12 @@ export class ShadowProxy {
         done = true;
         clearTimeout(timer);
         req.destroy();
-        this.metrics.errors.inc({ service: this.service, route: job.route.label, side, reason: errorReason(err) });
+        this.metrics.errors.inc({
+          service: this.service,
+          route: job.route.label,
+          side,
+          reason: errorReason(err),
+        });
         resolve(undefined);
       };
       const headers: http.OutgoingHttpHeaders = { ...job.headers, [SHADOW_HEADER]: '1' };
@@ -396,10 +463,17 @@ export class ShadowProxy {
         path: u.prefix + job.target,
         headers,
       });
-      const timer = setTimeout(() => fail(Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' })), this.rules.newStackTimeoutMs);
+      const timer = setTimeout(
+        () => fail(Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' })),
+        this.rules.newStackTimeoutMs,
+      );
       req.on('error', fail);
       req.on('response', (res) => {
-        const capture = new BodyCapture(this.rules.maxBodyBytes, this.budget, encodingsOf(res.headers).length === 0);
+        const capture = new BodyCapture(
+          this.rules.maxBodyBytes,
+          this.budget,
+          encodingsOf(res.headers).length === 0,
+        );
         res.on('data', (c: Buffer) => capture.push(c));
         res.on('error', fail);
         res.on('aborted', () => fail(Object.assign(new Error('aborted'), { code: 'ECONNRESET' })));
@@ -418,11 +492,29 @@ export class ShadowProxy {
 
   // ----------------------------------------------------------------------------- comparison
 
-  private async prepare(method: string, a: { status: number; headers: http.IncomingHttpHeaders }, capture: BodyCapture): Promise<PreparedAnswer> {
-    return { status: a.status, headers: a.headers, body: await prepareBody(capture.finish(), a.headers, answerHasBody(method, a.status), this.rules.maxBodyBytes) };
+  private async prepare(
+    method: string,
+    a: { status: number; headers: http.IncomingHttpHeaders },
+    capture: BodyCapture,
+  ): Promise<PreparedAnswer> {
+    return {
+      status: a.status,
+      headers: a.headers,
+      body: await prepareBody(
+        capture.finish(),
+        a.headers,
+        answerHasBody(method, a.status),
+        this.rules.maxBodyBytes,
+      ),
+    };
   }
 
-  private async compare(job: MirrorJob, legacy: LegacyResult, candidate: SideAnswer, secondary: SideAnswer | undefined): Promise<void> {
+  private async compare(
+    job: MirrorJob,
+    legacy: LegacyResult,
+    candidate: SideAnswer,
+    secondary: SideAnswer | undefined,
+  ): Promise<void> {
     const route = job.route;
     const label = { service: this.service, route: route.label };
     const [l, n, s] = await Promise.all([
@@ -439,10 +531,16 @@ export class ShadowProxy {
     const { real, noise } = splitNoise(route.label, result.differences, noiseDiffs, this.noise);
     this.metrics.compared.inc(label);
     if (result.tooLarge) this.metrics.tooLarge.inc(label);
-    for (const d of noise) this.metrics.noise.inc({ ...label, field: this.metrics.fieldLabel(route.label, d.field) });
+    for (const d of noise)
+      this.metrics.noise.inc({ ...label, field: this.metrics.fieldLabel(route.label, d.field) });
     if (real.length > 0 || result.truncated) {
       this.metrics.differing.inc(label);
-      for (const d of real) this.metrics.differences.inc({ ...label, field: this.metrics.fieldLabel(route.label, d.field), kind: d.kind });
+      for (const d of real)
+        this.metrics.differences.inc({
+          ...label,
+          field: this.metrics.fieldLabel(route.label, d.field),
+          kind: d.kind,
+        });
       this.samples.add({
         route: route.label,
         method: job.method,
@@ -498,7 +596,12 @@ export class ShadowProxy {
       ures.pipe(socket);
     });
     up.on('error', (err) => {
-      this.metrics.errors.inc({ service: this.service, route: route.label, side: 'legacy', reason: errorReason(err) });
+      this.metrics.errors.inc({
+        service: this.service,
+        route: route.label,
+        side: 'legacy',
+        reason: errorReason(err),
+      });
       socket.end('HTTP/1.1 502 Bad Gateway\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
     });
     socket.on('error', () => up.destroy());
@@ -514,7 +617,8 @@ function pairs(raw: string[]): [string, string][] {
 
 function rawHead(res: http.IncomingMessage): string {
   let s = `HTTP/${res.httpVersion} ${res.statusCode} ${res.statusMessage}\r\n`;
-  for (let i = 0; i < res.rawHeaders.length; i += 2) s += `${res.rawHeaders[i]}: ${res.rawHeaders[i + 1]}\r\n`;
+  for (let i = 0; i < res.rawHeaders.length; i += 2)
+    s += `${res.rawHeaders[i]}: ${res.rawHeaders[i + 1]}\r\n`;
   return `${s}\r\n`;
 }
 

@@ -10,7 +10,13 @@ import { validateFragment, type Problem } from '../api/validate.js';
 import { PointerMatcher, parsePointer } from './json-pointer.js';
 import { compilePathPattern, type PathPattern } from './path-pattern.js';
 import {
-  shadowComparisonSchema, type ArrayRule, type BodyRules, type NumberRule, type ShadowComparison, type StringRule, type TimestampRule,
+  shadowComparisonSchema,
+  type ArrayRule,
+  type BodyRules,
+  type NumberRule,
+  type ShadowComparison,
+  type StringRule,
+  type TimestampRule,
 } from './rules-schema.js';
 
 export type { Problem } from '../api/validate.js';
@@ -75,8 +81,13 @@ export interface CompiledRules {
 }
 
 export class RulesError extends Error {
-  constructor(readonly source: string, readonly problems: Problem[]) {
-    super(`${source}: ${problems.length} problem(s) in the comparison rules:\n${problems.map((p) => `  ${p.path || '(rules)'}: ${p.message}`).join('\n')}`);
+  constructor(
+    readonly source: string,
+    readonly problems: Problem[],
+  ) {
+    super(
+      `${source}: ${problems.length} problem(s) in the comparison rules:\n${problems.map((p) => `  ${p.path || '(rules)'}: ${p.message}`).join('\n')}`,
+    );
     this.name = 'RulesError';
   }
 }
@@ -84,7 +95,13 @@ export class RulesError extends Error {
 /** Every problem of a rules object; [] when valid. Applies defaults to `rules` in place. */
 export function validateRules(rules: unknown, root = ''): Problem[] {
   if (typeof rules !== 'object' || rules === null || Array.isArray(rules)) {
-    return [{ path: root, message: 'the comparison rules must be a mapping (service, routes, defaults...): see docs/shadow-proxy.md' }];
+    return [
+      {
+        path: root,
+        message:
+          'the comparison rules must be a mapping (service, routes, defaults...): see docs/shadow-proxy.md',
+      },
+    ];
   }
   const problems = validateFragment(shadowComparisonSchema, rules, root);
   if (problems.length === 0) {
@@ -108,7 +125,9 @@ export function parseRules(text: string, source = 'rules'): CompiledRules {
   // The first YAML error is the one to fix; the rest usually follow from it.
   if (doc.errors.length) {
     const first = doc.errors[0]!.message.split('\n')[0]!;
-    const hint = /flow-map|flow map/i.test(first) ? ' (quote values with { }, like template: "/orders/{id}")' : '';
+    const hint = /flow-map|flow map/i.test(first)
+      ? ' (quote values with { }, like template: "/orders/{id}")'
+      : '';
     throw new RulesError(source, [{ path: '', message: `YAML error: ${first}${hint}` }]);
   }
   let value: unknown = doc.toJS();
@@ -123,7 +142,9 @@ export function loadRulesFile(file: string): CompiledRules {
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new RulesError(file, [{ path: '', message: `cannot read the rules file: ${(err as Error).message}` }]);
+    throw new RulesError(file, [
+      { path: '', message: `cannot read the rules file: ${(err as Error).message}` },
+    ]);
   }
   return parseRules(text, file);
 }
@@ -140,8 +161,14 @@ function addBodyRules(m: PointerMatcher<BodyRule>, b: BodyRules | undefined): vo
   if (!b) return;
   for (const p of b.ignore ?? []) m.add(p, { kind: 'ignore' });
   for (const r of b.numbers ?? []) m.add(r.path, { kind: 'number', rule: r });
-  for (const r of b.timestamps ?? []) m.add(r.path, { kind: 'timestamp', rule: r, toleranceMicros: r.tolerance ? parseDurationMs(r.tolerance) * 1000 : 0 });
-  for (const r of b.arrays ?? []) m.add(r.path, { kind: 'array', rule: r, keySegments: r.key ? parsePointer(r.key) : undefined });
+  for (const r of b.timestamps ?? [])
+    m.add(r.path, {
+      kind: 'timestamp',
+      rule: r,
+      toleranceMicros: r.tolerance ? parseDurationMs(r.tolerance) * 1000 : 0,
+    });
+  for (const r of b.arrays ?? [])
+    m.add(r.path, { kind: 'array', rule: r, keySegments: r.key ? parsePointer(r.key) : undefined });
   for (const r of b.strings ?? []) m.add(r.path, { kind: 'string', rule: r });
 }
 
@@ -176,7 +203,11 @@ export function compileRules(r: ShadowComparison): CompiledRules {
     pattern: undefined,
     methods: undefined,
     compareHeaders: globalHeaders,
-    body: { matcher: defaultsMatcher(), nullEqualsMissing: r.defaults?.nullEqualsMissing ?? false, compareBody: r.defaults?.compareBody ?? true },
+    body: {
+      matcher: defaultsMatcher(),
+      nullEqualsMissing: r.defaults?.nullEqualsMissing ?? false,
+      compareBody: r.defaults?.compareBody ?? true,
+    },
   };
   const redactFields = new PointerMatcher<true>();
   for (const p of r.redact?.fields ?? []) redactFields.add(p, true);

@@ -79,7 +79,10 @@ export class DifferenceSamples {
   private seq = 0;
   private readonly first = new Map<string, DifferenceSample>();
 
-  constructor(private readonly rules: CompiledRules, private readonly now: () => Date = () => new Date()) {}
+  constructor(
+    private readonly rules: CompiledRules,
+    private readonly now: () => Date = () => new Date(),
+  ) {}
 
   get size(): number {
     return this.rules.sampleSize;
@@ -91,7 +94,8 @@ export class DifferenceSamples {
     const max = r.maxValueLength;
     const value = (d: Difference, v: unknown): unknown => {
       if (d.path.startsWith('header:')) return clip(redactHeaderValue(r, d.path.slice(7), v), max);
-      if (d.path.startsWith('/') || d.path === '') return clip(d.path === '' ? v : redactBodyValue(r.redactFields, d.path, v), max);
+      if (d.path.startsWith('/') || d.path === '')
+        return clip(d.path === '' ? v : redactBodyValue(r.redactFields, d.path, v), max);
       return clip(v, max);
     };
     const listed = x.differences.slice(0, MAX_DIFFERENCES_PER_SAMPLE).map((d) => {
@@ -104,7 +108,12 @@ export class DifferenceSamples {
     });
     const headers = (h: PreparedAnswer['headers']): Record<string, unknown> => {
       const out: Record<string, unknown> = {};
-      for (const name of ['content-type', 'content-encoding', 'content-length', ...this.routeHeaders(x.route)]) {
+      for (const name of [
+        'content-type',
+        'content-encoding',
+        'content-length',
+        ...this.routeHeaders(x.route),
+      ]) {
         if (h[name] !== undefined) out[name] = redactHeaderValue(r, name, h[name]);
       }
       return out;
@@ -137,7 +146,10 @@ export class DifferenceSamples {
 
   /** Most recent first. */
   recent(): DifferenceSample[] {
-    const ordered = this.ring.length < this.rules.sampleSize ? [...this.ring] : [...this.ring.slice(this.next), ...this.ring.slice(0, this.next)];
+    const ordered =
+      this.ring.length < this.rules.sampleSize
+        ? [...this.ring]
+        : [...this.ring.slice(this.next), ...this.ring.slice(0, this.next)];
     return ordered.reverse();
   }
 

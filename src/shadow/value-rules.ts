@@ -10,7 +10,8 @@ import { parseDecimal, formatScaled, type Scaled } from '../reconciliation/decim
 /** A JSON number, or with acceptStrings a string holding one; undefined otherwise. */
 export function readNumber(v: unknown, acceptStrings: boolean): string | undefined {
   if (typeof v === 'number' && Number.isFinite(v)) return String(v);
-  if (acceptStrings && typeof v === 'string' && /^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$/.test(v)) return v.trim();
+  if (acceptStrings && typeof v === 'string' && /^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$/.test(v))
+    return v.trim();
   return undefined;
 }
 
@@ -50,7 +51,8 @@ export function decimalsEqual(a: string, b: string): boolean {
 
 // --------------------------------------------------------------------------------- timestamps
 
-const ISO = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?)?\s*(Z|[+-]\d{2}(?::?\d{2})?)?$/i;
+const ISO =
+  /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?)?\s*(Z|[+-]\d{2}(?::?\d{2})?)?$/i;
 
 const zoneFormatters = new Map<string, Intl.DateTimeFormat>();
 
@@ -61,11 +63,21 @@ export function zoneOffsetMinutes(zone: string, epochMs: number): number {
   if (fixed) return (fixed[1] === '-' ? -1 : 1) * (Number(fixed[2]) * 60 + Number(fixed[3]));
   let f = zoneFormatters.get(zone);
   if (!f) {
-    f = new Intl.DateTimeFormat('en-US', { timeZone: zone, hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit' });
+    f = new Intl.DateTimeFormat('en-US', {
+      timeZone: zone,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+      second: '2-digit',
+    });
     zoneFormatters.set(zone, f);
   }
   const parts: Record<string, number> = {};
-  for (const p of f.formatToParts(new Date(epochMs))) if (p.type !== 'literal') parts[p.type] = Number(p.value);
+  for (const p of f.formatToParts(new Date(epochMs)))
+    if (p.type !== 'literal') parts[p.type] = Number(p.value);
   const wall = Date.UTC(parts.year!, parts.month! - 1, parts.day, parts.hour, parts.minute, parts.second);
   return Math.round((wall - Math.floor(epochMs / 1000) * 1000) / 60_000);
 }
@@ -75,8 +87,12 @@ export function zoneOffsetMinutes(zone: string, epochMs: number): number {
  * `2026-12-01 05:00:00.123456+03:00`, `2026-12-01 05:00:00` in `assumeZone`), or of an epoch
  * number (`epoch` unit). Undefined when the value is no timestamp.
  */
-export function readInstantMicros(v: unknown, o: { assumeZone?: string; epoch?: 'Seconds' | 'Milliseconds' } = {}): number | undefined {
-  if (typeof v === 'number' && Number.isFinite(v)) return Math.round(o.epoch === 'Seconds' ? v * 1e6 : v * 1e3);
+export function readInstantMicros(
+  v: unknown,
+  o: { assumeZone?: string; epoch?: 'Seconds' | 'Milliseconds' } = {},
+): number | undefined {
+  if (typeof v === 'number' && Number.isFinite(v))
+    return Math.round(o.epoch === 'Seconds' ? v * 1e6 : v * 1e3);
   if (typeof v !== 'string') return undefined;
   const t = v.trim();
   if (/^\d{9,13}$/.test(t)) return readInstantMicros(Number(t), o);
@@ -85,13 +101,17 @@ export function readInstantMicros(v: unknown, o: { assumeZone?: string; epoch?: 
   const [, y, mo, d, h = '0', mi = '0', s = '0', frac = '', zone] = m;
   const month = Number(mo);
   const day = Number(d);
-  if (month < 1 || month > 12 || day < 1 || day > 31 || Number(h) > 23 || Number(mi) > 59 || Number(s) > 60) return undefined;
+  if (month < 1 || month > 12 || day < 1 || day > 31 || Number(h) > 23 || Number(mi) > 59 || Number(s) > 60)
+    return undefined;
   const wallMs = Date.UTC(Number(y), month - 1, day, Number(h), Number(mi), Number(s));
   if (Number.isNaN(wallMs)) return undefined;
   const micros = Number(frac.padEnd(6, '0').slice(0, 6));
   let offset: number;
   if (zone) {
-    offset = zoneOffsetMinutes(zone.toUpperCase() === 'Z' ? 'UTC' : zone.length === 3 ? `${zone}:00` : zone, 0);
+    offset = zoneOffsetMinutes(
+      zone.toUpperCase() === 'Z' ? 'UTC' : zone.length === 3 ? `${zone}:00` : zone,
+      0,
+    );
   } else {
     const z = o.assumeZone ?? 'UTC';
     // The offset at the wall time read as UTC, corrected once: exact except inside a DST gap.
@@ -103,7 +123,10 @@ export function readInstantMicros(v: unknown, o: { assumeZone?: string; epoch?: 
 
 // ------------------------------------------------------------------------------------ strings
 
-export function normalizeString(s: string, r: { trim?: boolean; ignoreCase?: boolean; collapseWhitespace?: boolean }): string {
+export function normalizeString(
+  s: string,
+  r: { trim?: boolean; ignoreCase?: boolean; collapseWhitespace?: boolean },
+): string {
   let out = s;
   if (r.collapseWhitespace) out = out.replace(/\s+/g, ' ');
   if (r.trim) out = out.trim();

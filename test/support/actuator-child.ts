@@ -31,14 +31,19 @@ async function main(action: Action): Promise<void> {
     const client = new KubeClient(await loadKubeConfig());
     if (action.kind === 'scale') {
       const { DeploymentActuator } = await import('../../src/actuators/workloads/deployments.js');
-      await new DeploymentActuator(client, { onWrite }).scaleDeployment(action.namespace, action.name, action.replicas);
+      await new DeploymentActuator(client, { onWrite }).scaleDeployment(
+        action.namespace,
+        action.name,
+        action.replicas,
+      );
     } else {
       const { TrafficActuator } = await import('../../src/actuators/traffic/traffic.js');
       await new TrafficActuator(client, { onWrite }).applyAll(action.targets, action.desired);
     }
   } else {
     const { freezeLegacy, liftLegacyFreeze } = await import('../../src/actuators/freeze/legacy-freeze.js');
-    if (action.kind === 'freeze') await freezeLegacy(action.target, { recordTable: action.recordTable, onWrite });
+    if (action.kind === 'freeze')
+      await freezeLegacy(action.target, { recordTable: action.recordTable, onWrite });
     else await liftLegacyFreeze(action.target, action.record, { recordTable: action.recordTable, onWrite });
   }
   process.exitCode = NO_CRASH_EXIT;

@@ -6,7 +6,12 @@
  * deploy/operator/rbac.yaml is compared with. A request the declaration does not cover, or one
  * the API server refused with 403, is a violation; the root hook in hooks.ts fails the run on any.
  */
-import { controllerApiUsage, RUNTIME_API_USAGE, usageKeys, type ApiUse } from '../../src/runtime/api-usage.js';
+import {
+  controllerApiUsage,
+  RUNTIME_API_USAGE,
+  usageKeys,
+  type ApiUse,
+} from '../../src/runtime/api-usage.js';
 import { ACTUATORS_API_USAGE } from '../../src/actuators/api-usage.js';
 import { registeredControllers } from '../../src/runtime/controller-registry.js';
 import { KubeClient, type RequestInfo } from '../../src/runtime/kube-client.js';
@@ -24,7 +29,15 @@ export function declaredUsage(): ApiUse[] {
   return [...RUNTIME_API_USAGE, ...controllers, ...ACTUATORS_API_USAGE];
 }
 
-const VERBS: Record<string, string> = { GET: 'get', LIST: 'list', WATCH: 'watch', POST: 'create', PUT: 'update', PATCH: 'patch', DELETE: 'delete' };
+const VERBS: Record<string, string> = {
+  GET: 'get',
+  LIST: 'list',
+  WATCH: 'watch',
+  POST: 'create',
+  PUT: 'update',
+  PATCH: 'patch',
+  DELETE: 'delete',
+};
 /** Test-only kinds the runtime tests grant themselves (not the operator's). */
 const TEST_GROUPS = new Set(['test.cutover.nokta.io']);
 const TEST_PLURALS = new Set(['widgets']);
@@ -63,8 +76,14 @@ export function recordRequest(component: string, verb: string, path: string, cod
   const set = seen.get(k.key) ?? new Set<string>();
   set.add(component);
   seen.set(k.key, set);
-  if (!declared.has(k.key)) violations.add(`${component}: ${k.key.replace(/\|/g, ' ')} is not declared (src/runtime/api-usage.ts, ControllerSpec.uses, an actuator's apiUsage)`);
-  if (code === 403) violations.add(`${component}: ${k.key.replace(/\|/g, ' ')} was refused (403): deploy/operator/rbac.yaml lacks it`);
+  if (!declared.has(k.key))
+    violations.add(
+      `${component}: ${k.key.replace(/\|/g, ' ')} is not declared (src/runtime/api-usage.ts, ControllerSpec.uses, an actuator's apiUsage)`,
+    );
+  if (code === 403)
+    violations.add(
+      `${component}: ${k.key.replace(/\|/g, ' ')} was refused (403): deploy/operator/rbac.yaml lacks it`,
+    );
 }
 
 export function recordingOptions(component: string): { onRequest: (r: RequestInfo) => void } {
@@ -75,20 +94,37 @@ export function recordingOptions(component: string): { onRequest: (r: RequestInf
  * A KubeClient authenticated as the operator's ServiceAccount (deploy/operator/rbac.yaml applied
  * for `namespace`), whose requests are recorded for `component`.
  */
-export async function operatorClient(cluster: TestCluster, namespace: string, component: string, opts: { extraRules?: PolicyRule[] } = {}): Promise<{ client: KubeClient; kubeconfig: string }> {
+export async function operatorClient(
+  cluster: TestCluster,
+  namespace: string,
+  component: string,
+  opts: { extraRules?: PolicyRule[] } = {},
+): Promise<{ client: KubeClient; kubeconfig: string }> {
   const id = await operatorIdentity(cluster, namespace, opts);
-  return { client: new KubeClient(await loadKubeConfig(id.kubeconfig), recordingOptions(component)), kubeconfig: id.kubeconfig };
+  return {
+    client: new KubeClient(await loadKubeConfig(id.kubeconfig), recordingOptions(component)),
+    kubeconfig: id.kubeconfig,
+  };
 }
 
 /** The REST path prefix of a plural the operator uses (its metric labels carry no group). */
 const PATHS = new Map<string, string>(
-  [...Object.values(builtin), CUTOVER, CANARY_PHASE, RECONCILIATION].map((rt) => [rt.plural, rt.group ? `/apis/${rt.group}/${rt.version}` : `/api/${rt.version}`]),
+  [...Object.values(builtin), CUTOVER, CANARY_PHASE, RECONCILIATION].map((rt) => [
+    rt.plural,
+    rt.group ? `/apis/${rt.group}/${rt.version}` : `/api/${rt.version}`,
+  ]),
 );
 
 /** Records what an operator's own metrics say it requested (call before it exits; `follow` polls). */
-export async function recordOperatorMetrics(component: string, port: number, counted: Map<string, number>): Promise<void> {
+export async function recordOperatorMetrics(
+  component: string,
+  port: number,
+  counted: Map<string, number>,
+): Promise<void> {
   const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  for (const m of text.matchAll(/^cutover_api_requests_total\{verb="([^"]+)",resource="([^"]+)",code="(\d+)"\} (\d+)/gm)) {
+  for (const m of text.matchAll(
+    /^cutover_api_requests_total\{verb="([^"]+)",resource="([^"]+)",code="(\d+)"\} (\d+)/gm,
+  )) {
     const [, verb = '', resource = '', code = '0', n = '0'] = m;
     const id = `${verb} ${resource} ${code}`;
     if ((counted.get(id) ?? 0) >= Number(n)) continue;
@@ -96,11 +132,18 @@ export async function recordOperatorMetrics(component: string, port: number, cou
     const [plural = '', sub] = resource.split('/');
     const prefix = PATHS.get(plural);
     if (!prefix) {
-      if (!TEST_PLURALS.has(plural)) violations.add(`${component}: requests to '${resource}', a kind the operator does not declare`);
+      if (!TEST_PLURALS.has(plural))
+        violations.add(`${component}: requests to '${resource}', a kind the operator does not declare`);
       continue;
     }
-    const named = verb === 'GET' || verb === 'PUT' || verb === 'PATCH' || verb === 'DELETE' || sub !== undefined;
-    recordRequest(component, verb, `${prefix}/${plural}${named ? '/x' : ''}${sub ? `/${sub}` : ''}`, Number(code));
+    const named =
+      verb === 'GET' || verb === 'PUT' || verb === 'PATCH' || verb === 'DELETE' || sub !== undefined;
+    recordRequest(
+      component,
+      verb,
+      `${prefix}/${plural}${named ? '/x' : ''}${sub ? `/${sub}` : ''}`,
+      Number(code),
+    );
   }
 }
 

@@ -53,10 +53,19 @@ export function kubectlBinary(): string {
 
 function runKubectl(kubeconfig: string, args: string[], input?: string): Promise<KubectlResult> {
   return new Promise((resolve) => {
-    const child = execFile(kubectlBinary(), ['--kubeconfig', kubeconfig, ...args], { maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : 1) : 0;
-      resolve({ code, stdout, stderr });
-    });
+    const child = execFile(
+      kubectlBinary(),
+      ['--kubeconfig', kubeconfig, ...args],
+      { maxBuffer: 64 * 1024 * 1024 },
+      (err, stdout, stderr) => {
+        const code = err
+          ? typeof (err as { code?: unknown }).code === 'number'
+            ? (err as { code: number }).code
+            : 1
+          : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
     if (input !== undefined) child.stdin?.end(input);
     else child.stdin?.end();
   });
@@ -75,8 +84,10 @@ async function build(): Promise<TestCluster> {
   kc.loadFromFile(kubeconfigPath);
   const core = kc.makeApiClient(k8s.CoreV1Api);
   const path = kubeconfigPath;
-  const kubectl = (args: string[], opts: { input?: string; kubeconfig?: string } = {}): Promise<KubectlResult> =>
-    runKubectl(opts.kubeconfig ?? path, args, opts.input);
+  const kubectl = (
+    args: string[],
+    opts: { input?: string; kubeconfig?: string } = {},
+  ): Promise<KubectlResult> => runKubectl(opts.kubeconfig ?? path, args, opts.input);
 
   const applyDir = async (dir: string, what: string): Promise<void> => {
     const r = await kubectl(['apply', '--server-side', '--force-conflicts', '-f', dir]);
@@ -92,8 +103,13 @@ async function build(): Promise<TestCluster> {
     kubectl,
     controlPlane: localPlane,
     async createNamespace(prefix: string): Promise<string> {
-      const name = `${prefix.toLowerCase().replace(/[^a-z0-9-]/g, '-').slice(0, 40)}-${randomBytes(3).toString('hex')}`;
-      await core.createNamespace({ body: { metadata: { name, labels: { 'cutover.nokta.io/test': 'true' } } } });
+      const name = `${prefix
+        .toLowerCase()
+        .replace(/[^a-z0-9-]/g, '-')
+        .slice(0, 40)}-${randomBytes(3).toString('hex')}`;
+      await core.createNamespace({
+        body: { metadata: { name, labels: { 'cutover.nokta.io/test': 'true' } } },
+      });
       // kube-controller-manager's ServiceAccount controller creates `default`; on a loaded machine
       // it can take longer than a test should wait, so after a few seconds the test creates it
       // itself, as that controller would (a 409 means the controller was first).
@@ -108,7 +124,9 @@ async function build(): Promise<TestCluster> {
           } catch (err) {
             if (!created && Date.now() - started > 5_000) {
               created = true;
-              await core.createNamespacedServiceAccount({ namespace: name, body: { metadata: { name: 'default' } } }).catch(() => undefined);
+              await core
+                .createNamespacedServiceAccount({ namespace: name, body: { metadata: { name: 'default' } } })
+                .catch(() => undefined);
             }
             throw err;
           }
@@ -136,9 +154,21 @@ async function build(): Promise<TestCluster> {
       if (!token) throw new Error('TokenRequest returned no token');
       const cluster = kc.getCurrentCluster();
       if (!cluster) throw new Error('kubeconfig has no current cluster');
-      const caData = cluster.caData ?? (cluster.caFile ? (await import('node:fs')).readFileSync(cluster.caFile).toString('base64') : '');
+      const caData =
+        cluster.caData ??
+        (cluster.caFile ? (await import('node:fs')).readFileSync(cluster.caFile).toString('base64') : '');
       const file = join(mkdtempSync(join(tmpdir(), 'cutover-sa-')), 'kubeconfig');
-      writeFileSync(file, kubeconfigYaml({ server: cluster.server, caData, user: { token }, namespace, name: `${namespace}-${serviceAccount}` }), { mode: 0o600 });
+      writeFileSync(
+        file,
+        kubeconfigYaml({
+          server: cluster.server,
+          caData,
+          user: { token },
+          namespace,
+          name: `${namespace}-${serviceAccount}`,
+        }),
+        { mode: 0o600 },
+      );
       return file;
     },
     async applyCrds(): Promise<void> {

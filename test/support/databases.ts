@@ -10,7 +10,8 @@ import mysql from 'mysql2/promise';
 import { Redis } from 'ioredis';
 import { repoRoot } from '../../src/devenv/devenv-state.js';
 
-export const POSTGRES_ADMIN_URL = process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+export const POSTGRES_ADMIN_URL =
+  process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 export const MYSQL_ADMIN_URL = process.env.TEST_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/mysql';
 export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/0';
 
@@ -35,11 +36,16 @@ function portOpen(port: number): Promise<boolean> {
 export async function ensureServices(): Promise<void> {
   const up = await Promise.all([5432, 3306, 6379].map(portOpen));
   if (up.every(Boolean)) return;
-  execFileSync(process.execPath, [`${repoRoot()}/scripts/setup.mjs`, '--no-cluster', '--quiet'], { stdio: 'inherit' });
+  execFileSync(process.execPath, [`${repoRoot()}/scripts/setup.mjs`, '--no-cluster', '--quiet'], {
+    stdio: 'inherit',
+  });
 }
 
 function uniqueName(prefix: string): string {
-  return `t_${prefix.toLowerCase().replace(/[^a-z0-9_]/g, '_').slice(0, 30)}_${randomBytes(4).toString('hex')}`;
+  return `t_${prefix
+    .toLowerCase()
+    .replace(/[^a-z0-9_]/g, '_')
+    .slice(0, 30)}_${randomBytes(4).toString('hex')}`;
 }
 
 export async function createPostgresDatabase(prefix: string): Promise<TestDatabase> {

@@ -13,10 +13,18 @@ export const mochaHooks = {
     if (components.size === 0) return;
     const violations = usageViolations();
     if (violations.length > 0) {
-      throw new Error(`the operator made Kubernetes requests its RBAC declaration does not cover:\n  ${violations.join('\n  ')}`);
+      throw new Error(
+        `the operator made Kubernetes requests its RBAC declaration does not cover:\n  ${violations.join('\n  ')}`,
+      );
     }
     const idle = unexercised();
-    process.stdout.write(`\nAPI usage: every request of ${[...components].sort().join(', ')} is declared and granted` + (idle.length ? `; declared but not exercised in this run: ${idle.map((k) => k.split('|').slice(0, 3).join(' ')).join(', ')}` : '') + '\n');
+    process.stdout.write(
+      `\nAPI usage: every request of ${[...components].sort().join(', ')} is declared and granted` +
+        (idle.length
+          ? `; declared but not exercised in this run: ${idle.map((k) => k.split('|').slice(0, 3).join(' ')).join(', ')}`
+          : '') +
+        '\n',
+    );
   },
 };
 

@@ -5,7 +5,12 @@
  * test can see what happens before a cache has synced.
  */
 import type { ListResult, ListWatchTransport } from '../../src/runtime/informer.js';
-import { ApiError, type KubeObject, type WatchEvent, type WatchHandle } from '../../src/runtime/kube-client.js';
+import {
+  ApiError,
+  type KubeObject,
+  type WatchEvent,
+  type WatchHandle,
+} from '../../src/runtime/kube-client.js';
 
 export interface OpenWatch {
   rv: string;
@@ -26,7 +31,16 @@ export class MemoryTransport implements ListWatchTransport<KubeObject> {
   constructor(private readonly namespace = 'ns') {}
 
   put(name: string, data = '', extra: Partial<KubeObject> = {}): KubeObject {
-    const o: KubeObject = { ...extra, metadata: { name, namespace: this.namespace, resourceVersion: String(++this.rv), ...(extra.metadata ?? {}) }, data };
+    const o: KubeObject = {
+      ...extra,
+      metadata: {
+        name,
+        namespace: this.namespace,
+        resourceVersion: String(++this.rv),
+        ...(extra.metadata ?? {}),
+      },
+      data,
+    };
     this.objects.set(name, o);
     return o;
   }
@@ -48,10 +62,18 @@ export class MemoryTransport implements ListWatchTransport<KubeObject> {
       this.listFailures--;
       throw new ApiError('connection refused', 0);
     }
-    return { items: [...this.objects.values()].map((o) => structuredClone(o)), resourceVersion: String(this.rv) };
+    return {
+      items: [...this.objects.values()].map((o) => structuredClone(o)),
+      resourceVersion: String(this.rv),
+    };
   }
 
-  watch(rv: string, timeoutSeconds: number, onEvent: (ev: WatchEvent) => void, onDone: (err?: unknown) => void): Promise<WatchHandle> {
+  watch(
+    rv: string,
+    timeoutSeconds: number,
+    onEvent: (ev: WatchEvent) => void,
+    onDone: (err?: unknown) => void,
+  ): Promise<WatchHandle> {
     const w: OpenWatch = { rv, timeoutSeconds, onEvent, onDone, aborted: false };
     this.watches.push(w);
     return Promise.resolve({ abort: () => (w.aborted = true) });

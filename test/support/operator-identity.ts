@@ -40,7 +40,10 @@ export function operatorRules(): { clusterRole: PolicyRule[]; leaderElection: Po
   const docs = rbacDocs();
   const cr = docs.find((d) => d.kind === 'ClusterRole' && d.metadata.name === 'cutover-operator');
   const le = docs.find((d) => d.kind === 'Role' && d.metadata.name === 'cutover-operator-leader-election');
-  if (!cr || !le) throw new Error('deploy/operator/rbac.yaml lacks the cutover-operator ClusterRole or its leader-election Role');
+  if (!cr || !le)
+    throw new Error(
+      'deploy/operator/rbac.yaml lacks the cutover-operator ClusterRole or its leader-election Role',
+    );
   return { clusterRole: cr.rules ?? [], leaderElection: le.rules ?? [] };
 }
 
@@ -61,7 +64,11 @@ const identities = new Map<string, Promise<OperatorIdentity>>();
  * kubeconfig of that ServiceAccount. `extraRules` (a Role in the namespace) are for test-only
  * kinds such as the Widget of the runtime tests: never for what the operator's code needs.
  */
-export function operatorIdentity(cluster: TestCluster, namespace: string, opts: { extraRules?: PolicyRule[] } = {}): Promise<OperatorIdentity> {
+export function operatorIdentity(
+  cluster: TestCluster,
+  namespace: string,
+  opts: { extraRules?: PolicyRule[] } = {},
+): Promise<OperatorIdentity> {
   const id = `${namespace}|${JSON.stringify(opts.extraRules ?? [])}`;
   let p = identities.get(id);
   if (!p) {
@@ -72,9 +79,16 @@ export function operatorIdentity(cluster: TestCluster, namespace: string, opts: 
   return p;
 }
 
-async function create(cluster: TestCluster, namespace: string, extraRules: PolicyRule[] | undefined): Promise<OperatorIdentity> {
+async function create(
+  cluster: TestCluster,
+  namespace: string,
+  extraRules: PolicyRule[] | undefined,
+): Promise<OperatorIdentity> {
   const apply = async (doc: unknown): Promise<void> => {
-    const r = await cluster.kubectl(['apply', '--server-side', '--force-conflicts', '--field-manager=cutover-tests', '-f', '-'], { input: JSON.stringify(doc) });
+    const r = await cluster.kubectl(
+      ['apply', '--server-side', '--force-conflicts', '--field-manager=cutover-tests', '-f', '-'],
+      { input: JSON.stringify(doc) },
+    );
     if (r.code !== 0) throw new Error(`applying RBAC failed: ${r.stderr}`);
   };
   const bindingName = `cutover-operator-${namespace}`;
@@ -87,7 +101,12 @@ async function create(cluster: TestCluster, namespace: string, extraRules: Polic
     await apply(copy);
   }
   if (extraRules?.length) {
-    await apply({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: 'cutover-operator-test-extra', namespace }, rules: extraRules });
+    await apply({
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'Role',
+      metadata: { name: 'cutover-operator-test-extra', namespace },
+      rules: extraRules,
+    });
     await apply({
       apiVersion: 'rbac.authorization.k8s.io/v1',
       kind: 'RoleBinding',

@@ -35,7 +35,11 @@ export interface OperatorProcess {
  * `nodeArgs` go to Node itself (e.g. `--heapsnapshot-signal=SIGUSR2`), `entry` replaces the
  * shipped `dist/src/cli/main.js` (e.g. a test entry that also registers a test controller).
  */
-export function startOperator(args: string[], env: Record<string, string> = {}, opts: { nodeArgs?: string[]; entry?: string } = {}): OperatorProcess {
+export function startOperator(
+  args: string[],
+  env: Record<string, string> = {},
+  opts: { nodeArgs?: string[]; entry?: string } = {},
+): OperatorProcess {
   const listen = args.includes('--listen-address') ? [] : ['--listen-address', '127.0.0.1:0'];
   const entry = opts.entry ?? join(repoRoot(), 'dist', 'src', 'cli', 'main.js');
   const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), entry, 'operator', ...listen, ...args], {

@@ -30,13 +30,18 @@ export interface PodRunner {
 
 const mergePatch = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
 
-async function resolveEnv(core: k8s.CoreV1Api, pod: k8s.V1Pod, container: k8s.V1Container): Promise<Record<string, string>> {
+async function resolveEnv(
+  core: k8s.CoreV1Api,
+  pod: k8s.V1Pod,
+  container: k8s.V1Container,
+): Promise<Record<string, string>> {
   const ns = pod.metadata?.namespace ?? 'default';
   const env: Record<string, string> = {};
   for (const from of container.envFrom ?? []) {
     if (from.secretRef?.name) {
       const s = await core.readNamespacedSecret({ name: from.secretRef.name, namespace: ns });
-      for (const [k, v] of Object.entries(s.data ?? {})) env[(from.prefix ?? '') + k] = Buffer.from(v, 'base64').toString();
+      for (const [k, v] of Object.entries(s.data ?? {}))
+        env[(from.prefix ?? '') + k] = Buffer.from(v, 'base64').toString();
     }
     if (from.configMapRef?.name) {
       const c = await core.readNamespacedConfigMap({ name: from.configMapRef.name, namespace: ns });
@@ -51,7 +56,10 @@ async function resolveEnv(core: k8s.CoreV1Api, pod: k8s.V1Pod, container: k8s.V1
       const v = s.data?.[e.valueFrom.secretKeyRef.key];
       if (v !== undefined) env[e.name] = Buffer.from(v, 'base64').toString();
     } else if (e.valueFrom?.configMapKeyRef) {
-      const c = await core.readNamespacedConfigMap({ name: e.valueFrom.configMapKeyRef.name ?? '', namespace: ns });
+      const c = await core.readNamespacedConfigMap({
+        name: e.valueFrom.configMapKeyRef.name ?? '',
+        namespace: ns,
+      });
       const v = c.data?.[e.valueFrom.configMapKeyRef.key];
       if (v !== undefined) env[e.name] = v;
     } else if (e.valueFrom?.fieldRef) {
@@ -78,7 +86,10 @@ function fieldValue(pod: k8s.V1Pod, path: string): string {
   }
 }
 
-export function startPodRunner(kc: k8s.KubeConfig, opts: { namespace?: string; pollMs?: number; extraEnv?: Record<string, string> } = {}): PodRunner {
+export function startPodRunner(
+  kc: k8s.KubeConfig,
+  opts: { namespace?: string; pollMs?: number; extraEnv?: Record<string, string> } = {},
+): PodRunner {
   const core = kc.makeApiClient(k8s.CoreV1Api);
   const runs = new Map<string, PodRun>();
   const children = new Set<ChildProcess>();
@@ -87,7 +98,10 @@ export function startPodRunner(kc: k8s.KubeConfig, opts: { namespace?: string; p
 
   const patchStatus = (pod: k8s.V1Pod, status: k8s.V1PodStatus): Promise<unknown> =>
     core
-      .patchNamespacedPodStatus({ name: pod.metadata?.name ?? '', namespace: pod.metadata?.namespace ?? '', body: { status } }, mergePatch)
+      .patchNamespacedPodStatus(
+        { name: pod.metadata?.name ?? '', namespace: pod.metadata?.namespace ?? '', body: { status } },
+        mergePatch,
+      )
       .catch(() => undefined);
 
   const markReady = async (pod: k8s.V1Pod): Promise<void> => {
@@ -102,7 +116,17 @@ export function startPodRunner(kc: k8s.KubeConfig, opts: { namespace?: string; p
         { type: 'ContainersReady', status: 'True', lastTransitionTime: now },
       ],
       containerStatuses: c
-        ? [{ name: c.name, ready: true, restartCount: 0, image: c.image ?? '', imageID: '', started: true, state: { running: { startedAt: now } } }]
+        ? [
+            {
+              name: c.name,
+              ready: true,
+              restartCount: 0,
+              image: c.image ?? '',
+              imageID: '',
+              started: true,
+              state: { running: { startedAt: now } },
+            },
+          ]
         : [],
     });
   };
@@ -120,7 +144,24 @@ export function startPodRunner(kc: k8s.KubeConfig, opts: { namespace?: string; p
         phase: 'Failed',
         startTime: started,
         containerStatuses: c
-          ? [{ name: c.name, ready: false, restartCount: 0, image: c.image ?? '', imageID: '', state: { terminated: { exitCode, reason: 'Error', message, startedAt: started, finishedAt: new Date() } } }]
+          ? [
+              {
+                name: c.name,
+                ready: false,
+                restartCount: 0,
+                image: c.image ?? '',
+                imageID: '',
+                state: {
+                  terminated: {
+                    exitCode,
+                    reason: 'Error',
+                    message,
+                    startedAt: started,
+                    finishedAt: new Date(),
+                  },
+                },
+              },
+            ]
           : [],
       });
     };
@@ -132,11 +173,19 @@ export function startPodRunner(kc: k8s.KubeConfig, opts: { namespace?: string; p
       return fail(`test pod runner: cannot resolve env: ${e instanceof Error ? e.message : String(e)}`, 128);
     }
     // As the kubelet does: $(VAR) in command and args expands from the container's env.
-    const argv = [...(c.command ?? []), ...(c.args ?? [])].map((a) => a.replace(/\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g, (m, n: string) => env[n] ?? m));
+    const argv = [...(c.command ?? []), ...(c.args ?? [])].map((a) =>
+      a.replace(/\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g, (m, n: string) => env[n] ?? m),
+    );
     const bin = argv[0] === 'node' ? process.execPath : (argv[0] ?? '');
     const child = spawn(bin, argv.slice(1), {
       cwd: repoRoot(),
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', ...opts.extraEnv, ...env, HOSTNAME: name },
+      env: {
+        PATH: process.env.PATH ?? '',
+        HOME: process.env.HOME ?? '/root',
+        ...opts.extraEnv,
+        ...env,
+        HOSTNAME: name,
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     children.add(child);
@@ -155,7 +204,17 @@ export function startPodRunner(kc: k8s.KubeConfig, opts: { namespace?: string; p
       phase: 'Running',
       startTime: started,
       podIP: '127.0.0.1',
-      containerStatuses: [{ name: c.name, ready: true, restartCount: 0, image: c.image ?? '', imageID: '', started: true, state: { running: { startedAt: started } } }],
+      containerStatuses: [
+        {
+          name: c.name,
+          ready: true,
+          restartCount: 0,
+          image: c.image ?? '',
+          imageID: '',
+          started: true,
+          state: { running: { startedAt: started } },
+        },
+      ],
     });
     const code = await exitCode;
     children.delete(child);
@@ -165,7 +224,14 @@ export function startPodRunner(kc: k8s.KubeConfig, opts: { namespace?: string; p
     await patchStatus(pod, {
       phase: code === 0 ? 'Succeeded' : 'Failed',
       startTime: started,
-      conditions: [{ type: 'Ready', status: 'False', lastTransitionTime: finished, reason: code === 0 ? 'PodCompleted' : 'PodFailed' }],
+      conditions: [
+        {
+          type: 'Ready',
+          status: 'False',
+          lastTransitionTime: finished,
+          reason: code === 0 ? 'PodCompleted' : 'PodFailed',
+        },
+      ],
       containerStatuses: [
         {
           name: c.name,

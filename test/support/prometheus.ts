@@ -8,7 +8,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { stringify } from 'yaml';
-import { freePort, startProcess, stopProcess, waitFor, type ManagedProcess } from '../../src/devenv/processes.js';
+import {
+  freePort,
+  startProcess,
+  stopProcess,
+  waitFor,
+  type ManagedProcess,
+} from '../../src/devenv/processes.js';
 
 export interface TestPrometheus {
   url: string;
@@ -21,7 +27,10 @@ export interface TestPrometheus {
 
 const running = new Set<TestPrometheus>();
 
-export async function startPrometheus(opts: { targets: string[]; scrapeIntervalSeconds?: number }): Promise<TestPrometheus> {
+export async function startPrometheus(opts: {
+  targets: string[];
+  scrapeIntervalSeconds?: number;
+}): Promise<TestPrometheus> {
   const dir = mkdtempSync(join(tmpdir(), 'cutover-prom-'));
   const port = await freePort();
   const interval = `${opts.scrapeIntervalSeconds ?? 1}s`;
@@ -44,12 +53,20 @@ export async function startPrometheus(opts: { targets: string[]; scrapeIntervalS
     join(dir, 'prometheus.log'),
   );
   const url = `http://127.0.0.1:${port}`;
-  await waitFor('prometheus /-/ready', async () => ((await fetch(`${url}/-/ready`)).ok ? true : undefined), 30_000);
+  await waitFor(
+    'prometheus /-/ready',
+    async () => ((await fetch(`${url}/-/ready`)).ok ? true : undefined),
+    30_000,
+  );
   const prom: TestPrometheus = {
     url,
     async query(promql) {
       const res = await fetch(`${url}/api/v1/query?query=${encodeURIComponent(promql)}`);
-      const body = (await res.json()) as { status: string; error?: string; data?: { result: Array<{ metric: Record<string, string>; value: [number, string] }> } };
+      const body = (await res.json()) as {
+        status: string;
+        error?: string;
+        data?: { result: Array<{ metric: Record<string, string>; value: [number, string] }> };
+      };
       if (body.status !== 'success') throw new Error(`prometheus query failed: ${body.error ?? res.status}`);
       return body.data?.result ?? [];
     },

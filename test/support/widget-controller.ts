@@ -17,7 +17,12 @@ import type { KubeObject, ResourceType } from '../../src/runtime/kube-client.js'
 import { markReady, type Condition } from '../../src/runtime/conditions.js';
 import { TerminalError } from '../../src/runtime/errors.js';
 
-export const WIDGET_RESOURCE: ResourceType = { group: 'test.cutover.nokta.io', version: 'v1', plural: 'widgets', kind: 'Widget' };
+export const WIDGET_RESOURCE: ResourceType = {
+  group: 'test.cutover.nokta.io',
+  version: 'v1',
+  plural: 'widgets',
+  kind: 'Widget',
+};
 
 export interface Widget extends KubeObject {
   spec?: { revision?: number; failTimes?: number; syncDelayMs?: number; data?: string; terminal?: string };
@@ -58,16 +63,26 @@ export function widgetController(): ControllerSpec<Widget> {
       try {
         const delay = w.spec?.syncDelayMs ?? 0;
         if (delay > 0) await ctx.clock.sleep(delay, ctx.signal);
-        if (w.spec?.terminal) throw new TerminalError(w.spec.terminal, `widget ${ctx.key} cannot be synced: ${w.spec.terminal}`);
+        if (w.spec?.terminal)
+          throw new TerminalError(w.spec.terminal, `widget ${ctx.key} cannot be synced: ${w.spec.terminal}`);
         if ((w.spec?.failTimes ?? 0) > ctx.failures) {
-          throw new Error(`widget ${ctx.key} configured to fail ${w.spec?.failTimes ?? 0} times (attempt ${ctx.failures + 1})`);
+          throw new Error(
+            `widget ${ctx.key} configured to fail ${w.spec?.failTimes ?? 0} times (attempt ${ctx.failures + 1})`,
+          );
         }
         await ctx.status.update(ctx.namespace, ctx.name, (fresh) => {
           const st = fresh.status ?? {};
           const syncedBy = [...(st.syncedBy ?? [])];
           if (!syncedBy.includes(identity)) syncedBy.push(identity);
           return markReady(
-            { ...st, syncs: (st.syncs ?? 0) + 1, syncedBy, lastSyncedBy: identity, lastRevision: fresh.spec?.revision ?? 0, failures: ctx.failures },
+            {
+              ...st,
+              syncs: (st.syncs ?? 0) + 1,
+              syncedBy,
+              lastSyncedBy: identity,
+              lastRevision: fresh.spec?.revision ?? 0,
+              failures: ctx.failures,
+            },
             fresh.metadata.generation,
             ctx.clock.now(),
             'Synced',
@@ -79,7 +94,10 @@ export function widgetController(): ControllerSpec<Widget> {
         const left = (active.get(ctx.key) ?? 1) - 1;
         if (left <= 0) active.delete(ctx.key);
         else active.set(ctx.key, left);
-        ctx.log.info({ identity, startedAt, endedAt: Date.now(), aborted: ctx.signal.aborted }, 'widget sync end');
+        ctx.log.info(
+          { identity, startedAt, endedAt: Date.now(), aborted: ctx.signal.aborted },
+          'widget sync end',
+        );
       }
     },
     events(before, after) {
@@ -87,7 +105,14 @@ export function widgetController(): ControllerSpec<Widget> {
       const b = after.status;
       if (b?.syncs === undefined || b.syncs === a?.syncs) return [];
       if (a?.syncs !== undefined && a.lastRevision === b.lastRevision) return [];
-      return [{ type: 'Normal', reason: 'Synced', action: 'Sync', note: `revision ${b.lastRevision ?? 0} synced by ${b.lastSyncedBy ?? ''}` }];
+      return [
+        {
+          type: 'Normal',
+          reason: 'Synced',
+          action: 'Sync',
+          note: `revision ${b.lastRevision ?? 0} synced by ${b.lastSyncedBy ?? ''}`,
+        },
+      ];
     },
   };
 }

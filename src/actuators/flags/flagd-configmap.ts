@@ -80,7 +80,9 @@ export interface FlagdFlipResult {
 
 export class FlagdConfigMapStore {
   /** Every request it makes, for the operator's RBAC (src/runtime/api-usage.ts). */
-  static readonly apiUsage: ApiUse[] = [use(CONFIG_MAP, ['get', 'create', 'update'], "flagd's flag definitions")];
+  static readonly apiUsage: ApiUse[] = [
+    use(CONFIG_MAP, ['get', 'create', 'update'], "flagd's flag definitions"),
+  ];
 
   constructor(
     private readonly client: KubeClient,

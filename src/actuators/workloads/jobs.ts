@@ -5,7 +5,14 @@
  *
  * All requests go through the runtime's `KubeClient` (in a controller: `ctx.client`).
  */
-import type { V1Container, V1EnvVar, V1ObjectMeta, V1PodSecurityContext, V1PodSpec, V1SecurityContext } from '@kubernetes/client-node';
+import type {
+  V1Container,
+  V1EnvVar,
+  V1ObjectMeta,
+  V1PodSecurityContext,
+  V1PodSpec,
+  V1SecurityContext,
+} from '@kubernetes/client-node';
 import { createLogger } from '../../runtime/logger.js';
 import { use, type ApiUse } from '../../runtime/api-usage.js';
 import { systemClock, type Clock } from '../../runtime/clock.js';
@@ -39,11 +46,19 @@ function podSecurity(o: PodOverlay['securityContext'] = {}): V1PodSecurityContex
 
 /** Pod Security "restricted" for the container: never privilege escalation, no capabilities. */
 function containerSecurity(o: PodOverlay['securityContext'] = {}): V1SecurityContext {
-  return { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, readOnlyRootFilesystem: o.readOnlyRootFilesystem ?? true };
+  return {
+    allowPrivilegeEscalation: false,
+    capabilities: { drop: ['ALL'] },
+    readOnlyRootFilesystem: o.readOnlyRootFilesystem ?? true,
+  };
 }
 
 function envVar(e: JobEnvVar): V1EnvVar {
-  if (e.secretKeyRef) return { name: e.name, valueFrom: { secretKeyRef: { name: e.secretKeyRef.name, key: e.secretKeyRef.key } } };
+  if (e.secretKeyRef)
+    return {
+      name: e.name,
+      valueFrom: { secretKeyRef: { name: e.secretKeyRef.name, key: e.secretKeyRef.key } },
+    };
   if (e.fieldRef) return { name: e.name, valueFrom: { fieldRef: { fieldPath: e.fieldRef } } };
   return { name: e.name, value: e.value ?? '' };
 }
@@ -68,11 +83,20 @@ export function buildJob(t: JobTemplateInput): Job {
     image: t.image,
     command: t.command,
     env: (t.env ?? []).map(envVar),
-    resources: pod.resources ? { ...(pod.resources.requests ? { requests: pod.resources.requests } : {}), ...(pod.resources.limits ? { limits: pod.resources.limits } : {}) } : DEFAULT_RESOURCES,
+    resources: pod.resources
+      ? {
+          ...(pod.resources.requests ? { requests: pod.resources.requests } : {}),
+          ...(pod.resources.limits ? { limits: pod.resources.limits } : {}),
+        }
+      : DEFAULT_RESOURCES,
     securityContext: containerSecurity(pod.securityContext),
   };
   if (t.args) container.args = t.args;
-  const podSpec: V1PodSpec = { restartPolicy: 'Never', securityContext: podSecurity(pod.securityContext), containers: [container] };
+  const podSpec: V1PodSpec = {
+    restartPolicy: 'Never',
+    securityContext: podSecurity(pod.securityContext),
+    containers: [container],
+  };
   if (t.serviceAccountName) podSpec.serviceAccountName = t.serviceAccountName;
   if (pod.nodeSelector) podSpec.nodeSelector = pod.nodeSelector;
   if (pod.tolerations) podSpec.tolerations = pod.tolerations.map((x) => ({ ...x }));
@@ -81,7 +105,8 @@ export function buildJob(t: JobTemplateInput): Job {
   const spec: JobSpec = {
     template: { metadata: podMeta, spec: podSpec },
   };
-  if (t.indexed && t.completions === undefined) throw new Error('an Indexed Job needs completions (the number of shards)');
+  if (t.indexed && t.completions === undefined)
+    throw new Error('an Indexed Job needs completions (the number of shards)');
   if (t.indexed) spec.completionMode = 'Indexed';
   if (t.backoffLimitPerIndex !== undefined) spec.backoffLimitPerIndex = t.backoffLimitPerIndex;
   else spec.backoffLimit = t.backoffLimit ?? 2;
@@ -102,12 +127,30 @@ export function buildJob(t: JobTemplateInput): Job {
 export function jobObservation(job: Job): JobObservation {
   const st = job.status ?? {};
   const conds = st.conditions ?? [];
-  const isTrue = (type: string): JobCondition | undefined => conds.find((c) => c.type === type && c.status === 'True');
-  const base = { name: job.metadata.name ?? '', succeeded: st.succeeded ?? 0, failed: st.failed ?? 0, active: st.active ?? 0 };
+  const isTrue = (type: string): JobCondition | undefined =>
+    conds.find((c) => c.type === type && c.status === 'True');
+  const base = {
+    name: job.metadata.name ?? '',
+    succeeded: st.succeeded ?? 0,
+    failed: st.failed ?? 0,
+    active: st.active ?? 0,
+  };
   const complete = isTrue('Complete');
-  if (complete) return { ...base, state: 'Succeeded', reason: complete.reason ?? 'Complete', ...(complete.message ? { message: complete.message } : {}) };
+  if (complete)
+    return {
+      ...base,
+      state: 'Succeeded',
+      reason: complete.reason ?? 'Complete',
+      ...(complete.message ? { message: complete.message } : {}),
+    };
   const failed = isTrue('Failed') ?? isTrue('FailureTarget');
-  if (failed) return { ...base, state: 'Failed', reason: failed.reason ?? 'Failed', ...(failed.message ? { message: failed.message } : {}) };
+  if (failed)
+    return {
+      ...base,
+      state: 'Failed',
+      reason: failed.reason ?? 'Failed',
+      ...(failed.message ? { message: failed.message } : {}),
+    };
   return { ...base, state: 'Running' };
 }
 
@@ -122,7 +165,7 @@ export class JobActuator {
   /** Every request it makes, for the operator's RBAC (src/runtime/api-usage.ts). */
   static readonly apiUsage: ApiUse[] = [
     use(JOB, ['create', 'get', 'update', 'delete'], 'Jobs: create or adopt, parallelism, delete'),
-    use(POD, ['list'], "the failed pod of a failed Job (exit code, message)"),
+    use(POD, ['list'], 'the failed pod of a failed Job (exit code, message)'),
   ];
 
   constructor(private readonly client: KubeClient) {}
@@ -167,7 +210,6 @@ export class JobActuator {
       return true;
     });
   }
-
 
   /** The Job's state; for a failed Job also what its failed pod said. */
   async observeJob(namespace: string, name: string): Promise<JobObservation> {

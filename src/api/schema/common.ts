@@ -5,7 +5,15 @@
  * that fails `pattern`/`format`) and `semantic` (checks beyond the CRD). `crdSchema()` turns a
  * fragment into what goes into a CRD, `ajvSchema()` into what ajv compiles.
  */
-import { DURATION_FORMAT, DURATION_PATTERN, OFFSET_PATTERN, isDuration, isOffset, parseDuration, parseOffset } from '../duration.js';
+import {
+  DURATION_FORMAT,
+  DURATION_PATTERN,
+  OFFSET_PATTERN,
+  isDuration,
+  isOffset,
+  parseDuration,
+  parseOffset,
+} from '../duration.js';
 import { CRON_FORMAT, CRON_PATTERN_CEL, cronShapeOk, isEveryDescriptor } from '../cron.js';
 
 /** One rule, written once: `cel` goes to `x-kubernetes-validations`, `check` runs offline. */
@@ -74,7 +82,8 @@ export const OBJECT_NAME_PATTERN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([
 export { DURATION_PATTERN, OFFSET_PATTERN } from '../duration.js';
 export { CRON_PATTERN } from '../cron.js';
 /** IANA time zone name (Europe/Istanbul, UTC, America/Argentina/Buenos_Aires) or a fixed offset (+03:00). */
-export const TIME_ZONE_PATTERN = '^([+-](0[0-9]|1[0-4]):[0-5][0-9]|[A-Za-z_]{1,32}(/[A-Za-z0-9_+-]{1,32}){0,2})$';
+export const TIME_ZONE_PATTERN =
+  '^([+-](0[0-9]|1[0-4]):[0-5][0-9]|[A-Za-z_]{1,32}(/[A-Za-z0-9_+-]{1,32}){0,2})$';
 export function timeZone(description: string): Schema {
   return str(description, {
     maxLength: 64,
@@ -109,12 +118,18 @@ export function parseCondition(text: string): ParsedCondition {
 }
 export function conditionHolds(c: ParsedCondition, x: number): boolean {
   switch (c.op) {
-    case '<': return x < c.value;
-    case '<=': return x <= c.value;
-    case '>': return x > c.value;
-    case '>=': return x >= c.value;
-    case '==': return x === c.value;
-    case '!=': return x !== c.value;
+    case '<':
+      return x < c.value;
+    case '<=':
+      return x <= c.value;
+    case '>':
+      return x > c.value;
+    case '>=':
+      return x >= c.value;
+    case '==':
+      return x === c.value;
+    case '!=':
+      return x !== c.value;
   }
 }
 
@@ -125,16 +140,32 @@ export function str(description: string, extra: Partial<Schema> = {}): Schema {
   return { type: 'string', description, maxLength: 256, ...extra };
 }
 export function name(description: string): Schema {
-  return str(description, { pattern: NAME_PATTERN, maxLength: 63, hint: 'use lower-case letters, digits and -, like pos-orders' });
+  return str(description, {
+    pattern: NAME_PATTERN,
+    maxLength: 63,
+    hint: 'use lower-case letters, digits and -, like pos-orders',
+  });
 }
 export function objectName(description: string): Schema {
-  return str(description, { pattern: OBJECT_NAME_PATTERN, maxLength: 253, hint: 'use a Kubernetes object name: lower-case letters, digits, - and .' });
+  return str(description, {
+    pattern: OBJECT_NAME_PATTERN,
+    maxLength: 253,
+    hint: 'use a Kubernetes object name: lower-case letters, digits, - and .',
+  });
 }
 export function sqlIdentifier(description: string): Schema {
-  return str(description, { pattern: SQL_IDENTIFIER_PATTERN, maxLength: 63, hint: 'use a plain SQL identifier: letters, digits and _, not starting with a digit, at most 63 characters' });
+  return str(description, {
+    pattern: SQL_IDENTIFIER_PATTERN,
+    maxLength: 63,
+    hint: 'use a plain SQL identifier: letters, digits and _, not starting with a digit, at most 63 characters',
+  });
 }
 export function sqlTable(description: string): Schema {
-  return str(description, { pattern: SQL_TABLE_PATTERN, maxLength: 127, hint: 'use table or schema.table made of letters, digits and _' });
+  return str(description, {
+    pattern: SQL_TABLE_PATTERN,
+    maxLength: 127,
+    hint: 'use table or schema.table made of letters, digits and _',
+  });
 }
 /**
  * A duration (`90d`, `1h30m`), checked by a CEL rule with a short message rather than a pattern
@@ -195,9 +226,17 @@ export function cron(description: string): Schema {
  * format alone also takes `2026-12-01t02:00:00z`, which every CEL rule that looks at the time
  * then fails to convert; the pattern refuses it up front, for the API server and offline alike.
  */
-export const DATE_TIME_PATTERN = '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}([.][0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})$';
+export const DATE_TIME_PATTERN =
+  '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}([.][0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})$';
 export function dateTime(description: string): Schema {
-  return { type: 'string', format: 'date-time', pattern: DATE_TIME_PATTERN, description, maxLength: 64, hint: 'write an RFC 3339 time like 2026-12-01T02:00:00Z (upper-case T and Z)' };
+  return {
+    type: 'string',
+    format: 'date-time',
+    pattern: DATE_TIME_PATTERN,
+    description,
+    maxLength: 64,
+    hint: 'write an RFC 3339 time like 2026-12-01T02:00:00Z (upper-case T and Z)',
+  };
 }
 export function int(description: string, minimum: number, maximum: number, def?: number): Schema {
   return { type: 'integer', description, minimum, maximum, ...(def !== undefined ? { default: def } : {}) };
@@ -211,17 +250,32 @@ export function bool(description: string, def?: boolean): Schema {
 export function enumOf(description: string, values: string[], def?: string): Schema {
   return { type: 'string', description, enum: values, ...(def !== undefined ? { default: def } : {}) };
 }
-export function obj(description: string, properties: Record<string, Schema>, required: string[] = [], rules: Rule[] = []): Schema {
+export function obj(
+  description: string,
+  properties: Record<string, Schema>,
+  required: string[] = [],
+  rules: Rule[] = [],
+): Schema {
   const s: Schema = { type: 'object', description, properties };
   if (required.length) s.required = required;
   if (rules.length) s.rules = rules;
   return s;
 }
-export function list(description: string, items: Schema, maxItems: number, extra: Partial<Schema> = {}): Schema {
+export function list(
+  description: string,
+  items: Schema,
+  maxItems: number,
+  extra: Partial<Schema> = {},
+): Schema {
   return { type: 'array', description, items, maxItems, ...extra };
 }
 export function stringMap(description: string, maxProperties = 32): Schema {
-  return { type: 'object', description, additionalProperties: { type: 'string', maxLength: 253 }, maxProperties };
+  return {
+    type: 'object',
+    description,
+    additionalProperties: { type: 'string', maxLength: 253 },
+    maxProperties,
+  };
 }
 
 /** `names` must be unique among the items of a list of objects with a `name`. */
@@ -235,11 +289,23 @@ export function uniqueNames(what: string, field = 'name'): Rule {
 
 export const secretKeyRef: Schema = obj(
   'A key of a Secret in the same namespace.',
-  { name: objectName('Secret name.'), key: str('Key in the Secret.', { default: 'url', maxLength: 253, pattern: '^[-._a-zA-Z0-9]+$', hint: 'use a Secret data key: letters, digits, -, _ and .' }) },
+  {
+    name: objectName('Secret name.'),
+    key: str('Key in the Secret.', {
+      default: 'url',
+      maxLength: 253,
+      pattern: '^[-._a-zA-Z0-9]+$',
+      hint: 'use a Secret data key: letters, digits, -, _ and .',
+    }),
+  },
   ['name'],
 );
 
-export const localObjectRef: Schema = obj('A reference to an object in the same namespace.', { name: objectName('Object name.') }, ['name']);
+export const localObjectRef: Schema = obj(
+  'A reference to an object in the same namespace.',
+  { name: objectName('Object name.') },
+  ['name'],
+);
 
 /** metav1.Condition's patterns: type (optionally prefixed with a DNS subdomain and /) and reason. */
 export const CONDITION_TYPE_PATTERN =
@@ -250,12 +316,25 @@ export const CONDITION_REASON_PATTERN = '^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?
 export const conditionSchema: Schema = obj(
   'A kstatus-style condition (metav1.Condition).',
   {
-    type: str('Ready, Reconciling, Stalled or a kind-specific type, in CamelCase.', { pattern: CONDITION_TYPE_PATTERN, maxLength: 316, hint: 'use a CamelCase type like Ready' }),
+    type: str('Ready, Reconciling, Stalled or a kind-specific type, in CamelCase.', {
+      pattern: CONDITION_TYPE_PATTERN,
+      maxLength: 316,
+      hint: 'use a CamelCase type like Ready',
+    }),
     status: enumOf('True, False or Unknown.', ['True', 'False', 'Unknown']),
-    reason: str('CamelCase reason, for machines.', { pattern: CONDITION_REASON_PATTERN, minLength: 1, maxLength: 1024, hint: 'use a CamelCase reason like InvalidSpec' }),
+    reason: str('CamelCase reason, for machines.', {
+      pattern: CONDITION_REASON_PATTERN,
+      minLength: 1,
+      maxLength: 1024,
+      hint: 'use a CamelCase reason like InvalidSpec',
+    }),
     message: str('Human-readable details (may be empty).', { maxLength: 32768 }),
     lastTransitionTime: dateTime('When status last changed.'),
-    observedGeneration: int('metadata.generation this condition was computed from.', 0, Number.MAX_SAFE_INTEGER),
+    observedGeneration: int(
+      'metadata.generation this condition was computed from.',
+      0,
+      Number.MAX_SAFE_INTEGER,
+    ),
   },
   ['type', 'status', 'reason', 'message', 'lastTransitionTime'],
 );
@@ -263,7 +342,11 @@ export const conditionSchema: Schema = obj(
 export function statusBase(phases: string[], extra: Record<string, Schema>): Schema {
   return obj('Observed state, written by the operator through the status subresource.', {
     phase: enumOf('Summary for people and printer columns.', phases),
-    observedGeneration: int('metadata.generation of the spec the operator last acted on.', 0, Number.MAX_SAFE_INTEGER),
+    observedGeneration: int(
+      'metadata.generation of the spec the operator last acted on.',
+      0,
+      Number.MAX_SAFE_INTEGER,
+    ),
     conditions: list('Ready, Reconciling, Stalled and kind-specific conditions.', conditionSchema, 32, {
       'x-kubernetes-list-type': 'map',
       'x-kubernetes-list-map-keys': ['type'],
@@ -273,12 +356,18 @@ export function statusBase(phases: string[], extra: Record<string, Schema>): Sch
 }
 
 /** A resource quantity: 100m, 0.5, 128Mi, 2Gi, 1e3. */
-export const QUANTITY_PATTERN = '^[+]?([0-9]+(\\.[0-9]*)?|\\.[0-9]+)([eE][-+]?[0-9]+|m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$';
+export const QUANTITY_PATTERN =
+  '^[+]?([0-9]+(\\.[0-9]*)?|\\.[0-9]+)([eE][-+]?[0-9]+|m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$';
 function quantities(description: string): Schema {
   return {
     type: 'object',
     description,
-    additionalProperties: { type: 'string', maxLength: 64, pattern: QUANTITY_PATTERN, hint: 'write a quantity like 250m, 0.5, 128Mi or 2Gi' },
+    additionalProperties: {
+      type: 'string',
+      maxLength: 64,
+      pattern: QUANTITY_PATTERN,
+      hint: 'write a quantity like 250m, 0.5, 128Mi or 2Gi',
+    },
     maxProperties: 8,
   };
 }
@@ -302,7 +391,11 @@ export const podOverlay: Schema = obj(
           key: str('Taint key; empty with operator Exists matches every taint.', { maxLength: 316 }),
           operator: enumOf('Exists or Equal.', ['Exists', 'Equal']),
           value: str('Taint value (operator Equal).', { maxLength: 63 }),
-          effect: enumOf('NoSchedule, PreferNoSchedule or NoExecute; empty matches all.', ['NoSchedule', 'PreferNoSchedule', 'NoExecute']),
+          effect: enumOf('NoSchedule, PreferNoSchedule or NoExecute; empty matches all.', [
+            'NoSchedule',
+            'PreferNoSchedule',
+            'NoExecute',
+          ]),
           tolerationSeconds: int('NoExecute: how long the pod stays after the taint appears.', 0, 31_536_000),
         },
         [],
@@ -331,7 +424,11 @@ export const podOverlay: Schema = obj(
         seccompProfile: obj(
           'Seccomp profile (default RuntimeDefault).',
           {
-            type: enumOf('RuntimeDefault, Localhost or Unconfined ("restricted" allows the first two).', ['RuntimeDefault', 'Localhost', 'Unconfined']),
+            type: enumOf('RuntimeDefault, Localhost or Unconfined ("restricted" allows the first two).', [
+              'RuntimeDefault',
+              'Localhost',
+              'Unconfined',
+            ]),
             localhostProfile: str('Localhost: the profile file on the node.', { maxLength: 512 }),
           },
           ['type'],
@@ -357,17 +454,26 @@ export const jobTemplate: Schema = obj(
     args: list('Container arguments.', str('Argument.', { maxLength: 4096 }), 64),
     env: list(
       'Environment variables; secrets only through secretKeyRef.',
-      obj('One variable.', {
-        name: str('Variable name.', { pattern: '^[A-Za-z_][A-Za-z0-9_]*$', maxLength: 128, hint: 'use letters, digits and _' }),
-        value: str('Literal value.', { maxLength: 4096 }),
-        secretKeyRef,
-      }, ['name'], [
-        rule<{ value?: string; secretKeyRef?: unknown }>(
-          '!(has(self.value) && has(self.secretKeyRef))',
-          'a variable has one source: set either value or secretKeyRef, not both',
-          (s) => !(s.value !== undefined && s.secretKeyRef !== undefined),
-        ),
-      ]),
+      obj(
+        'One variable.',
+        {
+          name: str('Variable name.', {
+            pattern: '^[A-Za-z_][A-Za-z0-9_]*$',
+            maxLength: 128,
+            hint: 'use letters, digits and _',
+          }),
+          value: str('Literal value.', { maxLength: 4096 }),
+          secretKeyRef,
+        },
+        ['name'],
+        [
+          rule<{ value?: string; secretKeyRef?: unknown }>(
+            '!(has(self.value) && has(self.secretKeyRef))',
+            'a variable has one source: set either value or secretKeyRef, not both',
+            (s) => !(s.value !== undefined && s.secretKeyRef !== undefined),
+          ),
+        ],
+      ),
       64,
     ),
     serviceAccountName: objectName('ServiceAccount the pods run as.'),
@@ -394,7 +500,9 @@ export const databaseSchema: Schema = obj(
   {
     engine: enumOf('mysql (also MariaDB) or postgres.', ['mysql', 'postgres']),
     secretRef: secretKeyRef,
-    url: str('Connection URL, for the CLI only; must not contain a password (use PGPASSWORD / MYSQL_PWD).', { maxLength: 2048 }),
+    url: str('Connection URL, for the CLI only; must not contain a password (use PGPASSWORD / MYSQL_PWD).', {
+      maxLength: 2048,
+    }),
   },
   ['engine'],
   [

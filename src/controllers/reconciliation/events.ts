@@ -10,7 +10,7 @@ import { REASON, verdictMessage } from './status.js';
 import { shardJobName } from './shard-job.js';
 
 function condition(r: Pick<Reconciliation, 'status'>, type: string): Condition | undefined {
-  return getCondition((r.status?.conditions ?? []) as Condition[], type);
+  return getCondition(r.status?.conditions ?? [], type);
 }
 
 export function reconciliationEvents(before: Reconciliation, after: Reconciliation): EventInput[] {
@@ -21,19 +21,41 @@ export function reconciliationEvents(before: Reconciliation, after: Reconciliati
   if (b?.id && b.id !== a?.id) {
     const shards = after.status?.shards?.total;
     const how = shards ? `${shards} shards in the Indexed Job ${shardJobName(name, b.id)}` : 'inline';
-    out.push({ type: 'Normal', reason: 'RunStarted', action: 'Reconcile', note: `run ${b.id} started (${b.trigger ?? ''}), ${how}` });
+    out.push({
+      type: 'Normal',
+      reason: 'RunStarted',
+      action: 'Reconcile',
+      note: `run ${b.id} started (${b.trigger ?? ''}), ${how}`,
+    });
   }
   const resumed = condition(after, RECONCILING);
-  if (b?.id && !b.finishedAt && resumed?.reason === REASON.RunResumed && resumed.message !== condition(before, RECONCILING)?.message) {
+  if (
+    b?.id &&
+    !b.finishedAt &&
+    resumed?.reason === REASON.RunResumed &&
+    resumed.message !== condition(before, RECONCILING)?.message
+  ) {
     out.push({ type: 'Normal', reason: 'RunResumed', action: 'Reconcile', note: resumed.message });
   }
   if (b?.finishedAt && b.verdict && (b.id !== a?.id || !a?.finishedAt)) {
-    const note = b.verdict === 'Error' ? `run ${b.id ?? ''} ended in Error: ${b.error ?? ''}` : `${verdictMessage(after.status ?? {})}`.replace(/^run (\S+):/, `run $1 ${b.verdict}:`);
-    out.push({ type: b.verdict === 'Passed' ? 'Normal' : 'Warning', reason: `Run${b.verdict}`, action: 'Reconcile', note });
+    const note =
+      b.verdict === 'Error'
+        ? `run ${b.id ?? ''} ended in Error: ${b.error ?? ''}`
+        : `${verdictMessage(after.status ?? {})}`.replace(/^run (\S+):/, `run $1 ${b.verdict}:`);
+    out.push({
+      type: b.verdict === 'Passed' ? 'Normal' : 'Warning',
+      reason: `Run${b.verdict}`,
+      action: 'Reconcile',
+      note,
+    });
   }
   const stalled = condition(after, STALLED);
   const wasStalled = condition(before, STALLED);
-  if (stalled?.status === 'True' && stalled.reason === REASON.InvalidSpec && (wasStalled?.reason !== stalled.reason || wasStalled.message !== stalled.message)) {
+  if (
+    stalled?.status === 'True' &&
+    stalled.reason === REASON.InvalidSpec &&
+    (wasStalled?.reason !== stalled.reason || wasStalled.message !== stalled.message)
+  ) {
     out.push({ type: 'Warning', reason: REASON.InvalidSpec, action: 'Validate', note: stalled.message });
   }
   return out;

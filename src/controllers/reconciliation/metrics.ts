@@ -21,36 +21,76 @@ export function reconciliationMetrics(registry: Registry): ReconciliationMetrics
   if (!m) {
     const registers = [registry];
     m = {
-      runs: new Counter({ name: 'cutover_reconciliation_runs_total', help: 'Reconciliation runs finished, by verdict.', labelNames: ['namespace', 'reconciliation', 'verdict'], registers }),
-      rowsCompared: new Counter({ name: 'cutover_reconciliation_rows_compared_total', help: 'Legacy rows compared by Reconciliation runs.', labelNames: ['namespace', 'reconciliation'], registers }),
-      variance: new Gauge({ name: 'cutover_reconciliation_variance_percent', help: 'Variance each check of the last run rests its verdict on, percent (its worst tenant, or the total when larger).', labelNames: ['namespace', 'reconciliation', 'check'], registers }),
-      lastRunSeconds: new Gauge({ name: 'cutover_reconciliation_last_run_duration_seconds', help: 'Duration of the last run.', labelNames: ['namespace', 'reconciliation'], registers }),
-      lastRunPassed: new Gauge({ name: 'cutover_reconciliation_last_run_passed', help: '1 when the last run Passed, 0 otherwise.', labelNames: ['namespace', 'reconciliation'], registers }),
+      runs: new Counter({
+        name: 'cutover_reconciliation_runs_total',
+        help: 'Reconciliation runs finished, by verdict.',
+        labelNames: ['namespace', 'reconciliation', 'verdict'],
+        registers,
+      }),
+      rowsCompared: new Counter({
+        name: 'cutover_reconciliation_rows_compared_total',
+        help: 'Legacy rows compared by Reconciliation runs.',
+        labelNames: ['namespace', 'reconciliation'],
+        registers,
+      }),
+      variance: new Gauge({
+        name: 'cutover_reconciliation_variance_percent',
+        help: 'Variance each check of the last run rests its verdict on, percent (its worst tenant, or the total when larger).',
+        labelNames: ['namespace', 'reconciliation', 'check'],
+        registers,
+      }),
+      lastRunSeconds: new Gauge({
+        name: 'cutover_reconciliation_last_run_duration_seconds',
+        help: 'Duration of the last run.',
+        labelNames: ['namespace', 'reconciliation'],
+        registers,
+      }),
+      lastRunPassed: new Gauge({
+        name: 'cutover_reconciliation_last_run_passed',
+        help: '1 when the last run Passed, 0 otherwise.',
+        labelNames: ['namespace', 'reconciliation'],
+        registers,
+      }),
     };
     byRegistry.set(registry, m);
   }
   return m;
 }
 
-export function recordRun(registry: Registry | undefined, namespace: string, reconciliation: string, result: RunResult): void {
+export function recordRun(
+  registry: Registry | undefined,
+  namespace: string,
+  reconciliation: string,
+  result: RunResult,
+): void {
   if (!registry) return;
   const m = reconciliationMetrics(registry);
   const labels = { namespace, reconciliation };
   m.runs.inc({ ...labels, verdict: result.verdict });
   m.rowsCompared.inc(labels, result.rowsCompared);
   for (const c of result.checks) m.variance.set({ ...labels, check: c.name }, verdictVariance(c));
-  m.lastRunSeconds.set(labels, (new Date(result.finishedAt).getTime() - new Date(result.startedAt).getTime()) / 1000);
+  m.lastRunSeconds.set(
+    labels,
+    (new Date(result.finishedAt).getTime() - new Date(result.startedAt).getTime()) / 1000,
+  );
   m.lastRunPassed.set(labels, result.verdict === 'Passed' ? 1 : 0);
 }
 
 /** Removes every series of a deleted Reconciliation (so /metrics does not report it forever). */
-export async function forgetReconciliation(registry: Registry | undefined, namespace: string, reconciliation: string): Promise<void> {
+export async function forgetReconciliation(
+  registry: Registry | undefined,
+  namespace: string,
+  reconciliation: string,
+): Promise<void> {
   if (!registry) return;
   const m = byRegistry.get(registry);
   if (!m) return;
-  for (const metric of [m.runs, m.rowsCompared, m.variance, m.lastRunSeconds, m.lastRunPassed] as Array<Counter<string> | Gauge<string>>) {
+  for (const metric of [m.runs, m.rowsCompared, m.variance, m.lastRunSeconds, m.lastRunPassed] as Array<
+    Counter<string> | Gauge<string>
+  >) {
     for (const v of (await metric.get()).values) {
-      if (v.labels.namespace === namespace && v.labels.reconciliation === reconciliation) metric.remove(v.labels);
+      if (v.labels.namespace === namespace && v.labels.reconciliation === reconciliation)
+        metric.remove(v.labels);
     }
   }
 }

@@ -13,18 +13,29 @@ export const MAX_REPORT_BYTES = 900_000;
 type ConfigMap = KubeObject & { data?: Record<string, string> };
 
 export function errorResult(startedAt: Date, finishedAt: Date, error: string): RunResult {
-  return { verdict: 'Error', startedAt: startedAt.toISOString(), finishedAt: finishedAt.toISOString(), error, rowsCompared: 0, checks: [] };
+  return {
+    verdict: 'Error',
+    startedAt: startedAt.toISOString(),
+    finishedAt: finishedAt.toISOString(),
+    error,
+    rowsCompared: 0,
+    checks: [],
+  };
 }
 
 /** The RunResult a shard pod wrote into its ConfigMap, if it did. */
 export function shardResultOf(cm: KubeObject | undefined): RunResult | undefined {
   const data: unknown = cm?.data;
-  const text = data && typeof data === 'object' ? (data as Record<string, unknown>)['result.json'] : undefined;
+  const text =
+    data && typeof data === 'object' ? (data as Record<string, unknown>)['result.json'] : undefined;
   return typeof text === 'string' && text ? (JSON.parse(text) as RunResult) : undefined;
 }
 
 /** Shrinks a result to fit a ConfigMap: differing keys, then tenants, are cut and the cut noted. */
-export function fitReport(result: RunResult, maxBytes = MAX_REPORT_BYTES): { json: string; truncated: boolean } {
+export function fitReport(
+  result: RunResult,
+  maxBytes = MAX_REPORT_BYTES,
+): { json: string; truncated: boolean } {
   let json = JSON.stringify(result, null, 1);
   if (json.length <= maxBytes) return { json, truncated: false };
   const copy = structuredClone(result);
@@ -34,22 +45,41 @@ export function fitReport(result: RunResult, maxBytes = MAX_REPORT_BYTES): { jso
         c.differingKeys = c.differingKeys.slice(0, limit);
         c.differingKeysTruncated = true;
       }
-      if (c.tenants.length > limit * 5) c.tenants = [...c.tenants].sort((a, b) => b.variancePercent - a.variancePercent).slice(0, limit * 5);
+      if (c.tenants.length > limit * 5)
+        c.tenants = [...c.tenants].sort((a, b) => b.variancePercent - a.variancePercent).slice(0, limit * 5);
     }
     json = JSON.stringify(copy);
     if (json.length <= maxBytes) return { json, truncated: true };
   }
-  return { json: JSON.stringify({ ...copy, checks: copy.checks.map((c) => ({ ...c, tenants: [], differingKeys: [] })) }), truncated: true };
+  return {
+    json: JSON.stringify({
+      ...copy,
+      checks: copy.checks.map((c) => ({ ...c, tenants: [], differingKeys: [] })),
+    }),
+    truncated: true,
+  };
 }
 
 /** Writes `<reconciliation>-report` (create or replace); returns its name. */
-export async function writeReport(client: KubeClient, namespace: string, reconciliation: string, owner: OwnerReference, runId: string, result: RunResult): Promise<string> {
+export async function writeReport(
+  client: KubeClient,
+  namespace: string,
+  reconciliation: string,
+  owner: OwnerReference,
+  runId: string,
+  result: RunResult,
+): Promise<string> {
   const name = `${reconciliation}-report`;
   const { json, truncated } = fitReport(result);
   const body: ConfigMap = {
     apiVersion: 'v1',
     kind: 'ConfigMap',
-    metadata: { name, namespace, labels: { [LABEL_RECONCILIATION]: reconciliation, [LABEL_RUN]: runId }, ownerReferences: [owner] },
+    metadata: {
+      name,
+      namespace,
+      labels: { [LABEL_RECONCILIATION]: reconciliation, [LABEL_RUN]: runId },
+      ownerReferences: [owner],
+    },
     data: { 'report.json': json, run: runId, verdict: result.verdict, truncated: String(truncated) },
   };
   await client.createOrReplace(CONFIG_MAP, namespace, body);

@@ -56,7 +56,9 @@ export function nextCronTime(cron: string, after: Date): Date {
   const key = `${cron}|${after.getTime()}`;
   const known = cronAnswers.get(key);
   if (known !== undefined) return new Date(known);
-  const next = CronExpressionParser.parse(cronFields(cron), { currentDate: after, tz: 'UTC' }).next().toDate();
+  const next = CronExpressionParser.parse(cronFields(cron), { currentDate: after, tz: 'UTC' })
+    .next()
+    .toDate();
   cronAnswers.set(key, next.getTime());
   if (cronAnswers.size > MAX_CRON_ANSWERS) cronAnswers.delete(cronAnswers.keys().next().value ?? key);
   return next;
@@ -100,10 +102,14 @@ export function decideSchedule(input: ScheduleInput): ScheduleDecision {
       const done = new Set(status?.completedOffsets ?? []);
       const pending = (schedule.offsets ?? [])
         .filter((o) => !done.has(o))
-        .map((o) => ({ offset: o, at: new Date((input.cutoverSwitchedAt as Date).getTime() + parseDurationMs(o)) }))
+        .map((o) => ({
+          offset: o,
+          at: new Date((input.cutoverSwitchedAt as Date).getTime() + parseDurationMs(o)),
+        }))
         .sort((a, b) => a.at.getTime() - b.at.getTime());
       const first = pending[0];
-      if (first && first.at.getTime() <= now.getTime()) return { due: { kind: 'CutoverOffset', detail: first.offset } };
+      if (first && first.at.getTime() <= now.getTime())
+        return { due: { kind: 'CutoverOffset', detail: first.offset } };
       if (first) candidates.push(first.at);
     }
   }
@@ -119,6 +125,8 @@ export function decideSchedule(input: ScheduleInput): ScheduleDecision {
  * same second, so a retried start after a crash reuses it.
  */
 export function runId(trigger: RunTrigger, now: Date): string {
-  const letter = { Initial: 'i', SpecChanged: 's', Rerun: 'r', Cron: 'c', CutoverOffset: 'o', Retry: 'e' }[trigger.kind];
+  const letter = { Initial: 'i', SpecChanged: 's', Rerun: 'r', Cron: 'c', CutoverOffset: 'o', Retry: 'e' }[
+    trigger.kind
+  ];
   return `${letter}${Math.floor(now.getTime() / 1000).toString(36)}`;
 }

@@ -24,7 +24,11 @@ export function shardResultName(jobName: string, index: number | string): string
   return `${jobName}-shard-${index}`;
 }
 
-function secretEnv(envName: string, ref: { name: string; key?: string } | undefined, url: string | undefined): JobEnvVar | undefined {
+function secretEnv(
+  envName: string,
+  ref: { name: string; key?: string } | undefined,
+  url: string | undefined,
+): JobEnvVar | undefined {
   if (ref) return { name: envName, secretKeyRef: { name: ref.name, key: ref.key ?? 'url' } };
   if (url) return { name: envName, value: url };
   return undefined;
@@ -35,17 +39,33 @@ function secretEnv(envName: string, ref: { name: string; key?: string } | undefi
  * owned by the Reconciliation, Pod Security "restricted" with the spec's pod overlay.
  * `image` is the operator's (resolved at start) unless the spec names one.
  */
-export function shardJobTemplate(recon: Reconciliation, runId: string, owner: OwnerRef, shards: number, image: string): JobTemplateInput {
+export function shardJobTemplate(
+  recon: Reconciliation,
+  runId: string,
+  owner: OwnerRef,
+  shards: number,
+  image: string,
+): JobTemplateInput {
   const namespace = recon.metadata.namespace ?? 'default';
   const name = shardJobName(recon.metadata.name, runId);
   const p = recon.spec.parallelism ?? {};
   const labels = { [LABEL_RECONCILIATION]: recon.metadata.name, [LABEL_RUN]: runId };
-  const frozen = { apiVersion: recon.apiVersion, kind: recon.kind, metadata: { name: recon.metadata.name, namespace: recon.metadata.namespace }, spec: recon.spec };
+  const frozen = {
+    apiVersion: recon.apiVersion,
+    kind: recon.kind,
+    metadata: { name: recon.metadata.name, namespace: recon.metadata.namespace },
+    spec: recon.spec,
+  };
   const env = [
     { name: 'CUTOVER_RECONCILIATION', value: JSON.stringify(frozen) },
     secretEnv('CUTOVER_LEGACY_URL', recon.spec.legacy.secretRef, recon.spec.legacy.url),
     secretEnv('CUTOVER_TARGET_URL', recon.spec.target.secretRef, recon.spec.target.url),
-    { name: 'CUTOVER_RESULT_LABELS', value: Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(',') },
+    {
+      name: 'CUTOVER_RESULT_LABELS',
+      value: Object.entries(labels)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(','),
+    },
     { name: 'POD_NAMESPACE', fieldRef: 'metadata.namespace' },
     { name: 'CUTOVER_OWNER_JOB_NAME', value: name },
     { name: 'CUTOVER_OWNER_JOB_UID', fieldRef: "metadata.labels['batch.kubernetes.io/controller-uid']" },
@@ -60,13 +80,19 @@ export function shardJobTemplate(recon: Reconciliation, runId: string, owner: Ow
     containerName: 'reconcile',
     command: ['node', 'dist/src/cli/main.js', 'reconcile'],
     args: [
-      '--spec-env', 'CUTOVER_RECONCILIATION',
-      '--shard-index', '$(JOB_COMPLETION_INDEX)',
-      '--shard-count', String(shards),
-      '--shard-by', p.shardBy ?? 'Tenant',
-      '--output', 'json',
+      '--spec-env',
+      'CUTOVER_RECONCILIATION',
+      '--shard-index',
+      '$(JOB_COMPLETION_INDEX)',
+      '--shard-count',
+      String(shards),
+      '--shard-by',
+      p.shardBy ?? 'Tenant',
+      '--output',
+      'json',
       // The Job controller appends JOB_COMPLETION_INDEX to env; $(VAR) in args sees all of env.
-      '--result-configmap', shardResultName(name, '$(JOB_COMPLETION_INDEX)'),
+      '--result-configmap',
+      shardResultName(name, '$(JOB_COMPLETION_INDEX)'),
     ],
     env,
     indexed: true,

@@ -19,7 +19,19 @@
 import type { CheckResult as ApiCheckResult, ReconciliationStatus, Verdict } from '../../api/index.js';
 import { REASON_INVALID_SPEC } from '../../api/index.js';
 import { verdictVariance, type CheckResult, type RunResult } from '../../reconciliation/result.js';
-import { getCondition, markReady, markReconciling, markStalled, RECONCILING, READY, removeCondition, setCondition, STALLED, type Condition, type KStatus } from '../../runtime/conditions.js';
+import {
+  getCondition,
+  markReady,
+  markReconciling,
+  markStalled,
+  RECONCILING,
+  READY,
+  removeCondition,
+  setCondition,
+  STALLED,
+  type Condition,
+  type KStatus,
+} from '../../runtime/conditions.js';
 import type { RunTrigger } from './schedule.js';
 
 export const MAX_TENANTS_IN_STATUS = 50;
@@ -51,7 +63,8 @@ type Status = ReconciliationStatus & KStatus;
 /** The Cutover offset a run is for: its own, or that of the errored run it retries. */
 export function cutoverOffsetOf(t: RunTrigger): string | undefined {
   if (t.kind === 'CutoverOffset') return t.detail;
-  if (t.kind === 'Retry' && t.detail?.startsWith('CutoverOffset:')) return t.detail.slice('CutoverOffset:'.length);
+  if (t.kind === 'Retry' && t.detail?.startsWith('CutoverOffset:'))
+    return t.detail.slice('CutoverOffset:'.length);
   return undefined;
 }
 
@@ -61,7 +74,7 @@ export function describeTrigger(t: RunTrigger): string {
 
 /** The status's conditions as the runtime's Condition type (the API types them loosely). */
 function conditionsOf(status: ReconciliationStatus | undefined): Condition[] {
-  return (status?.conditions ?? []) as Condition[];
+  return status?.conditions ?? [];
 }
 
 /** Six significant decimals are plenty for a percentage and keep the status stable. */
@@ -85,7 +98,12 @@ export function verdictMessage(status: ReconciliationStatus): string {
  * Phase and Ready / Reconciling / Stalled from the last run (see the file comment). `waiting`
  * says what a Reconciliation that never ran waits for.
  */
-export function withDerivedConditions(status: ReconciliationStatus, generation: number, now: Date, waiting?: string): ReconciliationStatus {
+export function withDerivedConditions(
+  status: ReconciliationStatus,
+  generation: number,
+  now: Date,
+  waiting?: string,
+): ReconciliationStatus {
   const st = { ...status, conditions: conditionsOf(status) } as Status;
   const last = st.lastRun;
   if (last?.id && !last.finishedAt) {
@@ -97,21 +115,48 @@ export function withDerivedConditions(status: ReconciliationStatus, generation: 
   }
   if (last?.finishedAt && last.verdict) {
     const message = verdictMessage(st);
-    if (last.verdict === 'Passed') return { ...markReady(st, generation, now, REASON.Passed, message), phase: 'Passed' };
+    if (last.verdict === 'Passed')
+      return { ...markReady(st, generation, now, REASON.Passed, message), phase: 'Passed' };
     const reason = last.verdict === 'Error' ? REASON.RunError : last.verdict;
     return { ...markStalled(st, generation, now, reason, message), phase: last.verdict };
   }
-  let c = setCondition(st.conditions, { type: READY, status: 'False', reason: REASON.Waiting, message: waiting ?? 'waiting for a trigger', observedGeneration: generation }, now);
+  let c = setCondition(
+    st.conditions,
+    {
+      type: READY,
+      status: 'False',
+      reason: REASON.Waiting,
+      message: waiting ?? 'waiting for a trigger',
+      observedGeneration: generation,
+    },
+    now,
+  );
   c = removeCondition(removeCondition(c, RECONCILING), STALLED);
   return { ...st, conditions: c, observedGeneration: generation, phase: 'Pending' };
 }
 
-export function runningStatus(status: ReconciliationStatus | undefined, run: RunRecord, generation: number, now: Date, shards?: number): ReconciliationStatus {
+export function runningStatus(
+  status: ReconciliationStatus | undefined,
+  run: RunRecord,
+  generation: number,
+  now: Date,
+  shards?: number,
+): ReconciliationStatus {
   const base: ReconciliationStatus = { ...(status ?? {}) };
   const next: ReconciliationStatus = {
     ...base,
     lastRun: { id: run.id, trigger: describeTrigger(run.trigger), startedAt: run.startedAt.toISOString() },
-    conditions: setCondition(conditionsOf(base), { type: RECONCILING, status: 'True', reason: REASON.RunInProgress, message: `run ${run.id} (${describeTrigger(run.trigger)}) started`, observedGeneration: generation }, now),
+    conditions: setCondition(
+      conditionsOf(base),
+      {
+        type: RECONCILING,
+        status: 'True',
+        reason: REASON.RunInProgress,
+        message: `run ${run.id} (${describeTrigger(run.trigger)}) started`,
+        observedGeneration: generation,
+      },
+      now,
+    ),
   };
   if (run.trigger.kind === 'Rerun' && run.trigger.detail) next.lastRerunToken = run.trigger.detail;
   if (shards !== undefined) next.shards = { total: shards, succeeded: 0, failed: 0 };
@@ -124,9 +169,27 @@ export function runningStatus(status: ReconciliationStatus | undefined, run: Run
  * An interrupted inline run (the operator restarted or lost its Lease mid-run) taken up again:
  * Reconciling says so, with the time, which makes the write a claim of its own.
  */
-export function resumedStatus(status: ReconciliationStatus, run: RunRecord, generation: number, now: Date): ReconciliationStatus {
+export function resumedStatus(
+  status: ReconciliationStatus,
+  run: RunRecord,
+  generation: number,
+  now: Date,
+): ReconciliationStatus {
   const message = `run ${run.id} (${describeTrigger(run.trigger)}) resumed at ${now.toISOString()} after an interruption`;
-  const next = { ...status, conditions: setCondition(conditionsOf(status), { type: RECONCILING, status: 'True', reason: REASON.RunResumed, message, observedGeneration: generation }, now) };
+  const next = {
+    ...status,
+    conditions: setCondition(
+      conditionsOf(status),
+      {
+        type: RECONCILING,
+        status: 'True',
+        reason: REASON.RunResumed,
+        message,
+        observedGeneration: generation,
+      },
+      now,
+    ),
+  };
   return withDerivedConditions(next, generation, now);
 }
 
@@ -134,13 +197,24 @@ function capCheck(c: CheckResult): ApiCheckResult {
   const tenants = [...c.tenants]
     .sort((a, b) => b.variancePercent - a.variancePercent || a.tenant.localeCompare(b.tenant))
     .slice(0, MAX_TENANTS_IN_STATUS)
-    .map((t) => ({ tenant: t.tenant, legacy: t.legacy, target: t.target, variancePercent: round(t.variancePercent), verdict: t.verdict }));
+    .map((t) => ({
+      tenant: t.tenant,
+      legacy: t.legacy,
+      target: t.target,
+      variancePercent: round(t.variancePercent),
+      verdict: t.verdict,
+    }));
   const out: ApiCheckResult = {
     name: c.name,
     verdict: c.verdict,
     variancePercent: round(verdictVariance(c)),
     tenants,
-    differingKeys: c.differingKeys.slice(0, MAX_KEYS_IN_STATUS).map((k) => ({ tenant: k.tenant, key: k.key, kind: k.kind, ...(k.columns ? { columns: k.columns } : {}) })),
+    differingKeys: c.differingKeys.slice(0, MAX_KEYS_IN_STATUS).map((k) => ({
+      tenant: k.tenant,
+      key: k.key,
+      kind: k.kind,
+      ...(k.columns ? { columns: k.columns } : {}),
+    })),
   };
   if (c.legacyValue !== undefined) out.legacyValue = c.legacyValue;
   if (c.targetValue !== undefined) out.targetValue = c.targetValue;
@@ -153,7 +227,12 @@ export function finishedStatus(
   status: ReconciliationStatus | undefined,
   run: RunRecord,
   result: RunResult,
-  opts: { generation: number; now: Date; reportConfigMap?: string; shards?: { total: number; succeeded: number; failed: number } },
+  opts: {
+    generation: number;
+    now: Date;
+    reportConfigMap?: string;
+    shards?: { total: number; succeeded: number; failed: number };
+  },
 ): ReconciliationStatus {
   const base: ReconciliationStatus = { ...(status ?? {}) };
   const verdict: Verdict = result.verdict;
@@ -186,25 +265,47 @@ export function finishedStatus(
   if (verdict !== 'Error') {
     const message = verdictMessage(next);
     for (const type of VERDICT_CONDITIONS) {
-      conditions = setCondition(conditions, { type, status: type === verdict ? 'True' : 'False', reason: verdict, message, observedGeneration: opts.generation }, opts.now);
+      conditions = setCondition(
+        conditions,
+        {
+          type,
+          status: type === verdict ? 'True' : 'False',
+          reason: verdict,
+          message,
+          observedGeneration: opts.generation,
+        },
+        opts.now,
+      );
     }
   }
   next.conditions = conditions;
   const offset = cutoverOffsetOf(run.trigger);
-  if (offset && verdict !== 'Error') next.completedOffsets = [...new Set([...(base.completedOffsets ?? []), offset])];
+  if (offset && verdict !== 'Error')
+    next.completedOffsets = [...new Set([...(base.completedOffsets ?? []), offset])];
   if (opts.reportConfigMap) next.reportConfigMap = opts.reportConfigMap;
   if (opts.shards) next.shards = opts.shards;
   return withDerivedConditions(next, opts.generation, opts.now);
 }
 
 /** A spec the operator cannot act on (what the API server's rules cannot catch): Stalled, phase Error. */
-export function invalidSpecStatus(status: ReconciliationStatus | undefined, message: string, generation: number, now: Date): ReconciliationStatus {
+export function invalidSpecStatus(
+  status: ReconciliationStatus | undefined,
+  message: string,
+  generation: number,
+  now: Date,
+): ReconciliationStatus {
   const st = { ...(status ?? {}), conditions: conditionsOf(status) } as Status;
   return { ...markStalled(st, generation, now, REASON.InvalidSpec, message), phase: 'Error' };
 }
 
 /** Idle between runs: records the next planned run (or what it waits for). */
-export function idleStatus(status: ReconciliationStatus | undefined, generation: number, nextAt: Date | undefined, waitingFor: string | undefined, now: Date): ReconciliationStatus {
+export function idleStatus(
+  status: ReconciliationStatus | undefined,
+  generation: number,
+  nextAt: Date | undefined,
+  waitingFor: string | undefined,
+  now: Date,
+): ReconciliationStatus {
   const next: ReconciliationStatus = { ...(status ?? {}) };
   if (nextAt) next.nextRunAt = nextAt.toISOString();
   else delete next.nextRunAt;

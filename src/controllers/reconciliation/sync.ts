@@ -24,8 +24,21 @@ import { CONFIG_MAP, JOB, POD, SECRET } from '../../runtime/resources.js';
 import { use } from '../../runtime/api-usage.js';
 import { crashPoint } from '../../runtime/crash-points.js';
 import { CUTOVER, RECONCILIATION } from '../kinds.js';
-import { decideSchedule, runId, type RunTrigger, type ScheduleDecision, type TriggerKind } from './schedule.js';
-import { finishedStatus, idleStatus, invalidSpecStatus, resumedStatus, runningStatus, type RunRecord } from './status.js';
+import {
+  decideSchedule,
+  runId,
+  type RunTrigger,
+  type ScheduleDecision,
+  type TriggerKind,
+} from './schedule.js';
+import {
+  finishedStatus,
+  idleStatus,
+  invalidSpecStatus,
+  resumedStatus,
+  runningStatus,
+  type RunRecord,
+} from './status.js';
 import { shardJobName, shardJobTemplate, shardResultName } from './shard-job.js';
 import { LABEL_RECONCILIATION, LABEL_SHARD_RESULT } from './resources.js';
 import { errorResult, shardResultOf, writeReport } from './results-io.js';
@@ -57,12 +70,15 @@ export class CutoverReferences {
   }
 
   reconciliationsOf(cutover: KubeObject): string[] {
-    return [...(this.byCutover.get(`${cutover.metadata.namespace ?? ''}/${cutover.metadata.name ?? ''}`) ?? [])];
+    return [
+      ...(this.byCutover.get(`${cutover.metadata.namespace ?? ''}/${cutover.metadata.name ?? ''}`) ?? []),
+    ];
   }
 }
 
 /** The comparison engine and its database drivers, loaded on the first inline run only. */
-const loadEngine = (): Promise<typeof import('../../reconciliation/index.js')> => import('../../reconciliation/index.js');
+const loadEngine = (): Promise<typeof import('../../reconciliation/index.js')> =>
+  import('../../reconciliation/index.js');
 
 function runFromStatus(status: ReconciliationStatus | undefined): RunRecord | undefined {
   const last = status?.lastRun;
@@ -74,24 +90,46 @@ function runFromStatus(status: ReconciliationStatus | undefined): RunRecord | un
 }
 
 function ownerOf(recon: ReconObject): OwnerRef {
-  return { apiVersion: recon.apiVersion, kind: recon.kind, name: recon.metadata.name, uid: recon.metadata.uid ?? '' };
+  return {
+    apiVersion: recon.apiVersion,
+    kind: recon.kind,
+    name: recon.metadata.name,
+    uid: recon.metadata.uid ?? '',
+  };
 }
 
-async function secretValue(ctx: Ctx, namespace: string, ref: { name: string; key?: string }): Promise<string> {
+async function secretValue(
+  ctx: Ctx,
+  namespace: string,
+  ref: { name: string; key?: string },
+): Promise<string> {
   try {
     // Secrets are read one at a time when a run needs them, never watched or listed.
-    const secret = await ctx.client.get<KubeObject & { data?: Record<string, string> }>(SECRET, namespace, ref.name);
+    const secret = await ctx.client.get<KubeObject & { data?: Record<string, string> }>(
+      SECRET,
+      namespace,
+      ref.name,
+    );
     const key = ref.key ?? 'url';
     const v = secret.data?.[key];
     if (v === undefined) throw new Error(`Secret ${namespace}/${ref.name} has no key '${key}'`);
     return Buffer.from(v, 'base64').toString('utf8');
   } catch (e) {
-    if (isNotFound(e)) throw new Error(`Secret ${namespace}/${ref.name} not found: create it with the database URL under key '${ref.key ?? 'url'}'`, { cause: e });
+    if (isNotFound(e))
+      throw new Error(
+        `Secret ${namespace}/${ref.name} not found: create it with the database URL under key '${ref.key ?? 'url'}'`,
+        { cause: e },
+      );
     throw e;
   }
 }
 
-async function databaseUrl(ctx: Ctx, namespace: string, side: 'legacy' | 'target', recon: Reconciliation): Promise<string> {
+async function databaseUrl(
+  ctx: Ctx,
+  namespace: string,
+  side: 'legacy' | 'target',
+  recon: Reconciliation,
+): Promise<string> {
   const ref = recon.spec[side];
   if (ref.secretRef) return secretValue(ctx, namespace, ref.secretRef);
   if (ref.url) return ref.url;
@@ -103,7 +141,10 @@ async function runInline(ctx: Ctx, recon: ReconObject, run: RunRecord): Promise<
   const plan = planFromSpec(recon.spec);
   let urls: { legacy: string; target: string };
   try {
-    urls = { legacy: await databaseUrl(ctx, ns, 'legacy', recon), target: await databaseUrl(ctx, ns, 'target', recon) };
+    urls = {
+      legacy: await databaseUrl(ctx, ns, 'legacy', recon),
+      target: await databaseUrl(ctx, ns, 'target', recon),
+    };
   } catch (e) {
     if (ctx.signal.aborted) throw e;
     return errorResult(run.startedAt, ctx.clock.now(), e instanceof Error ? e.message : String(e));
@@ -120,10 +161,19 @@ async function runInline(ctx: Ctx, recon: ReconObject, run: RunRecord): Promise<
 }
 
 /** Records a run's result: the report, then the claim (the status), then the metrics. */
-async function finish(ctx: Ctx, recon: ReconObject, run: RunRecord, result: RunResult, shards?: { total: number; succeeded: number; failed: number }): Promise<SyncResult> {
+async function finish(
+  ctx: Ctx,
+  recon: ReconObject,
+  run: RunRecord,
+  result: RunResult,
+  shards?: { total: number; succeeded: number; failed: number },
+): Promise<SyncResult> {
   // A run cut short because this process lost the Lease, is stopping, or the Reconciliation was
   // deleted did not fail: leave it in progress in status for whoever syncs it next.
-  if (ctx.signal.aborted) throw new Error(`run ${run.id} interrupted (${ctx.signal.reason instanceof Error ? ctx.signal.reason.message : 'aborted'})`);
+  if (ctx.signal.aborted)
+    throw new Error(
+      `run ${run.id} interrupted (${ctx.signal.reason instanceof Error ? ctx.signal.reason.message : 'aborted'})`,
+    );
   const ns = recon.metadata.namespace ?? 'default';
   const owner = ownerReferenceFor(recon, RECONCILIATION);
   const report = await writeReport(ctx.client, ns, recon.metadata.name, owner, run.id, result);
@@ -131,24 +181,39 @@ async function finish(ctx: Ctx, recon: ReconObject, run: RunRecord, result: RunR
   const claim = await ctx.status.update(ns, recon.metadata.name, (fresh) => {
     const current = fresh.status ?? {};
     if (current.lastRun?.id !== run.id || current.lastRun.finishedAt) return undefined;
-    return finishedStatus(current, run, result, { generation: current.observedGeneration ?? recon.metadata.generation ?? 1, now: ctx.clock.now(), reportConfigMap: report, ...(shards ? { shards } : {}) });
+    return finishedStatus(current, run, result, {
+      generation: current.observedGeneration ?? recon.metadata.generation ?? 1,
+      now: ctx.clock.now(),
+      reportConfigMap: report,
+      ...(shards ? { shards } : {}),
+    });
   });
   if (!claim.written) {
     ctx.log.info({ run: run.id }, 'run already recorded: nothing more to do');
     return {};
   }
   recordRun(ctx.metricsRegistry, ns, recon.metadata.name, result);
-  ctx.log.info({ run: run.id, verdict: result.verdict, rowsCompared: result.rowsCompared }, 'reconciliation run finished');
+  ctx.log.info(
+    { run: run.id, verdict: result.verdict, rowsCompared: result.rowsCompared },
+    'reconciliation run finished',
+  );
   // Plan the next run from the recorded result (the runtime waits for the cache to see it).
   return { requeueAfter: 0 };
 }
 
-async function continueSharded(ctx: Ctx, recon: ReconObject, run: RunRecord, shards: number): Promise<SyncResult> {
+async function continueSharded(
+  ctx: Ctx,
+  recon: ReconObject,
+  run: RunRecord,
+  shards: number,
+): Promise<SyncResult> {
   const ns = recon.metadata.namespace ?? 'default';
   const name = shardJobName(recon.metadata.name, run.id);
   let job = ctx.cache(JOB).get(`${ns}/${name}`);
   const jobs = new JobActuator(ctx.client);
-  if (!job) job = (await jobs.ensureJob(shardJobTemplate(recon, run.id, ownerOf(recon), shards, ctx.settings.image))).job;
+  if (!job)
+    job = (await jobs.ensureJob(shardJobTemplate(recon, run.id, ownerOf(recon), shards, ctx.settings.image)))
+      .job;
   crashPoint('reconciliation:after-job', `${ns}/${recon.metadata.name}`);
   const seen = jobObservation(job);
   const counts = { total: shards, succeeded: seen.succeeded, failed: seen.failed };
@@ -156,7 +221,12 @@ async function continueSharded(ctx: Ctx, recon: ReconObject, run: RunRecord, sha
     await ctx.status.update(ns, recon.metadata.name, (fresh) => {
       const st = fresh.status ?? {};
       if (runFromStatus(st)?.id !== run.id) return undefined;
-      if (st.shards?.succeeded === counts.succeeded && st.shards.failed === counts.failed && st.shards.total === counts.total) return undefined;
+      if (
+        st.shards?.succeeded === counts.succeeded &&
+        st.shards.failed === counts.failed &&
+        st.shards.total === counts.total
+      )
+        return undefined;
       return { ...st, shards: counts };
     });
     // The Job's and the shard results' watch events wake this sync: nothing to poll.
@@ -168,7 +238,9 @@ async function continueSharded(ctx: Ctx, recon: ReconObject, run: RunRecord, sha
     const cmName = shardResultName(name, i);
     // A pod writes its result before it exits, but the ConfigMap and Job watches are not ordered
     // with each other: a result the cache has not seen yet is read once from the API.
-    const r = shardResultOf(ctx.cache(CONFIG_MAP).get(`${ns}/${cmName}`) ?? (await ctx.client.tryGet(CONFIG_MAP, ns, cmName)));
+    const r = shardResultOf(
+      ctx.cache(CONFIG_MAP).get(`${ns}/${cmName}`) ?? (await ctx.client.tryGet(CONFIG_MAP, ns, cmName)),
+    );
     if (r) results.push(r);
     else missing.push(i);
   }
@@ -176,9 +248,18 @@ async function continueSharded(ctx: Ctx, recon: ReconObject, run: RunRecord, sha
   let merged: RunResult;
   if (missing.length > 0) {
     const failure = seen.state === 'Failed' ? await jobs.withPodFailure(ns, seen) : seen;
-    const pod = failure.podFailure ? `; pod ${failure.podFailure.pod} exited ${failure.podFailure.exitCode ?? '?'}${failure.podFailure.message ? `: ${failure.podFailure.message.slice(0, 300)}` : ''}` : '';
-    const why = seen.state === 'Failed' ? `the shard Job ${name} failed (${seen.reason ?? 'unknown reason'}${seen.message ? `: ${seen.message}` : ''}${pod})` : `the shard Job ${name} finished`;
-    merged = errorResult(run.startedAt, ctx.clock.now(), `${why}; no result from shard(s) ${missing.join(', ')}`);
+    const pod = failure.podFailure
+      ? `; pod ${failure.podFailure.pod} exited ${failure.podFailure.exitCode ?? '?'}${failure.podFailure.message ? `: ${failure.podFailure.message.slice(0, 300)}` : ''}`
+      : '';
+    const why =
+      seen.state === 'Failed'
+        ? `the shard Job ${name} failed (${seen.reason ?? 'unknown reason'}${seen.message ? `: ${seen.message}` : ''}${pod})`
+        : `the shard Job ${name} finished`;
+    merged = errorResult(
+      run.startedAt,
+      ctx.clock.now(),
+      `${why}; no result from shard(s) ${missing.join(', ')}`,
+    );
   } else {
     merged = mergeResults(results);
   }
@@ -207,8 +288,19 @@ class SpecChecks {
     const generation = recon.metadata.generation ?? 0;
     const known = this.answers.get(key);
     if (known && known.generation === generation) return known;
-    const problems = validateManifest({ apiVersion: recon.apiVersion, kind: recon.kind, metadata: { name: recon.metadata.name }, spec: recon.spec });
-    let invalid = problems.length > 0 ? problems.slice(0, 3).map((p) => `${p.path}: ${p.message}`).join('; ') : undefined;
+    const problems = validateManifest({
+      apiVersion: recon.apiVersion,
+      kind: recon.kind,
+      metadata: { name: recon.metadata.name },
+      spec: recon.spec,
+    });
+    let invalid =
+      problems.length > 0
+        ? problems
+            .slice(0, 3)
+            .map((p) => `${p.path}: ${p.message}`)
+            .join('; ')
+        : undefined;
     if (invalid === undefined) {
       try {
         planFromSpec(recon.spec);
@@ -243,7 +335,10 @@ function reconciliationMemory(): ReconciliationMemory {
   return { refs: new CutoverReferences(), specs: new SpecChecks(), uids: new Map() };
 }
 
-async function syncReconciliation(ctx: Ctx, memory: ReconciliationMemory = reconciliationMemory()): Promise<SyncResult> {
+async function syncReconciliation(
+  ctx: Ctx,
+  memory: ReconciliationMemory = reconciliationMemory(),
+): Promise<SyncResult> {
   const recon = ctx.object;
   memory.refs.record(ctx.key, ctx.namespace ?? 'default', recon?.spec.schedule?.cutoverRef?.name);
   if (!recon) {
@@ -295,7 +390,8 @@ async function syncReconciliation(ctx: Ctx, memory: ReconciliationMemory = recon
     // The claim: decided again on the object as written, so a run that already started or ran
     // (by another sync, or after the copy this sync started from) is not started again.
     const claim = await ctx.status.update(ns, name, (fresh) => {
-      if (fresh.metadata.generation !== recon.metadata.generation || runFromStatus(fresh.status)) return undefined;
+      if (fresh.metadata.generation !== recon.metadata.generation || runFromStatus(fresh.status))
+        return undefined;
       if (!sameDue(decide(fresh.status), decision)) return undefined;
       return runningStatus(fresh.status, run, generation, now, shards > 0 ? shards : undefined);
     });
@@ -305,8 +401,11 @@ async function syncReconciliation(ctx: Ctx, memory: ReconciliationMemory = recon
     return finish(ctx, claim.object, run, await runInline(ctx, claim.object, run));
   }
 
-  await ctx.status.update(ns, name, (fresh) => idleStatus(fresh.status, generation, decision.nextAt, decision.waitingFor, now));
-  if (decision.nextAt) return { requeueAfter: Math.min(MAX_IDLE_MS, Math.max(1000, decision.nextAt.getTime() - now.getTime())) };
+  await ctx.status.update(ns, name, (fresh) =>
+    idleStatus(fresh.status, generation, decision.nextAt, decision.waitingFor, now),
+  );
+  if (decision.nextAt)
+    return { requeueAfter: Math.min(MAX_IDLE_MS, Math.max(1000, decision.nextAt.getTime() - now.getTime())) };
   return {};
 }
 
@@ -328,7 +427,9 @@ export function reconciliationController(): ControllerSpec<ReconObject> {
         mapToOwner: (obj) => {
           const l = obj.metadata.labels ?? {};
           const recon = l[LABEL_RECONCILIATION];
-          return l[LABEL_SHARD_RESULT] === 'true' && recon && obj.metadata.namespace ? [`${obj.metadata.namespace}/${recon}`] : [];
+          return l[LABEL_SHARD_RESULT] === 'true' && recon && obj.metadata.namespace
+            ? [`${obj.metadata.namespace}/${recon}`]
+            : [];
         },
       },
       // A Cutover's traffic switch starts the post-cutover runs of the Reconciliations that
@@ -339,7 +440,11 @@ export function reconciliationController(): ControllerSpec<ReconObject> {
     events: reconciliationEvents,
     uses: [
       use(SECRET, ['get'], 'database URLs: one named Secret at a time, when a run starts'),
-      use(CONFIG_MAP, ['get', 'create', 'update'], 'the run report; a shard result the cache has not seen yet'),
+      use(
+        CONFIG_MAP,
+        ['get', 'create', 'update'],
+        'the run report; a shard result the cache has not seen yet',
+      ),
       use(JOB, ['create', 'get'], 'the shard Job of a run (created, or adopted after a crash)'),
       use(POD, ['list'], 'why a shard Job failed'),
     ],

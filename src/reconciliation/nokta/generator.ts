@@ -28,7 +28,8 @@ export interface NoktaOptions {
   inject?: boolean;
 }
 
-export type InjectionKind = 'missing' | 'extra' | 'amountOff' | 'changedTax' | 'changedSettlement' | 'wrongTenant' | 'timeShift';
+export type InjectionKind =
+  'missing' | 'extra' | 'amountOff' | 'changedTax' | 'changedSettlement' | 'wrongTenant' | 'timeShift';
 
 export interface ExpectedKey {
   tenant: string;
@@ -112,7 +113,10 @@ function dialect(isMysql: boolean, base: Date): Sql {
     money: (c) => (isMysql ? `CAST((${c}) / 100 AS DECIMAL(12,2))` : `CAST((${c}) / 100.0 AS NUMERIC(14,2))`),
     idiv: (a, bb) => (isMysql ? `((${a}) DIV (${bb}))` : `((${a}) / (${bb}))`),
     str: (e) => (isMysql ? `CAST(${e} AS CHAR)` : `CAST(${e} AS TEXT)`),
-    ts: (s) => (isMysql ? `(TIMESTAMP '${b}' + INTERVAL ((${s}) + 10800) SECOND)` : `(TIMESTAMPTZ '${b}+00' + (${s}) * INTERVAL '1 second')`),
+    ts: (s) =>
+      isMysql
+        ? `(TIMESTAMP '${b}' + INTERVAL ((${s}) + 10800) SECOND)`
+        : `(TIMESTAMPTZ '${b}+00' + (${s}) * INTERVAL '1 second')`,
   };
 }
 
@@ -215,7 +219,11 @@ function targetInserts(d: Sql, k: NoktaCounts, T: number, S: number): string[] {
 const tenantOf = (id: number, T: number): number => (id % T) + 1;
 
 /** Picks distinct order ids and writes the target-side statements for each injected difference. */
-export function planInjections(k: NoktaCounts, T: number, seed: string): { statements: string[]; injections: Injection[] } {
+export function planInjections(
+  k: NoktaCounts,
+  T: number,
+  seed: string,
+): { statements: string[]; injections: Injection[] } {
   const rnd = prng(seedNumber(seed) + 7);
   const used = new Set<number>();
   const pick = (max: number): number => {
@@ -230,11 +238,19 @@ export function planInjections(k: NoktaCounts, T: number, seed: string): { state
   const s: string[] = [];
   const inj: Injection[] = [];
   const t = (id: number): string => String(tenantOf(id, T));
-  const del = (id: number): string[] => [`DELETE FROM order_payments WHERE order_id = ${id}`, `DELETE FROM order_items WHERE order_id = ${id}`, `DELETE FROM orders WHERE id = ${id}`];
+  const del = (id: number): string[] => [
+    `DELETE FROM order_payments WHERE order_id = ${id}`,
+    `DELETE FROM order_items WHERE order_id = ${id}`,
+    `DELETE FROM orders WHERE id = ${id}`,
+  ];
   const m1 = pick(k.orders);
   const m2 = pick(k.orders);
   s.push(...del(m1), ...del(m2));
-  inj.push({ kind: 'missing', family: 'pos_orders', expected: [m1, m2].map((id) => ({ tenant: t(id), key: String(id), kind: 'missing' as const })) });
+  inj.push({
+    kind: 'missing',
+    family: 'pos_orders',
+    expected: [m1, m2].map((id) => ({ tenant: t(id), key: String(id), kind: 'missing' as const })),
+  });
   const extra = k.orders + 1;
   const et = tenantOf(extra, T);
   s.push(
@@ -242,16 +258,35 @@ export function planInjections(k: NoktaCounts, T: number, seed: string): { state
     `INSERT INTO order_items (id, order_id, tenant_id, sku, quantity, amount) VALUES (${2 * extra - 1}, ${extra}, ${et}, 'SKU-X', 1, 10.00)`,
     `INSERT INTO order_payments (id, order_id, tenant_id, gateway_ref, method, amount) VALUES (${extra}, ${extra}, ${et}, 'pg_extra', 'card', 11.80)`,
   );
-  inj.push({ kind: 'extra', family: 'pos_orders', expected: [{ tenant: String(et), key: String(extra), kind: 'extra' }] });
+  inj.push({
+    kind: 'extra',
+    family: 'pos_orders',
+    expected: [{ tenant: String(et), key: String(extra), kind: 'extra' }],
+  });
   const a = pick(k.orders);
-  s.push(`UPDATE orders SET total = total + 0.01 WHERE id = ${a}`, `UPDATE order_payments SET amount = amount + 0.01 WHERE order_id = ${a}`);
-  inj.push({ kind: 'amountOff', family: 'pos_orders', expected: [{ tenant: t(a), key: String(a), kind: 'changed', columns: ['total', 'paid_amount'] }] });
+  s.push(
+    `UPDATE orders SET total = total + 0.01 WHERE id = ${a}`,
+    `UPDATE order_payments SET amount = amount + 0.01 WHERE order_id = ${a}`,
+  );
+  inj.push({
+    kind: 'amountOff',
+    family: 'pos_orders',
+    expected: [{ tenant: t(a), key: String(a), kind: 'changed', columns: ['total', 'paid_amount'] }],
+  });
   const x = pick(k.orders);
   s.push(`UPDATE orders SET tax = tax + 1.00 WHERE id = ${x}`);
-  inj.push({ kind: 'changedTax', family: 'pos_orders', expected: [{ tenant: t(x), key: String(x), kind: 'changed', columns: ['tax'] }] });
+  inj.push({
+    kind: 'changedTax',
+    family: 'pos_orders',
+    expected: [{ tenant: t(x), key: String(x), kind: 'changed', columns: ['tax'] }],
+  });
   const w = pick(k.orders);
   const wt = (tenantOf(w, T) % T) + 1;
-  s.push(`UPDATE orders SET tenant_id = ${wt} WHERE id = ${w}`, `UPDATE order_payments SET tenant_id = ${wt} WHERE order_id = ${w}`, `UPDATE order_items SET tenant_id = ${wt} WHERE order_id = ${w}`);
+  s.push(
+    `UPDATE orders SET tenant_id = ${wt} WHERE id = ${w}`,
+    `UPDATE order_payments SET tenant_id = ${wt} WHERE order_id = ${w}`,
+    `UPDATE order_items SET tenant_id = ${wt} WHERE order_id = ${w}`,
+  );
   inj.push({
     kind: 'wrongTenant',
     family: 'pos_orders',
@@ -262,10 +297,18 @@ export function planInjections(k: NoktaCounts, T: number, seed: string): { state
   });
   const h = pick(k.orders);
   s.push(`UPDATE orders SET created_at = created_at + INTERVAL '1 hour' WHERE id = ${h}`);
-  inj.push({ kind: 'timeShift', family: 'pos_orders', expected: [{ tenant: t(h), key: String(h), kind: 'changed', columns: ['created_at'] }] });
+  inj.push({
+    kind: 'timeShift',
+    family: 'pos_orders',
+    expected: [{ tenant: t(h), key: String(h), kind: 'changed', columns: ['created_at'] }],
+  });
   const dr = 1 + Math.floor(rnd() * k.drivers);
   s.push(`UPDATE driver_settlements SET amount = amount + 5.00 WHERE driver_id = ${dr}`);
-  inj.push({ kind: 'changedSettlement', family: 'drivers', expected: [{ tenant: t(dr), key: String(dr), kind: 'changed', columns: ['settlement_amount'] }] });
+  inj.push({
+    kind: 'changedSettlement',
+    family: 'drivers',
+    expected: [{ tenant: t(dr), key: String(dr), kind: 'changed', columns: ['settlement_amount'] }],
+  });
   return { statements: s, injections: inj };
 }
 
@@ -282,7 +325,11 @@ function defaultBase(): Date {
 }
 
 /** Creates the schemas in two empty databases and fills them. */
-export async function generateNokta(legacyUrl: string, targetUrl: string, opts: NoktaOptions): Promise<GenerateResult> {
+export async function generateNokta(
+  legacyUrl: string,
+  targetUrl: string,
+  opts: NoktaOptions,
+): Promise<GenerateResult> {
   const counts = familyCounts(opts.scale);
   const base = opts.baseDate ?? defaultBase();
   const S = seedNumber(opts.seed);
@@ -314,8 +361,14 @@ export async function generateNokta(legacyUrl: string, targetUrl: string, opts: 
     }
   };
   const [a, b] = await Promise.allSettled([loadLegacy(), loadTarget()]);
-  if (a.status === 'rejected') throw new Error(redactText(`loading legacy: ${String(a.reason instanceof Error ? a.reason.message : a.reason)}`));
-  if (b.status === 'rejected') throw new Error(redactText(`loading target: ${String(b.reason instanceof Error ? b.reason.message : b.reason)}`));
+  if (a.status === 'rejected')
+    throw new Error(
+      redactText(`loading legacy: ${String(a.reason instanceof Error ? a.reason.message : a.reason)}`),
+    );
+  if (b.status === 'rejected')
+    throw new Error(
+      redactText(`loading target: ${String(b.reason instanceof Error ? b.reason.message : b.reason)}`),
+    );
   return { counts, injections: opts.inject ? inj.injections : [], baseDate: base };
 }
 
@@ -329,7 +382,9 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const legacy = arg(argv, '--legacy-url') ?? process.env.CUTOVER_LEGACY_URL;
   const target = arg(argv, '--target-url') ?? process.env.CUTOVER_TARGET_URL;
   if (!legacy || !target) {
-    process.stderr.write('usage: generator --legacy-url mysql://… --target-url postgres://… [--scale N] [--tenants N] [--seed S] [--inject]\n');
+    process.stderr.write(
+      'usage: generator --legacy-url mysql://… --target-url postgres://… [--scale N] [--tenants N] [--seed S] [--inject]\n',
+    );
     process.exitCode = 2;
   } else {
     generateNokta(legacy, target, {

@@ -186,9 +186,14 @@ describe('actuators/freeze legacy write freeze (own mariadbd)', function () {
     const lifted = await liftLegacyFreeze(target, record, { recordTable });
     assert.equal(lifted.frozen, false);
     const c2 = await mysql.createConnection({ socketPath: server.socket, user: 'root' });
-    const [rows] = await c2.query<mysql.RowDataPacket[]>('SELECT frozen_by, lifted_by FROM cutover_meta.kill_log');
+    const [rows] = await c2.query<mysql.RowDataPacket[]>(
+      'SELECT frozen_by, lifted_by FROM cutover_meta.kill_log',
+    );
     await c2.end();
-    assert.deepEqual(rows.map((r) => [String(r.frozen_by), String(r.lifted_by)]), [['killed-operator', 'killed-operator']]);
+    assert.deepEqual(
+      rows.map((r) => [String(r.frozen_by), String(r.lifted_by)]),
+      [['killed-operator', 'killed-operator']],
+    );
   });
 
   it('a freeze that a write gets through is reported, not trusted', async () => {

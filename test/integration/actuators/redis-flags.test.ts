@@ -168,7 +168,10 @@ describe('actuators/flags Redis store (own redis-server)', function () {
       // Back to the old state for the next round.
       await store.apply(oldSpec);
     }
-    assert.ok(killedBeforeReply > 0, `no kill landed before the flip's reply in ${outcomes.length} rounds (flips took ${flipTimes.join(', ')} ms)`);
+    assert.ok(
+      killedBeforeReply > 0,
+      `no kill landed before the flip's reply in ${outcomes.length} rounds (flips took ${flipTimes.join(', ')} ms)`,
+    );
     // Both outcomes are consistent states; which one a kill gives depends on where it landed.
     console.log(
       `      flip of ${ts.length} tenants: ${flipTimes.join('/')} ms; kills before the reply: ${killedBeforeReply}/${outcomes.length}; state after restart: ${outcomes.join(', ')}`,

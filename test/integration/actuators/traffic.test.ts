@@ -187,12 +187,22 @@ describe('actuators/traffic (real control plane, Gateway API CRDs)', function ()
     const b0 = await createRoute('courier');
     const targets = [routeTarget('support'), routeTarget('courier')];
     const { kubeconfig } = await operatorIdentity(cluster, ns);
-    await killMidChange({ kind: 'traffic', targets, desired: { newWeight: 25 }, crashAt: 'support' }, { KUBECONFIG: kubeconfig });
+    await killMidChange(
+      { kind: 'traffic', targets, desired: { newWeight: 25 }, crashAt: 'support' },
+      { KUBECONFIG: kubeconfig },
+    );
     const traffic = new TrafficActuator(client);
-    assert.equal((await traffic.observe(targets[0]!)).newWeight, 25, 'the first route was switched before the kill');
+    assert.equal(
+      (await traffic.observe(targets[0]!)).newWeight,
+      25,
+      'the first route was switched before the kill',
+    );
     assert.equal((await traffic.observe(targets[1]!)).newWeight, 0, 'the second was not');
     const res = await traffic.applyAll(targets, { newWeight: 25 });
-    assert.deepEqual(res.map((x) => x.changed), [false, true]);
+    assert.deepEqual(
+      res.map((x) => x.changed),
+      [false, true],
+    );
     await traffic.restoreAll(targets);
     assert.deepEqual(visible(await getRoute('support')), visible(a0));
     assert.deepEqual(visible(await getRoute('courier')), visible(b0));

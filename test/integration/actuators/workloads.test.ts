@@ -201,21 +201,46 @@ describe('actuators/workloads Jobs and Deployments (real control plane)', functi
         spec: {
           replicas: 4,
           selector: { matchLabels: { app: 'legacy-driver' } },
-          template: { metadata: { labels: { app: 'legacy-driver', [READY_LABEL]: 'true' } }, spec: { containers: [{ name: 'app', image: 'legacy-driver:1', command: ['node', '-e', 'setInterval(() => {}, 1000)'] }] } },
+          template: {
+            metadata: { labels: { app: 'legacy-driver', [READY_LABEL]: 'true' } },
+            spec: {
+              containers: [
+                {
+                  name: 'app',
+                  image: 'legacy-driver:1',
+                  command: ['node', '-e', 'setInterval(() => {}, 1000)'],
+                },
+              ],
+            },
+          },
         },
       },
     });
     const { kubeconfig } = await operatorIdentity(cluster, ns);
-    await killMidChange({ kind: 'scale', namespace: ns, name: 'legacy-driver', replicas: 1, crashAt: 'record' }, { KUBECONFIG: kubeconfig });
+    await killMidChange(
+      { kind: 'scale', namespace: ns, name: 'legacy-driver', replicas: 1, crashAt: 'record' },
+      { KUBECONFIG: kubeconfig },
+    );
     let d = await apps.readNamespacedDeployment({ name: 'legacy-driver', namespace: ns });
     assert.equal(d.spec?.replicas, 4, 'killed after the record, before the scale');
     assert.equal(d.metadata?.annotations?.[PREVIOUS_STATE_ANNOTATION], JSON.stringify({ replicas: 4 }));
     // Killed again, this time right after the scale itself.
-    await killMidChange({ kind: 'scale', namespace: ns, name: 'legacy-driver', replicas: 1, crashAt: 'scale' }, { KUBECONFIG: kubeconfig });
+    await killMidChange(
+      { kind: 'scale', namespace: ns, name: 'legacy-driver', replicas: 1, crashAt: 'scale' },
+      { KUBECONFIG: kubeconfig },
+    );
     d = await apps.readNamespacedDeployment({ name: 'legacy-driver', namespace: ns });
     assert.equal(d.spec?.replicas, 1);
     const deployments = new DeploymentActuator(client);
-    assert.deepEqual(await deployments.scaleDeployment(ns, 'legacy-driver', 1), { changed: false, previousReplicas: 4, replicas: 1 });
-    assert.equal((await deployments.restoreScale(ns, 'legacy-driver'))?.replicas, 4, 'the restore brings back the replicas before the first, killed change');
+    assert.deepEqual(await deployments.scaleDeployment(ns, 'legacy-driver', 1), {
+      changed: false,
+      previousReplicas: 4,
+      replicas: 1,
+    });
+    assert.equal(
+      (await deployments.restoreScale(ns, 'legacy-driver'))?.replicas,
+      4,
+      'the restore brings back the replicas before the first, killed change',
+    );
   });
 });

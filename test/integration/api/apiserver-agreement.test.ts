@@ -25,33 +25,121 @@ type Path = (string | number)[];
 
 const TRICKY: Json[] = [
   // durations and offsets
-  '2w', '0d', '0s', '999999w', '999w', '9999d', '1w3d12h', '1h30m', '30m1h', '1h1h', '90 days', '', '1.5h', '+4h', '-30m', '+0h', '4h', '+2w', '500ms', '1m500ms',
+  '2w',
+  '0d',
+  '0s',
+  '999999w',
+  '999w',
+  '9999d',
+  '1w3d12h',
+  '1h30m',
+  '30m1h',
+  '1h1h',
+  '90 days',
+  '',
+  '1.5h',
+  '+4h',
+  '-30m',
+  '+0h',
+  '4h',
+  '+2w',
+  '500ms',
+  '1m500ms',
   // cron schedules
-  '@daily', '@midnight', '@DAILY', '@every 1h', '@every', '@reboot', '0 2 * * *', '0 0 30 2 *', '61 * * * *', '* * * * * *', '0 2 * * 7', '30 2 * jan mon',
-  '0 0 ? * MON', '*/0 * * * *', '5-2 * * * *', '0  2 * * *', ' 0 2 * * *', 'TZ=UTC 0 2 * * *',
+  '@daily',
+  '@midnight',
+  '@DAILY',
+  '@every 1h',
+  '@every',
+  '@reboot',
+  '0 2 * * *',
+  '0 0 30 2 *',
+  '61 * * * *',
+  '* * * * * *',
+  '0 2 * * 7',
+  '30 2 * jan mon',
+  '0 0 ? * MON',
+  '*/0 * * * *',
+  '5-2 * * * *',
+  '0  2 * * *',
+  ' 0 2 * * *',
+  'TZ=UTC 0 2 * * *',
   // zones
-  'UTC', 'Europe/Istanbul', '+03:00', '+15:00', 'Mars/Olympus_Mons', 'Not A Zone', 'America/Argentina/Buenos_Aires', 'Etc/GMT+3',
+  'UTC',
+  'Europe/Istanbul',
+  '+03:00',
+  '+15:00',
+  'Mars/Olympus_Mons',
+  'Not A Zone',
+  'America/Argentina/Buenos_Aires',
+  'Etc/GMT+3',
   // times
-  '2026-12-01T02:00:00Z', '2026-12-01T02:00:00', '2026-12-01 02:00:00Z', '2026-02-30T00:00:00Z', '2026-12-01T02:00:00.123+03:00', '2026-12-01t02:00:00z',
-  '2026-12-01T24:00:00Z', '2026-12-01T23:59:60Z', '2026-12-01', '2026-13-01T00:00:00Z',
+  '2026-12-01T02:00:00Z',
+  '2026-12-01T02:00:00',
+  '2026-12-01 02:00:00Z',
+  '2026-02-30T00:00:00Z',
+  '2026-12-01T02:00:00.123+03:00',
+  '2026-12-01t02:00:00z',
+  '2026-12-01T24:00:00Z',
+  '2026-12-01T23:59:60Z',
+  '2026-12-01',
+  '2026-13-01T00:00:00Z',
   // identifiers, names, conditions, URLs
-  'tenant_id', 'a b', '1abc', 'schema.table', 'a.b.c', 'x'.repeat(64), 'pos', 'Pos', 'a-', 'a.b', 'result <= 1.5', 'result<1', 'result < -2.5', 'latency < 1',
-  'mysql://u:secret@h/db', 'postgres://h/db', 'http://prom:9090', 'SELECT 1', 'select * from t; drop table t', 'WITH x AS (SELECT 1) SELECT * FROM x',
+  'tenant_id',
+  'a b',
+  '1abc',
+  'schema.table',
+  'a.b.c',
+  'x'.repeat(64),
+  'pos',
+  'Pos',
+  'a-',
+  'a.b',
+  'result <= 1.5',
+  'result<1',
+  'result < -2.5',
+  'latency < 1',
+  'mysql://u:secret@h/db',
+  'postgres://h/db',
+  'http://prom:9090',
+  'SELECT 1',
+  'select * from t; drop table t',
+  'WITH x AS (SELECT 1) SELECT * FROM x',
   // other types
-  null, true, false, 0, -1, 1, 1.5, 100, 101, 65536, 1e3, 'abc', [], {}, ['trim', 'trim'], ['lower', 'trim'], ['+4h', '+4h'], [1, 2], { a: 1 },
+  null,
+  true,
+  false,
+  0,
+  -1,
+  1,
+  1.5,
+  100,
+  101,
+  65536,
+  1e3,
+  'abc',
+  [],
+  {},
+  ['trim', 'trim'],
+  ['lower', 'trim'],
+  ['+4h', '+4h'],
+  [1, 2],
+  { a: 1 },
 ];
 
 /** The schema node at a path of spec. */
 function schemaAt(s: Schema, path: Path): Schema | undefined {
   let node: Schema | undefined = s;
-  for (const p of path) node = typeof p === 'number' ? node?.items : (node?.properties?.[p] ?? node?.additionalProperties);
+  for (const p of path)
+    node = typeof p === 'number' ? node?.items : (node?.properties?.[p] ?? node?.additionalProperties);
   return node;
 }
 
 function paths(v: Json, prefix: Path = []): Path[] {
   const out: Path[] = [prefix];
   if (Array.isArray(v)) v.forEach((x, i) => out.push(...paths(x, [...prefix, i])));
-  else if (typeof v === 'object' && v !== null) for (const [k, x] of Object.entries(v)) out.push(...paths(x, [...prefix, k]));
+  else if (typeof v === 'object' && v !== null)
+    for (const [k, x] of Object.entries(v)) out.push(...paths(x, [...prefix, k]));
   return out;
 }
 
@@ -78,7 +166,11 @@ function setAt(v: Json, path: Path, value: Json): Json {
   return v;
 }
 
-type Mutation = { kind: 'replace'; path: Path; value: Json } | { kind: 'remove'; path: Path } | { kind: 'unknown-field'; path: Path } | { kind: 'duplicate-item'; path: Path };
+type Mutation =
+  | { kind: 'replace'; path: Path; value: Json }
+  | { kind: 'remove'; path: Path }
+  | { kind: 'unknown-field'; path: Path }
+  | { kind: 'duplicate-item'; path: Path };
 
 function apply(m: Json, mu: Mutation): Json {
   switch (mu.kind) {
@@ -88,11 +180,15 @@ function apply(m: Json, mu: Mutation): Json {
       return setAt(m, mu.path, undefined);
     case 'unknown-field': {
       const node = get(m, mu.path);
-      return typeof node === 'object' && node !== null && !Array.isArray(node) ? setAt(m, [...mu.path, 'unexpectedField'], 'x') : m;
+      return typeof node === 'object' && node !== null && !Array.isArray(node)
+        ? setAt(m, [...mu.path, 'unexpectedField'], 'x')
+        : m;
     }
     case 'duplicate-item': {
       const node = get(m, mu.path);
-      return Array.isArray(node) && node.length > 0 ? setAt(m, mu.path, [...(node as Json[]), (node as Json[])[0]]) : m;
+      return Array.isArray(node) && node.length > 0
+        ? setAt(m, mu.path, [...(node as Json[]), (node as Json[])[0]])
+        : m;
     }
   }
 }
@@ -107,7 +203,9 @@ describe('api: the API server and validateManifest accept and refuse the same ma
     cluster = await useCluster();
     await cluster.applyCrds();
     ns = await cluster.createNamespace('agreement');
-    client = new KubeClient(await loadKubeConfig(cluster.kubeconfigPath), { userAgent: 'cutover-agreement-test' });
+    client = new KubeClient(await loadKubeConfig(cluster.kubeconfigPath), {
+      userAgent: 'cutover-agreement-test',
+    });
   });
 
   after(async () => {
@@ -118,12 +216,19 @@ describe('api: the API server and validateManifest accept and refuse the same ma
   /** Accepted by the API server? (dry-run create, strict field validation: nothing is stored). */
   async function serverAccepts(manifest: Json): Promise<{ accepted: boolean; message: string }> {
     const info = KINDS[(manifest as { kind: KindInfo['kind'] }).kind];
-    const body = { ...(manifest as Record<string, Json>), metadata: { ...((manifest as { metadata?: object }).metadata ?? {}), namespace: ns } };
+    const body = {
+      ...(manifest as Record<string, Json>),
+      metadata: { ...((manifest as { metadata?: object }).metadata ?? {}), namespace: ns },
+    };
     try {
-      await client.request('POST', `/apis/${CRD_GROUP}/${CRD_VERSION}/namespaces/${ns}/${info.plural}`, { body, query: { dryRun: 'All', fieldValidation: 'Strict' } });
+      await client.request('POST', `/apis/${CRD_GROUP}/${CRD_VERSION}/namespaces/${ns}/${info.plural}`, {
+        body,
+        query: { dryRun: 'All', fieldValidation: 'Strict' },
+      });
       return { accepted: true, message: '' };
     } catch (e) {
-      if (isApiError(e) && (e.statusCode === 422 || e.statusCode === 400)) return { accepted: false, message: e.message };
+      if (isApiError(e) && (e.statusCode === 422 || e.statusCode === 400))
+        return { accepted: false, message: e.message };
       throw e;
     }
   }
@@ -134,22 +239,63 @@ describe('api: the API server and validateManifest accept and refuse the same ma
   const mutation = (m: Json): fc.Arbitrary<Mutation> => {
     const all = specPaths(m);
     const leafOrAny = fc.constantFrom(...all.filter((p) => p.length > 1));
-    const objects = all.filter((p) => { const n = get(m, p); return typeof n === 'object' && n !== null && !Array.isArray(n); });
+    const objects = all.filter((p) => {
+      const n = get(m, p);
+      return typeof n === 'object' && n !== null && !Array.isArray(n);
+    });
     const lists = all.filter((p) => Array.isArray(get(m, p)));
     return fc.oneof(
-      { weight: 6, arbitrary: fc.record({ kind: fc.constant('replace' as const), path: leafOrAny, value: fc.constantFrom(...TRICKY) }) },
-      { weight: 1, arbitrary: fc.record({ kind: fc.constant('replace' as const), path: leafOrAny, value: fc.jsonValue({ maxDepth: 2 }) }) },
+      {
+        weight: 6,
+        arbitrary: fc.record({
+          kind: fc.constant('replace' as const),
+          path: leafOrAny,
+          value: fc.constantFrom(...TRICKY),
+        }),
+      },
+      {
+        weight: 1,
+        arbitrary: fc.record({
+          kind: fc.constant('replace' as const),
+          path: leafOrAny,
+          value: fc.jsonValue({ maxDepth: 2 }),
+        }),
+      },
       { weight: 2, arbitrary: fc.record({ kind: fc.constant('remove' as const), path: leafOrAny }) },
-      { weight: 1, arbitrary: fc.record({ kind: fc.constant('unknown-field' as const), path: fc.constantFrom(...objects) }) },
-      ...(lists.length ? [{ weight: 1, arbitrary: fc.record({ kind: fc.constant('duplicate-item' as const), path: fc.constantFrom(...lists) }) }] : []),
+      {
+        weight: 1,
+        arbitrary: fc.record({
+          kind: fc.constant('unknown-field' as const),
+          path: fc.constantFrom(...objects),
+        }),
+      },
+      ...(lists.length
+        ? [
+            {
+              weight: 1,
+              arbitrary: fc.record({
+                kind: fc.constant('duplicate-item' as const),
+                path: fc.constantFrom(...lists),
+              }),
+            },
+          ]
+        : []),
     );
   };
 
   it('for the samples with one or two changes anywhere in spec', async () => {
     const runs = Number(process.env.CUTOVER_AGREEMENT_RUNS ?? 200);
-    const arb = fc.constantFrom(...samples).chain((m) =>
-      fc.tuple(fc.constant(m), fc.oneof({ weight: 3, arbitrary: fc.tuple(mutation(m)) }, { weight: 1, arbitrary: fc.tuple(mutation(m), mutation(m)) })),
-    );
+    const arb = fc
+      .constantFrom(...samples)
+      .chain((m) =>
+        fc.tuple(
+          fc.constant(m),
+          fc.oneof(
+            { weight: 3, arbitrary: fc.tuple(mutation(m)) },
+            { weight: 1, arbitrary: fc.tuple(mutation(m), mutation(m)) },
+          ),
+        ),
+      );
     let accepted = 0;
     let refused = 0;
     await fc.assert(
@@ -181,24 +327,46 @@ describe('api: the API server and validateManifest accept and refuse the same ma
       const fields = specPaths(m).filter((p) => {
         const node = schemaAt(info.spec, p.slice(1));
         if (typeof get(m, p) !== 'string' || !node) return false;
-        const key = JSON.stringify([node.type, node.format, node.pattern, node.enum, node.maxLength, node.minLength, node.rules?.map((r) => r.cel), node.semantic]);
+        const key = JSON.stringify([
+          node.type,
+          node.format,
+          node.pattern,
+          node.enum,
+          node.maxLength,
+          node.minLength,
+          node.rules?.map((r) => r.cel),
+          node.semantic,
+        ]);
         if (seen.has(key)) return false;
         seen.add(key);
         return true;
       });
       for (const path of fields) {
-        await Promise.all(strings.map(async (value) => {
-          const manifest = setAt(m, path, value);
-          const offline = validateManifest(manifest).filter((p) => !p.operatorOnly);
-          const server = await serverAccepts(manifest);
-          requests++;
-          if ((offline.length === 0) !== server.accepted) {
-            disagreements.push(`${(m as { kind: string }).kind} ${path.join('.')} = ${JSON.stringify(value)}: API server ${server.accepted ? 'accepts' : `refuses (${server.message.slice(0, 300)})`}, validateManifest ${offline.length === 0 ? 'accepts' : `refuses (${offline.map((p) => `${p.path}: ${p.message}`).join('; ').slice(0, 300)})`}`);
-          }
-        }));
+        await Promise.all(
+          strings.map(async (value) => {
+            const manifest = setAt(m, path, value);
+            const offline = validateManifest(manifest).filter((p) => !p.operatorOnly);
+            const server = await serverAccepts(manifest);
+            requests++;
+            if ((offline.length === 0) !== server.accepted) {
+              disagreements.push(
+                `${(m as { kind: string }).kind} ${path.join('.')} = ${JSON.stringify(value)}: API server ${server.accepted ? 'accepts' : `refuses (${server.message.slice(0, 300)})`}, validateManifest ${
+                  offline.length === 0
+                    ? 'accepts'
+                    : `refuses (${offline
+                        .map((p) => `${p.path}: ${p.message}`)
+                        .join('; ')
+                        .slice(0, 300)})`
+                }`,
+              );
+            }
+          }),
+        );
       }
     }
-    process.stdout.write(`      ${requests} manifests (${seen.size} fields x ${strings.length} values) in ${Math.round((Date.now() - started) / 1000)} s\n`);
+    process.stdout.write(
+      `      ${requests} manifests (${seen.size} fields x ${strings.length} values) in ${Math.round((Date.now() - started) / 1000)} s\n`,
+    );
     assert.deepEqual(disagreements, []);
   });
 });

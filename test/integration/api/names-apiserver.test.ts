@@ -25,14 +25,16 @@ describe('api: names on a real API server, next to Flagger, OpenShift and Argo R
   const installed: string[] = [];
 
   /** kubectl with its own discovery cache, so no earlier run's names are remembered. */
-  const kubectl = (args: string[], input?: string) => cluster.kubectl(['--cache-dir', cacheDir, ...args], input !== undefined ? { input } : {});
+  const kubectl = (args: string[], input?: string) =>
+    cluster.kubectl(['--cache-dir', cacheDir, ...args], input !== undefined ? { input } : {});
 
   before(async () => {
     cluster = await useCluster();
     cacheDir = mkdtempSync(join(tmpdir(), 'cutover-kubectl-cache-'));
     await cluster.applyCrds();
     for (const file of readdirSync(FOREIGN).sort()) {
-      const name = (parse(readFileSync(join(FOREIGN, file), 'utf8')) as { metadata: { name: string } }).metadata.name;
+      const name = (parse(readFileSync(join(FOREIGN, file), 'utf8')) as { metadata: { name: string } })
+        .metadata.name;
       const exists = await kubectl(['get', 'crd', name, '-o', 'name']);
       if (exists.code === 0) continue; // a real cluster that has the project installed: use it, never remove it
       const r = await kubectl(['apply', '--server-side', '-f', join(FOREIGN, file)]);
@@ -40,27 +42,73 @@ describe('api: names on a real API server, next to Flagger, OpenShift and Argo R
       installed.push(name);
     }
     if (installed.length) {
-      const w = await kubectl(['wait', '--for=condition=Established', '--timeout=60s', ...installed.map((n) => `crd/${n}`)]);
+      const w = await kubectl([
+        'wait',
+        '--for=condition=Established',
+        '--timeout=60s',
+        ...installed.map((n) => `crd/${n}`),
+      ]);
       assert.equal(w.code, 0, w.stderr);
     }
     ns = await cluster.createNamespace('names');
     const same = 'shared-name';
     const docs = [
-      { apiVersion: 'cutover.nokta.io/v1alpha1', kind: 'Reconciliation', metadata: { name: same, namespace: ns }, spec: {
-        legacy: { engine: 'mysql', secretRef: { name: 'legacy' } }, target: { engine: 'postgres', secretRef: { name: 'new' } },
-        checks: [{ name: 'c', type: 'count', legacy: { table: 'a' }, target: { table: 'b' } }] } },
-      { apiVersion: 'cutover.nokta.io/v1alpha1', kind: 'CanaryPhase', metadata: { name: same, namespace: ns }, spec: {
-        services: [{ name: 'pos', flagKey: 'pos-new' }], flagProvider: { type: 'Flagd', flagd: { configMapName: 'flags' } }, steps: [{ weight: 10 }],
-        analysis: { metrics: [{ name: 'v', reconciliation: { name: same }, successCondition: 'result < 0.5' }] } } },
-      { apiVersion: 'cutover.nokta.io/v1alpha1', kind: 'Cutover', metadata: { name: same, namespace: ns }, spec: {
-        services: [{ name: 'pos', flagKey: 'pos-new', legacy: { name: 'pos-legacy' }, new: { name: 'pos-new' } }],
-        databases: { legacy: { engine: 'mysql', secretRef: { name: 'legacy' } }, target: { engine: 'postgres', secretRef: { name: 'new' } } },
-        timeline: { steps: [{ name: 'switch', action: 'TrafficSwitch', at: '2026-12-01T02:30:00Z' }] } } },
-      { apiVersion: 'flagger.app/v1beta1', kind: 'Canary', metadata: { name: same, namespace: ns }, spec: { targetRef: { kind: 'Deployment', name: 'pos' } } },
-      { apiVersion: 'argoproj.io/v1alpha1', kind: 'Rollout', metadata: { name: same, namespace: ns }, spec: {} },
+      {
+        apiVersion: 'cutover.nokta.io/v1alpha1',
+        kind: 'Reconciliation',
+        metadata: { name: same, namespace: ns },
+        spec: {
+          legacy: { engine: 'mysql', secretRef: { name: 'legacy' } },
+          target: { engine: 'postgres', secretRef: { name: 'new' } },
+          checks: [{ name: 'c', type: 'count', legacy: { table: 'a' }, target: { table: 'b' } }],
+        },
+      },
+      {
+        apiVersion: 'cutover.nokta.io/v1alpha1',
+        kind: 'CanaryPhase',
+        metadata: { name: same, namespace: ns },
+        spec: {
+          services: [{ name: 'pos', flagKey: 'pos-new' }],
+          flagProvider: { type: 'Flagd', flagd: { configMapName: 'flags' } },
+          steps: [{ weight: 10 }],
+          analysis: {
+            metrics: [{ name: 'v', reconciliation: { name: same }, successCondition: 'result < 0.5' }],
+          },
+        },
+      },
+      {
+        apiVersion: 'cutover.nokta.io/v1alpha1',
+        kind: 'Cutover',
+        metadata: { name: same, namespace: ns },
+        spec: {
+          services: [
+            { name: 'pos', flagKey: 'pos-new', legacy: { name: 'pos-legacy' }, new: { name: 'pos-new' } },
+          ],
+          databases: {
+            legacy: { engine: 'mysql', secretRef: { name: 'legacy' } },
+            target: { engine: 'postgres', secretRef: { name: 'new' } },
+          },
+          timeline: { steps: [{ name: 'switch', action: 'TrafficSwitch', at: '2026-12-01T02:30:00Z' }] },
+        },
+      },
+      {
+        apiVersion: 'flagger.app/v1beta1',
+        kind: 'Canary',
+        metadata: { name: same, namespace: ns },
+        spec: { targetRef: { kind: 'Deployment', name: 'pos' } },
+      },
+      {
+        apiVersion: 'argoproj.io/v1alpha1',
+        kind: 'Rollout',
+        metadata: { name: same, namespace: ns },
+        spec: {},
+      },
     ];
     for (const d of docs) {
-      const r = await kubectl(['apply', '--server-side', '--field-manager=cutover-names-test', '-f', '-'], JSON.stringify(d));
+      const r = await kubectl(
+        ['apply', '--server-side', '--field-manager=cutover-names-test', '-f', '-'],
+        JSON.stringify(d),
+      );
       assert.equal(r.code, 0, `${d.kind}: ${r.stderr}`);
     }
   });
@@ -74,7 +122,11 @@ describe('api: names on a real API server, next to Flagger, OpenShift and Argo R
   it('registers the category cutover-all and the short names cuto, cphase, recon', async () => {
     const r = await kubectl(['api-resources', '--api-group=cutover.nokta.io', '-o', 'wide', '--no-headers']);
     assert.equal(r.code, 0, r.stderr);
-    for (const [plural, short, kind] of [['cutovers', 'cuto', 'Cutover'], ['canaryphases', 'cphase', 'CanaryPhase'], ['reconciliations', 'recon', 'Reconciliation']]) {
+    for (const [plural, short, kind] of [
+      ['cutovers', 'cuto', 'Cutover'],
+      ['canaryphases', 'cphase', 'CanaryPhase'],
+      ['reconciliations', 'recon', 'Reconciliation'],
+    ]) {
       const line = r.stdout.split('\n').find((l) => l.startsWith(`${plural} `));
       assert.ok(line, `${plural} missing in:\n${r.stdout}`);
       assert.match(line, new RegExp(`\\s${short}\\s`));
@@ -121,6 +173,9 @@ describe('api: names on a real API server, next to Flagger, OpenShift and Argo R
     assert.equal(lines.length, 1, d.stdout);
     assert.match(lines[0]!, /^cutover\.cutover\.nokta\.io "shared-name" deleted/);
     const left = await kubectl(['get', 'cutover-all', '-n', ns, '-o', 'name']);
-    assert.deepEqual(left.stdout.trim().split('\n').sort(), ['canaryphase.cutover.nokta.io/shared-name', 'reconciliation.cutover.nokta.io/shared-name']);
+    assert.deepEqual(left.stdout.trim().split('\n').sort(), [
+      'canaryphase.cutover.nokta.io/shared-name',
+      'reconciliation.cutover.nokta.io/shared-name',
+    ]);
   });
 });

@@ -35,7 +35,9 @@ type Recon = Reconciliation & KubeObject;
 
 function noktaManifest(name: string, namespace: string): Recon {
   const text = readFileSync(join(repoRoot(), 'samples', 'nokta', 'reconciliation-nokta.yaml'), 'utf8');
-  const doc = parseAllDocuments(text).map((d) => d.toJSON() as Recon).find((d) => d?.kind === 'Reconciliation');
+  const doc = parseAllDocuments(text)
+    .map((d) => d.toJSON() as Recon)
+    .find((d) => d?.kind === 'Reconciliation');
   if (!doc) throw new Error('no Reconciliation in samples/nokta/reconciliation-nokta.yaml');
   doc.metadata = { name, namespace };
   return doc;
@@ -52,7 +54,12 @@ function slowManifest(name: string, namespace: string): Recon {
       legacy: { engine: 'postgres', secretRef: { name: 'slow-db', key: 'url' } },
       target: { engine: 'postgres', secretRef: { name: 'slow-db', key: 'url' } },
       tenantColumn: 'tenant_id',
-      checks: ['one', 'two', 'three', 'four', 'five', 'six'].map((n) => ({ name: n, type: 'count', legacy: { query }, target: { query } })),
+      checks: ['one', 'two', 'three', 'four', 'five', 'six'].map((n) => ({
+        name: n,
+        type: 'count',
+        legacy: { query },
+        target: { query },
+      })),
     },
   };
 }
@@ -74,14 +81,20 @@ describe('Reconciliation controller in an operator (lagging watch, deletion mid-
     ns = await cluster.createNamespace('ctl-recon');
     identity = await operatorIdentity(cluster, ns);
     admin = new KubeClient(cluster.kc);
-    [legacy, target] = await Promise.all([createMysqlDatabase('ctl_legacy'), createPostgresDatabase('ctl_target')]);
+    [legacy, target] = await Promise.all([
+      createMysqlDatabase('ctl_legacy'),
+      createPostgresDatabase('ctl_target'),
+    ]);
     await generateNokta(legacy.url, target.url, { scale: 400, tenants: 4, seed: 'ctl', inject: true });
     for (const [name, url] of [
       ['nokta-legacy-db', legacy.url],
       ['nokta-new-db', target.url],
       ['slow-db', target.url],
     ] as const) {
-      await admin.create({ group: '', version: 'v1', plural: 'secrets', kind: 'Secret' }, ns, { metadata: { name }, stringData: { url } });
+      await admin.create({ group: '', version: 'v1', plural: 'secrets', kind: 'Secret' }, ns, {
+        metadata: { name },
+        stringData: { url },
+      });
     }
     const kc = await loadKubeConfig(identity.kubeconfig);
     const transportClient = new KubeClient(kc, recordingOptions('controllers/reconciliation'));
@@ -100,7 +113,10 @@ describe('Reconciliation controller in an operator (lagging watch, deletion mid-
           ),
       };
     };
-    const parsed = parseOperatorOptions(['--no-leader-elect', '--namespaces', ns, '--listen-address', '127.0.0.1:0', '--identity', 'ctl-test'], {});
+    const parsed = parseOperatorOptions(
+      ['--no-leader-elect', '--namespaces', ns, '--listen-address', '127.0.0.1:0', '--identity', 'ctl-test'],
+      {},
+    );
     if (parsed.kind !== 'options') throw new Error('bad options');
     const record = recordingOptions('controllers/reconciliation');
     operator = new Operator(parsed.options, [reconciliationController()], {
@@ -122,7 +138,8 @@ describe('Reconciliation controller in an operator (lagging watch, deletion mid-
     await Promise.all([legacy?.drop(), target?.drop()]);
   });
 
-  const status = async (name: string): Promise<ReconciliationStatus | undefined> => (await admin.tryGet<Recon>(RECONCILIATION, ns, name))?.status;
+  const status = async (name: string): Promise<ReconciliationStatus | undefined> =>
+    (await admin.tryGet<Recon>(RECONCILIATION, ns, name))?.status;
   const waitFor = async <T>(what: string, probe: () => Promise<T | undefined>, ms = 120_000): Promise<T> => {
     const end = Date.now() + ms;
     for (;;) {
@@ -133,7 +150,9 @@ describe('Reconciliation controller in an operator (lagging watch, deletion mid-
     }
   };
   const eventsOf = async (name: string): Promise<string[]> =>
-    (await admin.list(EVENT, { namespace: ns })).items.filter((e) => (e.regarding as { name?: string }).name === name).map((e) => String(e.reason));
+    (await admin.list(EVENT, { namespace: ns })).items
+      .filter((e) => (e.regarding as { name?: string }).name === name)
+      .map((e) => String(e.reason));
   const metric = async (re: RegExp): Promise<number> =>
     [...(await operator!.metrics.text()).matchAll(re)].reduce((a, m) => a + Number(m[1]), 0);
 
@@ -148,30 +167,68 @@ describe('Reconciliation controller in an operator (lagging watch, deletion mid-
     const st = await status('lagged');
     assert.equal(st?.runsCompleted, 1);
     assert.equal(st?.lastRun?.id, done.lastRun?.id);
-    assert.equal(await metric(new RegExp(`^cutover_reconciliation_runs_total\\{namespace="${ns}",reconciliation="lagged",verdict="[A-Za-z]+"\\} (\\d+)`, 'gm')), 1, 'the run counted once');
+    assert.equal(
+      await metric(
+        new RegExp(
+          `^cutover_reconciliation_runs_total\\{namespace="${ns}",reconciliation="lagged",verdict="[A-Za-z]+"\\} (\\d+)`,
+          'gm',
+        ),
+      ),
+      1,
+      'the run counted once',
+    );
     const reasons = await eventsOf('lagged');
-    assert.deepEqual(reasons.filter((r) => r === 'RunStarted'), ['RunStarted']);
-    assert.equal(reasons.filter((r) => /^Run(Passed|Failed|RemediationNeeded|Error)$/.test(r)).length, 1, `one result Event: ${reasons.join(', ')}`);
-    const reportWrites = requests.filter((r) => /\/configmaps(\/lagged-report)?$/.test(r.path) && (r.verb === 'POST' || r.verb === 'PUT'));
+    assert.deepEqual(
+      reasons.filter((r) => r === 'RunStarted'),
+      ['RunStarted'],
+    );
+    assert.equal(
+      reasons.filter((r) => /^Run(Passed|Failed|RemediationNeeded|Error)$/.test(r)).length,
+      1,
+      `one result Event: ${reasons.join(', ')}`,
+    );
+    const reportWrites = requests.filter(
+      (r) => /\/configmaps(\/lagged-report)?$/.test(r.path) && (r.verb === 'POST' || r.verb === 'PUT'),
+    );
     assert.equal(reportWrites.length, 1, 'the report written once');
-    assert.ok((await metric(/^cutover_sync_total\{controller="reconciliation",result="stale"\} (\d+)/gm)) >= 1, 'a sync was held back until the cache had the write');
-    const cm = await admin.get<KubeObject & { data?: Record<string, string> }>(CONFIG_MAP, ns, 'lagged-report');
+    assert.ok(
+      (await metric(/^cutover_sync_total\{controller="reconciliation",result="stale"\} (\d+)/gm)) >= 1,
+      'a sync was held back until the cache had the write',
+    );
+    const cm = await admin.get<KubeObject & { data?: Record<string, string> }>(
+      CONFIG_MAP,
+      ns,
+      'lagged-report',
+    );
     assert.equal(cm.data?.run, done.lastRun?.id);
   });
 
   it('deleting a Reconciliation mid-run cancels the run: no result, report, metrics or Event afterwards', async () => {
-    const aborted = (): Promise<number> => metric(/^cutover_sync_total\{controller="reconciliation",result="aborted"\} (\d+)/gm);
+    const aborted = (): Promise<number> =>
+      metric(/^cutover_sync_total\{controller="reconciliation",result="aborted"\} (\d+)/gm);
     const abortedBefore = await aborted();
     await admin.create(RECONCILIATION, ns, slowManifest('doomed', ns));
     await waitFor('the run to start', async () => ((await status('doomed'))?.lastRun?.id ? true : undefined));
     await new Promise((r) => setTimeout(r, 1500));
     const t0 = Date.now();
     await admin.delete(RECONCILIATION, ns, 'doomed');
-    await waitFor('the sync to be cancelled', async () => ((await aborted()) > abortedBefore ? true : undefined), 60_000);
+    await waitFor(
+      'the sync to be cancelled',
+      async () => ((await aborted()) > abortedBefore ? true : undefined),
+      60_000,
+    );
     const cancelMs = Date.now() - t0;
     await new Promise((r) => setTimeout(r, 3000));
-    assert.equal(await admin.tryGet(CONFIG_MAP, ns, 'doomed-report'), undefined, 'no report for a deleted Reconciliation');
-    assert.doesNotMatch(await operator!.metrics.text(), /reconciliation="doomed"/, 'no metrics series for a deleted Reconciliation');
+    assert.equal(
+      await admin.tryGet(CONFIG_MAP, ns, 'doomed-report'),
+      undefined,
+      'no report for a deleted Reconciliation',
+    );
+    assert.doesNotMatch(
+      await operator!.metrics.text(),
+      /reconciliation="doomed"/,
+      'no metrics series for a deleted Reconciliation',
+    );
     const reasons = await eventsOf('doomed');
     assert.deepEqual(reasons, ['RunStarted'], 'no result Event');
     // Six checks of millions of rows on each side would take far longer than the statement that

@@ -10,8 +10,8 @@ import { useCluster, type TestCluster } from '../../support/cluster.js';
 import { startPodRunner, RUN_LABEL, type PodRunner } from '../../support/pod-runner.js';
 import { waitFor as waitForProbe } from '../../../src/devenv/processes.js';
 
-const waitFor = <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> => waitForProbe(what, probe, timeoutMs);
-
+const waitFor = <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> =>
+  waitForProbe(what, probe, timeoutMs);
 
 const smokeCrd = {
   apiVersion: 'apiextensions.k8s.io/v1',
@@ -31,7 +31,11 @@ const smokeCrd = {
           openAPIV3Schema: {
             type: 'object',
             properties: {
-              spec: { type: 'object', properties: { size: { type: 'integer', minimum: 0 } }, required: ['size'] },
+              spec: {
+                type: 'object',
+                properties: { size: { type: 'integer', minimum: 0 } },
+                required: ['size'],
+              },
               status: { type: 'object', properties: { seen: { type: 'integer' } } },
             },
           },
@@ -65,9 +69,16 @@ describe('foundation: local Kubernetes control plane', function () {
   });
 
   it('applies a CRD, then creates, watches, updates status of and deletes a custom resource', async function () {
-    const applied = await cluster.kubectl(['apply', '--server-side', '-f', '-'], { input: stringify(smokeCrd) });
+    const applied = await cluster.kubectl(['apply', '--server-side', '-f', '-'], {
+      input: stringify(smokeCrd),
+    });
     assert.equal(applied.code, 0, applied.stderr);
-    const est = await cluster.kubectl(['wait', '--for=condition=Established', '--timeout=30s', 'crd/gadgets.smoke.cutover.nokta.io']);
+    const est = await cluster.kubectl([
+      'wait',
+      '--for=condition=Established',
+      '--timeout=30s',
+      'crd/gadgets.smoke.cutover.nokta.io',
+    ]);
     assert.equal(est.code, 0, est.stderr);
 
     const api = cluster.kc.makeApiClient(k8s.CustomObjectsApi);
@@ -89,22 +100,50 @@ describe('foundation: local Kubernetes control plane', function () {
       },
     );
     try {
-      await api.createNamespacedCustomObject({ group, version: 'v1', namespace: ns, plural: 'gadgets', body: { apiVersion: `${group}/v1`, kind: 'Gadget', metadata: { name: 'g1' }, spec: { size: 3 } } });
+      await api.createNamespacedCustomObject({
+        group,
+        version: 'v1',
+        namespace: ns,
+        plural: 'gadgets',
+        body: { apiVersion: `${group}/v1`, kind: 'Gadget', metadata: { name: 'g1' }, spec: { size: 3 } },
+      });
       // Schema validation is enforced by the API server.
       await assert.rejects(
-        api.createNamespacedCustomObject({ group, version: 'v1', namespace: ns, plural: 'gadgets', body: { apiVersion: `${group}/v1`, kind: 'Gadget', metadata: { name: 'bad' }, spec: { size: -1 } } }),
+        api.createNamespacedCustomObject({
+          group,
+          version: 'v1',
+          namespace: ns,
+          plural: 'gadgets',
+          body: { apiVersion: `${group}/v1`, kind: 'Gadget', metadata: { name: 'bad' }, spec: { size: -1 } },
+        }),
         (e: unknown) => (e as { code?: number }).code === 422,
       );
       await api.patchNamespacedCustomObjectStatus(
         { group, version: 'v1', namespace: ns, plural: 'gadgets', name: 'g1', body: { status: { seen: 7 } } },
         k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
       );
-      const got = (await api.getNamespacedCustomObject({ group, version: 'v1', namespace: ns, plural: 'gadgets', name: 'g1' })) as { status?: { seen?: number }; metadata: { generation: number } };
+      const got = (await api.getNamespacedCustomObject({
+        group,
+        version: 'v1',
+        namespace: ns,
+        plural: 'gadgets',
+        name: 'g1',
+      })) as { status?: { seen?: number }; metadata: { generation: number } };
       assert.equal(got.status?.seen, 7);
       assert.equal(got.metadata.generation, 1, 'a status write must not bump the generation');
-      await api.deleteNamespacedCustomObject({ group, version: 'v1', namespace: ns, plural: 'gadgets', name: 'g1' });
-      await waitFor('ADDED, MODIFIED and DELETED events', async () =>
-        ['ADDED:g1', 'MODIFIED:g1', 'DELETED:g1'].every((e) => events.includes(e)) ? true : undefined, 15_000).catch((e: unknown) => {
+      await api.deleteNamespacedCustomObject({
+        group,
+        version: 'v1',
+        namespace: ns,
+        plural: 'gadgets',
+        name: 'g1',
+      });
+      await waitFor(
+        'ADDED, MODIFIED and DELETED events',
+        async () =>
+          ['ADDED:g1', 'MODIFIED:g1', 'DELETED:g1'].every((e) => events.includes(e)) ? true : undefined,
+        15_000,
+      ).catch((e: unknown) => {
         throw new Error(`${String(e)}; events: ${events.join(' ')}; watch ended with: ${String(watchError)}`);
       });
     } finally {
@@ -124,7 +163,14 @@ describe('foundation: local Kubernetes control plane', function () {
             metadata: { labels: { [RUN_LABEL]: 'true' } },
             spec: {
               restartPolicy: 'Never',
-              containers: [{ name: 'main', image: 'cutover-operator:dev', command: ['node', '-e', 'console.log("hello from " + process.env.GREETING)'], env: [{ name: 'GREETING', value: 'the job' }] }],
+              containers: [
+                {
+                  name: 'main',
+                  image: 'cutover-operator:dev',
+                  command: ['node', '-e', 'console.log("hello from " + process.env.GREETING)'],
+                  env: [{ name: 'GREETING', value: 'the job' }],
+                },
+              ],
             },
           },
         },
@@ -150,7 +196,10 @@ describe('foundation: local Kubernetes control plane', function () {
           backoffLimit: 0,
           template: {
             metadata: { labels: { [RUN_LABEL]: 'true' } },
-            spec: { restartPolicy: 'Never', containers: [{ name: 'main', image: 'x', command: ['node', '-e', 'process.exit(3)'] }] },
+            spec: {
+              restartPolicy: 'Never',
+              containers: [{ name: 'main', image: 'x', command: ['node', '-e', 'process.exit(3)'] }],
+            },
           },
         },
       },
@@ -166,7 +215,10 @@ describe('foundation: local Kubernetes control plane', function () {
     const rbac = cluster.kc.makeApiClient(k8s.RbacAuthorizationV1Api);
     await rbac.createNamespacedRole({
       namespace: ns,
-      body: { metadata: { name: 'configmap-reader' }, rules: [{ apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'list'] }] },
+      body: {
+        metadata: { name: 'configmap-reader' },
+        rules: [{ apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'list'] }],
+      },
     });
     await rbac.createNamespacedRoleBinding({
       namespace: ns,

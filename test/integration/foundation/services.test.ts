@@ -34,7 +34,9 @@ describe('foundation: services', function () {
     try {
       await c.query('CREATE TABLE t (id int primary key, amount decimal(12,2))');
       await c.query('INSERT INTO t VALUES (1, 10.50), (2, 0.01)');
-      const [rows] = await c.query<mysql.RowDataPacket[]>('SELECT CAST(SUM(amount) AS CHAR) AS s, CONVERT_TZ(\'2026-01-01 03:00:00\', \'Europe/Istanbul\', \'UTC\') AS utc FROM t');
+      const [rows] = await c.query<mysql.RowDataPacket[]>(
+        "SELECT CAST(SUM(amount) AS CHAR) AS s, CONVERT_TZ('2026-01-01 03:00:00', 'Europe/Istanbul', 'UTC') AS utc FROM t",
+      );
       assert.equal(rows[0]?.s, '10.51');
       assert.ok(rows[0]?.utc, 'CONVERT_TZ with named zones works (time zone tables are loaded)');
     } finally {
@@ -58,14 +60,21 @@ describe('foundation: services', function () {
 
   it('starts Prometheus, which scrapes a test exporter and answers a query', async function () {
     const exporter = await startTestExporter();
-    const gauge = new Gauge({ name: 'smoke_orders_per_minute', help: 'orders per minute', labelNames: ['stack'], registers: [exporter.registry] });
+    const gauge = new Gauge({
+      name: 'smoke_orders_per_minute',
+      help: 'orders per minute',
+      labelNames: ['stack'],
+      registers: [exporter.registry],
+    });
     gauge.set({ stack: 'legacy' }, 120);
     gauge.set({ stack: 'new' }, 118);
     const prom = await startPrometheus({ targets: [exporter.target] });
     try {
       await prom.waitForTargets();
       const result = await prom.query('sum by (stack) (smoke_orders_per_minute)');
-      const byStack = Object.fromEntries(result.map((s): [string, number] => [s.metric.stack ?? '', Number(s.value[1])]));
+      const byStack = Object.fromEntries(
+        result.map((s): [string, number] => [s.metric.stack ?? '', Number(s.value[1])]),
+      );
       assert.deepEqual(byStack, { legacy: 120, new: 118 });
     } finally {
       await prom.stop();

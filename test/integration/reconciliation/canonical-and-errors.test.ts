@@ -61,7 +61,14 @@ function spec(checks: unknown[], extra: Record<string, unknown> = {}): Record<st
   };
 }
 
-const rowHash = { name: 'pay-rows', type: 'rowHash', legacy: { table: 'pay' }, target: { table: 'pay' }, key: ['id'], columns };
+const rowHash = {
+  name: 'pay-rows',
+  type: 'rowHash',
+  legacy: { table: 'pay' },
+  target: { table: 'pay' },
+  key: ['id'],
+  columns,
+};
 
 describe('reconciliation canonical values and bad input (MariaDB vs PostgreSQL)', function () {
   this.timeout(60_000);
@@ -89,11 +96,14 @@ describe('reconciliation canonical values and bad input (MariaDB vs PostgreSQL)'
       const r = await runReconciliation(planFromSpec(spec([rowHash])), c);
       const check = r.checks[0];
       assert.equal(check?.error, undefined);
-      assert.deepEqual(keySet(check?.differingKeys ?? []), keySet([
-        { tenant: 'acme', key: '2', kind: 'changed', columns: ['note'] },
-        { tenant: 'acme', key: '3', kind: 'changed', columns: ['paid_at'] },
-        { tenant: 'beta', key: '5', kind: 'changed', columns: ['amount'] },
-      ]));
+      assert.deepEqual(
+        keySet(check?.differingKeys ?? []),
+        keySet([
+          { tenant: 'acme', key: '2', kind: 'changed', columns: ['note'] },
+          { tenant: 'acme', key: '3', kind: 'changed', columns: ['paid_at'] },
+          { tenant: 'beta', key: '5', kind: 'changed', columns: ['amount'] },
+        ]),
+      );
       assert.equal(check?.tenants.find((x) => x.tenant === 'acme')?.variancePercent, 66.666667);
       assert.equal(check?.verdict, 'Failed');
     } finally {
@@ -102,17 +112,28 @@ describe('reconciliation canonical values and bad input (MariaDB vs PostgreSQL)'
   });
 
   it('localizes with text keys through MD5-prefix buckets too', async () => {
-    const textKey = { ...rowHash, name: 'by-text-key', columns: columns.filter((x) => x.name !== 'id').concat([{ name: 'id', type: 'text' }]) };
+    const textKey = {
+      ...rowHash,
+      name: 'by-text-key',
+      columns: columns.filter((x) => x.name !== 'id').concat([{ name: 'id', type: 'text' }]),
+    };
     const c = open(l.url, t.url);
     try {
       const r = await runReconciliation(planFromSpec(spec([textKey])), c, { leafRows: 1, segments: 2 });
-      assert.deepEqual(keySet(r.checks[0]?.differingKeys ?? []).map((k) => k.split('/').slice(0, 3).join('/')), ['acme/2/changed', 'acme/3/changed', 'beta/5/changed']);
+      assert.deepEqual(
+        keySet(r.checks[0]?.differingKeys ?? []).map((k) => k.split('/').slice(0, 3).join('/')),
+        ['acme/2/changed', 'acme/3/changed', 'beta/5/changed'],
+      );
     } finally {
       await c.close();
     }
   });
 
-  const expectError = async (s: Record<string, unknown>, pattern: RegExp, urls?: { legacy?: string; target?: string }): Promise<void> => {
+  const expectError = async (
+    s: Record<string, unknown>,
+    pattern: RegExp,
+    urls?: { legacy?: string; target?: string },
+  ): Promise<void> => {
     const c = open(urls?.legacy ?? l.url, urls?.target ?? t.url, planFromSpec(s).statementTimeoutSeconds);
     try {
       const r = await runReconciliation(planFromSpec(s), c);
@@ -126,8 +147,14 @@ describe('reconciliation canonical values and bad input (MariaDB vs PostgreSQL)'
   };
 
   it('missing table → Error naming it', async () => {
-    await expectError(spec([{ name: 'c', type: 'count', legacy: { table: 'no_such_table' }, target: { table: 'pay' } }]), /no_such_table/);
-    await expectError(spec([{ name: 'c', type: 'count', legacy: { table: 'pay' }, target: { table: 'no_such_table' } }]), /no_such_table.*does not exist/);
+    await expectError(
+      spec([{ name: 'c', type: 'count', legacy: { table: 'no_such_table' }, target: { table: 'pay' } }]),
+      /no_such_table/,
+    );
+    await expectError(
+      spec([{ name: 'c', type: 'count', legacy: { table: 'pay' }, target: { table: 'no_such_table' } }]),
+      /no_such_table.*does not exist/,
+    );
   });
 
   it('wrong column → Error naming it', async () => {
@@ -154,7 +181,9 @@ describe('reconciliation canonical values and bad input (MariaDB vs PostgreSQL)'
 
   it('database down (nothing listening) → Error', async () => {
     await expectError(spec([rowHash]), /ECONNREFUSED|connect/, { legacy: 'mysql://root@127.0.0.1:1/x' });
-    await expectError(spec([rowHash]), /ECONNREFUSED|connect/, { target: 'postgres://postgres@127.0.0.1:1/x' });
+    await expectError(spec([rowHash]), /ECONNREFUSED|connect/, {
+      target: 'postgres://postgres@127.0.0.1:1/x',
+    });
   });
 
   it('connection killed mid-run → Error, never Passed', async () => {
@@ -174,11 +203,15 @@ describe('reconciliation canonical values and bad input (MariaDB vs PostgreSQL)'
       if (side === 'pg') {
         const pc = new pg.Client({ connectionString: t.url });
         await pc.connect();
-        await pc.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(5)%' AND pid <> pg_backend_pid()");
+        await pc.query(
+          "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(5)%' AND pid <> pg_backend_pid()",
+        );
         await pc.end();
       } else {
         const my = await mysql.createConnection(l.url);
-        const [rows] = await my.query("SELECT id FROM information_schema.processlist WHERE info LIKE '%SLEEP(5)%' AND id <> CONNECTION_ID()");
+        const [rows] = await my.query(
+          "SELECT id FROM information_schema.processlist WHERE info LIKE '%SLEEP(5)%' AND id <> CONNECTION_ID()",
+        );
         for (const row of rows as { id: number }[]) await my.query(`KILL ${row.id}`);
         await my.end();
       }
@@ -198,19 +231,65 @@ describe('reconciliation canonical values and bad input (MariaDB vs PostgreSQL)'
   });
 
   it('statement timeout stops a long query → Error', async () => {
-    const s = spec([{ name: 'slow', type: 'customSql', customSql: { legacy: "SELECT 'acme', 1", target: "SELECT 'acme', 1 FROM pg_sleep(3)" } }], { statementTimeoutSeconds: 1 });
+    const s = spec(
+      [
+        {
+          name: 'slow',
+          type: 'customSql',
+          customSql: { legacy: "SELECT 'acme', 1", target: "SELECT 'acme', 1 FROM pg_sleep(3)" },
+        },
+      ],
+      { statementTimeoutSeconds: 1 },
+    );
     await expectError(s, /statement timeout/);
-    const m = spec([{ name: 'slow', type: 'customSql', customSql: { legacy: "SELECT 'acme', SLEEP(3)", target: "SELECT 'acme', 1" } }], { statementTimeoutSeconds: 1 });
+    const m = spec(
+      [
+        {
+          name: 'slow',
+          type: 'customSql',
+          customSql: { legacy: "SELECT 'acme', SLEEP(3)", target: "SELECT 'acme', 1" },
+        },
+      ],
+      { statementTimeoutSeconds: 1 },
+    );
     await expectError(m, /max_statement_time|interrupted|timeout/i);
   });
 
   it('a query that tries to write fails in the read-only transaction and writes nothing', async () => {
-    await expectError(spec([{ name: 'w', type: 'customSql', customSql: { legacy: 'DELETE FROM pay', target: "SELECT 'acme', 1" } }]), /READ ONLY/i);
     await expectError(
-      spec([{ name: 'w', type: 'customSql', customSql: { legacy: "SELECT 'acme', 1", target: 'WITH d AS (DELETE FROM pay RETURNING tenant_id) SELECT tenant_id, 1 FROM d' } }]),
+      spec([
+        {
+          name: 'w',
+          type: 'customSql',
+          customSql: { legacy: 'DELETE FROM pay', target: "SELECT 'acme', 1" },
+        },
+      ]),
+      /READ ONLY/i,
+    );
+    await expectError(
+      spec([
+        {
+          name: 'w',
+          type: 'customSql',
+          customSql: {
+            legacy: "SELECT 'acme', 1",
+            target: 'WITH d AS (DELETE FROM pay RETURNING tenant_id) SELECT tenant_id, 1 FROM d',
+          },
+        },
+      ]),
       /read-only transaction/,
     );
-    await expectError(spec([{ name: 'q', type: 'count', legacy: { table: 'pay' }, target: { query: 'WITH d AS (DELETE FROM pay RETURNING tenant_id) SELECT tenant_id FROM d' } }]), /read-only|syntax|WITH/i);
+    await expectError(
+      spec([
+        {
+          name: 'q',
+          type: 'count',
+          legacy: { table: 'pay' },
+          target: { query: 'WITH d AS (DELETE FROM pay RETURNING tenant_id) SELECT tenant_id FROM d' },
+        },
+      ]),
+      /read-only|syntax|WITH/i,
+    );
     const my = await mysql.createConnection(l.url);
     const [rows] = await my.query('SELECT COUNT(*) AS n FROM pay');
     await my.end();
@@ -226,28 +305,75 @@ describe('reconciliation canonical values and bad input (MariaDB vs PostgreSQL)'
     const dir = mkdtempSync(join(tmpdir(), 'recon-cli-'));
     const manifest = (checks: unknown[]): string => {
       const f = join(dir, `m${Math.random().toString(36).slice(2)}.yaml`);
-      writeFileSync(f, stringify({ apiVersion: 'cutover.nokta.io/v1alpha1', kind: 'Reconciliation', metadata: { name: 'x' }, spec: spec(checks) }));
+      writeFileSync(
+        f,
+        stringify({
+          apiVersion: 'cutover.nokta.io/v1alpha1',
+          kind: 'Reconciliation',
+          metadata: { name: 'x' },
+          spec: spec(checks),
+        }),
+      );
       return f;
     };
-    const cli = (args: string[], env: Record<string, string> = {}): { status: number | null; stdout: string; stderr: string } => {
-      const r = spawnSync(process.execPath, ['dist/src/cli/main.js', 'reconcile', ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 30_000 });
+    const cli = (
+      args: string[],
+      env: Record<string, string> = {},
+    ): { status: number | null; stdout: string; stderr: string } => {
+      const r = spawnSync(process.execPath, ['dist/src/cli/main.js', 'reconcile', ...args], {
+        encoding: 'utf8',
+        env: { ...process.env, ...env },
+        timeout: 30_000,
+      });
       return { status: r.status, stdout: r.stdout, stderr: r.stderr };
     };
-    const equal = manifest([{ name: 'c', type: 'count', legacy: { table: 'pay' }, target: { table: 'pay' } }]);
+    const equal = manifest([
+      { name: 'c', type: 'count', legacy: { table: 'pay' }, target: { table: 'pay' } },
+    ]);
     const ok = cli(['-f', equal, '--legacy-url', l.url, '--target-url', t.url, '--output', 'json']);
     assert.equal(ok.status, 0, ok.stderr);
-    const res = JSON.parse(ok.stdout) as { verdict: string; checks: { tenants: { tenant: string; legacy: string }[] }[] };
+    const res = JSON.parse(ok.stdout) as {
+      verdict: string;
+      checks: { tenants: { tenant: string; legacy: string }[] }[];
+    };
     assert.equal(res.verdict, 'Passed');
-    assert.deepEqual(res.checks[0]?.tenants.map((x) => [x.tenant, x.legacy]), [['acme', '3'], ['beta', '3']]);
+    assert.deepEqual(
+      res.checks[0]?.tenants.map((x) => [x.tenant, x.legacy]),
+      [
+        ['acme', '3'],
+        ['beta', '3'],
+      ],
+    );
     const failing = manifest([rowHash]);
-    const f = cli(['-f', failing, '--output', 'table'], { CUTOVER_LEGACY_URL: l.url, CUTOVER_TARGET_URL: t.url });
+    const f = cli(['-f', failing, '--output', 'table'], {
+      CUTOVER_LEGACY_URL: l.url,
+      CUTOVER_TARGET_URL: t.url,
+    });
     assert.equal(f.status, 1, f.stderr);
     assert.match(f.stdout, /pay-rows\s+rowHash\s+Failed/);
     assert.match(f.stdout, /tenant beta key 5: changed \(amount\)/);
     const resultFile = join(dir, 'shard.json');
-    const shard = cli(['-f', failing, '--legacy-url', l.url, '--target-url', t.url, '--shard-count', '2', '--result-file', resultFile, '--output', 'json'], { JOB_COMPLETION_INDEX: '1' });
+    const shard = cli(
+      [
+        '-f',
+        failing,
+        '--legacy-url',
+        l.url,
+        '--target-url',
+        t.url,
+        '--shard-count',
+        '2',
+        '--result-file',
+        resultFile,
+        '--output',
+        'json',
+      ],
+      { JOB_COMPLETION_INDEX: '1' },
+    );
     assert.ok(shard.status === 0 || shard.status === 1, shard.stderr);
-    const written = JSON.parse(readFileSync(resultFile, 'utf8')) as { shard: { index: number; count: number } };
+    const written = JSON.parse(readFileSync(resultFile, 'utf8')) as {
+      shard: { index: number; count: number };
+    };
     assert.deepEqual(written.shard, { index: 1, count: 2, by: 'Tenant' });
     // the way a shard pod gets its frozen spec: JSON in an environment variable
     const fromEnv = cli(['--spec-env', 'RECON_SPEC', '--output', 'json'], {
@@ -263,7 +389,14 @@ describe('reconciliation canonical values and bad input (MariaDB vs PostgreSQL)'
     assert.equal(e.status, 2);
     assert.match(e.stdout, /Error/);
     assert.doesNotMatch(e.stdout + e.stderr, /Hunter2Secret/);
-    const invalid = cli(['-f', manifest([{ name: 'x', type: 'count', legacy: { table: 'a;b' }, target: { table: 'pay' } }]), '--legacy-url', l.url, '--target-url', t.url]);
+    const invalid = cli([
+      '-f',
+      manifest([{ name: 'x', type: 'count', legacy: { table: 'a;b' }, target: { table: 'pay' } }]),
+      '--legacy-url',
+      l.url,
+      '--target-url',
+      t.url,
+    ]);
     assert.equal(invalid.status, 2);
     assert.match(invalid.stderr, /not a valid SQL identifier/);
   });

@@ -11,14 +11,20 @@ export function manifestPlan(file: string): ReconciliationPlan {
   return planFromSpec(doc.spec);
 }
 
-export function open(legacyUrl: string, targetUrl: string, timeout = 60): { legacy: SqlConnection; target: SqlConnection; close(): Promise<void> } {
+export function open(
+  legacyUrl: string,
+  targetUrl: string,
+  timeout = 60,
+): { legacy: SqlConnection; target: SqlConnection; close(): Promise<void> } {
   const legacy = connect('mysql', legacyUrl, { role: 'legacy', statementTimeoutSeconds: timeout });
   const target = connect('postgres', targetUrl, { role: 'target', statementTimeoutSeconds: timeout });
   return { legacy, target, close: async () => void (await Promise.all([legacy.close(), target.close()])) };
 }
 
 export function keySet(keys: { tenant: string; key: string; kind: string; columns?: string[] }[]): string[] {
-  return keys.map((k) => `${k.tenant}/${k.key}/${k.kind}${k.columns ? `/${[...k.columns].sort().join(',')}` : ''}`).sort();
+  return keys
+    .map((k) => `${k.tenant}/${k.key}/${k.kind}${k.columns ? `/${[...k.columns].sort().join(',')}` : ''}`)
+    .sort();
 }
 
 export function sortKeys(keys: DifferingKey[]): string[] {

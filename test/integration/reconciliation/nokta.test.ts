@@ -27,15 +27,32 @@ describe('reconciliation engine on the Nokta sample (MariaDB vs PostgreSQL)', fu
   let full: RunResult;
 
   before(async () => {
-    const [l, t, cl, ct] = await Promise.all([createMysqlDatabase('recon_nokta'), createPostgresDatabase('recon_nokta'), createMysqlDatabase('recon_clean'), createPostgresDatabase('recon_clean')]);
+    const [l, t, cl, ct] = await Promise.all([
+      createMysqlDatabase('recon_nokta'),
+      createPostgresDatabase('recon_nokta'),
+      createMysqlDatabase('recon_clean'),
+      createPostgresDatabase('recon_clean'),
+    ]);
     dbs.push(l, t, cl, ct);
     legacyUrl = l.url;
     targetUrl = t.url;
     cleanLegacyUrl = cl.url;
     cleanTargetUrl = ct.url;
     [gen] = await Promise.all([
-      generateNokta(legacyUrl, targetUrl, { scale: 4000, tenants: 8, seed: 'itest', inject: true, baseDate: BASE }),
-      generateNokta(cleanLegacyUrl, cleanTargetUrl, { scale: 4000, tenants: 8, seed: 'itest', inject: false, baseDate: BASE }),
+      generateNokta(legacyUrl, targetUrl, {
+        scale: 4000,
+        tenants: 8,
+        seed: 'itest',
+        inject: true,
+        baseDate: BASE,
+      }),
+      generateNokta(cleanLegacyUrl, cleanTargetUrl, {
+        scale: 4000,
+        tenants: 8,
+        seed: 'itest',
+        inject: false,
+        baseDate: BASE,
+      }),
     ]);
     const c = open(legacyUrl, targetUrl);
     try {
@@ -54,7 +71,11 @@ describe('reconciliation engine on the Nokta sample (MariaDB vs PostgreSQL)', fu
     try {
       const r = await runReconciliation(manifestPlan('reconciliation-nokta.yaml'), c, { now: NOW });
       for (const check of r.checks) {
-        assert.equal(check.verdict, 'Passed', `${check.name}: ${JSON.stringify(check.differingKeys.slice(0, 5))} ${check.error ?? ''}`);
+        assert.equal(
+          check.verdict,
+          'Passed',
+          `${check.name}: ${JSON.stringify(check.differingKeys.slice(0, 5))} ${check.error ?? ''}`,
+        );
         assert.equal(check.differingKeys.length, 0);
         assert.equal(check.variancePercent, 0);
       }
@@ -72,12 +93,24 @@ describe('reconciliation engine on the Nokta sample (MariaDB vs PostgreSQL)', fu
     const expected = gen.injections.filter((i) => i.family === 'pos_orders').flatMap((i) => i.expected);
     assert.deepEqual(keySet(orders.differingKeys), keySet(expected));
     const kinds = new Set(gen.injections.map((i) => i.kind));
-    for (const k of ['missing', 'extra', 'amountOff', 'changedTax', 'changedSettlement', 'wrongTenant', 'timeShift']) assert.ok(kinds.has(k as never), k);
+    for (const k of [
+      'missing',
+      'extra',
+      'amountOff',
+      'changedTax',
+      'changedSettlement',
+      'wrongTenant',
+      'timeShift',
+    ])
+      assert.ok(kinds.has(k as never), k);
     // the one-hour shift and the 0.01 are reported as changed columns
     const shift = gen.injections.find((i) => i.kind === 'timeShift')?.expected[0];
     assert.deepEqual(orders.differingKeys.find((k) => k.key === shift?.key)?.columns, ['created_at']);
     const cent = gen.injections.find((i) => i.kind === 'amountOff')?.expected[0];
-    assert.deepEqual(orders.differingKeys.find((k) => k.key === cent?.key)?.columns, ['total', 'paid_amount']);
+    assert.deepEqual(orders.differingKeys.find((k) => k.key === cent?.key)?.columns, [
+      'total',
+      'paid_amount',
+    ]);
     assert.notEqual(orders.verdict, 'Passed');
   });
 
@@ -85,7 +118,13 @@ describe('reconciliation engine on the Nokta sample (MariaDB vs PostgreSQL)', fu
     const drivers = full.checks.find((c) => c.name === 'drivers-rows');
     const expected = gen.injections.filter((i) => i.family === 'drivers').flatMap((i) => i.expected);
     assert.deepEqual(keySet(drivers?.differingKeys ?? []), keySet(expected));
-    for (const name of ['customers-rows', 'calls-rows', 'invoices-rows', 'invoice-totals', 'refunded-orders']) {
+    for (const name of [
+      'customers-rows',
+      'calls-rows',
+      'invoices-rows',
+      'invoice-totals',
+      'refunded-orders',
+    ]) {
       const c = full.checks.find((x) => x.name === name);
       assert.equal(c?.verdict, 'Passed', name);
       assert.equal(c?.differingKeys.length, 0, name);
@@ -97,8 +136,14 @@ describe('reconciliation engine on the Nokta sample (MariaDB vs PostgreSQL)', fu
     const pc = new pg.Client({ connectionString: targetUrl });
     await pc.connect();
     try {
-      const [lrows] = await my.query('SELECT tenant_id, COUNT(*) AS n, CAST(SUM(total) AS CHAR) AS s, CAST(SUM(tax) AS CHAR) AS tx FROM pos_orders GROUP BY tenant_id');
-      const trows = (await pc.query('SELECT tenant_id, COUNT(*)::text AS n, SUM(total)::text AS s, SUM(tax)::text AS tx FROM orders GROUP BY tenant_id')).rows as { tenant_id: number; n: string; s: string; tx: string }[];
+      const [lrows] = await my.query(
+        'SELECT tenant_id, COUNT(*) AS n, CAST(SUM(total) AS CHAR) AS s, CAST(SUM(tax) AS CHAR) AS tx FROM pos_orders GROUP BY tenant_id',
+      );
+      const trows = (
+        await pc.query(
+          'SELECT tenant_id, COUNT(*)::text AS n, SUM(total)::text AS s, SUM(tax)::text AS tx FROM orders GROUP BY tenant_id',
+        )
+      ).rows as { tenant_id: number; n: string; s: string; tx: string }[];
       const count = full.checks.find((c) => c.name === 'orders-count');
       const sums = full.checks.find((c) => c.name === 'orders-financial-totals');
       for (const l of lrows as { tenant_id: number; n: number; s: string; tx: string }[]) {
@@ -149,7 +194,10 @@ describe('reconciliation engine on the Nokta sample (MariaDB vs PostgreSQL)', fu
       assert.deepEqual(a.checks[0]?.tenants, b.checks[0]?.tenants);
       assert.deepEqual(a.checks[0]?.differingKeys, b.checks[0]?.differingKeys);
       assert.equal(a.checks[0]?.seed, 'repeat-me');
-      assert.equal(a.checks[0]?.tenants.reduce((n, t) => n + Number(t.legacy), 0), 40 * 8);
+      assert.equal(
+        a.checks[0]?.tenants.reduce((n, t) => n + Number(t.legacy), 0),
+        40 * 8,
+      );
     } finally {
       await c.close();
     }
@@ -165,7 +213,9 @@ describe('reconciliation engine on the Nokta sample (MariaDB vs PostgreSQL)', fu
       const whole = await runReconciliation(plan, c, { now: NOW });
       assert.ok((whole.checks.find((x) => x.type === 'sample')?.differingKeys.length ?? 0) > 0);
       for (const by of ['Tenant', 'KeyRange'] as const) {
-        const parts = await Promise.all([0, 1, 2].map((index) => runReconciliation(plan, c, { now: NOW, shard: { index, count: 3, by } })));
+        const parts = await Promise.all(
+          [0, 1, 2].map((index) => runReconciliation(plan, c, { now: NOW, shard: { index, count: 3, by } })),
+        );
         const merged = mergeResults(parts);
         assert.equal(merged.verdict, whole.verdict, by);
         assert.equal(merged.rowsCompared, whole.rowsCompared, by);
@@ -187,8 +237,15 @@ describe('reconciliation engine on the Nokta sample (MariaDB vs PostgreSQL)', fu
   it('restricts a run to the requested tenants', async () => {
     const c = open(legacyUrl, targetUrl);
     try {
-      const r = await runReconciliation(manifestPlan('reconciliation-nokta.yaml'), c, { now: NOW, tenants: ['3'] });
-      for (const check of r.checks) assert.ok(check.tenants.every((t) => t.tenant === '3'), check.name);
+      const r = await runReconciliation(manifestPlan('reconciliation-nokta.yaml'), c, {
+        now: NOW,
+        tenants: ['3'],
+      });
+      for (const check of r.checks)
+        assert.ok(
+          check.tenants.every((t) => t.tenant === '3'),
+          check.name,
+        );
     } finally {
       await c.close();
     }
@@ -202,7 +259,8 @@ describe('reconciliation engine on the Nokta sample (MariaDB vs PostgreSQL)', fu
       const r = await runReconciliation(manifestPlan('reconciliation-financial-90d.yaml'), c, { now: NOW });
       assert.equal(r.verdict, 'Passed', JSON.stringify(r.checks.map((x) => [x.name, x.verdict, x.error])));
       const cutoff = new Date(NOW.getTime() - 90 * 86_400_000);
-      const n = (await pc.query('SELECT COUNT(*)::int AS n FROM orders WHERE created_at >= $1', [cutoff])).rows[0] as { n: number };
+      const n = (await pc.query('SELECT COUNT(*)::int AS n FROM orders WHERE created_at >= $1', [cutoff]))
+        .rows[0] as { n: number };
       assert.ok(n.n > 0 && n.n < 4000);
       assert.equal(r.rowsCompared, n.n);
     } finally {

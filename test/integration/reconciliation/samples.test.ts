@@ -10,8 +10,23 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { parseAllDocuments } from 'yaml';
 import { createMysqlDatabase, createPostgresDatabase, type TestDatabase } from '../../support/databases.js';
-import { generateNokta, samplesDir, type ExpectedKey, type GenerateResult } from '../../../src/reconciliation/nokta/generator.js';
-import { connect, mergeResults, planFromSpec, runReconciliation, type CheckPlan, type CheckResult, type ReconciliationPlan, type RunResult, type ShardSpec } from '../../../src/reconciliation/index.js';
+import {
+  generateNokta,
+  samplesDir,
+  type ExpectedKey,
+  type GenerateResult,
+} from '../../../src/reconciliation/nokta/generator.js';
+import {
+  connect,
+  mergeResults,
+  planFromSpec,
+  runReconciliation,
+  type CheckPlan,
+  type CheckResult,
+  type ReconciliationPlan,
+  type RunResult,
+  type ShardSpec,
+} from '../../../src/reconciliation/index.js';
 import { keySet } from './helpers.js';
 
 // Data spans BASE .. BASE + 180 days; the 90-day windows start on 2025-12-25 and leave the first
@@ -39,7 +54,12 @@ function documents(dir: string, prefix: string): { file: string; doc: Doc }[] {
   return readdirSync(dir)
     .filter((f) => f.endsWith('.yaml'))
     .sort()
-    .flatMap((f) => parseAllDocuments(readFileSync(join(dir, f), 'utf8')).map((d) => ({ file: `${prefix}${f}`, doc: d.toJS() as Doc })));
+    .flatMap((f) =>
+      parseAllDocuments(readFileSync(join(dir, f), 'utf8')).map((d) => ({
+        file: `${prefix}${f}`,
+        doc: d.toJS() as Doc,
+      })),
+    );
 }
 
 const SAMPLES = join(samplesDir(), '..');
@@ -50,7 +70,12 @@ const MANIFESTS: Manifest[] = ALL_DOCS.filter((d) => d.doc.kind === 'Reconciliat
   return m;
 });
 
-async function run(plan: ReconciliationPlan, legacyUrl: string, targetUrl: string, shard?: ShardSpec): Promise<RunResult> {
+async function run(
+  plan: ReconciliationPlan,
+  legacyUrl: string,
+  targetUrl: string,
+  shard?: ShardSpec,
+): Promise<RunResult> {
   const legacy = connect('mysql', legacyUrl, { role: 'legacy', statementTimeoutSeconds: 60 });
   const target = connect('postgres', targetUrl, { role: 'target', statementTimeoutSeconds: 60 });
   try {
@@ -119,7 +144,16 @@ describe('samples: every Reconciliation manifest on the real Nokta schemas (Mari
 
   it('finds the Reconciliations of both sample folders, and the Cutover and CanaryPhase refer to existing ones', () => {
     const names = MANIFESTS.map((m) => m.name).sort();
-    assert.deepEqual(names, ['call-logs', 'customers', 'drivers', 'invoices', 'nokta-financial-90d', 'nokta-full', 'pos-orders', 'post-cutover']);
+    assert.deepEqual(names, [
+      'call-logs',
+      'customers',
+      'drivers',
+      'invoices',
+      'nokta-financial-90d',
+      'nokta-full',
+      'pos-orders',
+      'post-cutover',
+    ]);
     const inNokta = new Set(MANIFESTS.filter((m) => m.namespace === 'nokta').map((m) => m.name));
     const refs: string[] = [];
     for (const { file, doc } of ALL_DOCS) {
@@ -135,13 +169,24 @@ describe('samples: every Reconciliation manifest on the real Nokta schemas (Mari
         ...(spec.postCutover?.reconciliations ?? []),
         ...(spec.analysis?.metrics ?? []).flatMap((m) => (m.reconciliation ? [m.reconciliation.name] : [])),
       ];
-      if (doc.kind === 'Cutover' || doc.kind === 'CanaryPhase') assert.equal(doc.metadata?.namespace, 'nokta', file);
+      if (doc.kind === 'Cutover' || doc.kind === 'CanaryPhase')
+        assert.equal(doc.metadata?.namespace, 'nokta', file);
       for (const r of found) {
-        assert.ok(inNokta.has(r), `${file} (${doc.kind ?? '?'}) refers to Reconciliation '${r}', which no sample defines in namespace nokta`);
+        assert.ok(
+          inNokta.has(r),
+          `${file} (${doc.kind ?? '?'}) refers to Reconciliation '${r}', which no sample defines in namespace nokta`,
+        );
         refs.push(r);
       }
     }
-    assert.deepEqual([...new Set(refs)].sort(), ['call-logs', 'customers', 'drivers', 'invoices', 'pos-orders', 'post-cutover']);
+    assert.deepEqual([...new Set(refs)].sort(), [
+      'call-logs',
+      'customers',
+      'drivers',
+      'invoices',
+      'pos-orders',
+      'post-cutover',
+    ]);
     for (const m of MANIFESTS.filter((x) => x.namespace === 'nokta')) {
       assert.equal(m.plan.legacy.secretName, 'nokta-legacy-db', m.file);
       assert.equal(m.plan.target.secretName, 'nokta-new-db', m.file);
@@ -152,19 +197,40 @@ describe('samples: every Reconciliation manifest on the real Nokta schemas (Mari
     const pc = new pg.Client({ connectionString: dirty.target });
     await pc.connect();
     try {
-      const orders = gen.injections.filter((i) => i.family === 'pos_orders').flatMap((i) => i.expected.map((k) => Number(k.key)));
-      const drivers = gen.injections.filter((i) => i.family === 'drivers').flatMap((i) => i.expected.map((k) => Number(k.key)));
+      const orders = gen.injections
+        .filter((i) => i.family === 'pos_orders')
+        .flatMap((i) => i.expected.map((k) => Number(k.key)));
+      const drivers = gen.injections
+        .filter((i) => i.family === 'drivers')
+        .flatMap((i) => i.expected.map((k) => Number(k.key)));
       assert.ok(orders.length >= 7 && drivers.length >= 1);
       // the injected target lacks the missing orders: read times from the clean target (same data)
       const cc = new pg.Client({ connectionString: clean.target });
       await cc.connect();
       let times: { id: string; at: Date | null }[];
       try {
-        const q = async (c: pg.Client, sql: string, ids: number[]): Promise<{ id: string; at: Date | null }[]> => (await c.query(sql, [ids])).rows as { id: string; at: Date | null }[];
+        const q = async (
+          c: pg.Client,
+          sql: string,
+          ids: number[],
+        ): Promise<{ id: string; at: Date | null }[]> =>
+          (await c.query(sql, [ids])).rows as { id: string; at: Date | null }[];
         times = [
-          ...(await q(cc, 'SELECT id::text AS id, created_at AS at FROM orders WHERE id = ANY($1) ORDER BY id', orders)),
-          ...(await q(pc, `SELECT id::text AS id, created_at AS at FROM orders WHERE id = ANY($1) AND id > ${gen.counts.orders}`, orders)),
-          ...(await q(cc, 'SELECT driver_id::text AS id, settled_at AS at FROM driver_settlements WHERE driver_id = ANY($1)', drivers)),
+          ...(await q(
+            cc,
+            'SELECT id::text AS id, created_at AS at FROM orders WHERE id = ANY($1) ORDER BY id',
+            orders,
+          )),
+          ...(await q(
+            pc,
+            `SELECT id::text AS id, created_at AS at FROM orders WHERE id = ANY($1) AND id > ${gen.counts.orders}`,
+            orders,
+          )),
+          ...(await q(
+            cc,
+            'SELECT driver_id::text AS id, settled_at AS at FROM driver_settlements WHERE driver_id = ANY($1)',
+            drivers,
+          )),
         ];
       } finally {
         await cc.end();
@@ -173,7 +239,11 @@ describe('samples: every Reconciliation manifest on the real Nokta schemas (Mari
       const starts = MANIFESTS.flatMap((m) => (m.plan.window ? [NOW.getTime() - m.plan.window.lastMs] : []));
       assert.ok(starts.length >= 6);
       const start = Math.max(...starts);
-      for (const t of times) assert.ok(t.at !== null && t.at.getTime() >= start, `injected key ${t.id} at ${String(t.at?.toISOString())} is outside a window`);
+      for (const t of times)
+        assert.ok(
+          t.at !== null && t.at.getTime() >= start,
+          `injected key ${t.id} at ${String(t.at?.toISOString())} is outside a window`,
+        );
     } finally {
       await pc.end();
     }
@@ -190,8 +260,14 @@ describe('samples: every Reconciliation manifest on the real Nokta schemas (Mari
         assert.deepEqual(c.differingKeys, [], describeCheck(c));
         // each check really compared something: tenants with rows (counts) or amounts (sums)
         assert.ok(c.tenants.length > 0, `${c.name}: no tenant compared`);
-        if (c.type === 'sum') assert.ok(c.tenants.some((t) => Number(t.legacy) !== 0), `${c.name}: every sum is 0`);
-        else for (const t of c.tenants) assert.ok(Number(t.legacy) > 0, `${c.name}: tenant ${t.tenant} has nothing on the legacy side`);
+        if (c.type === 'sum')
+          assert.ok(
+            c.tenants.some((t) => Number(t.legacy) !== 0),
+            `${c.name}: every sum is 0`,
+          );
+        else
+          for (const t of c.tenants)
+            assert.ok(Number(t.legacy) > 0, `${c.name}: tenant ${t.tenant} has nothing on the legacy side`);
       }
       assert.equal(r.checks.length, m.plan.checks.length);
       const window = m.plan.window;
@@ -202,9 +278,15 @@ describe('samples: every Reconciliation manifest on the real Nokta schemas (Mari
         await pc.connect();
         try {
           const since = new Date(NOW.getTime() - window.lastMs);
-          const n = ((await pc.query('SELECT COUNT(*)::int AS n FROM orders WHERE created_at >= $1', [since])).rows[0] as { n: number }).n;
+          const n = (
+            (await pc.query('SELECT COUNT(*)::int AS n FROM orders WHERE created_at >= $1', [since]))
+              .rows[0] as { n: number }
+          ).n;
           assert.ok(n > 0 && n < gen.counts.orders, `${n} orders in the window`);
-          assert.equal(count.tenants.reduce((sum, t) => sum + Number(t.target), 0), n);
+          assert.equal(
+            count.tenants.reduce((sum, t) => sum + Number(t.target), 0),
+            n,
+          );
         } finally {
           await pc.end();
         }
@@ -234,7 +316,8 @@ describe('samples: every Reconciliation manifest on the real Nokta schemas (Mari
         } else {
           // a sample draws some keys: what it reports is injected (a subset of the expected keys)
           const want = new Set(keySet(expected));
-          for (const k of keySet(c.differingKeys)) assert.ok(want.has(k), `${m.name}/${c.name} reports ${k}, which was not injected`);
+          for (const k of keySet(c.differingKeys))
+            assert.ok(want.has(k), `${m.name}/${c.name} reports ${k}, which was not injected`);
         }
         if (expected.length > 0) {
           expectedAny = true;
@@ -242,13 +325,19 @@ describe('samples: every Reconciliation manifest on the real Nokta schemas (Mari
         } else assert.equal(c.verdict, 'Passed', describeCheck(c));
       }
       const rowChecks = m.plan.checks.filter((c) => rowFamily(c) !== undefined);
-      assert.equal(expectedAny, rowChecks.length > 0, `${m.name}: row checks over pos_orders/drivers and expected keys go together`);
+      assert.equal(
+        expectedAny,
+        rowChecks.length > 0,
+        `${m.name}: row checks over pos_orders/drivers and expected keys go together`,
+      );
       if (rowChecks.some((c) => c.type === 'rowHash')) assert.notEqual(r.verdict, 'Passed');
     });
   }
 
   it('every sample spot check over pos_orders/drivers reports exactly the injected keys when it draws every row', async () => {
-    const samples = MANIFESTS.flatMap((m) => m.plan.checks.filter((c) => c.type === 'sample' && rowFamily(c) !== undefined).map((c) => ({ m, c })));
+    const samples = MANIFESTS.flatMap((m) =>
+      m.plan.checks.filter((c) => c.type === 'sample' && rowFamily(c) !== undefined).map((c) => ({ m, c })),
+    );
     assert.ok(samples.length >= 3, `${samples.length} sample checks`);
     for (const { m, c } of samples) {
       const plan: ReconciliationPlan = { ...m.plan, checks: [{ ...c, sampleSize: 100_000 }] };
@@ -264,12 +353,18 @@ describe('samples: every Reconciliation manifest on the real Nokta schemas (Mari
   });
 
   it('gives the unsharded verdicts, values and keys when the IndexedJob samples run as their shards and merge', async () => {
-    const sharded = MANIFESTS.filter((m) => m.plan.parallelism.mode === 'IndexedJob' && m.plan.parallelism.shards > 1);
+    const sharded = MANIFESTS.filter(
+      (m) => m.plan.parallelism.mode === 'IndexedJob' && m.plan.parallelism.shards > 1,
+    );
     assert.ok(sharded.length >= 4, `${sharded.length} sharded samples`);
     for (const m of sharded) {
       const { shards: count, shardBy: by } = m.plan.parallelism;
       const whole = await run(m.plan, dirty.legacy, dirty.target);
-      const parts = await Promise.all(Array.from({ length: count }, (_, index) => run(m.plan, dirty.legacy, dirty.target, { index, count, by })));
+      const parts = await Promise.all(
+        Array.from({ length: count }, (_, index) =>
+          run(m.plan, dirty.legacy, dirty.target, { index, count, by }),
+        ),
+      );
       const merged = mergeResults(parts);
       assert.equal(merged.verdict, whole.verdict, m.name);
       assert.equal(merged.rowsCompared, whole.rowsCompared, m.name);

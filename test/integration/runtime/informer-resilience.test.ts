@@ -37,16 +37,24 @@ describe('runtime/informer against kube-apiserver', function () {
     if (ns) await cluster.deleteNamespace(ns);
   });
 
-  const widget = (name: string, revision: number): KubeObject => ({ metadata: { name, namespace: ns }, spec: { revision } });
+  const widget = (name: string, revision: number): KubeObject => ({
+    metadata: { name, namespace: ns },
+    spec: { revision },
+  });
 
-  const revisionOf = (name: string): number | undefined => (informer?.cache.get(`${ns}/${name}`) as { spec?: { revision?: number } } | undefined)?.spec?.revision;
+  const revisionOf = (name: string): number | undefined =>
+    (informer?.cache.get(`${ns}/${name}`) as { spec?: { revision?: number } } | undefined)?.spec?.revision;
 
   it('lists and watches widgets', async () => {
     await client.create(WIDGET_RESOURCE, ns, widget('w1', 1));
-    informer = new Informer<KubeObject>('widgets', kubeTransport(client, WIDGET_RESOURCE, { namespace: ns }), {
-      backoff: { initialMs: 100, maxMs: 2000 },
-      resyncMs: 0,
-    });
+    informer = new Informer<KubeObject>(
+      'widgets',
+      kubeTransport(client, WIDGET_RESOURCE, { namespace: ns }),
+      {
+        backoff: { initialMs: 100, maxMs: 2000 },
+        resyncMs: 0,
+      },
+    );
     informer.addHandler({
       onAdd: (o) => seen.push(`add ${o.metadata.name ?? ''}`),
       onUpdate: (_a, o) => seen.push(`update ${o.metadata.name ?? ''}`),
@@ -65,7 +73,10 @@ describe('runtime/informer against kube-apiserver', function () {
     await client.patch(WIDGET_RESOURCE, ns, 'w1', { spec: { revision: 2 } });
     await waitFor('the change made after the restart', () => revisionOf('w1') === 2, 60_000);
     const r = informer!.restarts;
-    assert.ok(r.error + r.closed + r.gone > before.error + before.closed + before.gone, `the watch was restarted (${JSON.stringify(r)})`);
+    assert.ok(
+      r.error + r.closed + r.gone > before.error + before.closed + before.gone,
+      `the watch was restarted (${JSON.stringify(r)})`,
+    );
     await client.delete(WIDGET_RESOURCE, ns, 'w2');
     await waitFor('the deletion', () => !informer!.cache.has(`${ns}/w2`));
     assert.ok(seen.includes('delete w2'));
@@ -76,15 +87,23 @@ describe('runtime/informer against kube-apiserver', function () {
     const rvBefore = informer!.lastResourceVersion;
     // Move the store far beyond the informer's resourceVersion with writes it does not watch…
     const other = await cluster.createNamespace('rt-churn');
-    for (let i = 0; i < 30; i++) await client.create(CM, other, { metadata: { name: `c${i}` }, data: { i: String(i) } });
+    for (let i = 0; i < 30; i++)
+      await client.create(CM, other, { metadata: { name: `c${i}` }, data: { i: String(i) } });
     // …compact etcd up to now, and make the watch reconnect from the old resourceVersion.
     const compactedAt = await cluster.compactEtcd();
     assert.ok(compactedAt > Number(rvBefore));
     await cluster.restartApiServer();
     await client.patch(WIDGET_RESOURCE, ns, 'w1', { spec: { revision: 3 } });
     await client.create(WIDGET_RESOURCE, ns, widget('w3', 1));
-    await waitFor('changes after the compaction', () => revisionOf('w1') === 3 && revisionOf('w3') === 1, 60_000);
-    assert.ok(informer!.restarts.gone > goneBefore, `a 410 Gone made it relist (restarts ${JSON.stringify(informer!.restarts)})`);
+    await waitFor(
+      'changes after the compaction',
+      () => revisionOf('w1') === 3 && revisionOf('w3') === 1,
+      60_000,
+    );
+    assert.ok(
+      informer!.restarts.gone > goneBefore,
+      `a 410 Gone made it relist (restarts ${JSON.stringify(informer!.restarts)})`,
+    );
     assert.ok(Number(informer!.lastResourceVersion) > compactedAt);
     await cluster.deleteNamespace(other);
   });

@@ -35,19 +35,27 @@ async function startConnectProxy(credentials?: string): Promise<Proxy> {
   server.on('connect', (req: http.IncomingMessage, client: net.Socket, head: Buffer) => {
     sockets.add(client);
     const target = req.url ?? '';
-    if (credentials && req.headers['proxy-authorization'] !== `Basic ${Buffer.from(credentials).toString('base64')}`) {
-      client.end('HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm="test"\r\n\r\n');
+    if (
+      credentials &&
+      req.headers['proxy-authorization'] !== `Basic ${Buffer.from(credentials).toString('base64')}`
+    ) {
+      client.end(
+        'HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm="test"\r\n\r\n',
+      );
       return;
     }
     connects.push(target);
     const i = target.lastIndexOf(':');
     const host = target.slice(0, i).replace(/^\[|\]$/g, '');
-    const upstream = net.connect({ host: host === HIDDEN_HOST ? '127.0.0.1' : host, port: Number(target.slice(i + 1)) }, () => {
-      client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
-      if (head.length) upstream.write(head);
-      upstream.pipe(client);
-      client.pipe(upstream);
-    });
+    const upstream = net.connect(
+      { host: host === HIDDEN_HOST ? '127.0.0.1' : host, port: Number(target.slice(i + 1)) },
+      () => {
+        client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+        if (head.length) upstream.write(head);
+        upstream.pipe(client);
+        client.pipe(upstream);
+      },
+    );
     sockets.add(upstream);
     upstream.on('error', () => client.destroy());
     client.on('error', () => upstream.destroy());
@@ -101,7 +109,13 @@ describe('runtime: KubeClient transport (proxy, KUBECONFIG=a:b, --context, 429)'
 
   it('reaches the cluster through the proxy-url of the kubeconfig (requests and a watch)', async () => {
     const proxy = await startConnectProxy();
-    const client = new KubeClient(await loadKubeConfig(kubeconfigWith({ server: `https://${HIDDEN_HOST}:${server.port}`, 'proxy-url': proxy.url }), {}), { env: {} });
+    const client = new KubeClient(
+      await loadKubeConfig(
+        kubeconfigWith({ server: `https://${HIDDEN_HOST}:${server.port}`, 'proxy-url': proxy.url }),
+        {},
+      ),
+      { env: {} },
+    );
     try {
       const list = await client.list(NAMESPACES);
       assert.ok(list.items.some((n) => n.metadata.name === 'default'));
@@ -109,9 +123,14 @@ describe('runtime: KubeClient transport (proxy, KUBECONFIG=a:b, --context, 429)'
       // a watch opens its own tunnel and streams events through it
       const name = `proxied-${Date.now()}`;
       const seen = new Promise<string>((resolve, reject) => {
-        void client.watch(NAMESPACES, { resourceVersion: list.metadata.resourceVersion }, (ev) => {
-          if (ev.object.metadata.name === name) resolve(ev.type);
-        }, (err) => reject(err instanceof Error ? err : new Error('watch ended')));
+        void client.watch(
+          NAMESPACES,
+          { resourceVersion: list.metadata.resourceVersion },
+          (ev) => {
+            if (ev.object.metadata.name === name) resolve(ev.type);
+          },
+          (err) => reject(err instanceof Error ? err : new Error('watch ended')),
+        );
       });
       const before = proxy.connects.length;
       await client.create(NAMESPACES, undefined, { metadata: { name } });
@@ -126,11 +145,30 @@ describe('runtime: KubeClient transport (proxy, KUBECONFIG=a:b, --context, 429)'
 
   it('sends the credentials of the proxy URL, and never shows them in an error', async () => {
     const proxy = await startConnectProxy('ops:s3cr3t');
-    const good = new KubeClient(await loadKubeConfig(kubeconfigWith({ server: `https://${HIDDEN_HOST}:${server.port}`, 'proxy-url': proxy.url })), { env: {} });
-    const bad = new KubeClient(await loadKubeConfig(kubeconfigWith({ server: `https://${HIDDEN_HOST}:${server.port}`, 'proxy-url': proxy.url.replace('s3cr3t', 'wrong-pass') }, 'bad.yaml')), { env: {} });
+    const good = new KubeClient(
+      await loadKubeConfig(
+        kubeconfigWith({ server: `https://${HIDDEN_HOST}:${server.port}`, 'proxy-url': proxy.url }),
+      ),
+      { env: {} },
+    );
+    const bad = new KubeClient(
+      await loadKubeConfig(
+        kubeconfigWith(
+          {
+            server: `https://${HIDDEN_HOST}:${server.port}`,
+            'proxy-url': proxy.url.replace('s3cr3t', 'wrong-pass'),
+          },
+          'bad.yaml',
+        ),
+      ),
+      { env: {} },
+    );
     try {
       assert.ok((await good.list(NAMESPACES)).items.length > 0);
-      const err = await bad.list(NAMESPACES).then(() => undefined, (e: unknown) => e);
+      const err = await bad.list(NAMESPACES).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       assert.ok(err instanceof ApiError, String(err));
       assert.match(err.message, /refused CONNECT .*407/);
       assert.doesNotMatch(err.message, /wrong-pass|s3cr3t|ops:/);
@@ -143,8 +181,13 @@ describe('runtime: KubeClient transport (proxy, KUBECONFIG=a:b, --context, 429)'
 
   it('uses HTTPS_PROXY from the environment, but not for loopback addresses (as kubectl does)', async () => {
     const proxy = await startConnectProxy();
-    const hidden = new KubeClient(await loadKubeConfig(kubeconfigWith({ server: `https://${HIDDEN_HOST}:${server.port}` })), { env: { HTTPS_PROXY: proxy.url } });
-    const loopback = new KubeClient(await loadKubeConfig(cluster.kubeconfigPath), { env: { HTTPS_PROXY: proxy.url } });
+    const hidden = new KubeClient(
+      await loadKubeConfig(kubeconfigWith({ server: `https://${HIDDEN_HOST}:${server.port}` })),
+      { env: { HTTPS_PROXY: proxy.url } },
+    );
+    const loopback = new KubeClient(await loadKubeConfig(cluster.kubeconfigPath), {
+      env: { HTTPS_PROXY: proxy.url },
+    });
     try {
       assert.ok((await hidden.list(NAMESPACES)).items.length > 0);
       assert.equal(proxy.connects.length, 1);
@@ -164,13 +207,29 @@ describe('runtime: KubeClient transport (proxy, KUBECONFIG=a:b, --context, 429)'
     const u = base.users[0]!;
     const a = join(dir, 'a.yaml');
     const b = join(dir, 'b.yaml');
-    writeFileSync(a, stringify({ apiVersion: 'v1', kind: 'Config', clusters: [c], contexts: [{ name: 'ops', context: { cluster: c.name, user: 'from-b', namespace: 'kube-system' } }] }));
-    writeFileSync(b, stringify({
-      apiVersion: 'v1', kind: 'Config', 'current-context': 'broken',
-      users: [{ name: 'from-b', user: u.user }],
-      clusters: [{ name: c.name, cluster: { server: 'https://127.0.0.1:1' } }],
-      contexts: [{ name: 'ops', context: { cluster: 'nowhere', user: 'nobody' } }, { name: 'broken', context: { cluster: 'nowhere', user: 'from-b' } }],
-    }));
+    writeFileSync(
+      a,
+      stringify({
+        apiVersion: 'v1',
+        kind: 'Config',
+        clusters: [c],
+        contexts: [{ name: 'ops', context: { cluster: c.name, user: 'from-b', namespace: 'kube-system' } }],
+      }),
+    );
+    writeFileSync(
+      b,
+      stringify({
+        apiVersion: 'v1',
+        kind: 'Config',
+        'current-context': 'broken',
+        users: [{ name: 'from-b', user: u.user }],
+        clusters: [{ name: c.name, cluster: { server: 'https://127.0.0.1:1' } }],
+        contexts: [
+          { name: 'ops', context: { cluster: 'nowhere', user: 'nobody' } },
+          { name: 'broken', context: { cluster: 'nowhere', user: 'from-b' } },
+        ],
+      }),
+    );
     const env = { KUBECONFIG: [a, join(dir, 'missing.yaml'), b].join(delimiter) };
     const kc = await loadKubeConfig(undefined, env, { context: 'ops' });
     assert.ok(kc instanceof LiteKubeConfig);
@@ -181,8 +240,15 @@ describe('runtime: KubeClient transport (proxy, KUBECONFIG=a:b, --context, 429)'
     } finally {
       client.close();
     }
-    await assert.rejects(loadKubeConfig(undefined, env), /no cluster 'nowhere'/, "current-context comes from b (a sets none)");
-    await assert.rejects(loadKubeConfig(undefined, env, { context: 'staging' }), /no context 'staging' \(contexts: ops, broken\)/);
+    await assert.rejects(
+      loadKubeConfig(undefined, env),
+      /no cluster 'nowhere'/,
+      'current-context comes from b (a sets none)',
+    );
+    await assert.rejects(
+      loadKubeConfig(undefined, env, { context: 'staging' }),
+      /no context 'staging' \(contexts: ops, broken\)/,
+    );
 
     // the same in a fresh process, with a hook that fails on any import of client-node
     const hook = `export async function resolve(s, c, next) { if (s.includes('@kubernetes/client-node')) throw new Error('client-node loaded: ' + s); return next(s, c); }`;
@@ -196,8 +262,12 @@ describe('runtime: KubeClient transport (proxy, KUBECONFIG=a:b, --context, 429)'
       client.close();
       console.log(list.items.length);`;
     const out = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-      execFile(process.execPath, ['--input-type=module', '-e', script], { env: { PATH: process.env.PATH, ...env } }, (err, stdout, stderr) =>
-        resolve({ code: err ? 1 : 0, stdout, stderr }));
+      execFile(
+        process.execPath,
+        ['--input-type=module', '-e', script],
+        { env: { PATH: process.env.PATH, ...env } },
+        (err, stdout, stderr) => resolve({ code: err ? 1 : 0, stdout, stderr }),
+      );
     });
     assert.equal(out.code, 0, out.stderr);
     assert.ok(Number(out.stdout.trim()) > 0, out.stdout);
@@ -212,9 +282,22 @@ describe('runtime: KubeClient transport (proxy, KUBECONFIG=a:b, --context, 429)'
       api = http.createServer((req, res) => {
         times.push(Date.now());
         const a = answers.shift() ?? { code: 200 };
-        if (a.code === 200) return res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ metadata: { name: 'x' }, seen: req.url }));
-        res.writeHead(a.code, { 'Content-Type': 'application/json', ...(a.retryAfter !== undefined ? { 'Retry-After': a.retryAfter } : {}) })
-          .end(JSON.stringify({ kind: 'Status', message: 'too many requests, please try again later', reason: 'TooManyRequests' }));
+        if (a.code === 200)
+          return res
+            .writeHead(200, { 'Content-Type': 'application/json' })
+            .end(JSON.stringify({ metadata: { name: 'x' }, seen: req.url }));
+        res
+          .writeHead(a.code, {
+            'Content-Type': 'application/json',
+            ...(a.retryAfter !== undefined ? { 'Retry-After': a.retryAfter } : {}),
+          })
+          .end(
+            JSON.stringify({
+              kind: 'Status',
+              message: 'too many requests, please try again later',
+              reason: 'TooManyRequests',
+            }),
+          );
       });
       await new Promise<void>((r) => api.listen(0, '127.0.0.1', r));
     });
@@ -226,12 +309,25 @@ describe('runtime: KubeClient transport (proxy, KUBECONFIG=a:b, --context, 429)'
     const clientFor = (opts: ConstructorParameters<typeof KubeClient>[1] = {}): KubeClient => {
       const port = (api.address() as net.AddressInfo).port;
       const file = join(dir, 'local.yaml');
-      writeFileSync(file, stringify({ apiVersion: 'v1', kind: 'Config', 'current-context': 'l', clusters: [{ name: 'l', cluster: { server: `http://127.0.0.1:${port}` } }], users: [{ name: 'u', user: { token: 't' } }], contexts: [{ name: 'l', context: { cluster: 'l', user: 'u' } }] }));
+      writeFileSync(
+        file,
+        stringify({
+          apiVersion: 'v1',
+          kind: 'Config',
+          'current-context': 'l',
+          clusters: [{ name: 'l', cluster: { server: `http://127.0.0.1:${port}` } }],
+          users: [{ name: 'u', user: { token: 't' } }],
+          contexts: [{ name: 'l', context: { cluster: 'l', user: 'u' } }],
+        }),
+      );
       return new KubeClient(LiteKubeConfig.fromFile(file), { env: {}, ...opts });
     };
 
     it('retries after the Retry-After the server gives, and counts every attempt', async () => {
-      answers = [{ code: 429, retryAfter: '1' }, { code: 429, retryAfter: '1' }];
+      answers = [
+        { code: 429, retryAfter: '1' },
+        { code: 429, retryAfter: '1' },
+      ];
       const seen: RequestInfo[] = [];
       const client = clientFor({ onRequest: (i) => seen.push(i) });
       try {
@@ -240,17 +336,31 @@ describe('runtime: KubeClient transport (proxy, KUBECONFIG=a:b, --context, 429)'
       } finally {
         client.close();
       }
-      assert.deepEqual(seen.map((s) => s.code), [429, 429, 200]);
+      assert.deepEqual(
+        seen.map((s) => s.code),
+        [429, 429, 200],
+      );
       assert.equal(times.length, 3);
-      for (let i = 1; i < times.length; i++) assert.ok(times[i]! - times[i - 1]! >= 950, `attempt ${i} came ${times[i]! - times[i - 1]!} ms after the previous one`);
+      for (let i = 1; i < times.length; i++)
+        assert.ok(
+          times[i]! - times[i - 1]! >= 950,
+          `attempt ${i} came ${times[i]! - times[i - 1]!} ms after the previous one`,
+        );
     });
 
     it('is bounded: the waits are capped and the retries counted, then the 429 is the error', async () => {
-      answers = [{ code: 429, retryAfter: '3600' }, { code: 429, retryAfter: '3600' }, { code: 429, retryAfter: '3600' }];
+      answers = [
+        { code: 429, retryAfter: '3600' },
+        { code: 429, retryAfter: '3600' },
+        { code: 429, retryAfter: '3600' },
+      ];
       const client = clientFor({ maxRetries: 2, maxRetryWaitMs: 200 });
       const start = Date.now();
       try {
-        const err = await client.get(NAMESPACES, undefined, 'x').then(() => undefined, (e: unknown) => e);
+        const err = await client.get(NAMESPACES, undefined, 'x').then(
+          () => undefined,
+          (e: unknown) => e,
+        );
         assert.ok(err instanceof ApiError && err.statusCode === 429, String(err));
         assert.match(err.message, /too many requests/);
       } finally {
@@ -264,16 +374,25 @@ describe('runtime: KubeClient transport (proxy, KUBECONFIG=a:b, --context, 429)'
       answers = [{ code: 429 }];
       const client = clientFor();
       try {
-        await assert.rejects(client.get(NAMESPACES, undefined, 'x'), (e: unknown) => e instanceof ApiError && e.statusCode === 429);
+        await assert.rejects(
+          client.get(NAMESPACES, undefined, 'x'),
+          (e: unknown) => e instanceof ApiError && e.statusCode === 429,
+        );
         assert.equal(times.length, 1);
         answers = [{ code: 500, retryAfter: '1' }];
-        await assert.rejects(client.get(NAMESPACES, undefined, 'x'), (e: unknown) => e instanceof ApiError && e.statusCode === 500);
+        await assert.rejects(
+          client.get(NAMESPACES, undefined, 'x'),
+          (e: unknown) => e instanceof ApiError && e.statusCode === 500,
+        );
         assert.equal(times.length, 2);
         answers = [{ code: 429, retryAfter: '30' }];
         const ac = new AbortController();
         const started = Date.now();
         setTimeout(() => ac.abort(new Error('leadership lost')), 300);
-        await assert.rejects(client.request('GET', '/api/v1/namespaces/x', { signal: ac.signal }), /leadership lost while waiting to retry a 429/);
+        await assert.rejects(
+          client.request('GET', '/api/v1/namespaces/x', { signal: ac.signal }),
+          /leadership lost while waiting to retry a 429/,
+        );
         assert.ok(Date.now() - started < 5_000);
       } finally {
         client.close();

@@ -35,12 +35,20 @@ function syncsOf(p: OperatorProcess): Array<{ key: string; startedAt: number; en
   const lines = p.lines<LogLine>();
   const starts = lines.filter((l) => l.msg === 'widget sync start');
   const ends = lines.filter((l) => l.msg === 'widget sync end');
-  return starts.map((s) => ({ key: s.key ?? '', startedAt: s.startedAt ?? 0, endedAt: ends.find((e) => e.key === s.key && e.startedAt === s.startedAt)?.endedAt }));
+  return starts.map((s) => ({
+    key: s.key ?? '',
+    startedAt: s.startedAt ?? 0,
+    endedAt: ends.find((e) => e.key === s.key && e.startedAt === s.startedAt)?.endedAt,
+  }));
 }
 
 /** `cutover operator` with the test Widget controller (test/support/widget-operator.ts), as the operator's ServiceAccount. */
 const startWidgetOperator = (identity: string, args: string[], kubeconfig: string): OperatorProcess => {
-  const op = startOperator(['--identity', identity, '--controllers', 'test-widgets', ...args], { KUBECONFIG: kubeconfig, LOG_FD: '' }, { entry: join(repoRoot(), 'dist', 'test', 'support', 'widget-operator.js') });
+  const op = startOperator(
+    ['--identity', identity, '--controllers', 'test-widgets', ...args],
+    { KUBECONFIG: kubeconfig, LOG_FD: '' },
+    { entry: join(repoRoot(), 'dist', 'test', 'support', 'widget-operator.js') },
+  );
   followOperator('runtime/leader-election', op);
   return op;
 };
@@ -74,25 +82,48 @@ describe('runtime/leader election', function () {
     const ns = await cluster.createNamespace('rt-leader');
     namespaces.push(ns);
     const names = ['w0', 'w1', 'w2', 'w3', 'w4'];
-    for (const n of names) await client.create(WIDGET_RESOURCE, ns, { metadata: { name: n }, spec: { revision: 0, syncDelayMs: 100 } });
+    for (const n of names)
+      await client.create(WIDGET_RESOURCE, ns, {
+        metadata: { name: n },
+        spec: { revision: 0, syncDelayMs: 100 },
+      });
     const leaseMs = 6000;
     const kubeconfig = (await operatorIdentity(cluster, ns, { extraRules: WIDGET_RULES })).kubeconfig;
-    const args = ['--namespaces', ns, '--leader-election-namespace', ns, '--listen-address', '127.0.0.1:0', '--lease-duration', '6s', '--renew-deadline', '4s', '--retry-period', '1s'];
+    const args = [
+      '--namespaces',
+      ns,
+      '--leader-election-namespace',
+      ns,
+      '--listen-address',
+      '127.0.0.1:0',
+      '--lease-duration',
+      '6s',
+      '--renew-deadline',
+      '4s',
+      '--retry-period',
+      '1s',
+    ];
     const a = startWidgetOperator('op-a', args, kubeconfig);
     procs.push(a);
     await waitFor('op-a to lead', async () => (await holder(ns)) === 'op-a', 30_000);
     const b = startWidgetOperator('op-b', args, kubeconfig);
     procs.push(b);
-    await waitFor('op-b to start', () => b.lines<LogLine>().some((l) => l.msg === 'operator started'), 30_000);
+    await waitFor(
+      'op-b to start',
+      () => b.lines<LogLine>().some((l) => l.msg === 'operator started'),
+      30_000,
+    );
     // Changes while both run: only the leader syncs them.
-    for (let r = 1; r <= 3; r++) for (const n of names) await client.patch(WIDGET_RESOURCE, ns, n, { spec: { revision: r } });
+    for (let r = 1; r <= 3; r++)
+      for (const n of names) await client.patch(WIDGET_RESOURCE, ns, n, { spec: { revision: r } });
     await waitFor('op-a synced every change', async () => {
       const ws = await Promise.all(names.map((n) => client.get<Widget>(WIDGET_RESOURCE, ns, n)));
       return ws.every((w) => w.status?.lastRevision === 3);
     });
     await sleep(1500);
     assert.equal(syncsOf(b).length, 0, 'the standby did not sync');
-    for (const n of names) assert.deepEqual((await client.get<Widget>(WIDGET_RESOURCE, ns, n)).status?.syncedBy, ['op-a']);
+    for (const n of names)
+      assert.deepEqual((await client.get<Widget>(WIDGET_RESOURCE, ns, n)).status?.syncedBy, ['op-a']);
 
     // Kill the leader without a chance to release the Lease.
     a.signal('SIGKILL');
@@ -106,7 +137,8 @@ describe('runtime/leader election', function () {
       const ws = await Promise.all(names.map((n) => client.get<Widget>(WIDGET_RESOURCE, ns, n)));
       return ws.every((w) => w.status?.lastRevision === 4);
     });
-    for (const n of names) assert.deepEqual((await client.get<Widget>(WIDGET_RESOURCE, ns, n)).status?.syncedBy, ['op-a', 'op-b']);
+    for (const n of names)
+      assert.deepEqual((await client.get<Widget>(WIDGET_RESOURCE, ns, n)).status?.syncedBy, ['op-a', 'op-b']);
     // No sync ran in both: every op-a sync started before op-b's first one began.
     const aSyncs = syncsOf(a);
     const bSyncs = syncsOf(b);
@@ -114,14 +146,22 @@ describe('runtime/leader election', function () {
     const bFirst = Math.min(...bSyncs.map((s) => s.startedAt));
     const aLast = Math.max(...aSyncs.map((s) => s.endedAt ?? s.startedAt));
     assert.ok(aLast < bFirst, `op-a's last sync (${aLast}) ended before op-b's first (${bFirst})`);
-    assert.ok(![...a.lines<LogLine>(), ...b.lines<LogLine>()].some((l) => l.msg === 'concurrent sync detected'));
+    assert.ok(
+      ![...a.lines<LogLine>(), ...b.lines<LogLine>()].some((l) => l.msg === 'concurrent sync detected'),
+    );
 
     // SIGTERM: finishes the in-flight sync, then releases the Lease.
     await client.patch(WIDGET_RESOURCE, ns, 'w0', { spec: { revision: 5, syncDelayMs: 1500 } });
-    const slow = await waitFor('op-b to start the slow sync', () => b.lines<LogLine>().find((l) => l.msg === 'widget sync start' && l.key === `${ns}/w0` && l.revision === 5));
+    const slow = await waitFor('op-b to start the slow sync', () =>
+      b
+        .lines<LogLine>()
+        .find((l) => l.msg === 'widget sync start' && l.key === `${ns}/w0` && l.revision === 5),
+    );
     b.signal('SIGTERM');
     assert.equal(await b.exited(), 0);
-    const end = b.lines<LogLine>().find((l) => l.msg === 'widget sync end' && l.key === `${ns}/w0` && l.startedAt === slow.startedAt);
+    const end = b
+      .lines<LogLine>()
+      .find((l) => l.msg === 'widget sync end' && l.key === `${ns}/w0` && l.startedAt === slow.startedAt);
     assert.equal(end?.aborted, false, 'the in-flight sync finished');
     assert.equal((await client.get<Widget>(WIDGET_RESOURCE, ns, 'w0')).status?.lastRevision, 5);
     assert.equal(await holder(ns), '', 'the Lease was released');
@@ -132,12 +172,30 @@ describe('runtime/leader election', function () {
     const ns = await cluster.createNamespace('rt-steal');
     namespaces.push(ns);
     const r = parseOperatorOptions(
-      ['--namespaces', ns, '--leader-election-namespace', ns, '--listen-address', '127.0.0.1:0', '--identity', 'victim', '--lease-duration', '6s', '--renew-deadline', '4s', '--retry-period', '500ms'],
+      [
+        '--namespaces',
+        ns,
+        '--leader-election-namespace',
+        ns,
+        '--listen-address',
+        '127.0.0.1:0',
+        '--identity',
+        'victim',
+        '--lease-duration',
+        '6s',
+        '--renew-deadline',
+        '4s',
+        '--retry-period',
+        '500ms',
+      ],
       {},
     );
     if (r.kind !== 'options') throw new Error('bad options');
     const id = await operatorIdentity(cluster, ns, { extraRules: WIDGET_RULES });
-    const op = new Operator(r.options, [widgetController()], { kc: await loadKubeConfig(id.kubeconfig), onRequest: recordingOptions('runtime/leader-election').onRequest });
+    const op = new Operator(r.options, [widgetController()], {
+      kc: await loadKubeConfig(id.kubeconfig),
+      onRequest: recordingOptions('runtime/leader-election').onRequest,
+    });
     await op.start();
     try {
       await waitFor('victim to lead', () => op.isLeader, 20_000);
@@ -145,7 +203,14 @@ describe('runtime/leader election', function () {
       const ctl = op.controllers[0];
       await waitFor('the slow sync to start', () => ctl?.inFlightKeys.includes(`${ns}/slow`));
       const lease = await client.get<Lease>(LEASE_RESOURCE, ns, 'cutover-operator');
-      await client.replace(LEASE_RESOURCE, ns, 'cutover-operator', { ...lease, spec: { ...lease.spec, holderIdentity: 'intruder', renewTime: new Date().toISOString().replace('Z', '000Z') } });
+      await client.replace(LEASE_RESOURCE, ns, 'cutover-operator', {
+        ...lease,
+        spec: {
+          ...lease.spec,
+          holderIdentity: 'intruder',
+          renewTime: new Date().toISOString().replace('Z', '000Z'),
+        },
+      });
       const stolenAt = Date.now();
       await waitFor('victim to stop leading', () => !op.isLeader, 5000, 20);
       const stopMs = Date.now() - stolenAt;

@@ -11,7 +11,11 @@ export const WIDGET_CRD = join(repoRoot(), 'test', 'fixtures', 'runtime', 'widge
  * namespace on top of deploy/operator/rbac.yaml: the Widget is not one of the operator's kinds).
  */
 export const WIDGET_RULES: PolicyRule[] = [
-  { apiGroups: ['test.cutover.nokta.io'], resources: ['widgets'], verbs: ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'] },
+  {
+    apiGroups: ['test.cutover.nokta.io'],
+    resources: ['widgets'],
+    verbs: ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'],
+  },
   { apiGroups: ['test.cutover.nokta.io'], resources: ['widgets/status'], verbs: ['update'] },
 ];
 
@@ -22,7 +26,13 @@ export function applyWidgetCrd(cluster: TestCluster): Promise<void> {
   applied ??= (async () => {
     const r = await cluster.kubectl(['apply', '-f', WIDGET_CRD]);
     if (r.code !== 0) throw new Error(`applying the Widget CRD failed: ${r.stderr}`);
-    const w = await cluster.kubectl(['wait', '--for=condition=Established', '--timeout=60s', '-f', WIDGET_CRD]);
+    const w = await cluster.kubectl([
+      'wait',
+      '--for=condition=Established',
+      '--timeout=60s',
+      '-f',
+      WIDGET_CRD,
+    ]);
     if (w.code !== 0) throw new Error(`the Widget CRD is not established: ${w.stderr}`);
     // Established does not mean the API group is served yet by discovery-less clients; probe it.
     const end = Date.now() + 30_000;
@@ -40,7 +50,12 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 20_000, stepMs = 100): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined | false> | T | undefined | false,
+  timeoutMs = 20_000,
+  stepMs = 100,
+): Promise<T> {
   const end = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -50,7 +65,10 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | undefine
     } catch (e) {
       last = e;
     }
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${last instanceof Error ? last.message : JSON.stringify(last)}` : ''}`);
+    if (Date.now() > end)
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${last instanceof Error ? last.message : JSON.stringify(last)}` : ''}`,
+      );
     await sleep(stepMs);
   }
 }

@@ -55,13 +55,24 @@ export interface RawAnswer {
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
 
-export function fetchRaw(url: string, o: { method?: string; headers?: http.OutgoingHttpHeaders; body?: Buffer | string } = {}): Promise<RawAnswer> {
+export function fetchRaw(
+  url: string,
+  o: { method?: string; headers?: http.OutgoingHttpHeaders; body?: Buffer | string } = {},
+): Promise<RawAnswer> {
   const t0 = performance.now();
   return new Promise((resolve, reject) => {
     const req = http.request(url, { method: o.method ?? 'GET', headers: o.headers, agent }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, statusMessage: res.statusMessage ?? '', rawHeaders: res.rawHeaders, body: Buffer.concat(chunks), ms: performance.now() - t0 }));
+      res.on('end', () =>
+        resolve({
+          status: res.statusCode ?? 0,
+          statusMessage: res.statusMessage ?? '',
+          rawHeaders: res.rawHeaders,
+          body: Buffer.concat(chunks),
+          ms: performance.now() - t0,
+        }),
+      );
       res.on('error', reject);
     });
     req.on('error', reject);
@@ -73,13 +84,18 @@ export function fetchRaw(url: string, o: { method?: string; headers?: http.Outgo
 export function endToEndHeaders(raw: string[]): string[][] {
   const hop = new Set(['connection', 'keep-alive', 'transfer-encoding']);
   const out: string[][] = [];
-  for (let i = 0; i < raw.length; i += 2) if (!hop.has(raw[i]!.toLowerCase())) out.push([raw[i]!, raw[i + 1]!]);
+  for (let i = 0; i < raw.length; i += 2)
+    if (!hop.has(raw[i]!.toLowerCase())) out.push([raw[i]!, raw[i + 1]!]);
   return out;
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-export async function until(what: string, fn: () => Promise<boolean> | boolean, timeoutMs = 15_000): Promise<void> {
+export async function until(
+  what: string,
+  fn: () => Promise<boolean> | boolean,
+  timeoutMs = 15_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (await fn()) return;

@@ -21,10 +21,12 @@ describe('shadow: cutover shadow-proxy (the process)', function () {
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'shadow-cli-'));
-    const answer = (body: unknown) => (_req: http.IncomingMessage, res: http.ServerResponse): void => {
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(body));
-    };
+    const answer =
+      (body: unknown) =>
+      (_req: http.IncomingMessage, res: http.ServerResponse): void => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(body));
+      };
     legacy = await startBackend(answer({ id: 7, total: 10, at: 'legacy' }));
     candidate = await startBackend(answer({ id: 7, total: 10.5, at: 'new' }));
   });
@@ -36,19 +38,31 @@ describe('shadow: cutover shadow-proxy (the process)', function () {
 
   it('refuses a bad rules file with every problem, its path and its fix', () => {
     const file = join(dir, 'bad.yaml');
-    writeFileSync(file, 'routes:\n  - template: "/orders/{id}"\n    numbers: [{ path: total }]\nmethods: [GET, POST]\nqueue: { size: 5, concurrency: 9 }\n');
-    const r = spawnSync(process.execPath, [CLI, 'shadow-proxy', '--check', '--rules', file], { encoding: 'utf8' });
+    writeFileSync(
+      file,
+      'routes:\n  - template: "/orders/{id}"\n    numbers: [{ path: total }]\nmethods: [GET, POST]\nqueue: { size: 5, concurrency: 9 }\n',
+    );
+    const r = spawnSync(process.execPath, [CLI, 'shadow-proxy', '--check', '--rules', file], {
+      encoding: 'utf8',
+    });
     assert.equal(r.status, 1, r.stderr);
     assert.match(r.stderr, /bad\.yaml: 3 problem\(s\) in the comparison rules/);
-    assert.match(r.stderr, /routes\[0\]\.numbers\[0\]\.path: Invalid value: "total": should match .*write a JSON Pointer like \/items\/\*\/price/);
+    assert.match(
+      r.stderr,
+      /routes\[0\]\.numbers\[0\]\.path: Invalid value: "total": should match .*write a JSON Pointer like \/items\/\*\/price/,
+    );
     assert.match(r.stderr, /paths: POST writes on the new stack unless it is a read/);
     assert.match(r.stderr, /queue: queue\.concurrency is more than queue\.size/);
     const good = join(dir, 'good.yaml');
     writeFileSync(good, 'service: pos\nroutes:\n  - template: "/orders/{id}"\n    ignore: [/at]\n');
-    const ok = spawnSync(process.execPath, [CLI, 'shadow-proxy', '--check', '--rules', good], { encoding: 'utf8' });
+    const ok = spawnSync(process.execPath, [CLI, 'shadow-proxy', '--check', '--rules', good], {
+      encoding: 'utf8',
+    });
     assert.equal(ok.status, 0, ok.stderr);
     assert.match(ok.stdout, /valid \(1 route\(s\), service pos\)/);
-    const usage = spawnSync(process.execPath, [CLI, 'shadow-proxy', '--legacy', legacy.url], { encoding: 'utf8' });
+    const usage = spawnSync(process.execPath, [CLI, 'shadow-proxy', '--legacy', legacy.url], {
+      encoding: 'utf8',
+    });
     assert.equal(usage.status, 2);
     assert.match(usage.stderr, /--legacy and --new are required/);
   });
@@ -56,7 +70,26 @@ describe('shadow: cutover shadow-proxy (the process)', function () {
   it('serves legacy, compares, reports on the admin port and stops on SIGTERM', async () => {
     const rules = join(dir, 'rules.yaml');
     writeFileSync(rules, 'service: pos\nroutes:\n  - template: "/orders/{id}"\n    ignore: [/at]\n');
-    const child = spawn(process.execPath, [CLI, 'shadow-proxy', '--legacy', legacy.url, '--new', candidate.url, '--rules', rules, '--listen', '127.0.0.1:0', '--metrics-listen', '127.0.0.1:0', '--report-interval', '200ms'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      [
+        CLI,
+        'shadow-proxy',
+        '--legacy',
+        legacy.url,
+        '--new',
+        candidate.url,
+        '--rules',
+        rules,
+        '--listen',
+        '127.0.0.1:0',
+        '--metrics-listen',
+        '127.0.0.1:0',
+        '--report-interval',
+        '200ms',
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
     let err = '';
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
     try {
@@ -65,14 +98,23 @@ describe('shadow: cutover shadow-proxy (the process)', function () {
       const r = await fetchRaw(`http://127.0.0.1:${port}/orders/7`);
       assert.deepEqual(JSON.parse(r.body.toString()), { id: 7, total: 10, at: 'legacy' });
       await until('a difference on the admin port', async () => {
-        const s = JSON.parse((await fetchRaw(`http://127.0.0.1:${admin}/stats`)).body.toString()) as { differing: number };
+        const s = JSON.parse((await fetchRaw(`http://127.0.0.1:${admin}/stats`)).body.toString()) as {
+          differing: number;
+        };
         return s.differing === 1;
       });
-      const samples = JSON.parse((await fetchRaw(`http://127.0.0.1:${admin}/samples`)).body.toString()) as { samples: { diff: string[] }[] };
+      const samples = JSON.parse((await fetchRaw(`http://127.0.0.1:${admin}/samples`)).body.toString()) as {
+        samples: { diff: string[] }[];
+      };
       assert.deepEqual(samples.samples[0]!.diff, ['~ /total: 10 → 10.5 (value)']);
       const metrics = (await fetchRaw(`http://127.0.0.1:${admin}/metrics`)).body.toString();
-      assert.match(metrics, /cutover_shadow_differences_total\{service="pos",route="\/orders\/\{id\}",field="\/total",kind="value"\} 1/);
-      await until('a summary line', () => /requests 1 {2}mirrored 1 {2}compared 1 {2}differing 1 \(100\.00%\)/.test(err));
+      assert.match(
+        metrics,
+        /cutover_shadow_differences_total\{service="pos",route="\/orders\/\{id\}",field="\/total",kind="value"\} 1/,
+      );
+      await until('a summary line', () =>
+        /requests 1 {2}mirrored 1 {2}compared 1 {2}differing 1 \(100\.00%\)/.test(err),
+      );
     } finally {
       child.kill('SIGTERM');
     }

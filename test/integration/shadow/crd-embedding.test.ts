@@ -25,9 +25,31 @@ function crd(): Record<string, unknown> {
     metadata: { name: `shadowembeds.${GROUP}` },
     spec: {
       group: GROUP,
-      names: { kind: 'ShadowEmbed', listKind: 'ShadowEmbedList', plural: 'shadowembeds', singular: 'shadowembed' },
+      names: {
+        kind: 'ShadowEmbed',
+        listKind: 'ShadowEmbedList',
+        plural: 'shadowembeds',
+        singular: 'shadowembed',
+      },
       scope: 'Namespaced',
-      versions: [{ name: 'v1', served: true, storage: true, schema: { openAPIV3Schema: { type: 'object', properties: { apiVersion: { type: 'string' }, kind: { type: 'string' }, metadata: { type: 'object' }, spec: crdSchema(spec) } } } }],
+      versions: [
+        {
+          name: 'v1',
+          served: true,
+          storage: true,
+          schema: {
+            openAPIV3Schema: {
+              type: 'object',
+              properties: {
+                apiVersion: { type: 'string' },
+                kind: { type: 'string' },
+                metadata: { type: 'object' },
+                spec: crdSchema(spec),
+              },
+            },
+          },
+        },
+      ],
     },
   };
 }
@@ -39,9 +61,17 @@ describe('shadow: the rules fragment embedded in a CRD on the real API server', 
 
   before(async () => {
     cluster = await useCluster();
-    const r = await cluster.kubectl(['apply', '--server-side', '--force-conflicts', '--field-manager=shadow-test', '-f', '-'], { input: JSON.stringify(crd()) });
+    const r = await cluster.kubectl(
+      ['apply', '--server-side', '--force-conflicts', '--field-manager=shadow-test', '-f', '-'],
+      { input: JSON.stringify(crd()) },
+    );
     assert.equal(r.code, 0, `the API server refused the fragment: ${r.stderr}`);
-    const w = await cluster.kubectl(['wait', '--for=condition=Established', '--timeout=60s', `crd/shadowembeds.${GROUP}`]);
+    const w = await cluster.kubectl([
+      'wait',
+      '--for=condition=Established',
+      '--timeout=60s',
+      `crd/shadowembeds.${GROUP}`,
+    ]);
     assert.equal(w.code, 0, w.stderr);
     ns = await cluster.createNamespace('shadow');
   });
@@ -52,14 +82,22 @@ describe('shadow: the rules fragment embedded in a CRD on the real API server', 
   });
 
   const manifest = (n: string, comparison: unknown[]): string =>
-    JSON.stringify({ apiVersion: `${GROUP}/v1`, kind: 'ShadowEmbed', metadata: { name: n, namespace: ns }, spec: { comparison } });
+    JSON.stringify({
+      apiVersion: `${GROUP}/v1`,
+      kind: 'ShadowEmbed',
+      metadata: { name: n, namespace: ns },
+      spec: { comparison },
+    });
 
   it('stores the documented example with the same defaults validateRules applies', async () => {
     const example = parse(documentedExample()) as Record<string, unknown>;
-    const r = await cluster.kubectl(['apply', '--server-side', '--field-manager=shadow-test', '-f', '-'], { input: manifest('example', [example, { service: 'billing' }]) });
+    const r = await cluster.kubectl(['apply', '--server-side', '--field-manager=shadow-test', '-f', '-'], {
+      input: manifest('example', [example, { service: 'billing' }]),
+    });
     assert.equal(r.code, 0, r.stderr);
     const got = await cluster.kubectl(['get', 'shadowembed', 'example', '-n', ns, '-o', 'json']);
-    const stored = (JSON.parse(got.stdout) as { spec: { comparison: Record<string, unknown>[] } }).spec.comparison;
+    const stored = (JSON.parse(got.stdout) as { spec: { comparison: Record<string, unknown>[] } }).spec
+      .comparison;
     const offline = [structuredClone(example), { service: 'billing' }];
     for (const c of offline) assert.deepEqual(validateRules(c), []);
     assert.deepEqual(stored, offline);
@@ -70,10 +108,15 @@ describe('shadow: the rules fragment embedded in a CRD on the real API server', 
     for (const f of shadowInvalidFixtures()) {
       const rules = { service: 'pos', ...(f.rules as Record<string, unknown>) };
       if (f.file === 'service-bad-name.yaml') rules.service = 'POS_Orders';
-      const offline = validateRules(structuredClone(rules), 'spec.comparison[0]').map((p) => `${p.path}: ${p.message}`).join('\n');
-      const r = await cluster.kubectl(['apply', '--server-side', '--field-manager=shadow-test', '-f', '-'], { input: manifest(f.file.replace(/\.yaml$/, ''), [rules]) });
+      const offline = validateRules(structuredClone(rules), 'spec.comparison[0]')
+        .map((p) => `${p.path}: ${p.message}`)
+        .join('\n');
+      const r = await cluster.kubectl(['apply', '--server-side', '--field-manager=shadow-test', '-f', '-'], {
+        input: manifest(f.file.replace(/\.yaml$/, ''), [rules]),
+      });
       if (f.offlineOnly) {
-        if (r.code !== 0) failures.push(`${f.file}: offline-only, yet refused by the API server: ${r.stderr}`);
+        if (r.code !== 0)
+          failures.push(`${f.file}: offline-only, yet refused by the API server: ${r.stderr}`);
         continue;
       }
       if (r.code === 0) {
@@ -88,11 +131,16 @@ describe('shadow: the rules fragment embedded in a CRD on the real API server', 
           continue;
         }
         const [, path, message] = m as unknown as [string, string, string];
-        if (!offline.includes(`spec.comparison[0].${path}: ${message}`)) failures.push(`${f.file}: offline message lacks 'spec.comparison[0].${e}':\n  ${offline}`);
-        if (!r.stderr.includes(`spec.comparison[0].${path}`)) failures.push(`${f.file}: API server does not name spec.comparison[0].${path}:\n  ${r.stderr.trim()}`);
+        if (!offline.includes(`spec.comparison[0].${path}: ${message}`))
+          failures.push(`${f.file}: offline message lacks 'spec.comparison[0].${e}':\n  ${offline}`);
+        if (!r.stderr.includes(`spec.comparison[0].${path}`))
+          failures.push(
+            `${f.file}: API server does not name spec.comparison[0].${path}:\n  ${r.stderr.trim()}`,
+          );
         // The API server words type and pattern errors itself; the CEL rule messages are ours.
         const ruleMessage = !/^(Invalid value|Unsupported value|field not declared)/.test(message);
-        if (ruleMessage && !r.stderr.includes(message)) failures.push(`${f.file}: API server message lacks '${message}':\n  ${r.stderr.trim()}`);
+        if (ruleMessage && !r.stderr.includes(message))
+          failures.push(`${f.file}: API server message lacks '${message}':\n  ${r.stderr.trim()}`);
       }
     }
     assert.deepEqual(failures, []);

@@ -12,7 +12,15 @@ import type { Duplex } from 'node:stream';
 import zlib from 'node:zlib';
 import { ShadowProxy } from '../../../src/shadow/proxy.js';
 import { parseRules, type CompiledRules } from '../../../src/shadow/rules.js';
-import { startBackend, startStalled, fetchRaw, endToEndHeaders, sleep, until, type Backend } from './backends.js';
+import {
+  startBackend,
+  startStalled,
+  fetchRaw,
+  endToEndHeaders,
+  sleep,
+  until,
+  type Backend,
+} from './backends.js';
 
 const RULES = `
 service: pos
@@ -41,7 +49,10 @@ routes:
   - template: /bytes/**
 `;
 
-type Order = Record<string, unknown> & { items: { sku: string; qty: number; price: number }[]; customer: { name: string; phone: string } };
+type Order = Record<string, unknown> & {
+  items: { sku: string; qty: number; price: number }[];
+  customer: { name: string; phone: string };
+};
 
 function legacyOrder(id: string): Order {
   return {
@@ -50,7 +61,10 @@ function legacyOrder(id: string): Order {
     tax: '1.25',
     createdAt: '2026-12-01T02:00:00Z',
     localTime: '2026-12-01 05:00:00',
-    items: [{ sku: 'a', qty: 1, price: 2.5 }, { sku: 'b', qty: 2, price: 5 }],
+    items: [
+      { sku: 'a', qty: 1, price: 2.5 },
+      { sku: 'b', qty: 2, price: 5 },
+    ],
     tags: ['x', 'y'],
     customer: { name: 'Ayşe Yılmaz', phone: '+905551112233' },
     meta: { requestId: randomBytes(4).toString('hex') },
@@ -70,19 +84,46 @@ function newOrder(id: string): { status?: number; contentType?: string; body: un
   o.customer.name = '  ayşe yılmaz ';
   o.meta = { requestId: 'other', node: 'new-1' };
   switch (id) {
-    case 'number': o.total = 12.51; break;
-    case 'scale': o.tax = 1.26; break;
-    case 'timestamp': o.createdAt = '2026-12-01T03:00:00Z'; break;
-    case 'zone': o.localTime = '2026-12-01T05:00:00Z'; break;
-    case 'qty': o.items.find((i) => i.sku === 'b')!.qty = 3; break;
-    case 'items': o.items = [{ sku: 'a', qty: 1, price: 2.5 }, { sku: 'c', qty: 1, price: 1 }]; break;
-    case 'string': o.customer.name = 'Ayse Yilmaz'; break;
-    case 'type': o.total = '12.5'; break;
-    case 'extra': o.discount = 0; break;
-    case 'tags': o.tags = ['y', 'z']; break;
-    case 'phone': o.customer.phone = '+905559998877'; break;
-    case 'status': return { status: 404, body: { error: 'not found' } };
-    case 'header': return { contentType: 'text/json', body: o };
+    case 'number':
+      o.total = 12.51;
+      break;
+    case 'scale':
+      o.tax = 1.26;
+      break;
+    case 'timestamp':
+      o.createdAt = '2026-12-01T03:00:00Z';
+      break;
+    case 'zone':
+      o.localTime = '2026-12-01T05:00:00Z';
+      break;
+    case 'qty':
+      o.items.find((i) => i.sku === 'b')!.qty = 3;
+      break;
+    case 'items':
+      o.items = [
+        { sku: 'a', qty: 1, price: 2.5 },
+        { sku: 'c', qty: 1, price: 1 },
+      ];
+      break;
+    case 'string':
+      o.customer.name = 'Ayse Yilmaz';
+      break;
+    case 'type':
+      o.total = '12.5';
+      break;
+    case 'extra':
+      o.discount = 0;
+      break;
+    case 'tags':
+      o.tags = ['y', 'z'];
+      break;
+    case 'phone':
+      o.customer.phone = '+905559998877';
+      break;
+    case 'status':
+      return { status: 404, body: { error: 'not found' } };
+    case 'header':
+      return { contentType: 'text/json', body: o };
   }
   return { body: o };
 }
@@ -120,13 +161,29 @@ function legacyHandler(req: http.IncomingMessage, res: http.ServerResponse): voi
   const url = new URL(req.url ?? '/', 'http://x');
   const [, first, id] = url.pathname.split('/');
   if (first === 'orders') return json(res, legacyOrder(id!));
-  if (first === 'reports') return json(res, { id, rows: [1, 2, 3], generatedAt: new Date(Date.now() - Math.floor(Math.random() * 1e6)).toISOString(), cacheKey: randomBytes(6).toString('hex') });
+  if (first === 'reports')
+    return json(res, {
+      id,
+      rows: [1, 2, 3],
+      generatedAt: new Date(Date.now() - Math.floor(Math.random() * 1e6)).toISOString(),
+      cacheKey: randomBytes(6).toString('hex'),
+    });
   if (first === 'healthz') return json(res, { ok: true });
   if (first === 'bytes') {
     res.sendDate = false;
     switch (id) {
       case 'chunked': {
-        res.writeHead(200, 'Fine Thanks', [['Content-Type', 'text/plain'], ['Set-Cookie', 'a=1; HttpOnly'], ['Set-Cookie', 'b=2'], ['X-Odd-CASE', 'v'], ['Date', 'Tue, 01 Dec 2026 02:00:00 GMT']].flat());
+        res.writeHead(
+          200,
+          'Fine Thanks',
+          [
+            ['Content-Type', 'text/plain'],
+            ['Set-Cookie', 'a=1; HttpOnly'],
+            ['Set-Cookie', 'b=2'],
+            ['X-Odd-CASE', 'v'],
+            ['Date', 'Tue, 01 Dec 2026 02:00:00 GMT'],
+          ].flat(),
+        );
         let n = 0;
         const t = setInterval(() => {
           res.write(`chunk ${n}\n`.repeat(100));
@@ -138,7 +195,12 @@ function legacyHandler(req: http.IncomingMessage, res: http.ServerResponse): voi
         return;
       }
       case 'gzip':
-        res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip', 'content-length': GZIPPED.length, vary: 'accept-encoding' });
+        res.writeHead(200, {
+          'content-type': 'application/json',
+          'content-encoding': 'gzip',
+          'content-length': GZIPPED.length,
+          vary: 'accept-encoding',
+        });
         return void res.end(GZIPPED);
       case 'large':
         res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': LARGE.length });
@@ -164,7 +226,8 @@ function newHandler(req: http.IncomingMessage, res: http.ServerResponse): void {
     const a = newOrder(id!);
     return json(res, a.body, a.status ?? 200, a.contentType);
   }
-  if (first === 'reports') return json(res, { id, rows: [1, 2, 3], generatedAt: new Date().toISOString(), cacheKey: 'new' });
+  if (first === 'reports')
+    return json(res, { id, rows: [1, 2, 3], generatedAt: new Date().toISOString(), cacheKey: 'new' });
   if (first === 'bytes') {
     if (id === 'gzip') return json(res, legacyOrder('gz'));
     if (id === 'large') {
@@ -192,7 +255,8 @@ function newHandler(req: http.IncomingMessage, res: http.ServerResponse): void {
 async function kinds(proxy: ShadowProxy, route: string): Promise<Record<string, number>> {
   const data = await proxy.metrics.registry.getSingleMetric('cutover_shadow_differences_total')!.get();
   const out: Record<string, number> = {};
-  for (const v of data.values) if (v.labels.route === route) out[String(v.labels.kind)] = (out[String(v.labels.kind)] ?? 0) + v.value;
+  for (const v of data.values)
+    if (v.labels.route === route) out[String(v.labels.kind)] = (out[String(v.labels.kind)] ?? 0) + v.value;
   return out;
 }
 
@@ -204,8 +268,15 @@ describe('shadow proxy: two real services', function () {
   let rules: CompiledRules;
   const proxies: ShadowProxy[] = [];
 
-  async function startProxy(o: { newUrl?: string; secondary?: string; rules?: CompiledRules } = {}): Promise<{ proxy: ShadowProxy; url: string }> {
-    const proxy = new ShadowProxy({ legacyUrl: legacy.url, newUrl: o.newUrl ?? candidate.url, secondaryLegacyUrl: o.secondary, rules: o.rules ?? rules });
+  async function startProxy(
+    o: { newUrl?: string; secondary?: string; rules?: CompiledRules } = {},
+  ): Promise<{ proxy: ShadowProxy; url: string }> {
+    const proxy = new ShadowProxy({
+      legacyUrl: legacy.url,
+      newUrl: o.newUrl ?? candidate.url,
+      secondaryLegacyUrl: o.secondary,
+      rules: o.rules ?? rules,
+    });
     proxies.push(proxy);
     const a = await proxy.listen(0);
     return { proxy, url: `http://127.0.0.1:${a.port}` };
@@ -232,27 +303,61 @@ describe('shadow proxy: two real services', function () {
       const r = await fetchRaw(`${url}/orders/${variant}`);
       assert.equal(r.status, 200);
       assert.equal((JSON.parse(r.body.toString()) as { id: string }).id, variant, 'legacy answered');
-      await until(`comparison of ${variant}`, async () => (await proxy.metrics.total('cutover_shadow_compared_total')) === compared + 1);
+      await until(
+        `comparison of ${variant}`,
+        async () => (await proxy.metrics.total('cutover_shadow_compared_total')) === compared + 1,
+      );
       const after = await kinds(proxy, '/orders/{id}');
       const delta: Record<string, number> = {};
-      for (const [k, v] of Object.entries(after)) if (v - (before[k] ?? 0) > 0) delta[k] = v - (before[k] ?? 0);
-      assert.deepEqual(delta, expected, `variant ${variant}: ${JSON.stringify(proxy.samples.recent()[0]?.diff)}`);
+      for (const [k, v] of Object.entries(after))
+        if (v - (before[k] ?? 0) > 0) delta[k] = v - (before[k] ?? 0);
+      assert.deepEqual(
+        delta,
+        expected,
+        `variant ${variant}: ${JSON.stringify(proxy.samples.recent()[0]?.diff)}`,
+      );
       for (const [k, v] of Object.entries(expected)) total[k] = (total[k] ?? 0) + v;
     }
     const differing = Object.values(EXPECTED).filter((e) => Object.keys(e).length > 0).length;
-    assert.equal(await proxy.metrics.total('cutover_shadow_compared_total', { route: '/orders/{id}' }), Object.keys(EXPECTED).length);
-    assert.equal(await proxy.metrics.total('cutover_shadow_differing_total', { route: '/orders/{id}' }), differing);
+    assert.equal(
+      await proxy.metrics.total('cutover_shadow_compared_total', { route: '/orders/{id}' }),
+      Object.keys(EXPECTED).length,
+    );
+    assert.equal(
+      await proxy.metrics.total('cutover_shadow_differing_total', { route: '/orders/{id}' }),
+      differing,
+    );
     assert.deepEqual(await kinds(proxy, '/orders/{id}'), total);
     // Fields are labelled as generalized pointers.
-    const fields = (await proxy.metrics.registry.getSingleMetric('cutover_shadow_differences_total')!.get()).values.map((v) => `${v.labels.field}|${v.labels.kind}`);
-    for (const f of ['/total|number', '/tax|number', '/createdAt|timestamp', '/localTime|timestamp', '/items/*/qty|value', '/items/*|missing', '/items/*|extra', '/customer/name|string', '/discount|extra', '/tags/*|value', 'status|status', 'header:content-type|header']) {
+    const fields = (
+      await proxy.metrics.registry.getSingleMetric('cutover_shadow_differences_total')!.get()
+    ).values.map((v) => `${v.labels.field}|${v.labels.kind}`);
+    for (const f of [
+      '/total|number',
+      '/tax|number',
+      '/createdAt|timestamp',
+      '/localTime|timestamp',
+      '/items/*/qty|value',
+      '/items/*|missing',
+      '/items/*|extra',
+      '/customer/name|string',
+      '/discount|extra',
+      '/tags/*|value',
+      'status|status',
+      'header:content-type|header',
+    ]) {
       assert.ok(fields.includes(f), `${f} not in ${fields.join(', ')}`);
     }
     assert.ok(!fields.some((f) => f.startsWith('/meta')), 'ignored /meta reported');
 
     // The sample shows a readable diff, with the phone redacted and the forwarded headers.
-    await fetchRaw(`${url}/orders/phone?token=s3cr3t&page=2`, { headers: { 'x-tenant-id': 'ist-01', 'x-tenant-token': 'very-secret', authorization: 'Bearer abc' } });
-    await until('phone sample', () => proxy.samples.recent()[0]?.target.startsWith('/orders/phone?') ?? false);
+    await fetchRaw(`${url}/orders/phone?token=s3cr3t&page=2`, {
+      headers: { 'x-tenant-id': 'ist-01', 'x-tenant-token': 'very-secret', authorization: 'Bearer abc' },
+    });
+    await until(
+      'phone sample',
+      () => proxy.samples.recent()[0]?.target.startsWith('/orders/phone?') ?? false,
+    );
     const s = proxy.samples.recent()[0]!;
     assert.equal(s.target, '/orders/phone?token=***&page=2');
     assert.deepEqual(s.differences, [{ path: '/customer/phone', kind: 'value', legacy: '***', new: '***' }]);
@@ -268,18 +373,32 @@ describe('shadow proxy: two real services', function () {
     const numberSample = proxy.samples.recent().find((x) => x.target === '/orders/number')!;
     assert.deepEqual(numberSample.diff, ['~ /total: 12.5 → 12.51 (number)']);
     const items = proxy.samples.recent().find((x) => x.target === '/orders/items')!;
-    assert.deepEqual(items.diff, ['- /items/1: {"sku":"b","qty":2,"price":5} (missing in new)', '+ /items/1: {"sku":"c","qty":1,"price":1} (only in new)']);
+    assert.deepEqual(items.diff, [
+      '- /items/1: {"sku":"b","qty":2,"price":5} (missing in new)',
+      '+ /items/1: {"sku":"c","qty":1,"price":1} (only in new)',
+    ]);
   });
 
   it('mirrors only what the rules select and labels unknown paths as other', async () => {
     const { proxy, url } = await startProxy();
     await fetchRaw(`${url}/healthz`);
-    await fetchRaw(`${url}/orders/same`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } });
+    await fetchRaw(`${url}/orders/same`, {
+      method: 'POST',
+      body: '{}',
+      headers: { 'content-type': 'application/json' },
+    });
     await fetchRaw(`${url}/unknown/path`);
-    await until('one compared', async () => (await proxy.metrics.total('cutover_shadow_compared_total')) === 1);
+    await until(
+      'one compared',
+      async () => (await proxy.metrics.total('cutover_shadow_compared_total')) === 1,
+    );
     await sleep(100);
     assert.equal(await proxy.metrics.total('cutover_shadow_requests_total'), 3);
-    assert.equal(await proxy.metrics.total('cutover_shadow_mirrored_total'), 1, 'healthz excluded, POST not a mirrored method');
+    assert.equal(
+      await proxy.metrics.total('cutover_shadow_mirrored_total'),
+      1,
+      'healthz excluded, POST not a mirrored method',
+    );
     assert.equal(await proxy.metrics.total('cutover_shadow_mirrored_total', { route: 'other' }), 1);
   });
 
@@ -290,21 +409,38 @@ describe('shadow proxy: two real services', function () {
       await fetchRaw(`${withoutNoise.url}/reports/${i}`);
       await fetchRaw(`${withNoise.url}/reports/${i}`);
     }
-    await until('all compared', async () => (await withNoise.proxy.metrics.total('cutover_shadow_compared_total')) === 25 && (await withoutNoise.proxy.metrics.total('cutover_shadow_compared_total')) === 25);
+    await until(
+      'all compared',
+      async () =>
+        (await withNoise.proxy.metrics.total('cutover_shadow_compared_total')) === 25 &&
+        (await withoutNoise.proxy.metrics.total('cutover_shadow_compared_total')) === 25,
+    );
     // Without a second legacy backend the random fields count as differences on every request...
     assert.equal(await withoutNoise.proxy.metrics.total('cutover_shadow_differing_total'), 25);
     // ...with it they are noise: no difference at all, 2 noisy fields per request.
     assert.equal(await withNoise.proxy.metrics.total('cutover_shadow_differing_total'), 0);
     assert.equal(await withNoise.proxy.metrics.total('cutover_shadow_differences_total'), 0);
-    assert.equal(await withNoise.proxy.metrics.total('cutover_shadow_noise_total', { field: '/generatedAt' }), 25);
-    assert.equal(await withNoise.proxy.metrics.total('cutover_shadow_noise_total', { field: '/cacheKey' }), 25);
+    assert.equal(
+      await withNoise.proxy.metrics.total('cutover_shadow_noise_total', { field: '/generatedAt' }),
+      25,
+    );
+    assert.equal(
+      await withNoise.proxy.metrics.total('cutover_shadow_noise_total', { field: '/cacheKey' }),
+      25,
+    );
     const report = withNoise.proxy.noise!.report().find((r) => r.route === '/reports/{id}')!;
     assert.equal(report.samples, 25);
-    assert.deepEqual(report.fields.map((f) => [f.field, f.noisy]).sort(), [['/cacheKey', true], ['/generatedAt', true]]);
+    assert.deepEqual(report.fields.map((f) => [f.field, f.noisy]).sort(), [
+      ['/cacheKey', true],
+      ['/generatedAt', true],
+    ]);
     // A real difference on a route with noise is still one.
     const before = await withNoise.proxy.metrics.total('cutover_shadow_differing_total');
     await fetchRaw(`${withNoise.url}/orders/number`);
-    await until('order compared', async () => (await withNoise.proxy.metrics.total('cutover_shadow_compared_total')) === 26);
+    await until(
+      'order compared',
+      async () => (await withNoise.proxy.metrics.total('cutover_shadow_compared_total')) === 26,
+    );
     assert.equal(await withNoise.proxy.metrics.total('cutover_shadow_differing_total'), before + 1);
   });
 
@@ -326,9 +462,22 @@ describe('shadow proxy: two real services', function () {
       assert.equal(proxied.status, direct.status, c.path);
       assert.equal(proxied.statusMessage, direct.statusMessage, c.path);
       const strip = (h: string[][]): string[][] => h.filter(([k]) => k!.toLowerCase() !== 'date');
-      assert.deepEqual(strip(endToEndHeaders(proxied.rawHeaders)), strip(endToEndHeaders(direct.rawHeaders)), c.path);
-      if (c.path === '/bytes/chunked') assert.deepEqual(endToEndHeaders(proxied.rawHeaders), endToEndHeaders(direct.rawHeaders), 'legacy Date kept');
-      assert.equal(createHash('sha256').update(proxied.body).digest('hex'), createHash('sha256').update(direct.body).digest('hex'), c.path);
+      assert.deepEqual(
+        strip(endToEndHeaders(proxied.rawHeaders)),
+        strip(endToEndHeaders(direct.rawHeaders)),
+        c.path,
+      );
+      if (c.path === '/bytes/chunked')
+        assert.deepEqual(
+          endToEndHeaders(proxied.rawHeaders),
+          endToEndHeaders(direct.rawHeaders),
+          'legacy Date kept',
+        );
+      assert.equal(
+        createHash('sha256').update(proxied.body).digest('hex'),
+        createHash('sha256').update(direct.body).digest('hex'),
+        c.path,
+      );
       assert.equal(proxied.body.length, direct.body.length, c.path);
     }
     await until('compared', async () => (await proxy.metrics.total('cutover_shadow_compared_total')) >= 7);
@@ -348,14 +497,25 @@ describe('shadow proxy: two real services', function () {
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
         res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ method: req.method, url: req.url, host: req.headers.host, body: Buffer.concat(chunks).toString('base64') }));
+        res.end(
+          JSON.stringify({
+            method: req.method,
+            url: req.url,
+            host: req.headers.host,
+            body: Buffer.concat(chunks).toString('base64'),
+          }),
+        );
       });
     });
     const proxy = new ShadowProxy({ legacyUrl: echo.url, newUrl: candidate.url, rules });
     proxies.push(proxy);
     const port = (await proxy.listen(0)).port;
     const body = randomBytes(200_000);
-    const r = await fetchRaw(`http://127.0.0.1:${port}/upload?x=1&y=%20z`, { method: 'PUT', body, headers: { host: 'pos.example', 'content-type': 'application/octet-stream' } });
+    const r = await fetchRaw(`http://127.0.0.1:${port}/upload?x=1&y=%20z`, {
+      method: 'PUT',
+      body,
+      headers: { host: 'pos.example', 'content-type': 'application/octet-stream' },
+    });
     const got = JSON.parse(r.body.toString()) as { method: string; url: string; host: string; body: string };
     assert.equal(got.method, 'PUT');
     assert.equal(got.url, '/upload?x=1&y=%20z');
@@ -366,15 +526,26 @@ describe('shadow proxy: two real services', function () {
     // An upgrade (WebSocket) is tunnelled to legacy byte for byte.
     const ws = http.createServer();
     ws.on('upgrade', (req: http.IncomingMessage, socket: Duplex) => {
-      socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: ${String(req.headers.upgrade)}\r\nConnection: Upgrade\r\n\r\n`);
+      socket.write(
+        `HTTP/1.1 101 Switching Protocols\r\nUpgrade: ${String(req.headers.upgrade)}\r\nConnection: Upgrade\r\n\r\n`,
+      );
       socket.on('data', (d: Buffer) => socket.write(Buffer.concat([Buffer.from('echo:'), d])));
     });
     await new Promise<void>((resolve) => ws.listen(0, '127.0.0.1', resolve));
-    const wsProxy = new ShadowProxy({ legacyUrl: `http://127.0.0.1:${(ws.address() as AddressInfo).port}`, newUrl: candidate.url, rules });
+    const wsProxy = new ShadowProxy({
+      legacyUrl: `http://127.0.0.1:${(ws.address() as AddressInfo).port}`,
+      newUrl: candidate.url,
+      rules,
+    });
     proxies.push(wsProxy);
     const wsPort = (await wsProxy.listen(0)).port;
     const echoed = await new Promise<string>((resolve, reject) => {
-      const req = http.request({ port: wsPort, host: '127.0.0.1', path: '/live', headers: { connection: 'Upgrade', upgrade: 'websocket' } });
+      const req = http.request({
+        port: wsPort,
+        host: '127.0.0.1',
+        path: '/live',
+        headers: { connection: 'Upgrade', upgrade: 'websocket' },
+      });
       req.on('upgrade', (res, socket) => {
         assert.equal(res.statusCode, 101);
         socket.once('data', (d: Buffer) => {
@@ -396,11 +567,16 @@ describe('shadow proxy: two real services', function () {
       const t = setTimeout(() => json(res, { late: true }), 10_000);
       res.on('close', () => clearTimeout(t));
     });
-    const slowRules = parseRules(`${RULES}\nnewStack: { timeout: 2s }\nqueue: { size: 8, concurrency: 4 }\n`, 'slow');
+    const slowRules = parseRules(
+      `${RULES}\nnewStack: { timeout: 2s }\nqueue: { size: 8, concurrency: 4 }\n`,
+      'slow',
+    );
     const viaSlow = await startProxy({ newUrl: slow.url, rules: slowRules });
     const viaDead = await startProxy({ newUrl: 'http://127.0.0.1:9', rules: slowRules });
     for (const target of [viaSlow, viaDead]) {
-      const answers = await Promise.all(Array.from({ length: 60 }, (_, i) => fetchRaw(`${target.url}/orders/same?i=${i}`)));
+      const answers = await Promise.all(
+        Array.from({ length: 60 }, (_, i) => fetchRaw(`${target.url}/orders/same?i=${i}`)),
+      );
       for (const a of answers) {
         assert.equal(a.status, 200);
         assert.equal((JSON.parse(a.body.toString()) as { id: string }).id, 'same');
@@ -409,10 +585,26 @@ describe('shadow proxy: two real services', function () {
       const slowest = Math.max(...answers.map((a) => a.ms));
       assert.ok(slowest < 1_500, `slowest legacy answer took ${slowest.toFixed(0)} ms`);
     }
-    await until('slow timeouts counted', async () => (await viaSlow.proxy.metrics.total('cutover_shadow_errors_total', { side: 'new', reason: 'timeout' })) > 0);
-    await until('refusals counted', async () => (await viaDead.proxy.metrics.total('cutover_shadow_errors_total', { side: 'new', reason: 'refused' })) > 0);
+    await until(
+      'slow timeouts counted',
+      async () =>
+        (await viaSlow.proxy.metrics.total('cutover_shadow_errors_total', {
+          side: 'new',
+          reason: 'timeout',
+        })) > 0,
+    );
+    await until(
+      'refusals counted',
+      async () =>
+        (await viaDead.proxy.metrics.total('cutover_shadow_errors_total', {
+          side: 'new',
+          reason: 'refused',
+        })) > 0,
+    );
     // The queue of 8 was full for most of the burst of 60: the rest was dropped and counted.
-    const dropped = await viaSlow.proxy.metrics.total('cutover_shadow_dropped_total', { reason: 'queue_full' });
+    const dropped = await viaSlow.proxy.metrics.total('cutover_shadow_dropped_total', {
+      reason: 'queue_full',
+    });
     assert.ok(dropped >= 52, `dropped ${dropped}`);
     await viaSlow.proxy.drained();
     // Every request was either sent to the new stack or dropped (and counted), none lost.
@@ -429,14 +621,24 @@ describe('shadow proxy: two real services', function () {
     const port = (await proxy.listen(0)).port;
     const r = await fetchRaw(`http://127.0.0.1:${port}/orders/same`);
     assert.equal(r.status, 502);
-    assert.equal(await proxy.metrics.total('cutover_shadow_errors_total', { side: 'legacy', reason: 'refused' }), 1);
-    await until('drop counted', async () => (await proxy.metrics.total('cutover_shadow_dropped_total', { reason: 'legacy_incomplete' })) === 1);
+    assert.equal(
+      await proxy.metrics.total('cutover_shadow_errors_total', { side: 'legacy', reason: 'refused' }),
+      1,
+    );
+    await until(
+      'drop counted',
+      async () =>
+        (await proxy.metrics.total('cutover_shadow_dropped_total', { reason: 'legacy_incomplete' })) === 1,
+    );
     assert.equal(await proxy.metrics.total('cutover_shadow_compared_total'), 0);
   });
 
   it('holds the queue bound and the buffered bytes under a stalled new stack', async () => {
     const stalled = await startStalled();
-    const bound = parseRules(`${RULES}\nnewStack: { timeout: 1s }\nqueue: { size: 30, concurrency: 5 }\nmaxBodyBytes: 65536\nmaxBufferedBytes: 1048576\n`, 'bounded');
+    const bound = parseRules(
+      `${RULES}\nnewStack: { timeout: 1s }\nqueue: { size: 30, concurrency: 5 }\nmaxBodyBytes: 65536\nmaxBufferedBytes: 1048576\n`,
+      'bounded',
+    );
     const big = randomBytes(40 * 1024).toString('base64');
     const heavy = await startBackend((_req, res) => json(res, { big }));
     const proxy = new ShadowProxy({ legacyUrl: heavy.url, newUrl: stalled.url, rules: bound });
@@ -451,7 +653,9 @@ describe('shadow proxy: two real services', function () {
     }, 2);
     try {
       for (let wave = 0; wave < 4; wave++) {
-        await Promise.all(Array.from({ length: 200 }, (_, i) => fetchRaw(`http://127.0.0.1:${port}/orders/${wave}-${i}`)));
+        await Promise.all(
+          Array.from({ length: 200 }, (_, i) => fetchRaw(`http://127.0.0.1:${port}/orders/${wave}-${i}`)),
+        );
       }
     } finally {
       clearInterval(watch);

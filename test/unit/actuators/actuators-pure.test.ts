@@ -179,8 +179,15 @@ describe('actuators pure logic', () => {
     it('defaults to Pod Security "restricted" with modest resources; the overlay changes what it may', () => {
       const plainJob = buildJob(t);
       const pod = plainJob.spec?.template.spec;
-      assert.deepEqual(pod?.securityContext, { runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
-      assert.deepEqual(pod?.containers[0]?.securityContext, { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, readOnlyRootFilesystem: true });
+      assert.deepEqual(pod?.securityContext, {
+        runAsNonRoot: true,
+        seccompProfile: { type: 'RuntimeDefault' },
+      });
+      assert.deepEqual(pod?.containers[0]?.securityContext, {
+        allowPrivilegeEscalation: false,
+        capabilities: { drop: ['ALL'] },
+        readOnlyRootFilesystem: true,
+      });
       assert.deepEqual(pod?.containers[0]?.resources, DEFAULT_RESOURCES);
       const overlaid = buildJob({
         ...t,
@@ -189,34 +196,73 @@ describe('actuators pure logic', () => {
           nodeSelector: { pool: 'batch' },
           tolerations: [{ key: 'batch', operator: 'Equal', value: 'true', effect: 'NoSchedule' }],
           resources: { requests: { cpu: '2', memory: '4Gi' }, limits: { memory: '8Gi' } },
-          securityContext: { runAsUser: 1001, fsGroup: 2000, readOnlyRootFilesystem: false, seccompProfile: { type: 'Localhost', localhostProfile: 'profiles/pgloader.json' } },
+          securityContext: {
+            runAsUser: 1001,
+            fsGroup: 2000,
+            readOnlyRootFilesystem: false,
+            seccompProfile: { type: 'Localhost', localhostProfile: 'profiles/pgloader.json' },
+          },
         },
       });
       const o = overlaid.spec?.template;
       assert.deepEqual(o?.metadata?.annotations, { 'sidecar.istio.io/inject': 'false' });
       assert.deepEqual(o?.spec?.nodeSelector, { pool: 'batch' });
-      assert.deepEqual(o?.spec?.tolerations, [{ key: 'batch', operator: 'Equal', value: 'true', effect: 'NoSchedule' }]);
-      assert.deepEqual(o?.spec?.containers[0]?.resources, { requests: { cpu: '2', memory: '4Gi' }, limits: { memory: '8Gi' } });
-      assert.deepEqual(o?.spec?.securityContext, { runAsNonRoot: true, runAsUser: 1001, fsGroup: 2000, seccompProfile: { type: 'Localhost', localhostProfile: 'profiles/pgloader.json' } });
-      assert.deepEqual(o?.spec?.containers[0]?.securityContext, { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, readOnlyRootFilesystem: false }, 'escalation and capabilities cannot be given back');
-      assert.notEqual(overlaid.metadata.name, plainJob.metadata.name, 'a pod template cannot change: a new overlay is a new Job');
+      assert.deepEqual(o?.spec?.tolerations, [
+        { key: 'batch', operator: 'Equal', value: 'true', effect: 'NoSchedule' },
+      ]);
+      assert.deepEqual(o?.spec?.containers[0]?.resources, {
+        requests: { cpu: '2', memory: '4Gi' },
+        limits: { memory: '8Gi' },
+      });
+      assert.deepEqual(o?.spec?.securityContext, {
+        runAsNonRoot: true,
+        runAsUser: 1001,
+        fsGroup: 2000,
+        seccompProfile: { type: 'Localhost', localhostProfile: 'profiles/pgloader.json' },
+      });
+      assert.deepEqual(
+        o?.spec?.containers[0]?.securityContext,
+        { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, readOnlyRootFilesystem: false },
+        'escalation and capabilities cannot be given back',
+      );
+      assert.notEqual(
+        overlaid.metadata.name,
+        plainJob.metadata.name,
+        'a pod template cannot change: a new overlay is a new Job',
+      );
     });
 
     it('takes a caller-derived name, field refs and a per-index retry limit', () => {
-      const j = buildJob({ ...t, name: 'recon-r1abc', indexed: true, completions: 3, backoffLimitPerIndex: 2, podLabels: { run: 'yes' }, env: [{ name: 'NS', fieldRef: 'metadata.namespace' }] });
+      const j = buildJob({
+        ...t,
+        name: 'recon-r1abc',
+        indexed: true,
+        completions: 3,
+        backoffLimitPerIndex: 2,
+        podLabels: { run: 'yes' },
+        env: [{ name: 'NS', fieldRef: 'metadata.namespace' }],
+      });
       assert.equal(j.metadata.name, 'recon-r1abc');
       assert.equal(j.spec?.backoffLimitPerIndex, 2);
       assert.equal(j.spec?.backoffLimit, undefined, 'per index instead of for the whole Job');
       assert.equal(j.spec?.template.metadata?.labels?.run, 'yes');
       assert.equal(j.metadata.labels?.run, undefined, 'pod labels stay on the pods');
-      assert.deepEqual(j.spec?.template.spec?.containers[0]?.env?.[0], { name: 'NS', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } });
+      assert.deepEqual(j.spec?.template.spec?.containers[0]?.env?.[0], {
+        name: 'NS',
+        valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } },
+      });
     });
 
     it('reads a Job from its status alone: FailureTarget is already a failure', () => {
-      const job = (conditions: Array<{ type: string; status: string; reason?: string }>): Job => ({ metadata: { name: 'j' }, status: { succeeded: 1, failed: 2, conditions } });
+      const job = (conditions: Array<{ type: string; status: string; reason?: string }>): Job => ({
+        metadata: { name: 'j' },
+        status: { succeeded: 1, failed: 2, conditions },
+      });
       assert.equal(jobObservation(job([])).state, 'Running');
       assert.equal(jobObservation(job([{ type: 'Complete', status: 'True' }])).state, 'Succeeded');
-      const target = jobObservation(job([{ type: 'FailureTarget', status: 'True', reason: 'BackoffLimitExceeded' }]));
+      const target = jobObservation(
+        job([{ type: 'FailureTarget', status: 'True', reason: 'BackoffLimitExceeded' }]),
+      );
       assert.equal(target.state, 'Failed');
       assert.equal(target.reason, 'BackoffLimitExceeded');
       assert.equal(jobObservation(job([{ type: 'Failed', status: 'False' }])).state, 'Running');

@@ -6,26 +6,64 @@ import assert from 'node:assert/strict';
 import { API_VERSION, KINDS } from '../../../src/api/crds.js';
 import type { Schema } from '../../../src/api/schema/common.js';
 import { validateManifest, validateStatus } from '../../../src/api/validate.js';
-import type { CanaryPhase, Condition, Cutover, JobTemplate, PodOverlay, Reconciliation } from '../../../src/api/types.js';
+import type {
+  CanaryPhase,
+  Condition,
+  Cutover,
+  JobTemplate,
+  PodOverlay,
+  Reconciliation,
+} from '../../../src/api/types.js';
 
 const conditions: Condition[] = [
-  { type: 'Ready', status: 'True', reason: 'Passed', message: 'all checks passed', lastTransitionTime: '2026-12-01T02:20:00Z', observedGeneration: 3 },
-  { type: 'Reconciling', status: 'False', reason: 'Idle', message: '', lastTransitionTime: '2026-12-01T02:20:00Z' },
-  { type: 'Stalled', status: 'False', reason: 'Idle', message: '', lastTransitionTime: '2026-12-01T02:20:00Z' },
+  {
+    type: 'Ready',
+    status: 'True',
+    reason: 'Passed',
+    message: 'all checks passed',
+    lastTransitionTime: '2026-12-01T02:20:00Z',
+    observedGeneration: 3,
+  },
+  {
+    type: 'Reconciling',
+    status: 'False',
+    reason: 'Idle',
+    message: '',
+    lastTransitionTime: '2026-12-01T02:20:00Z',
+  },
+  {
+    type: 'Stalled',
+    status: 'False',
+    reason: 'Idle',
+    message: '',
+    lastTransitionTime: '2026-12-01T02:20:00Z',
+  },
 ];
 /** The pod overlay of the Jobs the operator creates (every field). */
 const pod: PodOverlay = {
   annotations: { 'sidecar.istio.io/inject': 'false' },
   nodeSelector: { pool: 'batch' },
-  tolerations: [{ key: 'batch', operator: 'Equal', value: 'true', effect: 'NoSchedule', tolerationSeconds: 60 }],
+  tolerations: [
+    { key: 'batch', operator: 'Equal', value: 'true', effect: 'NoSchedule', tolerationSeconds: 60 },
+  ],
   resources: { requests: { cpu: '500m', memory: '512Mi' }, limits: { memory: '2Gi' } },
-  securityContext: { runAsUser: 1001, runAsGroup: 1001, fsGroup: 1001, runAsNonRoot: true, readOnlyRootFilesystem: false, seccompProfile: { type: 'Localhost', localhostProfile: 'profiles/sync.json' } },
+  securityContext: {
+    runAsUser: 1001,
+    runAsGroup: 1001,
+    fsGroup: 1001,
+    runAsNonRoot: true,
+    readOnlyRootFilesystem: false,
+    seccompProfile: { type: 'Localhost', localhostProfile: 'profiles/sync.json' },
+  },
 };
 const job: JobTemplate = {
   image: 'registry.nokta.io/migrations:1',
   command: ['/bin/sync'],
   args: ['--all'],
-  env: [{ name: 'LEGACY_URL', secretKeyRef: { name: 'legacy', key: 'url' } }, { name: 'MODE', value: 'delta' }],
+  env: [
+    { name: 'LEGACY_URL', secretKeyRef: { name: 'legacy', key: 'url' } },
+    { name: 'MODE', value: 'delta' },
+  ],
   serviceAccountName: 'sync',
   parallelism: 2,
   completions: 2,
@@ -48,7 +86,15 @@ const reconciliation: Reconciliation = {
     window: { column: 'created_at', last: '90d', legacyTimeZone: 'Europe/Istanbul' },
     thresholds: { remediatePercent: 0.5, failPercent: 1 },
     schedule: { cutoverRef: { name: 'nokta' }, offsets: ['+4h', '+24h'], suspend: false },
-    parallelism: { mode: 'IndexedJob', shards: 4, shardBy: 'KeyRange', image: 'cutover:1', serviceAccountName: 'recon', podLabels: { a: 'b' }, pod },
+    parallelism: {
+      mode: 'IndexedJob',
+      shards: 4,
+      shardBy: 'KeyRange',
+      image: 'cutover:1',
+      serviceAccountName: 'recon',
+      podLabels: { a: 'b' },
+      pod,
+    },
     statementTimeoutSeconds: 120,
     checks: [
       {
@@ -56,7 +102,11 @@ const reconciliation: Reconciliation = {
         type: 'rowHash',
         description: 'orders against the join',
         legacy: { table: 'pos_orders', tenantColumn: 'tenant', windowColumn: 'created' },
-        target: { query: 'SELECT o.tenant_id, o.id FROM orders o', tenantColumn: 'tenant_id', windowColumn: 'created_at' },
+        target: {
+          query: 'SELECT o.tenant_id, o.id FROM orders o',
+          tenantColumn: 'tenant_id',
+          windowColumn: 'created_at',
+        },
         key: ['id'],
         columns: [
           { name: 'total', legacy: 'total_amount', target: 'total', type: 'decimal', scale: 2 },
@@ -67,25 +117,59 @@ const reconciliation: Reconciliation = {
         seed: 's',
         thresholds: { remediatePercent: 0.1, failPercent: 0.5 },
       },
-      { name: 'custom', type: 'customSql', customSql: { legacy: 'SELECT t, 1 FROM a', target: 'SELECT t, 1 FROM b' } },
+      {
+        name: 'custom',
+        type: 'customSql',
+        customSql: { legacy: 'SELECT t, 1 FROM a', target: 'SELECT t, 1 FROM b' },
+      },
     ],
   },
   status: {
     phase: 'RemediationNeeded',
     observedGeneration: 3,
     conditions,
-    lastRun: { id: 'run-1', trigger: 'Offset +4h', startedAt: '2026-12-01T06:30:00Z', finishedAt: '2026-12-01T06:31:00Z', verdict: 'RemediationNeeded', error: 'none' },
+    lastRun: {
+      id: 'run-1',
+      trigger: 'Offset +4h',
+      startedAt: '2026-12-01T06:30:00Z',
+      finishedAt: '2026-12-01T06:31:00Z',
+      verdict: 'RemediationNeeded',
+      error: 'none',
+    },
     nextRunAt: '2026-12-02T02:30:00Z',
     runsCompleted: 1,
     completedOffsets: ['+4h'],
     lastRerunToken: 'abc',
-    summary: { checks: 2, passed: 1, failed: 1, rowsCompared: '123456789012', maxVariancePercent: '0.62', worstCheck: 'rows', worstTenant: 't2' },
-    checks: [{
-      name: 'rows', verdict: 'RemediationNeeded', variancePercent: 0.62, legacyValue: '1000.00', targetValue: '993.80', worstTenant: 't2',
-      tenants: [{ tenant: 't2', legacy: '1000.00', target: '993.80', variancePercent: 0.62, verdict: 'RemediationNeeded' }],
-      differingKeys: [{ tenant: 't2', key: '42', kind: 'changed', columns: ['total'] }],
-      error: 'none',
-    }],
+    summary: {
+      checks: 2,
+      passed: 1,
+      failed: 1,
+      rowsCompared: '123456789012',
+      maxVariancePercent: '0.62',
+      worstCheck: 'rows',
+      worstTenant: 't2',
+    },
+    checks: [
+      {
+        name: 'rows',
+        verdict: 'RemediationNeeded',
+        variancePercent: 0.62,
+        legacyValue: '1000.00',
+        targetValue: '993.80',
+        worstTenant: 't2',
+        tenants: [
+          {
+            tenant: 't2',
+            legacy: '1000.00',
+            target: '993.80',
+            variancePercent: 0.62,
+            verdict: 'RemediationNeeded',
+          },
+        ],
+        differingKeys: [{ tenant: 't2', key: '42', kind: 'changed', columns: ['total'] }],
+        error: 'none',
+      },
+    ],
     reportConfigMap: 'full-report-run-1',
     shards: { total: 4, succeeded: 4, failed: 0 },
   },
@@ -100,7 +184,14 @@ const reconciliationNightly: Reconciliation = {
     legacy: { engine: 'mysql', url: 'mysql://reader@legacy:3306/nokta' },
     target: { engine: 'postgres', secretRef: { name: 'new', key: 'dsn' } },
     schedule: { cron: '0 2 * * *' },
-    checks: [{ name: 'count', type: 'count', legacy: { query: 'SELECT tenant_id FROM pos_orders' }, target: { table: 'public.orders' } }],
+    checks: [
+      {
+        name: 'count',
+        type: 'count',
+        legacy: { query: 'SELECT tenant_id FROM pos_orders' },
+        target: { table: 'public.orders' },
+      },
+    ],
   },
 };
 
@@ -111,14 +202,34 @@ const canary: CanaryPhase = {
   spec: {
     cutoverRef: { name: 'nokta' },
     services: [
-      { name: 'pos', flagKey: 'pos.new', traffic: { ingress: { name: 'pos', canaryName: 'pos-canary', newBackend: { name: 'pos-v2', port: 80 } } } },
-      { name: 'cc', traffic: { httpRoute: { name: 'cc', ruleName: 'main', legacyBackend: { name: 'cc', port: 80 }, newBackend: { name: 'cc-v2', port: 80 } } } },
+      {
+        name: 'pos',
+        flagKey: 'pos.new',
+        traffic: {
+          ingress: { name: 'pos', canaryName: 'pos-canary', newBackend: { name: 'pos-v2', port: 80 } },
+        },
+      },
+      {
+        name: 'cc',
+        traffic: {
+          httpRoute: {
+            name: 'cc',
+            ruleName: 'main',
+            legacyBackend: { name: 'cc', port: 80 },
+            newBackend: { name: 'cc-v2', port: 80 },
+          },
+        },
+      },
     ],
     cohorts: [
       { name: 'ten', services: ['pos'], percent: 10 },
       { name: 'pilot', tenants: ['t1'], selector: { matchLabels: { cohort: 'pilot' } } },
     ],
-    flagProvider: { type: 'Flagd', redis: { secretRef: { name: 'redis', key: 'url' }, keyPrefix: 'f:' }, flagd: { configMapName: 'flags', key: 'flags.json' } },
+    flagProvider: {
+      type: 'Flagd',
+      redis: { secretRef: { name: 'redis', key: 'url' }, keyPrefix: 'f:' },
+      flagd: { configMapName: 'flags', key: 'flags.json' },
+    },
     stickiness: { by: 'Cookie', name: 'session' },
     steps: [{ weight: 5, pause: '1h' }, { weight: 10 }],
     gates: [{ name: 'qa', beforeStep: 1 }],
@@ -129,9 +240,23 @@ const canary: CanaryPhase = {
       noData: 'Fail',
       prometheusAddress: 'http://prometheus:9090',
       metrics: [
-        { name: 'p95', prometheus: { address: 'http://prom:9090', query: 'up' }, successCondition: 'result <= 1.5', failureCondition: 'result > 2' },
+        {
+          name: 'p95',
+          prometheus: { address: 'http://prom:9090', query: 'up' },
+          successCondition: 'result <= 1.5',
+          failureCondition: 'result > 2',
+        },
         { name: 'variance', reconciliation: { name: 'rows' }, successCondition: 'result < 0.5' },
-        { name: 'qa', http: { url: 'https://qa/x', jsonPath: 'open.blocker', headerSecretRef: { name: 'qa', key: 'token' }, headerName: 'Authorization' }, successCondition: 'result == 0' },
+        {
+          name: 'qa',
+          http: {
+            url: 'https://qa/x',
+            jsonPath: 'open.blocker',
+            headerSecretRef: { name: 'qa', key: 'token' },
+            headerName: 'Authorization',
+          },
+          successCondition: 'result == 0',
+        },
       ],
     },
     duration: '48h',
@@ -154,7 +279,9 @@ const canary: CanaryPhase = {
     waitingForGate: 'qa',
     approvedGates: ['qa'],
     lastActionToken: 'promote:1',
-    measurements: [{ metric: 'p95', at: '2026-11-29T07:00:00Z', value: '1.2', result: 'Success', message: 'ok' }],
+    measurements: [
+      { metric: 'p95', at: '2026-11-29T07:00:00Z', value: '1.2', result: 'Success', message: 'ok' },
+    ],
     message: 'holding 10 %',
   },
 };
@@ -165,24 +292,79 @@ const cutover: Cutover = {
   metadata: { name: 'full' },
   spec: {
     services: [
-      { name: 'pos', flagKey: 'pos.new', traffic: { ingress: { name: 'pos', canaryName: 'pos-canary', newBackend: { name: 'pos-v2', port: 80 } } }, legacy: { kind: 'Deployment', name: 'pos' }, new: { kind: 'StatefulSet', name: 'pos-v2' } },
-      { name: 'cc', traffic: { httpRoute: { name: 'cc', ruleName: 'main', legacyBackend: { name: 'cc', port: 80 }, newBackend: { name: 'cc-v2', port: 80 } } }, legacy: { name: 'cc' }, new: { name: 'cc-v2' } },
+      {
+        name: 'pos',
+        flagKey: 'pos.new',
+        traffic: {
+          ingress: { name: 'pos', canaryName: 'pos-canary', newBackend: { name: 'pos-v2', port: 80 } },
+        },
+        legacy: { kind: 'Deployment', name: 'pos' },
+        new: { kind: 'StatefulSet', name: 'pos-v2' },
+      },
+      {
+        name: 'cc',
+        traffic: {
+          httpRoute: {
+            name: 'cc',
+            ruleName: 'main',
+            legacyBackend: { name: 'cc', port: 80 },
+            newBackend: { name: 'cc-v2', port: 80 },
+          },
+        },
+        legacy: { name: 'cc' },
+        new: { name: 'cc-v2' },
+      },
     ],
     databases: {
-      legacy: { engine: 'mysql', secretRef: { name: 'legacy', key: 'url' }, url: 'mysql://reader@legacy:3306/nokta' },
-      target: { engine: 'postgres', secretRef: { name: 'new', key: 'url' }, url: 'postgres://reader@new:5432/nokta' },
+      legacy: {
+        engine: 'mysql',
+        secretRef: { name: 'legacy', key: 'url' },
+        url: 'mysql://reader@legacy:3306/nokta',
+      },
+      target: {
+        engine: 'postgres',
+        secretRef: { name: 'new', key: 'url' },
+        url: 'postgres://reader@new:5432/nokta',
+      },
       redis: { secretRef: { name: 'redis', key: 'url' } },
     },
-    flagProvider: { type: 'Redis', redis: { secretRef: { name: 'redis', key: 'url' }, keyPrefix: 'flags:' }, flagd: { configMapName: 'flags', key: 'flags.json' } },
+    flagProvider: {
+      type: 'Redis',
+      redis: { secretRef: { name: 'redis', key: 'url' }, keyPrefix: 'flags:' },
+      flagd: { configMapName: 'flags', key: 'flags.json' },
+    },
     prometheusAddress: 'http://prometheus:9090',
-    slos: [{ name: 'pos-invoice', service: 'pos', description: 'POS invoice <= 1.5 s', query: 'up', objective: 'result <= 1.5' }],
-    shadow: { startAt: '2026-11-24T00:00:00Z', endAt: '2026-11-28T00:00:00Z', mirroring: { enabled: true, services: ['pos'] }, reconciliations: ['rows'], remediationJob: job },
+    slos: [
+      {
+        name: 'pos-invoice',
+        service: 'pos',
+        description: 'POS invoice <= 1.5 s',
+        query: 'up',
+        objective: 'result <= 1.5',
+      },
+    ],
+    shadow: {
+      startAt: '2026-11-24T00:00:00Z',
+      endAt: '2026-11-28T00:00:00Z',
+      mirroring: { enabled: true, services: ['pos'] },
+      reconciliations: ['rows'],
+      remediationJob: job,
+    },
     canary: { phases: ['full'] },
     freeze: { method: 'Job', flagKey: 'freeze', job, liftJob: job },
     timeline: {
       startAt: '2026-12-01T02:00:00Z',
       steps: [
-        { name: 'sync', action: 'DeltaSync', offset: '+10m', owner: 'Data Engineering', description: 'delta', approval: { required: true, approvers: ['lead'] }, job, timeout: '20m' },
+        {
+          name: 'sync',
+          action: 'DeltaSync',
+          offset: '+10m',
+          owner: 'Data Engineering',
+          description: 'delta',
+          approval: { required: true, approvers: ['lead'] },
+          job,
+          timeout: '20m',
+        },
         { name: 'sign-off', action: 'ReconciliationSignOff', offset: '+15m', reconciliations: ['rows'] },
         { name: 'switch', action: 'TrafficSwitch', at: '2026-12-01T02:30:00Z' },
         { name: 'watch', action: 'Monitor', offset: '+1h', duration: '3h' },
@@ -190,7 +372,11 @@ const cutover: Cutover = {
     },
     rollback: {
       automatic: true,
-      triggers: { sloBreach: { for: '30m', slos: ['pos-invoice'] }, reconciliationVariancePercent: 1, securityFlag: { annotation: 'cutover.nokta.io/security-incident' } },
+      triggers: {
+        sloBreach: { for: '30m', slos: ['pos-invoice'] },
+        reconciliationVariancePercent: 1,
+        securityFlag: { annotation: 'cutover.nokta.io/security-incident' },
+      },
       actions: { trafficBack: true, flagsOff: true, liftLegacyFreeze: true, replayJob: job, notify: true },
       keepLegacyHotFor: '48h',
     },
@@ -211,10 +397,23 @@ const cutover: Cutover = {
     canaryPhase: 'full',
     approvedSteps: ['sync'],
     lastActionToken: 'rollback:1',
-    steps: [{ name: 'sync', state: 'Succeeded', plannedAt: '2026-12-01T02:10:00Z', startedAt: '2026-12-01T02:10:00Z', finishedAt: '2026-12-01T02:14:00Z', jobName: 'full-sync-1', message: 'done' }],
+    steps: [
+      {
+        name: 'sync',
+        state: 'Succeeded',
+        plannedAt: '2026-12-01T02:10:00Z',
+        startedAt: '2026-12-01T02:10:00Z',
+        finishedAt: '2026-12-01T02:14:00Z',
+        jobName: 'full-sync-1',
+        message: 'done',
+      },
+    ],
     sloBreaches: [{ slo: 'pos-invoice', since: '2026-12-01T03:10:00Z', value: '2.1' }],
     rollback: {
-      trigger: 'SloBreach', reason: 'pos-invoice 2.1 > 1.5 for 30m', triggeredAt: '2026-12-01T03:40:00Z', completedAt: '2026-12-01T03:50:00Z',
+      trigger: 'SloBreach',
+      reason: 'pos-invoice 2.1 > 1.5 for 30m',
+      triggeredAt: '2026-12-01T03:40:00Z',
+      completedAt: '2026-12-01T03:50:00Z',
       actions: [{ name: 'trafficBack', state: 'Succeeded', at: '2026-12-01T03:40:01Z', message: 'weight 0' }],
     },
     message: 'rolled back',
@@ -231,7 +430,8 @@ function schemaPaths(s: Schema, path: string): string[] {
 function valuePaths(v: unknown, path: string, mapPaths: Set<string>): string[] {
   const out = [path];
   if (Array.isArray(v)) for (const x of v) out.push(...valuePaths(x, `${path}[]`, mapPaths));
-  else if (typeof v === 'object' && v !== null && !mapPaths.has(path)) for (const [k, x] of Object.entries(v)) out.push(...valuePaths(x, `${path}.${k}`, mapPaths));
+  else if (typeof v === 'object' && v !== null && !mapPaths.has(path))
+    for (const [k, x] of Object.entries(v)) out.push(...valuePaths(x, `${path}.${k}`, mapPaths));
   return out;
 }
 function mapPathsOf(s: Schema, path: string, out = new Set<string>()): Set<string> {

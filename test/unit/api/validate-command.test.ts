@@ -8,7 +8,10 @@ import { formatReport, validateText } from '../../../src/cli/validate-command.js
 import { invalidFixtures } from './fixtures.js';
 
 function cli(args: string[], input?: string): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['dist/src/cli/main.js', 'validate', ...args], { encoding: 'utf8', input });
+  const r = spawnSync(process.execPath, ['dist/src/cli/main.js', 'validate', ...args], {
+    encoding: 'utf8',
+    input,
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -37,9 +40,19 @@ describe('cutover validate (CLI)', () => {
     for (const f of invalidFixtures()) {
       const kind = (f.manifest as { kind: string }).kind;
       const name = (f.manifest as { metadata: { name: string } }).metadata.name;
-      const lines = r.stdout.split('\n').filter((l) => new RegExp(`^test/fixtures/invalid/${f.file.replace(/\./g, '\\.')}:\\d+: ${kind}/${name}: `).test(l));
+      const lines = r.stdout
+        .split('\n')
+        .filter((l) =>
+          new RegExp(`^test/fixtures/invalid/${f.file.replace(/\./g, '\\.')}:\\d+: ${kind}/${name}: `).test(
+            l,
+          ),
+        );
       assert.ok(lines.length > 0, `${f.file} not reported`);
-      for (const e of f.expects) assert.ok(lines.some((l) => l.includes(e)), `${f.file}: '${e}' not in\n${lines.join('\n')}`);
+      for (const e of f.expects)
+        assert.ok(
+          lines.some((l) => l.includes(e)),
+          `${f.file}: '${e}' not in\n${lines.join('\n')}`,
+        );
     }
     assert.match(r.stderr, /problem\(s\) in \d+ manifest\(s\) of \d+ file\(s\)/);
   });
@@ -48,26 +61,50 @@ describe('cutover validate (CLI)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'cutover-validate-'));
     try {
       const file = join(dir, 'all.yaml');
-      writeFileSync(file, [
-        'apiVersion: v1\nkind: Secret\nmetadata: { name: s }\nstringData: { url: "mysql://x" }',
-        'apiVersion: cutover.nokta.io/v1alpha1\nkind: Reconciliation\nmetadata: { name: ok }\nspec:\n  legacy: { engine: mysql, secretRef: { name: a } }\n  target: { engine: postgres, secretRef: { name: b } }\n  checks: [{ name: c, type: count, legacy: { table: a }, target: { table: b } }]',
-        'apiVersion: cutover.nokta.io/v1alpha1\nkind: Reconciliation\nmetadata: { name: bad }\nspec:\n  legacy: { engine: mysql, secretRef: { name: a } }\n  target: { engine: postgres, secretRef: { name: b } }\n  thresholds: { remediatePercent: 2, failPercent: 1 }\n  checks: [{ name: c, type: count, legacy: { table: a }, target: { table: b } }]',
-      ].join('\n---\n'));
+      writeFileSync(
+        file,
+        [
+          'apiVersion: v1\nkind: Secret\nmetadata: { name: s }\nstringData: { url: "mysql://x" }',
+          'apiVersion: cutover.nokta.io/v1alpha1\nkind: Reconciliation\nmetadata: { name: ok }\nspec:\n  legacy: { engine: mysql, secretRef: { name: a } }\n  target: { engine: postgres, secretRef: { name: b } }\n  checks: [{ name: c, type: count, legacy: { table: a }, target: { table: b } }]',
+          'apiVersion: cutover.nokta.io/v1alpha1\nkind: Reconciliation\nmetadata: { name: bad }\nspec:\n  legacy: { engine: mysql, secretRef: { name: a } }\n  target: { engine: postgres, secretRef: { name: b } }\n  thresholds: { remediatePercent: 2, failPercent: 1 }\n  checks: [{ name: c, type: count, legacy: { table: a }, target: { table: b } }]',
+        ].join('\n---\n'),
+      );
       const r = cli(['-f', file]);
       assert.equal(r.code, 1);
-      assert.equal(r.stdout.trim(), `${file}:20: Reconciliation/bad: spec.thresholds.remediatePercent: remediatePercent must be below failPercent: lower remediatePercent or raise failPercent`);
+      assert.equal(
+        r.stdout.trim(),
+        `${file}:20: Reconciliation/bad: spec.thresholds.remediatePercent: remediatePercent must be below failPercent: lower remediatePercent or raise failPercent`,
+      );
 
-      const s = cli(['-f', '-'], 'kind: CanaryPhase\napiVersion: cutover.nokta.io/v1alpha1\nmetadata: { name: c }\nspec: { services: [] }\n');
+      const s = cli(
+        ['-f', '-'],
+        'kind: CanaryPhase\napiVersion: cutover.nokta.io/v1alpha1\nmetadata: { name: c }\nspec: { services: [] }\n',
+      );
       assert.equal(s.code, 1);
-      assert.match(s.stdout, /^<stdin>:4: CanaryPhase\/c: spec.services: Invalid value: should have at least 1 items/m);
+      assert.match(
+        s.stdout,
+        /^<stdin>:4: CanaryPhase\/c: spec.services: Invalid value: should have at least 1 items/m,
+      );
       assert.match(s.stdout, /^<stdin>:4: CanaryPhase\/c: spec.steps: Required value/m);
 
-      const list = validateText('list.yaml', 'apiVersion: v1\nkind: List\nitems:\n- apiVersion: cutover.nokta.io/v1alpha1\n  kind: Cutover\n  metadata: { name: co1 }\n  spec: {}\n');
+      const list = validateText(
+        'list.yaml',
+        'apiVersion: v1\nkind: List\nitems:\n- apiVersion: cutover.nokta.io/v1alpha1\n  kind: Cutover\n  metadata: { name: co1 }\n  spec: {}\n',
+      );
       assert.equal(list.documents, 1);
-      assert.ok(formatReport(list).some((l) => l.startsWith('list.yaml:7: Cutover/co1: spec.services: Required value')), formatReport(list).join('\n'));
+      assert.ok(
+        formatReport(list).some((l) =>
+          l.startsWith('list.yaml:7: Cutover/co1: spec.services: Required value'),
+        ),
+        formatReport(list).join('\n'),
+      );
 
       const y = validateText('broken.yaml', 'kind: Cutover\n  bad: [indent\n');
-      assert.match(formatReport(y)[0] ?? '', /^broken\.yaml:\d+: <yaml>: \(manifest\): YAML error:/, formatReport(y).join('\n'));
+      assert.match(
+        formatReport(y)[0] ?? '',
+        /^broken\.yaml:\d+: <yaml>: \(manifest\): YAML error:/,
+        formatReport(y).join('\n'),
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -82,24 +119,43 @@ describe('cutover validate (CLI)', () => {
   });
 
   it('refuses a typo in our group, a missing apiVersion and an unknown kind of ours instead of skipping them', () => {
-    const body = "metadata: { name: r }\nspec:\n  legacy: { engine: mysql, secretRef: { name: a } }\n  target: { engine: postgres, secretRef: { name: b } }\n  checks: [{ name: c, type: count, legacy: { table: a }, target: { table: b } }]\n";
+    const body =
+      'metadata: { name: r }\nspec:\n  legacy: { engine: mysql, secretRef: { name: a } }\n  target: { engine: postgres, secretRef: { name: b } }\n  checks: [{ name: c, type: count, legacy: { table: a }, target: { table: b } }]\n';
     const typo = cli(['-f', '-'], `apiVersion: cutover.nokta.com/v1alpha1\nkind: Reconciliation\n${body}`);
     assert.equal(typo.code, 1, typo.stdout + typo.stderr);
-    assert.match(typo.stdout, /^<stdin>:1: Reconciliation\/r: apiVersion: Unsupported value: "cutover.nokta.com\/v1alpha1": supported values: "cutover.nokta.io\/v1alpha1"/m);
+    assert.match(
+      typo.stdout,
+      /^<stdin>:1: Reconciliation\/r: apiVersion: Unsupported value: "cutover.nokta.com\/v1alpha1": supported values: "cutover.nokta.io\/v1alpha1"/m,
+    );
     assert.doesNotMatch(typo.stdout + typo.stderr, /0 manifest\(s\)/);
     const version = cli(['-f', '-'], `apiVersion: cutover.nokta.io/v1\nkind: Reconciliation\n${body}`);
-    assert.match(version.stdout, /apiVersion: Unsupported value: "cutover.nokta.io\/v1": .*the version of this API is v1alpha1/);
+    assert.match(
+      version.stdout,
+      /apiVersion: Unsupported value: "cutover.nokta.io\/v1": .*the version of this API is v1alpha1/,
+    );
     const missing = cli(['-f', '-'], `kind: Reconciliation\n${body}`);
     assert.equal(missing.code, 1);
-    assert.match(missing.stdout, /^<stdin>:1: Reconciliation\/r: apiVersion: Required value: add apiVersion: cutover.nokta.io\/v1alpha1$/m);
+    assert.match(
+      missing.stdout,
+      /^<stdin>:1: Reconciliation\/r: apiVersion: Required value: add apiVersion: cutover.nokta.io\/v1alpha1$/m,
+    );
     const kind = cli(['-f', '-'], `apiVersion: cutover.nokta.io/v1alpha1\nkind: Reconcilation\n${body}`);
     assert.equal(kind.code, 1);
-    assert.match(kind.stdout, /^<stdin>:2: Reconcilation\/r: kind: Unsupported value: "Reconcilation": .*did you mean Reconciliation\?/m);
+    assert.match(
+      kind.stdout,
+      /^<stdin>:2: Reconcilation\/r: kind: Unsupported value: "Reconcilation": .*did you mean Reconciliation\?/m,
+    );
     const core = cli(['-f', '-'], `apiVersion: v1\nkind: Reconciliation\n${body}`);
     assert.equal(core.code, 1);
-    assert.match(core.stdout, /apiVersion: Unsupported value: "v1": supported values: "cutover.nokta.io\/v1alpha1"/);
+    assert.match(
+      core.stdout,
+      /apiVersion: Unsupported value: "v1": supported values: "cutover.nokta.io\/v1alpha1"/,
+    );
     // other groups are skipped, and counted
-    const other = cli(['-f', '-'], 'apiVersion: flagger.app/v1beta1\nkind: Canary\nmetadata: { name: c }\nspec: {}\n');
+    const other = cli(
+      ['-f', '-'],
+      'apiVersion: flagger.app/v1beta1\nkind: Canary\nmetadata: { name: c }\nspec: {}\n',
+    );
     assert.equal(other.code, 0, other.stdout + other.stderr);
     assert.match(other.stdout, /0 manifest\(s\) in 1 file\(s\) valid, 1 other document\(s\) skipped/);
   });
@@ -137,27 +193,52 @@ describe('cutover validate (CLI)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'cutover-validate-json-'));
     try {
       const file = join(dir, 'zero.yaml');
-      writeFileSync(file, [
-        'apiVersion: cutover.nokta.io/v1alpha1',
-        'kind: Reconciliation',
-        'metadata:',
-        '  name: zero-window',
-        'spec:',
-        '  legacy: { engine: mysql, secretRef: { name: a } }',
-        '  target: { engine: postgres, secretRef: { name: b } }',
-        '  window:',
-        '    column: created_at',
-        '    last: 0d',
-        '  checks: [{ name: c, type: count, legacy: { table: a }, target: { table: b } }]',
-      ].join('\n'));
+      writeFileSync(
+        file,
+        [
+          'apiVersion: cutover.nokta.io/v1alpha1',
+          'kind: Reconciliation',
+          'metadata:',
+          '  name: zero-window',
+          'spec:',
+          '  legacy: { engine: mysql, secretRef: { name: a } }',
+          '  target: { engine: postgres, secretRef: { name: b } }',
+          '  window:',
+          '    column: created_at',
+          '    last: 0d',
+          '  checks: [{ name: c, type: count, legacy: { table: a }, target: { table: b } }]',
+        ].join('\n'),
+      );
       const r = cli(['-f', file, '-f', 'samples', '-o', 'json']);
       assert.equal(r.code, 1);
-      const out = JSON.parse(r.stdout) as { valid: boolean; files: number; manifests: number; problems: { file: string; line: number; column: number; resource: string; path: string; message: string }[] };
+      const out = JSON.parse(r.stdout) as {
+        valid: boolean;
+        files: number;
+        manifests: number;
+        problems: {
+          file: string;
+          line: number;
+          column: number;
+          resource: string;
+          path: string;
+          message: string;
+        }[];
+      };
       assert.equal(out.valid, false);
       assert.ok(out.files >= 9 && out.manifests >= 9, JSON.stringify(out));
-      assert.deepEqual(out.problems.map((p) => ({ ...p, message: p.message.split(':')[0] })), [
-        { file, line: 10, column: 5, resource: 'Reconciliation/zero-window', path: 'spec.window.last', message: 'must be longer than 0' },
-      ]);
+      assert.deepEqual(
+        out.problems.map((p) => ({ ...p, message: p.message.split(':')[0] })),
+        [
+          {
+            file,
+            line: 10,
+            column: 5,
+            resource: 'Reconciliation/zero-window',
+            path: 'spec.window.last',
+            message: 'must be longer than 0',
+          },
+        ],
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -167,15 +248,24 @@ describe('cutover validate (CLI)', () => {
   });
 
   it('marks what only the operator refuses (kubectl apply accepts it)', () => {
-    const r = cli(['-f', '-'], 'apiVersion: cutover.nokta.io/v1alpha1\nkind: Reconciliation\nmetadata: { name: r }\nspec:\n  legacy: { engine: mysql, secretRef: { name: a } }\n  target: { engine: postgres, secretRef: { name: b } }\n  schedule: { cron: "0 0 30 2 *" }\n  checks: [{ name: c, type: count, legacy: { table: a }, target: { table: b } }]\n');
+    const r = cli(
+      ['-f', '-'],
+      'apiVersion: cutover.nokta.io/v1alpha1\nkind: Reconciliation\nmetadata: { name: r }\nspec:\n  legacy: { engine: mysql, secretRef: { name: a } }\n  target: { engine: postgres, secretRef: { name: b } }\n  schedule: { cron: "0 0 30 2 *" }\n  checks: [{ name: c, type: count, legacy: { table: a }, target: { table: b } }]\n',
+    );
     assert.equal(r.code, 1);
-    assert.match(r.stdout, /^<stdin>:7: Reconciliation\/r: spec.schedule.cron: Invalid value: "0 0 30 2 \*": not a valid cron schedule .*\(kubectl apply accepts this; the operator stops on it with InvalidSpec\)$/m);
+    assert.match(
+      r.stdout,
+      /^<stdin>:7: Reconciliation\/r: spec.schedule.cron: Invalid value: "0 0 30 2 \*": not a valid cron schedule .*\(kubectl apply accepts this; the operator stops on it with InvalidSpec\)$/m,
+    );
   });
 
   it('refuses unknown flags by name, listing the valid ones; -o must be text or json', () => {
     const r = cli(['--filname', 'x']);
     assert.equal(r.code, 2);
-    assert.match(r.stderr, /cutover validate: unknown flag '--filname' \(did you mean --filename\?\); valid flags: -f\/--filename, -o\/--output, -q\/--quiet, -h\/--help/);
+    assert.match(
+      r.stderr,
+      /cutover validate: unknown flag '--filname' \(did you mean --filename\?\); valid flags: -f\/--filename, -o\/--output, -q\/--quiet, -h\/--help/,
+    );
     const o = cli(['-f', 'samples', '-o', 'yaml']);
     assert.equal(o.code, 2);
     assert.match(o.stderr, /--output must be text or json, not 'yaml'/);

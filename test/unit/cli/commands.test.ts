@@ -14,8 +14,17 @@ import { API_VERSION } from '../../../src/api/crds.js';
 
 const MAIN = join(repoRoot(), 'dist', 'src', 'cli', 'main.js');
 
-function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env }, cwd: repoRoot(), timeout: 30_000 });
+function run(
+  cmd: string,
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(cmd, args, {
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+    cwd: repoRoot(),
+    timeout: 30_000,
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 const cutover = (args: string[], env: NodeJS.ProcessEnv = {}) => run(process.execPath, [MAIN, ...args], env);
@@ -53,7 +62,9 @@ describe('cutover (CLI): started through a symlink', function () {
     const plugins = join(dir, 'plugins');
     mkdirSync(plugins);
     symlinkSync(MAIN, join(plugins, 'kubectl-cutover'));
-    const r = run(kubectlBinary(), ['cutover', 'version', '-o', 'json'], { PATH: `${plugins}:${process.env.PATH ?? ''}` });
+    const r = run(kubectlBinary(), ['cutover', 'version', '-o', 'json'], {
+      PATH: `${plugins}:${process.env.PATH ?? ''}`,
+    });
     assert.equal(r.code, 0, r.stderr);
     assert.equal((JSON.parse(r.stdout) as { apiVersion: string }).apiVersion, API_VERSION);
   });
@@ -64,10 +75,17 @@ describe('cutover version', function () {
   it('prints the version, the git commit, the API version and the Node.js version', () => {
     const r = cutover(['version']);
     assert.equal(r.code, 0, r.stderr);
-    const version = (JSON.parse(readFileSync(join(repoRoot(), 'package.json'), 'utf8')) as { version: string }).version;
+    const version = (
+      JSON.parse(readFileSync(join(repoRoot(), 'package.json'), 'utf8')) as { version: string }
+    ).version;
     assert.ok(r.stdout.startsWith(`cutover ${version}\n`), r.stdout);
-    assert.match(r.stdout, /^cutover \S+\ngit commit: {2}[0-9a-f]{40}\nAPI version: cutover\.nokta\.io\/v1alpha1\nNode\.js: {5}v\d+\.\d+\.\d+\n$/);
-    const json = JSON.parse(cutover(['version', '-o', 'json'], { CUTOVER_GIT_COMMIT: 'abc1234' }).stdout) as Record<string, string>;
+    assert.match(
+      r.stdout,
+      /^cutover \S+\ngit commit: {2}[0-9a-f]{40}\nAPI version: cutover\.nokta\.io\/v1alpha1\nNode\.js: {5}v\d+\.\d+\.\d+\n$/,
+    );
+    const json = JSON.parse(
+      cutover(['version', '-o', 'json'], { CUTOVER_GIT_COMMIT: 'abc1234' }).stdout,
+    ) as Record<string, string>;
     assert.deepEqual(json, { version, gitCommit: 'abc1234', apiVersion: API_VERSION, node: process.version });
     assert.equal(cutover(['--version']).code, 0);
   });
@@ -100,10 +118,21 @@ describe('cutover: one command-line parser for every command', function () {
   });
 
   it('an unknown flag is refused by name, with the closest one and the valid ones (exit 2)', () => {
-    for (const [c, flag, guess] of [['operator', '--namespace', '--namespaces'], ['reconcile', '--tennant', '--tenant'], ['validate', '--fileName', '--filename'], ['version', '--output-format', '--output']] as const) {
+    for (const [c, flag, guess] of [
+      ['operator', '--namespace', '--namespaces'],
+      ['reconcile', '--tennant', '--tenant'],
+      ['validate', '--fileName', '--filename'],
+      ['version', '--output-format', '--output'],
+    ] as const) {
       const r = cutover([c, flag, 'x']);
       assert.equal(r.code, 2, `${c}: ${r.stdout}${r.stderr}`);
-      assert.match(r.stderr, new RegExp(`cutover ${c}: unknown flag '${flag}' \\(did you mean ${guess}\\?\\); valid flags: .*-h/--help`), r.stderr);
+      assert.match(
+        r.stderr,
+        new RegExp(
+          `cutover ${c}: unknown flag '${flag}' \\(did you mean ${guess}\\?\\); valid flags: .*-h/--help`,
+        ),
+        r.stderr,
+      );
     }
     const missing = cutover(['reconcile', '-f']);
     assert.equal(missing.code, 2);
@@ -112,8 +141,14 @@ describe('cutover: one command-line parser for every command', function () {
 
   it('reconcile keeps --file (older Job specs) and checks -o and --shard-by values', () => {
     assert.match(cutover(['reconcile', '--file', 'no/such.yaml']).stderr, /no\/such\.yaml/);
-    assert.match(cutover(['reconcile', '-f', 'x', '-o', 'yaml']).stderr, /--output must be table or json, not 'yaml'/);
-    assert.match(cutover(['reconcile', '-f', 'x', '--shard-by', 'Region']).stderr, /--shard-by must be Tenant or KeyRange, not 'Region'/);
+    assert.match(
+      cutover(['reconcile', '-f', 'x', '-o', 'yaml']).stderr,
+      /--output must be table or json, not 'yaml'/,
+    );
+    assert.match(
+      cutover(['reconcile', '-f', 'x', '--shard-by', 'Region']).stderr,
+      /--shard-by must be Tenant or KeyRange, not 'Region'/,
+    );
   });
 
   it('an unknown command is named, with the closest one', () => {

@@ -1,11 +1,19 @@
 import assert from 'node:assert/strict';
 import type { ReconciliationSpec, ReconciliationStatus } from '../../../src/api/index.js';
-import { decideSchedule, nextCronTime, runId, ERROR_RETRY_MS, type ScheduleInput } from '../../../src/controllers/reconciliation/schedule.js';
+import {
+  decideSchedule,
+  nextCronTime,
+  runId,
+  ERROR_RETRY_MS,
+  type ScheduleInput,
+} from '../../../src/controllers/reconciliation/schedule.js';
 
 const spec = (schedule?: ReconciliationSpec['schedule']): ReconciliationSpec => ({
   legacy: { engine: 'mysql', secretRef: { name: 'legacy' } },
   target: { engine: 'postgres', secretRef: { name: 'target' } },
-  checks: [{ name: 'orders-count', type: 'count', legacy: { table: 'pos_orders' }, target: { table: 'orders' } }],
+  checks: [
+    { name: 'orders-count', type: 'count', legacy: { table: 'pos_orders' }, target: { table: 'orders' } },
+  ],
   ...(schedule ? { schedule } : {}),
 });
 
@@ -18,7 +26,11 @@ const input = (over: Partial<ScheduleInput>): ScheduleInput => ({
   now: at('2026-03-01T00:00:05Z'),
   ...over,
 });
-const finished = (startedAt: string, extra: Partial<NonNullable<ReconciliationStatus['lastRun']>> = {}, status: Partial<ReconciliationStatus> = {}): ReconciliationStatus => ({
+const finished = (
+  startedAt: string,
+  extra: Partial<NonNullable<ReconciliationStatus['lastRun']>> = {},
+  status: Partial<ReconciliationStatus> = {},
+): ReconciliationStatus => ({
   observedGeneration: 1,
   lastRun: { id: 'x', trigger: 'Initial', startedAt, finishedAt: startedAt, verdict: 'Passed', ...extra },
   ...status,
@@ -28,12 +40,18 @@ describe('reconciliation schedule (pure)', function () {
   it('runs once when there is no schedule, and again only for a new generation', function () {
     assert.deepEqual(decideSchedule(input({})).due, { kind: 'Initial' });
     assert.equal(decideSchedule(input({ status: finished('2026-03-01T00:00:01Z') })).due, undefined);
-    assert.deepEqual(decideSchedule(input({ status: finished('2026-03-01T00:00:01Z'), generation: 2 })).due, { kind: 'SpecChanged' });
+    assert.deepEqual(decideSchedule(input({ status: finished('2026-03-01T00:00:01Z'), generation: 2 })).due, {
+      kind: 'SpecChanged',
+    });
   });
 
   it('runs on a new rerun token, even when suspended, and not twice for the same token', function () {
     const status = finished('2026-03-01T00:00:01Z', {}, { lastRerunToken: 'a' });
-    assert.deepEqual(decideSchedule(input({ status, rerunToken: 'b', spec: spec({ suspend: true, cron: '0 2 * * *' }) })).due, { kind: 'Rerun', detail: 'b' });
+    assert.deepEqual(
+      decideSchedule(input({ status, rerunToken: 'b', spec: spec({ suspend: true, cron: '0 2 * * *' }) }))
+        .due,
+      { kind: 'Rerun', detail: 'b' },
+    );
     assert.equal(decideSchedule(input({ status, rerunToken: 'a' })).due, undefined);
   });
 
@@ -48,12 +66,22 @@ describe('reconciliation schedule (pure)', function () {
     // Several missed times run once: the next after the last run is due, whatever came since.
     const late = decideSchedule(input({ spec: s, status, now: at('2026-03-05T10:00:00Z') }));
     assert.equal(late.due?.kind, 'Cron');
-    assert.equal(nextCronTime('*/15 * * * *', at('2026-03-01T00:07:00Z')).toISOString(), '2026-03-01T00:15:00.000Z');
+    assert.equal(
+      nextCronTime('*/15 * * * *', at('2026-03-01T00:07:00Z')).toISOString(),
+      '2026-03-01T00:15:00.000Z',
+    );
   });
 
   it('a spec change does not run a cron schedule early', function () {
     const s = spec({ cron: '0 2 * * *' });
-    const d = decideSchedule(input({ spec: s, status: finished('2026-03-01T02:00:00Z'), generation: 3, now: at('2026-03-01T12:00:00Z') }));
+    const d = decideSchedule(
+      input({
+        spec: s,
+        status: finished('2026-03-01T02:00:00Z'),
+        generation: 3,
+        now: at('2026-03-01T12:00:00Z'),
+      }),
+    );
     assert.equal(d.due, undefined);
   });
 
@@ -63,18 +91,32 @@ describe('reconciliation schedule (pure)', function () {
     assert.equal(waiting.due, undefined);
     assert.match(waiting.waitingFor ?? '', /Cutover nokta has not switched/);
     const switchedAt = at('2026-03-10T02:30:00Z');
-    const early = decideSchedule(input({ spec: s, cutoverSwitchedAt: switchedAt, now: at('2026-03-10T06:29:59Z') }));
+    const early = decideSchedule(
+      input({ spec: s, cutoverSwitchedAt: switchedAt, now: at('2026-03-10T06:29:59Z') }),
+    );
     assert.equal(early.due, undefined);
     assert.equal(early.nextAt?.toISOString(), '2026-03-10T06:30:00.000Z');
-    assert.deepEqual(decideSchedule(input({ spec: s, cutoverSwitchedAt: switchedAt, now: at('2026-03-10T06:30:00Z') })).due, { kind: 'CutoverOffset', detail: '+4h' });
+    assert.deepEqual(
+      decideSchedule(input({ spec: s, cutoverSwitchedAt: switchedAt, now: at('2026-03-10T06:30:00Z') })).due,
+      { kind: 'CutoverOffset', detail: '+4h' },
+    );
     const after4 = finished('2026-03-10T06:30:00Z', {}, { completedOffsets: ['+4h'] });
-    const next = decideSchedule(input({ spec: s, status: after4, cutoverSwitchedAt: switchedAt, now: at('2026-03-10T07:00:00Z') }));
+    const next = decideSchedule(
+      input({ spec: s, status: after4, cutoverSwitchedAt: switchedAt, now: at('2026-03-10T07:00:00Z') }),
+    );
     assert.equal(next.nextAt?.toISOString(), '2026-03-11T02:30:00.000Z');
     // All three overdue (the operator was down): the earliest pending first.
-    const all = decideSchedule(input({ spec: s, status: after4, cutoverSwitchedAt: switchedAt, now: at('2026-03-20T00:00:00Z') }));
+    const all = decideSchedule(
+      input({ spec: s, status: after4, cutoverSwitchedAt: switchedAt, now: at('2026-03-20T00:00:00Z') }),
+    );
     assert.deepEqual(all.due, { kind: 'CutoverOffset', detail: '+24h' });
     const done = finished('2026-03-13T02:30:00Z', {}, { completedOffsets: ['+4h', '+24h', '+72h'] });
-    assert.deepEqual(decideSchedule(input({ spec: s, status: done, cutoverSwitchedAt: switchedAt, now: at('2026-03-20T00:00:00Z') })), {});
+    assert.deepEqual(
+      decideSchedule(
+        input({ spec: s, status: done, cutoverSwitchedAt: switchedAt, now: at('2026-03-20T00:00:00Z') }),
+      ),
+      {},
+    );
   });
 
   it('retries a run that ended in Error after the retry delay, never leaving it for good', function () {
@@ -97,7 +139,9 @@ describe('Cutover references (which Reconciliations a Cutover wakes)', function 
   it('follows each Reconciliation to the Cutover it references now, and forgets deleted ones', async function () {
     const { CutoverReferences } = await import('../../../src/controllers/reconciliation/sync.js');
     const refs = new CutoverReferences();
-    const cutover = (ns: string, name: string): { metadata: { namespace: string; name: string } } => ({ metadata: { namespace: ns, name } });
+    const cutover = (ns: string, name: string): { metadata: { namespace: string; name: string } } => ({
+      metadata: { namespace: ns, name },
+    });
     refs.record('nokta/post-cutover', 'nokta', 'nokta');
     refs.record('nokta/nightly', 'nokta', undefined);
     refs.record('other/post-cutover', 'other', 'nokta');

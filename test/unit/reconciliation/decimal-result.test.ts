@@ -1,7 +1,22 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { addDecimals, compareDecimals, normalizeDecimal, sumDecimals, variancePercent, ratioPercent } from '../../../src/reconciliation/decimal.js';
-import { finishCheck, finishRun, mergeResults, scoreTenant, verdictFor, type CheckResult, type RunResult } from '../../../src/reconciliation/result.js';
+import {
+  addDecimals,
+  compareDecimals,
+  normalizeDecimal,
+  sumDecimals,
+  variancePercent,
+  ratioPercent,
+} from '../../../src/reconciliation/decimal.js';
+import {
+  finishCheck,
+  finishRun,
+  mergeResults,
+  scoreTenant,
+  verdictFor,
+  type CheckResult,
+  type RunResult,
+} from '../../../src/reconciliation/result.js';
 
 const th = { remediatePercent: 0.5, failPercent: 1.0 };
 
@@ -18,15 +33,18 @@ describe('reconciliation decimals', () => {
 
   it('sums integers in cents the same as BigInt does', () => {
     fc.assert(
-      fc.property(fc.array(fc.bigInt({ min: -(10n ** 20n), max: 10n ** 20n }), { maxLength: 30 }), (cents) => {
-        const text = cents.map((c) => {
-          const neg = c < 0n;
-          const a = (neg ? -c : c).toString().padStart(3, '0');
-          return `${neg ? '-' : ''}${a.slice(0, -2)}.${a.slice(-2)}`;
-        });
-        const expected = cents.reduce((a, b) => a + b, 0n);
-        assert.equal(compareDecimals(sumDecimals(text), `${expected}e-2`), 0);
-      }),
+      fc.property(
+        fc.array(fc.bigInt({ min: -(10n ** 20n), max: 10n ** 20n }), { maxLength: 30 }),
+        (cents) => {
+          const text = cents.map((c) => {
+            const neg = c < 0n;
+            const a = (neg ? -c : c).toString().padStart(3, '0');
+            return `${neg ? '-' : ''}${a.slice(0, -2)}.${a.slice(-2)}`;
+          });
+          const expected = cents.reduce((a, b) => a + b, 0n);
+          assert.equal(compareDecimals(sumDecimals(text), `${expected}e-2`), 0);
+        },
+      ),
     );
   });
 
@@ -52,7 +70,11 @@ describe('reconciliation verdicts', () => {
   });
 
   it('makes any differing row at least RemediationNeeded for row-level checks', () => {
-    const t = scoreTenant('rowHash', { tenant: '1', legacy: '100000', target: '100000', differingRows: 1 }, th);
+    const t = scoreTenant(
+      'rowHash',
+      { tenant: '1', legacy: '100000', target: '100000', differingRows: 1 },
+      th,
+    );
     assert.equal(t.variancePercent, 0.001);
     assert.equal(t.verdict, 'RemediationNeeded');
     const c = scoreTenant('count', { tenant: '1', legacy: '100000', target: '99999' }, th);
@@ -60,14 +82,20 @@ describe('reconciliation verdicts', () => {
   });
 
   it('reports the worst tenant and totals, and Error wins over everything', () => {
-    const tenants = [scoreTenant('sum', { tenant: 'a', legacy: '100.00', target: '100.00' }, th), scoreTenant('sum', { tenant: 'b', legacy: '50.00', target: '49.00' }, th)];
+    const tenants = [
+      scoreTenant('sum', { tenant: 'a', legacy: '100.00', target: '100.00' }, th),
+      scoreTenant('sum', { tenant: 'b', legacy: '50.00', target: '49.00' }, th),
+    ];
     const check = finishCheck({ name: 's', type: 'sum', thresholds: th, differingKeys: [] }, tenants);
     assert.equal(check.verdict, 'Failed');
     assert.equal(check.worstTenant, 'b');
     assert.equal(check.legacyValue, '150.00');
     assert.equal(check.targetValue, '149.00');
     assert.equal(check.variancePercent, 0.666667);
-    const run = finishRun(new Date(0), new Date(1), [check, { ...check, name: 'e', verdict: 'Error', error: 'down', tenants: [] }]);
+    const run = finishRun(new Date(0), new Date(1), [
+      check,
+      { ...check, name: 'e', verdict: 'Error', error: 'down', tenants: [] },
+    ]);
     assert.equal(run.verdict, 'Error');
     assert.match(run.error ?? '', /e: down/);
   });
@@ -83,7 +111,14 @@ describe('mergeResults', () => {
   it('adds key-range shards of the same tenant and recomputes variance and verdict', () => {
     const part = (legacy: string, target: string, differing: number): CheckResult =>
       finishCheck(
-        { name: 'rows', type: 'rowHash', thresholds: th, differingKeys: differing ? [{ tenant: 't1', key: legacy, kind: 'changed', columns: ['total'] }] : [] },
+        {
+          name: 'rows',
+          type: 'rowHash',
+          thresholds: th,
+          differingKeys: differing
+            ? [{ tenant: 't1', key: legacy, kind: 'changed', columns: ['total'] }]
+            : [],
+        },
         [scoreTenant('rowHash', { tenant: 't1', legacy, target, differingRows: differing }, th)],
       );
     const merged = mergeResults([shardRun(0, [part('100', '100', 1)]), shardRun(1, [part('100', '100', 0)])]);
@@ -96,7 +131,9 @@ describe('mergeResults', () => {
   });
 
   it('is Error when a shard is missing or failed', () => {
-    const ok = finishCheck({ name: 'c', type: 'count', thresholds: th, differingKeys: [] }, [scoreTenant('count', { tenant: 'x', legacy: '1', target: '1' }, th)]);
+    const ok = finishCheck({ name: 'c', type: 'count', thresholds: th, differingKeys: [] }, [
+      scoreTenant('count', { tenant: 'x', legacy: '1', target: '1' }, th),
+    ]);
     assert.equal(mergeResults([shardRun(0, [ok])]).verdict, 'Error');
     const bad: CheckResult = { ...ok, verdict: 'Error', error: 'legacy down', tenants: [] };
     const m = mergeResults([shardRun(0, [ok]), shardRun(1, [bad])]);

@@ -15,7 +15,14 @@ describe('reconciliation plan', () => {
       window: { column: 'created_at', last: '90d' },
       checks: [
         { name: 'c', type: 'count', legacy: { table: 'pos_orders' }, target: { table: 'public.orders' } },
-        { name: 'r', type: 'rowHash', legacy: { table: 'pos_orders' }, target: { query: 'SELECT 1' }, key: ['id'], columns: [{ name: 'total', type: 'decimal' }] },
+        {
+          name: 'r',
+          type: 'rowHash',
+          legacy: { table: 'pos_orders' },
+          target: { query: 'SELECT 1' },
+          key: ['id'],
+          columns: [{ name: 'total', type: 'decimal' }],
+        },
       ],
     });
     assert.equal(plan.tenantColumn, 'tenant_id');
@@ -33,8 +40,19 @@ describe('reconciliation plan', () => {
         ...base,
         thresholds: { remediatePercent: 2, failPercent: 1 },
         checks: [
-          { name: 'x', type: 'count', legacy: { table: 'orders; DROP TABLE x' }, target: { table: 'a', query: 'SELECT 1' } },
-          { name: 'y', type: 'rowHash', legacy: { table: 'a' }, target: { table: 'b' }, columns: [{ name: 'a b', type: 'money' }] },
+          {
+            name: 'x',
+            type: 'count',
+            legacy: { table: 'orders; DROP TABLE x' },
+            target: { table: 'a', query: 'SELECT 1' },
+          },
+          {
+            name: 'y',
+            type: 'rowHash',
+            legacy: { table: 'a' },
+            target: { table: 'b' },
+            columns: [{ name: 'a b', type: 'money' }],
+          },
         ],
       });
       assert.fail('expected PlanError');

@@ -4,7 +4,10 @@ import { Backoff, KeyedBackoff, backoffDelay } from '../../../src/runtime/backof
 describe('runtime/backoff', () => {
   it('doubles from the initial delay and caps at the maximum', () => {
     const o = { initialMs: 100, maxMs: 1000, jitter: 0 };
-    assert.deepEqual([0, 1, 2, 3, 4, 5].map((a) => backoffDelay(a, o)), [100, 200, 400, 800, 1000, 1000]);
+    assert.deepEqual(
+      [0, 1, 2, 3, 4, 5].map((a) => backoffDelay(a, o)),
+      [100, 200, 400, 800, 1000, 1000],
+    );
   });
 
   it('jitter only shortens the delay, by at most the jitter fraction', () => {

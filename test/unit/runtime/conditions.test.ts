@@ -40,7 +40,10 @@ describe('runtime/conditions', () => {
     const a2 = setCondition(b, { type: 'A', status: 'False', reason: 'R', message: '' }, t1);
     assert.equal(a.length, 1);
     assert.equal(b.length, 2);
-    assert.deepEqual(a2.map((c) => c.type), ['A', 'B']);
+    assert.deepEqual(
+      a2.map((c) => c.type),
+      ['A', 'B'],
+    );
     assert.equal(getCondition(b, 'A')?.status, 'True');
   });
 
@@ -52,7 +55,11 @@ describe('runtime/conditions', () => {
     s = markStalled(s, 3, t1, 'InvalidSpec', 'bad');
     assert.equal(getCondition(s.conditions, 'Reconciling'), undefined);
     assert.equal(getCondition(s.conditions, 'Stalled')?.status, 'True');
-    assert.equal(getCondition(s.conditions, 'Ready')?.lastTransitionTime, '2026-03-01T10:00:00Z', 'Ready stayed False');
+    assert.equal(
+      getCondition(s.conditions, 'Ready')?.lastTransitionTime,
+      '2026-03-01T10:00:00Z',
+      'Ready stayed False',
+    );
     s = markReady(s, 4, t1, 'Synced', 'ok');
     assert.equal(getCondition(s.conditions, 'Stalled'), undefined);
     assert.equal(getCondition(s.conditions, 'Ready')?.status, 'True');
@@ -63,7 +70,9 @@ describe('runtime/conditions', () => {
   it('conditionsEqual and isObservedCurrent', () => {
     const a = setCondition([], { type: 'Ready', status: 'True', reason: 'R', message: 'm' }, t0);
     assert.ok(conditionsEqual(a, [...a]));
-    assert.ok(!conditionsEqual(a, setCondition(a, { type: 'Ready', status: 'True', reason: 'R', message: 'n' }, t0)));
+    assert.ok(
+      !conditionsEqual(a, setCondition(a, { type: 'Ready', status: 'True', reason: 'R', message: 'n' }, t0)),
+    );
     assert.ok(isObservedCurrent({ metadata: { generation: 2 }, status: { observedGeneration: 2 } }));
     assert.ok(!isObservedCurrent({ metadata: { generation: 3 }, status: { observedGeneration: 2 } }));
   });

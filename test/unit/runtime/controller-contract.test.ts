@@ -12,11 +12,19 @@ import { KubeClient, type ResourceType } from '../../../src/runtime/kube-client.
 import { VersionTracker } from '../../../src/runtime/version-tracker.js';
 import { MemoryTransport } from '../../support/memory-transport.js';
 
-const WIDGET: ResourceType = { group: 'test.cutover.nokta.io', version: 'v1', plural: 'widgets', kind: 'Widget' };
+const WIDGET: ResourceType = {
+  group: 'test.cutover.nokta.io',
+  version: 'v1',
+  plural: 'widgets',
+  kind: 'Widget',
+};
 const CM: ResourceType = { group: '', version: 'v1', plural: 'configmaps', kind: 'ConfigMap' };
 
 /** A client for a cluster that does not exist: these tests must not send a single request. */
-const offline = new KubeClient({ getCurrentCluster: () => null, applyToHTTPSOptions: () => Promise.resolve() });
+const offline = new KubeClient({
+  getCurrentCluster: () => null,
+  applyToHTTPSOptions: () => Promise.resolve(),
+});
 
 async function waitFor(what: string, cond: () => boolean, ms = 3000): Promise<void> {
   const end = Date.now() + ms;
@@ -40,8 +48,14 @@ describe('runtime/controller contract (in-memory caches)', () => {
   ): { widgets: MemoryTransport; configmaps: MemoryTransport; controller: Controller; start: () => void } {
     const widgets = new MemoryTransport();
     const configmaps = new MemoryTransport();
-    const pool = new InformerPool(offline, { resyncMs: 0, transport: (rt) => (rt.plural === 'widgets' ? widgets : configmaps) });
-    const controller = new Controller({ name: 'contract', resource: WIDGET, owns, sync: (ctx) => sync(ctx) }, { client: offline, informerPool: pool, namespaces: ['ns'], workers: 2 });
+    const pool = new InformerPool(offline, {
+      resyncMs: 0,
+      transport: (rt) => (rt.plural === 'widgets' ? widgets : configmaps),
+    });
+    const controller = new Controller(
+      { name: 'contract', resource: WIDGET, owns, sync: (ctx) => sync(ctx) },
+      { client: offline, informerPool: pool, namespaces: ['ns'], workers: 2 },
+    );
     const leading = new AbortController();
     stopAll.push(async () => {
       leading.abort();
@@ -61,9 +75,12 @@ describe('runtime/controller contract (in-memory caches)', () => {
 
   it('syncs nothing until the cache of every watched kind has synced: an owned object is never read as missing', async () => {
     const seen: string[] = [];
-    const { widgets, configmaps, start } = setup(async (ctx) => {
-      seen.push(`${ctx.key}: ${ctx.cache(CM).get('ns/settings') ? 'found' : 'missing'}`);
-    }, [CM]);
+    const { widgets, configmaps, start } = setup(
+      async (ctx) => {
+        seen.push(`${ctx.key}: ${ctx.cache(CM).get('ns/settings') ? 'found' : 'missing'}`);
+      },
+      [CM],
+    );
     widgets.put('w1');
     configmaps.put('settings');
     configmaps.holdLists();
@@ -95,11 +112,19 @@ describe('runtime/controller contract (in-memory caches)', () => {
     const lagging = widgets.put('w1', 'old', { metadata: { resourceVersion: '120', generation: 2 } });
     widgets.current.onEvent({ type: 'MODIFIED', object: lagging });
     await sleep(150);
-    assert.deepEqual(synced, ['101'], 'the spec change at 120 is not synced from a copy older than our write');
+    assert.deepEqual(
+      synced,
+      ['101'],
+      'the spec change at 120 is not synced from a copy older than our write',
+    );
     const caughtUp = widgets.put('w1', 'new', { metadata: { resourceVersion: '150', generation: 2 } });
     widgets.current.onEvent({ type: 'MODIFIED', object: caughtUp });
     await waitFor('the sync once the cache caught up', () => synced.length === 2);
-    assert.deepEqual(synced, ['101', '150'], 'synced once, from the copy with our write, although only status changed');
+    assert.deepEqual(
+      synced,
+      ['101', '150'],
+      'synced once, from the copy with our write, although only status changed',
+    );
   });
 
   it('cancels the sync of an object that is deleted mid-sync, then syncs it as gone', async () => {
@@ -110,7 +135,9 @@ describe('runtime/controller contract (in-memory caches)', () => {
         return;
       }
       log.push('started');
-      await new Promise<void>((resolve) => ctx.signal.addEventListener('abort', () => resolve(), { once: true }));
+      await new Promise<void>((resolve) =>
+        ctx.signal.addEventListener('abort', () => resolve(), { once: true }),
+      );
       log.push(ctx.signal.reason instanceof ObjectDeletedError ? 'cancelled: deleted' : 'cancelled');
       throw ctx.signal.reason;
     });
@@ -119,7 +146,10 @@ describe('runtime/controller contract (in-memory caches)', () => {
     await waitFor('the sync to start', () => log.includes('started'));
     const t0 = Date.now();
     widgets.objects.delete('w1');
-    widgets.current.onEvent({ type: 'DELETED', object: { ...w, metadata: { ...w.metadata, resourceVersion: '300' } } });
+    widgets.current.onEvent({
+      type: 'DELETED',
+      object: { ...w, metadata: { ...w.metadata, resourceVersion: '300' } },
+    });
     await waitFor('the cancelled sync and the sync of the deleted object', () => log.length === 3);
     assert.deepEqual(log, ['started', 'cancelled: deleted', 'gone']);
     assert.ok(Date.now() - t0 < 500, `cancelled in ${Date.now() - t0} ms`);
@@ -143,6 +173,10 @@ describe('runtime/version tracker', () => {
     t.record('b', 'abc');
     assert.equal(t.isStale('b', 'abb'), false);
     t.record('c', '100000000000000000000000');
-    assert.equal(t.isStale('c', '99999999999999999999999'), true, 'compared as integers, not as floats or strings');
+    assert.equal(
+      t.isStale('c', '99999999999999999999999'),
+      true,
+      'compared as integers, not as floats or strings',
+    );
   });
 });

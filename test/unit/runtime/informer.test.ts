@@ -62,7 +62,10 @@ describe('runtime/informer', () => {
     t.current.onEvent({ type: 'BOOKMARK', object: { metadata: { resourceVersion: '500' } } });
     assert.equal(inf.lastResourceVersion, '500');
     t.objects.delete('a');
-    t.current.onEvent({ type: 'DELETED', object: { ...a2, metadata: { ...a2.metadata, resourceVersion: '501' } } });
+    t.current.onEvent({
+      type: 'DELETED',
+      object: { ...a2, metadata: { ...a2.metadata, resourceVersion: '501' } },
+    });
     assert.deepEqual(seen, ['add a', 'update a', 'delete a']);
     assert.equal(inf.cache.size, 0);
     assert.equal(inf.lastResourceVersion, '501');
@@ -117,7 +120,16 @@ describe('runtime/informer', () => {
     t.put('change', 'v2');
     t.objects.delete('remove');
     t.put('new');
-    t.current.onEvent({ type: 'ERROR', object: { metadata: {}, kind: 'Status', code: 410, reason: 'Expired', message: 'too old resource version' } });
+    t.current.onEvent({
+      type: 'ERROR',
+      object: {
+        metadata: {},
+        kind: 'Status',
+        code: 410,
+        reason: 'Expired',
+        message: 'too old resource version',
+      },
+    });
     await waitFor('relist and watch', () => t.watches.length === 2);
     assert.equal(t.lists, 2);
     assert.deepEqual(seen.sort(), ['add new', 'delete remove', 'update change']);

@@ -3,7 +3,11 @@ import type https from 'node:https';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LiteKubeConfig, NeedsFullKubeConfig, mergeKubeconfigFiles } from '../../../src/runtime/kubeconfig.js';
+import {
+  LiteKubeConfig,
+  NeedsFullKubeConfig,
+  mergeKubeconfigFiles,
+} from '../../../src/runtime/kubeconfig.js';
 import { noProxyMatches, proxyFor } from '../../../src/runtime/http-proxy.js';
 import { retryAfterMs } from '../../../src/runtime/kube-client.js';
 
@@ -19,7 +23,10 @@ function kubeconfig(user: Record<string, unknown>, cluster: Record<string, unkno
       { name: 'other', context: { cluster: 'c2', user: 'u' } },
     ],
     clusters: [
-      { name: 'c', cluster: { server: 'https://127.0.0.1:6443', 'certificate-authority-data': b64('CA'), ...cluster } },
+      {
+        name: 'c',
+        cluster: { server: 'https://127.0.0.1:6443', 'certificate-authority-data': b64('CA'), ...cluster },
+      },
       { name: 'c2', cluster: { server: 'https://10.0.0.1', 'insecure-skip-tls-verify': true } },
     ],
     users: [{ name: 'u', user }],
@@ -34,7 +41,10 @@ async function apply(kc: LiteKubeConfig): Promise<https.RequestOptions> {
 
 describe('runtime/kubeconfig (LiteKubeConfig)', () => {
   it('reads the current context with client certificate data', async () => {
-    const kc = LiteKubeConfig.fromYaml(kubeconfig({ 'client-certificate-data': b64('CERT'), 'client-key-data': b64('KEY') }), '/etc');
+    const kc = LiteKubeConfig.fromYaml(
+      kubeconfig({ 'client-certificate-data': b64('CERT'), 'client-key-data': b64('KEY') }),
+      '/etc',
+    );
     assert.equal(kc.getCurrentCluster().server, 'https://127.0.0.1:6443');
     assert.equal(kc.namespace, 'ops');
     const o = await apply(kc);
@@ -56,14 +66,26 @@ describe('runtime/kubeconfig (LiteKubeConfig)', () => {
   });
 
   it('asks for the full loader for exec plugins and auth providers only', () => {
-    assert.throws(() => LiteKubeConfig.fromYaml(kubeconfig({ exec: { command: 'aws' } }), '/'), NeedsFullKubeConfig);
-    assert.throws(() => LiteKubeConfig.fromYaml(kubeconfig({ 'auth-provider': { name: 'oidc' } }), '/'), NeedsFullKubeConfig);
+    assert.throws(
+      () => LiteKubeConfig.fromYaml(kubeconfig({ exec: { command: 'aws' } }), '/'),
+      NeedsFullKubeConfig,
+    );
+    assert.throws(
+      () => LiteKubeConfig.fromYaml(kubeconfig({ 'auth-provider': { name: 'oidc' } }), '/'),
+      NeedsFullKubeConfig,
+    );
   });
 
   it('keeps the proxy-url of the cluster (http/https proxies; socks5 refused with the reason)', () => {
     const kc = LiteKubeConfig.fromYaml(kubeconfig({ token: 'x' }, { 'proxy-url': 'http://proxy:3128' }), '/');
-    assert.deepEqual(kc.getCurrentCluster(), { server: 'https://127.0.0.1:6443', proxyUrl: 'http://proxy:3128' });
-    assert.throws(() => LiteKubeConfig.fromYaml(kubeconfig({ token: 'x' }, { 'proxy-url': 'socks5://proxy:1080' }), '/'), /proxy-url 'socks5:\/\/proxy:1080' is not supported: use an http:\/\/ or https:\/\/ proxy/);
+    assert.deepEqual(kc.getCurrentCluster(), {
+      server: 'https://127.0.0.1:6443',
+      proxyUrl: 'http://proxy:3128',
+    });
+    assert.throws(
+      () => LiteKubeConfig.fromYaml(kubeconfig({ token: 'x' }, { 'proxy-url': 'socks5://proxy:1080' }), '/'),
+      /proxy-url 'socks5:\/\/proxy:1080' is not supported: use an http:\/\/ or https:\/\/ proxy/,
+    );
   });
 
   it('merges several files as kubectl does: first definition of a name wins, paths relative to their own file', async () => {
@@ -76,17 +98,44 @@ describe('runtime/kubeconfig (LiteKubeConfig)', () => {
       writeFileSync(join(dir, 'b', 'token'), 'TOKEN-B\n');
       const a = join(dir, 'a', 'config');
       const b = join(dir, 'b', 'config');
-      writeFileSync(a, JSON.stringify({ clusters: [{ name: 'c', cluster: { server: 'https://a', 'certificate-authority': 'ca.crt' } }], contexts: [{ name: 'x', context: { cluster: 'c', user: 'u' } }] }));
-      writeFileSync(b, JSON.stringify({
-        'current-context': 'x',
-        clusters: [{ name: 'c', cluster: { server: 'https://b', 'certificate-authority': 'ca.crt' } }, { name: 'd', cluster: { server: 'https://d' } }],
-        users: [{ name: 'u', user: { tokenFile: 'token' } }],
-        contexts: [{ name: 'x', context: { cluster: 'd', user: 'u' } }, { name: 'y', context: { cluster: 'd', user: 'u', namespace: 'n' } }],
-      }));
+      writeFileSync(
+        a,
+        JSON.stringify({
+          clusters: [{ name: 'c', cluster: { server: 'https://a', 'certificate-authority': 'ca.crt' } }],
+          contexts: [{ name: 'x', context: { cluster: 'c', user: 'u' } }],
+        }),
+      );
+      writeFileSync(
+        b,
+        JSON.stringify({
+          'current-context': 'x',
+          clusters: [
+            { name: 'c', cluster: { server: 'https://b', 'certificate-authority': 'ca.crt' } },
+            { name: 'd', cluster: { server: 'https://d' } },
+          ],
+          users: [{ name: 'u', user: { tokenFile: 'token' } }],
+          contexts: [
+            { name: 'x', context: { cluster: 'd', user: 'u' } },
+            { name: 'y', context: { cluster: 'd', user: 'u', namespace: 'n' } },
+          ],
+        }),
+      );
       const merged = mergeKubeconfigFiles([a, join(dir, 'none'), b]);
       assert.equal(merged['current-context'], 'x');
-      assert.deepEqual(merged.clusters?.map((c) => [c.name, c.cluster.server, c.cluster['certificate-authority']]), [['c', 'https://a', join(dir, 'a', 'ca.crt')], ['d', 'https://d', undefined]]);
-      assert.deepEqual(merged.contexts?.map((c) => [c.name, c.context.cluster]), [['x', 'c'], ['y', 'd']]);
+      assert.deepEqual(
+        merged.clusters?.map((c) => [c.name, c.cluster.server, c.cluster['certificate-authority']]),
+        [
+          ['c', 'https://a', join(dir, 'a', 'ca.crt')],
+          ['d', 'https://d', undefined],
+        ],
+      );
+      assert.deepEqual(
+        merged.contexts?.map((c) => [c.name, c.context.cluster]),
+        [
+          ['x', 'c'],
+          ['y', 'd'],
+        ],
+      );
       const x = LiteKubeConfig.fromFile([a, b]);
       assert.equal(x.getCurrentCluster().server, 'https://a');
       const y = LiteKubeConfig.fromFile([a, b], 'y');
@@ -104,25 +153,42 @@ describe('runtime/kubeconfig (LiteKubeConfig)', () => {
     assert.throws(() => LiteKubeConfig.fromYaml(kubeconfig({}), '/', 'nope'), /no context 'nope'/);
     assert.throws(() => LiteKubeConfig.fromYaml('{}', '/'), /no context/);
     assert.throws(() => LiteKubeConfig.fromYaml(kubeconfig({}), '/', 'nope'), /\(contexts: main, other\)/);
-    assert.throws(() => mergeKubeconfigFiles(['/no/such/a', '/no/such/b']), /none of the kubeconfig files exists/);
+    assert.throws(
+      () => mergeKubeconfigFiles(['/no/such/a', '/no/such/b']),
+      /none of the kubeconfig files exists/,
+    );
   });
 });
 
 describe('runtime/http-proxy (as Go net/http chooses a proxy)', () => {
   const u = (s: string): URL => new URL(s);
   it('takes the proxy-url first, else HTTPS_PROXY/HTTP_PROXY by scheme (either case), scheme defaulting to http', () => {
-    assert.equal(proxyFor(u('https://k8s:6443'), 'http://p:1', { HTTPS_PROXY: 'http://other:2' })?.host, 'p:1');
-    assert.equal(proxyFor(u('https://k8s:6443'), undefined, { https_proxy: 'proxy.corp:3128' })?.href, 'http://proxy.corp:3128/');
+    assert.equal(
+      proxyFor(u('https://k8s:6443'), 'http://p:1', { HTTPS_PROXY: 'http://other:2' })?.host,
+      'p:1',
+    );
+    assert.equal(
+      proxyFor(u('https://k8s:6443'), undefined, { https_proxy: 'proxy.corp:3128' })?.href,
+      'http://proxy.corp:3128/',
+    );
     assert.equal(proxyFor(u('http://k8s:8080'), undefined, { HTTPS_PROXY: 'http://p:1' }), undefined);
     assert.equal(proxyFor(u('http://k8s:8080'), undefined, { HTTP_PROXY: 'http://p:1' })?.host, 'p:1');
     assert.equal(proxyFor(u('https://k8s:6443'), undefined, {}), undefined);
   });
 
   it('never proxies localhost and loopback addresses from the environment', () => {
-    for (const s of ['https://localhost:6443', 'https://127.0.0.1:6443', 'https://127.3.2.1', 'https://[::1]:6443']) {
+    for (const s of [
+      'https://localhost:6443',
+      'https://127.0.0.1:6443',
+      'https://127.3.2.1',
+      'https://[::1]:6443',
+    ]) {
       assert.equal(proxyFor(u(s), undefined, { HTTPS_PROXY: 'http://p:1' }), undefined, s);
     }
-    assert.ok(proxyFor(u('https://127.0.0.1:6443'), 'http://p:1', {}), 'an explicit proxy-url applies to loopback too');
+    assert.ok(
+      proxyFor(u('https://127.0.0.1:6443'), 'http://p:1', {}),
+      'an explicit proxy-url applies to loopback too',
+    );
   });
 
   it('NO_PROXY: *, hosts, domains with and without a dot, IPs, CIDRs and ports', () => {
@@ -141,8 +207,13 @@ describe('runtime/http-proxy (as Go net/http chooses a proxy)', () => {
     assert.ok(no('k8s.corp', '6443', 'k8s.corp:6443'));
     assert.ok(!no('k8s.corp', '443', 'k8s.corp:6443'));
     assert.ok(no('K8S.Corp', '443', 'k8s.CORP'));
-    assert.equal(proxyFor(u('https://api.k8s.corp'), undefined, { HTTPS_PROXY: 'http://p:1', NO_PROXY: '.k8s.corp' }), undefined);
-    assert.ok(proxyFor(u('https://api.k8s.corp'), undefined, { HTTPS_PROXY: 'http://p:1', no_proxy: 'other.corp' }));
+    assert.equal(
+      proxyFor(u('https://api.k8s.corp'), undefined, { HTTPS_PROXY: 'http://p:1', NO_PROXY: '.k8s.corp' }),
+      undefined,
+    );
+    assert.ok(
+      proxyFor(u('https://api.k8s.corp'), undefined, { HTTPS_PROXY: 'http://p:1', no_proxy: 'other.corp' }),
+    );
   });
 
   it('reads Retry-After as seconds or an HTTP date', () => {

@@ -1,9 +1,15 @@
 import { strict as assert } from 'node:assert';
-import { helpText, parseDuration, parseOperatorOptions, type OperatorOptions } from '../../../src/runtime/options.js';
+import {
+  helpText,
+  parseDuration,
+  parseOperatorOptions,
+  type OperatorOptions,
+} from '../../../src/runtime/options.js';
 
 function ok(argv: string[], env: NodeJS.ProcessEnv = {}): OperatorOptions {
   const r = parseOperatorOptions(argv, env);
-  if (r.kind !== 'options') throw new Error(`expected options, got ${r.kind}: ${r.kind === 'error' ? r.message : ''}`);
+  if (r.kind !== 'options')
+    throw new Error(`expected options, got ${r.kind}: ${r.kind === 'error' ? r.message : ''}`);
   return r.options;
 }
 
@@ -41,14 +47,32 @@ describe('runtime/options', () => {
   });
 
   it('takes the environment, and a flag wins over it', () => {
-    const env = { POD_NAMESPACE: 'ops', CUTOVER_NAMESPACES: 'a, b', CUTOVER_WORKERS: '4', KUBECONFIG: '/k', CUTOVER_LEADER_ELECT: 'false' };
+    const env = {
+      POD_NAMESPACE: 'ops',
+      CUTOVER_NAMESPACES: 'a, b',
+      CUTOVER_WORKERS: '4',
+      KUBECONFIG: '/k',
+      CUTOVER_LEADER_ELECT: 'false',
+    };
     const o = ok([], env);
     assert.equal(o.leaderElectionNamespace, 'ops');
     assert.deepEqual(o.namespaces, ['a', 'b']);
     assert.equal(o.workers, 4);
     assert.equal(o.kubeconfig, '/k');
     assert.equal(o.leaderElect, false);
-    const f = ok(['--leader-election-namespace', 'x', '--namespaces=c', '--workers', '1', '--leader-elect', '--listen-address', '127.0.0.1:0'], env);
+    const f = ok(
+      [
+        '--leader-election-namespace',
+        'x',
+        '--namespaces=c',
+        '--workers',
+        '1',
+        '--leader-elect',
+        '--listen-address',
+        '127.0.0.1:0',
+      ],
+      env,
+    );
     assert.equal(f.leaderElectionNamespace, 'x');
     assert.deepEqual(f.namespaces, ['c']);
     assert.equal(f.workers, 1);
@@ -58,7 +82,15 @@ describe('runtime/options', () => {
   });
 
   it('supports --no-<bool>, repeated lists and the Jobs image', () => {
-    const o = ok(['--no-leader-elect', '--image', 'registry.nokta.io/cutover:1.2', '--namespaces', 'a', '--namespaces', 'b']);
+    const o = ok([
+      '--no-leader-elect',
+      '--image',
+      'registry.nokta.io/cutover:1.2',
+      '--namespaces',
+      'a',
+      '--namespaces',
+      'b',
+    ]);
     assert.equal(o.leaderElect, false);
     assert.equal(o.image, 'registry.nokta.io/cutover:1.2');
     assert.deepEqual(o.namespaces, ['a', 'b']);
@@ -72,14 +104,26 @@ describe('runtime/options', () => {
       assert.equal(r.kind, 'error');
       if (r.kind === 'error') assert.match(r.message, re);
     };
-    bad(['--frobnicate'], {}, /unknown flag '--frobnicate'; valid flags: --kubeconfig, --context, --namespaces/);
+    bad(
+      ['--frobnicate'],
+      {},
+      /unknown flag '--frobnicate'; valid flags: --kubeconfig, --context, --namespaces/,
+    );
     bad(['--leader-elec'], {}, /unknown flag '--leader-elec' \(did you mean --leader-elect\?\)/);
     bad(['--no-workers'], {}, /unknown flag '--no-workers'/);
     bad(['--leader-elect=yes'], {}, /flag --leader-elect takes no value/);
-    bad(['--workers', '--namespaces', 'a'], {}, /flag --workers needs a value \(N\), got the flag '--namespaces'/);
+    bad(
+      ['--workers', '--namespaces', 'a'],
+      {},
+      /flag --workers needs a value \(N\), got the flag '--namespaces'/,
+    );
     bad(['--workers'], {}, /needs a value/);
     bad(['--workers', 'many'], {}, /--workers: 'many' is not a positive integer/);
-    bad([], { CUTOVER_LEASE_DURATION: 'long' }, /CUTOVER_LEASE_DURATION: 'long' is not a duration: a duration must look like 90d/);
+    bad(
+      [],
+      { CUTOVER_LEASE_DURATION: 'long' },
+      /CUTOVER_LEASE_DURATION: 'long' is not a duration: a duration must look like 90d/,
+    );
     bad(['--resync-period', '1m1m'], {}, /--resync-period: '1m1m' is not a duration/);
     bad(['--renew-deadline', '20s'], {}, /renew-deadline must be shorter than --lease-duration/);
     bad(['--listen-address', 'nowhere'], {}, /host:port/);
@@ -96,7 +140,21 @@ describe('runtime/options', () => {
     const r = parseOperatorOptions(['--help']);
     assert.equal(r.kind, 'help');
     const text = helpText();
-    for (const s of ['--kubeconfig', '--context', 'CUTOVER_CONTEXT', '--[no-]leader-elect', '--namespaces', '--leader-election-namespace', '--lease-duration', 'CUTOVER_RENEW_DEADLINE', 'POD_NAMESPACE', '--listen-address', '--image', 'CUTOVER_IMAGE', 'default: 15s']) {
+    for (const s of [
+      '--kubeconfig',
+      '--context',
+      'CUTOVER_CONTEXT',
+      '--[no-]leader-elect',
+      '--namespaces',
+      '--leader-election-namespace',
+      '--lease-duration',
+      'CUTOVER_RENEW_DEADLINE',
+      'POD_NAMESPACE',
+      '--listen-address',
+      '--image',
+      'CUTOVER_IMAGE',
+      'default: 15s',
+    ]) {
       assert.ok(text.includes(s), `help mentions ${s}`);
     }
   });

@@ -14,7 +14,8 @@ function grantedKeys(rules: PolicyRule[], scope: 'cluster' | 'leader-election'):
   const s = new Set<string>();
   for (const r of rules) {
     assert.equal(r.resourceNames, undefined, 'the role names no objects');
-    for (const g of r.apiGroups) for (const res of r.resources) for (const v of r.verbs) s.add(`${g}|${res}|${v}|${scope}`);
+    for (const g of r.apiGroups)
+      for (const res of r.resources) for (const v of r.verbs) s.add(`${g}|${res}|${v}|${scope}`);
   }
   return s;
 }
@@ -24,7 +25,10 @@ const show = (keys: string[]): string => keys.map((k) => k.split('|').slice(0, 3
 describe('deploy/operator RBAC', () => {
   it('grants exactly the verbs the runtime, the controllers and the actuators use', () => {
     const { clusterRole, leaderElection } = operatorRules();
-    const granted = new Set([...grantedKeys(clusterRole, 'cluster'), ...grantedKeys(leaderElection, 'leader-election')]);
+    const granted = new Set([
+      ...grantedKeys(clusterRole, 'cluster'),
+      ...grantedKeys(leaderElection, 'leader-election'),
+    ]);
     const used = usageKeys(declaredUsage());
     const missing = [...used].filter((k) => !granted.has(k)).sort();
     const extra = [...granted].filter((k) => !used.has(k)).sort();
@@ -34,7 +38,9 @@ describe('deploy/operator RBAC', () => {
 
   it('lets scaleDeployment write the restore record on the Deployment (update), not only read it', () => {
     const { clusterRole } = operatorRules();
-    const deployments = clusterRole.filter((r) => r.apiGroups.includes('apps') && r.resources.includes('deployments'));
+    const deployments = clusterRole.filter(
+      (r) => r.apiGroups.includes('apps') && r.resources.includes('deployments'),
+    );
     assert.ok(deployments.some((r) => r.verbs.includes('update')));
   });
 });

@@ -86,37 +86,42 @@ describe('runtime/work-queue', () => {
 
   it('property: with concurrent workers no key is ever synced twice at once and every add is followed by a sync', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(fc.tuple(fc.constantFrom('a', 'b', 'c', 'd'), fc.nat(3)), { minLength: 1, maxLength: 60 }), fc.integer({ min: 1, max: 4 }), async (ops, workers) => {
-        const q = new WorkQueue();
-        const active = new Set<string>();
-        const addedAt = new Map<string, number>();
-        const syncStartedAt = new Map<string, number>();
-        let step = 0;
-        let violation = '';
-        const stop = new AbortController();
-        const loops = Array.from({ length: workers }, async () => {
-          for (;;) {
-            const k = await q.get(stop.signal);
-            if (k === undefined) return;
-            if (active.has(k)) violation = `key ${k} synced twice at once`;
-            active.add(k);
-            syncStartedAt.set(k, ++step);
-            await tick();
-            active.delete(k);
-            q.done(k);
+      fc.asyncProperty(
+        fc.array(fc.tuple(fc.constantFrom('a', 'b', 'c', 'd'), fc.nat(3)), { minLength: 1, maxLength: 60 }),
+        fc.integer({ min: 1, max: 4 }),
+        async (ops, workers) => {
+          const q = new WorkQueue();
+          const active = new Set<string>();
+          const addedAt = new Map<string, number>();
+          const syncStartedAt = new Map<string, number>();
+          let step = 0;
+          let violation = '';
+          const stop = new AbortController();
+          const loops = Array.from({ length: workers }, async () => {
+            for (;;) {
+              const k = await q.get(stop.signal);
+              if (k === undefined) return;
+              if (active.has(k)) violation = `key ${k} synced twice at once`;
+              active.add(k);
+              syncStartedAt.set(k, ++step);
+              await tick();
+              active.delete(k);
+              q.done(k);
+            }
+          });
+          for (const [key, pause] of ops) {
+            addedAt.set(key, ++step);
+            q.add(key);
+            for (let i = 0; i < pause; i++) await tick();
           }
-        });
-        for (const [key, pause] of ops) {
-          addedAt.set(key, ++step);
-          q.add(key);
-          for (let i = 0; i < pause; i++) await tick();
-        }
-        for (let i = 0; i < 20; i++) await tick();
-        stop.abort();
-        await Promise.all(loops);
-        assert.equal(violation, '');
-        for (const [k, at] of addedAt) assert.ok((syncStartedAt.get(k) ?? 0) > at, `key ${k} added at ${at} not synced after`);
-      }),
+          for (let i = 0; i < 20; i++) await tick();
+          stop.abort();
+          await Promise.all(loops);
+          assert.equal(violation, '');
+          for (const [k, at] of addedAt)
+            assert.ok((syncStartedAt.get(k) ?? 0) > at, `key ${k} added at ${at} not synced after`);
+        },
+      ),
       { numRuns: 100 },
     );
   });

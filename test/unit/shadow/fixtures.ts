@@ -6,13 +6,25 @@ import { parse } from 'yaml';
 
 export const SHADOW_INVALID_DIR = 'test/unit/shadow/fixtures/invalid';
 
-export function shadowInvalidFixtures(): { file: string; text: string; rules: unknown; expects: string[]; offlineOnly: boolean }[] {
+export function shadowInvalidFixtures(): {
+  file: string;
+  text: string;
+  rules: unknown;
+  expects: string[];
+  offlineOnly: boolean;
+}[] {
   return readdirSync(SHADOW_INVALID_DIR)
     .filter((f) => f.endsWith('.yaml'))
     .sort()
     .map((file) => {
       const text = readFileSync(join(SHADOW_INVALID_DIR, file), 'utf8');
-      return { file, text, rules: parse(text) as unknown, expects: [...text.matchAll(/^# expect: (.+)$/gm)].map((m) => m[1]!.trim()), offlineOnly: /^# offline-only$/m.test(text) };
+      return {
+        file,
+        text,
+        rules: parse(text) as unknown,
+        expects: [...text.matchAll(/^# expect: (.+)$/gm)].map((m) => m[1]!.trim()),
+        offlineOnly: /^# offline-only$/m.test(text),
+      };
     });
 }
 
@@ -23,4 +35,3 @@ export function documentedExample(): string {
   assert.ok(m, 'docs/shadow-proxy.md has no yaml example');
   return m[1]!;
 }
-

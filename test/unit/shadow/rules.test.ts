@@ -22,9 +22,14 @@ describe('shadow: rules files', () => {
   });
 
   it('has an invalid fixture for every CEL rule of the fragment', () => {
-    const messages = shadowInvalidFixtures().flatMap((f) => f.expects).join('\n');
+    const messages = shadowInvalidFixtures()
+      .flatMap((f) => f.expects)
+      .join('\n');
     for (const { path, rule } of collectRules(shadowComparisonSchema)) {
-      assert.ok(messages.includes(rule.message.split(':')[0]!), `no fixture exercises the rule at ${path || '(root)'}: ${rule.message}`);
+      assert.ok(
+        messages.includes(rule.message.split(':')[0]!),
+        `no fixture exercises the rule at ${path || '(root)'}: ${rule.message}`,
+      );
     }
   });
 
@@ -45,10 +50,19 @@ describe('shadow: rules files', () => {
   });
 
   it('reports YAML errors and files that are no mapping', () => {
-    assert.throws(() => parseRules('routes: [', 'broken.yaml'), (e: unknown) => e instanceof RulesError && /broken\.yaml: .*YAML error/s.test(e.message));
-    assert.deepEqual(validateRules([1, 2]).map((p) => p.message), ['the comparison rules must be a mapping (service, routes, defaults...): see docs/shadow-proxy.md']);
+    assert.throws(
+      () => parseRules('routes: [', 'broken.yaml'),
+      (e: unknown) => e instanceof RulesError && /broken\.yaml: .*YAML error/s.test(e.message),
+    );
+    assert.deepEqual(
+      validateRules([1, 2]).map((p) => p.message),
+      ['the comparison rules must be a mapping (service, routes, defaults...): see docs/shadow-proxy.md'],
+    );
     assert.deepEqual(validateRules({ routes: [{ template: '/a' }] }, 'spec.shadow.comparison[0]'), []);
-    assert.equal(validateRules({ routes: [{}] }, 'spec.shadow.comparison[0]')[0]!.path, 'spec.shadow.comparison[0].routes[0].template');
+    assert.equal(
+      validateRules({ routes: [{}] }, 'spec.shadow.comparison[0]')[0]!.path,
+      'spec.shadow.comparison[0].routes[0].template',
+    );
   });
 
   it('picks the first route whose template and methods match, and mirrors what the rules select', () => {
@@ -79,17 +93,35 @@ routes:
 
 describe('shadow: cutover shadow-proxy arguments', () => {
   it('parses the flags with node:util.parseArgs and explains bad ones', () => {
-    const a = parseShadowProxyArgs(['--legacy', 'http://127.0.0.1:8081', '--new=http://127.0.0.1:8082', '--rules', 'r.yaml', '--listen', ':9000', '--metrics-listen', '[::1]:9464', '--report-interval', '0']);
+    const a = parseShadowProxyArgs([
+      '--legacy',
+      'http://127.0.0.1:8081',
+      '--new=http://127.0.0.1:8082',
+      '--rules',
+      'r.yaml',
+      '--listen',
+      ':9000',
+      '--metrics-listen',
+      '[::1]:9464',
+      '--report-interval',
+      '0',
+    ]);
     assert.equal(a.legacy, 'http://127.0.0.1:8081');
     assert.equal(a.newUrl, 'http://127.0.0.1:8082');
     assert.deepEqual(a.listen, { host: '0.0.0.0', port: 9000 });
     assert.deepEqual(a.metricsListen, { host: '::1', port: 9464 });
     assert.equal(a.reportMs, 0);
     assert.deepEqual(parseShadowProxyArgs([]).listen, { host: '127.0.0.1', port: 8080 });
-    assert.throws(() => parseShadowProxyArgs(['--legacy', 'ftp://x']), /--legacy: only http:\/\/ and https:\/\//);
+    assert.throws(
+      () => parseShadowProxyArgs(['--legacy', 'ftp://x']),
+      /--legacy: only http:\/\/ and https:\/\//,
+    );
     assert.throws(() => parseShadowProxyArgs(['--new', 'http://u:p@x']), /must not carry credentials/);
     assert.throws(() => parseShadowProxyArgs(['--listen', 'localhost']), /--listen needs HOST:PORT/);
-    assert.throws(() => parseShadowProxyArgs(['--report-interval', 'often']), /--report-interval needs a duration/);
+    assert.throws(
+      () => parseShadowProxyArgs(['--report-interval', 'often']),
+      /--report-interval needs a duration/,
+    );
     assert.throws(() => parseShadowProxyArgs(['--bogus']), /unknown flag '--bogus'/);
     assert.throws(() => parseHostPort('--listen', '1.2.3.4:99999'), /HOST:PORT/);
   });
