@@ -23,9 +23,10 @@ import { aggregateSql, runReconciliation } from '../src/reconciliation/engine.js
 import {
   generateNokta,
   planInjections,
+  tenantSpread,
   familyCounts,
   samplesDir,
-} from '../src/reconciliation/nokta/generator.js';
+} from '../src/devenv/nokta-data/generator.js';
 import type { RunResult } from '../src/reconciliation/result.js';
 
 const MYSQL_ADMIN = process.env.TEST_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/mysql';
@@ -161,7 +162,7 @@ export async function runReconciliationBench(args: string[]): Promise<void> {
       `    rows per second (legacy rows of count/rowHash checks; each also read on the target): ${Math.round(rows / (equalMs / 1000)).toLocaleString('en-US')}`,
     );
     // inject 10 differing rows (missing ×2, extra, 0.01, tax, wrong tenant (2 keys), 1 h shift, settlement, + one more 0.01)
-    const inj = planInjections(counts, tenants, 'bench');
+    const inj = planInjections(counts, tenantSpread(tenants), 'bench');
     const pc = new pg.Client({ connectionString: targetUrl });
     await pc.connect();
     const extraId = Math.max(1, Math.floor(scale / 3));

@@ -12,7 +12,7 @@ import { parseAllDocuments } from 'yaml';
 import { useCluster, stopSharedCluster } from '../test/support/cluster.js';
 import { createMysqlDatabase, createPostgresDatabase } from '../test/support/databases.js';
 import { repoRoot } from '../src/devenv/devenv-state.js';
-import { generateNokta } from '../src/reconciliation/nokta/generator.js';
+import { generateNokta } from '../src/devenv/nokta-data/generator.js';
 import { reconciliationController } from '../src/controllers/reconciliation/sync.js';
 import { RECONCILIATION } from '../src/controllers/kinds.js';
 import { kubeTransport } from '../src/runtime/informer.js';

@@ -21,7 +21,7 @@ import { parseAllDocuments } from 'yaml';
 import { clusterDir, clusterUp, kubectl } from './local-cluster.js';
 import { repoRoot } from './devenv-state.js';
 import { pidAlive } from './processes.js';
-import { generateNokta } from '../reconciliation/nokta/generator.js';
+import { generateNokta } from './nokta-data/generator.js';
 import type { Reconciliation } from '../api/index.js';
 
 const NAMESPACE = 'nokta';

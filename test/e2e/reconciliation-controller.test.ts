@@ -14,7 +14,7 @@ import { useCluster, type TestCluster } from '../support/cluster.js';
 import { createMysqlDatabase, createPostgresDatabase, type TestDatabase } from '../support/databases.js';
 import { startPodRunner, RUN_LABEL, type PodRunner } from '../support/pod-runner.js';
 import { repoRoot } from '../../src/devenv/devenv-state.js';
-import { generateNokta, type GenerateResult } from '../../src/reconciliation/nokta/generator.js';
+import { generateNokta, type GenerateResult } from '../../src/devenv/nokta-data/generator.js';
 import { startOperator, type OperatorProcess } from '../support/operator-process.js';
 import { operatorIdentity, type OperatorIdentity } from '../support/operator-identity.js';
 import { followOperator } from '../support/api-usage.js';

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import type { Reconciliation, ReconciliationStatus } from '../../../src/api/index.js';
 import { repoRoot } from '../../../src/devenv/devenv-state.js';
-import { generateNokta } from '../../../src/reconciliation/nokta/generator.js';
+import { generateNokta } from '../../../src/devenv/nokta-data/generator.js';
 import { reconciliationController } from '../../../src/controllers/reconciliation/sync.js';
 import { RECONCILIATION } from '../../../src/controllers/kinds.js';
 import type { TransportFactory } from '../../../src/runtime/controller.js';

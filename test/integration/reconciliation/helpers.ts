@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import { planFromSpec, type ReconciliationPlan } from '../../../src/reconciliation/plan.js';
 import { connect, type SqlConnection } from '../../../src/reconciliation/connection.js';
-import { samplesDir } from '../../../src/reconciliation/nokta/generator.js';
+import { samplesDir } from '../../../src/devenv/nokta-data/generator.js';
 import type { DifferingKey } from '../../../src/reconciliation/result.js';
 
 export function manifestPlan(file: string): ReconciliationPlan {

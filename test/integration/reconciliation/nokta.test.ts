@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
 import { createMysqlDatabase, createPostgresDatabase, type TestDatabase } from '../../support/databases.js';
-import { generateNokta, type GenerateResult } from '../../../src/reconciliation/nokta/generator.js';
+import { generateNokta, type GenerateResult } from '../../../src/devenv/nokta-data/generator.js';
 import { runReconciliation } from '../../../src/reconciliation/engine.js';
 import { mergeResults, type RunResult } from '../../../src/reconciliation/result.js';
 import { variancePercent } from '../../../src/reconciliation/decimal.js';

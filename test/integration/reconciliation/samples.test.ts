@@ -15,7 +15,7 @@ import {
   samplesDir,
   type ExpectedKey,
   type GenerateResult,
-} from '../../../src/reconciliation/nokta/generator.js';
+} from '../../../src/devenv/nokta-data/generator.js';
 import {
   connect,
   mergeResults,

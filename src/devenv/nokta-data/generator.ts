@@ -8,8 +8,9 @@
  * instant), `total` NUMERIC(14,3) vs DECIMAL(12,2) (10.5 vs 10.500), customer names with
  * trailing blanks in legacy, e-mails mixed case in legacy and lower case in the target.
  *
- * Usage: node dist/src/reconciliation/nokta/generator.js --legacy-url URL --target-url URL
+ * Usage: node dist/src/devenv/nokta-data/generator.js --legacy-url URL --target-url URL
  *        [--scale 10000] [--tenants 10] [--seed nokta] [--inject]
+ *        [--spread even|zipf] [--bunched 40]
  */
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -26,10 +27,67 @@ export interface NoktaOptions {
   /** Start of the data's time span (180 days from here). Default: 120 days before now, midnight UTC. */
   baseDate?: Date;
   inject?: boolean;
+  /**
+   * How rows spread over tenants: `even` (row n → tenant n mod T + 1, the default) or `zipf`
+   * (tenant i holds a share ∝ 1/i^1.1: with 50 tenants the largest holds about a quarter of
+   * every table, as in a real multi-tenant POS).
+   */
+  spread?: 'even' | 'zipf';
+  /**
+   * With `inject`: besides the spread differences, change this many orders of the largest tenant
+   * (a discount off by 0.01..0.40 each), the way an incident bunches errors in one tenant.
+   */
+  bunched?: number;
+}
+
+/** Row id → tenant, the same in SQL (`sql`, over the column `n`) and in JavaScript (`of`). */
+export interface TenantSpread {
+  count: number;
+  sql: string;
+  of(id: number): number;
+}
+
+const SPREAD_BUCKETS = 10_007;
+const SPREAD_MULTIPLIER = 7_919;
+
+/** The tenant mapping of `spread` over `T` tenants (see NoktaOptions.spread). */
+export function tenantSpread(T: number, spread: 'even' | 'zipf' = 'even'): TenantSpread {
+  if (spread === 'even' || T === 1) return { count: T, sql: `(MOD(n, ${T}) + 1)`, of: (id) => (id % T) + 1 };
+  const weights = Array.from({ length: T }, (_, i) => 1 / (i + 1) ** 1.1);
+  const total = weights.reduce((a, b) => a + b, 0);
+  // upper bucket bound (exclusive) of each tenant; every tenant gets at least one bucket
+  const bounds: number[] = [];
+  let acc = 0;
+  for (const [i, w] of weights.entries()) {
+    acc += w;
+    const floor = (bounds[i - 1] ?? 0) + 1;
+    bounds.push(i === T - 1 ? SPREAD_BUCKETS : Math.max(floor, Math.round((acc / total) * SPREAD_BUCKETS)));
+  }
+  const bucket = `MOD(n * ${SPREAD_MULTIPLIER}, ${SPREAD_BUCKETS})`;
+  const sql = `(CASE ${bounds
+    .slice(0, -1)
+    .map((b, i) => `WHEN ${bucket} < ${b} THEN ${i + 1}`)
+    .join(' ')} ELSE ${T} END)`;
+  return {
+    count: T,
+    sql,
+    of: (id) => {
+      const b = (id * SPREAD_MULTIPLIER) % SPREAD_BUCKETS;
+      const i = bounds.findIndex((x) => b < x);
+      return i < 0 ? T : i + 1;
+    },
+  };
 }
 
 export type InjectionKind =
-  'missing' | 'extra' | 'amountOff' | 'changedTax' | 'changedSettlement' | 'wrongTenant' | 'timeShift';
+  | 'missing'
+  | 'extra'
+  | 'amountOff'
+  | 'changedTax'
+  | 'changedSettlement'
+  | 'wrongTenant'
+  | 'timeShift'
+  | 'bunched';
 
 export interface ExpectedKey {
   tenant: string;
@@ -122,14 +180,14 @@ function dialect(isMysql: boolean, base: Date): Sql {
 
 const SPAN = 180 * 86400;
 
-function orderExprs(d: Sql, T: number, S: number, C: number): Record<string, string> {
+function orderExprs(d: Sql, T: TenantSpread, S: number, C: number): Record<string, string> {
   const c1 = `(MOD(n * 7919 + ${S}, 20000) + 100)`;
   const c2 = `(MOD(n * 104729 + ${S}, 15000) + 50)`;
   const tax = d.idiv(`(${c1} + ${c2}) * 18`, '100');
   const disc = `(CASE WHEN MOD(n, 5) = 0 THEN ${d.idiv(c1, '10')} ELSE 0 END)`;
   return {
     id: 'n',
-    tenant: `MOD(n, ${T}) + 1`,
+    tenant: T.sql,
     orderNo: `CONCAT('PO-', LPAD(${d.str('n')}, 8, '0'))`,
     customer: `MOD(n * 31, ${C}) + 1`,
     status: `(CASE WHEN MOD(n, 10) = 0 THEN 'refunded' ELSE 'paid' END)`,
@@ -147,7 +205,7 @@ function orderExprs(d: Sql, T: number, S: number, C: number): Record<string, str
   };
 }
 
-function legacyInserts(d: Sql, k: NoktaCounts, T: number, S: number): string[] {
+function legacyInserts(d: Sql, k: NoktaCounts, T: TenantSpread, S: number): string[] {
   const o = orderExprs(d, T, S, k.customers);
   const amount = `(MOD(n * 4001 + ${S}, 500000) + 1000)`;
   const itax = d.idiv(`${amount} * 18`, '100');
@@ -156,26 +214,26 @@ function legacyInserts(d: Sql, k: NoktaCounts, T: number, S: number): string[] {
     `INSERT INTO pos_orders (id, tenant_id, order_no, customer_id, status, subtotal, tax, discount, total, payment_ref, payment_method, created_at)
      SELECT ${o.id}, ${o.tenant}, ${o.orderNo}, ${o.customer}, ${o.status}, ${o.subtotal}, ${o.tax}, ${o.discount}, ${o.total}, ${o.paymentRef}, ${o.method}, ${o.createdAt} FROM ${d.seq(k.orders)}`,
     `INSERT INTO customers (id, tenant_id, name, email, address_line, city, loyalty_points, loyalty_balance, created_at)
-     SELECT n, MOD(n, ${T}) + 1, CONCAT('Customer ', n, CASE WHEN MOD(n, 7) = 0 THEN '  ' ELSE '' END),
+     SELECT n, ${T.sql}, CONCAT('Customer ', n, CASE WHEN MOD(n, 7) = 0 THEN '  ' ELSE '' END),
        CASE WHEN MOD(n, 13) = 0 THEN NULL ELSE CONCAT('User', n, '@Nokta.Example') END,
        CONCAT(n, ' Istiklal Cd.'), CASE MOD(n, 3) WHEN 0 THEN 'Istanbul' WHEN 1 THEN 'Ankara' ELSE 'Izmir' END,
        MOD(n * 17, 5000), ${d.money(`MOD(n * 131 + ${S}, 100000)`)}, ${d.ts(`MOD(n * 1299709, ${SPAN})`)} FROM ${d.seq(k.customers)}`,
     `INSERT INTO drivers (id, tenant_id, name, phone, tasks_completed, route_km, settlement_amount, settled_at)
-     SELECT n, MOD(n, ${T}) + 1, CONCAT('Driver ', n), CONCAT('+90555', LPAD(n, 7, '0')), 1 + CASE WHEN MOD(n, 2) = 0 THEN 1 ELSE 0 END,
+     SELECT n, ${T.sql}, CONCAT('Driver ', n), CONCAT('+90555', LPAD(n, 7, '0')), 1 + CASE WHEN MOD(n, 2) = 0 THEN 1 ELSE 0 END,
        ${d.money(`MOD(n * 37, 50000)`)}, ${d.money(`MOD(n * 977 + ${S}, 900000) + 1000`)},
        CASE WHEN MOD(n, 11) = 0 THEN NULL ELSE ${d.ts(`MOD(n * 15485863, ${SPAN})`)} END FROM ${d.seq(k.drivers)}`,
     `INSERT INTO call_logs (id, tenant_id, caller_phone, agent, queue_name, wait_seconds, duration_seconds, outcome, started_at)
-     SELECT n, MOD(n, ${T}) + 1, CONCAT('+90212', LPAD(n, 7, '0')), CASE WHEN MOD(n, 17) = 0 THEN NULL ELSE CONCAT('agent', MOD(n, 40)) END,
+     SELECT n, ${T.sql}, CONCAT('+90212', LPAD(n, 7, '0')), CASE WHEN MOD(n, 17) = 0 THEN NULL ELSE CONCAT('agent', MOD(n, 40)) END,
        CASE MOD(n, 3) WHEN 0 THEN 'orders' WHEN 1 THEN 'support' ELSE 'vip' END, MOD(n * 13, 600), MOD(n * 29, 1800) + 10,
        CASE MOD(n, 4) WHEN 1 THEN 'abandoned' WHEN 3 THEN 'transferred' ELSE 'completed' END, ${d.ts(`MOD(n * 982451, ${SPAN})`)} FROM ${d.seq(k.calls)}`,
     `INSERT INTO invoices (id, tenant_id, invoice_no, amount, tax, discount, paid_amount, payment_channel, plan_code, quota_used, issued_at)
-     SELECT n, MOD(n, ${T}) + 1, CONCAT('INV-', LPAD(n, 8, '0')), ${d.money(amount)}, ${d.money(itax)}, ${d.money(idisc)}, ${d.money(`${amount} + ${itax} - ${idisc}`)},
+     SELECT n, ${T.sql}, CONCAT('INV-', LPAD(n, 8, '0')), ${d.money(amount)}, ${d.money(itax)}, ${d.money(idisc)}, ${d.money(`${amount} + ${itax} - ${idisc}`)},
        CASE MOD(n, 3) WHEN 0 THEN 'card' WHEN 1 THEN 'transfer' ELSE 'cash' END, CASE MOD(n, 3) WHEN 0 THEN 'basic' WHEN 1 THEN 'pro' ELSE 'enterprise' END,
        MOD(n * 7, 10000), ${d.ts(`MOD(n * 7368787, ${SPAN})`)} FROM ${d.seq(k.invoices)}`,
   ];
 }
 
-function targetInserts(d: Sql, k: NoktaCounts, T: number, S: number): string[] {
+function targetInserts(d: Sql, k: NoktaCounts, T: TenantSpread, S: number): string[] {
   const o = orderExprs(d, T, S, k.customers);
   const amount = `(MOD(n * 4001 + ${S}, 500000) + 1000)`;
   const itax = d.idiv(`${amount} * 18`, '100');
@@ -190,40 +248,41 @@ function targetInserts(d: Sql, k: NoktaCounts, T: number, S: number): string[] {
     `INSERT INTO order_payments (id, order_id, tenant_id, gateway_ref, method, amount)
      SELECT n, n, ${o.tenant}, ${o.paymentRef}, ${o.method}, ${o.total} FROM ${d.seq(k.orders)}`,
     `INSERT INTO customers (id, tenant_id, name, email, created_at)
-     SELECT n, MOD(n, ${T}) + 1, CONCAT('Customer ', n), CASE WHEN MOD(n, 13) = 0 THEN NULL ELSE CONCAT('user', n, '@nokta.example') END,
+     SELECT n, ${T.sql}, CONCAT('Customer ', n), CASE WHEN MOD(n, 13) = 0 THEN NULL ELSE CONCAT('user', n, '@nokta.example') END,
        ${d.ts(`MOD(n * 1299709, ${SPAN})`)} FROM ${d.seq(k.customers)}`,
     `INSERT INTO customer_addresses (id, customer_id, tenant_id, line1, city, is_primary)
-     SELECT n, n, MOD(n, ${T}) + 1, CONCAT(n, ' Istiklal Cd.'), CASE MOD(n, 3) WHEN 0 THEN 'Istanbul' WHEN 1 THEN 'Ankara' ELSE 'Izmir' END, TRUE FROM ${d.seq(k.customers)}`,
+     SELECT n, n, ${T.sql}, CONCAT(n, ' Istiklal Cd.'), CASE MOD(n, 3) WHEN 0 THEN 'Istanbul' WHEN 1 THEN 'Ankara' ELSE 'Izmir' END, TRUE FROM ${d.seq(k.customers)}`,
     `INSERT INTO customer_loyalty_balances (customer_id, tenant_id, points, balance)
-     SELECT n, MOD(n, ${T}) + 1, MOD(n * 17, 5000), ${d.money(`MOD(n * 131 + ${S}, 100000)`)} FROM ${d.seq(k.customers)}`,
-    `INSERT INTO drivers (id, tenant_id, name, phone) SELECT n, MOD(n, ${T}) + 1, CONCAT('Driver ', n), CONCAT('+90555', LPAD(${d.str('n')}, 7, '0')) FROM ${d.seq(k.drivers)}`,
-    `INSERT INTO driver_tasks (id, driver_id, tenant_id, status) SELECT 2 * n - 1, n, MOD(n, ${T}) + 1, 'done' FROM ${d.seq(k.drivers)}`,
-    `INSERT INTO driver_tasks (id, driver_id, tenant_id, status) SELECT 2 * n, n, MOD(n, ${T}) + 1, CASE WHEN MOD(n, 2) = 0 THEN 'done' ELSE 'open' END FROM ${d.seq(k.drivers)}`,
-    `INSERT INTO driver_routes (id, driver_id, tenant_id, km) SELECT n, n, MOD(n, ${T}) + 1, ${d.money(`MOD(n * 37, 50000)`)} FROM ${d.seq(k.drivers)}`,
+     SELECT n, ${T.sql}, MOD(n * 17, 5000), ${d.money(`MOD(n * 131 + ${S}, 100000)`)} FROM ${d.seq(k.customers)}`,
+    `INSERT INTO drivers (id, tenant_id, name, phone) SELECT n, ${T.sql}, CONCAT('Driver ', n), CONCAT('+90555', LPAD(${d.str('n')}, 7, '0')) FROM ${d.seq(k.drivers)}`,
+    `INSERT INTO driver_tasks (id, driver_id, tenant_id, status) SELECT 2 * n - 1, n, ${T.sql}, 'done' FROM ${d.seq(k.drivers)}`,
+    `INSERT INTO driver_tasks (id, driver_id, tenant_id, status) SELECT 2 * n, n, ${T.sql}, CASE WHEN MOD(n, 2) = 0 THEN 'done' ELSE 'open' END FROM ${d.seq(k.drivers)}`,
+    `INSERT INTO driver_routes (id, driver_id, tenant_id, km) SELECT n, n, ${T.sql}, ${d.money(`MOD(n * 37, 50000)`)} FROM ${d.seq(k.drivers)}`,
     `INSERT INTO driver_settlements (id, driver_id, tenant_id, amount, settled_at)
-     SELECT n, n, MOD(n, ${T}) + 1, ${d.money(`MOD(n * 977 + ${S}, 900000) + 1000`)}, CASE WHEN MOD(n, 11) = 0 THEN NULL ELSE ${d.ts(`MOD(n * 15485863, ${SPAN})`)} END FROM ${d.seq(k.drivers)}`,
+     SELECT n, n, ${T.sql}, ${d.money(`MOD(n * 977 + ${S}, 900000) + 1000`)}, CASE WHEN MOD(n, 11) = 0 THEN NULL ELSE ${d.ts(`MOD(n * 15485863, ${SPAN})`)} END FROM ${d.seq(k.drivers)}`,
     `INSERT INTO call_center_calls (id, tenant_id, caller_phone, agent, duration_seconds, outcome, started_at)
-     SELECT n, MOD(n, ${T}) + 1, CONCAT('+90212', LPAD(${d.str('n')}, 7, '0')), CASE WHEN MOD(n, 17) = 0 THEN NULL ELSE CONCAT('agent', MOD(n, 40)) END,
+     SELECT n, ${T.sql}, CONCAT('+90212', LPAD(${d.str('n')}, 7, '0')), CASE WHEN MOD(n, 17) = 0 THEN NULL ELSE CONCAT('agent', MOD(n, 40)) END,
        MOD(n * 29, 1800) + 10, CASE MOD(n, 4) WHEN 1 THEN 'abandoned' WHEN 3 THEN 'transferred' ELSE 'completed' END, ${d.ts(`MOD(n * 982451, ${SPAN})`)} FROM ${d.seq(k.calls)}`,
     `INSERT INTO call_queue_events (id, call_id, tenant_id, queue_name, wait_seconds)
-     SELECT n, n, MOD(n, ${T}) + 1, CASE MOD(n, 3) WHEN 0 THEN 'orders' WHEN 1 THEN 'support' ELSE 'vip' END, MOD(n * 13, 600) FROM ${d.seq(k.calls)}`,
+     SELECT n, n, ${T.sql}, CASE MOD(n, 3) WHEN 0 THEN 'orders' WHEN 1 THEN 'support' ELSE 'vip' END, MOD(n * 13, 600) FROM ${d.seq(k.calls)}`,
     `INSERT INTO billing_invoices (id, tenant_id, invoice_no, amount, tax, discount, issued_at)
-     SELECT n, MOD(n, ${T}) + 1, CONCAT('INV-', LPAD(${d.str('n')}, 8, '0')), ${d.money(amount)}, ${d.money(itax)}, ${d.money(idisc)}, ${d.ts(`MOD(n * 7368787, ${SPAN})`)} FROM ${d.seq(k.invoices)}`,
+     SELECT n, ${T.sql}, CONCAT('INV-', LPAD(${d.str('n')}, 8, '0')), ${d.money(amount)}, ${d.money(itax)}, ${d.money(idisc)}, ${d.ts(`MOD(n * 7368787, ${SPAN})`)} FROM ${d.seq(k.invoices)}`,
     `INSERT INTO billing_payments (id, invoice_id, tenant_id, channel, amount)
-     SELECT n, n, MOD(n, ${T}) + 1, CASE MOD(n, 3) WHEN 0 THEN 'card' WHEN 1 THEN 'transfer' ELSE 'cash' END, ${d.money(`${amount} + ${itax} - ${idisc}`)} FROM ${d.seq(k.invoices)}`,
+     SELECT n, n, ${T.sql}, CASE MOD(n, 3) WHEN 0 THEN 'card' WHEN 1 THEN 'transfer' ELSE 'cash' END, ${d.money(`${amount} + ${itax} - ${idisc}`)} FROM ${d.seq(k.invoices)}`,
     `INSERT INTO billing_plan_quotas (id, invoice_id, tenant_id, plan_code, quota_used)
-     SELECT n, n, MOD(n, ${T}) + 1, CASE MOD(n, 3) WHEN 0 THEN 'basic' WHEN 1 THEN 'pro' ELSE 'enterprise' END, MOD(n * 7, 10000) FROM ${d.seq(k.invoices)}`,
+     SELECT n, n, ${T.sql}, CASE MOD(n, 3) WHEN 0 THEN 'basic' WHEN 1 THEN 'pro' ELSE 'enterprise' END, MOD(n * 7, 10000) FROM ${d.seq(k.invoices)}`,
   ];
 }
-
-const tenantOf = (id: number, T: number): number => (id % T) + 1;
 
 /** Picks distinct order ids and writes the target-side statements for each injected difference. */
 export function planInjections(
   k: NoktaCounts,
-  T: number,
+  spread: TenantSpread,
   seed: string,
+  bunched = 0,
 ): { statements: string[]; injections: Injection[] } {
+  const T = spread.count;
+  const tenantOf = (id: number): number => spread.of(id);
   const rnd = prng(seedNumber(seed) + 7);
   const used = new Set<number>();
   const pick = (max: number): number => {
@@ -237,7 +296,7 @@ export function planInjections(
   };
   const s: string[] = [];
   const inj: Injection[] = [];
-  const t = (id: number): string => String(tenantOf(id, T));
+  const t = (id: number): string => String(tenantOf(id));
   const del = (id: number): string[] => [
     `DELETE FROM order_payments WHERE order_id = ${id}`,
     `DELETE FROM order_items WHERE order_id = ${id}`,
@@ -252,7 +311,7 @@ export function planInjections(
     expected: [m1, m2].map((id) => ({ tenant: t(id), key: String(id), kind: 'missing' as const })),
   });
   const extra = k.orders + 1;
-  const et = tenantOf(extra, T);
+  const et = tenantOf(extra);
   s.push(
     `INSERT INTO orders (id, tenant_id, order_no, customer_id, status, subtotal, tax, discount, total, created_at) VALUES (${extra}, ${et}, 'PO-EXTRA', 1, 'paid', 10.00, 1.80, 0, 11.80, TIMESTAMPTZ '2026-01-01 00:00:00+00' + INTERVAL '1 day' * 0)`,
     `INSERT INTO order_items (id, order_id, tenant_id, sku, quantity, amount) VALUES (${2 * extra - 1}, ${extra}, ${et}, 'SKU-X', 1, 10.00)`,
@@ -281,7 +340,7 @@ export function planInjections(
     expected: [{ tenant: t(x), key: String(x), kind: 'changed', columns: ['tax'] }],
   });
   const w = pick(k.orders);
-  const wt = (tenantOf(w, T) % T) + 1;
+  const wt = (tenantOf(w) % T) + 1;
   s.push(
     `UPDATE orders SET tenant_id = ${wt} WHERE id = ${w}`,
     `UPDATE order_payments SET tenant_id = ${wt} WHERE order_id = ${w}`,
@@ -309,6 +368,23 @@ export function planInjections(
     family: 'drivers',
     expected: [{ tenant: t(dr), key: String(dr), kind: 'changed', columns: ['settlement_amount'] }],
   });
+  if (bunched > 0) {
+    // the largest tenant: tenant 1 under both spreads
+    const ids: number[] = [];
+    for (let tries = 0; ids.length < bunched && tries < bunched * 1000; tries++) {
+      const id = pick(k.orders);
+      if (tenantOf(id) === 1) ids.push(id);
+      else used.delete(id);
+    }
+    ids.forEach((id, i) =>
+      s.push(`UPDATE orders SET discount = discount + ${((i % 40) + 1) / 100} WHERE id = ${id}`),
+    );
+    inj.push({
+      kind: 'bunched',
+      family: 'pos_orders',
+      expected: ids.map((id) => ({ tenant: '1', key: String(id), kind: 'changed', columns: ['discount'] })),
+    });
+  }
   return { statements: s, injections: inj };
 }
 
@@ -333,7 +409,7 @@ export async function generateNokta(
   const counts = familyCounts(opts.scale);
   const base = opts.baseDate ?? defaultBase();
   const S = seedNumber(opts.seed);
-  const T = Math.max(1, opts.tenants);
+  const T = tenantSpread(Math.max(1, opts.tenants), opts.spread);
   const loadLegacy = async (): Promise<void> => {
     const conn = await mysql.createConnection({ uri: legacyUrl, multipleStatements: false });
     try {
@@ -346,7 +422,7 @@ export async function generateNokta(
       await conn.end();
     }
   };
-  const inj = planInjections(counts, T, opts.seed);
+  const inj = planInjections(counts, T, opts.seed, opts.bunched ?? 0);
   const loadTarget = async (): Promise<void> => {
     const client = new pg.Client({ connectionString: targetUrl });
     await client.connect();
@@ -383,7 +459,7 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const target = arg(argv, '--target-url') ?? process.env.CUTOVER_TARGET_URL;
   if (!legacy || !target) {
     process.stderr.write(
-      'usage: generator --legacy-url mysql://… --target-url postgres://… [--scale N] [--tenants N] [--seed S] [--inject]\n',
+      'usage: generator --legacy-url mysql://… --target-url postgres://… [--scale N] [--tenants N] [--seed S] [--inject] [--spread even|zipf] [--bunched N]\n',
     );
     process.exitCode = 2;
   } else {
@@ -392,6 +468,8 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
       tenants: Number(arg(argv, '--tenants') ?? 10),
       seed: arg(argv, '--seed') ?? 'nokta',
       inject: argv.includes('--inject'),
+      spread: arg(argv, '--spread') === 'zipf' ? 'zipf' : 'even',
+      bunched: Number(arg(argv, '--bunched') ?? 0),
     }).then(
       (r) => process.stdout.write(JSON.stringify(r, null, 2) + '\n'),
       (e: unknown) => {
