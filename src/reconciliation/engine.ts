@@ -14,9 +14,21 @@
  * shard 0 only). `mergeResults` of all shards gives the verdicts of an unsharded run.
  */
 import { addDecimals, normalizeDecimal, parseDecimal, formatScaled } from './decimal.js';
-import { dialectFor, hash32Js, Params, type Dialect, type Side } from './dialect.js';
+import { hash32Js, Params } from './dialect.js';
+import { SideSql, type Cell, type RunFilters } from './side-sql.js';
+import {
+  bucketLayout,
+  bucketRange,
+  isIntegerKey,
+  planPasses,
+  runPass,
+  type BucketAgg,
+  type BucketDef,
+  type Pass,
+  type TenantTotals,
+} from './scan-pass.js';
 import type { Row, SqlConnection } from './connection.js';
-import type { CheckPlan, ColumnMapping, ReconciliationPlan, SideSource } from './plan.js';
+import type { CheckPlan, ReconciliationPlan } from './plan.js';
 import {
   errorCheck,
   finishCheck,
@@ -57,125 +69,18 @@ export interface RunOptions {
   segments?: number;
   /** A segment with at most this many rows is fetched row by row (default 256). */
   leafRows?: number;
-}
-
-const KEY_COLUMN_DEFAULT: Pick<ColumnMapping, 'type' | 'scale' | 'transforms' | 'precision'> = {
-  type: 'text',
-  scale: 0,
-  transforms: [],
-  precision: 0,
-};
-
-/** Everything needed to write SQL for one side of one check. */
-class SideSql {
-  readonly d: Dialect;
-
-  constructor(
-    readonly side: Side,
-    readonly conn: SqlConnection,
-    readonly src: SideSource,
-    readonly check: CheckPlan,
-    private readonly plan: ReconciliationPlan,
-    private readonly filters: RunFilters,
-  ) {
-    this.d = dialectFor(conn.engine);
-  }
-
+  /** Key-range buckets of a rowHash check with one integer key, in its shared scan (default 256). */
+  buckets?: number;
   /**
-   * The FROM item. For a whole-table aggregate on MySQL/MariaDB, the optimizer likes to read
-   * rows through the (tenant, …) secondary index to skip a temporary table, which means one
-   * random primary-key lookup per row (15× slower at 1M rows): `USE INDEX FOR GROUP BY ()` keeps
-   * the WHERE's index use and makes it scan the table in order instead.
+   * Checks over the same source share one scan per side, and integer keys are bucketed in it
+   * (default true). `false` runs the reference algorithm: one scan per check and side, then
+   * bisection from the whole key range of each differing tenant.
    */
-  from(aggregate = false): string {
-    if (this.src.table)
-      return `${this.d.quote(this.src.table)} AS src${aggregate && this.d.engine === 'mysql' ? ' USE INDEX FOR GROUP BY ()' : ''}`;
-    return `(${this.src.query ?? ''}) AS src`;
-  }
-
-  col(name: string): string {
-    return `src.${this.d.quote(name)}`;
-  }
-
-  colName(c: ColumnMapping): string {
-    return this.side === 'legacy' ? c.legacy : c.target;
-  }
-
-  tenant(): string {
-    return this.col(this.src.tenantColumn);
-  }
-
-  keyMapping(k: string): ColumnMapping {
-    return (
-      this.check.columns.find((c) => c.name === k) ?? { name: k, legacy: k, target: k, ...KEY_COLUMN_DEFAULT }
-    );
-  }
-
-  keyCols(): string[] {
-    return this.check.key.map((k) => this.col(this.colName(this.keyMapping(k))));
-  }
-
-  keyCanon(): string[] {
-    return this.check.key.map((k) =>
-      this.d.canonical(this.col(this.colName(this.keyMapping(k))), this.keyMapping(k), this.side),
-    );
-  }
-
-  keyText(): string {
-    return this.d.concat(this.keyCanon());
-  }
-
-  columnCanon(): string[] {
-    return this.check.columns.map((c) => this.d.canonical(this.col(this.colName(c)), c, this.side));
-  }
-
-  rowHash(): string {
-    return this.d.hash60(this.d.concat([...this.keyCanon(), ...this.columnCanon()]));
-  }
-
-  /** WHERE conditions shared by every query of this check (window, tenants, shard). */
-  where(p: Params, extra: string[] = []): string {
-    const conds: string[] = [];
-    const w = this.plan.window;
-    if (w) {
-      const column = this.src.windowColumn ?? w.column;
-      const tz =
-        this.side === 'legacy'
-          ? (w.legacyTimeZone ?? this.check.columns.find((c) => c.legacy === column)?.legacyTimeZone)
-          : undefined;
-      conds.push(
-        `${this.col(column)} >= ${p.add(this.d.timestampParam(this.filters.windowStart as Date, tz))}`,
-      );
-    }
-    if (this.filters.tenants) {
-      if (this.filters.tenants.length === 0) conds.push('1 = 0');
-      else conds.push(`${this.tenant()} IN (${this.filters.tenants.map((t) => p.add(t)).join(', ')})`);
-    }
-    const shard = this.filters.shard;
-    if (shard && shard.count > 1) {
-      if (shard.by === 'Tenant')
-        conds.push(`MOD(${this.d.hash32(this.d.text(this.tenant()))}, ${shard.count}) = ${shard.index}`);
-      else if (this.check.key.length > 0 && this.check.type !== 'sample')
-        conds.push(`MOD(${this.d.hash32(this.keyText())}, ${shard.count}) = ${shard.index}`);
-    }
-    conds.push(...extra);
-    return conds.length > 0 ? ` WHERE ${conds.join(' AND ')}` : '';
-  }
-
-  keyIn(p: Params, keys: Cell[][]): string {
-    const cols = this.keyCols();
-    if (cols.length === 1) return `${cols[0]} IN (${keys.map((k) => p.add(k[0])).join(', ')})`;
-    return `(${cols.join(', ')}) IN (${keys.map((k) => `(${k.map((v) => p.add(v)).join(', ')})`).join(', ')})`;
-  }
+  sharedScans?: boolean;
 }
 
-type Cell = string | null;
-
-interface RunFilters {
-  windowStart?: Date;
-  tenants?: string[];
-  shard?: ShardSpec;
-}
+/** A differing bucket with at most this many rows (on the larger side) is fetched row by row. */
+const BUCKET_FETCH_ROWS = 4096;
 
 interface TenantAgg {
   count: string;
@@ -231,49 +136,12 @@ interface CheckContext {
   progress: (phase: Progress['phase'], tenant?: string, rows?: number) => void;
 }
 
-/** One query per side: per tenant COUNT(*), SUMs of money columns or the row-hash sum (+ key range). */
-function aggregateQuery(s: SideSql): [string, unknown[]] {
-  const c = s.check;
-  const p = new Params(s.d.engine);
-  const sel = [s.tenant(), 'COUNT(*)'];
-  if (c.type === 'sum') for (const col of c.columns) sel.push(`SUM(${s.col(s.colName(col))})`);
-  if (c.type === 'rowHash') {
-    sel.push(`COALESCE(SUM(${s.rowHash()}), 0)`);
-    if (isIntegerKey(c)) sel.push(`MIN(${s.keyCols()[0]})`, `MAX(${s.keyCols()[0]})`);
-  }
-  return p.bind(`SELECT ${sel.join(', ')} FROM ${s.from(true)}${s.where(p)} GROUP BY ${s.tenant()}`);
-}
-
-async function aggregate(s: SideSql): Promise<Map<string, TenantAgg>> {
-  const c = s.check;
-  const intKey = c.type === 'rowHash' && isIntegerKey(c);
-  const rows = await s.conn.query(...aggregateQuery(s));
-  const out = new Map<string, TenantAgg>();
-  for (const r of rows) {
-    const agg: TenantAgg = { count: r[1] ?? '0', sums: [], hash: '0' };
-    if (c.type === 'sum')
-      agg.sums = c.columns.map((col, i) => toScale(r[2 + i] ?? null, col.type === 'decimal' ? col.scale : 0));
-    if (c.type === 'rowHash') {
-      agg.hash = normalizeDecimal(r[2] ?? '0');
-      if (intKey) {
-        if (r[3] !== null && r[3] !== undefined) agg.min = r[3];
-        if (r[4] !== null && r[4] !== undefined) agg.max = r[4];
-      }
-    }
-    out.set(String(r[0]), agg);
-  }
-  return out;
-}
-
-function isIntegerKey(c: CheckPlan): boolean {
-  if (c.key.length !== 1) return false;
-  return c.columns.find((m) => m.name === c.key[0])?.type === 'integer';
-}
-
 interface Segment {
   /** integer mode */
   lo?: bigint;
   hi?: bigint;
+  /** every key below this one (the keys under a bucket layout's start) */
+  below?: bigint;
   /** hash-prefix mode */
   prefix?: string;
 }
@@ -335,6 +203,7 @@ class Localizer {
   private async fetchRows(s: SideSql, tenant: string, segs: Segment[]): Promise<Map<string, KeyedRow>> {
     const p = new Params(s.d.engine);
     const ors = segs.map((seg) => {
+      if (seg.below !== undefined) return `${s.keyCols()[0] as string} < ${p.add(seg.below.toString())}`;
       if (seg.lo !== undefined && seg.hi !== undefined) {
         const key = s.keyCols()[0] as string;
         return `(${key} >= ${p.add(seg.lo.toString())} AND ${key} <= ${p.add(seg.hi.toString())})`;
@@ -360,11 +229,18 @@ class Localizer {
     tenant: string,
     l: TenantAgg,
     t: TenantAgg,
+    start?: { seg: Segment; rows: number }[],
   ): Promise<{ keys: DifferingKey[]; differingRows: number }> {
     const leaves: Segment[] = [];
     let frontier: { seg: Segment; depth: number }[];
     const intMode = isIntegerKey(this.ctx.check) && (l.min ?? t.min) !== undefined;
-    if (intMode) {
+    if (start) {
+      // differing buckets of the shared scan: fetch the small ones, bisect the large ones
+      frontier = [];
+      for (const b of start)
+        if (b.seg.below !== undefined || b.rows <= BUCKET_FETCH_ROWS) leaves.push(b.seg);
+        else frontier.push({ seg: b.seg, depth: 1 });
+    } else if (intMode) {
       const mins = [l.min, t.min].filter((v): v is string => v !== undefined).map((v) => BigInt(v));
       const maxs = [l.max, t.max].filter((v): v is string => v !== undefined).map((v) => BigInt(v));
       const lo = mins.reduce((a, b) => (b < a ? b : a));
@@ -372,7 +248,7 @@ class Localizer {
       frontier = [{ seg: { lo, hi }, depth: 1 }];
     } else frontier = [{ seg: { prefix: '' }, depth: 1 }];
     const total = Math.max(Number(l.count), Number(t.count));
-    if (total <= this.leaf) {
+    if (!start && total <= this.leaf) {
       leaves.push(...frontier.map((f) => f.seg));
       frontier = [];
     }
@@ -510,10 +386,63 @@ function scoreLines(
   return lines.map((l) => scoreTenant(check.type, l, check.thresholds));
 }
 
-async function runAggregateCheck(ctx: CheckContext, maxKeys: number): Promise<CheckResult> {
+/** What the shared scans found for one check: per-tenant totals of each side, and its buckets. */
+interface ScannedCheck {
+  l: Map<string, TenantAgg>;
+  t: Map<string, TenantAgg>;
+  buckets?: {
+    def: BucketDef;
+    l: Map<string, Map<number, BucketAgg>>;
+    t: Map<string, Map<number, BucketAgg>>;
+  };
+}
+
+function tenantAggs(check: CheckPlan, totals: Map<string, TenantTotals>): Map<string, TenantAgg> {
+  const out = new Map<string, TenantAgg>();
+  for (const [tenant, x] of totals) {
+    const agg: TenantAgg = { count: x.count.toString(), sums: [], hash: '0' };
+    if (check.type === 'sum') {
+      const sums = x.sums.get(check.name) ?? [];
+      agg.sums = check.columns.map((col, i) =>
+        toScale(sums[i] ?? null, col.type === 'decimal' ? col.scale : 0),
+      );
+    }
+    if (check.type === 'rowHash') {
+      agg.hash = (x.hashes.get(check.name) ?? 0n).toString();
+      const range = x.keyRange.get(check.name);
+      if (range?.min !== undefined) agg.min = range.min;
+      if (range?.max !== undefined) agg.max = range.max;
+    }
+    out.set(tenant, agg);
+  }
+  return out;
+}
+
+/** Differing buckets of one tenant, as key-range segments with the larger side's row count. */
+function differingBuckets(
+  def: BucketDef,
+  l: Map<number, BucketAgg> | undefined,
+  t: Map<number, BucketAgg> | undefined,
+): { seg: Segment; rows: number }[] {
+  const ids = [...new Set([...(l?.keys() ?? []), ...(t?.keys() ?? [])])].sort((a, b) => a - b);
+  const out: { seg: Segment; rows: number }[] = [];
+  for (const id of ids) {
+    const a = l?.get(id);
+    const b = t?.get(id);
+    if (a && b && a.n === b.n && a.h === b.h) continue;
+    const n = (a?.n ?? 0n) > (b?.n ?? 0n) ? (a?.n ?? 0n) : (b?.n ?? 0n);
+    out.push({ seg: bucketRange(def, id), rows: Number(n) });
+  }
+  return out;
+}
+
+async function runAggregateCheck(
+  ctx: CheckContext,
+  maxKeys: number,
+  scanned: ScannedCheck,
+): Promise<CheckResult> {
   const { check } = ctx;
-  ctx.progress('aggregate');
-  const [l, t] = await both(aggregate(ctx.legacy), aggregate(ctx.target));
+  const { l, t } = scanned;
   const tenants = [...new Set([...l.keys(), ...t.keys()])];
   const empty: TenantAgg = {
     count: '0',
@@ -553,7 +482,9 @@ async function runAggregateCheck(ctx: CheckContext, maxKeys: number): Promise<Ch
     const found = new Map<string, number>();
     for (const tn of differing) {
       aborted(ctx.opts.signal);
-      const r = await loc.tenant(tn, l.get(tn) ?? empty, t.get(tn) ?? empty);
+      const bk = scanned.buckets;
+      const start = bk ? differingBuckets(bk.def, bk.l.get(tn), bk.t.get(tn)) : undefined;
+      const r = await loc.tenant(tn, l.get(tn) ?? empty, t.get(tn) ?? empty, start);
       differingKeys.push(...r.keys);
       found.set(tn, r.differingRows);
     }
@@ -690,6 +621,124 @@ function errMessage(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
+/** A shared-scan member before passes are planned. */
+interface ScanMember {
+  check: CheckPlan;
+  ctx: CheckContext;
+  bucket?: BucketDef;
+}
+
+/** The key range of a bucketed check from the sides that are tables (an index lookup each). */
+async function keyBounds(ctx: CheckContext): Promise<{ min: bigint; max: bigint } | undefined> {
+  const sides = [ctx.legacy, ctx.target].filter((s) => s.src.table !== undefined);
+  if (sides.length === 0) return undefined;
+  const ranges = await Promise.all(
+    sides.map(async (s) => {
+      const key = s.keyCols()[0] as string;
+      const rows = await s.conn.query(`SELECT MIN(${key}), MAX(${key}) FROM ${s.from()}`);
+      const [min, max] = rows[0] ?? [];
+      return min === null || min === undefined || max === null || max === undefined
+        ? undefined
+        : { min: BigInt(min), max: BigInt(max) };
+    }),
+  );
+  const known = ranges.filter((r): r is { min: bigint; max: bigint } => r !== undefined);
+  if (known.length === 0) return undefined;
+  return {
+    min: known.reduce((m, r) => (r.min < m ? r.min : m), known[0]?.min ?? 0n),
+    max: known.reduce((m, r) => (r.max > m ? r.max : m), known[0]?.max ?? 0n),
+  };
+}
+
+/** Runs passes one after the other on one database; a failed pass fails only its own checks. */
+async function runPasses(
+  passes: Pass[],
+  opts: RunOptions,
+): Promise<Map<Pass, Map<string, TenantTotals> | Error>> {
+  const out = new Map<Pass, Map<string, TenantTotals> | Error>();
+  for (const pass of passes) {
+    try {
+      aborted(opts.signal);
+      out.set(pass, await runPass(pass));
+    } catch (e) {
+      out.set(pass, e instanceof Error ? e : new Error(String(e)));
+    }
+  }
+  return out;
+}
+
+/**
+ * The shared scans of every count, sum and rowHash check: bucket layouts first (index lookups),
+ * then one pass per source and side, both databases at once. Returns per check what it needs,
+ * or the error of a pass it was part of.
+ */
+async function sharedScans(
+  members: ScanMember[],
+  opts: RunOptions,
+  shared: boolean,
+): Promise<Map<CheckPlan, ScannedCheck | Error>> {
+  const out = new Map<CheckPlan, ScannedCheck | Error>();
+  const buckets = opts.buckets ?? 256;
+  if (shared)
+    await Promise.all(
+      members
+        .filter((m) => m.check.type === 'rowHash' && isIntegerKey(m.check))
+        .map(async (m) => {
+          try {
+            const bounds = await keyBounds(m.ctx);
+            if (bounds) m.bucket = bucketLayout(bounds.min, bounds.max, buckets);
+          } catch {
+            // no layout: the check localizes by bisection, and its own scan reports the error
+          }
+        }),
+    );
+  // without sharing (the reference algorithm), each check is its own source
+  const own = (
+    m: ScanMember,
+    s: SideSql,
+  ): { check: CheckPlan; sql: SideSql; bucket?: BucketDef; key?: string } => {
+    const x: { check: CheckPlan; sql: SideSql; bucket?: BucketDef; key?: string } = {
+      check: m.check,
+      sql: s,
+    };
+    if (m.bucket) x.bucket = m.bucket;
+    if (!shared) x.key = m.check.name;
+    return x;
+  };
+  const legacyPasses = planPasses(
+    'legacy',
+    members.map((m) => own(m, m.ctx.legacy)),
+  );
+  const targetPasses = planPasses(
+    'target',
+    members.map((m) => own(m, m.ctx.target)),
+  );
+  for (const m of members) m.ctx.progress('aggregate');
+  const [l, t] = await both(runPasses(legacyPasses, opts), runPasses(targetPasses, opts));
+  const find = (passes: Pass[], check: CheckPlan): Pass | undefined =>
+    passes.find((p) => p.members.some((x) => x.check === check));
+  for (const m of members) {
+    const lp = find(legacyPasses, m.check);
+    const tp = find(targetPasses, m.check);
+    const lr = lp ? l.get(lp) : undefined;
+    const tr = tp ? t.get(tp) : undefined;
+    if (lr instanceof Error || tr instanceof Error || !lr || !tr) {
+      out.set(m.check, lr instanceof Error ? lr : tr instanceof Error ? tr : new Error('no scan ran'));
+      continue;
+    }
+    const scanned: ScannedCheck = { l: tenantAggs(m.check, lr), t: tenantAggs(m.check, tr) };
+    if (m.bucket && lp?.bucketed?.check === m.check && tp?.bucketed?.check === m.check) {
+      const per = (totals: Map<string, TenantTotals>): Map<string, Map<number, BucketAgg>> =>
+        new Map([...totals].map(([tenant, x]) => [tenant, x.buckets]));
+      scanned.buckets = { def: m.bucket, l: per(lr), t: per(tr) };
+    }
+    out.set(m.check, scanned);
+  }
+  return out;
+}
+
+const SCANNED = new Set<CheckPlan['type']>(['count', 'sum', 'rowHash']);
+
 /** Runs a plan (or one shard of it) and returns its result; never throws for database errors. */
 export async function runReconciliation(
   plan: ReconciliationPlan,
@@ -715,31 +764,55 @@ export async function runReconciliation(
     runError = errMessage(e);
   }
   const maxKeys = opts.maxDifferingKeys ?? 1000;
-  for (const [i, check] of checks.entries()) {
+  const contexts = checks.map((check, i): CheckContext => {
     const progress = (phase: Progress['phase'], tenant?: string, rows?: number): void => {
       const p: Progress = { checkIndex: i + 1, checkCount: checks.length, check: check.name, phase };
       if (tenant !== undefined) p.tenant = tenant;
       if (rows !== undefined) p.rows = rows;
       opts.onProgress?.(p);
     };
+    return {
+      check,
+      legacy: new SideSql('legacy', connections.legacy, check.legacy, check, plan, filters),
+      target: new SideSql('target', connections.target, check.target, check, plan, filters),
+      opts,
+      progress,
+    };
+  });
+  const scannable = contexts.filter((c) => SCANNED.has(c.check.type));
+  // key-range shards filter every check by its own key: such checks cannot share a scan
+  const shared =
+    opts.sharedScans !== false && !(opts.shard && opts.shard.count > 1 && opts.shard.by === 'KeyRange');
+  let scans = new Map<CheckPlan, ScannedCheck | Error>();
+  if (!runError && scannable.length > 0)
+    try {
+      aborted(opts.signal);
+      scans = await sharedScans(
+        scannable.map((ctx) => ({ check: ctx.check, ctx })),
+        opts,
+        shared,
+      );
+    } catch (e) {
+      runError = errMessage(e);
+    }
+  for (const ctx of contexts) {
+    const { check, progress } = ctx;
     if (runError) {
       results.push(errorCheck(check.name, check.type, check.thresholds, runError));
       continue;
     }
     try {
       aborted(opts.signal);
-      const ctx: CheckContext = {
-        check,
-        legacy: new SideSql('legacy', connections.legacy, check.legacy, check, plan, filters),
-        target: new SideSql('target', connections.target, check.target, check, plan, filters),
-        opts,
-        progress,
-      };
       let r: CheckResult;
       if (check.type === 'sample')
         r = await runSampleCheck(ctx, check.seed ?? Math.random().toString(36).slice(2, 10));
       else if (check.type === 'customSql') r = await runCustomCheck(ctx, filters);
-      else r = await runAggregateCheck(ctx, maxKeys);
+      else {
+        const scanned = scans.get(check);
+        if (!scanned) throw new Error('the check was not scanned');
+        if (scanned instanceof Error) throw scanned;
+        r = await runAggregateCheck(ctx, maxKeys, scanned);
+      }
       results.push(r);
       progress(
         'done',
@@ -755,23 +828,4 @@ export async function runReconciliation(
   const run = finishRun(startedAt, new Date(), results, runError);
   if (opts.shard) run.shard = opts.shard;
   return run;
-}
-
-/**
- * The per-tenant aggregate SQL of a count/sum/rowHash check for one side, exactly as the engine
- * runs it (for benchmarks and for `EXPLAIN`).
- */
-export function aggregateSql(
-  plan: ReconciliationPlan,
-  check: CheckPlan,
-  side: Side,
-  conn: SqlConnection,
-  now: Date = new Date(),
-): [string, unknown[]] {
-  const filters: RunFilters = {};
-  if (plan.window) filters.windowStart = new Date(now.getTime() - plan.window.lastMs);
-  if (plan.tenants) filters.tenants = plan.tenants;
-  return aggregateQuery(
-    new SideSql(side, conn, side === 'legacy' ? check.legacy : check.target, check, plan, filters),
-  );
 }

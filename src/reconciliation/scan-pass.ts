@@ -1,0 +1,201 @@
+/**
+ * Shared scans: the count, sum and rowHash checks of a run read each source (a table or a query,
+ * with its window and tenant filters) once per side, in one statement that yields, per tenant,
+ * the row count, the sums every sum check over that source needs and the row-hash sum of every
+ * rowHash check over it.
+ *
+ * A rowHash check with one integer key also gets bucket checksums from that same statement: the
+ * rows are grouped by tenant and by key range (`bucket`), so localizing a difference needs no new
+ * scan, only primary-key range reads of the buckets that differ. Per-tenant totals are the sums
+ * of a tenant's buckets, added exactly here.
+ *
+ * Both databases scan at the same time: all legacy passes run one after the other on the legacy
+ * database while the target passes run on the target database.
+ */
+import { addDecimals, normalizeDecimal } from './decimal.js';
+import { Params, type Side } from './dialect.js';
+import type { CheckPlan } from './plan.js';
+import type { Row } from './connection.js';
+import type { SideSql } from './side-sql.js';
+
+/** Key ranges of one integer key: bucket b ≥ 0 holds keys lo + b·width … lo + (b+1)·width − 1, bucket −1 the keys below lo. */
+export interface BucketDef {
+  lo: bigint;
+  width: bigint;
+}
+
+export interface BucketAgg {
+  n: bigint;
+  h: bigint;
+}
+
+/** What one pass found for one tenant. */
+export interface TenantTotals {
+  count: bigint;
+  /** check name → one (unscaled, exact) sum per column, null when every value was NULL */
+  sums: Map<string, (string | null)[]>;
+  /** check name → row-hash sum */
+  hashes: Map<string, bigint>;
+  /** bucket id → count and hash sum of the pass's bucketed rowHash check */
+  buckets: Map<number, BucketAgg>;
+  /** check name → smallest and largest key (unbucketed rowHash checks with an integer key) */
+  keyRange: Map<string, { min?: string; max?: string }>;
+}
+
+export interface Pass {
+  side: Side;
+  /** The SideSql of the first member: every member reads the same source with the same filters. */
+  sql: SideSql;
+  members: { check: CheckPlan; sql: SideSql }[];
+  /** The rowHash check whose key ranges this pass groups by. */
+  bucketed?: { check: CheckPlan; def: BucketDef };
+}
+
+/** Identity of what a side reads: same FROM item and same WHERE (bound) → the same rows. */
+export function sourceKey(s: SideSql): string {
+  const p = new Params(s.d.engine);
+  return JSON.stringify([s.conn.label, s.from(true), ...p.bind(s.where(p))]);
+}
+
+/**
+ * Groups the members of one side into passes. Checks over the same source (or with the same
+ * `key`, when given) share a pass; a pass holds at most one bucketed rowHash check (the buckets
+ * are that check's key ranges).
+ */
+export function planPasses(
+  side: Side,
+  members: { check: CheckPlan; sql: SideSql; bucket?: BucketDef; key?: string }[],
+): Pass[] {
+  const passes: Pass[] = [];
+  const bySource = new Map<string, Pass[]>();
+  for (const m of members) {
+    const key = m.key ?? sourceKey(m.sql);
+    const list = bySource.get(key) ?? [];
+    let pass = list.find((p) => !m.bucket || !p.bucketed);
+    if (!pass) {
+      pass = { side, sql: m.sql, members: [] };
+      list.push(pass);
+      passes.push(pass);
+      bySource.set(key, list);
+    }
+    pass.members.push({ check: m.check, sql: m.sql });
+    if (m.bucket) pass.bucketed = { check: m.check, def: m.bucket };
+  }
+  return passes;
+}
+
+/** The key column of a bucketed check on one side. */
+function bucketKey(s: SideSql): string {
+  return s.keyCols()[0] as string;
+}
+
+/** The bucket id of a row, the same integer on both engines. */
+export function bucketExpr(s: SideSql, def: BucketDef): string {
+  const key = bucketKey(s);
+  // validated integers inlined: the expression is in SELECT and GROUP BY
+  return `CASE WHEN ${key} < ${def.lo.toString()} THEN -1 ELSE ${s.d.intDiv(`${key} - ${def.lo.toString()}`, def.width.toString())} END`;
+}
+
+/** An unbucketed rowHash check with an integer key: its per-tenant key range seeds bisection. */
+function wantsKeyRange(pass: Pass, check: CheckPlan): boolean {
+  return !pass.bucketed && isIntegerKey(check);
+}
+
+export function isIntegerKey(c: CheckPlan): boolean {
+  if (c.key.length !== 1) return false;
+  return c.columns.find((m) => m.name === c.key[0])?.type === 'integer';
+}
+
+/** The one statement of a pass. Columns: tenant, [bucket], COUNT(*), sums…, hashes…. */
+export function passQuery(pass: Pass): [string, unknown[]] {
+  const s = pass.sql;
+  const p = new Params(s.d.engine);
+  // grouped by position: an alias could be taken for a column of the source by PostgreSQL
+  const sel = [s.groupTenant()];
+  const group = ['1'];
+  if (pass.bucketed) {
+    const own = pass.members.find((m) => m.check === pass.bucketed?.check)?.sql ?? s;
+    sel.push(bucketExpr(own, pass.bucketed.def));
+    group.push('2');
+  }
+  sel.push('COUNT(*)');
+  for (const m of pass.members)
+    if (m.check.type === 'sum')
+      for (const col of m.check.columns) sel.push(`SUM(${m.sql.col(m.sql.colName(col))})`);
+  for (const m of pass.members)
+    if (m.check.type === 'rowHash') {
+      sel.push(`COALESCE(SUM(${m.sql.rowHash()}), 0)`);
+      if (wantsKeyRange(pass, m.check)) sel.push(`MIN(${bucketKey(m.sql)})`, `MAX(${bucketKey(m.sql)})`);
+    }
+  return p.bind(`SELECT ${sel.join(', ')} FROM ${s.from(true)}${s.where(p)} GROUP BY ${group.join(', ')}`);
+}
+
+function addSum(a: string | null, b: string | null): string | null {
+  if (a === null) return b;
+  if (b === null) return a;
+  return addDecimals(a, b);
+}
+
+/** Integer text from the database (a hash sum may come back as `123.0`) → BigInt. */
+function bigint(text: string | null | undefined): bigint {
+  if (text === null || text === undefined) return 0n;
+  return BigInt(normalizeDecimal(text));
+}
+
+/** Runs a pass and adds its rows up per tenant. */
+export async function runPass(pass: Pass): Promise<Map<string, TenantTotals>> {
+  const rows: Row[] = await pass.sql.conn.query(...passQuery(pass));
+  const out = new Map<string, TenantTotals>();
+  const sumChecks = pass.members.filter((m) => m.check.type === 'sum');
+  const hashChecks = pass.members.filter((m) => m.check.type === 'rowHash');
+  for (const r of rows) {
+    const tenant = String(r[0]);
+    let i = pass.bucketed ? 2 : 1;
+    const bucket = pass.bucketed ? Number(r[1]) : undefined;
+    let t = out.get(tenant);
+    if (!t) {
+      t = { count: 0n, sums: new Map(), hashes: new Map(), buckets: new Map(), keyRange: new Map() };
+      out.set(tenant, t);
+    }
+    const n = bigint(r[i++]);
+    t.count += n;
+    for (const m of sumChecks) {
+      const prev = t.sums.get(m.check.name) ?? m.check.columns.map(() => null);
+      t.sums.set(
+        m.check.name,
+        prev.map((v) => addSum(v, r[i++] ?? null)),
+      );
+    }
+    for (const m of hashChecks) {
+      const h = bigint(r[i++]);
+      t.hashes.set(m.check.name, (t.hashes.get(m.check.name) ?? 0n) + h);
+      if (bucket !== undefined && m.check === pass.bucketed?.check) t.buckets.set(bucket, { n, h });
+      if (wantsKeyRange(pass, m.check)) {
+        const range: { min?: string; max?: string } = {};
+        const min = r[i++];
+        const max = r[i++];
+        if (min !== null && min !== undefined) range.min = min;
+        if (max !== null && max !== undefined) range.max = max;
+        t.keyRange.set(m.check.name, range);
+      }
+    }
+  }
+  return out;
+}
+
+/** The key range of a bucket: [lo, hi] inclusive, or every key below `below`. */
+export function bucketRange(def: BucketDef, bucket: number): { lo: bigint; hi: bigint } | { below: bigint } {
+  if (bucket < 0) return { below: def.lo };
+  const lo = def.lo + BigInt(bucket) * def.width;
+  return { lo, hi: lo + def.width - 1n };
+}
+
+/**
+ * Bucket layout of an integer key from its smallest and largest value: about `buckets` ranges of
+ * equal width (at least 1).
+ */
+export function bucketLayout(min: bigint, max: bigint, buckets: number): BucketDef {
+  const span = max - min + 1n;
+  const width = span <= 0n ? 1n : (span + BigInt(buckets) - 1n) / BigInt(buckets);
+  return { lo: min, width: width < 1n ? 1n : width };
+}

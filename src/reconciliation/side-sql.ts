@@ -1,0 +1,140 @@
+/**
+ * SQL for one side of one check: the FROM item, canonical text of keys and columns, the row
+ * hash and the WHERE conditions shared by every statement of the check (window, tenants, shard).
+ */
+import { dialectFor, Params, type Dialect, type Side } from './dialect.js';
+import type { SqlConnection } from './connection.js';
+import type { CheckPlan, ColumnMapping, ReconciliationPlan, SideSource } from './plan.js';
+import type { ShardSpec } from './result.js';
+
+export type Cell = string | null;
+
+export interface RunFilters {
+  /** Rows with the window column at or after this instant… */
+  windowStart?: Date;
+  /** …and before this one. */
+  windowEnd?: Date;
+  tenants?: string[];
+  shard?: ShardSpec;
+}
+
+const KEY_COLUMN_DEFAULT: Pick<ColumnMapping, 'type' | 'scale' | 'transforms' | 'precision'> = {
+  type: 'text',
+  scale: 0,
+  transforms: [],
+  precision: 0,
+};
+
+/** Everything needed to write SQL for one side of one check. */
+export class SideSql {
+  readonly d: Dialect;
+
+  constructor(
+    readonly side: Side,
+    readonly conn: SqlConnection,
+    readonly src: SideSource,
+    readonly check: CheckPlan,
+    private readonly plan: ReconciliationPlan,
+    private readonly filters: RunFilters,
+  ) {
+    this.d = dialectFor(conn.engine);
+  }
+
+  /**
+   * The FROM item. For a whole-table aggregate on MySQL/MariaDB, the optimizer likes to read
+   * rows through the (tenant, …) secondary index to skip a temporary table, which means one
+   * random primary-key lookup per row (15× slower at 1M rows): `USE INDEX FOR GROUP BY ()` keeps
+   * the WHERE's index use and makes it scan the table in order instead.
+   */
+  from(aggregate = false): string {
+    if (this.src.table)
+      return `${this.d.quote(this.src.table)} AS src${aggregate && this.d.engine === 'mysql' ? ' USE INDEX FOR GROUP BY ()' : ''}`;
+    return `(${this.src.query ?? ''}) AS src`;
+  }
+
+  col(name: string): string {
+    return `src.${this.d.quote(name)}`;
+  }
+
+  colName(c: ColumnMapping): string {
+    return this.side === 'legacy' ? c.legacy : c.target;
+  }
+
+  tenant(): string {
+    return this.col(this.src.tenantColumn);
+  }
+
+  /**
+   * The tenant as grouped by: on MySQL/MariaDB its binary value, so tenants that a
+   * case-insensitive collation calls equal ('ACME', 'acme') stay apart, and so that no index led
+   * by the tenant can deliver the grouping (MariaDB would otherwise walk that index and fetch
+   * every row by primary key, 10-25× slower than a scan, on table and query sides alike).
+   */
+  groupTenant(): string {
+    return this.d.engine === 'mysql' ? `CAST(${this.tenant()} AS BINARY)` : this.tenant();
+  }
+
+  keyMapping(k: string): ColumnMapping {
+    return (
+      this.check.columns.find((c) => c.name === k) ?? { name: k, legacy: k, target: k, ...KEY_COLUMN_DEFAULT }
+    );
+  }
+
+  keyCols(): string[] {
+    return this.check.key.map((k) => this.col(this.colName(this.keyMapping(k))));
+  }
+
+  keyCanon(): string[] {
+    return this.check.key.map((k) =>
+      this.d.canonical(this.col(this.colName(this.keyMapping(k))), this.keyMapping(k), this.side),
+    );
+  }
+
+  keyText(): string {
+    return this.d.concat(this.keyCanon());
+  }
+
+  columnCanon(): string[] {
+    return this.check.columns.map((c) => this.d.canonical(this.col(this.colName(c)), c, this.side));
+  }
+
+  rowHash(): string {
+    return this.d.hash60(this.d.concat([...this.keyCanon(), ...this.columnCanon()]));
+  }
+
+  /** WHERE conditions shared by every query of this check (window, tenants, shard). */
+  where(p: Params, extra: string[] = []): string {
+    const conds: string[] = [];
+    const w = this.plan.window;
+    if (w) {
+      const column = this.src.windowColumn ?? w.column;
+      const tz =
+        this.side === 'legacy'
+          ? (w.legacyTimeZone ?? this.check.columns.find((c) => c.legacy === column)?.legacyTimeZone)
+          : undefined;
+      if (this.filters.windowStart)
+        conds.push(`${this.col(column)} >= ${p.add(this.d.timestampParam(this.filters.windowStart, tz))}`);
+      if (this.filters.windowEnd)
+        conds.push(`${this.col(column)} < ${p.add(this.d.timestampParam(this.filters.windowEnd, tz))}`);
+    }
+    if (this.filters.tenants) {
+      if (this.filters.tenants.length === 0) conds.push('1 = 0');
+      else conds.push(`${this.tenant()} IN (${this.filters.tenants.map((t) => p.add(t)).join(', ')})`);
+    }
+    const shard = this.filters.shard;
+    if (shard && shard.count > 1) {
+      if (shard.by === 'Tenant')
+        conds.push(`MOD(${this.d.hash32(this.d.text(this.tenant()))}, ${shard.count}) = ${shard.index}`);
+      else if (this.check.key.length > 0 && this.check.type !== 'sample')
+        conds.push(`MOD(${this.d.hash32(this.keyText())}, ${shard.count}) = ${shard.index}`);
+    }
+    conds.push(...extra);
+    return conds.length > 0 ? ` WHERE ${conds.join(' AND ')}` : '';
+  }
+
+  keyIn(p: Params, keys: Cell[][]): string {
+    const cols = this.keyCols();
+    if (cols.length === 1) return `${cols[0]} IN (${keys.map((k) => p.add(k[0])).join(', ')})`;
+    return `(${cols.join(', ')}) IN (${keys.map((k) => `(${k.map((v) => p.add(v)).join(', ')})`).join(', ')})`;
+  }
+}
