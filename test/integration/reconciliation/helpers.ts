@@ -30,3 +30,21 @@ export function keySet(keys: { tenant: string; key: string; kind: string; column
 export function sortKeys(keys: DifferingKey[]): string[] {
   return keySet(keys);
 }
+
+/** The Nokta sample's checks plus a sum check whose two sides are queries. */
+export function skewPlan(): ReconciliationPlan {
+  const plan = manifestPlan('reconciliation-nokta.yaml');
+  const sum = plan.checks.find((c) => c.name === 'orders-financial-totals');
+  if (!sum) throw new Error('the sample lost orders-financial-totals');
+  plan.checks.push({
+    ...sum,
+    name: 'paid-totals-query-sides',
+    legacy: {
+      query: 'SELECT tenant_id, total FROM pos_orders WHERE payment_method IS NOT NULL',
+      tenantColumn: 'tenant_id',
+    },
+    target: { query: 'SELECT tenant_id, amount AS total FROM order_payments', tenantColumn: 'tenant_id' },
+    columns: sum.columns.filter((c) => c.name === 'total'),
+  });
+  return plan;
+}
