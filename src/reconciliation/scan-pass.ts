@@ -127,7 +127,11 @@ export function passQuery(pass: Pass): [string, unknown[]] {
       sel.push(`COALESCE(SUM(${m.sql.rowHash()}), 0)`);
       if (wantsKeyRange(pass, m.check)) sel.push(`MIN(${bucketKey(m.sql)})`, `MAX(${bucketKey(m.sql)})`);
     }
-  return p.bind(`SELECT ${sel.join(', ')} FROM ${s.from(true)}${s.where(p)} GROUP BY ${group.join(', ')}`);
+  // MariaDB sorts GROUP BY results unless told the order does not matter
+  const unordered = s.d.engine === 'mysql' ? ' ORDER BY NULL' : '';
+  return p.bind(
+    `SELECT ${sel.join(', ')} FROM ${s.from(true)}${s.where(p)} GROUP BY ${group.join(', ')}${unordered}`,
+  );
 }
 
 function addSum(a: string | null, b: string | null): string | null {
