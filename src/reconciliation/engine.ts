@@ -16,6 +16,7 @@
 import { addDecimals, normalizeDecimal, parseDecimal, formatScaled } from './decimal.js';
 import { hash32Js, Params } from './dialect.js';
 import { SideSql, type Cell, type RunFilters } from './side-sql.js';
+import { declaredColumns, type Declared } from './declared-types.js';
 import {
   bucketLayout,
   bucketRange,
@@ -77,6 +78,8 @@ export interface RunOptions {
    * bisection from the whole key range of each differing tenant.
    */
   sharedScans?: boolean;
+  /** Look up table sides' declared column types to cast only where needed (default true). */
+  declaredTypes?: boolean;
 }
 
 /** A differing bucket with at most this many rows (on the larger side) is fetched row by row. */
@@ -737,6 +740,30 @@ async function sharedScans(
   return out;
 }
 
+/**
+ * Reads the declared column types of every table side (one information_schema query per table),
+ * so canonical text casts only where a type needs it. A failed lookup keeps the full casts.
+ */
+async function lookUpDeclaredTypes(contexts: CheckContext[]): Promise<void> {
+  const cache = new Map<string, Promise<Declared | undefined>>();
+  const sides = contexts.flatMap((c) => [c.legacy, c.target]).filter((s) => s.src.table !== undefined);
+  await Promise.all(
+    sides.map(async (s) => {
+      const id = `${s.side}\u0000${s.src.table ?? ''}`;
+      if (!cache.has(id))
+        cache.set(
+          id,
+          declaredColumns(s.conn, s.src.table ?? '').then(
+            (d) => (d.size > 0 ? d : undefined),
+            () => undefined,
+          ),
+        );
+      const declared = await cache.get(id);
+      if (declared) s.declared = declared;
+    }),
+  );
+}
+
 const SCANNED = new Set<CheckPlan['type']>(['count', 'sum', 'rowHash']);
 
 /** Runs a plan (or one shard of it) and returns its result; never throws for database errors. */
@@ -779,6 +806,7 @@ export async function runReconciliation(
       progress,
     };
   });
+  if (!runError && opts.declaredTypes !== false) await lookUpDeclaredTypes(contexts);
   const scannable = contexts.filter((c) => SCANNED.has(c.check.type));
   // key-range shards filter every check by its own key: such checks cannot share a scan
   const shared =

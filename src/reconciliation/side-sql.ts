@@ -6,6 +6,7 @@ import { dialectFor, Params, type Dialect, type Side } from './dialect.js';
 import type { SqlConnection } from './connection.js';
 import type { CheckPlan, ColumnMapping, ReconciliationPlan, SideSource } from './plan.js';
 import type { ShardSpec } from './result.js';
+import { lightCanonical, type Declared } from './declared-types.js';
 
 export type Cell = string | null;
 
@@ -84,10 +85,21 @@ export class SideSql {
     return this.check.key.map((k) => this.col(this.colName(this.keyMapping(k))));
   }
 
-  keyCanon(): string[] {
-    return this.check.key.map((k) =>
-      this.d.canonical(this.col(this.colName(this.keyMapping(k))), this.keyMapping(k), this.side),
+  /** The source table's declared column types (table sides), when they were looked up. */
+  declared?: Declared;
+
+  /** Canonical text of a column: the lighter form its declared type allows, else the full one. */
+  canonical(c: ColumnMapping): string {
+    const name = this.colName(c);
+    const expr = this.col(name);
+    return (
+      lightCanonical(this.d.engine, expr, c, this.side, this.declared?.get(name.toLowerCase())) ??
+      this.d.canonical(expr, c, this.side)
     );
+  }
+
+  keyCanon(): string[] {
+    return this.check.key.map((k) => this.canonical(this.keyMapping(k)));
   }
 
   keyText(): string {
@@ -95,7 +107,7 @@ export class SideSql {
   }
 
   columnCanon(): string[] {
-    return this.check.columns.map((c) => this.d.canonical(this.col(this.colName(c)), c, this.side));
+    return this.check.columns.map((c) => this.canonical(c));
   }
 
   rowHash(): string {

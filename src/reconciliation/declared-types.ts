@@ -1,0 +1,109 @@
+/**
+ * Declared column types of table sides, so canonical text casts only where a type needs it.
+ *
+ * The canonical text of a value (dialect.ts) is written to be right for any column type: every
+ * decimal cast to DECIMAL(38, scale), every integer to a 64-bit integer, every text converted to
+ * UTF-8, every legacy time through CONVERT_TZ and DATE_FORMAT. On a 1M-row table those casts
+ * cost about as much as the scan itself. When the table's own declaration already gives the
+ * canonical text, a lighter expression yields the very same bytes:
+ * - integer columns: their text as is (both engines);
+ * - decimal columns declared with the check's scale: their text as is (`10.50`);
+ * - MySQL text columns already in utf8mb4: RTRIM without CONVERT; PostgreSQL text/varchar: RTRIM
+ *   without CAST;
+ * - MySQL DATETIME/TIMESTAMP columns with at least the requested fractional digits, read in UTC
+ *   or a numeric offset: CAST to text after subtracting the offset, cut to the precision.
+ * Query sides keep the full canonical expressions (their result types are not looked up).
+ */
+import type { SqlConnection } from './connection.js';
+import type { ColumnMapping } from './plan.js';
+import type { Side } from './dialect.js';
+
+export interface DeclaredColumn {
+  /** information_schema DATA_TYPE, lower case */
+  type: string;
+  scale: number | null;
+  datetimePrecision: number | null;
+  charset: string | null;
+}
+
+/** column name (lower case) → declaration */
+export type Declared = Map<string, DeclaredColumn>;
+
+const MYSQL_INT = new Set(['tinyint', 'smallint', 'mediumint', 'int', 'bigint']);
+const PG_INT = new Set(['smallint', 'integer', 'bigint']);
+const OFFSET = /^([+-])(\d{2}):(\d{2})$/;
+
+function num(v: string | null | undefined): number | null {
+  return v === null || v === undefined ? null : Number(v);
+}
+
+/** Looks up a table's columns; `schema.table` or the connection's current schema. */
+export async function declaredColumns(conn: SqlConnection, table: string): Promise<Declared> {
+  const [schema, name] = table.includes('.') ? table.split('.') : [undefined, table];
+  const sql =
+    conn.engine === 'mysql'
+      ? `SELECT COLUMN_NAME, DATA_TYPE, NUMERIC_SCALE, DATETIME_PRECISION, CHARACTER_SET_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ${schema ? '?' : 'DATABASE()'} AND TABLE_NAME = ?`
+      : `SELECT column_name, data_type, numeric_scale, datetime_precision, NULL FROM information_schema.columns WHERE table_schema = ${schema ? '$1' : 'current_schema()'} AND table_name = ${schema ? '$2' : '$1'}`;
+  const rows = await conn.query(sql, schema ? [schema, name] : [name]);
+  const out: Declared = new Map();
+  for (const r of rows)
+    out.set(String(r[0]).toLowerCase(), {
+      type: String(r[1]).toLowerCase(),
+      scale: num(r[2]),
+      datetimePrecision: num(r[3]),
+      charset: r[4] === null || r[4] === undefined ? null : String(r[4]).toLowerCase(),
+    });
+  return out;
+}
+
+type Col = Pick<ColumnMapping, 'type' | 'scale' | 'transforms' | 'precision' | 'legacyTimeZone'>;
+
+/**
+ * The canonical text of a column from its declaration, or undefined when only the full
+ * expression is right. Same NULL marking as dialect.ts: `~` for NULL, else ':' + text.
+ */
+export function lightCanonical(
+  engine: 'mysql' | 'postgres',
+  expr: string,
+  col: Col,
+  side: Side,
+  declared: DeclaredColumn | undefined,
+): string | undefined {
+  if (!declared) return undefined;
+  let e: string | undefined;
+  if (engine === 'mysql') {
+    if (col.type === 'integer' && MYSQL_INT.has(declared.type)) e = expr;
+    else if (col.type === 'decimal' && declared.type === 'decimal' && declared.scale === col.scale) e = expr;
+    else if (col.type === 'text' && declared.charset === 'utf8mb4') {
+      e = `RTRIM(${expr})`;
+      if (col.transforms.includes('trim')) e = `TRIM(${e})`;
+      if (col.transforms.includes('lower')) e = `LOWER(${e})`;
+    } else if (
+      col.type === 'timestamp' &&
+      (declared.type === 'datetime' || declared.type === 'timestamp') &&
+      (declared.datetimePrecision ?? 0) >= col.precision
+    ) {
+      const tz = side === 'legacy' ? col.legacyTimeZone : undefined;
+      const m = tz ? OFFSET.exec(tz) : null;
+      if (!tz || tz === 'UTC' || m) {
+        const seconds = m ? (Number(m[2]) * 3600 + Number(m[3]) * 60) * (m[1] === '-' ? -1 : 1) : 0;
+        const utc = seconds === 0 ? expr : `(${expr} - INTERVAL ${seconds} SECOND)`;
+        const length = col.precision === 0 ? 19 : 20 + col.precision;
+        e =
+          (declared.datetimePrecision ?? 0) === col.precision
+            ? `CAST(${utc} AS CHAR)`
+            : `LEFT(CAST(${utc} AS CHAR), ${length})`;
+      }
+    }
+    return e === undefined ? undefined : `COALESCE(CONCAT(':', ${e}), '~')`;
+  }
+  if (col.type === 'integer' && PG_INT.has(declared.type)) e = `CAST(${expr} AS TEXT)`;
+  else if (col.type === 'decimal' && declared.type === 'numeric' && declared.scale === col.scale)
+    e = `CAST(${expr} AS TEXT)`;
+  else if (col.type === 'text' && (declared.type === 'text' || declared.type === 'character varying')) {
+    e = `RTRIM(${expr}, ' ')`;
+    if (col.transforms.includes('trim')) e = `BTRIM(${e}, ' ')`;
+    if (col.transforms.includes('lower')) e = `LOWER(${e})`;
+  }
+  return e === undefined ? undefined : `COALESCE(':' || ${e}, '~')`;
+}
