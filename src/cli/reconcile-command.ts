@@ -12,7 +12,8 @@ import { redactText } from '../runtime/logger.js';
 import { planFromSpec, PlanError, type ReconciliationPlan } from '../reconciliation/plan.js';
 import { connect } from '../reconciliation/connection.js';
 import { runReconciliation, type Progress } from '../reconciliation/engine.js';
-import { finishRun, verdictVariance, type RunResult, type ShardSpec } from '../reconciliation/result.js';
+import { finishRun, type RunResult, type ShardSpec } from '../reconciliation/result.js';
+import { formatMarkdown, formatTable } from '../reconciliation/report.js';
 import {
   CONTEXT,
   FILENAME,
@@ -60,7 +61,7 @@ export const RECONCILE_COMMAND: CommandSpec = {
       help: 'target database URL (else spec.target.url)',
     },
     { name: 'tenant', type: 'string', value: 'T', multiple: true, help: 'only this tenant (repeatable)' },
-    OUTPUT(['table', 'json'], 'table'),
+    OUTPUT(['table', 'json', 'markdown'], 'table'),
     { name: 'result-file', type: 'string', value: 'FILE', help: 'also write the RunResult JSON to FILE' },
     {
       name: 'result-configmap',
@@ -114,7 +115,7 @@ interface Args {
   legacyUrl?: string;
   targetUrl?: string;
   tenants: string[];
-  output: 'table' | 'json';
+  output: 'table' | 'json' | 'markdown';
   resultFile?: string;
   shardIndex?: number;
   shardCount?: number;
@@ -197,64 +198,7 @@ function shardFrom(a: Args, plan: ReconciliationPlan): ShardSpec | undefined {
   return { index, count, by: a.shardBy ?? plan.parallelism.shardBy };
 }
 
-function pad(s: string, n: number): string {
-  return s.length >= n ? s : s + ' '.repeat(n - s.length);
-}
-
-export function formatTable(r: RunResult): string {
-  const lines: string[] = [];
-  lines.push(
-    `verdict: ${r.verdict}   rows compared: ${r.rowsCompared}   ${r.startedAt} → ${r.finishedAt}${r.shard ? `   shard ${r.shard.index}/${r.shard.count} by ${r.shard.by}` : ''}`,
-  );
-  if (r.error) lines.push(`error: ${r.error}`);
-  lines.push('');
-  const head = [
-    'CHECK',
-    'TYPE',
-    'VERDICT',
-    'LEGACY',
-    'TARGET',
-    'TOTAL VAR %',
-    'WORST VAR %',
-    'WORST TENANT',
-    'KEYS',
-  ];
-  const rows = r.checks.map((c) => [
-    c.name,
-    c.type,
-    c.verdict,
-    c.legacyValue ?? '-',
-    c.targetValue ?? '-',
-    c.error ? '-' : String(c.variancePercent),
-    c.error ? '-' : String(verdictVariance(c)),
-    c.worstTenant ?? '-',
-    String(c.differingKeys.length),
-  ]);
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] ?? '').length)));
-  lines.push(head.map((h, i) => pad(h, widths[i] ?? 0)).join('  '));
-  for (const row of rows) lines.push(row.map((v, i) => pad(v, widths[i] ?? 0)).join('  '));
-  for (const c of r.checks) {
-    if (c.error) lines.push(`\n${c.name}: ERROR ${c.error}`);
-    const bad = c.tenants.filter((t) => t.verdict !== 'Passed');
-    if (bad.length > 0) {
-      lines.push(`\n${c.name}: tenants with differences`);
-      for (const t of bad)
-        lines.push(
-          `  tenant ${t.tenant}${t.column ? ` ${t.column}` : ''}: legacy ${t.legacy}, target ${t.target}, variance ${t.variancePercent}% → ${t.verdict}`,
-        );
-    }
-    if (c.differingKeys.length > 0) {
-      lines.push(`${c.name}: differing keys${c.differingKeysTruncated ? ' (truncated)' : ''}`);
-      for (const k of c.differingKeys.slice(0, 50))
-        lines.push(
-          `  tenant ${k.tenant} key ${k.key}: ${k.kind}${k.columns ? ` (${k.columns.join(', ')})` : ''}`,
-        );
-      if (c.differingKeys.length > 50)
-        lines.push(`  … ${c.differingKeys.length - 50} more (use --output json)`);
-    }
-  }
-  return lines.join('\n') + '\n';
-}
+export { formatTable } from '../reconciliation/report.js';
 
 /**
  * Writes the result where it was asked for: stdout (table or JSON), --result-file and, in a shard
@@ -263,7 +207,11 @@ export function formatTable(r: RunResult): string {
 async function deliver(result: RunResult, args: Args): Promise<boolean> {
   const json = redactText(JSON.stringify(result, null, 2));
   if (args.resultFile) writeFileSync(args.resultFile, json + '\n');
-  process.stdout.write(args.output === 'json' ? json + '\n' : redactText(formatTable(result)));
+  process.stdout.write(
+    args.output === 'json'
+      ? json + '\n'
+      : redactText(args.output === 'markdown' ? formatMarkdown(result) : formatTable(result)),
+  );
   if (!args.resultConfigMap) return true;
   const namespace = process.env.POD_NAMESPACE;
   try {

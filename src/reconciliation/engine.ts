@@ -119,11 +119,19 @@ async function both<T>(a: Promise<T>, b: Promise<T>): Promise<[T, T]> {
   return [x.value, y.value];
 }
 
-function toScale(text: string | null, scale: number): string {
+/**
+ * A sum at the column's scale: `1333955.5` and `1333955.500` both read `1333955.50` at scale 2.
+ * Digits beyond the scale are kept when they are not zeros (they are a real difference).
+ */
+export function toScale(text: string | null, scale: number): string {
   if (text === null) return formatScaled({ value: 0n, scale });
-  const v = parseDecimal(text);
-  if (v.scale > scale) return normalizeDecimal(text);
-  return formatScaled({ value: v.value * 10n ** BigInt(scale - v.scale), scale });
+  let { value, scale: s } = parseDecimal(text);
+  while (s > scale && value % 10n === 0n) {
+    value /= 10n;
+    s--;
+  }
+  if (s > scale) return formatScaled({ value, scale: s });
+  return formatScaled({ value: value * 10n ** BigInt(scale - s), scale });
 }
 
 function keyLabel(canon: string[]): string {

@@ -3,12 +3,15 @@
  * run (every tenant and differing key the engine found, beyond what fits in status).
  */
 import type { RunResult } from '../../reconciliation/result.js';
+import { formatMarkdown } from '../../reconciliation/report.js';
 import type { KubeClient, KubeObject, OwnerReference } from '../../runtime/kube-client.js';
 import { CONFIG_MAP } from '../../runtime/resources.js';
 import { LABEL_RECONCILIATION, LABEL_RUN } from './resources.js';
 
 /** ConfigMaps hold at most 1 MiB; keep the report well under it. */
 export const MAX_REPORT_BYTES = 900_000;
+/** Of which the Markdown report beside the JSON one may take this much. */
+export const MAX_MARKDOWN_BYTES = 300_000;
 
 type ConfigMap = KubeObject & { data?: Record<string, string> };
 
@@ -60,6 +63,16 @@ export function fitReport(
   };
 }
 
+/** The Markdown report of a (fitted) result, cut with a note if it would not fit. */
+export function markdownReport(result: RunResult, maxBytes = MAX_MARKDOWN_BYTES): string {
+  const md = formatMarkdown(result);
+  if (Buffer.byteLength(md) <= maxBytes) return md;
+  const note = '\n\n**The report was cut here to fit a ConfigMap; report.json has every check.**\n';
+  let cut = md.slice(0, maxBytes - note.length);
+  while (Buffer.byteLength(cut) > maxBytes - note.length) cut = cut.slice(0, -1000);
+  return cut.slice(0, cut.lastIndexOf('\n')) + note;
+}
+
 /** Writes `<reconciliation>-report` (create or replace); returns its name. */
 export async function writeReport(
   client: KubeClient,
@@ -70,7 +83,8 @@ export async function writeReport(
   result: RunResult,
 ): Promise<string> {
   const name = `${reconciliation}-report`;
-  const { json, truncated } = fitReport(result);
+  const { json, truncated } = fitReport(result, MAX_REPORT_BYTES - MAX_MARKDOWN_BYTES);
+  const markdown = markdownReport(JSON.parse(json) as RunResult);
   const body: ConfigMap = {
     apiVersion: 'v1',
     kind: 'ConfigMap',
@@ -80,7 +94,13 @@ export async function writeReport(
       labels: { [LABEL_RECONCILIATION]: reconciliation, [LABEL_RUN]: runId },
       ownerReferences: [owner],
     },
-    data: { 'report.json': json, run: runId, verdict: result.verdict, truncated: String(truncated) },
+    data: {
+      'report.json': json,
+      'report.md': markdown,
+      run: runId,
+      verdict: result.verdict,
+      truncated: String(truncated),
+    },
   };
   await client.createOrReplace(CONFIG_MAP, namespace, body);
   return name;

@@ -143,7 +143,7 @@ describe('cutover: one command-line parser for every command', function () {
     assert.match(cutover(['reconcile', '--file', 'no/such.yaml']).stderr, /no\/such\.yaml/);
     assert.match(
       cutover(['reconcile', '-f', 'x', '-o', 'yaml']).stderr,
-      /--output must be table or json, not 'yaml'/,
+      /--output must be table or json or markdown, not 'yaml'/,
     );
     assert.match(
       cutover(['reconcile', '-f', 'x', '--shard-by', 'Region']).stderr,
