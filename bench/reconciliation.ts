@@ -57,6 +57,28 @@ interface Timing {
   max: number;
 }
 
+interface Round {
+  floor: number;
+  engine: number;
+}
+
+function report(
+  out: (line: string) => void,
+  floorLabel: string,
+  engineLabel: string,
+  rounds: Round[],
+  goal: string,
+): void {
+  const floorT = summarize(rounds.map((r) => r.floor));
+  const engineT = summarize(rounds.map((r) => r.engine));
+  const ratios = rounds.map((r) => r.engine / r.floor).sort((a, b) => a - b);
+  const median = ratios[Math.floor(ratios.length / 2)] ?? NaN;
+  out(`    ${floorLabel}: ${fmt(floorT)}`);
+  out(
+    `    ${engineLabel}: ${fmt(engineT)} = ${median.toFixed(2)}× the floor (per round ${ratios[0]?.toFixed(2)}–${ratios.at(-1)?.toFixed(2)}; ${goal})`,
+  );
+}
+
 function summarize(ms: number[]): Timing {
   const s = [...ms].sort((a, b) => a - b);
   return { median: s[Math.floor(s.length / 2)] ?? NaN, min: s[0] ?? NaN, max: s[s.length - 1] ?? NaN };
@@ -64,7 +86,6 @@ function summarize(ms: number[]): Timing {
 
 const sec = (ms: number): string => (ms / 1000).toFixed(2);
 const fmt = (t: Timing): string => `${sec(t.median)} s (${sec(t.min)}–${sec(t.max)})`;
-const ratio = (a: Timing, floor: Timing): string => `${(a.median / floor.median).toFixed(2)}×`;
 
 /**
  * Hand-written floor statements: per table, the tenant, COUNT(*) and the sum of a 60-bit MD5 of
@@ -146,12 +167,7 @@ function postgresScan(table: string, cols: string[]): string {
   return `SELECT tenant_id, COUNT(*), SUM(('x' || SUBSTR(MD5(CONCAT_WS('|', ${cols.join(', ')})), 1, 15))::BIT(60)::BIGINT) FROM ${table} GROUP BY tenant_id`;
 }
 
-interface Floor {
-  all: number;
-  legacyOrders: number;
-}
-
-async function floor(legacyUrl: string, targetUrl: string): Promise<Floor> {
+async function floor(legacyUrl: string, targetUrl: string): Promise<number> {
   const my = await mysql.createConnection({
     uri: legacyUrl,
     supportBigNumbers: true,
@@ -160,21 +176,16 @@ async function floor(legacyUrl: string, targetUrl: string): Promise<Floor> {
   const pc = new pg.Client({ connectionString: targetUrl });
   await pc.connect();
   try {
-    let legacyOrders = 0;
     const t0 = performance.now();
     await Promise.all([
       (async () => {
-        for (const [table, cols] of Object.entries(LEGACY_TABLES)) {
-          const s = performance.now();
-          await my.query(mysqlScan(table, cols));
-          if (table === 'pos_orders') legacyOrders = performance.now() - s;
-        }
+        for (const [table, cols] of Object.entries(LEGACY_TABLES)) await my.query(mysqlScan(table, cols));
       })(),
       (async () => {
         for (const [table, cols] of Object.entries(TARGET_TABLES)) await pc.query(postgresScan(table, cols));
       })(),
     ]);
-    return { all: performance.now() - t0, legacyOrders };
+    return performance.now() - t0;
   } finally {
     await my.end();
     await pc.end();
@@ -229,16 +240,6 @@ async function engineRun(
   }
 }
 
-async function repeat<T>(runs: number, fn: () => Promise<T>, ms: (v: T) => number): Promise<[Timing, T]> {
-  const times: number[] = [];
-  let last: T | undefined;
-  for (let i = 0; i < runs; i++) {
-    last = await fn();
-    times.push(ms(last));
-  }
-  return [summarize(times), last as T];
-}
-
 function foundKeys(r: RunResult): Set<string> {
   return new Set(
     r.checks
@@ -273,21 +274,24 @@ export async function runReconciliationBench(args: string[]): Promise<void> {
     const plan = benchPlan();
     out(`  checks: ${plan.checks.map((c) => `${c.name} (${c.type})`).join(', ')}`);
     await floor(legacyUrl, targetUrl); // warm the caches once
-    const [floorAll, floorLast] = await repeat(
-      runs,
-      () => floor(legacyUrl, targetUrl),
-      (f) => f.all,
-    );
+    // each round measures the floor and the engine back to back, so both see the same load of
+    // this shared machine; ratios are taken per round
+    const equalRounds: Round[] = [];
+    let equalRun: RunResult | undefined;
+    for (let i = 0; i < runs; i++) {
+      const f = await floor(legacyUrl, targetUrl);
+      const e = await engineRun(plan, legacyUrl, targetUrl);
+      equalRounds.push({ floor: f, engine: e.ms });
+      equalRun = e.result;
+    }
     out('');
-    out(`  floor: per-tenant MD5 scan of every table, both databases at once: ${fmt(floorAll)}`);
-    out(`    (of which the legacy orders scan, last run: ${sec(floorLast.legacyOrders)} s)`);
-    const [equal, equalRun] = await repeat(
-      runs,
-      () => engineRun(plan, legacyUrl, targetUrl),
-      (r) => r.ms,
-    );
-    out(
-      `  engine, equal data:       ${fmt(equal)} = ${ratio(equal, floorAll)} the floor, verdict ${equalRun.result.verdict}`,
+    out(`  equal data, verdict ${equalRun?.verdict ?? '-'}:`);
+    report(
+      out,
+      'floor: per-tenant MD5 scan of every table, both databases at once',
+      'engine, all checks',
+      equalRounds,
+      'goal ≤ 1.00×',
     );
 
     const inj = planInjections(counts, spread, 'bench', bunched);
@@ -302,39 +306,48 @@ export async function runReconciliationBench(args: string[]): Promise<void> {
     const expected = inj.injections
       .filter((i) => i.family === 'pos_orders' || i.family === 'drivers')
       .flatMap((i) => i.expected.map((k) => `${k.tenant}/${k.key}/${k.kind}`));
-    const [diff, diffRun] = await repeat(
-      runs,
-      () => engineRun(plan, legacyUrl, targetUrl),
-      (r) => r.ms,
-    );
-    const found = foundKeys(diffRun.result);
-    const missed = expected.filter((k) => !found.has(k));
-    out(
-      `  engine, with differences: ${fmt(diff)} = ${ratio(diff, floorAll)} the floor (goal ≤ 1.00×), verdict ${diffRun.result.verdict}; ${expected.length - missed.length} of ${expected.length} injected keys found${missed.length > 0 ? ` (missed: ${missed.slice(0, 5).join(', ')})` : ''}, ${found.size} keys reported`,
-    );
-
     const ordersPlan: ReconciliationPlan = {
       ...plan,
       checks: plan.checks.filter((c) => c.name === 'orders-rows'),
     };
-    const ordersFloor = summarize(
-      await (async () => {
-        const t: number[] = [];
-        for (let i = 0; i < runs; i++) t.push(await legacyOrdersScan(legacyUrl));
-        return t;
-      })(),
-    );
-    const [orders, ordersRun] = await repeat(
-      runs,
-      () => engineRun(ordersPlan, legacyUrl, targetUrl),
-      (r) => r.ms,
-    );
-    const ordersCheck = ordersRun.result.checks[0];
-    const ordersTenants = new Set(ordersCheck?.differingKeys.map((k) => k.tenant));
+    const diffRounds: Round[] = [];
+    const ordersRounds: Round[] = [];
+    let diffRun: RunResult | undefined;
+    let ordersRun: RunResult | undefined;
+    for (let i = 0; i < runs; i++) {
+      const f = await floor(legacyUrl, targetUrl);
+      const d = await engineRun(plan, legacyUrl, targetUrl);
+      diffRounds.push({ floor: f, engine: d.ms });
+      diffRun = d.result;
+      const scan = await legacyOrdersScan(legacyUrl);
+      const o = await engineRun(ordersPlan, legacyUrl, targetUrl);
+      ordersRounds.push({ floor: scan, engine: o.ms });
+      ordersRun = o.result;
+    }
+    const found = diffRun ? foundKeys(diffRun) : new Set<string>();
+    const missed = expected.filter((k) => !found.has(k));
     out('');
-    out(`  one MD5 scan of legacy pos_orders (hand-written): ${fmt(ordersFloor)}`);
     out(
-      `  orders-rows (15-column row check) with differences: ${fmt(orders)} = ${ratio(orders, ordersFloor)} that scan (goal ≤ 1.20×); ${ordersCheck?.differingKeys.length ?? 0} keys in ${ordersTenants.size} tenants`,
+      `  with differences (${bunched} bunched in the largest tenant + spread ones), verdict ${diffRun?.verdict ?? '-'}; ${expected.length - missed.length} of ${expected.length} injected keys found${missed.length > 0 ? ` (missed: ${missed.slice(0, 5).join(', ')})` : ''}, ${found.size} keys reported:`,
+    );
+    report(
+      out,
+      'floor: per-tenant MD5 scan of every table, both databases at once',
+      'engine, all checks',
+      diffRounds,
+      'goal ≤ 1.00×',
+    );
+    const ordersCheck = ordersRun?.checks[0];
+    const ordersTenants = new Set(ordersCheck?.differingKeys.map((k) => k.tenant));
+    out(
+      `  the orders row check alone (${ordersCheck?.differingKeys.length ?? 0} keys in ${ordersTenants.size} tenants):`,
+    );
+    report(
+      out,
+      'one MD5 scan of legacy pos_orders (hand-written)',
+      'engine, orders-rows',
+      ordersRounds,
+      'goal ≤ 1.20×',
     );
   } finally {
     await adminMy.query(`DROP DATABASE IF EXISTS \`${name}\``).catch(() => undefined);
