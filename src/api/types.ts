@@ -167,8 +167,9 @@ export interface TenantResult {
 export interface DifferingKey {
   tenant?: string;
   key?: string;
-  kind?: 'missing' | 'extra' | 'changed';
+  kind?: 'missing' | 'extra' | 'changed' | 'duplicateInLegacy' | 'duplicateInTarget';
   columns?: string[];
+  rows?: number;
 }
 export interface CheckResult {
   name?: string;

@@ -166,6 +166,8 @@ interface KeyedRow {
   raw: Cell[];
   canon: string[];
   hash: string;
+  /** rows with this key on this side (more than 1: a duplicate key, e.g. from a fan-out join) */
+  rows: number;
 }
 
 class Localizer {
@@ -181,7 +183,7 @@ class Localizer {
 
   private segQuery(s: SideSql, tenant: string, seg: Segment, depth: number): [string, unknown[]] {
     const p = new Params(s.d.engine);
-    const extra = [`${s.tenant()} = ${p.add(tenant)}`];
+    const extra = [s.tenantIs(p, tenant)];
     let bucket: string;
     if (seg.lo !== undefined && seg.hi !== undefined) {
       const key = s.keyCols()[0] as string;
@@ -221,7 +223,7 @@ class Localizer {
       }
       return `${s.d.md5Prefix(s.keyText(), (seg.prefix ?? '').length)} = ${p.add(seg.prefix ?? '')}`;
     });
-    const extra = [`${s.tenant()} = ${p.add(tenant)}`];
+    const extra = [s.tenantIs(p, tenant)];
     if (ors.length > 0) extra.push(`(${ors.join(' OR ')})`);
     const keyCols = s.keyCols();
     const sql = `SELECT ${[...keyCols, ...s.keyCanon(), s.rowHash()].join(', ')} FROM ${s.from()}${s.where(p, extra)}`;
@@ -230,7 +232,10 @@ class Localizer {
     const out = new Map<string, KeyedRow>();
     for (const r of rows) {
       const canon = r.slice(n, 2 * n).map((c) => c ?? '~');
-      out.set(JSON.stringify(canon), { raw: r.slice(0, n), canon, hash: String(r[2 * n]) });
+      const id = JSON.stringify(canon);
+      const seen = out.get(id);
+      if (seen) seen.rows++;
+      else out.set(id, { raw: r.slice(0, n), canon, hash: String(r[2 * n]), rows: 1 });
     }
     return out;
   }
@@ -309,6 +314,20 @@ class Localizer {
         this.fetchRows(this.ctx.legacy, tenant, batch),
         this.fetchRows(this.ctx.target, tenant, batch),
       );
+      // a key on several rows of one side is reported as such, not compared value by value
+      for (const [side, rowsOf] of [
+        ['Legacy', lr],
+        ['Target', tr],
+      ] as const)
+        for (const [id, row] of rowsOf)
+          if (row.rows > 1) {
+            differing += row.rows - 1;
+            if (this.found < this.max)
+              keys.push({ tenant, key: keyLabel(row.canon), kind: `duplicateIn${side}`, rows: row.rows });
+            this.found++;
+            lr.delete(id);
+            tr.delete(id);
+          }
       for (const [id, row] of lr) {
         const other = tr.get(id);
         if (!other) {
@@ -356,7 +375,7 @@ async function compareRows(
     batch: Cell[][],
   ): Promise<Map<string, { canon: string[]; cols: string[] }>> => {
     const p = new Params(s.d.engine);
-    const extra = [`${s.tenant()} = ${p.add(tenant)}`, s.keyIn(p, batch)];
+    const extra = [s.tenantIs(p, tenant), s.keyIn(p, batch)];
     const n = ctx.check.key.length;
     const rows: Row[] = await s.conn.query(
       ...p.bind(
@@ -517,12 +536,12 @@ async function runSampleCheck(ctx: CheckContext, seed: string): Promise<CheckRes
   const p = new Params(s.d.engine);
   const n = check.key.length;
   const order = `MD5(${s.d.concat([`${p.add(seed)}`, s.keyText()])})`;
-  const inner = `SELECT ${s.tenant()} AS t, ${s
+  const inner = `SELECT ${s.groupTenant()} AS t, ${s
     .keyCols()
     .map((k, i) => `${k} AS k${i}`)
     .join(
       ', ',
-    )}, ROW_NUMBER() OVER (PARTITION BY ${s.tenant()} ORDER BY ${order}) AS rn FROM ${s.from()}${s.where(p)}`;
+    )}, ROW_NUMBER() OVER (PARTITION BY ${s.groupTenant()} ORDER BY ${order}) AS rn FROM ${s.from()}${s.where(p)}`;
   const sizeParam = p.add(check.sampleSize);
   const rows = await s.conn.query(
     ...p.bind(

@@ -84,7 +84,7 @@ export function formatTable(r: RunResult): string {
       lines.push(`${c.name}: differing keys`);
       for (const k of c.differingKeys.slice(0, 50))
         lines.push(
-          `  tenant ${k.tenant} key ${k.key}: ${k.kind}${k.columns ? ` (${k.columns.join(', ')})` : ''}`,
+          `  tenant ${k.tenant} key ${k.key}: ${k.kind}${k.columns ? ` (${k.columns.join(', ')})` : ''}${k.rows ? ` (${k.rows} rows)` : ''}`,
         );
       if (c.differingKeys.length > 50)
         lines.push(`  … ${c.differingKeys.length - 50} more (use --output json or markdown)`);
@@ -178,7 +178,12 @@ export function formatMarkdown(r: RunResult): string {
       out.push(
         ...table(
           ['Tenant', 'Key', 'Kind', 'Columns'],
-          c.differingKeys.map((k) => [k.tenant, k.key, k.kind, (k.columns ?? []).join(', ')]),
+          c.differingKeys.map((k) => [
+            k.tenant,
+            k.key,
+            k.kind,
+            k.rows ? `${k.rows} rows` : (k.columns ?? []).join(', '),
+          ]),
         ),
       );
     }

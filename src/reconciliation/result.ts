@@ -24,9 +24,14 @@ export interface DifferingKey {
   tenant: string;
   /** The key value, or JSON of the key columns' values for a composite key. */
   key: string;
-  /** missing: in legacy, not in target; extra: in target only; changed: in both, values differ. */
-  kind: 'missing' | 'extra' | 'changed';
+  /**
+   * missing: in legacy, not in target; extra: in target only; changed: in both, values differ;
+   * duplicateInLegacy / duplicateInTarget: the key is on several rows of that side (a fan-out join).
+   */
+  kind: 'missing' | 'extra' | 'changed' | 'duplicateInLegacy' | 'duplicateInTarget';
   columns?: string[];
+  /** duplicate kinds: how many rows carry the key on that side */
+  rows?: number;
 }
 
 export interface TenantResult {

@@ -71,6 +71,15 @@ export class SideSql {
    * by the tenant can deliver the grouping (MariaDB would otherwise walk that index and fetch
    * every row by primary key, 10-25× slower than a scan, on table and query sides alike).
    */
+  /**
+   * This tenant exactly: the plain comparison lets an index led by the tenant narrow the read,
+   * the binary one keeps 'acme' from matching 'ACME' under a case-insensitive collation.
+   */
+  tenantIs(p: Params, tenant: string): string {
+    const plain = `${this.tenant()} = ${p.add(tenant)}`;
+    return this.d.engine === 'mysql' ? `${plain} AND ${this.groupTenant()} = ${p.add(tenant)}` : plain;
+  }
+
   groupTenant(): string {
     return this.d.engine === 'mysql' ? `CAST(${this.tenant()} AS BINARY)` : this.tenant();
   }
@@ -131,7 +140,12 @@ export class SideSql {
     }
     if (this.filters.tenants) {
       if (this.filters.tenants.length === 0) conds.push('1 = 0');
-      else conds.push(`${this.tenant()} IN (${this.filters.tenants.map((t) => p.add(t)).join(', ')})`);
+      else {
+        const list = (): string => (this.filters.tenants ?? []).map((t) => p.add(t)).join(', ');
+        conds.push(`${this.tenant()} IN (${list()})`);
+        // under a case-insensitive collation IN matches 'ACME' for 'acme': keep only the exact ones
+        if (this.d.engine === 'mysql') conds.push(`${this.groupTenant()} IN (${list()})`);
+      }
     }
     const shard = this.filters.shard;
     if (shard && shard.count > 1) {

@@ -345,8 +345,12 @@ const tenantResult = obj('One tenant of a check.', {
 const differingKey = obj('A key that differs.', {
   tenant: str('Tenant id.', { maxLength: 128 }),
   key: str('Key value(s), canonical text.', { maxLength: 512 }),
-  kind: enumOf('missing (only legacy), extra (only target), changed.', ['missing', 'extra', 'changed']),
+  kind: enumOf(
+    'missing (only legacy), extra (only target), changed, duplicateInLegacy / duplicateInTarget (the key is on several rows of that side).',
+    ['missing', 'extra', 'changed', 'duplicateInLegacy', 'duplicateInTarget'],
+  ),
   columns: list('Changed columns.', str('Column.', { maxLength: 63 }), 64),
+  rows: { type: 'integer', description: 'Duplicate kinds: rows with the key on that side.' },
 });
 
 export const reconciliationStatus: Schema = statusBase(RECONCILIATION_PHASES, {

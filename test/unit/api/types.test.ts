@@ -166,7 +166,10 @@ const reconciliation: Reconciliation = {
             verdict: 'RemediationNeeded',
           },
         ],
-        differingKeys: [{ tenant: 't2', key: '42', kind: 'changed', columns: ['total'] }],
+        differingKeys: [
+          { tenant: 't2', key: '42', kind: 'changed', columns: ['total'] },
+          { tenant: 't2', key: '43', kind: 'duplicateInTarget', rows: 2 },
+        ],
         error: 'none',
       },
     ],
