@@ -150,7 +150,15 @@ export interface ReconciliationSpec {
   target: DatabaseRef;
   tenantColumn?: string;
   tenants?: string[];
-  window?: { column: string; last: string; legacyTimeZone?: string };
+  window?: {
+    column: string;
+    last?: string;
+    from?: string;
+    /** An RFC 3339 time, or 'frozenAt' (the Cutover in cutoverRef's status.frozenAt). */
+    until?: string;
+    cutoverRef?: LocalObjectRef;
+    legacyTimeZone?: string;
+  };
   thresholds?: Thresholds;
   schedule?: ReconciliationSchedule;
   parallelism?: Parallelism;

@@ -96,6 +96,12 @@ export const RECONCILE_COMMAND: CommandSpec = {
     },
     { name: 'now', type: 'string', value: 'ISO', help: 'time windows end here (default: now)' },
     {
+      name: 'frozen-at',
+      type: 'string',
+      value: 'ISO',
+      help: "the Cutover's status.frozenAt, for a window with until: frozenAt",
+    },
+    {
       ...KUBECONFIG,
       help: 'kubeconfig for --result-configmap (default: in-cluster in a Pod, else $KUBECONFIG or ~/.kube/config)',
     },
@@ -122,6 +128,7 @@ interface Args {
   shardBy?: 'Tenant' | 'KeyRange';
   maxKeys?: number;
   now?: Date;
+  frozenAt?: Date;
   kubeconfig?: string;
   context?: string;
   help: boolean;
@@ -161,6 +168,11 @@ function parseArgs(argv: string[]): Args {
     const d = new Date(f.now as string);
     if (Number.isNaN(d.getTime())) throw new UsageError('--now must be an ISO timestamp');
     a.now = d;
+  }
+  if (f['frozen-at'] !== undefined) {
+    const d = new Date(f['frozen-at'] as string);
+    if (Number.isNaN(d.getTime())) throw new UsageError('--frozen-at must be an ISO timestamp');
+    a.frozenAt = d;
   }
   return a;
 }
@@ -329,6 +341,7 @@ export async function run(argv: string[]): Promise<number> {
     };
     if (shard) opts.shard = shard;
     if (args.now) opts.now = args.now;
+    if (args.frozenAt) opts.frozenAt = args.frozenAt;
     if (args.maxKeys !== undefined) opts.maxDifferingKeys = args.maxKeys;
     const result = await runReconciliation(plan, { legacy, target }, opts);
     if (tty) process.stderr.write('\r\x1b[K');

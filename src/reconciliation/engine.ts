@@ -17,6 +17,7 @@ import { addDecimals, normalizeDecimal, parseDecimal, formatScaled } from './dec
 import { hash32Js, Params } from './dialect.js';
 import { SideSql, type Cell, type RunFilters } from './side-sql.js';
 import { declaredColumns, type Declared } from './declared-types.js';
+import { resolveWindow } from './window.js';
 import {
   bucketLayout,
   bucketRange,
@@ -64,6 +65,8 @@ export interface RunOptions {
   tenants?: string[];
   /** The time windows are measured from (default: now). */
   now?: Date;
+  /** The referenced Cutover's status.frozenAt, for a window with `until: frozenAt`. */
+  frozenAt?: Date;
   /** Stop localizing a check after this many differing keys (default 1000). */
   maxDifferingKeys?: number;
   /** Segments per bisection step (default 16). */
@@ -802,7 +805,15 @@ export async function runReconciliation(
   const startedAt = new Date();
   const now = opts.now ?? startedAt;
   const filters: RunFilters = {};
-  if (plan.window) filters.windowStart = new Date(now.getTime() - plan.window.lastMs);
+  let windowError: string | undefined;
+  if (plan.window)
+    try {
+      const w = resolveWindow(plan.window, now, opts.frozenAt);
+      if (w.start) filters.windowStart = w.start;
+      if (w.end) filters.windowEnd = w.end;
+    } catch (e) {
+      windowError = errMessage(e);
+    }
   const planTenants = plan.tenants;
   if (planTenants && opts.tenants && opts.tenants.length > 0)
     filters.tenants = planTenants.filter((t) => opts.tenants?.includes(t));
@@ -811,12 +822,13 @@ export async function runReconciliation(
   if (opts.shard) filters.shard = opts.shard;
   const checks = checksForShard(plan, opts.shard);
   const results: CheckResult[] = [];
-  let runError: string | undefined;
-  try {
-    await preflight(plan, connections);
-  } catch (e) {
-    runError = errMessage(e);
-  }
+  let runError: string | undefined = windowError;
+  if (!runError)
+    try {
+      await preflight(plan, connections);
+    } catch (e) {
+      runError = errMessage(e);
+    }
   const maxKeys = opts.maxDifferingKeys ?? 1000;
   const contexts = checks.map((check, i): CheckContext => {
     const progress = (phase: Progress['phase'], tenant?: string, rows?: number): void => {

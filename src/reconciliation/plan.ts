@@ -65,9 +65,15 @@ export interface WindowPlan {
   column: string;
   /** Zone of naive legacy timestamps in the window column (e.g. '+03:00'); default UTC. */
   legacyTimeZone?: string;
-  /** Length of the window in milliseconds. */
-  lastMs: number;
-  last: string;
+  /** Length of the window in milliseconds (counted back from `until`, else the run time). */
+  lastMs?: number;
+  last?: string;
+  /** Rows at or after this instant. */
+  from?: Date;
+  /** Rows before this instant, or before the referenced Cutover's status.frozenAt. */
+  until?: Date | 'frozenAt';
+  /** The Cutover whose frozenAt ends the window (`until: frozenAt`). */
+  cutoverRef?: string;
 }
 
 export interface ReconciliationPlan {
@@ -335,6 +341,61 @@ function readCheck(
   return check;
 }
 
+const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
+
+function readInstant(r: Reader, o: Obj, key: string, path: string): Date | undefined {
+  const v = r.str(o, key, path, false);
+  if (v === undefined) return undefined;
+  const d = new Date(v);
+  if (!RFC3339.test(v) || Number.isNaN(d.getTime())) {
+    r.problems.push(`${path}.${key} '${v}' is not a time: write an RFC 3339 time like 2026-12-01T02:00:00Z`);
+    return undefined;
+  }
+  return d;
+}
+
+function readWindow(r: Reader, o: Obj): WindowPlan | undefined {
+  const path = 'spec.window';
+  const column = r.ident(o, 'column', path, true);
+  const last = r.str(o, 'last', path, false);
+  const from = readInstant(r, o, 'from', path);
+  let until: Date | 'frozenAt' | undefined;
+  if (o.until === 'frozenAt') until = 'frozenAt';
+  else until = readInstant(r, o, 'until', path);
+  const before = r.problems.length;
+  if (last === undefined && o.from === undefined && o.until === undefined)
+    r.problems.push(`${path} needs last, from or until: e.g. last: 90d`);
+  if (last !== undefined && o.from !== undefined)
+    r.problems.push(
+      `${path}: set last or from, not both (last counts back from until, or from the run time)`,
+    );
+  let cutoverRef: string | undefined;
+  if (isObj(o.cutoverRef)) cutoverRef = r.str(o.cutoverRef, 'name', `${path}.cutoverRef`, true);
+  if (until === 'frozenAt' && !cutoverRef)
+    r.problems.push(
+      `${path}.until is frozenAt: set ${path}.cutoverRef.name to the Cutover whose status.frozenAt ends the window`,
+    );
+  if (from && until instanceof Date && from.getTime() >= until.getTime())
+    r.problems.push(`${path}.from is not before ${path}.until: set from to an earlier time`);
+  if (!column || r.problems.length > before) return undefined;
+  const w: WindowPlan = { column };
+  if (last !== undefined) {
+    try {
+      w.lastMs = parseDuration(last);
+      w.last = last;
+    } catch (e) {
+      r.problems.push(...(e instanceof PlanError ? e.problems : [String(e)]));
+      return undefined;
+    }
+  }
+  if (from) w.from = from;
+  if (until) w.until = until;
+  if (cutoverRef) w.cutoverRef = cutoverRef;
+  const tz = r.str(o, 'legacyTimeZone', path, false);
+  if (tz !== undefined) w.legacyTimeZone = tz;
+  return w;
+}
+
 /** Reads a `Reconciliation.spec` (already parsed from YAML/JSON) into a plan; throws PlanError. */
 export function planFromSpec(spec: unknown): ReconciliationPlan {
   const r = new Reader();
@@ -362,17 +423,8 @@ export function planFromSpec(spec: unknown): ReconciliationPlan {
   if (o.window !== undefined) {
     if (!isObj(o.window)) r.problems.push('spec.window must be an object');
     else {
-      const column = r.ident(o.window, 'column', 'spec.window', true);
-      const last = r.str(o.window, 'last', 'spec.window', true);
-      if (column && last) {
-        try {
-          plan.window = { column, last, lastMs: parseDuration(last) };
-          const tz = r.str(o.window, 'legacyTimeZone', 'spec.window', false);
-          if (tz !== undefined) plan.window.legacyTimeZone = tz;
-        } catch (e) {
-          r.problems.push(...(e instanceof PlanError ? e.problems : [String(e)]));
-        }
-      }
+      const w = readWindow(r, o.window);
+      if (w) plan.window = w;
     }
   }
   const timeout = r.num(o, 'statementTimeoutSeconds', 'spec');

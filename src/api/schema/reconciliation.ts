@@ -5,6 +5,7 @@ import {
   cron,
   databaseSchema,
   dateTime,
+  DATE_TIME_PATTERN,
   duration,
   enumOf,
   int,
@@ -245,6 +246,13 @@ const check: Schema = obj(
   ],
 );
 
+interface Window {
+  last?: string;
+  from?: string;
+  until?: string;
+  cutoverRef?: unknown;
+}
+
 interface Schedule {
   cron?: string;
   cutoverRef?: unknown;
@@ -264,15 +272,55 @@ export const reconciliationSpec: Schema = obj(
       minItems: 1,
     }),
     window: obj(
-      'Compare only rows of a recent window on a timestamp column, e.g. the last 90 days.',
+      'Compare only rows of a window on a timestamp column: the last 90 days, between two times, or up to the moment a Cutover froze legacy writes.',
       {
         column: sqlIdentifier('Timestamp column (per side override: legacy/target.windowColumn).'),
-        last: duration('Length of the window, e.g. 90d or 2w; more than 0.', undefined, { positive: true }),
+        last: duration(
+          'Length of the window, e.g. 90d or 2w, counted back from until (or from the run time); more than 0.',
+          undefined,
+          { positive: true },
+        ),
+        from: dateTime('Only rows at or after this time.'),
+        until: {
+          type: 'string',
+          maxLength: 64,
+          pattern: `^(frozenAt|${DATE_TIME_PATTERN.slice(1, -1)})$`,
+          description:
+            'Only rows before this time: an RFC 3339 time, or frozenAt: when the Cutover in cutoverRef froze legacy writes (its status.frozenAt), so orders written on the new stack after the switch are not variance.',
+          hint: 'write an RFC 3339 time like 2026-12-01T02:00:00Z, or frozenAt',
+        },
+        cutoverRef: localObjectRef,
         legacyTimeZone: timeZone(
           'Zone of the legacy DATETIME window column (IANA name or +03:00), for the window bound.',
         ),
       },
-      ['column', 'last'],
+      ['column'],
+      [
+        rule<Window>(
+          'has(self.last) || has(self.from) || has(self.until)',
+          'a window needs last, from or until: e.g. last: 90d',
+          (w) => w.last !== undefined || w.from !== undefined || w.until !== undefined,
+        ),
+        rule<Window>(
+          '!(has(self.last) && has(self.from))',
+          'set last or from, not both: last counts back from until (or from the run time)',
+          (w) => !(w.last !== undefined && w.from !== undefined),
+        ),
+        rule<Window>(
+          "!has(self.until) || self.until != 'frozenAt' || has(self.cutoverRef)",
+          'until: frozenAt needs cutoverRef: the Cutover whose status.frozenAt ends the window',
+          (w) => w.until !== 'frozenAt' || w.cutoverRef !== undefined,
+        ),
+        rule<Window>(
+          "!has(self.from) || !has(self.until) || self.until == 'frozenAt' || timestamp(self.from) < timestamp(self.until)",
+          'from is not before until: set from to an earlier time than until',
+          (w) =>
+            w.from === undefined ||
+            w.until === undefined ||
+            w.until === 'frozenAt' ||
+            Date.parse(w.from) < Date.parse(w.until),
+        ),
+      ],
     ),
     thresholds: { ...thresholdsSchema(true), default: {} },
     schedule: obj(

@@ -16,6 +16,7 @@ import {
   type ExpectedKey,
   type GenerateResult,
 } from '../../../src/devenv/nokta-data/generator.js';
+import { resolveWindow } from '../../../src/reconciliation/window.js';
 import {
   connect,
   mergeResults,
@@ -236,7 +237,9 @@ describe('samples: every Reconciliation manifest on the real Nokta schemas (Mari
         await cc.end();
       }
       assert.equal(times.length, new Set(orders).size + new Set(drivers).size);
-      const starts = MANIFESTS.flatMap((m) => (m.plan.window ? [NOW.getTime() - m.plan.window.lastMs] : []));
+      const starts = MANIFESTS.flatMap((m) =>
+        m.plan.window ? [resolveWindow(m.plan.window, NOW).start?.getTime() ?? 0] : [],
+      );
       assert.ok(starts.length >= 6);
       const start = Math.max(...starts);
       for (const t of times)
@@ -277,7 +280,7 @@ describe('samples: every Reconciliation manifest on the real Nokta schemas (Mari
         const pc = new pg.Client({ connectionString: clean.target });
         await pc.connect();
         try {
-          const since = new Date(NOW.getTime() - window.lastMs);
+          const since = resolveWindow(window, NOW).start;
           const n = (
             (await pc.query('SELECT COUNT(*)::int AS n FROM orders WHERE created_at >= $1', [since]))
               .rows[0] as { n: number }

@@ -10,6 +10,7 @@ import pg from 'pg';
 import { createMysqlDatabase, createPostgresDatabase, type TestDatabase } from '../../support/databases.js';
 import { generateNokta, type GenerateResult } from '../../../src/devenv/nokta-data/generator.js';
 import { runReconciliation, type RunOptions } from '../../../src/reconciliation/engine.js';
+import { planFromSpec } from '../../../src/reconciliation/plan.js';
 import type { CheckResult, RunResult } from '../../../src/reconciliation/result.js';
 import { keySet, open, skewPlan } from './helpers.js';
 
@@ -99,6 +100,60 @@ describe('shared scans with key-range buckets on skewed data (MariaDB vs Postgre
     const [shared, reference] = [await run({}), await run({ sharedScans: false, declaredTypes: false })];
     assert.equal(shared.verdict, reference.verdict);
     assert.deepEqual(shared.checks.map(comparable), reference.checks.map(comparable));
+  });
+
+  it('a window with both ends (or ending at the Cutover freeze) counts only the rows inside it', async () => {
+    const from = new Date(BASE.getTime() + 30 * 86_400_000);
+    const until = new Date(BASE.getTime() + 60 * 86_400_000);
+    const spec = (window: Record<string, unknown>): unknown => ({
+      legacy: { engine: 'mysql' },
+      target: { engine: 'postgres' },
+      window: { column: 'created_at', legacyTimeZone: '+03:00', ...window },
+      checks: [
+        { name: 'orders-count', type: 'count', legacy: { table: 'pos_orders' }, target: { table: 'orders' } },
+      ],
+    });
+    const pc = new pg.Client({ connectionString: targetUrl });
+    await pc.connect();
+    let expected: string[];
+    try {
+      const rows = await pc.query<{ t: string; n: string }>(
+        'SELECT tenant_id::text AS t, COUNT(*)::text AS n FROM orders WHERE created_at >= $1 AND created_at < $2 GROUP BY 1',
+        [from, until],
+      );
+      expected = rows.rows.map((r) => `${r.t}:${r.n}`).sort();
+    } finally {
+      await pc.end();
+    }
+    const c = open(legacyUrl, targetUrl);
+    try {
+      const both = await runReconciliation(
+        planFromSpec(spec({ from: from.toISOString(), until: until.toISOString() })),
+        c,
+        { now: NOW },
+      );
+      const frozen = await runReconciliation(
+        planFromSpec(spec({ last: '30d', until: 'frozenAt', cutoverRef: { name: 'nokta' } })),
+        c,
+        { now: NOW, frozenAt: until },
+      );
+      for (const r of [both, frozen]) {
+        const targets = r.checks[0]?.tenants.map((t) => `${t.tenant}:${t.target}`).sort();
+        assert.deepEqual(
+          targets?.filter((x) => !x.endsWith(':0')),
+          expected,
+        );
+      }
+      const early = await runReconciliation(
+        planFromSpec(spec({ last: '30d', until: 'frozenAt', cutoverRef: { name: 'nokta' } })),
+        c,
+        { now: NOW },
+      );
+      assert.equal(early.verdict, 'Error');
+      assert.match(early.error ?? '', /Cutover nokta has not frozen legacy writes yet/);
+    } finally {
+      await c.close();
+    }
   });
 
   it('gives the same result when buckets are too large to fetch and are bisected first', async () => {

@@ -83,7 +83,13 @@ const reconciliation: Reconciliation = {
     target: { engine: 'postgres', url: 'postgres://reconciler@db:5432/nokta' },
     tenantColumn: 'tenant_id',
     tenants: ['t1', 't2'],
-    window: { column: 'created_at', last: '90d', legacyTimeZone: 'Europe/Istanbul' },
+    window: {
+      column: 'created_at',
+      last: '90d',
+      until: 'frozenAt',
+      cutoverRef: { name: 'nokta' },
+      legacyTimeZone: 'Europe/Istanbul',
+    },
     thresholds: { remediatePercent: 0.5, failPercent: 1 },
     schedule: { cutoverRef: { name: 'nokta' }, offsets: ['+4h', '+24h'], suspend: false },
     parallelism: {
@@ -186,6 +192,7 @@ const reconciliationNightly: Reconciliation = {
   spec: {
     legacy: { engine: 'mysql', url: 'mysql://reader@legacy:3306/nokta' },
     target: { engine: 'postgres', secretRef: { name: 'new', key: 'dsn' } },
+    window: { column: 'created_at', from: '2026-01-01T00:00:00Z', until: '2026-04-01T00:00:00Z' },
     schedule: { cron: '0 2 * * *' },
     checks: [
       {
