@@ -26,7 +26,7 @@ const BENCHES: Record<string, Bench> = {
   reconciliation: {
     file: 'reconciliation.js',
     entry: 'runReconciliationBench',
-    what: '1M-order reconciliation vs the raw-aggregate floor; localizing differences',
+    what: '1M orders over 50 zipf tenants: every check vs a hand-written per-tenant MD5 scan of every table, with and without differences',
   },
   flags: {
     file: 'flags.js',

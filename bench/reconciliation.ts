@@ -11,8 +11,8 @@
  * - the engine on equal data: every count/sum/rowHash check of samples/nokta plus a sum check
  *   whose legacy side is a query;
  * - the engine after injecting differences into the target (`--bunched` orders changed in the
- *   largest tenant, a few spread over others): all checks, and the 15-column orders row check
- *   alone against one MD5 scan of the legacy orders table.
+ *   largest tenant, a few spread over others): all checks, and the orders row check (9 columns,
+ *   the sample's; the issue's independent set has 15) alone against one MD5 scan of the legacy orders table.
  * Each engine figure is printed as a ratio of its floor. The databases are dropped at the end.
  */
 import { randomBytes } from 'node:crypto';
@@ -192,7 +192,7 @@ async function floor(legacyUrl: string, targetUrl: string): Promise<number> {
   }
 }
 
-/** One MD5 scan of the legacy orders alone (the 15-column row check's goal is ≤ 1.2× this). */
+/** One MD5 scan of the legacy orders alone (the orders row check's goal is ≤ 1.2× this). */
 async function legacyOrdersScan(legacyUrl: string): Promise<number> {
   const my = await mysql.createConnection({
     uri: legacyUrl,
