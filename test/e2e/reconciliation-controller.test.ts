@@ -234,6 +234,8 @@ describe('e2e: Reconciliation controller (operator process, kubectl, real databa
     const report = JSON.parse(cm.data['report.json'] ?? '{}') as { verdict: string; checks: unknown[] };
     assert.equal(report.verdict, 'Failed');
     assert.equal(report.checks.length, inline.checks?.length);
+    // and for people, as Markdown beside it
+    assert.match(cm.data['report.md'] ?? '', /^# Reconciliation report: Failed$/m);
     // People see it in kubectl get and in events.
     const table = await kubectlOk(['get', 'recon', '-n', ns]);
     assert.match(
