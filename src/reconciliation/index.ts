@@ -19,3 +19,6 @@ export type { RunResult, CheckResult, TenantResult, DifferingKey, Verdict, Shard
 export { connect, DatabaseError } from './connection.js';
 export type { SqlConnection } from './connection.js';
 export { variancePercent, addDecimals, sumDecimals } from './decimal.js';
+export { formatMarkdown, formatTable } from './report.js';
+export { resolveWindow, WindowError } from './window.js';
+export type { ResolvedWindow } from './window.js';
