@@ -226,9 +226,6 @@ const REFUSED_FUNCTIONS: Record<string, string> = {
   PG_RELOAD_CONF: 'reloads the server configuration',
   PG_ROTATE_LOGFILE: 'rotates the server log',
   PG_STAT_FILE: 'reads file metadata on the database server',
-  PG_SLEEP: 'holds the connection idle',
-  SLEEP: 'holds the connection idle',
-  BENCHMARK: 'burns server CPU',
 };
 
 /** Function name prefixes (file access, large objects, dblink, advisory locks). */
@@ -240,7 +237,6 @@ const REFUSED_PREFIXES: [string, string][] = [
   ['DBLINK', 'opens a connection to another database, outside this transaction'],
   ['PG_ADVISORY_', 'takes or releases an advisory lock, which outlives the transaction'],
   ['PG_TRY_ADVISORY_', 'takes an advisory lock, which outlives the transaction'],
-  ['PG_SLEEP', 'holds the connection idle'],
 ];
 
 function refusedFunction(name: string): string | undefined {
