@@ -18,7 +18,7 @@ import pg from 'pg';
 import { redactText } from '../runtime/logger.js';
 import { splitConnectionUrl } from '../runtime/url-redaction.js';
 import { postgresDialect } from './dialect.js';
-import type { Engine } from './plan.js';
+import type { Engine, ReconciliationPlan } from './plan.js';
 
 export type Cell = string | null;
 export type Row = Cell[];
@@ -362,4 +362,27 @@ export function connect(engine: Engine, url: string, opts: ConnectOptions): SqlC
   if (scheme !== 'mysql' && scheme !== 'mariadb')
     throw new ConnectionUrlError(`${label}: a mysql URL must start with mysql://`);
   return new MysqlConnection(scheme === 'mariadb' ? url.replace(/^mariadb:/, 'mysql:') : url, label, opts);
+}
+
+/**
+ * What the accounts of a run can write among the tables its checks compare (`legacy: DELETE on
+ * shop.*`), for the least-privilege warning; [] when both can only read them. The tables of
+ * side queries are not parsed: only `table:` sides count. A failure to ask (the database is
+ * down) gives undefined: the run itself reports it.
+ */
+export async function accountWriteGrants(
+  plan: ReconciliationPlan,
+  conns: { legacy: SqlConnection; target: SqlConnection },
+): Promise<string[] | undefined> {
+  const out: string[] = [];
+  try {
+    for (const side of ['legacy', 'target'] as const) {
+      const tables = [...new Set(plan.checks.flatMap((c) => (c[side].table ? [c[side].table] : [])))];
+      if (tables.length === 0) continue;
+      for (const grant of await conns[side].writePrivileges(tables)) out.push(`${side}: ${grant}`);
+    }
+  } catch {
+    return undefined;
+  }
+  return out;
 }

@@ -78,6 +78,11 @@ export interface RunResult {
   shard?: ShardSpec;
   /** Results merged from shards. */
   shardsMerged?: number;
+  /**
+   * Write privileges the accounts hold on the compared tables (`legacy: DELETE on shop.*`);
+   * [] when they can only read; absent when not checked.
+   */
+  writeGrants?: string[];
 }
 
 const RANK: Record<Verdict, number> = { Passed: 0, RemediationNeeded: 1, Failed: 2, Error: 3 };
