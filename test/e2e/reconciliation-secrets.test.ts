@@ -5,7 +5,9 @@
  * good — and no part of any password reaches `kubectl get -o yaml` of the Reconciliations, their
  * report ConfigMaps and Events, or the operator's log. A URL written correctly (percent-encoded)
  * runs, and the run's status says whether the accounts can write the compared tables (the
- * LeastPrivilege warning condition, with a Warning Event naming the grant).
+ * LeastPrivilege warning condition, with a Warning Event naming the grant). The probe's read-only
+ * attack (`set_config('default_transaction_read_only','off',false)`, then `nextval`) is accepted
+ * by kubectl (CEL checks the shape only) and stopped by the operator before it reads anything.
  */
 import assert from 'node:assert/strict';
 import mysql from 'mysql2/promise';
@@ -103,6 +105,7 @@ describe('e2e: Reconciliation with malformed database URLs and over-privileged a
     await pc.connect();
     await pc.query('CREATE TABLE orders (id INT PRIMARY KEY, tenant_id TEXT NOT NULL)');
     await pc.query("INSERT INTO orders VALUES (1, 'acme'), (2, 'beta')");
+    await pc.query('CREATE SEQUENCE order_seq');
     await pc.query(`CREATE ROLE ${reader} LOGIN`);
     await pc.query(`GRANT SELECT ON orders TO ${reader}`);
     await pc.end();
@@ -217,5 +220,48 @@ describe('e2e: Reconciliation with malformed database URLs and over-privileged a
     ].join('\n');
     for (const part of [GOOD_PASSWORD.prefix, GOOD_PASSWORD.suffix])
       assert.ok(!everything.includes(part), `'${part}' of the encoded password leaked`);
+  });
+
+  it("the probe's read-only attack is applied by kubectl and stopped by the operator: InvalidSpec naming field and token, nothing run", async () => {
+    const attack = manifest('attack', 'legacy-db', 'target-db');
+    attack.spec.checks = [
+      {
+        name: 'switch-off',
+        type: 'count',
+        legacy: { table: 'orders' },
+        target: {
+          query:
+            "SELECT tenant_id FROM orders WHERE set_config('default_transaction_read_only','off',false)='off'",
+        },
+      },
+      {
+        name: 'advance',
+        type: 'count',
+        legacy: { table: 'orders' },
+        target: { query: "SELECT tenant_id FROM orders WHERE nextval('order_seq') > 0" },
+      },
+    ];
+    await kubectlOk(['apply', '-f', '-'], JSON.stringify(attack));
+    const deadline = Date.now() + 60_000;
+    let st: ReconciliationStatus = {};
+    for (;;) {
+      st = await getStatus('attack');
+      if ((st.conditions as Condition[] | undefined)?.some((c) => c.type === 'Stalled')) break;
+      if (Date.now() > deadline) throw new Error(`not stalled: ${JSON.stringify(st)}`);
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    const stalled = (st.conditions as Condition[]).find((c) => c.type === 'Stalled');
+    assert.equal(stalled?.reason, 'InvalidSpec');
+    assert.match(stalled?.message ?? '', /spec\.checks\[0\]\.target\.query: refused 'set_config'/);
+    assert.equal(st.phase, 'Error');
+    assert.equal(st.lastRun, undefined, 'no run started');
+    const pc = new pg.Client({ connectionString: target.url });
+    await pc.connect();
+    try {
+      const seq = await pc.query<{ is_called: boolean }>('SELECT is_called FROM order_seq');
+      assert.equal(seq.rows[0]?.is_called, false, 'the sequence never moved');
+    } finally {
+      await pc.end();
+    }
   });
 });
