@@ -226,6 +226,13 @@ const REFUSED_FUNCTIONS: Record<string, string> = {
   PG_RELOAD_CONF: 'reloads the server configuration',
   PG_ROTATE_LOGFILE: 'rotates the server log',
   PG_STAT_FILE: 'reads file metadata on the database server',
+  LOREAD: 'reads a large object',
+  LOWRITE: 'writes a large object',
+  PG_LOGICAL_EMIT_MESSAGE: 'writes to the write-ahead log',
+  PG_SWITCH_WAL: 'switches the write-ahead log file',
+  PG_PROMOTE: 'promotes a standby server',
+  SYS_EXEC: 'runs a program on the database server',
+  SYS_EVAL: 'runs a program on the database server',
 };
 
 /** Function name prefixes (file access, large objects, dblink, advisory locks). */
@@ -237,6 +244,9 @@ const REFUSED_PREFIXES: [string, string][] = [
   ['DBLINK', 'opens a connection to another database, outside this transaction'],
   ['PG_ADVISORY_', 'takes or releases an advisory lock, which outlives the transaction'],
   ['PG_TRY_ADVISORY_', 'takes an advisory lock, which outlives the transaction'],
+  ['PG_CREATE_', 'creates a replication slot or restore point on the server'],
+  ['PG_DROP_', 'drops a replication slot on the server'],
+  ['PG_REPLICATION_ORIGIN_', 'changes replication state on the server'],
 ];
 
 function refusedFunction(name: string): string | undefined {

@@ -91,6 +91,13 @@ describe('SQL guard of reconciliation queries', () => {
       ["SELECT \"set_config\"('a','b',false)", ['postgres'], 'set_config'],
       ["SELECT `LOAD_FILE`('/etc/passwd')", ['mysql'], 'LOAD_FILE'],
       ["SELECT * FROM query_to_xml('select 1', true, true, '')", ['postgres'], 'query_to_xml'],
+      ['SELECT loread(lo_open(1, 262144), 100)', ['postgres'], 'loread'],
+      [
+        "SELECT pg_create_logical_replication_slot('s', 'test_decoding')",
+        ['postgres'],
+        'pg_create_logical_replication_slot',
+      ],
+      ["SELECT sys_exec('id')", ['mysql'], 'sys_exec'],
       ['SELECT * FROM t FOR UPDATE', BOTH, 'UPDATE'],
       ['SELECT * FROM t FOR SHARE', BOTH, 'SHARE'],
       ['SELECT * FROM t LOCK IN SHARE MODE', ['mysql'], 'SHARE'],
