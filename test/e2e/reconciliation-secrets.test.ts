@@ -21,7 +21,8 @@ import type { Reconciliation, ReconciliationStatus } from '../../src/api/index.j
 
 /** Passwords: a distinctive prefix and suffix around the character a URL parser misreads. */
 const BAD = [
-  { name: 'slash', side: 'target', prefix: 'PwSlQ7', char: '/', suffix: 'Zk81SlashSecret' },
+  // a password starting with digits once parsed as a port, the rest as the path: the label showed it
+  { name: 'slash', side: 'target', prefix: '6543', char: '/', suffix: 'Zk81SlashSecret' },
   { name: 'hash', side: 'target', prefix: 'PwHaQ7', char: '#', suffix: 'Zk81HashSecret' },
   { name: 'at', side: 'legacy', prefix: 'PwAtQ7', char: '@', suffix: 'Zk81AtSecret' },
   { name: 'question', side: 'legacy', prefix: 'PwQuQ7', char: '?', suffix: 'Zk81QuestionSecret' },
@@ -176,7 +177,8 @@ describe('e2e: Reconciliation with malformed database URLs and over-privileged a
     ].join('\n');
     assert.match(everything, /bad-slash-report/, 'the report ConfigMaps were written (and searched)');
     for (const b of BAD)
-      for (const part of [b.prefix, b.suffix])
+      // a short number could occur anywhere (a resourceVersion): only distinctive parts are searched
+      for (const part of [b.prefix, b.suffix].filter((p) => !/^\d+$/.test(p)))
         assert.ok(!everything.includes(part), `'${part}' of the ${b.name} password leaked`);
   });
 
