@@ -245,7 +245,7 @@ describe('e2e: Reconciliation with malformed database URLs and over-privileged a
     ];
     await kubectlOk(['apply', '-f', '-'], JSON.stringify(attack));
     const deadline = Date.now() + 60_000;
-    let st: ReconciliationStatus = {};
+    let st: ReconciliationStatus;
     for (;;) {
       st = await getStatus('attack');
       if ((st.conditions as Condition[] | undefined)?.some((c) => c.type === 'Stalled')) break;
