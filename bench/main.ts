@@ -28,6 +28,11 @@ const BENCHES: Record<string, Bench> = {
     entry: 'runReconciliationBench',
     what: '1M orders over 50 zipf tenants: every check vs a hand-written per-tenant MD5 scan of every table, with and without differences',
   },
+  readonly: {
+    file: 'read-only-statements.js',
+    entry: 'runReadOnlyStatementsBench',
+    what: 'what the per-statement read-only transaction costs: raw vs guarded statements side by side, statements per Nokta run',
+  },
   flags: {
     file: 'flags.js',
     entry: 'runFlagsBench',
