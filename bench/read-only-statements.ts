@@ -18,7 +18,7 @@ import pg from 'pg';
 import { parse } from 'yaml';
 import { connect, type SqlConnection } from '../src/reconciliation/connection.js';
 import { runReconciliation } from '../src/reconciliation/engine.js';
-import { generateNokta, samplesDir } from '../src/reconciliation/nokta/generator.js';
+import { generateNokta, samplesDir } from '../src/devenv/nokta-data/generator.js';
 import { planFromSpec } from '../src/reconciliation/plan.js';
 
 const MYSQL_ADMIN = process.env.TEST_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/mysql';
