@@ -88,6 +88,15 @@ describe('README: a first Reconciliation, as written', function () {
       'nokta-new-db',
       '--ignore-not-found',
     ]);
+    // The sample plan's nightly schedules must not fire in an operator a later test runs.
+    await cluster?.kubectl([
+      '-n',
+      'nokta',
+      'delete',
+      'reconciliations,canaryphases,cutovers',
+      '--all',
+      '--wait=false',
+    ]);
   });
 
   it('runs every line of the block; the Reconciliation passes and its report is there', async () => {
