@@ -141,15 +141,18 @@ describe('deploy/helm/cutover-operator: the Helm chart', function () {
     const sm = find(withMonitor.objects, 'ServiceMonitor') as unknown as
       | {
           metadata: { labels: Record<string, string> };
-          spec: { selector: { matchLabels: Record<string, string> }; endpoints: Array<{ port: string }> };
+          spec: {
+            selector: { matchLabels: Record<string, string> };
+            endpoints: Array<{ port: string; honorLabels?: boolean }>;
+          };
         }
       | undefined;
     assert.ok(sm);
     assert.equal(sm.metadata.labels.release, 'prom');
     assert.deepEqual(sm.spec.selector.matchLabels, pdb.spec.selector.matchLabels);
     assert.deepEqual(
-      sm.spec.endpoints.map((e) => e.port),
-      ['metrics'],
+      sm.spec.endpoints.map((e) => [e.port, e.honorLabels]),
+      [['metrics', true]],
     );
     await assert.rejects(
       renderChart('cutover-operator', 'cutover-system', [
