@@ -8,6 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { useCluster, type TestCluster } from '../../support/cluster.js';
 import { rbacDocs } from '../../support/operator-identity.js';
 import { waitFor } from '../../../src/devenv/processes.js';
@@ -61,9 +62,15 @@ describe('deploy/helm/cutover-operator: the Helm chart', function () {
   });
 
   it('uses one image value everywhere the image appears: the container and the Jobs it runs (CUTOVER_IMAGE)', async () => {
+    // The chart's appVersion is the operator's version (package.json): the default tag.
+    const version = (JSON.parse(readFileSync('package.json', 'utf8')) as { version: string }).version;
+    assert.match(readFileSync(`${CHART}/Chart.yaml`, 'utf8'), new RegExp(`^appVersion: '${version}'$`, 'm'));
     const byDefault = podSpec((await renderChart('cutover-operator', 'cutover-system')).objects);
-    assert.equal(byDefault.containers[0]!.image, 'ghcr.io/nokta/cutover-operator:0.1.0');
-    assert.equal(envOf(byDefault.containers[0]!, 'CUTOVER_IMAGE'), 'ghcr.io/nokta/cutover-operator:0.1.0');
+    assert.equal(byDefault.containers[0]!.image, `ghcr.io/nokta/cutover-operator:${version}`);
+    assert.equal(
+      envOf(byDefault.containers[0]!, 'CUTOVER_IMAGE'),
+      `ghcr.io/nokta/cutover-operator:${version}`,
+    );
 
     const tagged = await renderChart('cutover-operator', 'cutover-system', [
       'image.repository=registry.example.com/ops/cutover',

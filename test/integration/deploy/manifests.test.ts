@@ -10,6 +10,7 @@ import { useCluster } from '../../support/cluster.js';
 import { rbacDocs } from '../../support/operator-identity.js';
 import { KINDS } from '../../../src/api/index.js';
 import { manifests, type Manifest } from './tools.js';
+import { waitFor } from '../../../src/devenv/processes.js';
 
 const OPERATOR_SA = 'system:serviceaccount:cutover-system:cutover-operator';
 
@@ -119,6 +120,34 @@ describe('deploy/: operator manifests', function () {
     assert.equal(await can('update', 'leases.coordination.k8s.io', '-n', 'cutover-system'), 'yes');
     assert.equal(await can('get', 'secrets', '-n', 'default'), 'no');
     assert.equal(await can('watch', 'reconciliations.cutover.nokta.io', '-A'), 'no');
+    const enforce = await cluster.kubectl([
+      'get',
+      'namespace',
+      'cutover-system',
+      '-o',
+      "jsonpath={.metadata.labels['pod-security\\.kubernetes\\.io/enforce']}",
+    ]);
+    assert.equal(enforce.stdout, 'restricted');
+    // The operator's Pods pass the Pod Security "restricted" admission of cutover-system: the
+    // ReplicaSet controller creates them (no kubelet runs them here).
+    await waitFor(
+      'the operator Pods created in cutover-system',
+      async () => {
+        const pods = await cluster.kubectl([
+          '-n',
+          'cutover-system',
+          'get',
+          'pods',
+          '-l',
+          'app.kubernetes.io/name=cutover-operator',
+          '-o',
+          'name',
+        ]);
+        return pods.stdout.trim().split('\n').filter(Boolean).length >= 2 ? true : undefined;
+      },
+      90_000,
+      500,
+    );
     // Back to the state of the other tests in this cluster: no binding left for cutover-system's
     // operator (the ClusterRole itself is the one operator-identity applies too).
     const d = await cluster.kubectl([
