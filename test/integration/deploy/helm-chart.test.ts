@@ -9,6 +9,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { parse } from 'yaml';
 import { useCluster, type TestCluster } from '../../support/cluster.js';
 import { rbacDocs } from '../../support/operator-identity.js';
 import { waitFor } from '../../../src/devenv/processes.js';
@@ -53,7 +54,13 @@ describe('deploy/helm/cutover-operator: the Helm chart', function () {
   it('passes helm lint --strict, with the default values and with every option on', async () => {
     for (const set of [
       [],
-      ['watchNamespaces={nokta,shop}', 'namespace.create=true', 'metrics.serviceMonitor.enabled=true'],
+      [
+        'watchNamespaces={nokta,shop}',
+        'namespace.create=true',
+        'metrics.serviceMonitor.enabled=true',
+        'metrics.prometheusRule.enabled=true',
+        'metrics.grafanaDashboard.enabled=true',
+      ],
     ]) {
       const r = await helm(['lint', '--strict', CHART, ...set.flatMap((s) => ['--set', s])]);
       assert.equal(r.code, 0, r.stdout + r.stderr);
@@ -167,6 +174,36 @@ describe('deploy/helm/cutover-operator: the Helm chart', function () {
         'metrics.service.enabled=false',
       ]),
       /metrics.serviceMonitor.enabled needs metrics.service.enabled/,
+    );
+  });
+
+  it('ships the PrometheusRule and the Grafana dashboard of deploy/observability when asked, unchanged', async () => {
+    const none = await renderChart('cutover-operator', 'cutover-system');
+    assert.equal(find(none.objects, 'PrometheusRule'), undefined);
+    assert.equal(find(none.objects, 'ConfigMap'), undefined);
+    const { objects } = await renderChart('cutover-operator', 'cutover-system', [
+      'metrics.prometheusRule.enabled=true',
+      'metrics.prometheusRule.labels.release=prom',
+      'metrics.grafanaDashboard.enabled=true',
+      'metrics.grafanaDashboard.namespace=monitoring',
+    ]);
+    const rule = find(objects, 'PrometheusRule') as unknown as
+      { metadata: { labels: Record<string, string> }; spec: unknown } | undefined;
+    assert.ok(rule);
+    assert.equal(rule.metadata.labels.release, 'prom');
+    const source = parse(readFileSync('deploy/observability/prometheusrule.yaml', 'utf8')) as {
+      spec: unknown;
+    };
+    assert.deepEqual(rule.spec, source.spec);
+    const cm = find(objects, 'ConfigMap', 'cutover-operator-dashboard') as unknown as
+      | { metadata: { namespace: string; labels: Record<string, string> }; data: Record<string, string> }
+      | undefined;
+    assert.ok(cm);
+    assert.equal(cm.metadata.namespace, 'monitoring');
+    assert.equal(cm.metadata.labels.grafana_dashboard, '1');
+    assert.equal(
+      cm.data['cutover-operator.json'],
+      readFileSync('deploy/observability/grafana-dashboard.json', 'utf8'),
     );
   });
 
