@@ -3,8 +3,9 @@
  * from deploy/operator/rbac.yaml, PodDisruptionBudget, topology spread, metrics Service, optional
  * ServiceMonitor, namespaced mode, the minimum Kubernetes version), and the rendered chart applied
  * for real to the control plane: the API server accepts every object, the Pod Security
- * "restricted" namespace admits the operator's Pods, and the ServiceAccount gets what the
- * ClusterRole grants and nothing more.
+ * "restricted" namespace admits the operator's Pods, the ServiceAccount gets what the
+ * ClusterRole grants and nothing more, and the operator running as that ServiceAccount (a local
+ * process: no kubelet here) takes its Lease and runs a Reconciliation to Passed.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -14,6 +15,9 @@ import { useCluster, type TestCluster } from '../../support/cluster.js';
 import { rbacDocs } from '../../support/operator-identity.js';
 import { waitFor } from '../../../src/devenv/processes.js';
 import { CHART, helm, renderChart, type Manifest } from './tools.js';
+import { createMysqlDatabase, createPostgresDatabase } from '../../support/databases.js';
+import { startOperator } from '../../support/operator-process.js';
+import { generateNokta } from '../../../src/reconciliation/nokta/generator.js';
 
 interface Container {
   name: string;
@@ -336,6 +340,88 @@ describe('deploy/helm/cutover-operator: the Helm chart', function () {
       assert.equal(await can('update', 'leases.coordination.k8s.io', '-n', 'default'), 'no');
       assert.equal(await can('list', 'secrets', '-A'), 'no');
       assert.equal(await can('update', 'reconciliations.cutover.nokta.io', '-n', 'default'), 'no');
+    });
+
+    it("runs a Reconciliation to Passed as the chart's ServiceAccount, leader election included", async () => {
+      const legacy = await createMysqlDatabase('helm-rbac');
+      const target = await createPostgresDatabase('helm-rbac');
+      const work = await cluster.createNamespace('helm-rbac');
+      const operatorKubeconfig = await cluster.restrictedKubeconfig(ns, 'cutover-operator');
+      const operator = startOperator([
+        '--kubeconfig',
+        operatorKubeconfig,
+        '--namespaces',
+        work,
+        '--leader-election-namespace',
+        ns,
+        '--leader-election-id',
+        release,
+      ]);
+      try {
+        await generateNokta(legacy.url, target.url, { scale: 2000, tenants: 3, seed: 'helm-rbac' });
+        for (const [name, url] of [
+          ['nokta-legacy-db', legacy.url],
+          ['nokta-new-db', target.url],
+        ] as const) {
+          const r = await cluster.kubectl([
+            '-n',
+            work,
+            'create',
+            'secret',
+            'generic',
+            name,
+            `--from-literal=url=${url}`,
+          ]);
+          assert.equal(r.code, 0, r.stderr);
+        }
+        // The sample's customers Reconciliation, without its nightly schedule: it runs once, now.
+        const recon = parse(readFileSync('samples/reconciliation-customers.yaml', 'utf8')) as {
+          metadata: { namespace: string };
+          spec: { schedule?: unknown };
+        };
+        recon.metadata.namespace = work;
+        delete recon.spec.schedule;
+        const applied = await cluster.kubectl(['apply', '--server-side', '-f', '-'], {
+          input: JSON.stringify(recon),
+        });
+        assert.equal(applied.code, 0, applied.stderr);
+        await waitFor(
+          'customers Passed',
+          async () => {
+            const r = await cluster.kubectl([
+              '-n',
+              work,
+              'get',
+              'recon',
+              'customers',
+              '-o',
+              'jsonpath={.status.phase}',
+            ]);
+            if (r.stdout === 'Error' || r.stdout === 'Failed')
+              throw new Error(`${r.stdout}\n${operator.output().slice(-4000)}`);
+            return r.stdout === 'Passed' ? true : undefined;
+          },
+          180_000,
+          500,
+        );
+        const lease = await cluster.kubectl([
+          '-n',
+          ns,
+          'get',
+          'lease',
+          release,
+          '-o',
+          'jsonpath={.spec.holderIdentity}',
+        ]);
+        assert.equal(lease.code, 0, lease.stderr);
+        assert.notEqual(lease.stdout, '');
+        assert.doesNotMatch(operator.output(), /forbidden/i);
+      } finally {
+        await operator.stop();
+        await cluster.deleteNamespace(work);
+        await legacy.drop();
+        await target.drop();
+      }
     });
   });
 });
