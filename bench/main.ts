@@ -28,6 +28,11 @@ const BENCHES: Record<string, Bench> = {
     entry: 'runReconciliationBench',
     what: '1M-order reconciliation vs the raw-aggregate floor; localizing differences',
   },
+  readonly: {
+    file: 'read-only-statements.js',
+    entry: 'runReadOnlyStatementsBench',
+    what: 'what the per-statement read-only transaction costs: raw vs guarded statements side by side, statements per Nokta run',
+  },
   flags: {
     file: 'flags.js',
     entry: 'runFlagsBench',

@@ -9,6 +9,7 @@ import type { Schema } from './schema/common.js';
 import { cronFields, cronProblem } from './cron.js';
 import { didYouMean, editDistance } from './did-you-mean.js';
 import { API_VERSION, CRD_GROUP, KINDS, kindInfo, type KindInfo } from './crds.js';
+import { unsafeQueriesOfSpec } from './sql-guard.js';
 
 export interface Problem {
   /** Where, as the API server writes it: spec.checks[2].legacy.table ('' for the whole manifest). */
@@ -494,6 +495,10 @@ function validateUnsafe(obj: unknown): Problem[] {
     }
   }
   applyRules(info.spec, data.spec, 'spec', bad, problems);
+  // The CEL rules check only a query's shape; the SQL guard reads it (the operator refuses it).
+  if (info.kind === 'Reconciliation')
+    for (const p of unsafeQueriesOfSpec(data.spec))
+      if (!problems.some((q) => q.path === p.path)) problems.push({ ...p, operatorOnly: true });
   return problems;
 }
 

@@ -10,7 +10,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { parseAllDocuments } from 'yaml';
 import { redactText } from '../runtime/logger.js';
 import { planFromSpec, PlanError, type ReconciliationPlan } from '../reconciliation/plan.js';
-import { connect } from '../reconciliation/connection.js';
+import { accountWriteGrants, connect } from '../reconciliation/connection.js';
 import { runReconciliation, type Progress } from '../reconciliation/engine.js';
 import { finishRun, verdictVariance, type RunResult, type ShardSpec } from '../reconciliation/result.js';
 import {
@@ -382,7 +382,10 @@ export async function run(argv: string[]): Promise<number> {
     if (shard) opts.shard = shard;
     if (args.now) opts.now = args.now;
     if (args.maxKeys !== undefined) opts.maxDifferingKeys = args.maxKeys;
-    const result = await runReconciliation(plan, { legacy, target }, opts);
+    // the least-privilege warning: what the accounts can write among the compared tables
+    const writeGrants = await accountWriteGrants(plan, { legacy, target });
+    const ran = await runReconciliation(plan, { legacy, target }, opts);
+    const result = writeGrants ? { ...ran, writeGrants } : ran;
     if (tty) process.stderr.write('\r\x1b[K');
     const delivered = await deliver(result, args);
     if (!delivered) return 2;

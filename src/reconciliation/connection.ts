@@ -1,16 +1,24 @@
 /**
  * Read-only database sessions for reconciliation.
  *
- * Every session is read-only (PostgreSQL `default_transaction_read_only`, MySQL
- * `SET SESSION TRANSACTION READ ONLY`), has a statement timeout, runs in UTC and UTF-8, and
- * returns rows as arrays of strings/nulls (numbers and decimals as exact strings). Custom SQL
- * runs in an explicit `READ ONLY` transaction on a connection that is thrown away afterwards, so
- * nothing it sets can outlive it. Error messages never carry the connection URL's password.
+ * Every statement runs inside its own explicit read-only transaction (PostgreSQL
+ * `BEGIN READ ONLY` … `ROLLBACK`, MySQL/MariaDB `START TRANSACTION READ ONLY` … `ROLLBACK`) on a
+ * pooled connection, so nothing a statement sets (a `set_config`, a session variable) outlives
+ * it: a rollback undoes it, and a connection whose statement failed is closed, not reused. The
+ * sessions are read-only by default too, have a statement timeout, run in UTC and UTF-8, read
+ * literals as the SQL guard does (src/api/sql-guard.ts) and return rows as arrays of
+ * strings/nulls (numbers and decimals as exact strings).
+ *
+ * Nothing derived from the URL's userinfo reaches a label or an error: the label is made of the
+ * host, port and database only, a URL whose password would be misread (an unencoded `/ # ? @`)
+ * is refused before any driver sees it, and driver errors pass through `redactText`.
  */
 import mysql from 'mysql2/promise';
 import pg from 'pg';
 import { redactText } from '../runtime/logger.js';
-import type { Engine } from './plan.js';
+import { splitConnectionUrl } from '../runtime/url-redaction.js';
+import { postgresDialect } from './dialect.js';
+import type { Engine, ReconciliationPlan } from './plan.js';
 
 export type Cell = string | null;
 export type Row = Cell[];
@@ -19,9 +27,15 @@ export interface SqlConnection {
   readonly engine: Engine;
   /** A label for messages: 'legacy (mysql 127.0.0.1:3306/db)' — never with a password. */
   readonly label: string;
+  /** Runs one statement in its own READ ONLY transaction (rolled back) on a pooled connection. */
   query(sql: string, params?: unknown[]): Promise<Row[]>;
-  /** Runs one statement in a READ ONLY transaction on a connection discarded afterwards. */
+  /** The same on a connection of its own, discarded afterwards (custom SQL). */
   queryIsolated(sql: string, params?: unknown[]): Promise<Row[]>;
+  /**
+   * The write privileges the account holds on these tables (`INSERT on orders`, `ALL on shop.*`):
+   * an account that can write is more than reconciliation needs (least privilege).
+   */
+  writePrivileges(tables: string[]): Promise<string[]>;
   close(): Promise<void>;
 }
 
@@ -39,14 +53,26 @@ export class DatabaseError extends Error {
   }
 }
 
-function describe(url: string): string {
-  try {
-    const u = new URL(url);
-    return `${u.hostname}${u.port ? `:${u.port}` : ''}${u.pathname}`;
-  } catch {
-    return 'unparseable url';
+/** A connection URL that cannot be used; the message says why and never quotes the URL. */
+export class ConnectionUrlError extends DatabaseError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConnectionUrlError';
   }
 }
+
+/** The statements around each query: its own read-only transaction, always rolled back. */
+export const READ_ONLY_TRANSACTION = {
+  postgres: { begin: 'BEGIN READ ONLY', end: 'ROLLBACK' },
+  mysql: { begin: 'START TRANSACTION READ ONLY', end: 'ROLLBACK' },
+} as const;
+
+/**
+ * MySQL/MariaDB session settings: the SQL mode without the modes that change how literals are
+ * read (the SQL guard assumes backslash escapes and "..." strings), so a query means to the
+ * server what it meant to the guard.
+ */
+const MYSQL_SQL_MODE = `SET SESSION sql_mode = TRIM(BOTH ',' FROM REPLACE(REPLACE(REPLACE(CONCAT(',', @@SESSION.sql_mode, ','), ',NO_BACKSLASH_ESCAPES,', ','), ',ANSI_QUOTES,', ','), ',ANSI,', ','))`;
 
 function cell(v: unknown): Cell {
   if (v === null || v === undefined) return null;
@@ -109,6 +135,7 @@ class MysqlConnection implements SqlConnection {
       this.setup = [
         "SET time_zone = '+00:00'",
         'SET NAMES utf8mb4',
+        MYSQL_SQL_MODE,
         timeout,
         'SET SESSION TRANSACTION READ ONLY',
       ];
@@ -128,11 +155,9 @@ class MysqlConnection implements SqlConnection {
         await this.sessionSetup(conn);
         this.ready.add(conn);
       }
-      const [rows] = await conn.query({ sql, values: params, rowsAsArray: true });
-      if (!Array.isArray(rows))
-        throw new Error('statement returned no result set (only queries are allowed)');
-      return (rows as unknown[][]).map((r) => r.map(cell));
+      return await this.inReadOnlyTransaction(conn, sql, params);
     } catch (e) {
+      // a connection whose statement failed may be mid-transaction: close it, never reuse it
       if (conn) {
         conn.destroy();
         conn = undefined;
@@ -141,6 +166,45 @@ class MysqlConnection implements SqlConnection {
     } finally {
       conn?.release();
     }
+  }
+
+  /** One statement in its own read-only transaction, rolled back whatever it did. */
+  private async inReadOnlyTransaction(
+    conn: mysql.PoolConnection | mysql.Connection,
+    sql: string,
+    params: unknown[],
+  ): Promise<Row[]> {
+    await conn.query(READ_ONLY_TRANSACTION.mysql.begin);
+    const [rows] = await conn.query({ sql, values: params, rowsAsArray: true });
+    await conn.query(READ_ONLY_TRANSACTION.mysql.end);
+    if (!Array.isArray(rows)) throw new Error('statement returned no result set (only queries are allowed)');
+    return (rows as unknown[][]).map((r) => r.map(cell));
+  }
+
+  async writePrivileges(tables: string[]): Promise<string[]> {
+    // SHOW GRANTS lists the account's grants (global, database, table; through roles when set)
+    const grants = (await this.query('SHOW GRANTS')).map((r) => r[0] ?? '');
+    const db = (await this.query('SELECT DATABASE()'))[0]?.[0] ?? '';
+    const out: string[] = [];
+    for (const g of grants) {
+      const m = /^GRANT\s+(.+?)\s+ON\s+(?:(?:TABLE|FUNCTION|PROCEDURE)\s+)?(\S+)\s+TO\s/i.exec(g);
+      if (!m) continue;
+      const privileges = m[1]!.toUpperCase();
+      const on = m[2]!.replace(/`/g, '');
+      const [grantDb, grantTable] = on.includes('.') ? on.split('.', 2) : ['*', on];
+      const covers = (table: string): boolean => {
+        const [tDb, tName] = table.includes('.') ? table.split('.', 2) : [db, table];
+        return (
+          (grantDb === '*' || grantDb === tDb || likeMatches(grantDb!, tDb!)) &&
+          (grantTable === '*' || grantTable === tName)
+        );
+      };
+      const writes = WRITE_PRIVILEGES_MYSQL.filter((p) =>
+        p === 'ALL' ? /\bALL( PRIVILEGES)?\b/.test(privileges) : new RegExp(`\\b${p}\\b`).test(privileges),
+      );
+      if (writes.length > 0 && tables.some(covers)) out.push(`${writes.join(', ')} on ${on}`);
+    }
+    return out;
   }
 
   async queryIsolated(sql: string, params: unknown[] = []): Promise<Row[]> {
@@ -156,12 +220,7 @@ class MysqlConnection implements SqlConnection {
         multipleStatements: false,
       });
       await this.sessionSetup(conn);
-      await conn.query('START TRANSACTION READ ONLY');
-      const [rows] = await conn.query({ sql, values: params, rowsAsArray: true });
-      await conn.query('ROLLBACK');
-      if (!Array.isArray(rows))
-        throw new Error('statement returned no result set (only queries are allowed)');
-      return (rows as unknown[][]).map((r) => r.map(cell));
+      return await this.inReadOnlyTransaction(conn, sql, params);
     } catch (e) {
       throw this.wrap(e);
     } finally {
@@ -172,6 +231,35 @@ class MysqlConnection implements SqlConnection {
   async close(): Promise<void> {
     await this.pool.end().catch(() => undefined);
   }
+}
+
+/** Privileges that let a MySQL/MariaDB account change a table's rows or the table. */
+const WRITE_PRIVILEGES_MYSQL = ['ALL', 'INSERT', 'UPDATE', 'DELETE', 'DROP', 'ALTER'] as const;
+
+/** A database name pattern of a MySQL grant (`shop\\_%`): % and _ are wildcards, \\ escapes. */
+function likeMatches(pattern: string, value: string): boolean {
+  if (!/[%_]/.test(pattern)) return pattern === value;
+  const re = pattern.replace(
+    /\\([%_])|([.*+?^${}()|[\]\\])|(%)|(_)/g,
+    (_m, esc: string, special: string, pct: string) =>
+      esc ? esc : special ? `\\${special}` : pct ? '.*' : '.',
+  );
+  return new RegExp(`^${re}$`).test(value);
+}
+
+/** One statement in its own read-only transaction, rolled back whatever it did. */
+async function inReadOnlyTransaction(client: pg.ClientBase, sql: string, params: unknown[]): Promise<Row[]> {
+  await client.query(READ_ONLY_TRANSACTION.postgres.begin);
+  const res = await client.query({
+    text: sql,
+    values: params,
+    rowMode: 'array',
+    queryMode: 'extended',
+  } as pg.QueryArrayConfig);
+  await client.query(READ_ONLY_TRANSACTION.postgres.end);
+  if (res.command !== 'SELECT' || !Array.isArray(res.rows))
+    throw new Error('statement returned no result set (only queries are allowed)');
+  return (res.rows as unknown[][]).map((r) => r.map(cell));
 }
 
 class PostgresConnection implements SqlConnection {
@@ -193,7 +281,8 @@ class PostgresConnection implements SqlConnection {
       connectionString: this.url,
       connectionTimeoutMillis: 10_000,
       application_name: 'cutover-reconcile',
-      options: `-c default_transaction_read_only=on -c statement_timeout=${this.opts.statementTimeoutSeconds * 1000} -c TimeZone=UTC -c client_encoding=UTF8`,
+      // standard_conforming_strings: a backslash in '...' is a character, as the SQL guard reads it
+      options: `-c default_transaction_read_only=on -c statement_timeout=${this.opts.statementTimeoutSeconds * 1000} -c TimeZone=UTC -c client_encoding=UTF8 -c standard_conforming_strings=on`,
     };
   }
 
@@ -202,17 +291,17 @@ class PostgresConnection implements SqlConnection {
   }
 
   async query(sql: string, params: unknown[] = []): Promise<Row[]> {
+    let client: pg.PoolClient | undefined;
+    let failed = false;
     try {
-      const res = await this.pool.query({
-        text: sql,
-        values: params,
-        rowMode: 'array',
-        queryMode: 'extended',
-      } as pg.QueryArrayConfig);
-      if (!Array.isArray(res.rows)) throw new Error('statement returned no result set');
-      return (res.rows as unknown[][]).map((r) => r.map(cell));
+      client = await this.pool.connect();
+      return await inReadOnlyTransaction(client, sql, params);
     } catch (e) {
+      // a client whose statement failed may be mid-transaction: close it, never reuse it
+      failed = true;
       throw this.wrap(e);
+    } finally {
+      client?.release(failed);
     }
   }
 
@@ -221,17 +310,7 @@ class PostgresConnection implements SqlConnection {
     client.on('error', () => undefined);
     try {
       await client.connect();
-      await client.query('BEGIN READ ONLY');
-      const res = await client.query({
-        text: sql,
-        values: params,
-        rowMode: 'array',
-        queryMode: 'extended',
-      } as pg.QueryArrayConfig);
-      await client.query('ROLLBACK');
-      if (res.command !== 'SELECT' || !Array.isArray(res.rows))
-        throw new Error('statement returned no result set (only queries are allowed)');
-      return (res.rows as unknown[][]).map((r) => r.map(cell));
+      return await inReadOnlyTransaction(client, sql, params);
     } catch (e) {
       throw this.wrap(e);
     } finally {
@@ -239,26 +318,71 @@ class PostgresConnection implements SqlConnection {
     }
   }
 
+  async writePrivileges(tables: string[]): Promise<string[]> {
+    const out: string[] = [];
+    for (const table of tables) {
+      const rows = await this.query(
+        `SELECT p FROM unnest(ARRAY['INSERT', 'UPDATE', 'DELETE', 'TRUNCATE']) AS p
+          WHERE to_regclass($1) IS NOT NULL AND has_table_privilege(to_regclass($1), p)`,
+        [postgresDialect.quote(table)],
+      );
+      const privileges = rows.map((r) => r[0] ?? '');
+      if (privileges.length > 0) out.push(`${privileges.join(', ')} on ${table}`);
+    }
+    return out;
+  }
+
   async close(): Promise<void> {
     await this.pool.end().catch(() => undefined);
   }
 }
 
-/** Opens a pooled read-only connection; nothing is contacted until the first query. */
+/**
+ * Opens a pooled read-only connection; nothing is contacted until the first query. Throws
+ * ConnectionUrlError (never quoting the URL) when the URL cannot be used as written.
+ */
 export function connect(engine: Engine, url: string, opts: ConnectOptions): SqlConnection {
-  const label = `${opts.role} (${engine} ${describe(url)})`;
-  let scheme: string;
+  const parts = splitConnectionUrl(url);
+  if ('problem' in parts)
+    throw new ConnectionUrlError(`${opts.role}: the connection URL cannot be used: ${parts.problem}`);
   try {
-    scheme = new URL(url).protocol.replace(':', '');
+    new URL(url);
   } catch {
-    throw new DatabaseError(`${opts.role}: the connection URL is not a valid URL`);
+    throw new ConnectionUrlError(
+      `${opts.role}: the connection URL is not a valid URL (check the host, the port and that special characters in the user name and password are percent-encoded)`,
+    );
   }
+  const label = `${opts.role} (${engine} ${parts.host}${parts.path})`;
+  const scheme = parts.scheme;
   if (engine === 'postgres') {
     if (scheme !== 'postgres' && scheme !== 'postgresql')
-      throw new DatabaseError(`${label}: a postgres URL must start with postgres://`);
+      throw new ConnectionUrlError(`${label}: a postgres URL must start with postgres://`);
     return new PostgresConnection(url, label, opts);
   }
   if (scheme !== 'mysql' && scheme !== 'mariadb')
-    throw new DatabaseError(`${label}: a mysql URL must start with mysql://`);
+    throw new ConnectionUrlError(`${label}: a mysql URL must start with mysql://`);
   return new MysqlConnection(scheme === 'mariadb' ? url.replace(/^mariadb:/, 'mysql:') : url, label, opts);
+}
+
+/**
+ * What the accounts of a run can write among the tables its checks compare (`legacy: DELETE on
+ * shop.*`), for the least-privilege warning; [] when both can only read them. The tables of
+ * side queries are not parsed: only `table:` sides count. A failure to ask (the database is
+ * down) gives undefined: the run itself reports it.
+ */
+export async function accountWriteGrants(
+  plan: ReconciliationPlan,
+  conns: { legacy: SqlConnection; target: SqlConnection },
+): Promise<string[] | undefined> {
+  const out: string[] = [];
+  try {
+    for (const side of ['legacy', 'target'] as const) {
+      const tables = [...new Set(plan.checks.flatMap((c) => (c[side].table ? [c[side].table] : [])))];
+      if (tables.length === 0) continue;
+      for (const grant of await conns[side].writePrivileges(tables)) out.push(`${side}: ${grant}`);
+    }
+  } catch {
+    return undefined;
+  }
+  return out;
 }

@@ -10,14 +10,40 @@ export interface Scaled {
 
 const DECIMAL = /^([+-])?(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/;
 
+/**
+ * Bounds of what parseDecimal accepts. PostgreSQL NUMERIC and MySQL DECIMAL values of real money
+ * are far inside them; beyond them a value would cost seconds of BigInt work or gigabytes of
+ * padding (`1e100000000`), so it is refused with an error instead.
+ */
+export const MAX_DECIMAL_DIGITS = 1000;
+export const MAX_DECIMAL_EXPONENT = 1000;
+
+/** The start of a long value, for messages. */
+function shown(text: string): string {
+  return text.length > 40 ? `${text.slice(0, 40)}… (${text.length} characters)` : text;
+}
+
 export function parseDecimal(text: string): Scaled {
   const t = text.trim();
+  // a first bound on the length (digits, sign, point, exponent): the pattern never sees a huge input
+  if (t.length > MAX_DECIMAL_DIGITS + 16)
+    throw new Error(
+      `decimal '${shown(t)}' has more than ${MAX_DECIMAL_DIGITS} digits: a compared value must be a number of at most ${MAX_DECIMAL_DIGITS} digits`,
+    );
   const m = DECIMAL.exec(t);
-  if (!m || (m[2] === '' && (m[3] ?? '') === '')) throw new Error(`not a decimal number: '${text}'`);
+  if (!m || (m[2] === '' && (m[3] ?? '') === '')) throw new Error(`not a decimal number: '${shown(text)}'`);
   const sign = m[1] === '-' ? -1n : 1n;
   let int = m[2] ?? '';
   let frac = m[3] ?? '';
   const exp = m[4] ? Number(m[4]) : 0;
+  if (!(Math.abs(exp) <= MAX_DECIMAL_EXPONENT))
+    throw new Error(
+      `decimal '${shown(t)}' has an exponent beyond ±${MAX_DECIMAL_EXPONENT}: a compared value must be a number of at most ${MAX_DECIMAL_DIGITS} digits`,
+    );
+  if (int.length + frac.length > MAX_DECIMAL_DIGITS)
+    throw new Error(
+      `decimal '${shown(t)}' has more than ${MAX_DECIMAL_DIGITS} digits: a compared value must be a number of at most ${MAX_DECIMAL_DIGITS} digits`,
+    );
   if (exp > 0) {
     const move = frac.slice(0, exp).padEnd(exp, '0');
     int += move;

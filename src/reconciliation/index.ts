@@ -16,6 +16,6 @@ export { runReconciliation, checksForShard } from './engine.js';
 export type { Connections, Progress, RunOptions } from './engine.js';
 export { mergeResults, verdictFor, verdictVariance, worstVerdict } from './result.js';
 export type { RunResult, CheckResult, TenantResult, DifferingKey, Verdict, ShardSpec } from './result.js';
-export { connect, DatabaseError } from './connection.js';
+export { accountWriteGrants, connect, ConnectionUrlError, DatabaseError } from './connection.js';
 export type { SqlConnection } from './connection.js';
 export { variancePercent, addDecimals, sumDecimals } from './decimal.js';

@@ -7,6 +7,7 @@
  */
 
 import { DURATION_FORMAT, isDuration, parseDuration as parseWindowDuration } from '../api/duration.js';
+import { unsafeQueriesOfSpec } from '../api/sql-guard.js';
 
 export type Engine = 'mysql' | 'postgres';
 export type CheckType = 'count' | 'sum' | 'rowHash' | 'sample' | 'customSql';
@@ -402,6 +403,8 @@ export function planFromSpec(spec: unknown): ReconciliationPlan {
       names.add(c.name);
     }
   }
+  // the queries of the spec, by the SQL guard (one read-only SELECT, nothing acting outside it)
+  for (const p of unsafeQueriesOfSpec(spec)) r.problems.push(`${p.path}: ${p.message}`);
   if (r.problems.length > 0) throw new PlanError(r.problems);
   return plan;
 }

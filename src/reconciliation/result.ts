@@ -78,6 +78,11 @@ export interface RunResult {
   shard?: ShardSpec;
   /** Results merged from shards. */
   shardsMerged?: number;
+  /**
+   * Write privileges the accounts hold on the compared tables (`legacy: DELETE on shop.*`);
+   * [] when they can only read; absent when not checked.
+   */
+  writeGrants?: string[];
 }
 
 const RANK: Record<Verdict, number> = { Passed: 0, RemediationNeeded: 1, Failed: 2, Error: 3 };
@@ -274,6 +279,8 @@ export function mergeResults(results: RunResult[]): RunResult {
     runErrors.length > 0 ? runErrors.join('; ') : undefined,
   );
   merged.shardsMerged = results.length;
+  const grants = results.flatMap((r) => r.writeGrants ?? []);
+  if (results.some((r) => r.writeGrants)) merged.writeGrants = [...new Set(grants)].sort();
   const counts = new Set(results.map((r) => r.shard?.count).filter((c) => c !== undefined));
   if (counts.size === 1) {
     const count = [...counts][0] as number;

@@ -6,6 +6,7 @@
  * written, so a spec, a connection config or an error object can be logged without leaking.
  */
 import { pino, type Logger, type LoggerOptions } from 'pino';
+import { redactUrls } from './url-redaction.js';
 
 export type { Logger } from 'pino';
 
@@ -24,9 +25,12 @@ const REDACT_KEYS = [
 
 const redactPaths = REDACT_KEYS.flatMap((k) => [k, `*.${k}`, `*.*.${k}`]);
 
-/** Removes the password part of `scheme://user:password@host` URLs inside free text. */
+/**
+ * Removes the credentials of `scheme://user:password@host` URLs inside free text, however
+ * malformed: everything between `//` and the last `@` (url-redaction.ts).
+ */
 export function redactText(text: string): string {
-  return text.replace(/([a-z][a-z0-9+.-]*:\/\/[^/\s:@]*):[^@\s/]*@/gi, '$1:***@');
+  return redactUrls(text);
 }
 
 /**
@@ -59,7 +63,10 @@ function rootLogger(): Logger {
       serializers: {
         err: (e: unknown) => {
           const s = pino.stdSerializers.err(e as Error);
-          return { ...s, message: redactText(s.message), stack: s.stack ? redactText(s.stack) : s.stack };
+          // every string field, not only message and stack: Node's URL errors carry the URL in `input`
+          return Object.fromEntries(
+            Object.entries(s).map(([k, v]) => [k, typeof v === 'string' ? redactText(v) : v]),
+          ) as typeof s;
         },
       },
     };

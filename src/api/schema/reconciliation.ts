@@ -68,6 +68,14 @@ export function thresholdsSchema(defaults: boolean): Schema {
   );
 }
 
+/**
+ * The shape of a query that CEL can check: it starts with SELECT or WITH (after blanks and
+ * parentheses). What it contains is read by the SQL guard (src/api/sql-guard.ts) in
+ * `cutover validate` and the operator: a pattern cannot tell a ; in a string from a second
+ * statement.
+ */
+const QUERY_SHAPE = /^[\s(]*(select|with)\b/i;
+
 interface Side {
   table?: string;
   query?: string;
@@ -93,19 +101,9 @@ const side: Schema = obj(
       (s) => (s.table !== undefined) !== (s.query !== undefined),
     ),
     rule<Side>(
-      "!has(self.query) || self.query.matches('^\\\\s*(?i)(select|with)\\\\s')",
+      "!has(self.query) || self.query.matches('^[\\\\s(]*(?i)(select|with)\\\\b')",
       'query must be a read-only SELECT (or WITH … SELECT): start it with SELECT',
-      (s) => s.query === undefined || /^\s*(select|with)\s/i.test(s.query),
-      { fieldPath: '.query' },
-    ),
-    rule<Side>(
-      "!has(self.query) || !self.query.matches('(?i)\\\\b(insert|update|delete|drop|alter|truncate|create|grant|revoke|replace|merge|call|lock|set)\\\\b|;')",
-      'query must be one read-only SELECT: remove ; and any INSERT/UPDATE/DELETE/DDL keyword',
-      (s) =>
-        s.query === undefined ||
-        !/\b(insert|update|delete|drop|alter|truncate|create|grant|revoke|replace|merge|call|lock|set)\b|;/i.test(
-          s.query,
-        ),
+      (s) => s.query === undefined || QUERY_SHAPE.test(s.query),
       { fieldPath: '.query' },
     ),
   ],
@@ -191,13 +189,9 @@ const check: Schema = obj(
       ['legacy', 'target'],
       [
         rule<{ legacy: string; target: string }>(
-          "self.legacy.matches('^\\\\s*(?i)(select|with)\\\\s') && self.target.matches('^\\\\s*(?i)(select|with)\\\\s') && !self.legacy.matches(';') && !self.target.matches(';')",
-          'customSql legacy and target must each be one read-only SELECT: start with SELECT and remove ;',
-          (s) =>
-            /^\s*(select|with)\s/i.test(s.legacy) &&
-            /^\s*(select|with)\s/i.test(s.target) &&
-            !s.legacy.includes(';') &&
-            !s.target.includes(';'),
+          "self.legacy.matches('^[\\\\s(]*(?i)(select|with)\\\\b') && self.target.matches('^[\\\\s(]*(?i)(select|with)\\\\b')",
+          'customSql legacy and target must each be one read-only SELECT: start each with SELECT',
+          (s) => QUERY_SHAPE.test(s.legacy) && QUERY_SHAPE.test(s.target),
         ),
       ],
     ),

@@ -6,7 +6,7 @@
 import type { Reconciliation } from '../../api/index.js';
 import type { EventInput } from '../../runtime/events.js';
 import { getCondition, STALLED, RECONCILING, type Condition } from '../../runtime/conditions.js';
-import { REASON, verdictMessage } from './status.js';
+import { LEAST_PRIVILEGE, REASON, verdictMessage } from './status.js';
 import { shardJobName } from './shard-job.js';
 
 function condition(r: Pick<Reconciliation, 'status'>, type: string): Condition | undefined {
@@ -49,6 +49,13 @@ export function reconciliationEvents(before: Reconciliation, after: Reconciliati
       note,
     });
   }
+  const grants = condition(after, LEAST_PRIVILEGE);
+  const grantsBefore = condition(before, LEAST_PRIVILEGE);
+  if (
+    grants?.status === 'False' &&
+    (grantsBefore?.status !== 'False' || grantsBefore.message !== grants.message)
+  )
+    out.push({ type: 'Warning', reason: REASON.WriteGrants, action: 'Reconcile', note: grants.message });
   const stalled = condition(after, STALLED);
   const wasStalled = condition(before, STALLED);
   if (

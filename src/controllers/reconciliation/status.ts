@@ -47,7 +47,36 @@ export const REASON = {
   RunError: 'RunError',
   Waiting: 'Waiting',
   InvalidSpec: REASON_INVALID_SPEC,
+  ReadOnlyAccounts: 'ReadOnlyAccounts',
+  WriteGrants: 'WriteGrants',
 } as const;
+
+/**
+ * A warning, never a failure: False (reason WriteGrants, the grants named) when an account of the
+ * last inline run can write a compared table; True when both can only read them.
+ */
+export const LEAST_PRIVILEGE = 'LeastPrivilege';
+
+function leastPrivilegeCondition(
+  writeGrants: string[],
+  generation: number,
+): Omit<Condition, 'lastTransitionTime'> {
+  return writeGrants.length === 0
+    ? {
+        type: LEAST_PRIVILEGE,
+        status: 'True',
+        reason: REASON.ReadOnlyAccounts,
+        message: 'the legacy and target accounts can only read the compared tables',
+        observedGeneration: generation,
+      }
+    : {
+        type: LEAST_PRIVILEGE,
+        status: 'False',
+        reason: REASON.WriteGrants,
+        message: `the accounts can write what they compare (${writeGrants.join('; ').slice(0, 600)}): reconciliation needs SELECT only; grant read-only accounts (README: least-privilege grants)`,
+        observedGeneration: generation,
+      };
+}
 
 /** The kind-specific conditions: what the last completed run found. */
 export const VERDICT_CONDITIONS = ['Passed', 'RemediationNeeded', 'Failed'] as const;
@@ -278,6 +307,12 @@ export function finishedStatus(
       );
     }
   }
+  if (result.writeGrants)
+    conditions = setCondition(
+      conditions,
+      leastPrivilegeCondition(result.writeGrants, opts.generation),
+      opts.now,
+    );
   next.conditions = conditions;
   const offset = cutoverOffsetOf(run.trigger);
   if (offset && verdict !== 'Error')

@@ -15,6 +15,7 @@ import type { Reconciliation, ReconciliationStatus } from '../../api/index.js';
 import { ANNOTATIONS, validateManifest } from '../../api/index.js';
 import { planFromSpec, PlanError } from '../../reconciliation/plan.js';
 import { mergeResults, type RunResult } from '../../reconciliation/result.js';
+import type { SqlConnection } from '../../reconciliation/connection.js';
 import { JobActuator, jobObservation } from '../../actuators/workloads/jobs.js';
 import type { OwnerRef } from '../../actuators/types.js';
 import type { ControllerSpec, SyncContext, SyncResult } from '../../runtime/controller.js';
@@ -149,14 +150,34 @@ async function runInline(ctx: Ctx, recon: ReconObject, run: RunRecord): Promise<
     if (ctx.signal.aborted) throw e;
     return errorResult(run.startedAt, ctx.clock.now(), e instanceof Error ? e.message : String(e));
   }
-  const { connect, runReconciliation } = await loadEngine();
+  const { accountWriteGrants, connect, ConnectionUrlError, runReconciliation } = await loadEngine();
   const opts = { statementTimeoutSeconds: plan.statementTimeoutSeconds };
-  const legacy = connect(plan.legacy.engine, urls.legacy, { ...opts, role: 'legacy' });
-  const target = connect(plan.target.engine, urls.target, { ...opts, role: 'target' });
+  const opened: SqlConnection[] = [];
+  const open = (side: 'legacy' | 'target'): SqlConnection => {
+    try {
+      const c = connect(plan[side].engine, urls[side], { ...opts, role: side });
+      opened.push(c);
+      return c;
+    } catch (e) {
+      // a URL that cannot be used: name where it comes from, never the value
+      if (!(e instanceof ConnectionUrlError)) throw e;
+      const ref = recon.spec[side].secretRef;
+      const where = ref
+        ? `the URL in Secret ${ns}/${ref.name} key '${ref.key ?? 'url'}' (spec.${side}.secretRef)`
+        : `spec.${side}.url`;
+      throw new ConnectionUrlError(`${where}: ${e.message.replace(/^\w+: /, '')}`);
+    }
+  };
   try {
-    return await runReconciliation(plan, { legacy, target }, { signal: ctx.signal, now: run.startedAt });
+    const conns = { legacy: open('legacy'), target: open('target') };
+    const writeGrants = await accountWriteGrants(plan, conns);
+    const result = await runReconciliation(plan, conns, { signal: ctx.signal, now: run.startedAt });
+    return writeGrants ? { ...result, writeGrants } : result;
+  } catch (e) {
+    if (ctx.signal.aborted || !(e instanceof ConnectionUrlError)) throw e;
+    return errorResult(run.startedAt, ctx.clock.now(), e.message);
   } finally {
-    await Promise.all([legacy.close(), target.close()]);
+    await Promise.all(opened.map((c) => c.close()));
   }
 }
 

@@ -236,8 +236,30 @@ describe('api: the API server and validateManifest accept and refuse the same ma
   const samples = sampleDocuments().map((s) => s.manifest);
   const specPaths = (m: Json): Path[] => paths(m).filter((p) => p[0] === 'spec');
 
+  // Every scalar of the samples' specs by JSON type and by field name: a field given the value of
+  // another field of the same name (or else of the same type) is a change the API server often accepts (and sometimes refuses by pattern, enum or
+  // rule), so both outcomes come in quantity and the borderline between them is explored.
+  const isScalar = (v: Json): boolean => v === null || (v !== undefined && typeof v !== 'object');
+  const scalarsByType = new Map<string, Json[]>();
+  for (const s of samples)
+    for (const p of specPaths(s)) {
+      const v = get(s, p);
+      if (!isScalar(v)) continue;
+      for (const key of [typeof v, `${typeof v}:${String(p[p.length - 1])}`]) {
+        const pool = scalarsByType.get(key) ?? [];
+        if (!pool.some((x) => x === v)) pool.push(v);
+        scalarsByType.set(key, pool);
+      }
+    }
+  // the values of fields with the same name (any sample) when there are others, else of the same type
+  const borrowed = (v: Json, field: string | number | undefined): Json[] => {
+    const same = scalarsByType.get(`${typeof v}:${String(field)}`) ?? [];
+    return same.length > 1 ? same : (scalarsByType.get(typeof v) ?? [null]);
+  };
+
   const mutation = (m: Json): fc.Arbitrary<Mutation> => {
     const all = specPaths(m);
+    const scalars = all.filter((p) => p.length > 1 && isScalar(get(m, p)));
     const leafOrAny = fc.constantFrom(...all.filter((p) => p.length > 1));
     const objects = all.filter((p) => {
       const n = get(m, p);
@@ -260,6 +282,16 @@ describe('api: the API server and validateManifest accept and refuse the same ma
           path: leafOrAny,
           value: fc.jsonValue({ maxDepth: 2 }),
         }),
+      },
+      {
+        weight: 8,
+        arbitrary: fc.constantFrom(...scalars).chain((path) =>
+          fc.record({
+            kind: fc.constant('replace' as const),
+            path: fc.constant(path),
+            value: fc.constantFrom(...borrowed(get(m, path), path[path.length - 1])),
+          }),
+        ),
       },
       { weight: 2, arbitrary: fc.record({ kind: fc.constant('remove' as const), path: leafOrAny }) },
       {

@@ -12,7 +12,12 @@ import mysql from 'mysql2/promise';
 import pg from 'pg';
 import { stringify } from 'yaml';
 import { createMysqlDatabase, createPostgresDatabase, type TestDatabase } from '../../support/databases.js';
-import { planFromSpec } from '../../../src/reconciliation/plan.js';
+import { planFromSpec, PlanError, type ReconciliationPlan } from '../../../src/reconciliation/plan.js';
+
+interface CheckSpec {
+  customSql?: { legacy: string; target: string };
+  target?: { query?: string };
+}
 import { runReconciliation } from '../../../src/reconciliation/engine.js';
 import { keySet, open } from './helpers.js';
 
@@ -146,6 +151,17 @@ describe('reconciliation canonical values and bad input (MariaDB vs PostgreSQL)'
     }
   };
 
+  const expectPlanError = async (plan: ReconciliationPlan, pattern: RegExp): Promise<void> => {
+    const c = open(l.url, t.url, plan.statementTimeoutSeconds);
+    try {
+      const r = await runReconciliation(plan, c);
+      assert.equal(r.verdict, 'Error');
+      assert.match(r.error ?? '', pattern);
+    } finally {
+      await c.close();
+    }
+  };
+
   it('missing table → Error naming it', async () => {
     await expectError(
       spec([{ name: 'c', type: 'count', legacy: { table: 'no_such_table' }, target: { table: 'pay' } }]),
@@ -255,41 +271,64 @@ describe('reconciliation canonical values and bad input (MariaDB vs PostgreSQL)'
     await expectError(m, /max_statement_time|interrupted|timeout/i);
   });
 
-  it('a query that tries to write fails in the read-only transaction and writes nothing', async () => {
-    await expectError(
-      spec([
-        {
-          name: 'w',
-          type: 'customSql',
-          customSql: { legacy: 'DELETE FROM pay', target: "SELECT 'acme', 1" },
-        },
-      ]),
-      /READ ONLY/i,
-    );
-    await expectError(
-      spec([
-        {
-          name: 'w',
-          type: 'customSql',
-          customSql: {
-            legacy: "SELECT 'acme', 1",
-            target: 'WITH d AS (DELETE FROM pay RETURNING tenant_id) SELECT tenant_id, 1 FROM d',
+  it('a query that tries to write is refused by the SQL guard, and with the guard bypassed fails in the read-only transaction; nothing is written', async () => {
+    const writers: { spec: Record<string, unknown>; field: string; error: RegExp }[] = [
+      {
+        spec: spec([
+          {
+            name: 'w',
+            type: 'customSql',
+            customSql: { legacy: 'DELETE FROM pay', target: "SELECT 'acme', 1" },
           },
-        },
-      ]),
-      /read-only transaction/,
-    );
-    await expectError(
-      spec([
-        {
-          name: 'q',
-          type: 'count',
-          legacy: { table: 'pay' },
-          target: { query: 'WITH d AS (DELETE FROM pay RETURNING tenant_id) SELECT tenant_id FROM d' },
-        },
-      ]),
-      /read-only|syntax|WITH/i,
-    );
+        ]),
+        field: "spec.checks[0].customSql.legacy: refused 'DELETE'",
+        error: /READ ONLY/i,
+      },
+      {
+        spec: spec([
+          {
+            name: 'w',
+            type: 'customSql',
+            customSql: {
+              legacy: "SELECT 'acme', 1",
+              target: 'WITH d AS (DELETE FROM pay RETURNING tenant_id) SELECT tenant_id, 1 FROM d',
+            },
+          },
+        ]),
+        field: "spec.checks[0].customSql.target: refused 'DELETE'",
+        error: /read-only transaction/,
+      },
+      {
+        spec: spec([
+          {
+            name: 'q',
+            type: 'count',
+            legacy: { table: 'pay' },
+            target: { query: 'WITH d AS (DELETE FROM pay RETURNING tenant_id) SELECT tenant_id FROM d' },
+          },
+        ]),
+        field: "spec.checks[0].target.query: refused 'DELETE'",
+        error: /read-only|syntax|WITH/i,
+      },
+    ];
+    for (const w of writers) {
+      assert.throws(
+        () => planFromSpec(w.spec),
+        (e: unknown) => e instanceof PlanError && e.problems.some((p) => p.startsWith(w.field)),
+      );
+      // the plan as if the guard had missed the query: the read-only transaction stops it
+      const checks = (w.spec.checks as Record<string, unknown>[]).map((c) => ({
+        ...c,
+        ...(c.customSql ? { customSql: { legacy: "SELECT 'acme', 1", target: "SELECT 'acme', 1" } } : {}),
+        ...(c.legacy ? { target: { table: 'pay' } } : {}),
+      }));
+      const plan = planFromSpec({ ...w.spec, checks });
+      const original = (w.spec.checks as CheckSpec[])[0]!;
+      if (original.customSql) plan.checks[0]!.customSql = original.customSql;
+      if (original.target?.query)
+        plan.checks[0]!.target = { query: original.target.query, tenantColumn: 'tenant_id' };
+      await expectPlanError(plan, w.error);
+    }
     const my = await mysql.createConnection(l.url);
     const [rows] = await my.query('SELECT COUNT(*) AS n FROM pay');
     await my.end();
