@@ -5,10 +5,11 @@
 //   3. the local Kubernetes control plane (etcd, kube-apiserver, kube-controller-manager,
 //      kubectl) built from the Go modules in tools/controlplane into a cache outside the checkout
 //      keyed by version, and the Gateway API CRDs from the sigs.k8s.io/gateway-api module;
-//   4. PostgreSQL, MariaDB (with its time zone tables) and Redis up.
+//   4. the helm CLI (chart tests) built from the Go module in tools/helm into the same cache;
+//   5. PostgreSQL, MariaDB (with its time zone tables) and Redis up.
 // It writes .cache/devenv.json, which the test harness and the demo read to find the binaries.
 // Plain Node with no dependencies, since it runs before `npm ci`.
-// Flags: --no-cluster (skip 3), --quiet, --node24 (only fetch the Node 24 binary and print its path).
+// Flags: --no-cluster (skip 3 and 4), --quiet, --node24 (only fetch the Node 24 binary and print its path).
 import { execFileSync, spawnSync } from 'node:child_process';
 import {
   existsSync,
@@ -72,8 +73,8 @@ function ensureNodeModules() {
 }
 
 function moduleVersion(goMod, mod) {
-  const m = goMod.match(new RegExp(`^\\s*${mod.replace(/[./]/g, '\\$&')} (v[^\\s]+)`, 'm'));
-  if (!m) throw new Error(`tools/controlplane/go.mod does not require ${mod}`);
+  const m = goMod.match(new RegExp(`^\\s*(?:require\\s+)?${mod.replace(/[./]/g, '\\$&')} (v[^\\s]+)`, 'm'));
+  if (!m) throw new Error(`go.mod does not require ${mod}`);
   return m[1];
 }
 
@@ -143,6 +144,38 @@ function ensureControlPlane() {
     gatewayApiVersion: GATEWAY_API_VERSION,
     gatewayApiCrdDir: join(gwDir, 'standard'),
   };
+}
+
+// helm for the chart tests (helm lint, helm template): only the helm command of the version that
+// tools/helm/go.mod requires, built once into the cache beside the control plane.
+function ensureHelm() {
+  const modDir = join(root, 'tools', 'helm');
+  const goMod = readFileSync(join(modDir, 'go.mod'), 'utf8');
+  const helm = moduleVersion(goMod, 'helm.sh/helm/v3');
+  const cacheRoot = join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'cutover-operator');
+  const binDir = join(cacheRoot, `helm-${helm}`);
+  const helmPath = join(binDir, 'helm');
+  if (!existsSync(helmPath)) {
+    log(`building helm ${helm} into ${binDir}`);
+    mkdirSync(binDir, { recursive: true });
+    // The version stamps of helm's own Makefile: its version, and the Kubernetes version that
+    // `helm template` and `helm lint` assume (client-go v0.X.Y is Kubernetes 1.X).
+    const clientGo = moduleVersion(goMod, 'k8s.io/client-go').split('.')[1];
+    const ldflags = [
+      '-s',
+      '-w',
+      `-X helm.sh/helm/v3/internal/version.version=${helm}`,
+      '-X helm.sh/helm/v3/internal/version.gitTreeState=clean',
+      ...['pkg/lint/rules', 'pkg/chartutil'].flatMap((p) => [
+        `-X helm.sh/helm/v3/${p}.k8sVersionMajor=1`,
+        `-X helm.sh/helm/v3/${p}.k8sVersionMinor=${clientGo}`,
+      ]),
+    ].join(' ');
+    run('go', ['build', '-trimpath', `-ldflags=${ldflags}`, '-o', helmPath, 'helm.sh/helm/v3/cmd/helm'], {
+      cwd: modDir,
+    });
+  }
+  return { helmVersion: helm, helmPath };
 }
 
 function portOpen(port) {
@@ -260,7 +293,7 @@ async function main() {
   ensureDebianPackages();
   ensureNodeModules();
   const state = { preparedAt: new Date().toISOString() };
-  if (!args.has('--no-cluster')) Object.assign(state, ensureControlPlane());
+  if (!args.has('--no-cluster')) Object.assign(state, ensureControlPlane(), ensureHelm());
   await ensureServices();
   mkdirSync(join(root, '.cache'), { recursive: true });
   const file = join(root, '.cache', 'devenv.json');

@@ -342,6 +342,7 @@ export class Controller<T extends KubeObject = KubeObject> {
         onUpdate: (old, o) => this.onPrimaryUpdate(old, o),
         onDelete: (o) => {
           const key = objectKey(o);
+          this.deps.metrics?.forgetPhase(spec.resource.kind, o.metadata.namespace, o.metadata.name);
           this.versions.forget(key);
           this.waitingForCache.delete(key);
           this.errorsWritten.delete(key);
@@ -517,6 +518,18 @@ export class Controller<T extends KubeObject = KubeObject> {
     this.versions.record(objectKey(obj), obj.metadata.resourceVersion);
   }
 
+  /** cutover_phase and cutover_phase_since_timestamp_seconds of the object (status.phase). */
+  private observePhase(o: T): void {
+    const phase = (o as { status?: { phase?: unknown } }).status?.phase;
+    this.deps.metrics?.observePhase(
+      this.spec.resource.kind,
+      o.metadata.namespace,
+      o.metadata.name,
+      phase,
+      this.clock.now().getTime(),
+    );
+  }
+
   private statusWriter(client: KubeClient, withSpecEvents: boolean): StatusWriter<T> {
     return new StatusWriter<T>(client, this.spec.resource, {
       cached: (namespace, name) => {
@@ -526,6 +539,7 @@ export class Controller<T extends KubeObject = KubeObject> {
       },
       onWritten: async (before, after) => {
         this.recordWrite(after);
+        this.observePhase(after);
         if (!withSpecEvents || !this.spec.events) return;
         let evs: EventInput[] = [];
         try {
@@ -555,6 +569,7 @@ export class Controller<T extends KubeObject = KubeObject> {
       return;
     }
     this.waitingForCache.delete(key);
+    if (object) this.observePhase(object);
     const ac = new AbortController();
     this.inFlight.set(key, ac);
     const failures = this.queue.failures(key);

@@ -12,6 +12,7 @@ export interface ReconciliationMetrics {
   variance: Gauge<'namespace' | 'reconciliation' | 'check'>;
   lastRunSeconds: Gauge<'namespace' | 'reconciliation'>;
   lastRunPassed: Gauge<'namespace' | 'reconciliation'>;
+  lastRunTimestamp: Gauge<'namespace' | 'reconciliation'>;
 }
 
 const byRegistry = new WeakMap<Registry, ReconciliationMetrics>();
@@ -51,6 +52,12 @@ export function reconciliationMetrics(registry: Registry): ReconciliationMetrics
         labelNames: ['namespace', 'reconciliation'],
         registers,
       }),
+      lastRunTimestamp: new Gauge({
+        name: 'cutover_reconciliation_last_run_timestamp_seconds',
+        help: 'When the last run finished, Unix time in seconds (time() minus this: its age).',
+        labelNames: ['namespace', 'reconciliation'],
+        registers,
+      }),
     };
     byRegistry.set(registry, m);
   }
@@ -74,6 +81,7 @@ export function recordRun(
     (new Date(result.finishedAt).getTime() - new Date(result.startedAt).getTime()) / 1000,
   );
   m.lastRunPassed.set(labels, result.verdict === 'Passed' ? 1 : 0);
+  m.lastRunTimestamp.set(labels, new Date(result.finishedAt).getTime() / 1000);
 }
 
 /** Removes every series of a deleted Reconciliation (so /metrics does not report it forever). */
@@ -85,9 +93,14 @@ export async function forgetReconciliation(
   if (!registry) return;
   const m = byRegistry.get(registry);
   if (!m) return;
-  for (const metric of [m.runs, m.rowsCompared, m.variance, m.lastRunSeconds, m.lastRunPassed] as Array<
-    Counter<string> | Gauge<string>
-  >) {
+  for (const metric of [
+    m.runs,
+    m.rowsCompared,
+    m.variance,
+    m.lastRunSeconds,
+    m.lastRunPassed,
+    m.lastRunTimestamp,
+  ] as Array<Counter<string> | Gauge<string>>) {
     for (const v of (await metric.get()).values) {
       if (v.labels.namespace === namespace && v.labels.reconciliation === reconciliation)
         metric.remove(v.labels);
