@@ -17,7 +17,7 @@ import { waitFor } from '../../../src/devenv/processes.js';
 import { CHART, helm, renderChart, type Manifest } from './tools.js';
 import { createMysqlDatabase, createPostgresDatabase } from '../../support/databases.js';
 import { startOperator } from '../../support/operator-process.js';
-import { generateNokta } from '../../../src/reconciliation/nokta/generator.js';
+import { generateNokta } from '../../../src/devenv/nokta-data/generator.js';
 
 interface Container {
   name: string;

@@ -12,7 +12,7 @@ import { dirname } from 'node:path';
 import { kubectlBinary, useCluster, type TestCluster } from '../../support/cluster.js';
 import { createMysqlDatabase, createPostgresDatabase, type TestDatabase } from '../../support/databases.js';
 import { startOperator, type OperatorProcess } from '../../support/operator-process.js';
-import { generateNokta } from '../../../src/reconciliation/nokta/generator.js';
+import { generateNokta } from '../../../src/devenv/nokta-data/generator.js';
 import { repoRoot } from '../../../src/devenv/devenv-state.js';
 import { waitFor } from '../../../src/devenv/processes.js';
 
