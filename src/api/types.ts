@@ -481,6 +481,7 @@ export interface StepStatus {
   state?: StepState;
   attempt?: number;
   plannedAt?: string;
+  awaitingSince?: string;
   startedAt?: string;
   finishedAt?: string;
   jobName?: string;
@@ -527,6 +528,7 @@ export interface CutoverStatus extends StatusBase<CutoverPhase> {
   lastSyncAt?: string;
   switchedAt?: string;
   legacyHotUntil?: string;
+  legacyScaledAt?: string;
   stableSince?: string;
   steadyStateAt?: string;
   canaryPhase?: string;
@@ -534,7 +536,9 @@ export interface CutoverStatus extends StatusBase<CutoverPhase> {
   approvals?: { step?: string; by?: string; at?: string }[];
   lastActionToken?: string;
   preparation?: PreparationItemStatus[];
-  shadow?: { reruns?: { reconciliation?: string; count?: number }[] };
+  shadow?: {
+    reruns?: { reconciliation?: string; count?: number; state?: StepState; at?: string; jobName?: string }[];
+  };
   steps?: StepStatus[];
   freeze?: {
     legacyReadOnly?: boolean;

@@ -727,6 +727,9 @@ export const cutoverStatus: Schema = statusBase(CUTOVER_PHASES, {
   lastSyncAt: t('When the final delta sync finished (CUTOVER_LAST_SYNC_AT).'),
   switchedAt: t('When traffic switched (T for the post-cutover offsets; CUTOVER_SWITCHED_AT).'),
   legacyHotUntil: t('Until when legacy is kept ready.'),
+  legacyScaledAt: t(
+    'When legacy hot ended: the legacy workloads were scaled to rollback.legacyReplicasAfterHot and the export Job stopped.',
+  ),
   stableSince: t('Since when no SLO has been breached (steady state after postCutover.steadyStateAfter).'),
   steadyStateAt: t('When steady state was reached.'),
   canaryPhase: str('CanaryPhase running now.', { maxLength: 253 }),
@@ -756,7 +759,13 @@ export const cutoverStatus: Schema = statusBase(CUTOVER_PHASES, {
   shadow: obj('Shadow phase records.', {
     reruns: list(
       'Remediation reruns per Reconciliation.',
-      obj('One.', { reconciliation: short('Reconciliation.'), count: int('Reruns so far.', 0, 100) }),
+      obj('One.', {
+        reconciliation: short('Reconciliation.'),
+        count: int('Reruns so far.', 0, 100),
+        state: enumOf('State of the last remediation.', STEP_STATES),
+        at: t('When the last remediation started.'),
+        ...JOB_RECORD,
+      }),
       20,
     ),
   }),
@@ -767,6 +776,7 @@ export const cutoverStatus: Schema = statusBase(CUTOVER_PHASES, {
       state: enumOf('State.', STEP_STATES),
       attempt: int('Attempt number (1 on the first start; a Job step creates one Job per attempt).', 0, 100),
       plannedAt: t('Planned time.'),
+      awaitingSince: t('When the step reached its approval gate (the gate timeout counts from here).'),
       startedAt: t('Start (written before the step acts).'),
       finishedAt: t('End.'),
       ...JOB_RECORD,

@@ -448,6 +448,7 @@ const cutover: Cutover = {
     lastSyncAt: '2026-12-01T02:14:00Z',
     switchedAt: '2026-12-01T02:30:05Z',
     legacyHotUntil: '2026-12-03T02:30:05Z',
+    legacyScaledAt: '2026-12-03T02:30:06Z',
     stableSince: '2026-12-01T02:30:05Z',
     steadyStateAt: '2026-12-15T02:30:05Z',
     canaryPhase: 'full',
@@ -464,7 +465,17 @@ const cutover: Cutover = {
         message: 'version 2026.11.1',
       },
     ],
-    shadow: { reruns: [{ reconciliation: 'rows', count: 1 }] },
+    shadow: {
+      reruns: [
+        {
+          reconciliation: 'rows',
+          count: 1,
+          state: 'Succeeded',
+          at: '2026-11-25T00:10:00Z',
+          jobName: 'full-remediate-rows-1',
+        },
+      ],
+    },
     freeze: {
       legacyReadOnly: true,
       posOffline: true,
@@ -494,6 +505,7 @@ const cutover: Cutover = {
         state: 'Succeeded',
         attempt: 1,
         plannedAt: '2026-12-01T02:10:00Z',
+        awaitingSince: '2026-12-01T02:10:00Z',
         startedAt: '2026-12-01T02:10:00Z',
         finishedAt: '2026-12-01T02:14:00Z',
         jobName: 'full-sync-1',
