@@ -143,21 +143,23 @@ export function decide(o: Observed, nowDate: Date): Decision {
 
 // ------------------------------------------------------------------------------ approvals
 
-/** Records `cutover.nokta.io/approve=<step>` once per step, with who approved. */
+/** Records each step named by `cutover.nokta.io/approve` once, with who approved. */
 function recordApproval(ctx: DecisionContext): void {
   const a = ctx.o.approval;
   if (!a) return;
-  const known =
-    a.step === 'steady-state' ||
-    ctx.cutover.spec.timeline.steps.some((s) => s.name === a.step) ||
-    a.step.startsWith('retry:');
-  if (!known) return;
-  const approvals = (ctx.st.approvals ??= []);
-  if (approvals.some((x) => x.step === a.step)) return;
-  approvals.push({ step: a.step, by: a.by, at: ctx.nowIso });
-  const steps = (ctx.st.approvedSteps ??= []);
-  if (!steps.includes(a.step)) steps.push(a.step);
-  ctx.notify(`approved:${a.step}`, `Step ${a.step} approved by ${a.by}`);
+  for (const step of a.steps) {
+    const known =
+      step === 'steady-state' ||
+      ctx.cutover.spec.timeline.steps.some((s) => s.name === step) ||
+      step.startsWith('retry:');
+    if (!known) continue;
+    const approvals = (ctx.st.approvals ??= []);
+    if (approvals.some((x) => x.step === step)) continue;
+    approvals.push({ step, by: a.by, at: ctx.nowIso });
+    const steps = (ctx.st.approvedSteps ??= []);
+    if (!steps.includes(step)) steps.push(step);
+    ctx.notify(`approved:${step}`, `Step ${step} approved by ${a.by}`);
+  }
 }
 
 function approved(ctx: DecisionContext, step: string): boolean {

@@ -66,8 +66,11 @@ export interface Observed {
   world: ObservedWorld;
   /** Notifications the notifier has delivered or given up on, by event. */
   notifications: Record<string, { state: 'Sent' | 'Failed'; attempts: number }>;
-  /** `cutover.nokta.io/approve` and who approved (see docs/cutover.md: the approval convention). */
-  approval?: { step: string; by: string };
+  /**
+   * `cutover.nokta.io/approve` (comma-separated step names) and who approved, from
+   * `cutover.nokta.io/approved-by` (see docs/cutover.md: the approval convention).
+   */
+  approval?: { steps: string[]; by: string };
 }
 
 /** What a sync does after it has won the claim on the status that records the action as started. */

@@ -26,6 +26,8 @@ import {
 } from './plan.js';
 
 export const DEFAULT_SECURITY_ANNOTATION = 'cutover.nokta.io/security-incident';
+/** `cutover.nokta.io/action=rollback` (or `rollback:<token>`): a person starts the rollback. */
+export const ACTION_ANNOTATION = 'cutover.nokta.io/action';
 export const REVIEW_BUSINESS_DAYS = 5;
 
 export interface TriggerHit {
@@ -102,6 +104,10 @@ export function evaluateTriggers(ctx: DecisionContext): TriggerHit[] {
     if (ctx.cutover.metadata.annotations?.[key] === 'true')
       hits.push({ trigger: 'SecurityFlag', reason: `annotation ${key}=true (critical security flaw)` });
   }
+
+  const action = ctx.cutover.metadata.annotations?.[ACTION_ANNOTATION];
+  if (action === 'rollback' || action?.startsWith('rollback:'))
+    hits.push({ trigger: 'Manual', reason: `annotation ${ACTION_ANNOTATION}=${action}` });
 
   if (triggers.stepFailed?.enabled !== false) {
     for (const step of spec.timeline.steps) {

@@ -213,10 +213,10 @@ describe('cutover decide: gates and failures', () => {
     assert.ok(sim.status.notifications!.some((n) => n.event === 'gate:reconciliation-sign-off'));
     assert.equal(sim.status.conditions!.find((c) => c.type === 'Reconciling')?.reason, 'AwaitingApproval');
     // Other annotations do nothing; the right one opens the gate.
-    sim.approval = { step: 'no-such-step', by: 'mallory' };
+    sim.approval = { steps: ['no-such-step'], by: 'mallory' };
     sim.sync();
     assert.equal(sim.status.approvals, undefined);
-    sim.approval = { step: 'reconciliation-sign-off', by: 'carol@nokta' };
+    sim.approval = { steps: ['no-such-step', 'reconciliation-sign-off'], by: 'carol@nokta' };
     sim.sync();
     assert.deepEqual(
       sim.status.approvals!.map((a) => [a.step, a.by]),
@@ -257,7 +257,7 @@ describe('cutover decide: gates and failures', () => {
         assert.equal(sim.status.pausedAt, 'final-delta-sync');
         assert.match(sim.status.message!, /approve=retry:final-delta-sync:1/);
         failFirst = false;
-        sim.approval = { step: 'retry:final-delta-sync:1', by: 'dave@nokta' };
+        sim.approval = { steps: ['retry:final-delta-sync:1'], by: 'dave@nokta' };
         sim.run((s) => s.status.steps!.find((x) => x.name === 'final-delta-sync')!.state === 'Succeeded');
         const step = sim.status.steps!.find((x) => x.name === 'final-delta-sync')!;
         assert.equal(step.attempt, 2);
@@ -481,6 +481,15 @@ describe('cutover decide: rollback triggers', () => {
     assert.equal(sim.world.legacyReadOnly, true);
     assert.equal(sim.world.traffic['pos'], 'new');
     assert.equal(sim.status.conditions!.find((c) => c.type === 'Stalled')!.reason, 'RollbackFailed');
+  });
+
+  it('cutover.nokta.io/action=rollback starts a manual rollback', () => {
+    const sim = new Sim();
+    playToSwitch(sim);
+    sim.cutover.metadata.annotations = { 'cutover.nokta.io/action': 'rollback' };
+    sim.run((s) => s.status.phase === 'RolledBack');
+    assert.equal(sim.status.rollback!.trigger, 'Manual');
+    assertRolledBackSafely(sim, true);
   });
 
   it('rollback.automatic false holds and says so, no action', () => {

@@ -53,7 +53,7 @@ export class Sim {
   canary: Observed['canaryPhases'] = {};
   slos: Record<string, ObservedSlo> = {};
   world: ObservedWorld = { traffic: {}, flags: {}, legacyReadOnly: false, posOffline: false, reportKeys: [] };
-  approval?: { step: string; by: string };
+  approval?: { steps: string[]; by: string };
   delivered: Observed['notifications'] = {};
   integration: Observed['integrationChecks'] = {};
   log: EffectLog[] = [];
@@ -118,9 +118,9 @@ export class Sim {
     this.apply(d.actions);
     if (this.autoApprove) {
       const gate = d.status.steps?.find((s) => s.state === 'AwaitingApproval');
-      if (gate) this.approval = { step: gate.name!, by: 'alice@nokta' };
+      if (gate) this.approval = { steps: [gate.name!], by: 'alice@nokta' };
       else if (d.status.message?.includes('approve=steady-state'))
-        this.approval = { step: 'steady-state', by: 'bob@nokta' };
+        this.approval = { steps: ['steady-state'], by: 'bob@nokta' };
     }
     return d;
   }
