@@ -17,6 +17,7 @@ import type { KubeObject } from '../../runtime/kube-client.js';
 import { CONFIG_MAP, JOB, POD, SECRET } from '../../runtime/resources.js';
 import { use } from '../../runtime/api-usage.js';
 import { crashPoint } from '../../runtime/crash-points.js';
+import { ScaledClock, type Clock } from '../../runtime/clock.js';
 import { TrafficActuator } from '../../actuators/traffic/traffic.js';
 import { JobActuator } from '../../actuators/workloads/jobs.js';
 import { DeploymentActuator } from '../../actuators/workloads/deployments.js';
@@ -60,6 +61,8 @@ interface Memory {
   notifiers: Map<string, WebhookNotifier>;
   /** Plan seconds per real second (--time-scale). */
   timeScale: number;
+  /** Plan time (scaled when timeScale > 1; else the sync's clock). */
+  planClock?: Clock;
 }
 
 function referencedReconciliations(co: Cutover): string[] {
@@ -181,7 +184,7 @@ async function syncCutover(ctx: Ctx, memory: Memory): Promise<SyncResult> {
   // The claim: decided again on the fresh copy; only a written status lets the sync act.
   const claim = await ctx.status.update(ctx.namespace ?? 'default', ctx.name, (fresh) => {
     current = fresh;
-    decision = decide({ ...observed, cutover: fresh }, ctx.clock.now());
+    decision = decide({ ...observed, cutover: fresh }, (memory.planClock ?? ctx.clock).now());
     return decision.status;
   });
   if (!claim.written || !decision) return { requeueAfter: RECHECK_MS };
@@ -202,7 +205,7 @@ async function syncCutover(ctx: Ctx, memory: Memory): Promise<SyncResult> {
       });
       continue;
     }
-    await world.act(a, { owner, now: ctx.clock.now() });
+    await world.act(a, { owner, now: (memory.planClock ?? ctx.clock).now() });
     crashPoint(`cutover:after-${a.kind}`, ctx.key);
   }
   const scale = memory.timeScale;
@@ -214,13 +217,20 @@ async function syncCutover(ctx: Ctx, memory: Memory): Promise<SyncResult> {
   return { requeueAfter: Math.ceil(Math.min(...waits)) };
 }
 
-export function cutoverController(opts: { timeScale?: number } = {}): ControllerSpec<CutoverObject> {
+export function cutoverController(
+  opts: { timeScale?: number; timeOrigin?: string } = {},
+): ControllerSpec<CutoverObject> {
+  const timeScale = opts.timeScale ?? Number(process.env.CUTOVER_TIME_SCALE || '1');
+  const timeOrigin = opts.timeOrigin ?? process.env.CUTOVER_TIME_ORIGIN ?? '';
   const memory: Memory = {
     recons: new References(),
     canaries: new References(),
     worlds: new Map(),
     notifiers: new Map(),
-    timeScale: opts.timeScale ?? Number(process.env.CUTOVER_TIME_SCALE ?? '1'),
+    timeScale,
+    ...(timeScale !== 1 || timeOrigin
+      ? { planClock: new ScaledClock(timeScale, ScaledClock.parseOrigin(timeOrigin)) }
+      : {}),
   };
   return {
     name: 'cutover',
