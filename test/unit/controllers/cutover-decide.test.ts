@@ -528,3 +528,60 @@ describe('cutover decide: rollback triggers', () => {
     );
   });
 });
+
+describe('cutover decide: crash safety (a crash before or after any claim)', function () {
+  this.timeout(120_000);
+  it('property: crashes at random syncs never run a side effect twice, never miss the rollback, never leave traffic on a frozen database', () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.constantFrom<'before-claim' | 'after-claim' | undefined>(
+            'before-claim',
+            'after-claim',
+            undefined,
+            undefined,
+            undefined,
+          ),
+          {
+            minLength: 50,
+            maxLength: 50,
+          },
+        ),
+        fc.option(fc.integer({ min: 1, max: 40 }), { nil: undefined }),
+        (crashes, triggerAt) => {
+          const sim = new Sim();
+          let n = 0;
+          sim.crash = () => crashes[n++ % crashes.length];
+          // The trigger comes k syncs after the freeze (k from 0 into legacy hot), or never.
+          let afterFreeze = 0;
+          sim.run((s) => {
+            if (s.status.frozenAt !== undefined) afterFreeze++;
+            if (triggerAt !== undefined && afterFreeze === triggerAt)
+              s.cutover.metadata.annotations = { 'cutover.nokta.io/security-incident': 'true' };
+            return (
+              (s.status.phase === 'SteadyState' && s.world.reportKeys.includes('final')) ||
+              (s.status.phase === 'RolledBack' && s.world.reportKeys.includes('review'))
+            );
+          }, 8000);
+          if (triggerAt !== undefined)
+            assert.equal(sim.status.phase, 'RolledBack', 'the rollback was not missed');
+          checkAll(sim);
+          // Every Job once (one name per purpose and attempt), every step started once.
+          const names = sim.jobsCreated.map((j) => j.name);
+          assert.equal(new Set(names).size, names.length);
+          for (const st of sim.status.steps ?? [])
+            assert.ok((st.attempt ?? 0) <= 1, `${st.name} started ${st.attempt} times`);
+          if (sim.status.phase === 'RolledBack') {
+            for (const t of Object.values(sim.world.traffic)) assert.equal(t, 'legacy');
+            assert.equal(sim.world.legacyReadOnly, false);
+            assert.equal(sim.world.posOffline, false);
+          } else if (sim.status.phase === 'SteadyState') {
+            for (const t of Object.values(sim.world.traffic)) assert.equal(t, 'new');
+            assert.equal(sim.world.posOffline, false, 'the new primary takes writes');
+          }
+        },
+      ),
+      { numRuns: 12 },
+    );
+  });
+});

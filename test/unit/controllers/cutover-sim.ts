@@ -110,11 +110,20 @@ export class Sim {
     };
   }
 
+  /**
+   * Crash model: called before each sync; 'before-claim' loses the decision (no status written,
+   * nothing done), 'after-claim' writes the status and dies before acting.
+   */
+  crash?: () => 'before-claim' | 'after-claim' | undefined;
+
   /** One sync: decide, "write" the status, act. */
   sync(): Decision {
     const d = decide(this.observed(), new Date(this.now));
+    const crash = this.crash?.();
+    if (crash === 'before-claim') return { ...d, actions: [], recheck: true };
     this.decisions.push(d);
     this.cutover = { ...this.cutover, status: d.status };
+    if (crash === 'after-claim') return { ...d, recheck: true };
     this.apply(d.actions);
     if (this.autoApprove) {
       const gate = d.status.steps?.find((s) => s.state === 'AwaitingApproval');
