@@ -26,6 +26,7 @@ import { CANARY_PHASE, CUTOVER, RECONCILIATION } from '../kinds.js';
 import { decide } from './decide.js';
 import type { Decision, Observed, ObservedJobState, ObservedReconciliation } from './observed.js';
 import { CutoverWorld, LABEL_CUTOVER, secretValue } from './world.js';
+import { PrometheusProvider } from '../../analysis/prometheus.js';
 
 type CutoverObject = Cutover & KubeObject;
 type Ctx = SyncContext<CutoverObject>;
@@ -34,6 +35,8 @@ type Ctx = SyncContext<CutoverObject>;
 export const APPROVED_BY_ANNOTATION = 'cutover.nokta.io/approved-by';
 /** Effects not watched (routes, flags, read_only) are read back this often while awaited (ms). */
 export const RECHECK_MS = 1000;
+/** How often the SLOs are read while they can trigger a rollback (real ms; Prometheus is not watched). */
+export const SLO_POLL_MS = 5000;
 /** The longest sleep between syncs of an idle Cutover (real ms). */
 const MAX_IDLE_MS = 3_600_000;
 
@@ -93,6 +96,36 @@ function dataOf(cm: KubeObject | undefined): Record<string, string> {
   return d && typeof d === 'object' ? (d as Record<string, string>) : {};
 }
 
+/** Whether the SLOs are read now: from the switch until steady state, never after a rollback. */
+function watchesSlos(co: Cutover): boolean {
+  const st = co.status ?? {};
+  return (
+    co.spec.prometheusAddress !== undefined &&
+    (co.spec.slos?.length ?? 0) > 0 &&
+    st.switchedAt !== undefined &&
+    st.steadyStateAt === undefined &&
+    st.rollback === undefined
+  );
+}
+
+/** Each SLO through the analysis providers: Failed = not met (with its value); NoData counts as met; Error is not a reading. */
+async function readSlos(co: Cutover, now: Date): Promise<Observed['slos']> {
+  const out: Observed['slos'] = {};
+  if (!watchesSlos(co)) return out;
+  const prom = new PrometheusProvider();
+  for (const slo of co.spec.slos ?? []) {
+    const m = await prom.measure(
+      { address: co.spec.prometheusAddress!, query: slo.query, successCondition: slo.objective },
+      { now },
+    );
+    if (m.result === 'Successful' || m.result === 'NoData')
+      out[slo.name] = { met: true, ...(m.value !== undefined ? { value: m.value } : {}) };
+    else if (m.result === 'Failed')
+      out[slo.name] = { met: false, ...(m.value !== undefined ? { value: m.value } : {}) };
+  }
+  return out;
+}
+
 async function observe(ctx: Ctx, co: CutoverObject, memory: Memory, world: CutoverWorld): Promise<Observed> {
   const ns = ctx.namespace ?? 'default';
   const jobs: Record<string, ObservedJobState> = {};
@@ -133,7 +166,7 @@ async function observe(ctx: Ctx, co: CutoverObject, memory: Memory, world: Cutov
     reconciliations,
     canaryPhases,
     integrationChecks: { ...world.probes },
-    slos: {},
+    slos: await readSlos(co, (memory.planClock ?? ctx.clock).now()),
     world: await world.read(reportKeys, lag !== undefined && Number.isFinite(lag) ? lag : undefined),
     notifications: memory.notifiers.get(ctx.key)?.results() ?? {},
     ...(approve
@@ -212,6 +245,7 @@ async function syncCutover(ctx: Ctx, memory: Memory): Promise<SyncResult> {
   const waits = [
     ...(decision.requeueAfterMs !== undefined ? [Math.max(1, decision.requeueAfterMs / scale)] : []),
     ...(decision.recheck ? [RECHECK_MS] : []),
+    ...(watchesSlos({ ...current, status: decision.status }) ? [SLO_POLL_MS] : []),
     MAX_IDLE_MS,
   ];
   return { requeueAfter: Math.ceil(Math.min(...waits)) };

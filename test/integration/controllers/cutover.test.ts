@@ -33,6 +33,13 @@ import { operatorIdentity, type OperatorIdentity } from '../../support/operator-
 import { recordingOptions } from '../../support/api-usage.js';
 import { RUN_LABEL, startPodRunner, type PodRunner } from '../../support/pod-runner.js';
 import { startOwnMariadb, type OwnMariadb } from '../actuators/own-servers.js';
+import { Gauge, Registry } from 'prom-client';
+import {
+  startPrometheus,
+  startTestExporter,
+  type TestExporter,
+  type TestPrometheus,
+} from '../../support/prometheus.js';
 
 type CutoverObject = Cutover & KubeObject;
 
@@ -159,16 +166,17 @@ describe('Cutover controller in an operator (real control plane, own MariaDB, Po
     rmSync(jobLog, { force: true });
   });
 
-  const status = async (): Promise<CutoverStatus> =>
-    (await admin.tryGet<CutoverObject>(CUTOVER, ns, 'night'))?.status ?? {};
+  const status = async (name: string): Promise<CutoverStatus> =>
+    (await admin.tryGet<CutoverObject>(CUTOVER, ns, name))?.status ?? {};
   const waitFor = async (
     what: string,
     ok: (s: CutoverStatus) => boolean,
     ms = 120_000,
+    name = 'night',
   ): Promise<CutoverStatus> => {
     const end = Date.now() + ms;
     for (;;) {
-      const s = await status();
+      const s = await status(name);
       if (ok(s)) return s;
       if (Date.now() > end)
         throw new Error(`timed out waiting for ${what}: ${JSON.stringify(s).slice(0, 1500)}`);
@@ -193,10 +201,10 @@ describe('Cutover controller in an operator (real control plane, own MariaDB, Po
       await c.end();
     }
   };
-  const routeWeights = async (): Promise<Record<string, number>> => {
+  const routeWeights = async (route = 'pos'): Promise<Record<string, number>> => {
     const r = await admin.get<
       KubeObject & { spec: { rules: { backendRefs: { name: string; weight?: number }[] }[] } }
-    >(HTTP_ROUTE, ns, 'pos');
+    >(HTTP_ROUTE, ns, route);
     return Object.fromEntries(r.spec.rules[0]!.backendRefs.map((b) => [b.name, b.weight ?? 1]));
   };
 
@@ -348,5 +356,100 @@ describe('Cutover controller in an operator (real control plane, own MariaDB, Po
       'night-report',
     );
     assert.match(review.data['review.md']!, /Post-incident review/);
+  });
+
+  it('an SLO breach longer than its window (Prometheus, through the analysis providers) rolls back', async () => {
+    const registry = new Registry();
+    const latency = new Gauge({
+      name: 'cutover_test_pos_invoice_seconds',
+      help: 'p95',
+      registers: [registry],
+    });
+    latency.set(0.8);
+    let exporter: TestExporter | undefined;
+    let prom: TestPrometheus | undefined;
+    try {
+      exporter = await startTestExporter(registry);
+      prom = await startPrometheus({ targets: [exporter.target] });
+      await prom.waitForTargets();
+      await admin.create(HTTP_ROUTE, ns, {
+        apiVersion: 'gateway.networking.k8s.io/v1',
+        kind: 'HTTPRoute',
+        metadata: { name: 'pos-slo', namespace: ns },
+        spec: {
+          parentRefs: [{ name: 'public-gw' }],
+          rules: [{ backendRefs: [{ name: 'pos-legacy', port: 8080 }] }],
+        },
+      });
+      const start = new Date(Date.now() + 3000);
+      await admin.create(CUTOVER, ns, {
+        apiVersion: 'cutover.nokta.io/v1alpha1',
+        kind: 'Cutover',
+        metadata: { name: 'slo', namespace: ns },
+        spec: {
+          services: [
+            {
+              name: 'pos',
+              flagKey: 'pos.new-stack',
+              traffic: {
+                httpRoute: {
+                  name: 'pos-slo',
+                  legacyBackend: { name: 'pos-legacy', port: 8080 },
+                  newBackend: { name: 'pos-v2', port: 8080 },
+                },
+              },
+              legacy: { name: 'pos-legacy' },
+              new: { name: 'pos-v2' },
+            },
+          ],
+          databases: {
+            legacy: { engine: 'mysql', secretRef: { name: 'legacy-admin' } },
+            target: { engine: 'postgres', secretRef: { name: 'new-db' } },
+          },
+          flagProvider: { type: 'Redis', redis: { secretRef: { name: 'redis' }, keyPrefix: prefix } },
+          prometheusAddress: prom.url,
+          slos: [
+            {
+              name: 'pos-invoice',
+              service: 'pos',
+              query: 'cutover_test_pos_invoice_seconds',
+              objective: 'result <= 1.5',
+            },
+          ],
+          freeze: { method: 'ReadOnly', verification: { secretRef: { name: 'legacy-app' } } },
+          timeline: {
+            startAt: start.toISOString().replace(/\.\d+Z$/, 'Z'),
+            steps: [
+              { name: 'freeze', action: 'Freeze', offset: '+0s' },
+              { name: 'switch', action: 'TrafficSwitch', offset: '+1s' },
+              { name: 'flags', action: 'EnableFlags', offset: '+2s' },
+              { name: 'watch', action: 'Monitor', offset: '+3s', duration: '1h' },
+            ],
+          },
+          rollback: {
+            triggers: { sloBreach: { for: '4s' } },
+            order: ['TrafficBack', 'FlagsOff', 'ReopenLegacyWrites', 'Notify'],
+          },
+        },
+      });
+      await waitFor(
+        'the switch',
+        (s) => s.steps?.find((x) => x.name === 'flags')?.state === 'Succeeded',
+        60_000,
+        'slo',
+      );
+      assert.equal(await appWrite(300), 'refused');
+      const breachAt = Date.now();
+      latency.set(2.4);
+      const st = await waitFor('the rollback', (s) => s.phase === 'RolledBack', 90_000, 'slo');
+      assert.ok(Date.now() - breachAt >= 4000, 'not before the breach lasted its window');
+      assert.equal(st.rollback?.trigger, 'SloBreach');
+      assert.match(st.rollback.reason!, /SLO pos-invoice .*value 2\.4/);
+      assert.deepEqual(await routeWeights('pos-slo'), { 'pos-legacy': 100, 'pos-v2': 0 });
+      assert.equal(await appWrite(301), 'ok');
+    } finally {
+      await prom?.stop();
+      await exporter?.stop();
+    }
   });
 });
