@@ -38,6 +38,11 @@ const BENCHES: Record<string, Bench> = {
     entry: 'runFlagsBench',
     what: "flipping one service's flag for 10,000 tenants in Redis and in the flagd ConfigMap",
   },
+  cutover: {
+    file: 'cutover.js',
+    entry: 'runCutoverBench',
+    what: 'Cutover: a rollback trigger to traffic back on legacy (median of 10), API requests, memory',
+  },
   shadow: {
     file: 'shadow.js',
     entry: 'runShadowBench',

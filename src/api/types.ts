@@ -335,15 +335,20 @@ export interface CanaryPhase {
 // ------------------------------------------------------------------------------ Cutover
 export type CutoverPhase =
   | 'Pending'
+  | 'Preparation'
   | 'Shadow'
   | 'Canary'
   | 'AwaitingCutover'
   | 'CuttingOver'
   | 'Monitoring'
+  | 'LegacyHot'
+  | 'PostCutover'
   | 'SteadyState'
+  | 'Paused'
   | 'RollingBack'
   | 'RolledBack'
-  | 'Failed';
+  | 'Failed'
+  | 'Aborted';
 export type StepAction =
   | 'Freeze'
   | 'DeltaSync'
@@ -357,6 +362,32 @@ export type StepAction =
   | 'Notify';
 export type StepState =
   'Pending' | 'Waiting' | 'AwaitingApproval' | 'Running' | 'Succeeded' | 'Failed' | 'Skipped';
+export type OnFailure = 'Rollback' | 'Pause' | 'Abort';
+export type RollbackAction =
+  | 'PosOfflineOn'
+  | 'Replay'
+  | 'VerifyReplay'
+  | 'TrafficBack'
+  | 'FlagsOff'
+  | 'ReopenLegacyWrites'
+  | 'DrainQueue'
+  | 'Notify';
+export type Milestone =
+  'Preparation' | 'Shadow' | 'Canary' | 'Freeze' | 'Switch' | 'LegacyHotEnd' | 'SteadyState';
+export interface TriggerWindow {
+  activeFrom?: Milestone;
+  activeUntil?: Milestone;
+}
+export type RollbackTrigger =
+  'SloBreach' | 'ReconciliationVariance' | 'SecurityFlag' | 'StepFailed' | 'Manual';
+/** The variables every Job a Cutover creates gets (docs/cutover.md); values are RFC 3339 or '' until known. */
+export interface CutoverJobEnvironment {
+  CUTOVER_NAME: string;
+  CUTOVER_FROZEN_AT: string;
+  CUTOVER_SWITCHED_AT: string;
+  CUTOVER_LAST_SYNC_AT: string;
+  CUTOVER_REPORT_CONFIGMAP: string;
+}
 export interface WorkloadRef {
   kind?: 'Deployment' | 'StatefulSet';
   name: string;
@@ -380,9 +411,13 @@ export interface TimelineStep {
   action: StepAction;
   at?: string;
   offset?: string;
+  dependsOn?: string[];
+  onFailure?: OnFailure;
+  services?: string[];
+  tenants?: string[];
   owner?: string;
   description?: string;
-  approval?: { required?: boolean; approvers?: string[] };
+  approval?: { required?: boolean; approvers?: string[]; timeout?: string; onTimeout?: OnFailure };
   job?: JobTemplate;
   reconciliations?: string[];
   duration?: string;
@@ -391,18 +426,32 @@ export interface TimelineStep {
 export interface Rollback {
   automatic?: boolean;
   triggers?: {
-    sloBreach?: { for?: string; slos?: string[] };
-    reconciliationVariancePercent?: number;
-    securityFlag?: { annotation?: string };
+    sloBreach?: { for?: string; slos?: string[] } & TriggerWindow;
+    reconciliationVariance?: { percent?: number } & TriggerWindow;
+    securityFlag?: { annotation?: string } & TriggerWindow;
+    stepFailed?: { enabled?: boolean };
   };
-  actions?: {
-    trafficBack?: boolean;
-    flagsOff?: boolean;
-    liftLegacyFreeze?: boolean;
-    replayJob?: JobTemplate;
-    notify?: boolean;
-  };
+  order?: RollbackAction[];
+  replayJob?: JobTemplate;
+  verifyReconciliation?: string;
+  exportJob?: JobTemplate;
+  maxExportLag?: string;
   keepLegacyHotFor?: string;
+  legacyReplicasAfterHot?: number;
+}
+export interface IntegrationCheck {
+  name: string;
+  url: string;
+  method?: 'GET' | 'HEAD' | 'POST';
+  expectStatus?: number;
+  header?: { name: string; secretRef: SecretKeyRef };
+  timeout?: string;
+}
+export interface Preparation {
+  schemaMigration?: { version: string; job?: JobTemplate; downJob?: JobTemplate };
+  bulkCopy?: { job: JobTemplate };
+  postLoadSql?: { job: JobTemplate };
+  integrationChecks?: IntegrationCheck[];
 }
 export interface CutoverSpec {
   services: CutoverService[];
@@ -410,12 +459,15 @@ export interface CutoverSpec {
   flagProvider?: FlagProvider;
   prometheusAddress?: string;
   slos?: Slo[];
+  preparation?: Preparation;
   shadow?: {
     startAt: string;
     endAt: string;
     mirroring?: { enabled?: boolean; services?: string[] };
     reconciliations?: string[];
     remediationJob?: JobTemplate;
+    remediatePercent?: number;
+    maxReruns?: number;
   };
   canary?: { phases: string[] };
   freeze?: {
@@ -423,9 +475,12 @@ export interface CutoverSpec {
     flagKey?: string;
     job?: JobTemplate;
     liftJob?: JobTemplate;
+    posOffline?: { service?: string; flagKey: string };
+    verification?: { secretRef: SecretKeyRef; table?: string };
   };
   timeline: { startAt?: string; steps: TimelineStep[] };
   rollback?: Rollback;
+  report?: { configMapName?: string };
   postCutover?: { reconciliations?: string[]; steadyStateAfter?: string; requireSignOff?: boolean };
   notifications?: { slack?: { webhookSecretRef: SecretKeyRef; channel?: string } };
   paused?: boolean;
@@ -433,36 +488,85 @@ export interface CutoverSpec {
 export interface StepStatus {
   name?: string;
   state?: StepState;
+  attempt?: number;
   plannedAt?: string;
+  awaitingSince?: string;
   startedAt?: string;
   finishedAt?: string;
   jobName?: string;
   message?: string;
 }
+export interface RollbackActionStatus {
+  name?: string;
+  state?: 'Pending' | 'Running' | 'Succeeded' | 'Failed' | 'Skipped';
+  at?: string;
+  finishedAt?: string;
+  jobName?: string;
+  message?: string;
+}
 export interface RollbackStatus {
-  trigger?: 'SloBreach' | 'ReconciliationVariance' | 'SecurityFlag' | 'StepFailed' | 'Manual';
+  trigger?: RollbackTrigger;
   reason?: string;
   triggeredAt?: string;
   completedAt?: string;
-  actions?: {
-    name?: string;
-    state?: 'Pending' | 'Running' | 'Succeeded' | 'Failed';
-    at?: string;
-    message?: string;
-  }[];
+  window?: { from?: string; to?: string };
+  ignoredTriggers?: { trigger?: string; at?: string; reason?: string }[];
+  actions?: RollbackActionStatus[];
+  review?: { dueAt?: string; configMap?: string };
+}
+export interface PreparationItemStatus {
+  name?: string;
+  state?: StepState;
+  jobName?: string;
+  startedAt?: string;
+  finishedAt?: string;
+  message?: string;
+}
+export interface NotificationStatus {
+  event?: string;
+  at?: string;
+  state?: 'Pending' | 'Sent' | 'Failed';
+  attempts?: number;
 }
 export interface CutoverStatus extends StatusBase<CutoverPhase> {
   currentStep?: string;
   nextStep?: string;
   nextStepAt?: string;
+  pausedAt?: string;
+  frozenAt?: string;
+  lastSyncAt?: string;
   switchedAt?: string;
   legacyHotUntil?: string;
+  legacyScaledAt?: string;
+  stableSince?: string;
   steadyStateAt?: string;
   canaryPhase?: string;
   approvedSteps?: string[];
+  approvals?: { step?: string; by?: string; at?: string }[];
   lastActionToken?: string;
+  preparation?: PreparationItemStatus[];
+  shadow?: {
+    reruns?: { reconciliation?: string; count?: number; state?: StepState; at?: string; jobName?: string }[];
+  };
   steps?: StepStatus[];
+  freeze?: {
+    legacyReadOnly?: boolean;
+    posOffline?: boolean;
+    verified?: boolean;
+    frozenBy?: string;
+    newPrimaryLiftedAt?: string;
+    legacyReopenedAt?: string;
+  };
+  signOff?: {
+    step?: string;
+    afterSyncAt?: string;
+    reconciliations?: { name?: string; runStartedAt?: string; phase?: string; variancePercent?: string }[];
+    signedAt?: string;
+  };
+  export?: { jobName?: string; lagSeconds?: number; reportedAt?: string };
   sloBreaches?: { slo?: string; since?: string; value?: string }[];
+  notifications?: NotificationStatus[];
+  report?: { configMap?: string; checkpointAt?: string; finalAt?: string };
   rollback?: RollbackStatus;
   message?: string;
 }

@@ -33,6 +33,9 @@ export async function run(argv: string[]): Promise<number> {
   const { Operator } = await import('../runtime/operator.js');
   const log = createLogger('operator-command');
 
+  // The Cutover controller reads its plan clock from these (the operator's own clock stays real).
+  process.env.CUTOVER_TIME_SCALE = String(options.timeScale);
+  process.env.CUTOVER_TIME_ORIGIN = options.timeOrigin;
   await loadRegisteredControllers();
   let specs: ControllerSpec<KubeObject>[] = registeredControllers();
   if (options.controllers.length > 0) {

@@ -71,3 +71,44 @@ export class FakeClock implements Clock {
     for (const s of due) s.resolve();
   }
 }
+
+/**
+ * A compressed clock for rehearsals (`cutover operator --time-scale N --time-origin PLAN@REAL`):
+ * plan time = PLAN + (real − REAL) × N, so a three-week plan runs in minutes; `sleep(ms)` sleeps
+ * ms / N of real time. Fixed by its origin, so a restarted operator reads the same plan time.
+ */
+export class ScaledClock implements Clock {
+  private readonly planOrigin: number;
+  private readonly realOrigin: number;
+
+  constructor(
+    readonly scale: number,
+    origin: { plan?: Date; real?: Date } = {},
+    private readonly base: Clock = systemClock,
+  ) {
+    if (!(scale >= 1)) throw new RangeError(`time scale must be at least 1, got ${scale}`);
+    this.realOrigin = (origin.real ?? base.now()).getTime();
+    this.planOrigin = (origin.plan ?? new Date(this.realOrigin)).getTime();
+  }
+
+  /** `PLAN[@REAL]` (RFC 3339 times) as `--time-origin` takes it. */
+  static parseOrigin(text: string): { plan?: Date; real?: Date } {
+    if (!text) return {};
+    const [plan, real] = text.split('@');
+    const p = new Date(plan ?? '');
+    const r = real !== undefined ? new Date(real) : undefined;
+    if (Number.isNaN(p.getTime()) || (r && Number.isNaN(r.getTime())))
+      throw new Error(
+        `time origin '${text}': write PLAN[@REAL] with RFC 3339 times, e.g. 2026-11-20T00:00:00Z`,
+      );
+    return { plan: p, ...(r ? { real: r } : {}) };
+  }
+
+  now(): Date {
+    return new Date(this.planOrigin + (this.base.now().getTime() - this.realOrigin) * this.scale);
+  }
+
+  sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    return this.base.sleep(ms / this.scale, signal);
+  }
+}

@@ -40,6 +40,10 @@ export interface OperatorOptions {
   image: string;
   shutdownTimeoutMs: number;
   logLevel: string;
+  /** Cutover plan time runs this many times faster than real time (rehearsals); 1 = real time. */
+  timeScale: number;
+  /** With timeScale: `PLAN[@REAL]`, the plan time that REAL (default: start) corresponds to. */
+  timeOrigin: string;
 }
 
 type Kind = 'string' | 'bool' | 'duration' | 'int' | 'list';
@@ -201,6 +205,24 @@ const DEFS: OptionDef[] = [
     kind: 'duration',
     default: () => '30s',
     help: 'on SIGTERM, wait this long for in-flight syncs before aborting them',
+  },
+  {
+    key: 'timeScale',
+    flag: 'time-scale',
+    env: ['CUTOVER_TIME_SCALE'],
+    kind: 'int',
+    value: 'N',
+    default: () => '1',
+    help: 'rehearsals: Cutover plan time runs N times faster (every time and offset of the plan scaled)',
+  },
+  {
+    key: 'timeOrigin',
+    flag: 'time-origin',
+    env: ['CUTOVER_TIME_ORIGIN'],
+    kind: 'string',
+    value: 'PLAN[@REAL]',
+    default: () => '',
+    help: 'rehearsals: the plan time (RFC 3339) that REAL (default: now) corresponds to; empty: plan time = real time at start',
   },
   {
     key: 'logLevel',

@@ -1,0 +1,455 @@
+/**
+ * The Cutover controller inside an operator (in this process), as the operator's own
+ * ServiceAccount, against the real control plane (Gateway API HTTPRoute, Jobs run by the pod
+ * runner), a MariaDB of its own (the freeze sets GLOBAL read_only), PostgreSQL (the new stack)
+ * and Redis (flags, the POS offline queue flag):
+ * - the cutover night plays in real seconds: legacy refuses the application's writes, the delta
+ *   sync Job runs once with the documented environment, the route and the flags switch, the POS
+ *   queue is drained into the new primary while legacy stays read-only, the report is written;
+ * - the security annotation then rolls back: the replay Job copies the orders written on the new
+ *   stack after the switch into legacy before traffic moves back; at the end traffic and flags
+ *   are on legacy, legacy takes writes, and every new-stack order is in legacy.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import mysql from 'mysql2/promise';
+import pg from 'pg';
+import { Redis } from 'ioredis';
+import type { Cutover, CutoverStatus } from '../../../src/api/index.js';
+import { cutoverController } from '../../../src/controllers/cutover/sync.js';
+import { CUTOVER } from '../../../src/controllers/kinds.js';
+import { KubeClient, type KubeObject } from '../../../src/runtime/kube-client.js';
+import { loadKubeConfig } from '../../../src/runtime/kubeconfig.js';
+import { Operator } from '../../../src/runtime/operator.js';
+import { parseOperatorOptions } from '../../../src/runtime/options.js';
+import { CONFIG_MAP, HTTP_ROUTE, SECRET } from '../../../src/runtime/resources.js';
+import { RedisFlagStore } from '../../../src/actuators/flags/redis-flags.js';
+import { useCluster, type TestCluster } from '../../support/cluster.js';
+import { createPostgresDatabase, type TestDatabase } from '../../support/databases.js';
+import { operatorIdentity, type OperatorIdentity } from '../../support/operator-identity.js';
+import { recordingOptions } from '../../support/api-usage.js';
+import { RUN_LABEL, startPodRunner, type PodRunner } from '../../support/pod-runner.js';
+import { startOwnMariadb, type OwnMariadb } from '../actuators/own-servers.js';
+import { Gauge, Registry } from 'prom-client';
+import {
+  startPrometheus,
+  startTestExporter,
+  type TestExporter,
+  type TestPrometheus,
+} from '../../support/prometheus.js';
+
+type CutoverObject = Cutover & KubeObject;
+
+/** The delta sync Job: records its environment (one line per run). */
+const DELTA_SYNC = `
+import { appendFileSync } from 'node:fs';
+const keys = ['CUTOVER_NAME','CUTOVER_FROZEN_AT','CUTOVER_SWITCHED_AT','CUTOVER_LAST_SYNC_AT','CUTOVER_REPORT_CONFIGMAP'];
+appendFileSync(process.env.JOB_LOG, JSON.stringify(Object.fromEntries(keys.map((k) => [k, process.env[k]]))) + '\\n');
+`;
+
+/** The replay Job: orders written on the new stack since the freeze go into legacy (admin account). */
+const REPLAY = `
+import pg from 'pg';
+import mysql from 'mysql2/promise';
+const since = new Date(process.env.CUTOVER_FROZEN_AT);
+const src = new pg.Client({ connectionString: process.env.TARGET_URL });
+await src.connect();
+const { rows } = await src.query('SELECT id, total, created_at FROM orders WHERE created_at >= $1 ORDER BY id', [since]);
+await src.end();
+const u = new URL(process.env.LEGACY_URL);
+const dst = await mysql.createConnection({ socketPath: u.searchParams.get('socket'), user: 'root', database: 'legacy' });
+for (const r of rows) await dst.query('INSERT IGNORE INTO orders (id, total) VALUES (?, ?)', [r.id, r.total]);
+await dst.end();
+console.log('replayed', rows.length);
+`;
+
+describe('Cutover controller in an operator (real control plane, own MariaDB, PostgreSQL, Redis, pod runner)', function () {
+  this.timeout(300_000);
+  let cluster: TestCluster;
+  let ns: string;
+  let identity: OperatorIdentity;
+  let admin: KubeClient;
+  let maria: OwnMariadb;
+  let target: TestDatabase;
+  let redis: Redis;
+  let runner: PodRunner;
+  let operator: Operator | undefined;
+  const prefix = `test-cutover-${randomBytes(4).toString('hex')}:`;
+  const jobLog = join(tmpdir(), `cutover-jobs-${randomBytes(4).toString('hex')}.log`);
+  let app: { user: string; password: string };
+
+  before(async () => {
+    cluster = await useCluster();
+    await cluster.applyCrds();
+    await cluster.applyGatewayApiCrds();
+    ns = await cluster.createNamespace('ctl-cutover');
+    identity = await operatorIdentity(cluster, ns);
+    admin = new KubeClient(cluster.kc);
+    maria = await startOwnMariadb();
+    app = { user: `app_${randomBytes(3).toString('hex')}`, password: randomBytes(12).toString('hex') };
+    const root = await mysql.createConnection({ socketPath: maria.socket, user: 'root' });
+    await root.query('CREATE DATABASE legacy');
+    await root.query('CREATE TABLE legacy.orders (id INT PRIMARY KEY, total DECIMAL(10,2) NOT NULL)');
+    await root.query(
+      'CREATE TABLE legacy.cutover_freeze_probe (id INT AUTO_INCREMENT PRIMARY KEY, probed_at DATETIME(3) NOT NULL)',
+    );
+    await root.query(`CREATE USER '${app.user}'@'%' IDENTIFIED BY '${app.password}'`);
+    await root.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON legacy.* TO '${app.user}'@'%'`);
+    await root.query('INSERT INTO legacy.orders VALUES (1, 10.00), (2, 20.00)');
+    await root.end();
+    target = await createPostgresDatabase('ctl_cutover');
+    const t = new pg.Client({ connectionString: target.url });
+    await t.connect();
+    await t.query(
+      'CREATE TABLE orders (id INT PRIMARY KEY, total NUMERIC(10,2) NOT NULL, created_at TIMESTAMPTZ NOT NULL DEFAULT now())',
+    );
+    await t.query(
+      "INSERT INTO orders (id, total, created_at) VALUES (1, 10.00, now() - interval '1 day'), (2, 20.00, now() - interval '1 day')",
+    );
+    await t.end();
+    redis = new Redis('redis://127.0.0.1:6379/0');
+    const secrets: [string, string][] = [
+      ['legacy-admin', `mysql://root@localhost/legacy?socket=${encodeURIComponent(maria.socket)}`],
+      ['legacy-app', `mysql://${app.user}:${app.password}@127.0.0.1:${maria.port}/legacy`],
+      ['new-db', target.url],
+      ['redis', 'redis://127.0.0.1:6379/0'],
+    ];
+    for (const [name, url] of secrets)
+      await admin.create(SECRET, ns, { metadata: { name }, stringData: { url } });
+    await admin.create(HTTP_ROUTE, ns, {
+      apiVersion: 'gateway.networking.k8s.io/v1',
+      kind: 'HTTPRoute',
+      metadata: { name: 'pos', namespace: ns },
+      spec: {
+        parentRefs: [{ name: 'public-gw' }],
+        rules: [{ backendRefs: [{ name: 'pos-legacy', port: 8080 }] }],
+      },
+    });
+    runner = startPodRunner(cluster.kc, { namespace: ns });
+    const kc = await loadKubeConfig(identity.kubeconfig);
+    const parsed = parseOperatorOptions(
+      [
+        '--no-leader-elect',
+        '--namespaces',
+        ns,
+        '--listen-address',
+        '127.0.0.1:0',
+        '--identity',
+        'ctl-cutover',
+      ],
+      {},
+    );
+    if (parsed.kind !== 'options') throw new Error('bad options');
+    operator = new Operator(parsed.options, [cutoverController({ timeScale: 1 })], {
+      kc,
+      ...recordingOptions('controllers/cutover'),
+    });
+    await operator.start();
+  });
+
+  after(async () => {
+    await operator?.stop();
+    await runner?.stop();
+    admin?.close();
+    await identity?.cleanup();
+    if (ns) await cluster.deleteNamespace(ns);
+    if (redis) {
+      const keys = await redis.keys(`${prefix}*`);
+      if (keys.length) await redis.del(...keys);
+      redis.disconnect();
+    }
+    await target?.drop();
+    await maria?.close();
+    rmSync(jobLog, { force: true });
+  });
+
+  const status = async (name: string): Promise<CutoverStatus> =>
+    (await admin.tryGet<CutoverObject>(CUTOVER, ns, name))?.status ?? {};
+  const waitFor = async (
+    what: string,
+    ok: (s: CutoverStatus) => boolean,
+    ms = 120_000,
+    name = 'night',
+  ): Promise<CutoverStatus> => {
+    const end = Date.now() + ms;
+    for (;;) {
+      const s = await status(name);
+      if (ok(s)) return s;
+      if (Date.now() > end)
+        throw new Error(`timed out waiting for ${what}: ${JSON.stringify(s).slice(0, 1500)}`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  };
+  const appWrite = async (id: number): Promise<'ok' | 'refused'> => {
+    const c = await mysql.createConnection({
+      host: '127.0.0.1',
+      port: maria.port,
+      user: app.user,
+      password: app.password,
+      database: 'legacy',
+    });
+    try {
+      await c.query('INSERT INTO orders VALUES (?, 1.00)', [id]);
+      return 'ok';
+    } catch (e) {
+      if ((e as { errno?: number }).errno === 1290) return 'refused';
+      throw e;
+    } finally {
+      await c.end();
+    }
+  };
+  const routeWeights = async (route = 'pos'): Promise<Record<string, number>> => {
+    const r = await admin.get<
+      KubeObject & { spec: { rules: { backendRefs: { name: string; weight?: number }[] }[] } }
+    >(HTTP_ROUTE, ns, route);
+    return Object.fromEntries(r.spec.rules[0]!.backendRefs.map((b) => [b.name, b.weight ?? 1]));
+  };
+
+  it('plays the cutover night, then the security annotation rolls back without losing a write', async () => {
+    const start = new Date(Date.now() + 4000);
+    const node = (script: string): string[] => ['node', '--input-type=module', '-e', script];
+    const podLabels = { [RUN_LABEL]: 'true' };
+    const cutover: CutoverObject = {
+      apiVersion: 'cutover.nokta.io/v1alpha1',
+      kind: 'Cutover',
+      metadata: { name: 'night', namespace: ns },
+      spec: {
+        services: [
+          {
+            name: 'pos',
+            flagKey: 'pos.new-stack',
+            traffic: {
+              httpRoute: {
+                name: 'pos',
+                legacyBackend: { name: 'pos-legacy', port: 8080 },
+                newBackend: { name: 'pos-v2', port: 8080 },
+              },
+            },
+            legacy: { name: 'pos-legacy' },
+            new: { name: 'pos-v2' },
+          },
+        ],
+        databases: {
+          legacy: { engine: 'mysql', secretRef: { name: 'legacy-admin' } },
+          target: { engine: 'postgres', secretRef: { name: 'new-db' } },
+        },
+        flagProvider: { type: 'Redis', redis: { secretRef: { name: 'redis' }, keyPrefix: prefix } },
+        freeze: {
+          method: 'ReadOnly',
+          posOffline: { service: 'pos', flagKey: 'pos.offline-queue' },
+          verification: { secretRef: { name: 'legacy-app' }, table: 'cutover_freeze_probe' },
+        },
+        timeline: {
+          startAt: start.toISOString().replace(/\.\d+Z$/, 'Z'),
+          steps: [
+            { name: 'freeze', action: 'Freeze', offset: '+0s', owner: 'Operations Lead' },
+            {
+              name: 'delta-sync',
+              action: 'DeltaSync',
+              offset: '+2s',
+              job: {
+                image: 'node',
+                command: node(DELTA_SYNC),
+                env: [{ name: 'JOB_LOG', value: jobLog }],
+                podLabels,
+                backoffLimit: 0,
+              },
+              timeout: '2m',
+            },
+            { name: 'switch', action: 'TrafficSwitch', offset: '+4s', owner: 'DevOps' },
+            { name: 'flags', action: 'EnableFlags', offset: '+5s' },
+            { name: 'lift', action: 'LiftFreeze', offset: '+6s' },
+            { name: 'report', action: 'Report', offset: '+7s' },
+          ],
+        },
+        rollback: {
+          triggers: { securityFlag: {} },
+          replayJob: {
+            image: 'node',
+            command: node(REPLAY),
+            env: [
+              { name: 'TARGET_URL', secretKeyRef: { name: 'new-db', key: 'url' } },
+              { name: 'LEGACY_URL', secretKeyRef: { name: 'legacy-admin', key: 'url' } },
+            ],
+            podLabels,
+            backoffLimit: 0,
+          },
+        },
+        report: { configMapName: 'night-report' },
+      },
+    };
+    await admin.create(CUTOVER, ns, cutover);
+
+    // 02:00 — legacy refuses the application's writes, the POS queue flag is on.
+    await waitFor('the freeze', (s) => s.steps?.find((x) => x.name === 'freeze')?.state === 'Succeeded');
+    assert.equal(await appWrite(100), 'refused');
+    const flags = new RedisFlagStore(redis, prefix);
+    assert.equal((await flags.read('pos', 'pos-offline-queue')).defaultState?.enabled, true);
+
+    // The switch: the route sends everything to the new stack; then flags on, freeze lifted on the new primary.
+    const switched = await waitFor(
+      'the report',
+      (s) => s.steps?.find((x) => x.name === 'report')?.state === 'Succeeded',
+    );
+    assert.deepEqual(await routeWeights(), { 'pos-legacy': 0, 'pos-v2': 100 });
+    assert.equal((await flags.read('pos', 'pos-new-stack')).defaultState?.enabled, true);
+    assert.equal((await flags.read('pos', 'pos-offline-queue')).defaultState?.enabled, false);
+    assert.equal(await appWrite(101), 'refused', 'legacy stays read-only after the switch');
+    assert.equal(switched.freeze?.verified, true);
+    assert.ok(switched.freeze?.newPrimaryLiftedAt);
+    const report = await admin.get<KubeObject & { data: Record<string, string> }>(
+      CONFIG_MAP,
+      ns,
+      'night-report',
+    );
+    assert.match(report.data['checkpoint.md']!, /Executive checkpoint: Cutover night/);
+    // The delta sync Job ran once, with the documented environment.
+    const runs = readFileSync(jobLog, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, string>);
+    assert.equal(runs.length, 1);
+    assert.equal(runs[0]!.CUTOVER_NAME, 'night');
+    assert.equal(runs[0]!.CUTOVER_FROZEN_AT, switched.frozenAt);
+    assert.equal(runs[0]!.CUTOVER_REPORT_CONFIGMAP, 'night-report');
+
+    // Orders taken by the new stack after the switch.
+    const t = new pg.Client({ connectionString: target.url });
+    await t.connect();
+    await t.query('INSERT INTO orders (id, total) VALUES (200, 31.50), (201, 7.25), (202, 12.00)');
+    await t.end();
+
+    // A critical security flaw: a person annotates the Cutover.
+    await admin.patch(CUTOVER, ns, 'night', {
+      metadata: { annotations: { 'cutover.nokta.io/security-incident': 'true' } },
+    });
+    const done = await waitFor('the rollback', (s) => s.phase === 'RolledBack');
+    assert.equal(done.rollback?.trigger, 'SecurityFlag');
+    const act = (n: string) => done.rollback!.actions!.find((a) => a.name === n)!;
+    assert.equal(act('Replay').state, 'Succeeded');
+    assert.ok(
+      Date.parse(act('Replay').finishedAt!) <= Date.parse(act('TrafficBack').at!),
+      'replay before traffic moved back',
+    );
+    assert.ok(Date.parse(act('PosOfflineOn').finishedAt!) <= Date.parse(act('Replay').at!));
+    assert.deepEqual(await routeWeights(), { 'pos-legacy': 100, 'pos-v2': 0 });
+    assert.equal((await flags.read('pos', 'pos-new-stack')).defaultState?.enabled, false);
+    assert.equal((await flags.read('pos', 'pos-offline-queue')).defaultState?.enabled, false);
+    assert.equal(await appWrite(102), 'ok', 'legacy takes writes again');
+    const root = await mysql.createConnection({ socketPath: maria.socket, user: 'root', database: 'legacy' });
+    const [rows] = await root.query<mysql.RowDataPacket[]>(
+      'SELECT id FROM orders WHERE id IN (200, 201, 202) ORDER BY id',
+    );
+    await root.end();
+    assert.deepEqual(
+      rows.map((r) => Number(r.id)),
+      [200, 201, 202],
+      'every order taken by the new stack is in legacy',
+    );
+    assert.ok(done.rollback?.review?.dueAt);
+    const review = await admin.get<KubeObject & { data: Record<string, string> }>(
+      CONFIG_MAP,
+      ns,
+      'night-report',
+    );
+    assert.match(review.data['review.md']!, /Post-incident review/);
+  });
+
+  it('an SLO breach longer than its window (Prometheus, through the analysis providers) rolls back', async () => {
+    const registry = new Registry();
+    const latency = new Gauge({
+      name: 'cutover_test_pos_invoice_seconds',
+      help: 'p95',
+      registers: [registry],
+    });
+    latency.set(0.8);
+    let exporter: TestExporter | undefined;
+    let prom: TestPrometheus | undefined;
+    try {
+      exporter = await startTestExporter(registry);
+      prom = await startPrometheus({ targets: [exporter.target] });
+      await prom.waitForTargets();
+      await admin.create(HTTP_ROUTE, ns, {
+        apiVersion: 'gateway.networking.k8s.io/v1',
+        kind: 'HTTPRoute',
+        metadata: { name: 'pos-slo', namespace: ns },
+        spec: {
+          parentRefs: [{ name: 'public-gw' }],
+          rules: [{ backendRefs: [{ name: 'pos-legacy', port: 8080 }] }],
+        },
+      });
+      const start = new Date(Date.now() + 3000);
+      await admin.create(CUTOVER, ns, {
+        apiVersion: 'cutover.nokta.io/v1alpha1',
+        kind: 'Cutover',
+        metadata: { name: 'slo', namespace: ns },
+        spec: {
+          services: [
+            {
+              name: 'pos',
+              flagKey: 'pos.new-stack',
+              traffic: {
+                httpRoute: {
+                  name: 'pos-slo',
+                  legacyBackend: { name: 'pos-legacy', port: 8080 },
+                  newBackend: { name: 'pos-v2', port: 8080 },
+                },
+              },
+              legacy: { name: 'pos-legacy' },
+              new: { name: 'pos-v2' },
+            },
+          ],
+          databases: {
+            legacy: { engine: 'mysql', secretRef: { name: 'legacy-admin' } },
+            target: { engine: 'postgres', secretRef: { name: 'new-db' } },
+          },
+          flagProvider: { type: 'Redis', redis: { secretRef: { name: 'redis' }, keyPrefix: prefix } },
+          prometheusAddress: prom.url,
+          slos: [
+            {
+              name: 'pos-invoice',
+              service: 'pos',
+              query: 'cutover_test_pos_invoice_seconds',
+              objective: 'result <= 1.5',
+            },
+          ],
+          freeze: { method: 'ReadOnly', verification: { secretRef: { name: 'legacy-app' } } },
+          timeline: {
+            startAt: start.toISOString().replace(/\.\d+Z$/, 'Z'),
+            steps: [
+              { name: 'freeze', action: 'Freeze', offset: '+0s' },
+              { name: 'switch', action: 'TrafficSwitch', offset: '+1s' },
+              { name: 'flags', action: 'EnableFlags', offset: '+2s' },
+              { name: 'watch', action: 'Monitor', offset: '+3s', duration: '1h' },
+            ],
+          },
+          rollback: {
+            triggers: { sloBreach: { for: '4s' } },
+            order: ['TrafficBack', 'FlagsOff', 'ReopenLegacyWrites', 'Notify'],
+          },
+        },
+      });
+      await waitFor(
+        'the switch',
+        (s) => s.steps?.find((x) => x.name === 'flags')?.state === 'Succeeded',
+        60_000,
+        'slo',
+      );
+      assert.equal(await appWrite(300), 'refused');
+      const breachAt = Date.now();
+      latency.set(2.4);
+      const st = await waitFor('the rollback', (s) => s.phase === 'RolledBack', 90_000, 'slo');
+      assert.ok(Date.now() - breachAt >= 4000, 'not before the breach lasted its window');
+      assert.equal(st.rollback?.trigger, 'SloBreach');
+      assert.match(st.rollback.reason!, /SLO pos-invoice .*value 2\.4/);
+      assert.deepEqual(await routeWeights('pos-slo'), { 'pos-legacy': 100, 'pos-v2': 0 });
+      assert.equal(await appWrite(301), 'ok');
+    } finally {
+      await prom?.stop();
+      await exporter?.stop();
+    }
+  });
+});
