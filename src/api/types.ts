@@ -340,6 +340,8 @@ export interface CanaryPhaseStatus extends StatusBase<CanaryPhaseName> {
   waitingForGate?: string;
   approvedGates?: string[];
   pauseReason?: string;
+  pausedAt?: string;
+  measuringRound?: number;
   lastActionToken?: string;
   lastApproveToken?: string;
   metrics?: MetricCounts[];
@@ -351,8 +353,9 @@ export interface CanaryPhaseStatus extends StatusBase<CanaryPhaseName> {
     value?: string;
     at?: string;
     services?: string[];
-    restoredAt?: string;
   };
+  restoredServices?: string[];
+  restoredAt?: string;
   message?: string;
 }
 export interface CanaryPhase {

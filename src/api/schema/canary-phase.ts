@@ -617,6 +617,12 @@ export const canaryPhaseStatus: Schema = statusBase(CANARY_PHASES, {
   waitingForGate: str('Gate waiting for approval.', { maxLength: 63 }),
   approvedGates: list('Gates approved.', str('Gate.', { maxLength: 63 }), 20),
   pauseReason: str('Why the phase is paused.', { maxLength: 1024 }),
+  pausedAt: dateTime('When the current pause began (the progress deadline counts from it).'),
+  measuringRound: int(
+    'A measurement round claimed and not yet recorded (taken again after a restart).',
+    0,
+    1000000,
+  ),
   lastActionToken: str('Last cutover.nokta.io/action annotation acted on.', { maxLength: 256 }),
   lastApproveToken: str('Last cutover.nokta.io/approve annotation acted on.', { maxLength: 256 }),
   metrics: list(
@@ -644,7 +650,12 @@ export const canaryPhaseStatus: Schema = statusBase(CANARY_PHASES, {
     value: str('Value.', { maxLength: 64 }),
     at: dateTime('Time of the deciding measurement.'),
     services: list('Services rolled back.', str('Service.', { maxLength: 63 }), 16),
-    restoredAt: dateTime('When every change was given back.'),
   }),
+  restoredServices: list(
+    'Services whose every change was given back (flags, routes, Ingresses, by the restore records).',
+    str('Service.', { maxLength: 63 }),
+    16,
+  ),
+  restoredAt: dateTime('When every change due to be given back was.'),
   message: str('What happens now, for people.', { maxLength: 1024 }),
 });

@@ -337,8 +337,11 @@ const canary: CanaryPhase = {
       value: '2.4',
       at: '2026-11-29T07:00:00Z',
       services: ['pos'],
-      restoredAt: '2026-11-29T07:00:01Z',
     },
+    restoredServices: ['pos'],
+    restoredAt: '2026-11-29T07:00:01Z',
+    pausedAt: '2026-11-29T07:00:00Z',
+    measuringRound: 5,
     message: 'holding 10 %',
   },
 };
