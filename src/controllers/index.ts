@@ -1,2 +1,3 @@
 /** Every controller of the operator; `cutover operator` imports this module to register them. */
 import './reconciliation/index.js';
+import './canary-phase/index.js';
