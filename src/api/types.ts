@@ -233,7 +233,7 @@ export interface TrafficTarget {
 export type Routing = 'Flag' | 'Traffic';
 export interface CanaryService {
   name: string;
-  routing: Routing;
+  routing?: Routing;
   flagKey?: string;
   traffic?: TrafficTarget;
 }
