@@ -33,6 +33,11 @@ const BENCHES: Record<string, Bench> = {
     entry: 'runFlagsBench',
     what: "flipping one service's flag for 10,000 tenants in Redis and in the flagd ConfigMap",
   },
+  canary: {
+    file: 'canary.js',
+    entry: 'runCanaryBench',
+    what: '20 CanaryPhases, 1 s analysis, failure limit 2: deciding measurement → flags off in Redis and route weights given back',
+  },
   shadow: {
     file: 'shadow.js',
     entry: 'runShadowBench',
