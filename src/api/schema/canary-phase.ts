@@ -36,8 +36,13 @@ export const flagKeySchema: Schema = str(
   "Flag key as the flag stores take it, e.g. new-stack (flagd key '<service>.<key>', Redis '<prefix>flags:<service>:<key>').",
   {
     maxLength: 63,
-    pattern: FLAG_KEY_PATTERN,
-    hint: 'use lower-case letters, digits, - and _ like new-stack; the service is added by the store (write new-stack, not pos.new-stack or POS:NewStack)',
+    rules: [
+      rule<string>(
+        `self.matches('${FLAG_KEY_PATTERN}')`,
+        'must be a flag key as the flag stores take it: write new-stack, not pos.new-stack or POS:NewStack (lower-case letters, digits, - and _; the store adds the service)',
+        (k) => new RegExp(FLAG_KEY_PATTERN).test(k),
+      ),
+    ],
   },
 );
 
