@@ -62,6 +62,10 @@ describe('CanaryPhase controller (real control plane, Redis, flagd ConfigMap, Pr
     prom = await startPrometheus({ targets: [exporter.target] });
     await prom.waitForTargets();
     await admin.create(SECRET, ns, { metadata: { name: 'flags-redis' }, stringData: { url: redisT.url } });
+    operator = await startOperator();
+  });
+
+  async function startOperator(): Promise<Operator> {
     const kc = await loadKubeConfig(identity.kubeconfig);
     const parsed = parseOperatorOptions(
       [
@@ -76,12 +80,13 @@ describe('CanaryPhase controller (real control plane, Redis, flagd ConfigMap, Pr
       {},
     );
     if (parsed.kind !== 'options') throw new Error('bad options');
-    operator = new Operator(parsed.options, [canaryPhaseController()], {
+    const op = new Operator(parsed.options, [canaryPhaseController()], {
       kc,
       onRequest: recordingOptions('controllers/canary-phase').onRequest,
     });
-    await operator.start();
-  });
+    await op.start();
+    return op;
+  }
 
   after(async () => {
     await operator?.stop();
@@ -466,5 +471,62 @@ describe('CanaryPhase controller (real control plane, Redis, flagd ConfigMap, Pr
       5,
       'the exposure is held, not rolled back',
     );
+  });
+
+  it('an operator restart keeps the step, the measurements and the failure count; a round due while it was down is taken once', async () => {
+    const prefix = `${redisT.prefix}e:`;
+    await setGauge('pos_p95', 'e', 3);
+    await create('restart', {
+      flagProvider: {
+        type: 'Redis',
+        redis: { secretRef: { name: 'flags-redis', key: 'url' }, keyPrefix: prefix },
+      },
+      services: [{ name: 'pos', flagKey: 'new-stack' }],
+      steps: [{ weight: 5, pause: '1h' }],
+      analysis: {
+        interval: '2s',
+        consecutiveFailureLimit: 3,
+        prometheusAddress: prom.url,
+        metrics: [
+          {
+            name: 'pos-p95',
+            prometheus: { query: query('pos_p95', 'e') },
+            successCondition: 'result <= 1.5',
+          },
+        ],
+      },
+    });
+    await waitStatus('restart', 'one failure', (s) => s.appliedStep === 0 && s.consecutiveFailures === 1);
+    await operator!.stop();
+    operator = undefined;
+    const down = await status('restart');
+    const version = await redis.get(`${prefix}flags:pos:new-stack:version`);
+    const stoppedAt = Date.now();
+    await new Promise((r) => setTimeout(r, 7000)); // three intervals missed
+    operator = await startOperator();
+    const after = await waitStatus(
+      'restart',
+      'rolled back',
+      (s) => s.phase === 'RolledBack' && s.restoredAt !== undefined,
+    );
+    const rounds = (after.measurements ?? []).filter((m) => m.metric === 'pos-p95');
+    assert.equal(rounds.length, 3, `failure 1 before the restart, 2 and 3 after: ${JSON.stringify(rounds)}`);
+    assert.equal(
+      after.measurementsTaken,
+      (down?.measurementsTaken ?? 0) + 2,
+      'the missed rounds were not replayed',
+    );
+    const [, second, third] = rounds.map((m) => Date.parse(m.at!));
+    assert.ok(second! > stoppedAt, 'nothing measured while down');
+    assert.ok(third! - second! >= 2000, 'the round after the catch-up is an interval later, not a burst');
+    assert.equal(
+      after.rollback?.reason?.includes('failed 3 times in a row'),
+      true,
+      'the count survived the restart',
+    );
+    assert.equal(down?.currentStep, 0);
+    // One flip for the step before the restart, one for the restore: the step was not applied again.
+    assert.equal(version, '1');
+    assert.equal(await redis.get(`${prefix}flags:pos:new-stack:version`), '2');
   });
 });
