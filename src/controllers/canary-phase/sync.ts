@@ -29,6 +29,7 @@ import { decide, type Decision, type Observed, type TakenMeasurement } from './d
 import { canaryEvents } from './events.js';
 import { Exposure } from './exposure.js';
 import { takeRound } from './measure.js';
+import { canaryMetrics, forgetPhase, recordRound, recordWeight } from './metrics.js';
 import { resolve, ResolveError } from './resolve.js';
 
 export const CANARY_LABEL = 'cutover.nokta.io/canary-phase';
@@ -78,8 +79,10 @@ async function syncCanary(
   refs: Refs,
 ): Promise<{ requeueAfter?: number } | void> {
   const cp = ctx.object;
+  const metrics = ctx.metricsRegistry ? canaryMetrics(ctx.metricsRegistry) : undefined;
   if (!cp) {
     refs.forget(ctx.key);
+    if (metrics) await forgetPhase(metrics, ctx.namespace!, ctx.name);
     return;
   }
   refs.note(ctx.key, cp);
@@ -141,6 +144,7 @@ async function syncCanary(
     if (taken) {
       crashPoint('canary-measured', ctx.key);
       let recorded: Decision | undefined;
+      const before = res.object.status ?? {};
       res = await ctx.status.update(ns, ctx.name, (fresh) => {
         if (fresh.status?.measuringRound !== measure.round) return undefined; // recorded by another sync
         recorded = decide(observed(fresh, taken), ctx.clock.now());
@@ -148,6 +152,7 @@ async function syncCanary(
       });
       if (!res.object) return;
       if (recorded) decision = recorded;
+      if (res.written && metrics) recordRound(metrics, ns, ctx.name, taken, before, res.object.status ?? {});
     }
   }
 
@@ -181,6 +186,7 @@ async function syncCanary(
       );
     }
   }
+  if (metrics) recordWeight(metrics, ns, ctx.name, res.object.status ?? {});
   return decision.requeueAfter !== undefined ? { requeueAfter: decision.requeueAfter } : undefined;
 }
 

@@ -296,6 +296,17 @@ describe('CanaryPhase controller (real control plane, Redis, flagd ConfigMap, Pr
       (e) => (e.regarding as { name?: string }).name === 'two-failures',
     );
     assert.ok(events.some((e) => e.reason === 'RolledBack' && /pos-p95/.test(String(e.note))));
+    const text = await operator!.metrics.text();
+    const series = (name: string, labels: string): number =>
+      Number(new RegExp(`^${name}\\{${labels}\\} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+    assert.equal(series('cutover_canary_rollbacks_total', `namespace="${ns}",canaryphase="two-failures"`), 1);
+    assert.equal(
+      series(
+        'cutover_canary_measurements_total',
+        `namespace="${ns}",canaryphase="two-failures",metric="pos-p95",result="Failed"`,
+      ),
+      2,
+    );
   });
 
   it('rollbackScope Service (flagd ConfigMap): a failing POS metric rolls back POS and leaves drivers on', async () => {
