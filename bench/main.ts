@@ -43,6 +43,11 @@ const BENCHES: Record<string, Bench> = {
     entry: 'runCutoverBench',
     what: 'Cutover: a rollback trigger to traffic back on legacy (median of 10), API requests, memory',
   },
+  canary: {
+    file: 'canary.js',
+    entry: 'runCanaryBench',
+    what: '20 CanaryPhases, 1 s analysis, failure limit 2: deciding measurement → flags off in Redis and route weights given back',
+  },
   shadow: {
     file: 'shadow.js',
     entry: 'runShadowBench',

@@ -226,43 +226,41 @@ export interface Reconciliation {
 
 // ------------------------------------------------------------------------------ CanaryPhase
 export type CanaryPhaseName =
-  | 'Pending'
-  | 'Progressing'
-  | 'Paused'
-  | 'Analyzing'
-  | 'Promoted'
-  | 'Succeeded'
-  | 'RolledBack'
-  | 'Aborted'
-  | 'Failed';
+  'Pending' | 'Progressing' | 'Paused' | 'Promoted' | 'Succeeded' | 'RolledBack' | 'Aborted' | 'Failed';
 export interface BackendRef {
   name: string;
   port: number;
 }
 export interface TrafficTarget {
-  ingress?: { name: string; canaryName?: string; newBackend: BackendRef };
-  httpRoute?: { name: string; ruleName?: string; legacyBackend: BackendRef; newBackend: BackendRef };
+  ingress?: {
+    name: string;
+    newBackend: BackendRef;
+    stickiness?: { header?: string; headerValue?: string; cookie?: string };
+  };
+  httpRoute?: { name: string; ruleIndex?: number; legacyBackend: BackendRef; newBackend: BackendRef };
 }
+export type Routing = 'Flag' | 'Traffic';
 export interface CanaryService {
   name: string;
+  routing?: Routing;
   flagKey?: string;
   traffic?: TrafficTarget;
+}
+export interface PilotCohort {
+  attribute: string;
+  members?: string[];
+  membersFrom?: { configMapName: string; key: string };
 }
 export interface Cohort {
   name: string;
   services?: string[];
-  percent?: number;
   tenants?: string[];
-  selector?: { matchLabels: Record<string, string> };
+  pilot?: PilotCohort;
 }
 export interface FlagProvider {
   type: 'Redis' | 'Flagd';
   redis?: { secretRef: SecretKeyRef; keyPrefix?: string };
-  flagd?: { configMapName: string; key?: string };
-}
-export interface Stickiness {
-  by: 'Header' | 'Cookie' | 'FlagBucketing';
-  name: string;
+  flagd?: { configMapName: string };
 }
 export interface CanaryStep {
   weight: number;
@@ -274,17 +272,32 @@ export interface Gate {
 }
 export interface AnalysisMetric {
   name: string;
-  prometheus?: { address?: string; query: string };
-  reconciliation?: { name: string };
-  http?: { url: string; jsonPath: string; headerSecretRef?: SecretKeyRef; headerName?: string };
-  successCondition: string;
+  services?: string[];
+  prometheus?: { address?: string; query: string; tokenSecretRef?: SecretKeyRef; timeout?: string };
+  reconciliation?: { name: string; maxAge?: string };
+  http?: {
+    url: string;
+    jsonPath: string;
+    headerSecretRef?: SecretKeyRef;
+    headerName?: string;
+    timeout?: string;
+  };
+  job?: { image?: string; command: string[]; args?: string[]; activeDeadline?: string };
+  successCondition?: string;
   failureCondition?: string;
+}
+export interface ResultLimit {
+  limit?: number;
+  onLimit?: 'Pause' | 'Rollback';
 }
 export interface Analysis {
   interval?: string;
   count?: number;
   consecutiveFailureLimit?: number;
-  noData?: 'Fail' | 'Pass' | 'Inconclusive';
+  inconclusive?: ResultLimit;
+  noData?: ResultLimit;
+  error?: ResultLimit;
+  rollbackScope?: 'Phase' | 'Service';
   prometheusAddress?: string;
   metrics: AnalysisMetric[];
 }
@@ -293,35 +306,65 @@ export interface CanaryPhaseSpec {
   services: CanaryService[];
   cohorts?: Cohort[];
   flagProvider?: FlagProvider;
-  stickiness?: Stickiness;
+  bucketingKey?: string;
   steps: CanaryStep[];
   gates?: Gate[];
   analysis: Analysis;
   duration?: string;
   startAt?: string;
+  endBy?: string;
+  progressDeadline?: string;
+  onSuccess?: 'Hold' | 'Restore';
   autoPromote?: boolean;
   paused?: boolean;
 }
+export type MeasurementResultName = 'Successful' | 'Failed' | 'Inconclusive' | 'Error' | 'NoData';
 export interface Measurement {
   metric?: string;
   at?: string;
   value?: string;
-  result?: 'Success' | 'Failure' | 'Inconclusive' | 'Error';
+  result?: MeasurementResultName;
   message?: string;
+}
+export interface MetricCounts {
+  name?: string;
+  lastResult?: MeasurementResultName;
+  lastAt?: string;
+  failures?: number;
+  inconclusive?: number;
+  noData?: number;
+  errors?: number;
 }
 export interface CanaryPhaseStatus extends StatusBase<CanaryPhaseName> {
   currentStep?: number;
   currentWeight?: number;
+  appliedStep?: number;
   stepStartedAt?: string;
   startedAt?: string;
   finishedAt?: string;
   consecutiveFailures?: number;
   measurementsTaken?: number;
+  lastMeasuredAt?: string;
   nextMeasurementAt?: string;
   waitingForGate?: string;
   approvedGates?: string[];
+  pauseReason?: string;
+  pausedAt?: string;
+  measuringRound?: number;
   lastActionToken?: string;
+  lastApproveToken?: string;
+  metrics?: MetricCounts[];
   measurements?: Measurement[];
+  rolledBackServices?: string[];
+  rollback?: {
+    reason?: string;
+    metric?: string;
+    value?: string;
+    at?: string;
+    services?: string[];
+  };
+  restoredServices?: string[];
+  restoredAt?: string;
   message?: string;
 }
 export interface CanaryPhase {

@@ -1,7 +1,6 @@
 /** CanaryPhase: shift a share of traffic and flags to the new stack, analyse, promote or roll back. */
 import {
   type Schema,
-  CONDITION_PATTERN,
   bool,
   dateTime,
   duration,
@@ -10,7 +9,6 @@ import {
   list,
   localObjectRef,
   name,
-  num,
   obj,
   objectName,
   rule,
@@ -20,17 +18,37 @@ import {
   uniqueNames,
 } from './common.js';
 
+/** status.phase values; what each means is in src/controllers/canary-phase/README.md (the Cutover reads it). */
 export const CANARY_PHASES = [
   'Pending',
   'Progressing',
   'Paused',
-  'Analyzing',
   'Promoted',
   'Succeeded',
   'RolledBack',
   'Aborted',
   'Failed',
 ];
+
+/** A flag key as the flag actuators take it (`new-stack`); the flagd key is `<service>.<key>`. */
+export const FLAG_KEY_PATTERN = '^[a-z0-9]([a-z0-9_-]{0,61}[a-z0-9])?$';
+export const flagKeySchema: Schema = str(
+  "Flag key as the flag stores take it, e.g. new-stack (flagd key '<service>.<key>', Redis '<prefix>flags:<service>:<key>').",
+  {
+    maxLength: 63,
+    rules: [
+      rule<string>(
+        `self.matches('${FLAG_KEY_PATTERN}')`,
+        'must be a flag key as the flag stores take it: write new-stack, not pos.new-stack or POS:NewStack (lower-case letters, digits, - and _; the store adds the service)',
+        (k) => new RegExp(FLAG_KEY_PATTERN).test(k),
+      ),
+    ],
+  },
+);
+
+/** Analysis conditions: comparisons of `result` with a number joined by && and || (src/analysis/condition.ts). */
+const COMPARISON_RE = 'result *(<|<=|>|>=|==|!=) *-?[0-9]{1,12}([.][0-9]{1,9})?';
+export const CONDITION_EXPR_PATTERN = `^${COMPARISON_RE}( *(&&|[|][|]) *${COMPARISON_RE}){0,3}$`;
 
 export const backendRef: Schema = obj(
   'A Service and port.',
@@ -40,14 +58,38 @@ export const backendRef: Schema = obj(
 
 /** Where a service's traffic is split: an ingress-nginx canary Ingress or a Gateway API HTTPRoute. */
 export const trafficTarget: Schema = obj(
-  'Where the weight is applied: ingress-nginx (a canary Ingress beside the stable one) or a Gateway API HTTPRoute.',
+  'Where the weight is applied: ingress-nginx (a canary Ingress <name>-canary beside the stable one) or a Gateway API HTTPRoute.',
   {
     ingress: obj(
-      'ingress-nginx canary.',
+      'ingress-nginx canary: the operator manages the Ingress <name>-canary.',
       {
         name: objectName('The stable Ingress (routes to legacy).'),
-        canaryName: objectName('The canary Ingress the operator manages (default <name>-canary).'),
         newBackend: backendRef,
+        stickiness: obj(
+          'Send requests carrying this header (value) or cookie to the new stack whatever the weight: how a flag-routed session reaches it.',
+          {
+            header: str('Header name, e.g. X-Stack.', {
+              maxLength: 128,
+              pattern: '^[A-Za-z0-9-]+$',
+              hint: 'use letters, digits and -',
+            }),
+            headerValue: str('Header value meaning "new stack", e.g. new.', { maxLength: 128 }),
+            cookie: str('Cookie name (value always means "new stack").', {
+              maxLength: 128,
+              pattern: '^[A-Za-z0-9_-]+$',
+              hint: 'use letters, digits, _ and -',
+            }),
+          },
+          [],
+          [
+            rule<{ header?: string; cookie?: string }>(
+              'has(self.header) || has(self.cookie)',
+              'stickiness needs header or cookie: say what marks a session of the new stack',
+              (s) => s.header !== undefined || s.cookie !== undefined,
+              { reason: 'FieldValueRequired' },
+            ),
+          ],
+        ),
       },
       ['name', 'newBackend'],
     ),
@@ -55,9 +97,7 @@ export const trafficTarget: Schema = obj(
       'Gateway API HTTPRoute.',
       {
         name: objectName('HTTPRoute name.'),
-        ruleName: str('Rule (by name) whose backendRefs are weighted; the first rule when absent.', {
-          maxLength: 63,
-        }),
+        ruleIndex: int('Rule (0-based index in spec.rules) whose backendRefs are weighted.', 0, 15, 0),
         legacyBackend: backendRef,
         newBackend: backendRef,
       },
@@ -74,25 +114,14 @@ export const trafficTarget: Schema = obj(
   ],
 );
 
-const stickiness = obj(
-  'What keeps one session on one side: a header, a cookie, or the flag bucketing key.',
-  {
-    by: enumOf('Header, Cookie or FlagBucketing.', ['Header', 'Cookie', 'FlagBucketing']),
-    name: str(
-      'Header or cookie name, or the flag evaluation-context attribute used as bucketing key (e.g. sessionId).',
-      { maxLength: 128, pattern: '^[A-Za-z0-9_.-]+$', hint: 'use letters, digits, _, . and -' },
-    ),
-  },
-  ['by', 'name'],
-);
-
 interface Cohort {
+  name: string;
+  services?: string[];
   tenants?: string[];
-  selector?: unknown;
-  percent?: number;
+  pilot?: { members?: string[]; membersFrom?: unknown };
 }
 const cohort = obj(
-  'A group in scope: a share of sessions, tenants by list, or a label selector (e.g. the pilot driver cohort).',
+  'Who is in scope besides the step percentage: explicit tenants, and a pilot list that is on from the first step (the flag store cohort model).',
   {
     name: name('Cohort name, e.g. pilot-drivers.'),
     services: list(
@@ -100,50 +129,94 @@ const cohort = obj(
       name('Service name.'),
       16,
     ),
-    percent: num('Share of sessions/users in scope (%).', 0, 100),
-    tenants: list('Tenants in scope.', str('Tenant id.', { maxLength: 128 }), 1000, { minItems: 1 }),
-    selector: obj(
-      'Flag evaluation-context attributes that must match (e.g. role=driver, cohort=pilot).',
+    tenants: list(
+      "Tenants whose sessions are in scope (the step's percentage of them); every tenant when no cohort of the service lists tenants.",
+      str('Tenant id.', { maxLength: 128, minLength: 1 }),
+      1000,
+      { minItems: 1 },
+    ),
+    pilot: obj(
+      'A named pilot list, all on the new stack from the first step (e.g. driver ids).',
       {
-        matchLabels: {
-          type: 'object',
-          description: 'Attribute → value.',
-          additionalProperties: { type: 'string', maxLength: 128 },
-          maxProperties: 16,
-        },
+        attribute: str('Flag evaluation-context attribute holding the member id, e.g. driverId.', {
+          maxLength: 64,
+          pattern: '^[A-Za-z_][A-Za-z0-9_]*$',
+          hint: 'use an attribute name like driverId',
+        }),
+        members: list('Member ids.', str('Member id.', { maxLength: 128, minLength: 1 }), 10000, {
+          minItems: 1,
+        }),
+        membersFrom: obj(
+          'A ConfigMap key listing the members, one per line.',
+          {
+            configMapName: objectName('ConfigMap name.'),
+            key: str('Data key.', {
+              maxLength: 253,
+              pattern: '^[-._a-zA-Z0-9]+$',
+              hint: 'use a ConfigMap data key: letters, digits, -, _ and .',
+            }),
+          },
+          ['configMapName', 'key'],
+        ),
       },
-      ['matchLabels'],
+      ['attribute'],
+      [
+        rule<{ members?: unknown; membersFrom?: unknown }>(
+          'has(self.members) != has(self.membersFrom)',
+          'a pilot lists its members once: set exactly one of members or membersFrom',
+          (s) => (s.members !== undefined) !== (s.membersFrom !== undefined),
+        ),
+      ],
     ),
   },
   ['name'],
   [
     rule<Cohort>(
-      'has(self.percent) || has(self.tenants) || has(self.selector)',
-      'a cohort needs percent, tenants or selector: say who is in it',
-      (s) => s.percent !== undefined || s.tenants !== undefined || s.selector !== undefined,
+      'has(self.tenants) || has(self.pilot)',
+      'a cohort needs tenants or pilot: say who is in it (the percentage is said by the steps)',
+      (s) => s.tenants !== undefined || s.pilot !== undefined,
       { reason: 'FieldValueRequired' },
     ),
   ],
 );
 
+interface Service {
+  name: string;
+  routing?: 'Flag' | 'Traffic';
+  flagKey?: string;
+  traffic?: { ingress?: { stickiness?: unknown }; httpRoute?: unknown };
+}
+/** routing, or when absent: Flag with a flagKey, else Traffic. */
+export function routingOf(s: { routing?: 'Flag' | 'Traffic'; flagKey?: string }): 'Flag' | 'Traffic' {
+  return s.routing ?? (s.flagKey !== undefined ? 'Flag' : 'Traffic');
+}
 const service = obj(
-  'A service in the canary scope.',
+  'A service in the canary scope and how its sessions move.',
   {
-    name: name('Service name, e.g. pos.'),
-    flagKey: str("Feature flag that sends this service's sessions to the new stack.", {
-      maxLength: 128,
-      pattern: '^[A-Za-z0-9_.:-]+$',
-      hint: 'use letters, digits, _, ., : and -',
-    }),
+    name: name('Service name, e.g. pos (with cutoverRef: the Cutover service of that name).'),
+    routing: enumOf(
+      'Flag: sticky, the flag store buckets sessions by spec.bucketingKey (traffic, if any, follows the flag by header/cookie only). Traffic: a weight on the route (stateless reads). Default: Flag with flagKey, else Traffic.',
+      ['Flag', 'Traffic'],
+    ),
+    flagKey: flagKeySchema,
     traffic: trafficTarget,
   },
   ['name'],
   [
-    rule<{ flagKey?: string; traffic?: unknown }>(
-      'has(self.flagKey) || has(self.traffic)',
-      'a service needs flagKey or traffic (or both): say how its sessions move',
-      (s) => s.flagKey !== undefined || s.traffic !== undefined,
-      { reason: 'FieldValueRequired' },
+    rule<Service>(
+      "!has(self.routing) || self.routing != 'Traffic' || !has(self.flagKey)",
+      'routing Traffic moves sessions by weight only: remove flagKey, or use routing Flag',
+      (s) => s.routing !== 'Traffic' || s.flagKey === undefined,
+      { reason: 'FieldValueForbidden' },
+    ),
+    rule<Service>(
+      "!(has(self.routing) ? self.routing == 'Flag' : has(self.flagKey)) || !has(self.traffic) || (has(self.traffic.ingress) && has(self.traffic.ingress.stickiness))",
+      'routing Flag never runs a weight split beside flag bucketing: traffic must be an ingress with stickiness (header or cookie set for flag-on sessions), or remove traffic',
+      (s) =>
+        routingOf(s) !== 'Flag' ||
+        s.traffic === undefined ||
+        (s.traffic.ingress !== undefined && s.traffic.ingress.stickiness !== undefined),
+      { fieldPath: '.traffic' },
     ),
   ],
 );
@@ -152,13 +225,21 @@ interface Metric {
   prometheus?: unknown;
   reconciliation?: unknown;
   http?: unknown;
+  job?: unknown;
+  successCondition?: string;
+  failureCondition?: string;
 }
 const metric = obj(
   'One analysis metric; exactly one provider.',
   {
     name: name('Metric name, e.g. pos-invoice-p95.'),
+    services: list(
+      'Services this metric judges (a failure rolls back these with rollbackScope Service); all when absent.',
+      name('Service name.'),
+      16,
+    ),
     prometheus: obj(
-      'Prometheus instant query returning one number.',
+      'Prometheus instant query returning one number (one series or a scalar).',
       {
         address: str('Prometheus URL; spec.analysis.prometheusAddress when absent.', {
           maxLength: 512,
@@ -166,12 +247,19 @@ const metric = obj(
           hint: 'start with http:// or https://',
         }),
         query: str('PromQL.', { maxLength: 4096, minLength: 1 }),
+        tokenSecretRef: secretKeyRef,
+        timeout: duration('How long to wait for an answer.', '10s', { positive: true }),
       },
       ['query'],
     ),
     reconciliation: obj(
-      "Variance of a Reconciliation's last run (summary.maxVariancePercent) as the metric.",
-      { name: objectName('Reconciliation name.') },
+      "A Reconciliation's last run: the value is summary.maxVariancePercent; each run counts once.",
+      {
+        name: objectName('Reconciliation name.'),
+        maxAge: duration('A run that finished longer ago is not counted (no data).', undefined, {
+          positive: true,
+        }),
+      },
       ['name'],
     ),
     http: obj(
@@ -184,33 +272,79 @@ const metric = obj(
           hint: 'write a dot path like data.p95 or items[0].value',
         }),
         headerSecretRef: secretKeyRef,
-        headerName: str('Header that carries the Secret value, e.g. Authorization.', { maxLength: 128 }),
+        headerName: str('Header that carries the Secret value, e.g. Authorization.', {
+          maxLength: 128,
+          pattern: '^[A-Za-z0-9-]+$',
+          hint: 'use letters, digits and -',
+        }),
+        timeout: duration('How long to wait for an answer.', '10s', { positive: true }),
       },
       ['url', 'jsonPath'],
+      [
+        rule<{ headerSecretRef?: unknown; headerName?: unknown }>(
+          'has(self.headerSecretRef) == has(self.headerName)',
+          'headerName and headerSecretRef go together: set both or neither',
+          (s) => (s.headerSecretRef !== undefined) === (s.headerName !== undefined),
+        ),
+      ],
+    ),
+    job: obj(
+      'Run a Job (e.g. the scripted order journey); its success or failure is the measurement.',
+      {
+        image: str("Image; the operator's image when absent.", { maxLength: 512 }),
+        command: list('Command.', str('Argument.', { maxLength: 1024 }), 64, { minItems: 1 }),
+        args: list('Arguments.', str('Argument.', { maxLength: 1024 }), 64),
+        activeDeadline: duration('Longest run; the Job fails after it.', '10m', { positive: true }),
+      },
+      ['command'],
     ),
     successCondition: str('Condition on the value for a success, e.g. result <= 1.5.', {
-      pattern: CONDITION_PATTERN,
-      maxLength: 64,
-      hint: "write 'result <op> number', e.g. 'result <= 1.5'",
+      pattern: CONDITION_EXPR_PATTERN,
+      maxLength: 256,
+      hint: "write 'result <op> number', joined by && or ||, e.g. 'result <= 1.5'",
     }),
-    failureCondition: str('Condition on the value for a failure; defaults to "not success".', {
-      pattern: CONDITION_PATTERN,
-      maxLength: 64,
-      hint: "write 'result <op> number', e.g. 'result > 2'",
-    }),
+    failureCondition: str(
+      'Condition on the value for a failure, e.g. result > 2. With both, a value meeting neither is inconclusive.',
+      {
+        pattern: CONDITION_EXPR_PATTERN,
+        maxLength: 256,
+        hint: "write 'result <op> number', joined by && or ||, e.g. 'result > 2'",
+      },
+    ),
   },
-  ['name', 'successCondition'],
+  ['name'],
   [
     rule<Metric>(
-      '(has(self.prometheus) ? 1 : 0) + (has(self.reconciliation) ? 1 : 0) + (has(self.http) ? 1 : 0) == 1',
-      'set exactly one provider: prometheus, reconciliation or http',
-      (s) => [s.prometheus, s.reconciliation, s.http].filter((x) => x !== undefined).length === 1,
+      '(has(self.prometheus) ? 1 : 0) + (has(self.reconciliation) ? 1 : 0) + (has(self.http) ? 1 : 0) + (has(self.job) ? 1 : 0) == 1',
+      'set exactly one provider: prometheus, reconciliation, http or job',
+      (s) => [s.prometheus, s.reconciliation, s.http, s.job].filter((x) => x !== undefined).length === 1,
+    ),
+    rule<Metric>(
+      'has(self.job) || has(self.reconciliation) || has(self.successCondition) || has(self.failureCondition)',
+      'say what a good value is: add successCondition (or failureCondition)',
+      (s) =>
+        s.job !== undefined ||
+        s.reconciliation !== undefined ||
+        s.successCondition !== undefined ||
+        s.failureCondition !== undefined,
+      { reason: 'FieldValueRequired' },
     ),
   ],
 );
 
+function limitSchema(what: string, def: number, action: string): Schema {
+  return obj(`What ${what} measurements in a row of one metric do.`, {
+    limit: int(`${what} measurements in a row of one metric before onLimit applies.`, 1, 100, def),
+    onLimit: enumOf(
+      'Pause: hold the current step (status says why; resume or promote by annotation). Rollback: roll the scope back as a failure would.',
+      ['Pause', 'Rollback'],
+      action,
+    ),
+  });
+}
+
 export const analysisSchema: Schema = obj(
-  'Measure on an interval; count consecutive failures.',
+  'Measure on an interval; count consecutive results per metric.',
   {
     interval: duration('Time between measurements; more than 0.', '1h', { positive: true }),
     count: int(
@@ -219,15 +353,18 @@ export const analysisSchema: Schema = obj(
       10000,
     ),
     consecutiveFailureLimit: int(
-      'Consecutive failed measurements that roll the canary scope back.',
+      'Consecutive failed measurements of one metric that roll its scope back (in the same sync as the deciding measurement).',
       1,
       100,
       2,
     ),
-    noData: enumOf(
-      'What an empty result counts as: Fail, Pass or Inconclusive (neither; pauses after consecutiveFailureLimit).',
-      ['Fail', 'Pass', 'Inconclusive'],
-      'Inconclusive',
+    inconclusive: limitSchema('Inconclusive', 3, 'Pause'),
+    noData: limitSchema('NoData (empty result, NaN, no new run)', 3, 'Pause'),
+    error: limitSchema('Error (unreachable, timed out, refused query)', 4, 'Pause'),
+    rollbackScope: enumOf(
+      "Phase: a failing metric rolls back every service. Service: only the metric's services (a failing POS metric leaves drivers on).",
+      ['Phase', 'Service'],
+      'Phase',
     ),
     prometheusAddress: str('Default Prometheus URL for the metrics.', {
       maxLength: 512,
@@ -242,16 +379,15 @@ export const analysisSchema: Schema = obj(
 interface Step {
   weight: number;
 }
-interface Flag {
-  key?: string;
-}
 interface Spec {
-  services?: { name: string }[];
+  services?: Service[];
   steps?: Step[];
-  flags?: Flag[];
   cohorts?: Cohort[];
   gates?: { beforeStep: number }[];
-  analysis?: { metrics?: unknown[] };
+  analysis?: {
+    metrics?: { services?: string[]; prometheus?: { address?: string } }[];
+    prometheusAddress?: string;
+  };
   flagProvider?: unknown;
   cutoverRef?: unknown;
 }
@@ -261,16 +397,28 @@ export const flagProviderSchema: Schema = obj(
   {
     type: enumOf('Redis or Flagd.', ['Redis', 'Flagd']),
     redis: obj(
-      'Redis flags.',
-      { secretRef: secretKeyRef, keyPrefix: str('Key prefix.', { maxLength: 128, default: 'flags:' }) },
+      'Redis flags (layout: src/actuators/flags/README.md).',
+      {
+        secretRef: secretKeyRef,
+        keyPrefix: str("Prefix before 'flags:<service>:<key>'.", {
+          maxLength: 128,
+          default: 'cutover:',
+          pattern: '^[A-Za-z0-9_.:-]*$',
+          hint: 'use letters, digits, _, ., : and -',
+          rules: [
+            rule<string>(
+              "!self.endsWith('flags:')",
+              "the store adds 'flags:<service>:<key>' after the prefix: write 'cutover:' rather than 'cutover:flags:'",
+              (s) => !s.endsWith('flags:'),
+            ),
+          ],
+        }),
+      },
       ['secretRef'],
     ),
     flagd: obj(
-      'flagd flag definitions JSON in a ConfigMap.',
-      {
-        configMapName: objectName('ConfigMap name.'),
-        key: str('Data key.', { maxLength: 253, default: 'flags.flagd.json' }),
-      },
+      'flagd flag definitions JSON in a ConfigMap (data key flags.flagd.json).',
+      { configMapName: objectName('ConfigMap name.') },
       ['configMapName'],
     ),
   },
@@ -291,26 +439,37 @@ export const flagProviderSchema: Schema = obj(
   ],
 );
 
+const inServices = (s: Spec, names: string[] | undefined): boolean =>
+  names === undefined ||
+  s.services === undefined ||
+  names.every((n) => s.services!.some((x) => x.name === n));
+
 export const canaryPhaseSpec: Schema = obj(
-  'One canary phase: who is in scope, how traffic and flags move, how it is judged.',
+  'One canary phase: who is in scope, how sessions move, how it is judged.',
   {
     cutoverRef: localObjectRef,
-    services: list('Services in scope; names unique.', service, 16, {
-      minItems: 1,
-      rules: [uniqueNames('service')],
-    }),
-    cohorts: list('Who is in scope: a share of sessions, tenant lists, labelled cohorts.', cohort, 16, {
-      minItems: 1,
+    services: list(
+      'Services in scope; names unique. With cutoverRef, flagKey and traffic not given here come from the Cutover service of the same name.',
+      service,
+      16,
+      { minItems: 1, rules: [uniqueNames('service')] },
+    ),
+    cohorts: list('Who is in scope besides the percentage: tenant lists and pilot lists.', cohort, 16, {
       rules: [uniqueNames('cohort')],
     }),
     flagProvider: flagProviderSchema,
-    stickiness,
+    bucketingKey: str('Flag evaluation-context attribute the percentage buckets on (sticky per value).', {
+      maxLength: 64,
+      default: 'sessionId',
+      pattern: '^[A-Za-z_][A-Za-z0-9_]*$',
+      hint: 'use an attribute name like sessionId',
+    }),
     steps: list(
-      'Weight steps (percent of sessions on the new stack), increasing; each held for pause or one analysis interval.',
+      'Steps: percent of in-scope sessions on the new stack, increasing; each held for pause (default analysis.interval).',
       obj(
         'A step.',
         {
-          weight: int('Percent on the new stack.', 0, 100),
+          weight: int('Percent of in-scope sessions on the new stack.', 0, 100),
           pause: duration('How long to hold this step before the next (default: analysis.interval).'),
         },
         ['weight'],
@@ -329,26 +488,33 @@ export const canaryPhaseSpec: Schema = obj(
     ),
     gates: list(
       'Manual approval gates: wait before these steps (0-based) until cutover.nokta.io/approve names the gate.',
-      obj(
-        'A gate.',
-        {
-          name: name('Gate name.'),
-          beforeStep: int('Index in spec.steps.', 0, 19),
-        },
-        ['name', 'beforeStep'],
-      ),
+      obj('A gate.', { name: name('Gate name.'), beforeStep: int('Index in spec.steps.', 0, 19) }, [
+        'name',
+        'beforeStep',
+      ]),
       20,
       { rules: [uniqueNames('gate')] },
     ),
     analysis: analysisSchema,
     duration: duration(
-      'Total time of the phase; after it, with the analysis passing, the phase succeeds. More than 0.',
+      'Total time of the phase from its start; the step pauses must fit in it, and analysis.interval must not be longer.',
       undefined,
       { positive: true },
     ),
     startAt: dateTime('Do not start before this time.'),
-    autoPromote: bool('Promote at the end without a manual promote.', false),
-    paused: bool('Pause: hold the current weight (resume by setting false).', false),
+    endBy: dateTime("End (onSuccess) by this time at the latest; never after the Cutover's freeze."),
+    progressDeadline: duration(
+      'A phase that cannot advance (a gate unapproved, a measurement that never comes) this long past its due time becomes Stalled with the reason.',
+      '1h',
+      { positive: true },
+    ),
+    onSuccess: enumOf(
+      'At the end with the analysis passing: Hold keeps the exposure (the Cutover takes it from there); Restore gives every change back.',
+      ['Hold', 'Restore'],
+      'Hold',
+    ),
+    autoPromote: bool('Succeed at the end without a manual promote.', false),
+    paused: bool('Pause: hold the current step (resume by setting false).', false),
   },
   ['services', 'steps', 'analysis'],
   [
@@ -364,51 +530,137 @@ export const canaryPhaseSpec: Schema = obj(
     rule<Spec>(
       '!has(self.cohorts) || self.cohorts.all(c, !has(c.services) || c.services.all(n, self.services.exists(s, s.name == n)))',
       'cohorts[].services must name services of spec.services: fix the name or add the service',
+      (s) => s.cohorts === undefined || s.cohorts.every((c) => inServices(s, c.services)),
+      { fieldPath: '.cohorts' },
+    ),
+    rule<Spec>(
+      '!has(self.cohorts) || self.services.all(s, self.cohorts.filter(c, has(c.pilot) && (!has(c.services) || s.name in c.services)).size() <= 1)',
+      'a service has at most one pilot cohort (the flag store keeps one list per flag): merge the pilot lists',
       (s) =>
         s.cohorts === undefined ||
         s.services === undefined ||
-        s.cohorts.every(
-          (c) =>
-            (c as { services?: string[] }).services === undefined ||
-            (c as { services: string[] }).services.every((n) => s.services!.some((x) => x.name === n)),
+        s.services.every(
+          (sv) =>
+            s.cohorts!.filter(
+              (c) => c.pilot !== undefined && (c.services === undefined || c.services.includes(sv.name)),
+            ).length <= 1,
         ),
       { fieldPath: '.cohorts' },
     ),
     rule<Spec>(
-      '!self.services.exists(s, has(s.flagKey)) || has(self.flagProvider) || has(self.cutoverRef)',
-      "services with flagKey need flagProvider (or cutoverRef to use the Cutover's): add flagProvider",
+      'self.analysis.metrics.all(m, !has(m.services) || m.services.all(n, self.services.exists(s, s.name == n)))',
+      'analysis.metrics[].services must name services of spec.services: fix the name or add the service',
+      (s) => (s.analysis?.metrics ?? []).every((m) => inServices(s, m.services)),
+      { fieldPath: '.analysis' },
+    ),
+    rule<Spec>(
+      'has(self.cutoverRef) || self.services.all(s, has(s.flagKey) || has(s.traffic))',
+      'a service needs flagKey or traffic (or cutoverRef to take them from the Cutover): say how its sessions move',
+      (s) =>
+        s.cutoverRef !== undefined ||
+        (s.services ?? []).every((x) => x.flagKey !== undefined || x.traffic !== undefined),
+      { fieldPath: '.services', reason: 'FieldValueRequired' },
+    ),
+    rule<Spec>(
+      "has(self.cutoverRef) || self.services.all(s, !has(s.routing) || s.routing != 'Flag' || has(s.flagKey))",
+      'routing Flag needs flagKey (or cutoverRef to take it from the Cutover): add flagKey',
+      (s) =>
+        s.cutoverRef !== undefined ||
+        (s.services ?? []).every((x) => x.routing !== 'Flag' || x.flagKey !== undefined),
+      { fieldPath: '.services', reason: 'FieldValueRequired' },
+    ),
+    rule<Spec>(
+      "has(self.cutoverRef) || self.services.all(s, !has(s.routing) || s.routing != 'Traffic' || has(s.traffic))",
+      'routing Traffic needs traffic (or cutoverRef to take it from the Cutover): add traffic',
+      (s) =>
+        s.cutoverRef !== undefined ||
+        (s.services ?? []).every((x) => x.routing !== 'Traffic' || x.traffic !== undefined),
+      { fieldPath: '.services', reason: 'FieldValueRequired' },
+    ),
+    rule<Spec>(
+      "!self.services.exists(s, has(s.routing) ? s.routing == 'Flag' : has(s.flagKey)) || has(self.flagProvider) || has(self.cutoverRef)",
+      "services with routing Flag need flagProvider (or cutoverRef to use the Cutover's): add flagProvider",
       (s) =>
         s.services === undefined ||
-        !s.services.some((x) => (x as { flagKey?: string }).flagKey !== undefined) ||
+        !s.services.some((x) => routingOf(x) === 'Flag') ||
         s.flagProvider !== undefined ||
         s.cutoverRef !== undefined,
       { reason: 'FieldValueRequired' },
     ),
+    rule<Spec>(
+      'has(self.analysis.prometheusAddress) || self.analysis.metrics.all(m, !has(m.prometheus) || has(m.prometheus.address))',
+      'a prometheus metric needs an address: set analysis.prometheusAddress or metrics[].prometheus.address',
+      (s) =>
+        s.analysis?.prometheusAddress !== undefined ||
+        (s.analysis?.metrics ?? []).every(
+          (m) => m.prometheus === undefined || m.prometheus.address !== undefined,
+        ),
+      { fieldPath: '.analysis', reason: 'FieldValueRequired' },
+    ),
   ],
 );
+
+const measurement = obj('A measurement.', {
+  metric: str('Metric name.', { maxLength: 63 }),
+  at: dateTime('Time.'),
+  value: str('Value (string; absent when no data).', { maxLength: 64 }),
+  result: enumOf('Result.', ['Successful', 'Failed', 'Inconclusive', 'Error', 'NoData']),
+  message: str('Why (the condition that held, the error, why there was no data).', { maxLength: 1024 }),
+});
 
 export const canaryPhaseStatus: Schema = statusBase(CANARY_PHASES, {
   currentStep: int('Index of the current step.', 0, 20),
   currentWeight: int('Weight now applied.', 0, 100),
+  appliedStep: int('The step whose flags and weights were last applied in full (-1: none yet).', -1, 20),
   stepStartedAt: dateTime('When the current step started.'),
   startedAt: dateTime('When the phase started.'),
   finishedAt: dateTime('When it ended.'),
-  consecutiveFailures: int('Consecutive failed measurements now.', 0, 10000),
-  measurementsTaken: int('Measurements so far.', 0, 1000000),
+  consecutiveFailures: int('Most consecutive failed measurements of any metric now.', 0, 10000),
+  measurementsTaken: int('Measurement rounds so far.', 0, 1000000),
+  lastMeasuredAt: dateTime('When the last measurement round was taken.'),
   nextMeasurementAt: dateTime('Next analysis.'),
   waitingForGate: str('Gate waiting for approval.', { maxLength: 63 }),
   approvedGates: list('Gates approved.', str('Gate.', { maxLength: 63 }), 20),
-  lastActionToken: str('Last cutover.nokta.io/action annotation acted on.', { maxLength: 256 }),
-  measurements: list(
-    'Latest measurement of each metric (and a short history).',
-    obj('A measurement.', {
-      metric: str('Metric name.', { maxLength: 63 }),
-      at: dateTime('Time.'),
-      value: str('Value (string; absent when no data).', { maxLength: 64 }),
-      result: enumOf('Result.', ['Success', 'Failure', 'Inconclusive', 'Error']),
-      message: str('Details.', { maxLength: 1024 }),
-    }),
-    100,
+  pauseReason: str('Why the phase is paused.', { maxLength: 1024 }),
+  pausedAt: dateTime('When the current pause began (the progress deadline counts from it).'),
+  measuringRound: int(
+    'A measurement round claimed and not yet recorded (taken again after a restart).',
+    0,
+    1000000,
   ),
+  lastActionToken: str('Last cutover.nokta.io/action annotation acted on.', { maxLength: 256 }),
+  lastApproveToken: str('Last cutover.nokta.io/approve annotation acted on.', { maxLength: 256 }),
+  metrics: list(
+    'Consecutive counts of each metric (kept across operator restarts).',
+    obj('Counts of one metric.', {
+      name: str('Metric name.', { maxLength: 63 }),
+      lastResult: enumOf('Last result.', ['Successful', 'Failed', 'Inconclusive', 'Error', 'NoData']),
+      lastAt: dateTime('Last measurement.'),
+      failures: int('Failed in a row.', 0, 1000000),
+      inconclusive: int('Inconclusive in a row.', 0, 1000000),
+      noData: int('NoData in a row.', 0, 1000000),
+      errors: int('Error in a row.', 0, 1000000),
+    }),
+    20,
+  ),
+  measurements: list('The latest measurements, newest last (bounded).', measurement, 100),
+  rolledBackServices: list(
+    'Services rolled back (flags off, weights 0, restored).',
+    str('Service.', { maxLength: 63 }),
+    16,
+  ),
+  rollback: obj('What decided the rollback.', {
+    reason: str('Why, for people.', { maxLength: 1024 }),
+    metric: str('Metric.', { maxLength: 63 }),
+    value: str('Value.', { maxLength: 64 }),
+    at: dateTime('Time of the deciding measurement.'),
+    services: list('Services rolled back.', str('Service.', { maxLength: 63 }), 16),
+  }),
+  restoredServices: list(
+    'Services whose every change was given back (flags, routes, Ingresses, by the restore records).',
+    str('Service.', { maxLength: 63 }),
+    16,
+  ),
+  restoredAt: dateTime('When every change due to be given back was.'),
   message: str('What happens now, for people.', { maxLength: 1024 }),
 });

@@ -214,17 +214,23 @@ const canary: CanaryPhase = {
     services: [
       {
         name: 'pos',
-        flagKey: 'pos.new',
+        routing: 'Flag',
+        flagKey: 'new-stack',
         traffic: {
-          ingress: { name: 'pos', canaryName: 'pos-canary', newBackend: { name: 'pos-v2', port: 80 } },
+          ingress: {
+            name: 'pos',
+            newBackend: { name: 'pos-v2', port: 80 },
+            stickiness: { header: 'X-Stack', headerValue: 'new', cookie: 'stack' },
+          },
         },
       },
       {
         name: 'cc',
+        routing: 'Traffic',
         traffic: {
           httpRoute: {
             name: 'cc',
-            ruleName: 'main',
+            ruleIndex: 1,
             legacyBackend: { name: 'cc', port: 80 },
             newBackend: { name: 'cc-v2', port: 80 },
           },
@@ -232,31 +238,54 @@ const canary: CanaryPhase = {
       },
     ],
     cohorts: [
-      { name: 'ten', services: ['pos'], percent: 10 },
-      { name: 'pilot', tenants: ['t1'], selector: { matchLabels: { cohort: 'pilot' } } },
+      { name: 'ten', services: ['pos'], tenants: ['t1', 't2'] },
+      { name: 'pilot', services: ['pos'], pilot: { attribute: 'driverId', members: ['d1'] } },
+      {
+        name: 'pilot-cm',
+        services: ['cc'],
+        tenants: ['t3'],
+        pilot: { attribute: 'driverId', membersFrom: { configMapName: 'pilots', key: 'drivers' } },
+      },
     ],
     flagProvider: {
       type: 'Flagd',
       redis: { secretRef: { name: 'redis', key: 'url' }, keyPrefix: 'f:' },
-      flagd: { configMapName: 'flags', key: 'flags.json' },
+      flagd: { configMapName: 'flags' },
     },
-    stickiness: { by: 'Cookie', name: 'session' },
+    bucketingKey: 'sessionId',
     steps: [{ weight: 5, pause: '1h' }, { weight: 10 }],
     gates: [{ name: 'qa', beforeStep: 1 }],
     analysis: {
       interval: '1h',
       count: 24,
       consecutiveFailureLimit: 2,
-      noData: 'Fail',
+      inconclusive: { limit: 3, onLimit: 'Pause' },
+      noData: { limit: 2, onLimit: 'Rollback' },
+      error: { limit: 4, onLimit: 'Pause' },
+      rollbackScope: 'Service',
       prometheusAddress: 'http://prometheus:9090',
       metrics: [
         {
           name: 'p95',
-          prometheus: { address: 'http://prom:9090', query: 'up' },
-          successCondition: 'result <= 1.5',
+          services: ['pos'],
+          prometheus: {
+            address: 'http://prom:9090',
+            query: 'up',
+            tokenSecretRef: { name: 'prom', key: 'token' },
+            timeout: '5s',
+          },
+          successCondition: 'result >= 0 && result <= 1.5',
           failureCondition: 'result > 2',
         },
-        { name: 'variance', reconciliation: { name: 'rows' }, successCondition: 'result < 0.5' },
+        {
+          name: 'variance',
+          reconciliation: { name: 'rows', maxAge: '2h' },
+          successCondition: 'result < 0.5',
+        },
+        {
+          name: 'journey',
+          job: { image: 'journey:1', command: ['node'], args: ['journey.js'], activeDeadline: '5m' },
+        },
         {
           name: 'qa',
           http: {
@@ -264,6 +293,7 @@ const canary: CanaryPhase = {
             jsonPath: 'open.blocker',
             headerSecretRef: { name: 'qa', key: 'token' },
             headerName: 'Authorization',
+            timeout: '3s',
           },
           successCondition: 'result == 0',
         },
@@ -271,6 +301,9 @@ const canary: CanaryPhase = {
     },
     duration: '48h',
     startAt: '2026-11-29T02:00:00Z',
+    endBy: '2026-12-01T02:00:00Z',
+    progressDeadline: '30m',
+    onSuccess: 'Restore',
     autoPromote: true,
     paused: false,
   },
@@ -280,18 +313,45 @@ const canary: CanaryPhase = {
     conditions,
     currentStep: 1,
     currentWeight: 10,
+    appliedStep: 1,
     stepStartedAt: '2026-11-29T03:00:00Z',
     startedAt: '2026-11-29T02:00:00Z',
     finishedAt: '2026-12-01T02:00:00Z',
     consecutiveFailures: 1,
     measurementsTaken: 5,
+    lastMeasuredAt: '2026-11-29T07:00:00Z',
     nextMeasurementAt: '2026-11-29T08:00:00Z',
     waitingForGate: 'qa',
     approvedGates: ['qa'],
+    pauseReason: 'paused by annotation',
     lastActionToken: 'promote:1',
-    measurements: [
-      { metric: 'p95', at: '2026-11-29T07:00:00Z', value: '1.2', result: 'Success', message: 'ok' },
+    lastApproveToken: 'qa:1',
+    metrics: [
+      {
+        name: 'p95',
+        lastResult: 'Successful',
+        lastAt: '2026-11-29T07:00:00Z',
+        failures: 0,
+        inconclusive: 0,
+        noData: 0,
+        errors: 0,
+      },
     ],
+    measurements: [
+      { metric: 'p95', at: '2026-11-29T07:00:00Z', value: '1.2', result: 'Successful', message: 'ok' },
+    ],
+    rolledBackServices: ['pos'],
+    rollback: {
+      reason: 'p95 failed twice',
+      metric: 'p95',
+      value: '2.4',
+      at: '2026-11-29T07:00:00Z',
+      services: ['pos'],
+    },
+    restoredServices: ['pos'],
+    restoredAt: '2026-11-29T07:00:01Z',
+    pausedAt: '2026-11-29T07:00:00Z',
+    measuringRound: 5,
     message: 'holding 10 %',
   },
 };
@@ -306,7 +366,11 @@ const cutover: Cutover = {
         name: 'pos',
         flagKey: 'pos.new',
         traffic: {
-          ingress: { name: 'pos', canaryName: 'pos-canary', newBackend: { name: 'pos-v2', port: 80 } },
+          ingress: {
+            name: 'pos',
+            newBackend: { name: 'pos-v2', port: 80 },
+            stickiness: { header: 'X-Stack', headerValue: 'new', cookie: 'stack' },
+          },
         },
         legacy: { kind: 'Deployment', name: 'pos' },
         new: { kind: 'StatefulSet', name: 'pos-v2' },
@@ -316,7 +380,7 @@ const cutover: Cutover = {
         traffic: {
           httpRoute: {
             name: 'cc',
-            ruleName: 'main',
+            ruleIndex: 1,
             legacyBackend: { name: 'cc', port: 80 },
             newBackend: { name: 'cc-v2', port: 80 },
           },
@@ -340,8 +404,8 @@ const cutover: Cutover = {
     },
     flagProvider: {
       type: 'Redis',
-      redis: { secretRef: { name: 'redis', key: 'url' }, keyPrefix: 'flags:' },
-      flagd: { configMapName: 'flags', key: 'flags.json' },
+      redis: { secretRef: { name: 'redis', key: 'url' }, keyPrefix: 'nokta:' },
+      flagd: { configMapName: 'flags' },
     },
     prometheusAddress: 'http://prometheus:9090',
     slos: [
