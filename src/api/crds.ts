@@ -22,6 +22,11 @@ export const CATEGORY = 'cutover-all';
 export const ANNOTATIONS = {
   /** Reconciliation: any new value requests a rerun. */
   rerun: 'cutover.nokta.io/rerun',
+  /**
+   * Reconciliation: `FROM/TO` (RFC 3339 both): while present, runs compare only the rows of
+   * spec.window.column in [FROM, TO) (the Cutover sets it to verify a replay: freeze .. rollback).
+   */
+  window: 'cutover.nokta.io/window',
   /** CanaryPhase/Cutover: comma-separated gate or step names that are approved. */
   approve: 'cutover.nokta.io/approve',
   /** CanaryPhase/Cutover: `<verb>` or `<verb>:<token>`; verbs pause, resume, promote, abort (CanaryPhase), rollback (Cutover). */

@@ -392,6 +392,77 @@ describe('e2e: Reconciliation controller (operator process, kubectl, real databa
     assert.equal(st.runsCompleted, 1);
   });
 
+  it("compares up to the Cutover's status.frozenAt (until: frozenAt), and the window the Cutover sets to verify a replay", async function () {
+    const cutover = parseAllDocuments(readFileSync(join(repoRoot(), 'samples', 'cutover-nokta.yaml'), 'utf8'))
+      .map((d) => d.toJSON() as Doc)
+      .find((d) => d?.kind === 'Cutover');
+    assert.ok(cutover, 'samples/cutover-nokta.yaml has a Cutover');
+    cutover.metadata = { name: 'frozen', namespace: ns };
+    await kubectlOk(['apply', '--server-side', '--field-manager=e2e', '-f', '-'], JSON.stringify(cutover));
+    // Only the orders checks (both sides tables with created_at); the injected order differences
+    // make them fail over all rows.
+    const recon = noktaManifest();
+    recon.metadata = { name: 'until-frozen' };
+    recon.spec.checks = recon.spec.checks.filter(
+      (c) => c.name === 'orders-count' || c.name === 'orders-financial-totals',
+    );
+    recon.spec.window = {
+      column: 'created_at',
+      legacyTimeZone: '+03:00',
+      until: 'frozenAt',
+      cutoverRef: { name: 'frozen' },
+    };
+    await apply(recon);
+    // The Cutover has not frozen legacy writes: the run is Error and says what it waits for.
+    const early = await waitStatus('until-frozen', (s) => Boolean(s.lastRun?.finishedAt));
+    assert.equal(early.lastRun?.verdict ?? early.phase, 'Error');
+    assert.match(JSON.stringify(early), /has not frozen legacy writes yet/);
+    const unbounded = await getStatus('until-frozen');
+    // Legacy froze before any order was written: the window holds no row on either side.
+    await kubectlOk([
+      'patch',
+      'cutovers',
+      'frozen',
+      '-n',
+      ns,
+      '--subresource=status',
+      '--type=merge',
+      '-p',
+      JSON.stringify({ status: { frozenAt: '2000-01-01T00:00:00Z' } }),
+    ]);
+    await kubectlOk([
+      'annotate',
+      '--overwrite',
+      'reconciliation',
+      'until-frozen',
+      '-n',
+      ns,
+      'cutover.nokta.io/rerun=frozen-1',
+    ]);
+    const bounded = await waitStatus(
+      'until-frozen',
+      (s) => Boolean(s.lastRun?.finishedAt) && s.lastRun?.id !== unbounded.lastRun?.id,
+    );
+    assert.equal(bounded.lastRun?.verdict, 'Passed', JSON.stringify(bounded.checks));
+    // The same orders over all of their rows (the window the Cutover sets as an annotation,
+    // here wider than every order) find the injected differences.
+    await kubectlOk([
+      'annotate',
+      '--overwrite',
+      'reconciliation',
+      'until-frozen',
+      '-n',
+      ns,
+      'cutover.nokta.io/window=2000-01-01T00:00:00Z/2100-01-01T00:00:00Z',
+      'cutover.nokta.io/rerun=frozen-2',
+    ]);
+    const wide = await waitStatus(
+      'until-frozen',
+      (s) => Boolean(s.lastRun?.finishedAt) && s.lastRun?.id !== bounded.lastRun?.id,
+    );
+    assert.equal(wide.lastRun?.verdict, 'Failed', JSON.stringify(wide.checks));
+  });
+
   it('an inline run survives an operator killed right after claiming it: the next operator resumes it, once', async function () {
     const recon = noktaManifest();
     recon.metadata = { name: 'crash-inline' };

@@ -41,6 +41,7 @@ import {
   type RunRecord,
 } from './status.js';
 import { shardJobName, shardJobTemplate, shardResultName } from './shard-job.js';
+import { runSpec, RunWindowError } from './run-window.js';
 import { LABEL_RECONCILIATION, LABEL_SHARD_RESULT } from './resources.js';
 import { errorResult, shardResultOf, writeReport } from './results-io.js';
 import { forgetReconciliation, recordRun } from './metrics.js';
@@ -139,7 +140,13 @@ async function databaseUrl(
 
 async function runInline(ctx: Ctx, recon: ReconObject, run: RunRecord): Promise<RunResult> {
   const ns = recon.metadata.namespace ?? 'default';
-  const plan = planFromSpec(recon.spec);
+  let plan: ReturnType<typeof planFromSpec>;
+  try {
+    plan = planFromSpec(runSpec(recon, cutoverFrozenAt(ctx, recon)));
+  } catch (e) {
+    if (!(e instanceof RunWindowError)) throw e;
+    return errorResult(run.startedAt, ctx.clock.now(), e.message);
+  }
   let urls: { legacy: string; target: string };
   try {
     urls = {
@@ -232,9 +239,17 @@ async function continueSharded(
   const name = shardJobName(recon.metadata.name, run.id);
   let job = ctx.cache(JOB).get(`${ns}/${name}`);
   const jobs = new JobActuator(ctx.client);
-  if (!job)
-    job = (await jobs.ensureJob(shardJobTemplate(recon, run.id, ownerOf(recon), shards, ctx.settings.image)))
-      .job;
+  if (!job) {
+    let spec: ReconObject['spec'];
+    try {
+      spec = runSpec(recon, cutoverFrozenAt(ctx, recon));
+    } catch (e) {
+      if (!(e instanceof RunWindowError)) throw e;
+      return finish(ctx, recon, run, errorResult(run.startedAt, ctx.clock.now(), e.message));
+    }
+    const template = shardJobTemplate({ ...recon, spec }, run.id, ownerOf(recon), shards, ctx.settings.image);
+    job = (await jobs.ensureJob(template)).job;
+  }
   crashPoint('reconciliation:after-job', `${ns}/${recon.metadata.name}`);
   const seen = jobObservation(job);
   const counts = { total: shards, succeeded: seen.succeeded, failed: seen.failed };
@@ -294,6 +309,14 @@ function cutoverSwitchedAt(ctx: Ctx, recon: Reconciliation): Date | undefined {
   const co = ctx.cache(CUTOVER).get(`${recon.metadata.namespace ?? 'default'}/${ref.name}`);
   const switchedAt = (co?.status as { switchedAt?: string } | undefined)?.switchedAt;
   return switchedAt ? new Date(switchedAt) : undefined;
+}
+
+/** The Cutover named by spec.window.cutoverRef: its status.frozenAt (watch cache), if it has frozen. */
+function cutoverFrozenAt(ctx: Ctx, recon: Reconciliation): string | undefined {
+  const ref = recon.spec.window?.cutoverRef;
+  if (!ref) return undefined;
+  const co = ctx.cache(CUTOVER).get(`${recon.metadata.namespace ?? 'default'}/${ref.name}`);
+  return (co?.status as { frozenAt?: string } | undefined)?.frozenAt;
 }
 
 /**
