@@ -121,12 +121,14 @@ export function decideSchedule(input: ScheduleInput): ScheduleDecision {
 }
 
 /**
- * A run's id: short, sortable, valid in object names, and the same for the same trigger at the
- * same second, so a retried start after a crash reuses it.
+ * A run's id: short, sortable, valid in object names (shard Jobs and their results are named by
+ * it), and unique per Reconciliation: the second it starts and its run number (runs completed so
+ * far + 1), so two runs started within one second (a rerun right after a run) never share a Job.
+ * It is written in the claim, so a run resumed after a crash keeps it.
  */
-export function runId(trigger: RunTrigger, now: Date): string {
+export function runId(trigger: RunTrigger, now: Date, runNumber: number): string {
   const letter = { Initial: 'i', SpecChanged: 's', Rerun: 'r', Cron: 'c', CutoverOffset: 'o', Retry: 'e' }[
     trigger.kind
   ];
-  return `${letter}${Math.floor(now.getTime() / 1000).toString(36)}`;
+  return `${letter}${Math.floor(now.getTime() / 1000).toString(36)}-${runNumber.toString(36)}`;
 }

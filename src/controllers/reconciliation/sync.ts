@@ -430,16 +430,19 @@ async function syncReconciliation(
     });
   const decision = decide(recon.status);
   if (decision.due) {
-    const run: RunRecord = { id: runId(decision.due, now), trigger: decision.due, startedAt: now };
+    const due = decision.due;
+    let run: RunRecord | undefined;
     // The claim: decided again on the object as written, so a run that already started or ran
-    // (by another sync, or after the copy this sync started from) is not started again.
+    // (by another sync, or after the copy this sync started from) is not started again; the run's
+    // number comes from that same copy.
     const claim = await ctx.status.update(ns, name, (fresh) => {
       if (fresh.metadata.generation !== recon.metadata.generation || runFromStatus(fresh.status))
         return undefined;
       if (!sameDue(decide(fresh.status), decision)) return undefined;
+      run = { id: runId(due, now, (fresh.status?.runsCompleted ?? 0) + 1), trigger: due, startedAt: now };
       return runningStatus(fresh.status, run, generation, now, shards > 0 ? shards : undefined);
     });
-    if (!claim.written || !claim.object) return {};
+    if (!claim.written || !claim.object || !run) return {};
     crashPoint('reconciliation:after-claim', ctx.key);
     if (shards > 0) return continueSharded(ctx, claim.object, run, shards);
     return finish(ctx, claim.object, run, await runInline(ctx, claim.object, run));

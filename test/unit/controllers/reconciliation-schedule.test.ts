@@ -128,10 +128,15 @@ describe('reconciliation schedule (pure)', function () {
     assert.deepEqual(later.due, { kind: 'Retry', detail: 'CutoverOffset:+4h' });
   });
 
-  it('gives run ids that are short, name-safe and stable within a second', function () {
-    const id = runId({ kind: 'Cron' }, at('2026-03-01T02:00:00.900Z'));
-    assert.equal(id, runId({ kind: 'Cron' }, at('2026-03-01T02:00:00.100Z')));
-    assert.match(id, /^c[0-9a-z]{6,8}$/);
+  it('gives run ids that are short, name-safe, and differ for the next run within the same second', function () {
+    const id = runId({ kind: 'Cron' }, at('2026-03-01T02:00:00.900Z'), 7);
+    assert.equal(id, runId({ kind: 'Cron' }, at('2026-03-01T02:00:00.100Z'), 7));
+    assert.match(id, /^c[0-9a-z]{6,8}-7$/);
+    // a rerun claimed in the same second as the run before it (the e2e rerun tests do this)
+    const a = runId({ kind: 'Rerun', detail: 't1' }, at('2026-03-01T02:00:00.100Z'), 2);
+    const b = runId({ kind: 'Rerun', detail: 't2' }, at('2026-03-01T02:00:00.400Z'), 3);
+    assert.notEqual(a, b);
+    assert.match(runId({ kind: 'Initial' }, at('2026-03-01T02:00:00Z'), 1234), /^i[0-9a-z]{6,8}-ya$/);
   });
 });
 
