@@ -244,7 +244,10 @@ export function progressRollback(ctx: DecisionContext): void {
         } else {
           const lagLimit = ms(spec.rollback?.maxExportLag, DEFAULT_EXPORT_LAG_MS) / 1000;
           const lag = w.exportLagSeconds;
-          if (spec.rollback?.exportJob && state === undefined && (lag === undefined || lag > lagLimit)) {
+          // Wait for the export only when it runs (from a confirmed switch): a rollback whose switch
+          // was claimed but never confirmed has no export to wait for, and replays the window itself.
+          const exporting = spec.rollback?.exportJob !== undefined && st.export?.jobName !== undefined;
+          if (exporting && state === undefined && (lag === undefined || lag > lagLimit)) {
             a.message = `waiting for the export to catch up (lag ${lag ?? 'unknown'} s > ${lagLimit} s)`;
             ctx.recheck = true;
           } else ctx.actions.push(ctx.job('replay', a.jobName, spec.rollback!.replayJob!));

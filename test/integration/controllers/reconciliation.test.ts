@@ -43,9 +43,14 @@ function noktaManifest(name: string, namespace: string): Recon {
   return doc;
 }
 
-/** A Reconciliation whose checks each count millions of generated rows on both sides: a run of many seconds. */
+/**
+ * A Reconciliation whose checks each count millions of generated rows on both sides: a run of many
+ * seconds. Each check reads its own source (the engine shares one scan between checks over the
+ * same source, which would make six checks one scan).
+ */
 function slowManifest(name: string, namespace: string): Recon {
-  const query = 'SELECT g % 7 AS tenant_id, g AS id FROM generate_series(1, 6000000) AS g';
+  const query = (i: number): string =>
+    `SELECT g % 7 AS tenant_id, g AS id FROM generate_series(1, ${6_000_000 + i}) AS g`;
   return {
     apiVersion: 'cutover.nokta.io/v1alpha1',
     kind: 'Reconciliation',
@@ -54,11 +59,11 @@ function slowManifest(name: string, namespace: string): Recon {
       legacy: { engine: 'postgres', secretRef: { name: 'slow-db', key: 'url' } },
       target: { engine: 'postgres', secretRef: { name: 'slow-db', key: 'url' } },
       tenantColumn: 'tenant_id',
-      checks: ['one', 'two', 'three', 'four', 'five', 'six'].map((n) => ({
+      checks: ['one', 'two', 'three', 'four', 'five', 'six'].map((n, i) => ({
         name: n,
         type: 'count',
-        legacy: { query },
-        target: { query },
+        legacy: { query: query(i) },
+        target: { query: query(i) },
       })),
     },
   };
