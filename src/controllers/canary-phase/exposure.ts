@@ -21,12 +21,13 @@ interface FlagStore {
 /** One Redis connection per URL for the life of the process. */
 const redisByUrl = new Map<string, Redis>();
 function redisFor(url: string): Redis {
-  let r = redisByUrl.get(url);
-  if (!r) {
-    r = new Redis(url, { maxRetriesPerRequest: 2, lazyConnect: false });
-    r.on('error', () => undefined); // errors surface on the commands
-    redisByUrl.set(url, r);
-  }
+  const known = redisByUrl.get(url);
+  if (known) return known;
+  const r = new Redis(url, { maxRetriesPerRequest: 2, lazyConnect: false });
+  r.on('error', () => undefined); // errors surface on the commands
+  // The connection must not keep a stopping operator alive (SIGTERM → exit).
+  r.on('connect', () => r.stream.unref());
+  redisByUrl.set(url, r);
   return r;
 }
 /** Closes the Redis connections (operator shutdown, tests). */
