@@ -57,7 +57,10 @@ describe('cutover operator (command line)', () => {
       '/nonexistent/kubeconfig',
     ]);
     assert.equal(d.code, 2);
-    assert.match(d.stderr, /unknown controllers: test-widgets \(known: reconciliation, cutover, canary-phase\)/);
+    assert.match(
+      d.stderr,
+      /unknown controllers: test-widgets \(known: reconciliation, cutover, canary-phase\)/,
+    );
   });
 
   it('exits 1 with a clear message when the kubeconfig cannot be read', () => {
