@@ -24,7 +24,7 @@ describe('runtime/informer against kube-apiserver', function () {
     cluster = await useCluster();
     // Restarting kube-apiserver and compacting etcd need the local control plane: with an
     // external cluster (KUBECONFIG set) these tests cannot stop its API server, so they skip.
-    if (!cluster.controlPlane) this.skip();
+    if (!cluster.controlPlane) this.skip(); // skipped only on an external cluster: its API server cannot be restarted here
     await applyWidgetCrd(cluster);
     ns = await cluster.createNamespace('rt-informer');
     // The operator's own kubeconfig loader and watch transport (not client-node's).
