@@ -111,6 +111,15 @@ export interface KStatus {
   [k: string]: unknown;
 }
 
+/** The status with these conditions, observed at `generation` when given. */
+function withConditions<S extends KStatus>(
+  status: S,
+  conditions: Condition[],
+  generation: number | undefined,
+): S {
+  return { ...status, conditions, ...(generation !== undefined ? { observedGeneration: generation } : {}) };
+}
+
 /** Ready=True; Reconciling and Stalled removed; observedGeneration set. */
 export function markReady<S extends KStatus>(
   status: S,
@@ -125,11 +134,7 @@ export function markReady<S extends KStatus>(
     now,
   );
   c = removeCondition(removeCondition(c, 'Reconciling'), 'Stalled');
-  return {
-    ...status,
-    conditions: c,
-    ...(generation !== undefined ? { observedGeneration: generation } : {}),
-  };
+  return withConditions(status, c, generation);
 }
 
 /** Work in progress: Reconciling=True, Ready=False (or Unknown), Stalled removed. */
@@ -148,11 +153,7 @@ export function markReconciling<S extends KStatus>(
   );
   c = setCondition(c, { type: 'Ready', status: ready, reason, message, observedGeneration: generation }, now);
   c = removeCondition(c, 'Stalled');
-  return {
-    ...status,
-    conditions: c,
-    ...(generation !== undefined ? { observedGeneration: generation } : {}),
-  };
+  return withConditions(status, c, generation);
 }
 
 /** No progress without a change from outside: Stalled=True, Ready=False, Reconciling removed. */
@@ -174,11 +175,7 @@ export function markStalled<S extends KStatus>(
     now,
   );
   c = removeCondition(c, 'Reconciling');
-  return {
-    ...status,
-    conditions: c,
-    ...(generation !== undefined ? { observedGeneration: generation } : {}),
-  };
+  return withConditions(status, c, generation);
 }
 
 /**
