@@ -24,6 +24,8 @@ export interface DeclaredColumn {
   scale: number | null;
   datetimePrecision: number | null;
   charset: string | null;
+  /** false when the column is declared NOT NULL */
+  nullable: boolean;
 }
 
 /** column name (lower case) → declaration */
@@ -42,8 +44,8 @@ export async function declaredColumns(conn: SqlConnection, table: string): Promi
   const [schema, name] = table.includes('.') ? table.split('.') : [undefined, table];
   const sql =
     conn.engine === 'mysql'
-      ? `SELECT COLUMN_NAME, DATA_TYPE, NUMERIC_SCALE, DATETIME_PRECISION, CHARACTER_SET_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ${schema ? '?' : 'DATABASE()'} AND TABLE_NAME = ?`
-      : `SELECT column_name, data_type, numeric_scale, datetime_precision, NULL FROM information_schema.columns WHERE table_schema = ${schema ? '$1' : 'current_schema()'} AND table_name = ${schema ? '$2' : '$1'}`;
+      ? `SELECT COLUMN_NAME, DATA_TYPE, NUMERIC_SCALE, DATETIME_PRECISION, CHARACTER_SET_NAME, IS_NULLABLE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ${schema ? '?' : 'DATABASE()'} AND TABLE_NAME = ?`
+      : `SELECT column_name, data_type, numeric_scale, datetime_precision, NULL, is_nullable FROM information_schema.columns WHERE table_schema = ${schema ? '$1' : 'current_schema()'} AND table_name = ${schema ? '$2' : '$1'}`;
   const rows = await conn.query(sql, schema ? [schema, name] : [name]);
   const out: Declared = new Map();
   for (const r of rows)
@@ -52,6 +54,7 @@ export async function declaredColumns(conn: SqlConnection, table: string): Promi
       scale: num(r[2]),
       datetimePrecision: num(r[3]),
       charset: r[4] === null || r[4] === undefined ? null : String(r[4]).toLowerCase(),
+      nullable: String(r[5]).toUpperCase() !== 'NO',
     });
   return out;
 }
@@ -59,10 +62,10 @@ export async function declaredColumns(conn: SqlConnection, table: string): Promi
 type Col = Pick<ColumnMapping, 'type' | 'scale' | 'transforms' | 'precision' | 'legacyTimeZone'>;
 
 /**
- * The canonical text of a column from its declaration, or undefined when only the full
- * expression is right. Same NULL marking as dialect.ts: `~` for NULL, else ':' + text.
+ * The canonical text of a column's value from its declaration (NULL stays NULL, as
+ * `Dialect.canonicalValue`), or undefined when only the full expression is right.
  */
-export function lightCanonical(
+export function lightValue(
   engine: 'mysql' | 'postgres',
   expr: string,
   col: Col,
@@ -95,7 +98,7 @@ export function lightCanonical(
             : `LEFT(CAST(${utc} AS CHAR), ${length})`;
       }
     }
-    return e === undefined ? undefined : `COALESCE(CONCAT(':', ${e}), '~')`;
+    return e;
   }
   if (col.type === 'integer' && PG_INT.has(declared.type)) e = `CAST(${expr} AS TEXT)`;
   else if (col.type === 'decimal' && declared.type === 'numeric' && declared.scale === col.scale)
@@ -105,5 +108,5 @@ export function lightCanonical(
     if (col.transforms.includes('trim')) e = `BTRIM(${e}, ' ')`;
     if (col.transforms.includes('lower')) e = `LOWER(${e})`;
   }
-  return e === undefined ? undefined : `COALESCE(':' || ${e}, '~')`;
+  return e;
 }

@@ -16,8 +16,10 @@
  *   read as UTC.
  * - boolean: `1` / `0`.
  * - NULL: the marker `~`; a non-NULL value is prefixed with `:`, so NULL and '' differ.
- * A row's text is the canonical values joined with `|`; its hash is the first 15 hex digits of
- * MD5 (60 bits) as an integer, summed per tenant as DECIMAL/NUMERIC (no overflow).
+ * A row's hash text joins, with `|`, each column's part (SideSql.hashPart): text NULL-marked as
+ * above, other types' canonical value as is (`~` for NULL, no marking at all for a column
+ * declared NOT NULL); its hash is the first 15 hex digits of MD5 (60 bits) as an integer, summed
+ * per tenant as DECIMAL/NUMERIC (no overflow).
  */
 import type { ColumnMapping, Engine } from './plan.js';
 
@@ -62,6 +64,14 @@ export interface Dialect {
     col: Pick<ColumnMapping, 'type' | 'scale' | 'transforms' | 'precision' | 'legacyTimeZone'>,
     side: Side,
   ): string;
+  /** The canonical text of a value without the NULL marking (NULL stays NULL). */
+  canonicalValue(
+    expr: string,
+    col: Pick<ColumnMapping, 'type' | 'scale' | 'transforms' | 'precision' | 'legacyTimeZone'>,
+    side: Side,
+  ): string;
+  /** NULL-marks a canonical value: `~` for NULL, else ':' + the text. */
+  marked(value: string): string;
   /** Joins canonical parts with '|'. */
   concat(parts: string[]): string;
   /** 60-bit unsigned integer from MD5 of a text expression. */
@@ -113,6 +123,10 @@ export const mysqlDialect: Dialect = {
       .map((p) => `\`${p.replace(/`/g, '``')}\``)
       .join('.'),
   canonical(expr, col, side) {
+    return this.marked(this.canonicalValue(expr, col, side));
+  },
+  marked: (e) => `COALESCE(CONCAT(':', ${e}), '~')`,
+  canonicalValue(expr, col, side) {
     let e: string;
     switch (col.type) {
       case 'decimal':
@@ -137,7 +151,7 @@ export const mysqlDialect: Dialect = {
         if (col.transforms.includes('lower')) e = `LOWER(${e})`;
       }
     }
-    return `COALESCE(CONCAT(':', ${e}), '~')`;
+    return e;
   },
   concat: (parts) => (parts.length === 1 ? (parts[0] as string) : `CONCAT_WS('|', ${parts.join(', ')})`),
   hash60: (t) => `CAST(CONV(SUBSTRING(MD5(${t}), 1, 15), 16, 10) AS UNSIGNED)`,
@@ -156,6 +170,10 @@ export const postgresDialect: Dialect = {
       .map((p) => `"${p.replace(/"/g, '""')}"`)
       .join('.'),
   canonical(expr, col, side) {
+    return this.marked(this.canonicalValue(expr, col, side));
+  },
+  marked: (e) => `COALESCE(':' || ${e}, '~')`,
+  canonicalValue(expr, col, side) {
     let e: string;
     switch (col.type) {
       case 'decimal':
@@ -183,7 +201,7 @@ export const postgresDialect: Dialect = {
         if (col.transforms.includes('lower')) e = `LOWER(${e})`;
       }
     }
-    return `COALESCE(':' || ${e}, '~')`;
+    return e;
   },
   concat: (parts) => (parts.length === 1 ? (parts[0] as string) : `CONCAT_WS('|', ${parts.join(', ')})`),
   hash60: (t) => `(('x' || SUBSTR(MD5(${t}), 1, 15))::BIT(60)::BIGINT)`,

@@ -106,6 +106,33 @@ export function isIntegerKey(c: CheckPlan): boolean {
   return c.columns.find((m) => m.name === c.key[0])?.type === 'integer';
 }
 
+/**
+ * The aggregates of a pass after COUNT(*), in the order `runPass` reads them: every sum
+ * column's SUM, then each rowHash check's hash sum (and key range). The same aggregate asked by
+ * several checks (two sum checks over one column, two rowHash checks hashing the same columns)
+ * is computed once: the statement has each distinct expression once, and `aggregateIndexes`
+ * maps each member's values to their positions.
+ */
+function memberAggregates(pass: Pass): string[][] {
+  return pass.members.map((m) => {
+    if (m.check.type === 'sum') return m.check.columns.map((col) => `SUM(${m.sql.col(m.sql.colName(col))})`);
+    if (m.check.type !== 'rowHash') return [];
+    const out = [`COALESCE(SUM(${m.sql.rowHash()}), 0)`];
+    if (wantsKeyRange(pass, m.check)) out.push(`MIN(${bucketKey(m.sql)})`, `MAX(${bucketKey(m.sql)})`);
+    return out;
+  });
+}
+
+function passAggregates(pass: Pass): string[] {
+  return [...new Set(memberAggregates(pass).flat())];
+}
+
+/** Per member, the positions (0-based, after COUNT(*)) of its aggregates in the statement. */
+function aggregateIndexes(pass: Pass): number[][] {
+  const distinct = passAggregates(pass);
+  return memberAggregates(pass).map((list) => list.map((e) => distinct.indexOf(e)));
+}
+
 /** The one statement of a pass. Columns: tenant, [bucket], COUNT(*), sums…, hashes…. */
 export function passQuery(pass: Pass): [string, unknown[]] {
   const s = pass.sql;
@@ -119,14 +146,7 @@ export function passQuery(pass: Pass): [string, unknown[]] {
     group.push('2');
   }
   sel.push('COUNT(*)');
-  for (const m of pass.members)
-    if (m.check.type === 'sum')
-      for (const col of m.check.columns) sel.push(`SUM(${m.sql.col(m.sql.colName(col))})`);
-  for (const m of pass.members)
-    if (m.check.type === 'rowHash') {
-      sel.push(`COALESCE(SUM(${m.sql.rowHash()}), 0)`);
-      if (wantsKeyRange(pass, m.check)) sel.push(`MIN(${bucketKey(m.sql)})`, `MAX(${bucketKey(m.sql)})`);
-    }
+  for (const e of passAggregates(pass)) sel.push(e);
   // MariaDB sorts GROUP BY results unless told the order does not matter
   const unordered = s.d.engine === 'mysql' ? ' ORDER BY NULL' : '';
   return p.bind(
@@ -150,39 +170,39 @@ function bigint(text: string | null | undefined): bigint {
 export async function runPass(pass: Pass): Promise<Map<string, TenantTotals>> {
   const rows: Row[] = await pass.sql.conn.query(...passQuery(pass));
   const out = new Map<string, TenantTotals>();
-  const sumChecks = pass.members.filter((m) => m.check.type === 'sum');
-  const hashChecks = pass.members.filter((m) => m.check.type === 'rowHash');
+  const indexes = aggregateIndexes(pass);
+  const first = pass.bucketed ? 3 : 2;
   for (const r of rows) {
     const tenant = String(r[0]);
-    let i = pass.bucketed ? 2 : 1;
     const bucket = pass.bucketed ? Number(r[1]) : undefined;
     let t = out.get(tenant);
     if (!t) {
       t = { count: 0n, sums: new Map(), hashes: new Map(), buckets: new Map(), keyRange: new Map() };
       out.set(tenant, t);
     }
-    const n = bigint(r[i++]);
+    const n = bigint(r[first - 1]);
     t.count += n;
-    for (const m of sumChecks) {
-      const prev = t.sums.get(m.check.name) ?? m.check.columns.map(() => null);
-      t.sums.set(
-        m.check.name,
-        prev.map((v) => addSum(v, r[i++] ?? null)),
-      );
-    }
-    for (const m of hashChecks) {
-      const h = bigint(r[i++]);
-      t.hashes.set(m.check.name, (t.hashes.get(m.check.name) ?? 0n) + h);
-      if (bucket !== undefined && m.check === pass.bucketed?.check) t.buckets.set(bucket, { n, h });
-      if (wantsKeyRange(pass, m.check)) {
-        const range: { min?: string; max?: string } = {};
-        const min = r[i++];
-        const max = r[i++];
-        if (min !== null && min !== undefined) range.min = min;
-        if (max !== null && max !== undefined) range.max = max;
-        t.keyRange.set(m.check.name, range);
+    pass.members.forEach((m, j) => {
+      const at = (indexes[j] ?? []).map((x) => r[first + x] ?? null);
+      if (m.check.type === 'sum') {
+        const prev = t.sums.get(m.check.name) ?? m.check.columns.map(() => null);
+        t.sums.set(
+          m.check.name,
+          prev.map((v, k) => addSum(v, at[k] ?? null)),
+        );
+      } else if (m.check.type === 'rowHash') {
+        const h = bigint(at[0]);
+        t.hashes.set(m.check.name, (t.hashes.get(m.check.name) ?? 0n) + h);
+        if (bucket !== undefined && m.check === pass.bucketed?.check) t.buckets.set(bucket, { n, h });
+        if (wantsKeyRange(pass, m.check)) {
+          const range: { min?: string; max?: string } = {};
+          const [, min, max] = at;
+          if (min !== null && min !== undefined) range.min = min;
+          if (max !== null && max !== undefined) range.max = max;
+          t.keyRange.set(m.check.name, range);
+        }
       }
-    }
+    });
   }
   return out;
 }

@@ -6,7 +6,7 @@ import { dialectFor, Params, type Dialect, type Side } from './dialect.js';
 import type { SqlConnection } from './connection.js';
 import type { CheckPlan, ColumnMapping, ReconciliationPlan, SideSource } from './plan.js';
 import type { ShardSpec } from './result.js';
-import { lightCanonical, type Declared } from './declared-types.js';
+import { lightValue, type Declared } from './declared-types.js';
 
 export type Cell = string | null;
 
@@ -97,14 +97,36 @@ export class SideSql {
   /** The source table's declared column types (table sides), when they were looked up. */
   declared?: Declared;
 
-  /** Canonical text of a column: the lighter form its declared type allows, else the full one. */
-  canonical(c: ColumnMapping): string {
+  /**
+   * Canonical text of a column's value (NULL stays NULL): the lighter form its declared type
+   * allows, else the full one.
+   */
+  canonicalValue(c: ColumnMapping): string {
     const name = this.colName(c);
     const expr = this.col(name);
     return (
-      lightCanonical(this.d.engine, expr, c, this.side, this.declared?.get(name.toLowerCase())) ??
-      this.d.canonical(expr, c, this.side)
+      lightValue(this.d.engine, expr, c, this.side, this.declared?.get(name.toLowerCase())) ??
+      this.d.canonicalValue(expr, c, this.side)
     );
+  }
+
+  /** Canonical text of a column, NULL-marked (`~` for NULL, else ':' + the text). */
+  canonical(c: ColumnMapping): string {
+    return this.d.marked(this.canonicalValue(c));
+  }
+
+  /**
+   * A column's part of the row hash text. Text keeps its NULL marking (`~`, else ':' + text), so
+   * a '|' inside a value can only be taken for a column boundary if it is followed by ':'. Other
+   * types' canonical text holds neither '|' nor '~': their value as is, `~` for NULL, and no
+   * COALESCE at all where the column is declared NOT NULL, which keeps the hash of a table side
+   * about as cheap as a plain MD5 of its columns.
+   */
+  hashPart(c: ColumnMapping): string {
+    if (c.type === 'text') return this.canonical(c);
+    const v = this.canonicalValue(c);
+    const declared = this.declared?.get(this.colName(c).toLowerCase());
+    return declared && !declared.nullable ? v : `COALESCE(${v}, '~')`;
   }
 
   keyCanon(): string[] {
@@ -119,8 +141,16 @@ export class SideSql {
     return this.check.columns.map((c) => this.canonical(c));
   }
 
+  /**
+   * The 60-bit hash of a row: MD5 of its key and columns' hash parts joined with '|' (a key
+   * column that is also among the compared columns is hashed once).
+   */
   rowHash(): string {
-    return this.d.hash60(this.d.concat([...this.keyCanon(), ...this.columnCanon()]));
+    const keys = this.check.key.filter((k) => !this.check.columns.some((c) => c.name === k));
+    const parts = [...keys.map((k) => this.keyMapping(k)), ...this.check.columns].map((c) =>
+      this.hashPart(c),
+    );
+    return this.d.hash60(this.d.concat(parts));
   }
 
   /** WHERE conditions shared by every query of this check (window, tenants, shard). */

@@ -1,0 +1,81 @@
+import assert from 'node:assert/strict';
+import { planFromSpec } from '../../../src/reconciliation/plan.js';
+import { SideSql } from '../../../src/reconciliation/side-sql.js';
+import type { SqlConnection } from '../../../src/reconciliation/connection.js';
+import type { DeclaredColumn } from '../../../src/reconciliation/declared-types.js';
+
+function conn(engine: 'mysql' | 'postgres'): SqlConnection {
+  const refuse = (): Promise<never> => Promise.reject(new Error('no database in this test'));
+  return {
+    engine,
+    label: `${engine} (test)`,
+    query: refuse,
+    queryIsolated: refuse,
+    writePrivileges: refuse,
+    close: () => Promise.resolve(),
+  };
+}
+
+const plan = planFromSpec({
+  legacy: { engine: 'mysql', secretRef: { name: 'l', key: 'url' } },
+  target: { engine: 'postgres', secretRef: { name: 't', key: 'url' } },
+  tenantColumn: 'tenant_id',
+  checks: [
+    {
+      name: 'rows',
+      type: 'rowHash',
+      legacy: { table: 'pos_orders' },
+      target: { query: 'SELECT id, tenant_id, total, payment_ref FROM orders' },
+      key: ['id'],
+      columns: [
+        { name: 'id', type: 'integer' },
+        { name: 'total', type: 'decimal', scale: 2 },
+        { name: 'payment_ref', type: 'text' },
+      ],
+    },
+  ],
+});
+const check = plan.checks[0];
+if (!check) throw new Error('no check');
+
+const notNull = (type: string, scale: number | null = null): DeclaredColumn => ({
+  type,
+  scale,
+  datetimePrecision: null,
+  charset: type === 'varchar' ? 'utf8mb4' : null,
+  nullable: false,
+});
+
+describe('row hash parts', () => {
+  it('hashes a key that is also a compared column once', () => {
+    const s = new SideSql('target', conn('postgres'), check.target, check, plan, {});
+    const hash = s.rowHash();
+    assert.equal(hash.split('src."id"').length - 1, 1, hash);
+  });
+
+  it('drops the NULL marking of columns declared NOT NULL, keeps it for text and undeclared sides', () => {
+    const legacy = new SideSql('legacy', conn('mysql'), check.legacy, check, plan, {});
+    legacy.declared = new Map([
+      ['id', notNull('bigint')],
+      ['total', notNull('decimal', 2)],
+      ['payment_ref', notNull('varchar')],
+    ]);
+    const [id, total, ref] = (check.columns ?? []).map((c) => legacy.hashPart(c));
+    assert.equal(id, 'src.`id`');
+    assert.equal(total, 'src.`total`');
+    // text keeps ':' + text / '~', so a '|' in a value can only pass for a boundary before ':'
+    assert.equal(ref, "COALESCE(CONCAT(':', RTRIM(src.`payment_ref`)), '~')");
+    const target = new SideSql('target', conn('postgres'), check.target, check, plan, {});
+    const [tid, ttotal] = (check.columns ?? []).map((c) => target.hashPart(c));
+    assert.equal(tid, `COALESCE(CAST(CAST(src."id" AS BIGINT) AS TEXT), '~')`);
+    assert.equal(ttotal, `COALESCE(CAST(CAST(src."total" AS NUMERIC(38,2)) AS TEXT), '~')`);
+  });
+
+  it('keeps the NULL marking of nullable declared columns', () => {
+    const legacy = new SideSql('legacy', conn('mysql'), check.legacy, check, plan, {});
+    legacy.declared = new Map([['total', { ...notNull('decimal', 2), nullable: true }]]);
+    const total = check.columns.find((c) => c.name === 'total');
+    if (!total) throw new Error('no total');
+    assert.equal(legacy.hashPart(total), "COALESCE(src.`total`, '~')");
+  });
+});
