@@ -683,34 +683,40 @@ async function keyBounds(ctx: CheckContext): Promise<{ min: bigint; max: bigint 
   };
 }
 
-/** Runs passes one after the other on one database; a failed pass fails only its own checks. */
-async function runPasses(
-  passes: Pass[],
-  opts: RunOptions,
-): Promise<Map<Pass, Map<string, TenantTotals> | Error>> {
-  const out = new Map<Pass, Map<string, TenantTotals> | Error>();
+/**
+ * Runs passes one after the other on one database; a failed pass fails only its own checks.
+ * Each pass's result is its own promise, settled as soon as that pass is done (never rejected:
+ * an error is its value), so a check can go on with its localization while later passes run.
+ */
+function runPasses(passes: Pass[], opts: RunOptions): Map<Pass, Promise<Map<string, TenantTotals> | Error>> {
+  const out = new Map<Pass, Promise<Map<string, TenantTotals> | Error>>();
+  let previous: Promise<unknown> = Promise.resolve();
   for (const pass of passes) {
-    try {
-      aborted(opts.signal);
-      out.set(pass, await runPass(pass));
-    } catch (e) {
-      out.set(pass, e instanceof Error ? e : new Error(String(e)));
-    }
+    const result = previous.then(async () => {
+      try {
+        aborted(opts.signal);
+        return await runPass(pass);
+      } catch (e) {
+        return e instanceof Error ? e : new Error(String(e));
+      }
+    });
+    out.set(pass, result);
+    previous = result;
   }
   return out;
 }
 
 /**
  * The shared scans of every count, sum and rowHash check: bucket layouts first (index lookups),
- * then one pass per source and side, both databases at once. Returns per check what it needs,
- * or the error of a pass it was part of.
+ * then one pass per source and side, both databases at once. Returns per check a promise of what
+ * it needs, or of the error of a pass it was part of, settled when its own two passes are done.
  */
 async function sharedScans(
   members: ScanMember[],
   opts: RunOptions,
   shared: boolean,
-): Promise<Map<CheckPlan, ScannedCheck | Error>> {
-  const out = new Map<CheckPlan, ScannedCheck | Error>();
+): Promise<Map<CheckPlan, Promise<ScannedCheck | Error>>> {
+  const out = new Map<CheckPlan, Promise<ScannedCheck | Error>>();
   const buckets = opts.buckets ?? 256;
   if (shared)
     await Promise.all(
@@ -747,25 +753,26 @@ async function sharedScans(
     members.map((m) => own(m, m.ctx.target)),
   );
   for (const m of members) m.ctx.progress('aggregate');
-  const [l, t] = await both(runPasses(legacyPasses, opts), runPasses(targetPasses, opts));
+  const l = runPasses(legacyPasses, opts);
+  const t = runPasses(targetPasses, opts);
   const find = (passes: Pass[], check: CheckPlan): Pass | undefined =>
     passes.find((p) => p.members.some((x) => x.check === check));
   for (const m of members) {
     const lp = find(legacyPasses, m.check);
     const tp = find(targetPasses, m.check);
-    const lr = lp ? l.get(lp) : undefined;
-    const tr = tp ? t.get(tp) : undefined;
-    if (lr instanceof Error || tr instanceof Error || !lr || !tr) {
-      out.set(m.check, lr instanceof Error ? lr : tr instanceof Error ? tr : new Error('no scan ran'));
-      continue;
-    }
-    const scanned: ScannedCheck = { l: tenantAggs(m.check, lr), t: tenantAggs(m.check, tr) };
-    if (m.bucket && lp?.bucketed?.check === m.check && tp?.bucketed?.check === m.check) {
-      const per = (totals: Map<string, TenantTotals>): Map<string, Map<number, BucketAgg>> =>
-        new Map([...totals].map(([tenant, x]) => [tenant, x.buckets]));
-      scanned.buckets = { def: m.bucket, l: per(lr), t: per(tr) };
-    }
-    out.set(m.check, scanned);
+    const scanned = async (): Promise<ScannedCheck | Error> => {
+      const [lr, tr] = await Promise.all([lp ? l.get(lp) : undefined, tp ? t.get(tp) : undefined]);
+      if (lr instanceof Error || tr instanceof Error || !lr || !tr)
+        return lr instanceof Error ? lr : tr instanceof Error ? tr : new Error('no scan ran');
+      const out: ScannedCheck = { l: tenantAggs(m.check, lr), t: tenantAggs(m.check, tr) };
+      if (m.bucket && lp?.bucketed?.check === m.check && tp?.bucketed?.check === m.check) {
+        const per = (totals: Map<string, TenantTotals>): Map<string, Map<number, BucketAgg>> =>
+          new Map([...totals].map(([tenant, x]) => [tenant, x.buckets]));
+        out.buckets = { def: m.bucket, l: per(lr), t: per(tr) };
+      }
+      return out;
+    };
+    out.set(m.check, scanned());
   }
   return out;
 }
@@ -850,15 +857,31 @@ export async function runReconciliation(
   // key-range shards filter every check by its own key: such checks cannot share a scan
   const shared =
     opts.sharedScans !== false && !(opts.shard && opts.shard.count > 1 && opts.shard.by === 'KeyRange');
-  let scans = new Map<CheckPlan, ScannedCheck | Error>();
+  // each count/sum/rowHash check goes on (localizing its differences) as soon as its own passes
+  // are done, while the passes of later checks still run; the promises never reject
+  const aggregated = new Map<CheckPlan, Promise<CheckResult | Error>>();
   if (!runError && scannable.length > 0)
     try {
       aborted(opts.signal);
-      scans = await sharedScans(
+      const scans = await sharedScans(
         scannable.map((ctx) => ({ check: ctx.check, ctx })),
         opts,
         shared,
       );
+      for (const ctx of scannable) {
+        const scanned = scans.get(ctx.check) ?? Promise.resolve(new Error('the check was not scanned'));
+        aggregated.set(
+          ctx.check,
+          (async (): Promise<CheckResult | Error> => {
+            try {
+              const x = await scanned;
+              return x instanceof Error ? x : await runAggregateCheck(ctx, maxKeys, x);
+            } catch (e) {
+              return e instanceof Error ? e : new Error(String(e));
+            }
+          })(),
+        );
+      }
     } catch (e) {
       runError = errMessage(e);
     }
@@ -875,10 +898,9 @@ export async function runReconciliation(
         r = await runSampleCheck(ctx, check.seed ?? Math.random().toString(36).slice(2, 10));
       else if (check.type === 'customSql') r = await runCustomCheck(ctx, filters);
       else {
-        const scanned = scans.get(check);
-        if (!scanned) throw new Error('the check was not scanned');
-        if (scanned instanceof Error) throw scanned;
-        r = await runAggregateCheck(ctx, maxKeys, scanned);
+        const done = await (aggregated.get(check) ?? new Error('the check was not scanned'));
+        if (done instanceof Error) throw done;
+        r = done;
       }
       results.push(r);
       progress(
