@@ -22,6 +22,11 @@ import type { SideSql } from './side-sql.js';
 export interface BucketDef {
   lo: bigint;
   width: bigint;
+  /**
+   * Bucket boundaries (keys) where the pass is split into statements that run at the same time,
+   * each over one key range (a primary-key range read): none, or one less than the parts.
+   */
+  splits?: bigint[];
 }
 
 export interface BucketAgg {
@@ -133,10 +138,42 @@ function aggregateIndexes(pass: Pass): number[][] {
   return memberAggregates(pass).map((list) => list.map((e) => distinct.indexOf(e)));
 }
 
-/** The one statement of a pass. Columns: tenant, [bucket], COUNT(*), sums…, hashes…. */
-export function passQuery(pass: Pass): [string, unknown[]] {
+/** One key range of a split pass: keys at or above `from` (and NULL keys) and below `until`. */
+export interface KeyPart {
+  from?: bigint;
+  until?: bigint;
+}
+
+/** The key ranges a pass runs as (one, the whole source, unless its buckets are split). */
+export function passParts(pass: Pass): KeyPart[] {
+  const splits = pass.bucketed?.def.splits ?? [];
+  if (splits.length === 0) return [{}];
+  return [undefined, ...splits].map((from, i) => {
+    const part: KeyPart = {};
+    if (from !== undefined) part.from = from;
+    const until = splits[i];
+    if (until !== undefined) part.until = until;
+    return part;
+  });
+}
+
+/** The one statement of a pass (or of one key range of it). Columns: tenant, [bucket], COUNT(*), sums…, hashes…. */
+export function passQuery(pass: Pass, part: KeyPart = {}): [string, unknown[]] {
   const s = pass.sql;
   const p = new Params(s.d.engine);
+  const range: string[] = [];
+  if (pass.bucketed && (part.from !== undefined || part.until !== undefined)) {
+    const own = pass.members.find((m) => m.check === pass.bucketed?.check)?.sql ?? s;
+    const key = bucketKey(own);
+    // validated integers inlined, as in the bucket expression; the last range keeps NULL keys
+    if (part.from !== undefined)
+      range.push(
+        part.until === undefined
+          ? `(${key} >= ${part.from.toString()} OR ${key} IS NULL)`
+          : `${key} >= ${part.from.toString()}`,
+      );
+    if (part.until !== undefined) range.push(`${key} < ${part.until.toString()}`);
+  }
   // grouped by position: an alias could be taken for a column of the source by PostgreSQL
   const sel = [s.groupTenant()];
   const group = ['1'];
@@ -150,7 +187,7 @@ export function passQuery(pass: Pass): [string, unknown[]] {
   // MariaDB sorts GROUP BY results unless told the order does not matter
   const unordered = s.d.engine === 'mysql' ? ' ORDER BY NULL' : '';
   return p.bind(
-    `SELECT ${sel.join(', ')} FROM ${s.from(true)}${s.where(p)} GROUP BY ${group.join(', ')}${unordered}`,
+    `SELECT ${sel.join(', ')} FROM ${s.from(true)}${s.where(p, range)} GROUP BY ${group.join(', ')}${unordered}`,
   );
 }
 
@@ -168,7 +205,11 @@ function bigint(text: string | null | undefined): bigint {
 
 /** Runs a pass and adds its rows up per tenant. */
 export async function runPass(pass: Pass): Promise<Map<string, TenantTotals>> {
-  const rows: Row[] = await pass.sql.conn.query(...passQuery(pass));
+  // the key ranges of a split pass run at the same time (each on a connection of the pool)
+  const parts = await Promise.all(
+    passParts(pass).map((part) => pass.sql.conn.query(...passQuery(pass, part))),
+  );
+  const rows: Row[] = parts.flat();
   const out = new Map<string, TenantTotals>();
   const indexes = aggregateIndexes(pass);
   const first = pass.bucketed ? 3 : 2;
@@ -218,8 +259,16 @@ export function bucketRange(def: BucketDef, bucket: number): { lo: bigint; hi: b
  * Bucket layout of an integer key from its smallest and largest value: about `buckets` ranges of
  * equal width (at least 1).
  */
-export function bucketLayout(min: bigint, max: bigint, buckets: number): BucketDef {
+export function bucketLayout(min: bigint, max: bigint, buckets: number, parts = 1): BucketDef {
   const span = max - min + 1n;
-  const width = span <= 0n ? 1n : (span + BigInt(buckets) - 1n) / BigInt(buckets);
-  return { lo: min, width: width < 1n ? 1n : width };
+  const w = span <= 0n ? 1n : (span + BigInt(buckets) - 1n) / BigInt(buckets);
+  const def: BucketDef = { lo: min, width: w < 1n ? 1n : w };
+  // split at bucket boundaries, so no bucket is in two statements
+  const splits: bigint[] = [];
+  for (let i = 1; i < parts; i++) {
+    const at = min + def.width * BigInt(Math.floor((buckets * i) / parts));
+    if (at > min && at <= max && !splits.includes(at)) splits.push(at);
+  }
+  if (splits.length > 0) def.splits = splits;
+  return def;
 }

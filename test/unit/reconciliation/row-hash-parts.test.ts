@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { planFromSpec } from '../../../src/reconciliation/plan.js';
 import { SideSql } from '../../../src/reconciliation/side-sql.js';
+import { bucketLayout } from '../../../src/reconciliation/scan-pass.js';
 import type { SqlConnection } from '../../../src/reconciliation/connection.js';
 import type { DeclaredColumn } from '../../../src/reconciliation/declared-types.js';
 
@@ -77,5 +78,13 @@ describe('row hash parts', () => {
     const total = check.columns.find((c) => c.name === 'total');
     if (!total) throw new Error('no total');
     assert.equal(legacy.hashPart(total), "COALESCE(src.`total`, '~')");
+  });
+});
+
+describe('bucket layout splits', () => {
+  it('splits a key range at bucket boundaries, and not at all into one part', () => {
+    assert.deepEqual(bucketLayout(1n, 1000n, 10, 1), { lo: 1n, width: 100n });
+    assert.deepEqual(bucketLayout(1n, 1000n, 10, 2), { lo: 1n, width: 100n, splits: [501n] });
+    assert.deepEqual(bucketLayout(1n, 1000n, 10, 3).splits, [301n, 601n]);
   });
 });
