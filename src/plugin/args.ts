@@ -35,15 +35,12 @@ const VALUE_FLAGS: Record<string, keyof PluginArgs> = {
 
 export function parseArgs(argv: string[]): PluginArgs {
   const a: PluginArgs = { command: '', positional: [], output: 'text', watch: false, interval: 2, rest: [] };
-  const i0 = argv.findIndex((x) => !x.startsWith('-'));
-  a.command = i0 >= 0 ? argv[i0]! : '';
-  a.rest = i0 >= 0 ? argv.slice(i0 + 1) : [];
-  if (a.command === 'dashboard') return a;
+  let command: string | undefined;
+  let help = false;
   for (let i = 0; i < argv.length; i++) {
-    if (i === i0) continue;
     const x = argv[i]!;
     if (x === '-h' || x === '--help') {
-      a.command = 'help';
+      help = true;
       continue;
     }
     if (x === '-w' || x === '--watch') {
@@ -60,8 +57,16 @@ export function parseArgs(argv: string[]): PluginArgs {
       continue;
     }
     if (x.startsWith('-') && x !== '-') throw new PluginError(EXIT.usage, `unknown flag ${x}`);
-    a.positional.push(x);
+    if (command === undefined) {
+      command = x;
+      if (x === 'dashboard') {
+        // The cutover CLI's own command: everything after it is its arguments.
+        a.rest = argv.slice(i + 1);
+        break;
+      }
+    } else a.positional.push(x);
   }
+  a.command = help ? 'help' : (command ?? '');
   return a;
 }
 
