@@ -20,6 +20,9 @@ import { repoRoot } from '../../../src/devenv/devenv-state.js';
 import { APPROVED_BY } from '../../../src/plugin/actions.js';
 import { kubectlBinary, useCluster, type TestCluster } from '../../support/cluster.js';
 
+/** A time inside the sample canary's window (its endBy is past: later, every decision ends it). */
+const atStart = (cp: CanaryPhase): Date => new Date(Date.parse(cp.spec.startAt!) + 60_000);
+
 interface Run {
   code: number;
   stdout: string;
@@ -285,11 +288,11 @@ describe('kubectl cutover (the plugin, through a symlink on the PATH)', function
         status: {
           phase: 'Paused',
           waitingForGate: 'before-ten-percent',
-          startedAt: new Date().toISOString(),
+          startedAt: atStart(cp).toISOString(),
         },
         annotations: cp.metadata.annotations ?? {},
       },
-      new Date(),
+      atStart(cp),
     );
     assert.deepEqual(d.status.approvedGates, ['before-ten-percent']);
     assert.equal((await inNs(['approve', 'no-gate', 'canaryphase/nokta-canary'])).code, 4);
@@ -309,10 +312,15 @@ describe('kubectl cutover (the plugin, through a symlink on the PATH)', function
     const d = decideCanary(
       {
         spec: cp.spec,
-        status: { phase: 'Progressing', startedAt: new Date().toISOString(), appliedStep: 0, currentStep: 0 },
+        status: {
+          phase: 'Progressing',
+          startedAt: atStart(cp).toISOString(),
+          appliedStep: 0,
+          currentStep: 0,
+        },
         annotations: cp.metadata.annotations ?? {},
       },
-      new Date(),
+      atStart(cp),
     );
     assert.equal(d.status.phase, 'Paused');
     assert.equal((await inNs(['resume', 'canaryphase/nokta-canary'])).code, 0);
@@ -335,10 +343,10 @@ describe('kubectl cutover (the plugin, through a symlink on the PATH)', function
     const d = decideCanary(
       {
         spec: cp.spec,
-        status: { phase: 'Progressing', startedAt: new Date().toISOString() },
+        status: { phase: 'Progressing', startedAt: atStart(cp).toISOString() },
         annotations: cp.metadata.annotations ?? {},
       },
-      new Date(),
+      atStart(cp),
     );
     assert.equal(d.status.phase, 'Aborted');
     const p = await inNs(['promote', 'cutover/nokta']);
