@@ -3,6 +3,9 @@ import { EXIT, PluginError } from './exit-codes.js';
 
 export type Output = 'text' | 'json' | 'yaml';
 
+/** Commands that are the cutover CLI's own (`kubectl cutover validate -f samples/` keeps working). */
+export const CLI_COMMANDS = ['dashboard', 'validate', 'reconcile', 'version'];
+
 export interface PluginArgs {
   command: string;
   positional: string[];
@@ -59,7 +62,7 @@ export function parseArgs(argv: string[]): PluginArgs {
     if (x.startsWith('-') && x !== '-') throw new PluginError(EXIT.usage, `unknown flag ${x}`);
     if (command === undefined) {
       command = x;
-      if (x === 'dashboard') {
+      if (CLI_COMMANDS.includes(x)) {
         // The cutover CLI's own command: everything after it is its arguments.
         a.rest = argv.slice(i + 1);
         break;

@@ -11,6 +11,9 @@ export const COMMANDS = [
   'report',
   'runbook',
   'dashboard',
+  'validate',
+  'reconcile',
+  'version',
   'completion',
   'help',
 ] as const;

@@ -12,7 +12,7 @@ import { stringify } from 'yaml';
 import { CONFIG_MAP } from '../runtime/resources.js';
 import type { KubeObject } from '../runtime/kube-client.js';
 import { approve, canaryAction, pauseOrResume, rerun, rollback, type ActionResult } from './actions.js';
-import { parseArgs, type Output, type PluginArgs } from './args.js';
+import { CLI_COMMANDS, parseArgs, type Output, type PluginArgs } from './args.js';
 import {
   apiFailure,
   connect,
@@ -39,7 +39,7 @@ Usage: kubectl cutover COMMAND [ARGS] [-n NAMESPACE] [-o text|json|yaml]
   rerun RECON                  run a Reconciliation now
   report NAME [--part P]       the Markdown report (final, checkpoint or review) from the report ConfigMap
   runbook NAME                 the migration playbook generated from the Cutover
-  dashboard ...                the cutover CLI's dashboard
+  dashboard | validate | reconcile | version ...   the cutover CLI's commands, as they are
   completion bash|zsh          shell completion
 
 NAME is a bare name (looked up as Cutover, CanaryPhase, Reconciliation) or kind/name; without
@@ -138,9 +138,10 @@ async function runbook(s: Session, a: PluginArgs): Promise<ExitCode> {
   return EXIT.ok;
 }
 
-function dashboard(a: PluginArgs): ExitCode {
+/** `dashboard` (and validate, reconcile, version) are the cutover CLI's: handed over unchanged. */
+function cutoverCli(a: PluginArgs): ExitCode {
   const cli = fileURLToPath(new URL('../cli/main.js', import.meta.url));
-  const r = spawnSync(process.execPath, [cli, 'dashboard', ...a.rest], { stdio: 'inherit' });
+  const r = spawnSync(process.execPath, [cli, a.command, ...a.rest], { stdio: 'inherit' });
   return (r.status ?? EXIT.error) as ExitCode;
 }
 
@@ -176,9 +177,8 @@ export async function run(argv: string[]): Promise<ExitCode> {
       process.stdout.write(shell === 'bash' ? bashCompletion() : zshCompletion());
       return EXIT.ok;
     }
-    case 'dashboard':
-      return dashboard(a);
   }
+  if (CLI_COMMANDS.includes(a.command)) return cutoverCli(a);
   const s = await connect(a);
   if (a.command === 'status') return status(s, a);
   if (a.command === 'report') return report(s, a);

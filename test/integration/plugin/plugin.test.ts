@@ -435,6 +435,16 @@ describe('kubectl cutover (the plugin, through a symlink on the PATH)', function
     assert.equal((await inNs(['runbook', 'canaryphase/nokta-canary'])).code, 4);
   });
 
+  it('hands the cutover CLI its own commands: kubectl cutover validate and version', async () => {
+    const v = await kc(['validate', '-f', join(repoRoot(), 'samples', 'cutover-nokta.yaml')]);
+    assert.equal(v.code, 0, v.stdout + v.stderr);
+    const bad = await kc(['validate', '-f', join(repoRoot(), 'test', 'fixtures', 'invalid')]);
+    assert.equal(bad.code, 1, bad.stdout + bad.stderr);
+    const version = await kc(['version', '-o', 'json']);
+    assert.equal(version.code, 0, version.stderr);
+    assert.equal((JSON.parse(version.stdout) as { version: string }).version, '0.1.0');
+  });
+
   it('runs directly through the symlink (no kubectl in between), with --kubeconfig', async () => {
     const r = await new Promise<Run>((resolve) => {
       execFile(
