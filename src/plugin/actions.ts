@@ -129,7 +129,7 @@ export async function pauseOrResume(
 ): Promise<ActionResult> {
   return write(s, ref, ['Cutover', 'CanaryPhase'], (o) =>
     o.kind === 'Cutover'
-      ? { spec: { paused: verb === 'pause' ? true : null } }
+      ? { spec: { paused: verb === 'pause' } }
       : { annotations: { [ANNOTATIONS.action]: `${verb}:${token()}` } },
   );
 }
