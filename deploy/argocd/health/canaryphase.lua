@@ -51,6 +51,11 @@ if s.waitingForGate ~= nil and s.waitingForGate ~= "" then
   hs.message = "Waiting for approval of gate " .. s.waitingForGate .. where
   return hs
 end
+if phase == "Pending" and obj.spec ~= nil and obj.spec.startAt ~= nil then
+  hs.status = "Suspended"
+  hs.message = "Starts at " .. obj.spec.startAt
+  return hs
+end
 if phase == "Promoted" or phase == "Succeeded" then
   hs.status = "Healthy"
   hs.message = "Canary " .. phase

@@ -26,7 +26,7 @@ end
 local s = obj.status
 local phase = s.phase
 
-if phase == "RolledBack" or phase == "Failed" then
+if phase == "RolledBack" or phase == "Failed" or phase == "Aborted" then
   hs.status = "Degraded"
   local why = ""
   if s.rollback ~= nil and s.rollback.trigger ~= nil then
@@ -59,7 +59,13 @@ if s.steps ~= nil then
     end
   end
 end
-if obj.spec ~= nil and obj.spec.paused == true then
+local awaiting = condition("AwaitingApproval")
+if awaiting ~= nil and awaiting.status == "True" then
+  hs.status = "Suspended"
+  hs.message = msg(awaiting, "Waiting for approval")
+  return hs
+end
+if phase == "Paused" or (obj.spec ~= nil and obj.spec.paused == true) then
   hs.status = "Suspended"
   hs.message = "Paused at " .. tostring(s.currentStep or phase)
   return hs
@@ -67,6 +73,38 @@ end
 if phase == "SteadyState" then
   hs.status = "Healthy"
   hs.message = "Steady state"
+  return hs
+end
+
+-- Waiting for a planned time (not working): Suspended, so Argo CD does not show days of Progressing.
+local running = false
+local waiting = false
+if s.steps ~= nil then
+  for _, step in ipairs(s.steps) do
+    if step.state == "Running" then running = true end
+    if step.state == "Waiting" then waiting = true end
+  end
+end
+if not running and s.nextStepAt ~= nil and (waiting or phase == "AwaitingCutover" or phase == "Pending") then
+  hs.status = "Suspended"
+  hs.message = "Waiting until " .. s.nextStepAt .. " for step " .. tostring(s.nextStep)
+  return hs
+end
+if phase == "AwaitingCutover" then
+  hs.status = "Suspended"
+  hs.message = "Waiting for the cutover night" .. (s.message and (": " .. s.message) or "")
+  return hs
+end
+if phase == "LegacyHot" and s.legacyHotUntil ~= nil then
+  hs.status = "Suspended"
+  hs.message = "Switched; legacy kept hot until " .. s.legacyHotUntil
+  return hs
+end
+if phase == "PostCutover" then
+  hs.status = "Suspended"
+  local since = ""
+  if s.stableSince ~= nil then since = ", stable since " .. s.stableSince end
+  hs.message = "Post-cutover checks, waiting for steady state" .. since
   return hs
 end
 

@@ -62,6 +62,12 @@ if reconciling ~= nil and reconciling.status == "True" then
   return hs
 end
 
+if (phase == nil or phase == "Pending") and obj.status.nextRunAt ~= nil and obj.status.lastRun == nil then
+  hs.status = "Suspended"
+  hs.message = "First run at " .. obj.status.nextRunAt
+  return hs
+end
+
 local ready = condition("Ready")
 if phase == "Passed" and (ready == nil or ready.status == "True") then
   hs.status = "Healthy"

@@ -15,6 +15,7 @@ import { parse, stringify } from 'yaml';
 import { OperatorMetrics } from '../../../src/runtime/metrics.js';
 import { ShadowMetrics } from '../../../src/shadow/metrics.js';
 import { recordRun } from '../../../src/controllers/reconciliation/metrics.js';
+import { canaryMetrics } from '../../../src/controllers/canary-phase/metrics.js';
 import type { RunResult } from '../../../src/reconciliation/result.js';
 import { startPrometheus, startTestExporter } from '../../support/prometheus.js';
 import { promtool } from './tools.js';
@@ -65,6 +66,7 @@ function dashboardQueries(): Array<{ panel: string; expr: string }> {
 async function exportedNames(): Promise<Set<string>> {
   const operator = new OperatorMetrics();
   recordRun(operator.registry, 'ns', 'r', runResult(0.1));
+  canaryMetrics(operator.registry); // registered by the CanaryPhase controller in the operator's registry
   const shadow = new ShadowMetrics();
   const names = new Set<string>();
   for (const registry of [operator.registry, shadow.registry]) {
@@ -185,6 +187,17 @@ describe('deploy/observability: PrometheusRule and Grafana dashboard', function 
     operator.observePhase('Cutover', 'nokta', 'nokta', 'CuttingOver', t0 - 7 * 3600_000);
     operator.observePhase('Cutover', 'nokta', 'nokta', 'RollingBack', t0 - 7 * 3600_000);
     operator.observePhase('CanaryPhase', 'nokta', 'pos-canary', 'Progressing', t0 - 3600_000);
+    const canary = canaryMetrics(operator.registry);
+    canary.weight.set({ namespace: 'nokta', canaryphase: 'pos-canary' }, 25);
+    canary.measurements.inc({
+      namespace: 'nokta',
+      canaryphase: 'pos-canary',
+      metric: 'error-rate',
+      result: 'Failed',
+    });
+    canary.failures.set({ namespace: 'nokta', canaryphase: 'pos-canary', metric: 'error-rate' }, 2);
+    canary.value.set({ namespace: 'nokta', canaryphase: 'pos-canary', metric: 'error-rate' }, 0.07);
+    canary.rollbacks.inc({ namespace: 'nokta', canaryphase: 'pos-canary' });
     const shadow = new ShadowMetrics();
     shadow.compared.inc({ service: 'pos', route: '/orders' }, 10);
     shadow.differing.inc({ service: 'pos', route: '/orders' }, 1);
@@ -200,6 +213,25 @@ describe('deploy/observability: PrometheusRule and Grafana dashboard', function 
       assert.deepEqual(
         variance.map((v) => [v.metric.reconciliation, v.metric.check, v.value[1]]),
         [['pos-orders', 'orders-count', '1.5']],
+      );
+      const weight = await prom.query(
+        dashboardQueries().find((q) => q.panel === 'Canary weight (flag percentage / route weight)')!.expr,
+      );
+      assert.deepEqual(
+        weight.map((v) => [v.metric.canaryphase, v.value[1]]),
+        [['pos-canary', '25']],
+      );
+      const analysis = dashboardQueries().filter(
+        (q) => q.panel === 'Analysis values and consecutive failures',
+      );
+      assert.deepEqual(
+        (await prom.query(analysis[1]!.expr)).map((v) => [v.metric.metric, v.value[1]]),
+        [['error-rate', '2']],
+      );
+      const rollbackEvents = dashboardQueries().filter((q) => q.panel === 'Rollback events');
+      assert.deepEqual(
+        (await prom.query(rollbackEvents[1]!.expr)).map((v) => `${v.metric.name} ${v.metric.phase}`),
+        ['nokta RollingBack'],
       );
       const version = await prom.query(dashboardQueries().find((q) => q.panel === 'Versions')!.expr);
       assert.equal(version.length, 1);

@@ -363,9 +363,13 @@ describe('deploy/argocd/argocd-cm-health.yaml', function () {
     const cm = parse(text) as { data: Record<string, string> };
     assert.deepEqual(
       Object.keys(cm.data).sort(),
-      ['CanaryPhase', 'Cutover', 'Reconciliation'].map(
-        (k) => `resource.customizations.health.cutover.nokta.io_${k}`,
-      ),
+      ['actions', 'health']
+        .flatMap((what) =>
+          ['CanaryPhase', 'Cutover', 'Reconciliation'].map(
+            (k) => `resource.customizations.${what}.cutover.nokta.io_${k}`,
+          ),
+        )
+        .sort(),
     );
     assert.equal(
       cm.data['resource.customizations.health.cutover.nokta.io_Cutover'],

@@ -1,0 +1,4 @@
+-- CanaryPhase: cutover.nokta.io/action = resume:<token> (each token is acted on once).
+if obj.metadata.annotations == nil then obj.metadata.annotations = {} end
+obj.metadata.annotations["cutover.nokta.io/action"] = "resume:" .. os.date("!%Y%m%dt%H%M%Sz")
+return obj

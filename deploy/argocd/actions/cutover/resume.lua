@@ -1,0 +1,3 @@
+-- Resumes a paused Cutover.
+obj.spec.paused = false
+return obj
