@@ -166,7 +166,7 @@ describe('actuators/shadow-proxy (real control plane, operator ServiceAccount)',
     assert.equal(c.securityContext?.allowPrivilegeEscalation, false);
     assert.equal(c.securityContext?.readOnlyRootFilesystem, true);
     assert.deepEqual(c.securityContext?.capabilities?.drop, ['ALL']);
-    assert.deepEqual(c.resources, {
+    assert.deepEqual(plain(c.resources), {
       requests: { cpu: '250m', memory: '128Mi' },
       limits: { memory: '512Mi' },
     });
@@ -276,7 +276,7 @@ describe('actuators/shadow-proxy (real control plane, operator ServiceAccount)',
     assert.equal((await shadow.ensure(t)).state, 'Routed');
     const canary = await net.readNamespacedIngress({ name: 'customer-canary', namespace: ns });
     assert.equal(canary.metadata?.annotations?.['nginx.ingress.kubernetes.io/canary-weight'], '100');
-    assert.deepEqual(canary.spec?.rules?.[0]?.http?.paths[0]?.backend.service, {
+    assert.deepEqual(plain(canary.spec?.rules?.[0]?.http?.paths[0]?.backend.service), {
       name,
       port: { number: 8080 },
     });
