@@ -171,7 +171,7 @@ describe('e2e: a Cutover in its shadow phase serves pos through the comparing sh
         },
         timeline: {
           startAt: iso(now + 3_600_000),
-          steps: [{ name: 'announce', action: 'Notify', offset: '+0s' }],
+          steps: [{ name: 'switch-traffic', action: 'TrafficSwitch', offset: '+0s' }],
         },
       },
     };
