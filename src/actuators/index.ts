@@ -39,3 +39,11 @@ export {
   type FlagActuator,
   type FreezeOptions,
 } from './freeze/legacy-freeze.js';
+export {
+  ShadowProxyActuator,
+  NotOursError,
+  type ShadowProxyResult,
+  type ShadowProxyObservation,
+  type ShadowProxyState,
+} from './shadow-proxy/shadow-proxy.js';
+export { proxyName, type ShadowProxyTarget, type ShadowRoute } from './shadow-proxy/objects.js';

@@ -29,3 +29,11 @@ export {
 export { JobProvider, jobTemplateFor, JOB_METRIC_LABEL, type JobMetric } from './job.js';
 export { secretReader } from './secrets.js';
 export { ANALYSIS_API_USAGE } from './api-usage.js';
+export {
+  ShadowDifferencesProvider,
+  sumSamples,
+  COMPARED_METRIC,
+  DIFFERING_METRIC,
+  type ShadowDifferencesMetric,
+  type ShadowDifferencesMeasurement,
+} from './shadow-differences.js';

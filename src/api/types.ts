@@ -4,6 +4,8 @@
  * optional here: the API server fills them in; use `withDefaults()` offline.
  */
 
+import type { ShadowComparison } from '../shadow/rules-schema.js';
+
 export type ConditionStatus = 'True' | 'False' | 'Unknown';
 /** metav1.Condition: type, status, reason, message and lastTransitionTime are required (the CRDs refuse a condition without them). */
 export interface Condition {
@@ -511,6 +513,9 @@ export interface CutoverSpec {
     remediationJob?: JobTemplate;
     remediatePercent?: number;
     maxReruns?: number;
+    comparison?: (ShadowComparison & { service: string })[];
+    maxDifferencePercent?: number;
+    minCompared?: number;
   };
   canary?: { phases: string[] };
   freeze?: {
@@ -589,6 +594,7 @@ export interface CutoverStatus extends StatusBase<CutoverPhase> {
   lastActionToken?: string;
   preparation?: PreparationItemStatus[];
   shadow?: {
+    proxies?: ShadowProxyStatus[];
     reruns?: { reconciliation?: string; count?: number; state?: StepState; at?: string; jobName?: string }[];
   };
   steps?: StepStatus[];
@@ -622,3 +628,14 @@ export interface Cutover {
 }
 
 export type CutoverResource = Reconciliation | CanaryPhase | Cutover;
+
+/** One service's comparing shadow proxy in the Cutover's status. */
+export interface ShadowProxyStatus {
+  service?: string;
+  state?: 'Deployed' | 'Removed';
+  compared?: number;
+  differing?: number;
+  differencePercent?: number;
+  measuredAt?: string;
+  message?: string;
+}

@@ -21,6 +21,7 @@ import {
   uniqueNames,
 } from './common.js';
 import { flagProviderSchema, trafficTarget } from './canary-phase.js';
+import { shadowComparisonSchema } from '../../shadow/rules-schema.js';
 
 export const CUTOVER_PHASES = [
   'Pending',
@@ -510,12 +511,12 @@ const preparation = obj(
 );
 
 interface Spec {
-  services?: { name: string }[];
+  services?: { name: string; traffic?: unknown }[];
   freeze?: unknown;
   timeline?: { steps?: { action: string; services?: string[] }[] };
   slos?: { name: string; service?: string }[];
   rollback?: { triggers?: { sloBreach?: { slos?: string[] } } };
-  shadow?: { mirroring?: { services?: string[] } };
+  shadow?: { mirroring?: { services?: string[] }; comparison?: { service?: string }[] };
 }
 export const cutoverSpec: Schema = obj(
   'The whole cutover plan.',
@@ -563,6 +564,23 @@ export const cutoverSpec: Schema = obj(
           0.5,
         ),
         maxReruns: int('Remediation runs per Reconciliation before the Cutover stalls.', 0, 10, 2),
+        comparison: list(
+          'Comparing shadow proxies: per service, the operator deploys `cutover shadow-proxy` with these rules, routes the service through it for the shadow phase, and restores the route when the phase ends or rolls back.',
+          { ...shadowComparisonSchema, required: ['service'] },
+          16,
+          { rules: [uniqueNames('shadow comparison', 'service')] },
+        ),
+        maxDifferencePercent: num(
+          'Go/no-go to canary: the shadow phase does not end while a compared service differs in more than this share (%) of its compared answers.',
+          0,
+          100,
+        ),
+        minCompared: int(
+          'Answers a service must have compared before its difference rate counts for the go/no-go.',
+          0,
+          100000000,
+          100,
+        ),
       },
       ['startAt', 'endAt'],
       [
@@ -683,6 +701,15 @@ export const cutoverSpec: Schema = obj(
       { fieldPath: '.timeline' },
     ),
     rule<Spec>(
+      '!has(self.shadow) || !has(self.shadow.comparison) || self.shadow.comparison.all(c, self.services.exists(s, s.name == c.service && has(s.traffic)))',
+      'shadow.comparison[].service must name a service of spec.services with traffic (the proxy is routed through it): fix the name or add traffic',
+      (s) =>
+        (s.shadow?.comparison ?? []).every((c) =>
+          (s.services ?? []).some((x) => x.name === c.service && x.traffic !== undefined),
+        ),
+      { fieldPath: '.shadow.comparison' },
+    ),
+    rule<Spec>(
       '!has(self.slos) || self.slos.all(o, !has(o.service) || self.services.exists(s, s.name == o.service))',
       'slos[].service must name a service of spec.services: fix the name',
       (s) =>
@@ -757,6 +784,22 @@ export const cutoverStatus: Schema = statusBase(CUTOVER_PHASES, {
     24,
   ),
   shadow: obj('Shadow phase records.', {
+    proxies: list(
+      'The comparing shadow proxies, per service: where they are and what they measured.',
+      obj('One service.', {
+        service: short('Service.'),
+        state: enumOf('Deployed (routed through the proxy) or Removed (route restored).', [
+          'Deployed',
+          'Removed',
+        ]),
+        compared: int('Answers compared so far.', 0, 1e15),
+        differing: int('Compared answers with a difference.', 0, 1e15),
+        differencePercent: num('The shadowDifferences metric: differing / compared in %.', 0, 100),
+        measuredAt: t('When the metric was read.'),
+        message: msg('Why the metric could not be read, when it could not.'),
+      }),
+      16,
+    ),
     reruns: list(
       'Remediation reruns per Reconciliation.',
       obj('One.', {

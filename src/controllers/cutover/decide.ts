@@ -26,6 +26,11 @@ import {
   DEFAULT_STEADY_STATE_MS,
 } from './plan.js';
 import { evaluateTriggers, progressRollback, startRollback } from './rollback.js';
+import {
+  shadowProxiesAfterShadow,
+  shadowProxiesDuringShadow,
+  shadowProxiesOnRollback,
+} from './shadow-proxy.js';
 
 /** Condition reasons of the Cutover. */
 export const REASON = {
@@ -118,8 +123,10 @@ export function decide(o: Observed, nowDate: Date): Decision {
       }
   }
 
-  if (st.rollback !== undefined) progressRollback(ctx);
-  else if (!terminal) progressPlan(ctx);
+  if (st.rollback !== undefined) {
+    progressRollback(ctx);
+    shadowProxiesOnRollback(ctx);
+  } else if (!terminal) progressPlan(ctx);
   else if (st.phase === 'SteadyState') finalReport(ctx);
 
   // The export of new-stack changes runs from the switch until legacy hot ends (or the rollback ends).
@@ -260,6 +267,7 @@ function progressShadow(ctx: DecisionContext): boolean {
     ctx.wakeAt(start);
     return false;
   }
+  if (ctx.now < end) shadowProxiesDuringShadow(ctx);
   const limit = shadow.remediatePercent ?? 0.5;
   const maxReruns = shadow.maxReruns ?? 2;
   const reruns = ((ctx.st.shadow ??= {}).reruns ??= []);
@@ -332,9 +340,19 @@ function progressShadow(ctx: DecisionContext): boolean {
     if (ctx.now < end) ctx.wakeAt(end);
     return false;
   }
+  const proxies = shadowProxiesAfterShadow(ctx);
+  if (proxies.blocked) blocked.push(proxies.blocked);
   if (blocked.length) {
     ctx.st.phase = 'Shadow';
     ctx.stall = { reason: REASON.ShadowVariance, message: `shadow phase cannot end: ${blocked.join('; ')}` };
+    return false;
+  }
+  if (!proxies.done) {
+    ctx.st.phase = 'Shadow';
+    ctx.waiting = {
+      reason: REASON.Progressing,
+      message: 'shadow: restoring the routes, removing the proxies',
+    };
     return false;
   }
   return true;

@@ -9,6 +9,7 @@ import type {
   JobTemplate,
   ReconciliationPhase,
 } from '../../api/index.js';
+import type { ObservedShadowProxy } from './shadow-proxy.js';
 
 /** A Job the Cutover created, as its cache shows it. */
 export type ObservedJobState = 'Running' | 'Succeeded' | 'Failed';
@@ -64,6 +65,8 @@ export interface Observed {
   /** SLO readings (absent: not read this sync). */
   slos: Record<string, ObservedSlo>;
   world: ObservedWorld;
+  /** The comparing shadow proxies (spec.shadow.comparison), by service: see shadow-proxy.ts. */
+  shadowProxies?: Record<string, ObservedShadowProxy>;
   /** Notifications the notifier has delivered or given up on, by event. */
   notifications: Record<string, { state: 'Sent' | 'Failed'; attempts: number }>;
   /**
@@ -90,6 +93,7 @@ export type Action =
       window?: { from: string; to: string };
     }
   | { kind: 'ProbeIntegration'; name: string }
+  | { kind: 'ShadowProxy'; on: boolean; services: string[] }
   | { kind: 'ScaleLegacy'; replicas: number }
   | { kind: 'Notify'; event: string; text: string }
   | { kind: 'WriteReport'; part: 'checkpoint' | 'final' | 'review' };

@@ -168,6 +168,7 @@ async function observe(ctx: Ctx, co: CutoverObject, memory: Memory, world: Cutov
     integrationChecks: { ...world.probes },
     slos: await readSlos(co, (memory.planClock ?? ctx.clock).now()),
     world: await world.read(reportKeys, lag !== undefined && Number.isFinite(lag) ? lag : undefined),
+    shadowProxies: await world.readShadowProxies((memory.planClock ?? ctx.clock).now()),
     notifications: memory.notifiers.get(ctx.key)?.results() ?? {},
     ...(approve
       ? {
@@ -238,7 +239,7 @@ async function syncCutover(ctx: Ctx, memory: Memory): Promise<SyncResult> {
       });
       continue;
     }
-    await world.act(a, { owner, now: (memory.planClock ?? ctx.clock).now() });
+    await world.act(a, { owner, now: (memory.planClock ?? ctx.clock).now(), image: ctx.settings.image });
     crashPoint(`cutover:after-${a.kind}`, ctx.key);
   }
   const scale = memory.timeScale;

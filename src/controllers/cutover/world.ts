@@ -22,6 +22,7 @@ import { isNotFound, type KubeClient, type KubeObject } from '../../runtime/kube
 import { CONFIG_MAP, SECRET } from '../../runtime/resources.js';
 import { renderReport } from '../../notify/report.js';
 import type { Action, ObservedWorld } from './observed.js';
+import { actShadowProxies, readShadowProxies, type ObservedShadowProxy } from './shadow-proxy.js';
 
 export const LABEL_CUTOVER = 'cutover.nokta.io/cutover';
 export const FREEZE_RECORD_TABLE = 'cutover_freeze_records';
@@ -194,13 +195,25 @@ export class CutoverWorld {
     return w;
   }
 
+  /** The comparing shadow proxies read back, with their metric (shadow-proxy.ts). */
+  readShadowProxies(now: Date): Promise<Record<string, ObservedShadowProxy>> {
+    return readShadowProxies(this.client, this.co(), now);
+  }
+
   /** One action, idempotent. */
   async act(
     a: Action,
-    env: { owner: { apiVersion: string; kind: string; name: string; uid: string }; now: Date },
+    env: {
+      owner: { apiVersion: string; kind: string; name: string; uid: string };
+      now: Date;
+      image?: string;
+    },
   ): Promise<void> {
     const co = this.co();
     switch (a.kind) {
+      case 'ShadowProxy':
+        await actShadowProxies(this.client, co, a, { owner: env.owner, image: env.image ?? '' });
+        return;
       case 'CreateJob': {
         const t = a.template;
         const vars: JobEnvVar[] = [

@@ -440,6 +440,54 @@ const cutover: Cutover = {
       remediationJob: job,
       remediatePercent: 0.5,
       maxReruns: 2,
+      comparison: [
+        {
+          service: 'pos',
+          methods: ['GET', 'HEAD'],
+          paths: ['/api/**'],
+          excludePaths: ['/healthz'],
+          forwardHeaders: ['accept'],
+          compareHeaders: ['content-type'],
+          defaults: {
+            ignore: ['/meta'],
+            numbers: [{ path: '/total', tolerance: 0.001, scale: 2, acceptStrings: true }],
+            timestamps: [
+              { path: '/**/updatedAt', tolerance: '1s', assumeZone: 'Europe/Istanbul', epoch: 'Seconds' },
+            ],
+            arrays: [{ path: '/items', order: 'Unordered', key: '/sku' }],
+            strings: [{ path: '/name', trim: true, ignoreCase: true, collapseWhitespace: true }],
+            nullEqualsMissing: true,
+            compareBody: true,
+          },
+          routes: [
+            {
+              template: '/api/orders/{id}',
+              methods: ['GET'],
+              compareHeaders: ['etag'],
+              ignore: ['/meta'],
+              numbers: [{ path: '/total', tolerance: 0.001, scale: 2, acceptStrings: true }],
+              timestamps: [{ path: '/createdAt', tolerance: '1s', assumeZone: 'UTC', epoch: 'Milliseconds' }],
+              arrays: [{ path: '/tags', order: 'Unordered', key: '/id' }],
+              strings: [{ path: '/name', trim: true, ignoreCase: true, collapseWhitespace: true }],
+              nullEqualsMissing: true,
+              compareBody: true,
+            },
+          ],
+          redact: { headers: ['x-tenant-token'], fields: ['/customer/phone'], queryParams: ['session'] },
+          queue: { size: 1000, concurrency: 64 },
+          newStack: { timeout: '5s', maxConnections: 64 },
+          maxBodyBytes: 1048576,
+          maxBufferedBytes: 67108864,
+          samples: { size: 100, maxValueLength: 512 },
+          noise: { secondaryLegacyUrl: 'http://pos-legacy-2:8080', minSamples: 20, minRate: 0.1 },
+          resources: {
+            requests: { cpu: '250m', memory: '128Mi' },
+            limits: { cpu: '1', memory: '512Mi' },
+          },
+        },
+      ],
+      maxDifferencePercent: 1,
+      minCompared: 100,
     },
     canary: { phases: ['full'] },
     freeze: {
@@ -540,6 +588,17 @@ const cutover: Cutover = {
       },
     ],
     shadow: {
+      proxies: [
+        {
+          service: 'pos',
+          state: 'Deployed',
+          compared: 2000,
+          differing: 4,
+          differencePercent: 0.2,
+          measuredAt: '2026-11-25T00:10:00Z',
+          message: 'read through Prometheus',
+        },
+      ],
       reruns: [
         {
           reconciliation: 'rows',

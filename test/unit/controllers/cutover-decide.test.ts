@@ -38,6 +38,14 @@ function assertWriteAhead(d: Decision, spec: CutoverSpec): void {
         return a.on
           ? runningStep('Freeze') || runningRollback('PosOfflineOn')
           : runningStep('LiftFreeze') || runningRollback('DrainQueue');
+      case 'ShadowProxy':
+        // "on" is recorded Deployed before it acts; "off" is read back (shadow-proxy.ts).
+        return (
+          !a.on ||
+          a.services.every((s) =>
+            (st.shadow?.proxies ?? []).some((p) => p.service === s && p.state === 'Deployed'),
+          )
+        );
       case 'Traffic':
         return a.to === 'new' ? runningStep('TrafficSwitch') : runningRollback('TrafficBack');
       case 'Flags':
