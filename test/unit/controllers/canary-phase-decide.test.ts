@@ -332,6 +332,25 @@ describe('controllers/canary-phase decide', () => {
     assert.match(e.status.message!, /endBy/);
   });
 
+  it('an operator down past the end does not end the phase before the last step is applied (found by the random crash test)', () => {
+    const s = spec({ autoPromote: true });
+    // Step 0 claimed and applied at the start; the operator is then down until long after the end.
+    const st = started(s);
+    const late = decide(
+      { spec: s, status: { ...st, lastMeasuredAt: at(200).toISOString() }, annotations: {} },
+      at(200),
+    );
+    assert.equal(late.status.currentStep, 1, 'the last step is entered');
+    assert.notEqual(late.status.phase, 'Succeeded', 'not ended with the exposure short of the last step');
+    assert.deepEqual(
+      late.actions.filter((a) => a.kind === 'Apply').map((a) => a.kind === 'Apply' && a.step),
+      [1],
+    );
+    // Once the apply is recorded, the next sync ends it.
+    const end = decide({ spec: s, status: { ...late.status, appliedStep: 1 }, annotations: {} }, at(200));
+    assert.equal(end.status.phase, 'Succeeded');
+  });
+
   it('keeps a bounded history of measurements', () => {
     const s = spec({ duration: '30d' }, { interval: '1m' });
     let st = started(s);
