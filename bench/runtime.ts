@@ -161,9 +161,24 @@ function manifest(
     o.spec = spec;
   }
   if (kind === 'CanaryPhase') {
-    const spec = shiftTimes(o.spec) as Record<string, unknown> & { cutoverRef?: { name: string } };
+    const spec = shiftTimes(o.spec) as Record<string, unknown> & {
+      cutoverRef?: { name: string };
+      services: Array<{ name: string; routing?: string; traffic?: unknown }>;
+    };
     if (cutovers) spec.cutoverRef = { name: nameOf('Cutover', i % cutovers) };
     else delete spec.cutoverRef;
+    // The two samples disagree: the canary routes call-center by Flag while the Cutover gives it
+    // an HTTPRoute weight split, which the controller refuses beside flag bucketing (InvalidSpec).
+    // Here call-center gets a route of its own that only flag-on sessions take, as pos has.
+    for (const svc of spec.services)
+      if (svc.name === 'call-center' && svc.routing === 'Flag' && svc.traffic === undefined)
+        svc.traffic = {
+          ingress: {
+            name: 'call-center',
+            newBackend: { name: 'call-center-v2', port: 8080 },
+            stickiness: { header: 'X-Stack', headerValue: 'new' },
+          },
+        };
     o.spec = spec;
   }
   return o;
