@@ -315,6 +315,7 @@ describe('controllers/canary-phase decide', () => {
     const s = spec({ autoPromote: true, onSuccess: 'Restore' });
     let st = started(s);
     st = step({ spec: s, status: st, annotations: {} }, at(31)).status;
+    delete st.measuringRound; // the round claimed at 31 min was taken and recorded
     const holding = decide(
       { spec: s, status: { ...st, lastMeasuredAt: at(119).toISOString() }, annotations: {} },
       at(100),
@@ -349,6 +350,16 @@ describe('controllers/canary-phase decide', () => {
     // Once the apply is recorded, the next sync ends it.
     const end = decide({ spec: s, status: { ...late.status, appliedStep: 1 }, annotations: {} }, at(200));
     assert.equal(end.status.phase, 'Succeeded');
+    // A round claimed before the crash is taken (and recorded) before the phase ends.
+    const claimed = decide(
+      { spec: s, status: { ...late.status, appliedStep: 1, measuringRound: 3 }, annotations: {} },
+      at(200),
+    );
+    assert.notEqual(claimed.status.phase, 'Succeeded');
+    assert.deepEqual(
+      claimed.actions.filter((a) => a.kind === 'Measure').map((a) => a.kind === 'Measure' && a.round),
+      [3],
+    );
   });
 
   it('keeps a bounded history of measurements', () => {
