@@ -1,8 +1,9 @@
 /**
  * Runtime benchmark (`npm run bench -- runtime`): the operator as shipped (`cutover operator`,
  * every registered controller, under its own ServiceAccount with deploy/operator/rbac.yaml) on a
- * real control plane, with POPULATION custom resources (1,000 Reconciliations; Cutovers and
- * CanaryPhases are one line away). Prints
+ * real control plane, with POPULATION custom resources (1,000 Reconciliations, 100 Cutovers and
+ * 100 CanaryPhases, each copied from its sample and given what it needs to idle as it would in a
+ * cluster: see `manifest` and `dependencies`). Prints
  * - resident memory (RSS of the process): at start before any resource exists, with the
  *   population synced and idle, and after a restart with the population in place;
  * - what the memory at start is made of: a heap snapshot of the idle operator (code by package,
@@ -17,6 +18,8 @@
  * the machine's load (printed); the operator's CPU seconds much less.
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
@@ -27,13 +30,19 @@ import { repoRoot } from '../src/devenv/devenv-state.js';
 import { KubeClient, type KubeObject, type ResourceType } from '../src/runtime/kube-client.js';
 import { KINDS } from '../src/api/crds.js';
 import { kindResource } from '../src/controllers/kinds.js';
+import { CONFIG_MAP, SECRET } from '../src/runtime/resources.js';
+import { MYSQL_ADMIN_URL, REDIS_URL } from '../test/support/databases.js';
 import { summarizeHeapSnapshot, mb, type HeapSummary } from './heap-snapshot.js';
 import { moduleCosts } from './module-cost.js';
 
 type KindName = keyof typeof KINDS;
 
-/** What the benchmark creates. Add `Cutover: 100, CanaryPhase: 100` once their controllers exist. */
-const POPULATION: Partial<Record<KindName, number>> = { Reconciliation: 1000 };
+/** What the benchmark creates: the issue's 1,000 Reconciliations and 100 Cutovers and CanaryPhases. */
+const POPULATION: Partial<Record<KindName, number>> = {
+  Reconciliation: 1000,
+  Cutover: 100,
+  CanaryPhase: 100,
+};
 
 /** The sample each kind's objects are copied from (renamed, and made idle where it matters). */
 const SAMPLES: Record<KindName, string> = {
@@ -79,28 +88,142 @@ function sample(kind: KindName): KubeObject {
   return doc;
 }
 
-/** The Cutover every fourth Reconciliation's post-cutover schedule waits for (it never switches here). */
+/** The Cutover every fourth Reconciliation's post-cutover schedule waits for when no Cutover is in the population (it never switches here). */
 const WAITED_CUTOVER = 'bench-cutover';
 
+const nameOf = (kind: KindName, i: number): string => `${kind.toLowerCase()}-${String(i).padStart(4, '0')}`;
+
+/** How far the samples' plan moves into the future: whole days, so the plan starts about three years from now. */
+const SHIFT_MS =
+  Math.ceil((Date.now() + 3 * 365 * 86_400_000 - Date.parse('2026-11-24T00:00:00Z')) / 86_400_000) *
+  86_400_000;
+
+/** Every RFC 3339 time in the object moved by SHIFT_MS (the plan's order and gaps kept). */
+function shiftTimes(v: unknown): unknown {
+  if (typeof v === 'string' && /^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d)?Z$/.test(v))
+    return new Date(Date.parse(v) + SHIFT_MS).toISOString().replace('.000Z', 'Z');
+  if (Array.isArray(v)) return v.map(shiftTimes);
+  if (v && typeof v === 'object')
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, shiftTimes(x)]));
+  return v;
+}
+
 /**
- * Object i of a kind: the sample renamed. Reconciliations stay idle the way they do in a real
- * shadow phase: three in four on a nightly-like cron that does not fire during the run, one in
- * four waiting for a Cutover's traffic switch (post-cutover checks at +4h and +24h).
+ * Object i of a kind: the sample renamed, wired to the other objects of the population, and idle
+ * the way it is in a real cluster before the plan begins:
+ * - Reconciliations: three in four on a nightly-like cron that does not fire during the run, one
+ *   in four waiting for a Cutover's traffic switch (post-cutover checks at +4h and +24h);
+ * - Cutover i: the sample's plan moved three years ahead (waiting for its shadow phase), its
+ *   CanaryPhase canaryphase-i and five of the Reconciliations; its preparation (migration, bulk
+ *   copy and sandbox checks, one-off Jobs and probes of the Nokta sandboxes) is left out: a
+ *   Cutover waiting weeks for its shadow phase has done it;
+ * - CanaryPhase i: the sample's phase moved with the plan (Pending until its start, ending before
+ *   the Cutover's freeze), part of cutover-i.
+ * The Secrets and the ConfigMap they name exist (`dependencies`).
  */
-function manifest(kind: KindName, base: KubeObject, i: number, namespace: string): KubeObject {
+function manifest(
+  kind: KindName,
+  base: KubeObject,
+  i: number,
+  namespace: string,
+  counts: Partial<Record<KindName, number>>,
+): KubeObject {
   const o = structuredClone(base);
-  o.metadata = {
-    name: `${kind.toLowerCase()}-${String(i).padStart(4, '0')}`,
-    namespace,
-    labels: o.metadata.labels ?? {},
-  };
+  o.metadata = { name: nameOf(kind, i), namespace, labels: o.metadata.labels ?? {} };
+  const cutovers = counts.Cutover ?? 0;
+  const recons = counts.Reconciliation ?? 0;
   if (kind === 'Reconciliation') {
     (o.spec as { schedule?: unknown }).schedule =
       i % 4 === 3
-        ? { cutoverRef: { name: WAITED_CUTOVER }, offsets: ['+4h', '+24h'] }
+        ? {
+            cutoverRef: { name: cutovers ? nameOf('Cutover', i % cutovers) : WAITED_CUTOVER },
+            offsets: ['+4h', '+24h'],
+          }
         : { cron: '0 3 1 1 *' };
   }
+  if (kind === 'Cutover') {
+    const spec = shiftTimes(o.spec) as Record<string, unknown> & {
+      canary?: { phases: string[] };
+      shadow?: { reconciliations?: string[] };
+      timeline: { steps: Array<{ reconciliations?: string[] }> };
+      postCutover?: { reconciliations?: string[] };
+      rollback?: { verifyReconciliation?: string };
+    };
+    delete spec.preparation;
+    const own = recons
+      ? Array.from({ length: Math.min(5, recons) }, (_, k) => nameOf('Reconciliation', (i * 5 + k) % recons))
+      : [];
+    if (spec.canary) spec.canary.phases = counts.CanaryPhase ? [nameOf('CanaryPhase', i)] : [];
+    if (spec.shadow) spec.shadow.reconciliations = own;
+    for (const step of spec.timeline.steps) if (step.reconciliations) step.reconciliations = own;
+    if (spec.postCutover) spec.postCutover.reconciliations = own.slice(0, 1);
+    if (spec.rollback && own.length) spec.rollback.verifyReconciliation = own[own.length - 1];
+    o.spec = spec;
+  }
+  if (kind === 'CanaryPhase') {
+    const spec = shiftTimes(o.spec) as Record<string, unknown> & {
+      cutoverRef?: { name: string };
+      services: Array<{ name: string; routing?: string; traffic?: unknown }>;
+    };
+    if (cutovers) spec.cutoverRef = { name: nameOf('Cutover', i % cutovers) };
+    else delete spec.cutoverRef;
+    // The two samples disagree: the canary routes call-center by Flag while the Cutover gives it
+    // an HTTPRoute weight split, which the controller refuses beside flag bucketing (InvalidSpec).
+    // Here call-center gets a route of its own that only flag-on sessions take, as pos has.
+    for (const svc of spec.services)
+      if (svc.name === 'call-center' && svc.routing === 'Flag' && svc.traffic === undefined)
+        svc.traffic = {
+          ingress: {
+            name: 'call-center',
+            newBackend: { name: 'call-center-v2', port: 8080 },
+            stickiness: { header: 'X-Stack', headerValue: 'new' },
+          },
+        };
+    o.spec = spec;
+  }
   return o;
+}
+
+/** A local Slack stand-in: accepts the Cutovers' notifications and counts them. */
+async function webhookSink(): Promise<{ url: string; posts: () => number; close: () => Promise<void> }> {
+  let posts = 0;
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      posts++;
+      res.writeHead(200).end('ok');
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${port}/hooks/cutover-warroom`,
+    posts: () => posts,
+    close: () => new Promise((r) => server.close(() => r())),
+  };
+}
+
+/**
+ * What the samples name, so that nothing waits on a missing object: the database Secrets (the
+ * Reconciliations' never dialled while idle; the Cutover reads legacy read_only as its admin
+ * account, on the local MariaDB), Redis (the flag store, local Redis), the war-room webhook (a
+ * local sink), the QA tracker token and the pilot drivers' ConfigMap.
+ */
+async function dependencies(client: KubeClient, ns: string, webhookUrl: string): Promise<void> {
+  const secret = (name: string, data: Record<string, string>): Promise<unknown> =>
+    client.create(SECRET, ns, { metadata: { name }, stringData: data });
+  const unused = 'mysql://reconciler@127.0.0.1:1/none';
+  await secret('nokta-legacy-db', { url: unused });
+  await secret('nokta-new-db', { url: unused });
+  await secret('nokta-legacy-admin-db', { url: MYSQL_ADMIN_URL });
+  await secret('nokta-legacy-app-db', { url: MYSQL_ADMIN_URL });
+  await secret('nokta-redis', { url: REDIS_URL });
+  await secret('cutover-warroom-webhook', { url: webhookUrl });
+  await secret('qa-tracker-token', { token: 'Bearer bench' });
+  await client.create(CONFIG_MAP, ns, {
+    metadata: { name: 'nokta-pilot-drivers' },
+    data: { drivers: 'driver-0001\ndriver-0002\n' },
+  });
 }
 
 /** The plain `value` env of the operator's container in deploy/operator/deployment.yaml (NODE_OPTIONS…): the process as shipped. */
@@ -227,6 +350,7 @@ async function pool<T>(items: T[], n: number, f: (x: T) => Promise<unknown>): Pr
 
 export async function runRuntimeBench(): Promise<void> {
   const pop = population();
+  const counts: Partial<Record<KindName, number>> = Object.fromEntries(pop);
   const total = pop.reduce((a, [, n]) => a + n, 0);
   // Longer than the slowest timer a controller could use to poll (5 minutes), so polling shows.
   const idleSeconds = Number(process.env.BENCH_RUNTIME_IDLE_SECONDS ?? 330);
@@ -236,12 +360,8 @@ export async function runRuntimeBench(): Promise<void> {
   const identity = await operatorIdentity(cluster, ns);
   const client = new KubeClient(cluster.kc);
   const snapshotDir = mkdtempSync(join(tmpdir(), 'cutover-heap-'));
-  for (const name of ['nokta-legacy-db', 'nokta-new-db']) {
-    await client.create({ group: '', version: 'v1', plural: 'secrets', kind: 'Secret' }, ns, {
-      metadata: { name },
-      stringData: { url: 'mysql://reconciler@127.0.0.1:1/none' },
-    });
-  }
+  const webhook = await webhookSink();
+  await dependencies(client, ns, webhook.url);
   const args = [
     '--kubeconfig',
     identity.kubeconfig,
@@ -339,11 +459,11 @@ export async function runRuntimeBench(): Promise<void> {
       await pool(
         Array.from({ length: n }, (_, i) => i),
         16,
-        (i) => client.create(resourceOf(kind), ns, manifest(kind, base, i, ns)),
+        (i) => client.create(resourceOf(kind), ns, manifest(kind, base, i, ns, counts)),
       );
     }
-    if (pop.some(([k, n]) => k === 'Reconciliation' && n > 3)) {
-      const co = manifest('Cutover', sample('Cutover'), 0, ns);
+    if (!counts.Cutover && (counts.Reconciliation ?? 0) > 3) {
+      const co = manifest('Cutover', sample('Cutover'), 0, ns, counts);
       co.metadata.name = WAITED_CUTOVER;
       await client.create(resourceOf('Cutover'), ns, co);
     }
@@ -420,6 +540,7 @@ export async function runRuntimeBench(): Promise<void> {
       ...kinds.map(([k, v]) => [`  ${k}`, `${v.toFixed(1)}/min`] as [string, string]),
       ['  Lease renewals alone would be', `${leaseRenewalsPerMin}/min`],
       ['syncs while idle', `${idleSyncs} (${idleCpu.toFixed(1)} s of operator CPU)`],
+      ['war-room notifications received (local webhook)', String(webhook.posts())],
       [
         'goal: idle requests near Lease renewals',
         perMin <= leaseRenewalsPerMin * 1.5 + 5 ? 'met' : 'NOT met',
@@ -474,6 +595,7 @@ export async function runRuntimeBench(): Promise<void> {
     await op?.stop();
     client.close();
     rmSync(snapshotDir, { recursive: true, force: true });
+    await webhook.close();
     await identity.cleanup();
     await cluster.deleteNamespace(ns);
   }

@@ -10,6 +10,8 @@ import { cronFields, cronProblem } from './cron.js';
 import { didYouMean, editDistance } from './did-you-mean.js';
 import { API_VERSION, CRD_GROUP, KINDS, kindInfo, type KindInfo } from './crds.js';
 import { unsafeQueriesOfSpec } from './sql-guard.js';
+import { canaryTimingProblems } from './canary-timing.js';
+import type { CanaryPhaseSpec } from './types.js';
 
 export interface Problem {
   /** Where, as the API server writes it: spec.checks[2].legacy.table ('' for the whole manifest). */
@@ -499,6 +501,11 @@ function validateUnsafe(obj: unknown): Problem[] {
   if (info.kind === 'Reconciliation')
     for (const p of unsafeQueriesOfSpec(data.spec))
       if (!problems.some((q) => q.path === p.path)) problems.push({ ...p, operatorOnly: true });
+  // Durations CEL cannot compare (d and w): the pauses fit into duration, interval <= duration.
+  // Checked on a spec the schema and its rules accept (the rules read its shape).
+  if (info.kind === 'CanaryPhase' && problems.length === 0)
+    for (const p of canaryTimingProblems(data.spec as Partial<CanaryPhaseSpec> | undefined))
+      problems.push({ ...p, operatorOnly: true });
   return problems;
 }
 

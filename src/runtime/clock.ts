@@ -8,23 +8,36 @@ export interface Clock {
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
 }
 
+/**
+ * The longest delay one Node timer takes (2^31 - 1 ms, about 24.8 days): a longer one fires at
+ * once (TimeoutOverflowWarning), which turned a CanaryPhase starting months ahead into a sync loop.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export const systemClock: Clock = {
   now: () => new Date(),
   sleep: (ms, signal) =>
     new Promise<void>((resolve, reject) => {
       if (signal?.aborted)
         return reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
-      const t = setTimeout(
-        () => {
-          signal?.removeEventListener('abort', onAbort);
-          resolve();
-        },
-        Math.max(0, ms),
-      );
+      const due = Date.now() + Math.max(0, ms);
+      let t: ReturnType<typeof setTimeout>;
+      // Longer delays are slept in timers of at most MAX_TIMER_MS, each aimed at the same end.
+      const arm = (): void => {
+        t = setTimeout(
+          () => {
+            if (Date.now() < due) return arm();
+            signal?.removeEventListener('abort', onAbort);
+            resolve();
+          },
+          Math.min(MAX_TIMER_MS, Math.max(0, due - Date.now())),
+        );
+      };
       const onAbort = (): void => {
         clearTimeout(t);
         reject(signal?.reason instanceof Error ? signal.reason : new Error('aborted'));
       };
+      arm();
       signal?.addEventListener('abort', onAbort, { once: true });
     }),
 };

@@ -370,7 +370,16 @@ export function decide(o: Observed, now: Date): Decision {
     const countOk = spec.analysis.count === undefined || (s.measurementsTaken ?? 0) >= spec.analysis.count;
     if (promote && s.appliedStep === last) {
       finish(s, 'Promoted', now, 'promoted by a person');
-    } else if (nowMs >= end && countOk && spec.autoPromote) {
+    } else if (
+      nowMs >= end &&
+      countOk &&
+      spec.autoPromote &&
+      s.appliedStep === last &&
+      s.measuringRound === undefined
+    ) {
+      // Only once the last step is applied and no claimed round is left to take: an operator down
+      // past the end (or killed between a claim and its effect) must not end the phase with the
+      // exposure short of the last step or a claimed round never recorded.
       finish(s, 'Succeeded', now, 'the analysis passed for the whole phase');
     } else if (nowMs >= end) {
       s.message = `holding ${s.currentWeight} % at the last step: promote to end (cutover.nokta.io/action: promote)`;

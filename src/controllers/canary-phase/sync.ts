@@ -7,6 +7,7 @@
  * and the rollback are one status write, the restore follows at once.
  */
 import { ANALYSIS_API_USAGE } from '../../analysis/api-usage.js';
+import { canaryTimingProblems, endByProblems } from '../../api/canary-timing.js';
 import type { CanaryPhase, CanaryPhaseStatus, Cutover } from '../../api/types.js';
 import { use } from '../../runtime/api-usage.js';
 import type { ControllerSpec, SyncContext } from '../../runtime/controller.js';
@@ -95,6 +96,12 @@ async function syncCanary(
       'CutoverNotFound',
       `Cutover ${ns}/${cp.spec.cutoverRef.name} not found: create it or fix spec.cutoverRef`,
     );
+  // What CEL cannot check (d/w durations, the Cutover's freeze): refused before anything is done.
+  if (!TERMINAL.has(cp.status?.phase ?? '')) {
+    const problems = [...canaryTimingProblems(cp.spec), ...endByProblems(cp.spec, cutover)];
+    if (problems.length)
+      throw new TerminalError('InvalidSpec', problems.map((p) => `${p.path}: ${p.message}`).join('; '));
+  }
   const owner = {
     apiVersion: 'cutover.nokta.io/v1alpha1',
     kind: 'CanaryPhase',

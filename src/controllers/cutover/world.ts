@@ -116,7 +116,12 @@ export class CutoverWorld {
     const url = await secretValue(this.client, this.ns, ref);
     if (!this.redis || this.redisUrl !== url) {
       this.redis?.disconnect();
-      this.redis = new Redis(url, { maxRetriesPerRequest: 2, lazyConnect: false });
+      const redis = new Redis(url, { maxRetriesPerRequest: 2, lazyConnect: false });
+      redis.on('error', () => undefined); // errors surface on the commands
+      // The connection must not keep a stopping operator alive: with 100 Cutovers, 100 of them
+      // held the process after SIGTERM (the runtime bench waited for its exit for good).
+      redis.on('connect', () => redis.stream.unref());
+      this.redis = redis;
       this.redisUrl = url;
     }
     return new RedisFlagStore(this.redis, p?.redis?.keyPrefix ?? 'cutover:');

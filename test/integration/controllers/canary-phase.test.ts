@@ -8,11 +8,13 @@ import { Gauge, Registry } from 'prom-client';
 import { Redis } from 'ioredis';
 import { FLAGD_DATA_KEY, STATE_DATA_KEY } from '../../../src/actuators/flags/flagd-configmap.js';
 import { parseState } from '../../../src/actuators/flags/flag-model.js';
-import type { CanaryPhase, CanaryPhaseSpec, CanaryPhaseStatus } from '../../../src/api/types.js';
+import { readFileSync } from 'node:fs';
+import { parseAllDocuments } from 'yaml';
+import type { CanaryPhase, CanaryPhaseSpec, CanaryPhaseStatus, Cutover } from '../../../src/api/types.js';
 import { closeFlagConnections } from '../../../src/controllers/canary-phase/exposure.js';
 import { canaryPhaseController } from '../../../src/controllers/canary-phase/sync.js';
 import { ACTION_ANNOTATION } from '../../../src/controllers/canary-phase/decide.js';
-import { CANARY_PHASE } from '../../../src/controllers/kinds.js';
+import { CANARY_PHASE, CUTOVER } from '../../../src/controllers/kinds.js';
 import { freePort } from '../../../src/devenv/processes.js';
 import { KubeClient, type KubeObject } from '../../../src/runtime/kube-client.js';
 import { loadKubeConfig } from '../../../src/runtime/kubeconfig.js';
@@ -441,6 +443,71 @@ describe('CanaryPhase controller (real control plane, Redis, flagd ConfigMap, Pr
     );
     assert.equal(s.lastActionToken, 'abort:2');
     assert.deepEqual(await redisFlag(prefix, 'pos'), {});
+  });
+
+  it("timing the API server accepts but the operator cannot use stalls as InvalidSpec naming the field; endBy is checked against the Cutover's freeze", async () => {
+    const prefix = `${redisT.prefix}t:`;
+    const base = (): CanaryPhaseSpec => ({
+      flagProvider: {
+        type: 'Redis',
+        redis: { secretRef: { name: 'flags-redis', key: 'url' }, keyPrefix: prefix },
+      },
+      services: [{ name: 'pos', flagKey: 'new-stack' }],
+      steps: [{ weight: 5, pause: '2d' }, { weight: 10 }],
+      analysis: {
+        interval: '1h',
+        prometheusAddress: prom.url,
+        metrics: [
+          {
+            name: 'pos-p95',
+            prometheus: { query: query('pos_p95', 't') },
+            successCondition: 'result <= 1.5',
+          },
+        ],
+      },
+    });
+    const stalled = (s: CanaryPhaseStatus): { reason?: string; message?: string } | undefined => {
+      const c = (s.conditions ?? []).find((x) => x.type === 'Stalled' && x.status === 'True');
+      return c ? { reason: c.reason, message: c.message } : undefined;
+    };
+    // Pauses of two days in a phase of one: days are what CEL cannot compare, so the API server takes it.
+    await create('timing-pauses', { ...base(), duration: '1d' });
+    const p = await waitStatus('timing-pauses', 'Stalled', (s) => stalled(s) !== undefined);
+    assert.equal(stalled(p)?.reason, 'InvalidSpec');
+    assert.match(
+      stalled(p)?.message ?? '',
+      /^spec.steps: .*step pauses \(2d = 2d\) do not fit into spec.duration \(1d\).*make duration at least 2d1s/,
+    );
+    assert.equal(p.appliedStep, undefined, 'nothing applied');
+    assert.deepEqual(await redisFlag(prefix, 'pos'), {});
+
+    // endBy one hour after the freeze of the Cutover it names (the sample's plan, freeze at 02:00).
+    const sample = parseAllDocuments(readFileSync('samples/cutover-nokta.yaml', 'utf8'))
+      .map((d) => d.toJS() as Cutover & KubeObject)
+      .find((d) => d.kind === 'Cutover')!;
+    await admin.create(CUTOVER, ns, { ...sample, metadata: { name: 'nokta' } });
+    await create('timing-endby', {
+      ...base(),
+      // A service of its own (the Cutover's pos has a weight split, which a Flag service refuses).
+      services: [{ name: 'kiosk', flagKey: 'new-stack' }],
+      steps: [{ weight: 5, pause: '1h' }, { weight: 10 }],
+      cutoverRef: { name: 'nokta' },
+      endBy: '2026-12-01T03:00:00Z',
+    });
+    const e = await waitStatus('timing-endby', 'Stalled', (s) => stalled(s) !== undefined);
+    assert.equal(stalled(e)?.reason, 'InvalidSpec');
+    assert.match(
+      stalled(e)?.message ?? '',
+      /^spec.endBy: .*after the freeze of Cutover nokta \(2026-12-01T02:00:00Z\).*set endBy to 2026-12-01T02:00:00Z or earlier/,
+    );
+    // Fixed: the phase is synced again and goes on (it ends at its endBy, long past).
+    await admin.patch(CANARY_PHASE, ns, 'timing-endby', { spec: { endBy: '2026-12-01T01:00:00Z' } });
+    const fixed = await waitStatus(
+      'timing-endby',
+      'not stalled',
+      (s) => stalled(s) === undefined && s.phase !== undefined,
+    );
+    assert.equal(fixed.phase, 'Succeeded', fixed.message);
   });
 
   it('no data and a Prometheus that is down pause the phase (their limits), never roll it back', async () => {

@@ -315,6 +315,7 @@ describe('controllers/canary-phase decide', () => {
     const s = spec({ autoPromote: true, onSuccess: 'Restore' });
     let st = started(s);
     st = step({ spec: s, status: st, annotations: {} }, at(31)).status;
+    delete st.measuringRound; // the round claimed at 31 min was taken and recorded
     const holding = decide(
       { spec: s, status: { ...st, lastMeasuredAt: at(119).toISOString() }, annotations: {} },
       at(100),
@@ -330,6 +331,35 @@ describe('controllers/canary-phase decide', () => {
     const e = decide({ spec: noAuto, status: started(noAuto), annotations: {} }, at(50));
     assert.equal(e.status.phase, 'Succeeded');
     assert.match(e.status.message!, /endBy/);
+  });
+
+  it('an operator down past the end does not end the phase before the last step is applied (found by the random crash test)', () => {
+    const s = spec({ autoPromote: true });
+    // Step 0 claimed and applied at the start; the operator is then down until long after the end.
+    const st = started(s);
+    const late = decide(
+      { spec: s, status: { ...st, lastMeasuredAt: at(200).toISOString() }, annotations: {} },
+      at(200),
+    );
+    assert.equal(late.status.currentStep, 1, 'the last step is entered');
+    assert.notEqual(late.status.phase, 'Succeeded', 'not ended with the exposure short of the last step');
+    assert.deepEqual(
+      late.actions.filter((a) => a.kind === 'Apply').map((a) => a.kind === 'Apply' && a.step),
+      [1],
+    );
+    // Once the apply is recorded, the next sync ends it.
+    const end = decide({ spec: s, status: { ...late.status, appliedStep: 1 }, annotations: {} }, at(200));
+    assert.equal(end.status.phase, 'Succeeded');
+    // A round claimed before the crash is taken (and recorded) before the phase ends.
+    const claimed = decide(
+      { spec: s, status: { ...late.status, appliedStep: 1, measuringRound: 3 }, annotations: {} },
+      at(200),
+    );
+    assert.notEqual(claimed.status.phase, 'Succeeded');
+    assert.deepEqual(
+      claimed.actions.filter((a) => a.kind === 'Measure').map((a) => a.kind === 'Measure' && a.round),
+      [3],
+    );
   });
 
   it('keeps a bounded history of measurements', () => {
