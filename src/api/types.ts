@@ -565,6 +565,8 @@ export interface RollbackStatus {
 export interface PreparationItemStatus {
   name?: string;
   state?: StepState;
+  /** Attempts so far (a retry: cutover.nokta.io/approve=retry:<name>:<attempt>). */
+  attempt?: number;
   jobName?: string;
   startedAt?: string;
   finishedAt?: string;

@@ -776,6 +776,11 @@ export const cutoverStatus: Schema = statusBase(CUTOVER_PHASES, {
     obj('One item.', {
       name: str('schemaMigration, bulkCopy, postLoadSql or check:<name>.', { maxLength: 80 }),
       state: enumOf('State.', STEP_STATES),
+      attempt: int(
+        'Attempts so far: a failed item is retried with cutover.nokta.io/approve=retry:<name>:<attempt>.',
+        0,
+        100,
+      ),
       ...JOB_RECORD,
       startedAt: t('Start.'),
       finishedAt: t('End.'),

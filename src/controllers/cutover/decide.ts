@@ -202,16 +202,26 @@ function progressPreparation(ctx: DecisionContext): boolean {
     if (r.state === 'Succeeded' || r.state === 'Skipped') continue;
     ctx.st.phase = 'Preparation';
     if (r.state === 'Failed') {
-      ctx.stall = {
-        reason: REASON.PreparationFailed,
-        message: `preparation ${item.name} failed: ${r.message ?? ''}; fix it and recreate the Cutover's status (or edit the spec)`,
-      };
-      return false;
+      // A person retries it: cutover.nokta.io/approve=retry:<item>:<attempt> (a new Job, a new probe).
+      const retry = `retry:${item.name}:${r.attempt ?? 1}`;
+      if (!approved(ctx, retry)) {
+        ctx.stall = {
+          reason: REASON.PreparationFailed,
+          message: `preparation ${item.name} failed: ${r.message ?? ''}; fix the cause, then retry: kubectl annotate cutover ${ctx.name} --overwrite cutover.nokta.io/approve=${retry}`,
+        };
+        return false;
+      }
+      r.state = 'Pending';
+      r.attempt = (r.attempt ?? 1) + 1;
+      delete r.jobName;
+      delete r.finishedAt;
+      delete r.message;
     }
     if (r.state !== 'Running') {
       r.state = 'Running';
       r.startedAt = ctx.nowIso;
-      if (item.job) r.jobName = jobName(ctx.name, item.name.toLowerCase(), 1);
+      r.attempt ??= 1;
+      if (item.job) r.jobName = jobName(ctx.name, item.name.toLowerCase(), r.attempt);
     }
     if (item.job) {
       const state = ctx.o.jobs[r.jobName!];
@@ -220,14 +230,15 @@ function progressPreparation(ctx: DecisionContext): boolean {
       else ctx.actions.push(ctx.job(item.name, r.jobName!, item.job));
     } else {
       const check = prep.integrationChecks!.find((c) => c.name === item.check)!;
-      const res = ctx.o.integrationChecks[check.name];
+      const key = probeKey(check.name, r.attempt ?? 1);
+      const res = ctx.o.integrationChecks[key];
       const expect = check.expectStatus ?? 200;
       if (res?.status !== undefined && res.status === expect)
         finishItem(r, 'Succeeded', ctx.nowIso, `HTTP ${res.status}`);
       else if (res !== undefined)
         finishItem(r, 'Failed', ctx.nowIso, res.error ?? `HTTP ${res.status}, expected ${expect}`);
       else {
-        ctx.actions.push({ kind: 'ProbeIntegration', name: check.name });
+        ctx.actions.push({ kind: 'ProbeIntegration', name: check.name, key });
         ctx.recheck = true;
       }
     }
@@ -240,6 +251,11 @@ function progressPreparation(ctx: DecisionContext): boolean {
     }
   }
   return true;
+}
+
+/** Where an integration check's result is kept: its name, `<name>#<attempt>` for a retry. */
+export function probeKey(name: string, attempt: number): string {
+  return attempt > 1 ? `${name}#${attempt}` : name;
 }
 
 function finishItem(
@@ -601,10 +617,11 @@ function runStep(ctx: DecisionContext, step: TimelineStep, ss: StepStatus): void
       let pending = false;
       for (const n of names) {
         const r = o.reconciliations[n];
+        // Only the run this sign-off asked for counts (its token, finished): it was requested
+        // after the delta sync finished, whatever clock the Reconciliation controller reads (a
+        // rehearsal compresses the plan's clock only), so an earlier run is never signed off on.
         const counts =
-          r?.runStartedAt !== undefined &&
-          r.runFinishedAt !== undefined &&
-          Date.parse(r.runStartedAt) > Date.parse(after);
+          r?.rerunToken === token && r.runStartedAt !== undefined && r.runFinishedAt !== undefined;
         if (!counts) {
           if (r?.rerunToken !== token) reruns.push({ kind: 'RerunReconciliation', name: n, token });
           pending = true;

@@ -60,7 +60,7 @@ export interface Observed {
   reconciliations: Record<string, ObservedReconciliation>;
   /** CanaryPhases named by spec.canary.phases, by name. */
   canaryPhases: Record<string, { phase?: CanaryPhaseName; message?: string }>;
-  /** Integration checks probed during preparation: the HTTP status or an error. */
+  /** Integration checks probed during preparation (by probe key, see probeKey): the HTTP status or an error. */
   integrationChecks: Record<string, { status?: number; error?: string }>;
   /** SLO readings (absent: not read this sync). */
   slos: Record<string, ObservedSlo>;
@@ -92,7 +92,12 @@ export type Action =
       /** Bound the run to data in this window (the replay verification). */
       window?: { from: string; to: string };
     }
-  | { kind: 'ProbeIntegration'; name: string }
+  | {
+      kind: 'ProbeIntegration';
+      name: string;
+      /** Where the result is kept: the check's name, `<name>#<attempt>` for a retry. */
+      key: string;
+    }
   | { kind: 'ShadowProxy'; on: boolean; services: string[] }
   | { kind: 'ScaleLegacy'; replicas: number }
   | { kind: 'Notify'; event: string; text: string }

@@ -17,6 +17,7 @@ import type { KubeObject } from '../../runtime/kube-client.js';
 import { CONFIG_MAP, JOB, POD, SECRET } from '../../runtime/resources.js';
 import { use } from '../../runtime/api-usage.js';
 import { crashPoint } from '../../runtime/crash-points.js';
+import { redactStatus } from '../../runtime/status-writer.js';
 import { ScaledClock, type Clock } from '../../runtime/clock.js';
 import { TrafficActuator } from '../../actuators/traffic/traffic.js';
 import { JobActuator } from '../../actuators/workloads/jobs.js';
@@ -221,7 +222,20 @@ async function syncCutover(ctx: Ctx, memory: Memory): Promise<SyncResult> {
     decision = decide({ ...observed, cutover: fresh }, (memory.planClock ?? ctx.clock).now());
     return decision.status;
   });
-  if (!claim.written || !decision) return { requeueAfter: RECHECK_MS };
+  if (!decision || !claim.object) return claim.object ? { requeueAfter: RECHECK_MS } : {};
+  if (!claim.written) {
+    // Nothing new to write: the status already records these actions as started (a crash
+    // between a claim and its act, an act that threw). Act only when a copy read from the API
+    // server, not the cache, gives the same status: a stale cached copy never acts.
+    if (decision.actions.length === 0) return nextWake(decision, current, memory);
+    const server = await ctx.client.tryGet<CutoverObject>(CUTOVER, ctx.namespace ?? 'default', ctx.name);
+    if (!server) return {};
+    current = server;
+    const again = decide({ ...observed, cutover: server }, (memory.planClock ?? ctx.clock).now());
+    if (JSON.stringify(redactStatus(again.status)) !== JSON.stringify(server.status ?? {}))
+      return { requeueAfter: 1 };
+    decision = again;
+  }
   crashPoint('cutover:after-claim', ctx.key);
   const owner = {
     apiVersion: co.apiVersion,
@@ -242,6 +256,11 @@ async function syncCutover(ctx: Ctx, memory: Memory): Promise<SyncResult> {
     await world.act(a, { owner, now: (memory.planClock ?? ctx.clock).now(), image: ctx.settings.image });
     crashPoint(`cutover:after-${a.kind}`, ctx.key);
   }
+  return nextWake(decision, current, memory);
+}
+
+/** When to sync again: the next planned change (scaled), a read-back, the SLO poll, at the latest an hour. */
+function nextWake(decision: Decision, current: CutoverObject, memory: Memory): SyncResult {
   const scale = memory.timeScale;
   const waits = [
     ...(decision.requeueAfterMs !== undefined ? [Math.max(1, decision.requeueAfterMs / scale)] : []),
@@ -296,6 +315,11 @@ export function cutoverController(
         'the Markdown report (checkpoint, final, post-incident review)',
       ),
       use(RECONCILIATION, ['patch'], 'the rerun token of a sign-off, remediation or replay-verification run'),
+      use(
+        CUTOVER,
+        ['get'],
+        'an action whose start the status already records (after a crash) acts on a fresh copy only',
+      ),
       ...TrafficActuator.apiUsage,
       ...JobActuator.apiUsage,
       ...DeploymentActuator.apiUsage,

@@ -339,9 +339,9 @@ export class CutoverWorld {
             headers,
             signal: AbortSignal.timeout(10_000),
           });
-          this.probes[a.name] = { status: res.status };
+          this.probes[a.key] = { status: res.status };
         } catch (e) {
-          this.probes[a.name] = { error: `probe failed: ${(e as Error).message}` };
+          this.probes[a.key] = { error: `probe failed: ${(e as Error).message}` };
         }
         return;
       }

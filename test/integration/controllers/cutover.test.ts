@@ -8,7 +8,14 @@
  *   queue is drained into the new primary while legacy stays read-only, the report is written;
  * - the security annotation then rolls back: the replay Job copies the orders written on the new
  *   stack after the switch into legacy before traffic moves back; at the end traffic and flags
- *   are on legacy, legacy takes writes, and every new-stack order is in legacy.
+ *   are on legacy, legacy takes writes, and every new-stack order is in legacy;
+ * - an SLO breach longer than its window rolls back;
+ * - a post-cutover Reconciliation (the real Reconciliation controller, bounded to the freeze) with
+ *   variance above 1 % rolls back: the replay, verified by a Reconciliation over freeze .. rollback,
+ *   before traffic and flags go back and legacy is re-opened; no order written on the new stack
+ *   after the switch is lost;
+ * - a step that fails after the switch (its Job wrote orders on the new stack, then failed) rolls
+ *   back the same way.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -20,7 +27,8 @@ import pg from 'pg';
 import { Redis } from 'ioredis';
 import type { Cutover, CutoverStatus } from '../../../src/api/index.js';
 import { cutoverController } from '../../../src/controllers/cutover/sync.js';
-import { CUTOVER } from '../../../src/controllers/kinds.js';
+import { reconciliationController } from '../../../src/controllers/reconciliation/sync.js';
+import { CUTOVER, RECONCILIATION } from '../../../src/controllers/kinds.js';
 import { KubeClient, type KubeObject } from '../../../src/runtime/kube-client.js';
 import { loadKubeConfig } from '../../../src/runtime/kubeconfig.js';
 import { Operator } from '../../../src/runtime/operator.js';
@@ -66,6 +74,36 @@ await dst.end();
 console.log('replayed', rows.length);
 `;
 
+/**
+ * The replay Job of a table of its own (TABLE): rows created on the new stack since the freeze,
+ * with their creation time, into legacy.
+ */
+const REPLAY_TABLE = `
+import pg from 'pg';
+import mysql from 'mysql2/promise';
+const t = process.env.TABLE;
+const src = new pg.Client({ connectionString: process.env.TARGET_URL });
+await src.connect();
+const { rows } = await src.query('SELECT id, total, created_at FROM ' + t + ' WHERE created_at >= $1 ORDER BY id', [new Date(process.env.CUTOVER_FROZEN_AT)]);
+await src.end();
+const u = new URL(process.env.LEGACY_URL);
+const dst = await mysql.createConnection({ socketPath: u.searchParams.get('socket'), user: 'root', database: 'legacy', timezone: 'Z' });
+for (const r of rows) await dst.query('INSERT IGNORE INTO ' + t + ' (id, total, created_at) VALUES (?, ?, ?)', [r.id, r.total, r.created_at]);
+await dst.end();
+console.log('replayed', rows.length);
+`;
+
+/** A smoke test after the switch: orders taken on the new stack (TABLE), then a failure. */
+const FAILING_SMOKE = `
+import pg from 'pg';
+const c = new pg.Client({ connectionString: process.env.TARGET_URL });
+await c.connect();
+for (const id of [400, 401, 402]) await c.query('INSERT INTO ' + process.env.TABLE + ' (id, total) VALUES ($1, 9.99)', [id]);
+await c.end();
+console.error('smoke test: invoice p95 too slow');
+process.exit(1);
+`;
+
 describe('Cutover controller in an operator (real control plane, own MariaDB, PostgreSQL, Redis, pod runner)', function () {
   this.timeout(300_000);
   let cluster: TestCluster;
@@ -77,6 +115,7 @@ describe('Cutover controller in an operator (real control plane, own MariaDB, Po
   let redis: Redis;
   let runner: PodRunner;
   let operator: Operator | undefined;
+  let recOperator: Operator | undefined;
   const prefix = `test-cutover-${randomBytes(4).toString('hex')}:`;
   const jobLog = join(tmpdir(), `cutover-jobs-${randomBytes(4).toString('hex')}.log`);
   let app: { user: string; password: string };
@@ -148,10 +187,30 @@ describe('Cutover controller in an operator (real control plane, own MariaDB, Po
       ...recordingOptions('controllers/cutover'),
     });
     await operator.start();
+    // The Reconciliation controller (post-cutover runs, the replay verification) in an operator of its own.
+    const recParsed = parseOperatorOptions(
+      [
+        '--no-leader-elect',
+        '--namespaces',
+        ns,
+        '--listen-address',
+        '127.0.0.1:0',
+        '--identity',
+        'ctl-cutover-rec',
+      ],
+      {},
+    );
+    if (recParsed.kind !== 'options') throw new Error('bad options');
+    recOperator = new Operator(recParsed.options, [reconciliationController()], {
+      kc,
+      ...recordingOptions('controllers/reconciliation'),
+    });
+    await recOperator.start();
   });
 
   after(async () => {
     await operator?.stop();
+    await recOperator?.stop();
     await runner?.stop();
     admin?.close();
     await identity?.cleanup();
@@ -451,5 +510,255 @@ describe('Cutover controller in an operator (real control plane, own MariaDB, Po
       await prom?.stop();
       await exporter?.stop();
     }
+  });
+  /** Tables of a rollback test: legacy (MariaDB) and new stack (PostgreSQL), the same rows 1..10. */
+  const rollbackTables = async (table: string, extraOnNewStack: boolean): Promise<void> => {
+    const root = await mysql.createConnection({ socketPath: maria.socket, user: 'root', database: 'legacy' });
+    await root.query(
+      `CREATE TABLE ${table} (id INT PRIMARY KEY, tenant_id VARCHAR(32) NOT NULL DEFAULT 'kadikoy', total DECIMAL(10,2) NOT NULL, created_at DATETIME(3) NOT NULL)`,
+    );
+    await root.query(
+      `INSERT INTO ${table} (id, total, created_at) VALUES ${Array.from({ length: 10 }, (_, i) => `(${i + 1}, 5.00, UTC_TIMESTAMP(3) - INTERVAL 1 DAY)`).join(', ')}`,
+    );
+    await root.end();
+    const t = new pg.Client({ connectionString: target.url });
+    await t.connect();
+    await t.query(
+      `CREATE TABLE ${table} (id INT PRIMARY KEY, tenant_id TEXT NOT NULL DEFAULT 'kadikoy', total NUMERIC(10,2) NOT NULL, created_at TIMESTAMPTZ NOT NULL DEFAULT now())`,
+    );
+    const n = extraOnNewStack ? 11 : 10;
+    await t.query(
+      `INSERT INTO ${table} (id, total, created_at) SELECT g, 5.00, now() - interval '1 day' FROM generate_series(1, ${n}) g`,
+    );
+    await t.end();
+  };
+  const rollbackCutover = (
+    name: string,
+    table: string,
+    steps: NonNullable<CutoverObject['spec']['timeline']['steps']>,
+    rollback: Partial<NonNullable<CutoverObject['spec']['rollback']>>,
+    more: Partial<CutoverObject['spec']> = {},
+  ): CutoverObject => ({
+    apiVersion: 'cutover.nokta.io/v1alpha1',
+    kind: 'Cutover',
+    metadata: { name, namespace: ns },
+    spec: {
+      services: [
+        {
+          name: 'pos',
+          flagKey: 'pos.new-stack',
+          traffic: {
+            httpRoute: {
+              name: `pos-${name}`,
+              legacyBackend: { name: 'pos-legacy', port: 8080 },
+              newBackend: { name: 'pos-v2', port: 8080 },
+            },
+          },
+          legacy: { name: 'pos-legacy' },
+          new: { name: 'pos-v2' },
+        },
+      ],
+      databases: {
+        legacy: { engine: 'mysql', secretRef: { name: 'legacy-admin' } },
+        target: { engine: 'postgres', secretRef: { name: 'new-db' } },
+      },
+      flagProvider: {
+        type: 'Redis',
+        redis: { secretRef: { name: 'redis' }, keyPrefix: `${prefix}${name}:` },
+      },
+      freeze: {
+        method: 'ReadOnly',
+        posOffline: { service: 'pos', flagKey: 'pos.offline-queue' },
+        verification: { secretRef: { name: 'legacy-app' }, table: 'cutover_freeze_probe' },
+      },
+      timeline: { startAt: new Date(Date.now() + 3000).toISOString().replace(/\.\d+Z$/, 'Z'), steps },
+      rollback: {
+        replayJob: {
+          image: 'node',
+          command: ['node', '--input-type=module', '-e', REPLAY_TABLE],
+          env: [
+            { name: 'TABLE', value: table },
+            { name: 'TARGET_URL', secretKeyRef: { name: 'new-db', key: 'url' } },
+            { name: 'LEGACY_URL', secretKeyRef: { name: 'legacy-admin', key: 'url' } },
+          ],
+          podLabels: { [RUN_LABEL]: 'true' },
+          backoffLimit: 0,
+        },
+        ...rollback,
+      },
+      report: { configMapName: `${name}-report` },
+      ...more,
+    },
+  });
+  /** The end state of a rollback that loses no write. */
+  const assertRolledBackWithoutLoss = async (
+    name: string,
+    table: string,
+    done: CutoverStatus,
+    newStackIds: number[],
+  ): Promise<void> => {
+    const act = (n: string) => done.rollback!.actions!.find((a) => a.name === n)!;
+    assert.equal(act('PosOfflineOn').state, 'Succeeded');
+    assert.equal(act('Replay').state, 'Succeeded');
+    assert.ok(Date.parse(act('PosOfflineOn').finishedAt!) <= Date.parse(act('Replay').at!));
+    assert.ok(
+      Date.parse(act('Replay').finishedAt!) <= Date.parse(act('TrafficBack').at!),
+      'the replay ran before traffic moved back',
+    );
+    assert.ok(Date.parse(act('TrafficBack').finishedAt!) <= Date.parse(act('ReopenLegacyWrites').at!));
+    assert.deepEqual(await routeWeights(`pos-${name}`), { 'pos-legacy': 100, 'pos-v2': 0 });
+    const flags = new RedisFlagStore(redis, `${prefix}${name}:`);
+    assert.equal((await flags.read('pos', 'pos-new-stack')).defaultState?.enabled, false, 'flag off');
+    assert.equal(
+      (await flags.read('pos', 'pos-offline-queue')).defaultState?.enabled,
+      false,
+      'queue drained',
+    );
+    assert.equal(await appWrite(500 + newStackIds[0]!), 'ok', 'legacy takes writes again');
+    const root = await mysql.createConnection({ socketPath: maria.socket, user: 'root', database: 'legacy' });
+    const [rows] = await root.query<mysql.RowDataPacket[]>(
+      `SELECT id FROM ${table} WHERE id IN (${newStackIds.join(', ')}) ORDER BY id`,
+    );
+    await root.end();
+    assert.deepEqual(
+      rows.map((r) => Number(r.id)),
+      newStackIds,
+      'every row written on the new stack after the switch is in legacy',
+    );
+  };
+
+  it('a post-cutover Reconciliation above 1 % rolls back: replay verified over freeze .. rollback, no write lost', async () => {
+    const table = 'orders_var';
+    await rollbackTables(table, true); // one row the bulk load invented: 10 % variance before the freeze
+    await admin.create(HTTP_ROUTE, ns, {
+      apiVersion: 'gateway.networking.k8s.io/v1',
+      kind: 'HTTPRoute',
+      metadata: { name: 'pos-variance', namespace: ns },
+      spec: {
+        parentRefs: [{ name: 'public-gw' }],
+        rules: [{ backendRefs: [{ name: 'pos-legacy', port: 8080 }] }],
+      },
+    });
+    const recon = (name: string, post: boolean): KubeObject & Record<string, unknown> => ({
+      apiVersion: 'cutover.nokta.io/v1alpha1',
+      kind: 'Reconciliation',
+      metadata: { name, namespace: ns },
+      spec: {
+        legacy: { engine: 'mysql', secretRef: { name: 'legacy-app', key: 'url' } },
+        target: { engine: 'postgres', secretRef: { name: 'new-db', key: 'url' } },
+        window: post
+          ? { column: 'created_at', last: '30d', until: 'frozenAt', cutoverRef: { name: 'variance' } }
+          : { column: 'created_at', last: '30d' },
+        thresholds: { remediatePercent: 0.5, failPercent: 1.0 },
+        schedule: post ? { cutoverRef: { name: 'variance' }, offsets: ['+6s'] } : { suspend: true }, // runs only when the rollback asks (its rerun token)
+        checks: [{ name: 'count', type: 'count', legacy: { table }, target: { table } }],
+      },
+    });
+    await admin.create(RECONCILIATION, ns, recon('variance-post', true));
+    await admin.create(RECONCILIATION, ns, recon('variance-replay', false));
+    await admin.create(
+      CUTOVER,
+      ns,
+      rollbackCutover(
+        'variance',
+        table,
+        [
+          { name: 'freeze', action: 'Freeze', offset: '+0s' },
+          { name: 'switch', action: 'TrafficSwitch', offset: '+1s' },
+          { name: 'flags', action: 'EnableFlags', offset: '+2s' },
+          { name: 'lift', action: 'LiftFreeze', offset: '+3s' },
+          { name: 'watch', action: 'Monitor', offset: '+3s', duration: '1h' },
+        ],
+        { triggers: { reconciliationVariance: { percent: 1 } }, verifyReconciliation: 'variance-replay' },
+        { postCutover: { reconciliations: ['variance-post'], steadyStateAfter: '1h' } },
+      ),
+    );
+    await waitFor(
+      'the flags',
+      (s) => s.steps?.find((x) => x.name === 'flags')?.state === 'Succeeded',
+      60_000,
+      'variance',
+    );
+    // Orders taken on the new stack after the switch, before the T+6s run finds the variance.
+    const t = new pg.Client({ connectionString: target.url });
+    await t.connect();
+    await t.query(`INSERT INTO ${table} (id, total) VALUES (300, 12.00), (301, 4.50), (302, 8.25)`);
+    await t.end();
+    const done = await waitFor('the rollback', (s) => s.phase === 'RolledBack', 120_000, 'variance').catch(
+      async (e: Error) => {
+        const r = await admin.get<KubeObject & { status?: unknown }>(RECONCILIATION, ns, 'variance-post');
+        throw new Error(`${e.message}\nReconciliation variance-post: ${JSON.stringify(r.status)}`);
+      },
+    );
+    assert.equal(done.rollback?.trigger, 'ReconciliationVariance');
+    assert.match(done.rollback.reason!, /Reconciliation variance-post: variance [\d.]+ % > 1 %/);
+    const verify = done.rollback.actions!.find((a) => a.name === 'VerifyReplay')!;
+    assert.equal(verify.state, 'Succeeded', JSON.stringify(verify));
+    const replayRecon = await admin.get<KubeObject & { metadata: { annotations?: Record<string, string> } }>(
+      RECONCILIATION,
+      ns,
+      'variance-replay',
+    );
+    assert.equal(
+      replayRecon.metadata.annotations?.['cutover.nokta.io/window'],
+      `${done.rollback.window!.from}/${done.rollback.window!.to}`,
+      'the verification compared freeze .. rollback',
+    );
+    await assertRolledBackWithoutLoss('variance', table, done, [300, 301, 302]);
+  });
+
+  it('a step that fails after the switch rolls back: the replay before traffic moves back, no write lost', async () => {
+    const table = 'orders_step';
+    await rollbackTables(table, false);
+    await admin.create(HTTP_ROUTE, ns, {
+      apiVersion: 'gateway.networking.k8s.io/v1',
+      kind: 'HTTPRoute',
+      metadata: { name: 'pos-stepfail', namespace: ns },
+      spec: {
+        parentRefs: [{ name: 'public-gw' }],
+        rules: [{ backendRefs: [{ name: 'pos-legacy', port: 8080 }] }],
+      },
+    });
+    await admin.create(
+      CUTOVER,
+      ns,
+      rollbackCutover(
+        'stepfail',
+        table,
+        [
+          { name: 'freeze', action: 'Freeze', offset: '+0s' },
+          { name: 'switch', action: 'TrafficSwitch', offset: '+1s' },
+          { name: 'flags', action: 'EnableFlags', offset: '+2s' },
+          {
+            name: 'smoke',
+            action: 'Job',
+            offset: '+3s',
+            onFailure: 'Rollback',
+            job: {
+              image: 'node',
+              command: ['node', '--input-type=module', '-e', FAILING_SMOKE],
+              env: [
+                { name: 'TABLE', value: table },
+                { name: 'TARGET_URL', secretKeyRef: { name: 'new-db', key: 'url' } },
+              ],
+              podLabels: { [RUN_LABEL]: 'true' },
+              backoffLimit: 0,
+            },
+          },
+          { name: 'lift', action: 'LiftFreeze', offset: '+4s' },
+        ],
+        { triggers: { stepFailed: { enabled: true } } },
+      ),
+    );
+    const done = await waitFor('the rollback', (s) => s.phase === 'RolledBack', 120_000, 'stepfail');
+    assert.equal(done.rollback?.trigger, 'StepFailed');
+    assert.match(done.rollback.reason!, /step smoke failed: Job .* failed/);
+    assert.equal(done.steps?.find((x) => x.name === 'lift')?.state, 'Pending', 'no step after the failure');
+    assert.equal(
+      done.rollback.actions!.find((a) => a.name === 'VerifyReplay')!.state,
+      'Skipped',
+      'no verifyReconciliation in this plan',
+    );
+    await assertRolledBackWithoutLoss('stepfail', table, done, [400, 401, 402]);
   });
 });

@@ -581,6 +581,7 @@ const cutover: Cutover = {
       {
         name: 'schemaMigration',
         state: 'Succeeded',
+        attempt: 1,
         jobName: 'full-schema-migration-1',
         startedAt: '2026-11-20T00:00:00Z',
         finishedAt: '2026-11-20T00:05:00Z',

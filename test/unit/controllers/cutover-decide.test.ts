@@ -200,6 +200,36 @@ describe('cutover decide: the sample plan', () => {
     assert.equal(again.status.steps!.find((x) => x.name === 'freeze-legacy-writes')!.attempt, 1);
   });
 
+  it('a failed preparation item waits for approve=retry:<item>:<attempt>, then runs again as a new attempt', () => {
+    const sim = new Sim({ jobOutcome: (n) => (n.endsWith('-schemamigration-1') ? 'Failed' : 'Succeeded') });
+    sim.probeOutcome = (key) => (key === 'sms' ? { status: 503 } : { status: 200 });
+    const item = (name: string) => sim.status.preparation?.find((p) => p.name === name);
+    sim.run(() => item('schemaMigration')?.state === 'Failed');
+    for (let i = 0; i < 5; i++) sim.sync(); // it stays failed and says how to retry; nothing after it starts
+    assert.equal(item('schemaMigration')!.state, 'Failed');
+    assert.match(sim.status.message!, /approve=retry:schemaMigration:1/);
+    assert.equal(item('bulkCopy'), undefined, 'nothing after it starts');
+    sim.approval = { steps: ['retry:schemaMigration:1'], by: 'dana@nokta' };
+    sim.run(() => item('schemaMigration')?.state === 'Succeeded');
+    assert.equal(item('schemaMigration')!.attempt, 2);
+    assert.match(item('schemaMigration')!.jobName!, /-schemamigration-2$/);
+    sim.run(() => item('check:sms')?.state === 'Failed');
+    assert.match(item('check:sms')!.message!, /HTTP 503/);
+    sim.approval = { steps: ['retry:check:sms:1'], by: 'dana@nokta' };
+    sim.run(() => (sim.status.preparation ?? []).every((p) => p.state === 'Succeeded'));
+    assert.equal(item('check:sms')!.attempt, 2);
+    const names = sim.jobsCreated.map((j) => j.name).filter((n) => n.includes('schemamigration'));
+    assert.deepEqual(names, ['nokta-schemamigration-1', 'nokta-schemamigration-2']);
+    assert.deepEqual(
+      (sim.status.approvals ?? []).filter((a) => a.step?.startsWith('retry:')).map((a) => [a.step, a.by]),
+      [
+        ['retry:schemaMigration:1', 'dana@nokta'],
+        ['retry:check:sms:1', 'dana@nokta'],
+      ],
+    );
+    checkAll(sim);
+  });
+
   it('decide is pure: the same input gives the same output, and the input is not changed', () => {
     const sim = new Sim();
     sim.run((s) => s.status.phase === 'Shadow');

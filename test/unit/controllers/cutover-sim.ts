@@ -62,6 +62,8 @@ export class Sim {
   autoApprove: boolean;
   variance: Record<string, number>;
   jobOutcome: (name: string) => ObservedJobState;
+  /** The answer of an integration probe (by probe key: `<check>` or `<check>#<attempt>`). */
+  probeOutcome: (key: string) => { status?: number; error?: string } = () => ({ status: 200 });
   private pendingRuns: { name: string; at: number }[] = [];
 
   constructor(opts: SimOptions = {}) {
@@ -187,14 +189,17 @@ export class Sim {
         case 'RerunReconciliation': {
           const r = (this.recons[a.name] ??= {});
           if (r.rerunToken !== a.token) {
+            // As the Reconciliation controller's claim: the token with a new, unfinished run.
             r.rerunToken = a.token;
+            r.runStartedAt = new Date(this.now).toISOString();
+            delete r.runFinishedAt;
             this.pendingRuns.push({ name: a.name, at: this.now });
             this.effect(`rerun ${a.name}${a.window ? ` window ${a.window.from}..${a.window.to}` : ''}`);
           }
           break;
         }
         case 'ProbeIntegration':
-          this.integration[a.name] = { status: 200 };
+          this.integration[a.key] = this.probeOutcome(a.key);
           break;
         case 'ScaleLegacy':
           this.effect(`scale legacy ${a.replicas}`);
