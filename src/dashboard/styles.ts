@@ -38,5 +38,5 @@ details summary { cursor: pointer; }
 dialog { background: var(--panel); color: var(--fg); border: 1px solid var(--line); border-radius: 8px; max-width: min(92vw, 560px); }
 dialog textarea { width: 100%; font: inherit; }
 .buttons { display: flex; justify-content: flex-end; gap: 8px; margin-top: 8px; }
-@media (max-width: 600px) { body { font-size: 16px; } ol.timeline li { grid-template-columns: 5em 1fr; } ol.timeline li .step-state { grid-column: 2; } }
+@media (max-width: 600px) { body { font-size: 16px; } ol.timeline li { grid-template-columns: 5em 1fr; } ol.timeline li > :nth-child(3) { grid-column: 2; } }
 `;

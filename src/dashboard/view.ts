@@ -156,6 +156,21 @@ export function summarize(co: Cutover): CutoverSummary {
   };
 }
 
+/** The status' planned time, else the step's `at`, else `startAt + offset` (as the plan reads it). */
+function plannedAt(
+  fromStatus: string | undefined,
+  at: string | undefined,
+  startAt: string | undefined,
+  offset: string | undefined,
+): { plannedAt: string } | undefined {
+  if (fromStatus) return { plannedAt: fromStatus };
+  if (at) return { plannedAt: at };
+  const start = startAt ? Date.parse(startAt) : NaN;
+  if (!offset || Number.isNaN(start)) return undefined;
+  const sign = offset.startsWith('-') ? -1 : 1;
+  return { plannedAt: new Date(start + sign * durationMs(offset)).toISOString() };
+}
+
 function timeline(co: Cutover): TimelineEntry[] {
   const st = co.status ?? {};
   return co.spec.timeline.steps.map((step) => {
@@ -167,7 +182,7 @@ function timeline(co: Cutover): TimelineEntry[] {
       action: step.action,
       ...(step.owner ? { owner: step.owner } : {}),
       ...(step.description ? { description: step.description } : {}),
-      ...(s?.plannedAt ? { plannedAt: s.plannedAt } : step.at ? { plannedAt: step.at } : {}),
+      ...(plannedAt(s?.plannedAt, step.at, co.spec.timeline.startAt, step.offset) ?? {}),
       state: s?.state ?? 'Pending',
       approval: approved ? 'approved' : required ? 'required' : 'none',
       ...(approved?.by ? { approvedBy: approved.by } : {}),
