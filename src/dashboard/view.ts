@@ -15,6 +15,9 @@ import { ANNOTATIONS } from '../api/crds.js';
 /** The security trigger's default annotation (src/controllers/cutover/rollback.ts). */
 const DEFAULT_SECURITY_ANNOTATION = ANNOTATIONS.securityIncident;
 
+/** The sign-off gate of steady state, as the Cutover controller reads it from the approve annotation. */
+export const STEADY_STATE_GATE = 'steady-state';
+
 /** An events.k8s.io/v1 Event, the fields the log shows. */
 export interface KubeEvent {
   metadata: { name: string; namespace?: string; creationTimestamp?: string };
@@ -127,6 +130,8 @@ export interface RollbackActionView {
 export interface CutoverView {
   summary: CutoverSummary;
   paused: boolean;
+  /** Steady state needs `cutover.nokta.io/approve=steady-state` (postCutover.requireSignOff, default true). */
+  steadyStateSignOff: 'none' | 'required' | 'approved';
   milestones: { name: string; at?: string; reached: boolean }[];
   timeline: TimelineEntry[];
   triggers: TriggerView[];
@@ -439,6 +444,13 @@ function eventView(e: KubeEvent): EventView {
   };
 }
 
+function steadyStateSignOff(co: Cutover): CutoverView['steadyStateSignOff'] {
+  if (co.spec.postCutover?.requireSignOff === false) return 'none';
+  const listed = (co.metadata.annotations?.[ANNOTATIONS.approve] ?? '').split(',').map((x) => x.trim());
+  const recorded = co.status?.approvals?.some((a) => a.step === STEADY_STATE_GATE);
+  return listed.includes(STEADY_STATE_GATE) || recorded ? 'approved' : 'required';
+}
+
 export interface CutoverInputs {
   cutover: Cutover;
   canaryPhases: Map<string, CanaryPhase>;
@@ -455,6 +467,7 @@ export function cutoverView(i: CutoverInputs): CutoverView {
   return {
     summary: summarize(co),
     paused: co.spec.paused === true,
+    steadyStateSignOff: steadyStateSignOff(co),
     milestones: milestones(co),
     timeline: timeline(co),
     triggers: triggers(co, i.reconciliations, i.now),

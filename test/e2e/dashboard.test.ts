@@ -9,6 +9,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { request } from 'node:http';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { Redis } from 'ioredis';
 import type { Cutover, CutoverSpec, CutoverStatus } from '../../src/api/index.js';
@@ -19,7 +20,7 @@ import { KubeClient, type KubeObject } from '../../src/runtime/kube-client.js';
 import { loadKubeConfig } from '../../src/runtime/kubeconfig.js';
 import { Operator } from '../../src/runtime/operator.js';
 import { parseOperatorOptions } from '../../src/runtime/options.js';
-import { DEPLOYMENT, HTTP_ROUTE, SECRET } from '../../src/runtime/resources.js';
+import { DEPLOYMENT, EVENT, HTTP_ROUTE, SECRET } from '../../src/runtime/resources.js';
 import { recordingOptions } from '../support/api-usage.js';
 import { useCluster, type TestCluster } from '../support/cluster.js';
 import { operatorIdentity, type OperatorIdentity } from '../support/operator-identity.js';
@@ -166,7 +167,7 @@ describe('cutover dashboard in Chromium (real control plane, operator on a compr
     rollback: {
       triggers: { securityFlag: {} },
       order: ['TrafficBack', 'FlagsOff', 'Notify'],
-      keepLegacyHotFor: '2m',
+      keepLegacyHotFor: '8m',
     },
     postCutover: { steadyStateAfter: '1m' },
   });
@@ -224,8 +225,12 @@ describe('cutover dashboard in Chromium (real control plane, operator on a compr
       'approved by the caller, as the API server knows it',
     );
 
-    // Then on to steady state, each phase pushed to the page as it happens.
-    await page.locator('#phase', { hasText: 'SteadyState' }).waitFor({ timeout: 120_000 });
+    // Then on to post-cutover, each phase pushed to the page as it happens; the sign-off moves it to steady state.
+    await page.locator('#phase', { hasText: 'PostCutover' }).waitFor({ timeout: 120_000 });
+    await page.getByRole('button', { name: 'Approve steady state' }).click();
+    await dialog.getByRole('button', { name: 'Confirm' }).click();
+    await page.locator('#toast', { hasText: 'done: approve steady-state on Cutover' }).waitFor();
+    await page.locator('#phase', { hasText: 'SteadyState' }).waitFor({ timeout: 60_000 });
     const phases = await recorded(page, 'phases');
     const order = [
       'Pending',
@@ -246,7 +251,22 @@ describe('cutover dashboard in Chromium (real control plane, operator on a compr
       assert.ok(phases.includes(p), `the page showed ${p}: ${phases.join(' → ')}`);
     for (const s of ['switch', 'go-live', 'watch', 'report'])
       assert.equal(await page.locator(`[data-step="${s}"] .step-state`).textContent(), 'Succeeded', s);
-    assert.ok((await page.locator('#events tr').count()) > 1, 'the event log lists the Cutover events');
+    // The event log: an events.k8s.io Event about this Cutover appears as it is recorded
+    // (the Cutover controller itself records none; CanaryPhase and Reconciliation events show too).
+    await admin.create(EVENT, ns, {
+      apiVersion: 'events.k8s.io/v1',
+      kind: 'Event',
+      metadata: { name: 'night.dba-check', namespace: ns },
+      eventTime: new Date().toISOString().replace('Z', '000Z'),
+      reportingController: 'people/dba',
+      reportingInstance: 'dba-on-call',
+      action: 'Verify',
+      reason: 'FreezeVerified',
+      note: 'legacy row counts checked by the DBA on call',
+      type: 'Normal',
+      regarding: { apiVersion: 'cutover.nokta.io/v1alpha1', kind: 'Cutover', name: 'night', namespace: ns },
+    });
+    await page.locator('#events', { hasText: 'legacy row counts checked by the DBA on call' }).waitFor();
     await page.close();
   });
 
@@ -370,7 +390,7 @@ describe('cutover dashboard in Chromium (real control plane, operator on a compr
       result.message,
       new RegExp(`not allowed: system:serviceaccount:${ns}:${viewer} may not pause on Cutover`),
     );
-    assert.match((await page.locator('#toast').textContent()) ?? '', /not allowed: .* RBAC/);
+    assert.match((await page.locator('#toast').textContent()) ?? '', /not allowed: .*RBAC/);
     const co = await admin.get<CutoverObject>(CUTOVER, ns, 'night');
     assert.notEqual(co.spec.paused, true, 'nothing changed');
 
@@ -382,5 +402,39 @@ describe('cutover dashboard in Chromium (real control plane, operator on a compr
       .waitFor();
     assert.equal(await page.locator('#cutovers tbody tr').count(), 2);
     await page.close();
+  });
+  it('refuses what a browser could be tricked into: another Host (DNS rebinding), a cross-origin POST (CSRF)', async () => {
+    const raw = (path: string, method: string, headers: Record<string, string>, body = ''): Promise<number> =>
+      new Promise((resolve, reject) => {
+        const req = request(`${dashboard!.url}${path}`, { method, headers }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        });
+        req.on('error', reject);
+        req.end(body);
+      });
+    const body = JSON.stringify({ kind: 'Cutover', namespace: ns, name: 'night', verb: 'pause' });
+    const host = new URL(dashboard!.url).host;
+    assert.equal(await raw('/', 'GET', { Host: 'attacker.example' }), 421);
+    assert.equal(
+      await raw('/api/action', 'POST', { Host: host, 'Content-Type': 'application/json' }, body),
+      403,
+    );
+    assert.equal(
+      await raw(
+        '/api/action',
+        'POST',
+        { Host: host, Origin: 'http://attacker.example', 'Content-Type': 'application/json' },
+        body,
+      ),
+      403,
+    );
+    assert.notEqual(
+      (await admin.get<CutoverObject>(CUTOVER, ns, 'night')).spec.paused,
+      true,
+      'nothing changed',
+    );
+    const page = await fetch(`${dashboard!.url}/`);
+    assert.match(page.headers.get('content-security-policy') ?? '', /script-src 'self'/);
   });
 });

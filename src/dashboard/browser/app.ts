@@ -67,6 +67,7 @@ interface Check {
 interface CutoverView {
   summary: Summary;
   paused: boolean;
+  steadyStateSignOff: 'none' | 'required' | 'approved';
   milestones: { name: string; at?: string; reached: boolean }[];
   timeline: Step[];
   triggers: Trigger[];
@@ -337,6 +338,14 @@ function renderCutover(
               { kind: 'Cutover', ...ref, verb: 'pause' },
               `Pause ${ref.name} before its next step?`,
             )
+      }${
+        v.steadyStateSignOff === 'required' && s.phase === 'PostCutover'
+          ? button(
+              'Approve steady state',
+              { kind: 'Cutover', ...ref, verb: 'approve', step: 'steady-state' },
+              `Sign off ${ref.name}: steady state once the SLOs held long enough?`,
+            )
+          : ''
       }${button('Roll back…', { kind: 'Cutover', ...ref, verb: 'rollback' }, `Roll ${ref.name} back to legacy? Give the reason.`, true)}</div>`
     : `<p class="notice" id="read-only">Read-only: ${esc(m.user)} may not change this Cutover (RBAC allows no patch of cutovers in ${esc(ref.namespace)}), so no action is offered.</p>`;
   const next = s.nextStep
