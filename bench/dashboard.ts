@@ -105,7 +105,10 @@ function cutover(ns: string, name: string, recons: string[]): Cutover & KubeObje
           { name: 'report', action: 'Report', offset: '+4h' },
         ],
       },
-      rollback: { triggers: { securityFlag: {}, reconciliationVariance: { percent: 1 } } },
+      rollback: {
+        triggers: { securityFlag: {}, reconciliationVariance: { percent: 1 } },
+        order: ['TrafficBack', 'FlagsOff', 'Notify'],
+      },
       postCutover: { reconciliations: recons },
     },
   };
