@@ -53,6 +53,11 @@ const BENCHES: Record<string, Bench> = {
     entry: 'runShadowBench',
     what: 'shadow proxy: added legacy-path latency at 2,000 requests/s, highest compared rate, memory with the new stack stalled',
   },
+  dashboard: {
+    file: 'dashboard.js',
+    entry: 'runDashboardBench',
+    what: 'war-room page in Chromium with 20 Cutovers and 200 Reconciliations: first render, status change → shown, page weight',
+  },
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -64,6 +64,20 @@ function ensureDebianPackages() {
   });
 }
 
+// Chromium for the dashboard's browser tests (playwright-core drives it; its own browser downloads
+// do not work offline): Debian's package, installed only when /usr/bin/chromium is missing.
+function ensureChromium() {
+  if (existsSync('/usr/bin/chromium')) return;
+  if (process.getuid?.() !== 0) {
+    throw new Error('missing /usr/bin/chromium; install it with: sudo apt-get install -y chromium');
+  }
+  log('installing Debian package: chromium');
+  run('apt-get', ['update', '-qq']);
+  run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'chromium'], {
+    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+  });
+}
+
 function ensureNodeModules() {
   const marker = join(root, 'node_modules', '.package-lock.json');
   const lock = join(root, 'package-lock.json');
@@ -291,6 +305,7 @@ async function main() {
     return;
   }
   ensureDebianPackages();
+  ensureChromium();
   ensureNodeModules();
   const state = { preparedAt: new Date().toISOString() };
   if (!args.has('--no-cluster')) Object.assign(state, ensureControlPlane(), ensureHelm());

@@ -19,6 +19,7 @@ const COMMANDS: Record<string, string> = {
   validate: 'validate manifests offline with the same rules as the API server',
   'shadow-proxy':
     'serve from legacy, mirror reads to the new stack and count every difference in the answers',
+  dashboard: 'serve the live war-room page of the Cutovers (acts with your identity)',
   version: 'print the version, git commit, API version and Node.js version',
 };
 
