@@ -58,6 +58,10 @@ function storeKey(service: string, key: string): string {
   return key.startsWith(`${service}.`) ? key.slice(service.length + 1) : key;
 }
 
+function isSticky(t: ApiTraffic): boolean {
+  return Boolean(t.ingress && t.ingress.stickiness);
+}
+
 export function resolve(
   spec: CanaryPhaseSpec,
   namespace: string,
@@ -71,18 +75,23 @@ export function resolve(
         `service ${s.name} is not a service of Cutover ${spec.cutoverRef.name}: add it there, or give flagKey or traffic here`,
       );
     const flagKey = s.flagKey ?? (from?.flagKey ? storeKey(s.name, from.flagKey) : undefined);
-    const traffic = s.traffic ?? from?.traffic;
     const routing = routingOf({
       ...(s.routing ? { routing: s.routing } : {}),
       ...(flagKey ? { flagKey } : {}),
     });
     if (routing === 'Flag' && !flagKey)
       throw new ResolveError(`service ${s.name} routes by Flag but has no flagKey`);
+    // A flag-routed service leaves the Cutover's non-sticky route alone: the Cutover moves it at
+    // the switch, and a weight split beside flag bucketing would split the same sessions. A
+    // CanaryPhase that gives such a route itself is refused (here and by the API server).
+    const inherited =
+      routing === 'Flag' && from?.traffic && !isSticky(from.traffic) ? undefined : from?.traffic;
+    const traffic = s.traffic ?? inherited;
     if (routing === 'Traffic' && !traffic)
       throw new ResolveError(`service ${s.name} routes by Traffic but has no traffic target`);
-    if (routing === 'Flag' && traffic && !(traffic.ingress && traffic.ingress.stickiness))
+    if (routing === 'Flag' && traffic && !isSticky(traffic))
       throw new ResolveError(
-        `service ${s.name} routes by Flag and its traffic target (from the Cutover) is a weight split: give traffic with ingress stickiness here, or routing Traffic`,
+        `service ${s.name} routes by Flag and its traffic target is a weight split: give traffic with ingress stickiness, or routing Traffic`,
       );
     const cohorts = (spec.cohorts ?? []).filter((c) => !c.services || c.services.includes(s.name));
     const listed = cohorts.flatMap((c) => c.tenants ?? []);

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { parse } from 'yaml';
 import type { CanaryPhaseSpec, Cutover } from '../../../src/api/types.js';
 import {
   flagSpecFor,
@@ -121,7 +123,28 @@ describe('controllers/canary-phase resolve', () => {
       ...base,
       services: [{ name: 'reports', routing: 'Flag' as const, flagKey: 'new-stack' }],
     };
-    assert.throws(() => resolve(split, 'ns', cutover), /weight split/);
+    // The Cutover's non-sticky route is left alone by a flag-routed canary (moved at the switch).
+    const flagOnly = resolve(split, 'ns', cutover).services[0]!;
+    assert.equal(flagOnly.routing, 'Flag');
+    assert.equal(flagOnly.traffic, undefined);
+    const ownSplit = {
+      ...base,
+      services: [
+        {
+          name: 'reports',
+          routing: 'Flag' as const,
+          flagKey: 'new-stack',
+          traffic: {
+            httpRoute: {
+              name: 'reports',
+              legacyBackend: { name: 'reports-legacy', port: 8080 },
+              newBackend: { name: 'reports-v2', port: 8080 },
+            },
+          },
+        },
+      ],
+    };
+    assert.throws(() => resolve(ownSplit, 'ns', cutover), /weight split/);
     const noProvider: CanaryPhaseSpec = {
       services: [{ name: 'pos', flagKey: 'new-stack' }],
       steps: [{ weight: 1 }],
@@ -132,5 +155,23 @@ describe('controllers/canary-phase resolve', () => {
 
   it('pilot members from a ConfigMap: one per line, comments and blanks skipped, sorted, unique', () => {
     assert.deepEqual(parseMembers('d-2\n# pilots\nd-1 # first\n\nd-2\r\n d-3 \n'), ['d-1', 'd-2', 'd-3']);
+  });
+
+  it('the sample CanaryPhase resolves against the sample Cutover (flag-routed call-center beside its route)', () => {
+    const canary = parse(readFileSync('samples/canary-pos-callcenter-drivers.yaml', 'utf8')) as {
+      spec: CanaryPhaseSpec;
+    };
+    const plan = parse(readFileSync('samples/cutover-nokta.yaml', 'utf8')) as Cutover;
+    const r = resolve(canary.spec, 'nokta', plan);
+    const callCenter = r.services.find((s) => s.name === 'call-center')!;
+    assert.equal(callCenter.routing, 'Flag');
+    assert.equal(callCenter.traffic, undefined, "the Cutover's HTTPRoute is moved at the switch");
+    assert.equal(
+      routeWeightFor(
+        r.services.find((s) => s.name === 'pos')!,
+        10,
+      ),
+      0,
+    );
   });
 });
