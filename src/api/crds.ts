@@ -153,6 +153,18 @@ export function collectRules(schema: Schema, path = ''): { path: string; rule: R
   return out;
 }
 
+/**
+ * The API server (v1.34, kube-openapi) lets a JSON list through a `type: string` field that has
+ * `format: date-time`: the format check answers for the type check. A CEL rule on the field reads
+ * the value as a timestamp and refuses anything else ("invalid data, expected string"), so every
+ * date-time field carries this guard in the CRD. Offline, ajv's type check already refuses it,
+ * so the guard has no TypeScript twin (the apiserver-agreement property test found the gap).
+ */
+export const DATE_TIME_TYPE_GUARD = {
+  rule: 'self == self',
+  message: 'must be an RFC 3339 time, a string: write e.g. 2026-12-01T02:00:00Z',
+} as const;
+
 /** A schema fragment as the API server wants it: rules become x-kubernetes-validations, hints go. */
 export function crdSchema(s: Schema): Record<string, unknown> {
   const out: Record<string, unknown> = {};
@@ -168,14 +180,14 @@ export function crdSchema(s: Schema): Record<string, unknown> {
       out[k] = v;
     }
   }
-  if (s.rules?.length) {
-    out['x-kubernetes-validations'] = s.rules.map((r) => ({
-      rule: r.cel,
-      message: r.message,
-      ...(r.fieldPath ? { fieldPath: r.fieldPath } : {}),
-      ...(r.reason ? { reason: r.reason } : {}),
-    }));
-  }
+  const validations: Record<string, unknown>[] = (s.rules ?? []).map((r) => ({
+    rule: r.cel,
+    message: r.message,
+    ...(r.fieldPath ? { fieldPath: r.fieldPath } : {}),
+    ...(r.reason ? { reason: r.reason } : {}),
+  }));
+  if (s.type === 'string' && s.format === 'date-time') validations.push({ ...DATE_TIME_TYPE_GUARD });
+  if (validations.length) out['x-kubernetes-validations'] = validations;
   return out;
 }
 

@@ -707,7 +707,7 @@ export const cutoverSpec: Schema = obj(
         (s.shadow?.comparison ?? []).every((c) =>
           (s.services ?? []).some((x) => x.name === c.service && x.traffic !== undefined),
         ),
-      { fieldPath: '.shadow.comparison' },
+      { fieldPath: '.shadow' },
     ),
     rule<Spec>(
       '!has(self.slos) || self.slos.all(o, !has(o.service) || self.services.exists(s, s.name == o.service))',

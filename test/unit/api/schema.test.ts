@@ -10,6 +10,7 @@ import {
   collectRules,
   crdManifests,
   crdSchema,
+  DATE_TIME_TYPE_GUARD,
 } from '../../../src/api/crds.js';
 import type { Schema } from '../../../src/api/schema/common.js';
 import { renderCrdFiles } from '../../../src/api/render-crds.js';
@@ -74,7 +75,14 @@ describe('api: schemas and CRDs (single source)', () => {
         `${info.kind}: TS-only keys leaked`,
       );
       const n = (json.match(/"rule":/g) ?? []).length;
-      assert.equal(n, collectRules(info.spec).length, `${info.kind}: every rule is in the CRD`);
+      const guards = (json.match(/"format":"date-time"/g) ?? []).length;
+      assert.ok(guards > 0, `${info.kind}: has date-time fields`);
+      assert.equal(
+        (json.match(new RegExp(`"rule":"${DATE_TIME_TYPE_GUARD.rule}"`, 'g')) ?? []).length,
+        guards,
+        `${info.kind}: every date-time field carries the type guard`,
+      );
+      assert.equal(n, collectRules(info.spec).length + guards, `${info.kind}: every rule is in the CRD`);
     }
   });
 
