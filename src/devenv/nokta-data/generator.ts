@@ -138,8 +138,8 @@ function seedNumber(seed: string): number {
   return h % 100_003;
 }
 
-/** Small deterministic PRNG (mulberry32) for picking injection keys. */
-function prng(seed: number): () => number {
+/** Small deterministic PRNG (mulberry32) for picking injection keys (and the crash tests' kill points). */
+export function prng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

@@ -9,26 +9,14 @@
  * The seed is printed; CANARY_CRASH_SEED replays a run.
  */
 import assert from 'node:assert/strict';
-import { Redis } from 'ioredis';
 import { Gauge, Registry } from 'prom-client';
 import { parseState } from '../../../src/actuators/flags/flag-model.js';
-import type { CanaryPhase, CanaryPhaseStatus } from '../../../src/api/types.js';
+import type { CanaryPhaseStatus } from '../../../src/api/types.js';
 import { CANARY_PHASE } from '../../../src/controllers/kinds.js';
-import { KubeClient, type KubeObject } from '../../../src/runtime/kube-client.js';
-import { SECRET } from '../../../src/runtime/resources.js';
-import { followOperator } from '../../support/api-usage.js';
-import { useCluster, type TestCluster } from '../../support/cluster.js';
-import { useRedis, type TestRedis } from '../../support/databases.js';
-import { operatorIdentity, type OperatorIdentity } from '../../support/operator-identity.js';
-import { startOperator, type OperatorProcess } from '../../support/operator-process.js';
-import {
-  startPrometheus,
-  startTestExporter,
-  type TestExporter,
-  type TestPrometheus,
-} from '../../support/prometheus.js';
+import { prng } from '../../../src/devenv/nokta-data/generator.js';
+import { useCanaryWorld, FLAGS_REDIS_SECRET, type CP } from '../../support/canary-world.js';
+import { sleep, waitFor } from '../../support/wait-for.js';
 
-type CP = CanaryPhase & KubeObject;
 const POINTS = ['canary-claimed', 'canary-applied', 'canary-measured', 'canary-restored'];
 const PHASES = 20;
 const SERVICES = ['pos', 'driver'];
@@ -37,78 +25,18 @@ const ROUNDS = 8;
 const failing = (i: number): boolean => i % 3 === 0;
 const nameOf = (i: number): string => `rnd-${String(i).padStart(2, '0')}`;
 
-/** mulberry32: a small seeded generator, so a failing run can be replayed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 describe('CanaryPhase controller killed at random points during 20 phases resumes each to its end state', function () {
   this.timeout(600_000);
-  let cluster: TestCluster;
-  let ns: string;
-  let identity: OperatorIdentity;
-  let admin: KubeClient;
-  let redisT: TestRedis;
-  let redis: Redis;
-  let exporter: TestExporter;
-  let prom: TestPrometheus;
-  let operator: OperatorProcess | undefined;
+  const registry = new Registry();
+  const gauge = new Gauge({ name: 'rnd_p95', help: 'p95', labelNames: ['phase'], registers: [registry] });
+  for (let i = 0; i < PHASES; i++) gauge.set({ phase: nameOf(i) }, failing(i) ? 3 : 1);
+  const w = useCanaryWorld({ namespace: 'ctl-canary-rnd', registry });
 
-  before(async () => {
-    cluster = await useCluster();
-    await cluster.applyCrds();
-    ns = await cluster.createNamespace('ctl-canary-rnd');
-    identity = await operatorIdentity(cluster, ns);
-    admin = new KubeClient(cluster.kc);
-    redisT = await useRedis('canary-rnd');
-    redis = new Redis(redisT.url);
-    const registry = new Registry();
-    const gauge = new Gauge({ name: 'rnd_p95', help: 'p95', labelNames: ['phase'], registers: [registry] });
-    for (let i = 0; i < PHASES; i++) gauge.set({ phase: nameOf(i) }, failing(i) ? 3 : 1);
-    exporter = await startTestExporter(registry);
-    prom = await startPrometheus({ targets: [exporter.target] });
-    await prom.waitForTargets();
-    await admin.create(SECRET, ns, { metadata: { name: 'flags-redis' }, stringData: { url: redisT.url } });
-  });
-  after(async () => {
-    await operator?.kill();
-    redis?.disconnect();
-    await redisT?.cleanup();
-    await prom?.stop();
-    await exporter?.stop();
-    admin?.close();
-    await identity?.cleanup();
-    if (ns) await cluster.deleteNamespace(ns);
-  });
-
-  const run = (crashAt?: string): OperatorProcess => {
-    const op = startOperator(
-      [
-        '--kubeconfig',
-        identity.kubeconfig,
-        '--namespaces',
-        ns,
-        '--no-leader-elect',
-        '--controllers',
-        'canary-phase',
-      ],
-      crashAt ? { CUTOVER_CRASH_AT: crashAt } : {},
-    );
-    followOperator('controllers/canary-phase', op);
-    return op;
-  };
-  const prefixOf = (name: string): string => `${redisT.prefix}${name}:`;
+  const prefixOf = (name: string): string => `${w.redisT.prefix}${name}:`;
   const flagKey = (name: string, service: string): string => `${prefixOf(name)}flags:${service}:new-stack`;
   const statuses = async (): Promise<Map<string, CanaryPhaseStatus>> =>
     new Map(
-      (await admin.listAll<CP>(CANARY_PHASE, { namespace: ns })).items.map((o) => [
+      (await w.admin.listAll<CP>(CANARY_PHASE, { namespace: w.ns })).items.map((o) => [
         o.metadata.name,
         o.status ?? {},
       ]),
@@ -119,24 +47,23 @@ describe('CanaryPhase controller killed at random points during 20 phases resume
   it('every phase ends as an uninterrupted run would, whatever point the operator died at', async () => {
     const seed = Number(process.env.CANARY_CRASH_SEED ?? Math.floor(Math.random() * 2 ** 31));
     process.stdout.write(`      seed ${seed} (CANARY_CRASH_SEED replays it)\n`);
-    const random = rng(seed);
+    const random = prng(seed);
     for (let i = 0; i < PHASES; i++) {
       const name = nameOf(i);
       const q = `max(rnd_p95{phase="${name}"})`;
-      for (let k = 0; k < 300 && (await prom.query(q)).length === 0; k++)
-        await new Promise((r) => setTimeout(r, 100));
+      await waitFor(`${q} scraped`, async () => (await w.prom.query(q)).length > 0, 30_000);
     }
     const started = Date.now();
     for (let i = 0; i < PHASES; i++) {
       const name = nameOf(i);
-      await admin.create<CP>(CANARY_PHASE, ns, {
+      await w.admin.create<CP>(CANARY_PHASE, w.ns, {
         apiVersion: 'cutover.nokta.io/v1alpha1',
         kind: 'CanaryPhase',
         metadata: { name },
         spec: {
           flagProvider: {
             type: 'Redis',
-            redis: { secretRef: { name: 'flags-redis', key: 'url' }, keyPrefix: prefixOf(name) },
+            redis: { secretRef: { name: FLAGS_REDIS_SECRET, key: 'url' }, keyPrefix: prefixOf(name) },
           },
           services: SERVICES.map((s) => ({ name: s, flagKey: 'new-stack' })),
           // Failing phases hold one step until the second failed round rolls both services back;
@@ -146,7 +73,7 @@ describe('CanaryPhase controller killed at random points during 20 phases resume
           analysis: {
             interval: '1s',
             consecutiveFailureLimit: 2,
-            prometheusAddress: prom.url,
+            prometheusAddress: w.prom.url,
             metrics: [
               {
                 name: 'p95',
@@ -167,8 +94,7 @@ describe('CanaryPhase controller killed at random points during 20 phases resume
       const target = open[Math.floor(random() * open.length)]!;
       const point = POINTS[Math.floor(random() * POINTS.length)]!;
       const delayMs = 1500 + Math.floor(random() * 4000);
-      const op = run(`${point}@${ns}/${target}`);
-      operator = op;
+      const op = w.runOperator(`${point}@${w.ns}/${target}`);
       const how = await Promise.race([
         op.exited().then(() => `itself at ${point} of ${target}`),
         new Promise<string>((r) => setTimeout(() => r(`SIGKILL after ${delayMs} ms`), delayMs)),
@@ -178,7 +104,7 @@ describe('CanaryPhase controller killed at random points during 20 phases resume
     }
     process.stdout.write(`      kills: ${kills.join('; ')}\n`);
 
-    operator = run();
+    w.runOperator();
     const end = Date.now() + 120_000;
     let st = await statuses();
     while ([...Array(PHASES).keys()].some((i) => !finished(st.get(nameOf(i))))) {
@@ -189,7 +115,7 @@ describe('CanaryPhase controller killed at random points during 20 phases resume
             .map(([n, s]) => `${n} ${s.phase ?? '-'} ${s.message ?? ''}`)
             .join('; ')}`,
         );
-      await new Promise((r) => setTimeout(r, 250));
+      await sleep(250);
       st = await statuses();
     }
     const elapsedS = (Date.now() - started) / 1000;
@@ -206,8 +132,8 @@ describe('CanaryPhase controller killed at random points during 20 phases resume
           `${name}: ${s.measurementsTaken} rounds in ${elapsedS.toFixed(0)} s: missed rounds replayed`,
         );
       for (const svc of SERVICES) {
-        const hash = await redis.hgetall(flagKey(name, svc));
-        const version = Number((await redis.get(`${flagKey(name, svc)}:version`)) ?? '0');
+        const hash = await w.redis.hgetall(flagKey(name, svc));
+        const version = Number((await w.redis.get(`${flagKey(name, svc)}:version`)) ?? '0');
         if (failing(i)) {
           if (s.phase !== 'RolledBack') problems.push(`${name}: ${s.phase ?? '-'}, expected RolledBack`);
           if (Object.keys(hash).length !== 0)
