@@ -7,6 +7,7 @@ import type { SqlConnection } from './connection.js';
 import type { CheckPlan, ColumnMapping, ReconciliationPlan, SideSource } from './plan.js';
 import type { ShardSpec } from './result.js';
 import { lightValue, type Declared } from './declared-types.js';
+import { foldedColumn, type FoldedQuery } from './fold.js';
 
 export type Cell = string | null;
 
@@ -48,13 +49,39 @@ export class SideSql {
    * the WHERE's index use and makes it scan the table in order instead.
    */
   from(aggregate = false): string {
-    if (this.src.table)
-      return `${this.d.quote(this.src.table)} AS src${aggregate && this.d.engine === 'mysql' ? ' USE INDEX FOR GROUP BY ()' : ''}`;
+    const table = this.table();
+    if (table)
+      return `${this.d.quote(table)} AS src${aggregate && this.d.engine === 'mysql' ? ' USE INDEX FOR GROUP BY ()' : ''}`;
     return `(${this.src.query ?? ''}) AS src`;
   }
 
+  /**
+   * A simple query side read as its table (fold.ts): set by the engine only when every column
+   * this side names is one of the query's plain columns.
+   */
+  fold?: FoldedQuery;
+
+  /** The table this side reads directly: its own, or the table of its folded query. */
+  table(): string | undefined {
+    return this.src.table ?? this.fold?.table;
+  }
+
+  /** The source's column behind a name (a folded query's output name → its table column). */
+  sourceColumn(name: string): string {
+    return this.fold ? (foldedColumn(this.fold, name, this.d.engine) ?? name) : name;
+  }
+
   col(name: string): string {
-    return `src.${this.d.quote(name)}`;
+    return `src.${this.d.quote(this.sourceColumn(name))}`;
+  }
+
+  /** Every column name this side refers to (tenant, window, keys, compared columns). */
+  referencedColumns(): string[] {
+    const names = [this.src.tenantColumn];
+    if (this.plan.window) names.push(this.src.windowColumn ?? this.plan.window.column);
+    for (const k of this.check.key) names.push(this.colName(this.keyMapping(k)));
+    for (const c of this.check.columns) names.push(this.colName(c));
+    return names;
   }
 
   colName(c: ColumnMapping): string {
@@ -97,6 +124,10 @@ export class SideSql {
   /** The source table's declared column types (table sides), when they were looked up. */
   declared?: Declared;
 
+  private declaredOf(name: string): ReturnType<Declared['get']> {
+    return this.declared?.get(this.sourceColumn(name).toLowerCase());
+  }
+
   /**
    * Canonical text of a column's value (NULL stays NULL): the lighter form its declared type
    * allows, else the full one.
@@ -105,7 +136,7 @@ export class SideSql {
     const name = this.colName(c);
     const expr = this.col(name);
     return (
-      lightValue(this.d.engine, expr, c, this.side, this.declared?.get(name.toLowerCase())) ??
+      lightValue(this.d.engine, expr, c, this.side, this.declaredOf(name)) ??
       this.d.canonicalValue(expr, c, this.side)
     );
   }
@@ -125,7 +156,7 @@ export class SideSql {
   hashPart(c: ColumnMapping): string {
     if (c.type === 'text') return this.canonical(c);
     const v = this.canonicalValue(c);
-    const declared = this.declared?.get(this.colName(c).toLowerCase());
+    const declared = this.declaredOf(this.colName(c));
     return declared && !declared.nullable ? v : `COALESCE(${v}, '~')`;
   }
 
@@ -153,9 +184,13 @@ export class SideSql {
     return this.d.hash60(this.d.concat(parts));
   }
 
-  /** WHERE conditions shared by every query of this check (window, tenants, shard). */
-  where(p: Params, extra: string[] = []): string {
+  /**
+   * WHERE conditions shared by every query of this check (window, tenants, shard) and, unless
+   * `withFilter` is false (a shared pass applies it per aggregate), a folded query's predicate.
+   */
+  where(p: Params, extra: string[] = [], withFilter = true): string {
     const conds: string[] = [];
+    if (withFilter && this.fold?.filter !== undefined) conds.push(`(${this.fold.filter})`);
     const w = this.plan.window;
     if (w) {
       const column = this.src.windowColumn ?? w.column;
