@@ -106,6 +106,35 @@ describe('folding simple query sides into the table scan', () => {
       'SELECT CAST(src.`tenant_id` AS BINARY), COUNT(*), COUNT(CASE WHEN (payment_method IS NOT NULL) THEN 1 END), SUM(CASE WHEN (payment_method IS NOT NULL) THEN src.`total` END) FROM `pos_orders` AS src USE INDEX FOR GROUP BY () WHERE src.`tenant_id` IN (?) AND CAST(src.`tenant_id` AS BINARY) IN (?) GROUP BY 1 ORDER BY NULL',
     );
     assert.deepEqual(params, ['7', '7']);
+    // an integer tenant declared by the table is grouped as it is (no collation to keep apart)
+    const intTenant = new Map([
+      ['tenant_id', { type: 'int', scale: 0, datetimePrecision: null, charset: null, nullable: false }],
+    ]);
+    count.declared = intTenant;
+    paid.declared = intTenant;
+    const [plainSql] = passQuery(
+      planPasses('legacy', [
+        { check: plan.checks[0], sql: count },
+        { check: plan.checks[1], sql: paid },
+      ])[0] as (typeof passes)[number],
+    );
+    assert.match(plainSql, /^SELECT src\.`tenant_id`, COUNT\(\*\)/);
+    assert.match(plainSql, / WHERE src\.`tenant_id` IN \(\?\) GROUP BY 1/);
+    // a text tenant keeps its binary value
+    count.declared = new Map([
+      [
+        'tenant_id',
+        { type: 'varchar', scale: null, datetimePrecision: null, charset: 'utf8mb4', nullable: false },
+      ],
+    ]);
+    assert.match(
+      passQuery(
+        planPasses('legacy', [{ check: plan.checks[0], sql: count }])[0] as (typeof passes)[number],
+      )[0],
+      /^SELECT CAST\(src\.`tenant_id` AS BINARY\)/,
+    );
+    delete count.declared;
+    delete paid.declared;
     // read alone (bounds, localization, row fetches) the predicate is a WHERE condition
     const p = new Params('mysql');
     assert.match(paid.where(p), /^ WHERE \(payment_method IS NOT NULL\) AND /);
