@@ -18,6 +18,7 @@ import { hash32Js, Params } from './dialect.js';
 import { SideSql, type Cell, type RunFilters } from './side-sql.js';
 import { declaredColumns, type Declared } from './declared-types.js';
 import { resolveWindow } from './window.js';
+import { foldedColumn, foldQuery } from './fold.js';
 import {
   bucketLayout,
   bucketRange,
@@ -94,6 +95,12 @@ export interface RunOptions {
   sharedScans?: boolean;
   /** Look up table sides' declared column types to cast only where needed (default true). */
   declaredTypes?: boolean;
+  /**
+   * With shared scans, a count/sum/rowHash side that is a simple query of one table
+   * (`SELECT col [AS name], … FROM table [WHERE predicate]`) is read as that table, its
+   * predicate applied per aggregate, so it shares the table's scan (default true; fold.ts).
+   */
+  foldQueries?: boolean;
 }
 
 /** A differing bucket with at most this many rows (on the larger side) is fetched row by row. */
@@ -444,7 +451,11 @@ interface ScannedCheck {
 function tenantAggs(check: CheckPlan, totals: Map<string, TenantTotals>): Map<string, TenantAgg> {
   const out = new Map<string, TenantAgg>();
   for (const [tenant, x] of totals) {
-    const agg: TenantAgg = { count: x.count.toString(), sums: [], hash: '0' };
+    // a member whose folded query filters the table's rows has its own count; a tenant none of
+    // whose rows pass the filter is absent, as it is from the query's own result
+    const own = x.counts.get(check.name);
+    if (own === 0n) continue;
+    const agg: TenantAgg = { count: (own ?? x.count).toString(), sums: [], hash: '0' };
     if (check.type === 'sum') {
       const sums = x.sums.get(check.name) ?? [];
       agg.sums = check.columns.map((col, i) =>
@@ -796,14 +807,14 @@ async function sharedScans(
  */
 async function lookUpDeclaredTypes(contexts: CheckContext[]): Promise<void> {
   const cache = new Map<string, Promise<Declared | undefined>>();
-  const sides = contexts.flatMap((c) => [c.legacy, c.target]).filter((s) => s.src.table !== undefined);
+  const sides = contexts.flatMap((c) => [c.legacy, c.target]).filter((s) => s.table() !== undefined);
   await Promise.all(
     sides.map(async (s) => {
-      const id = `${s.side}\u0000${s.src.table ?? ''}`;
+      const id = `${s.side}\u0000${s.table() ?? ''}`;
       if (!cache.has(id))
         cache.set(
           id,
-          declaredColumns(s.conn, s.src.table ?? '').then(
+          declaredColumns(s.conn, s.table() ?? '').then(
             (d) => (d.size > 0 ? d : undefined),
             () => undefined,
           ),
@@ -815,6 +826,15 @@ async function lookUpDeclaredTypes(contexts: CheckContext[]): Promise<void> {
 }
 
 const SCANNED = new Set<CheckPlan['type']>(['count', 'sum', 'rowHash']);
+
+/** Reads a simple query side as its table when every column the side names is a plain one. */
+function foldSide(s: SideSql): void {
+  if (s.src.query === undefined) return;
+  const fold = foldQuery(s.src.query, s.d.engine);
+  if (!fold) return;
+  if (s.referencedColumns().every((name) => foldedColumn(fold, name, s.d.engine) !== undefined))
+    s.fold = fold;
+}
 
 /** Runs a plan (or one shard of it) and returns its result; never throws for database errors. */
 export async function runReconciliation(
@@ -865,11 +885,13 @@ export async function runReconciliation(
       progress,
     };
   });
-  if (!runError && opts.declaredTypes !== false) await lookUpDeclaredTypes(contexts);
   const scannable = contexts.filter((c) => SCANNED.has(c.check.type));
   // key-range shards filter every check by its own key: such checks cannot share a scan
   const shared =
     opts.sharedScans !== false && !(opts.shard && opts.shard.count > 1 && opts.shard.by === 'KeyRange');
+  if (shared && opts.foldQueries !== false)
+    for (const ctx of scannable) for (const s of [ctx.legacy, ctx.target]) foldSide(s);
+  if (!runError && opts.declaredTypes !== false) await lookUpDeclaredTypes(contexts);
   // each count/sum/rowHash check goes on (localizing its differences) as soon as its own passes
   // are done, while the passes of later checks still run; the promises never reject
   const aggregated = new Map<CheckPlan, Promise<CheckResult | Error>>();

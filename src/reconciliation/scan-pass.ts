@@ -45,6 +45,8 @@ export interface TenantTotals {
   buckets: Map<number, BucketAgg>;
   /** check name → smallest and largest key (unbucketed rowHash checks with an integer key) */
   keyRange: Map<string, { min?: string; max?: string }>;
+  /** check name → its own row count, for members whose folded query filters the pass's rows */
+  counts: Map<string, bigint>;
 }
 
 export interface Pass {
@@ -59,7 +61,13 @@ export interface Pass {
 /** Identity of what a side reads: same FROM item and same WHERE (bound) → the same rows. */
 export function sourceKey(s: SideSql): string {
   const p = new Params(s.d.engine);
-  return JSON.stringify([s.conn.label, s.from(true), ...p.bind(s.where(p))]);
+  // a folded query's own predicate is applied per aggregate: it reads the table's rows
+  return JSON.stringify([s.conn.label, s.from(true), ...p.bind(s.where(p, [], false))]);
+}
+
+/** A member's own row filter inside a pass (a folded query's predicate), if any. */
+function memberFilter(sql: SideSql): string | undefined {
+  return sql.fold?.filter;
 }
 
 /**
@@ -120,10 +128,16 @@ export function isIntegerKey(c: CheckPlan): boolean {
  */
 function memberAggregates(pass: Pass): string[][] {
   return pass.members.map((m) => {
-    if (m.check.type === 'sum') return m.check.columns.map((col) => `SUM(${m.sql.col(m.sql.colName(col))})`);
-    if (m.check.type !== 'rowHash') return [];
-    const out = [`COALESCE(SUM(${m.sql.rowHash()}), 0)`];
-    if (wantsKeyRange(pass, m.check)) out.push(`MIN(${bucketKey(m.sql)})`, `MAX(${bucketKey(m.sql)})`);
+    const filter = memberFilter(m.sql);
+    // a filtered member's values count only on its own rows; its first aggregate is its count
+    const own = (e: string): string => (filter === undefined ? e : `CASE WHEN (${filter}) THEN ${e} END`);
+    const out = filter === undefined ? [] : [`COUNT(${own('1')})`];
+    if (m.check.type === 'sum')
+      out.push(...m.check.columns.map((col) => `SUM(${own(m.sql.col(m.sql.colName(col)))})`));
+    if (m.check.type !== 'rowHash') return out;
+    out.push(`COALESCE(SUM(${own(m.sql.rowHash())}), 0)`);
+    if (wantsKeyRange(pass, m.check))
+      out.push(`MIN(${own(bucketKey(m.sql))})`, `MAX(${own(bucketKey(m.sql))})`);
     return out;
   });
 }
@@ -187,7 +201,7 @@ export function passQuery(pass: Pass, part: KeyPart = {}): [string, unknown[]] {
   // MariaDB sorts GROUP BY results unless told the order does not matter
   const unordered = s.d.engine === 'mysql' ? ' ORDER BY NULL' : '';
   return p.bind(
-    `SELECT ${sel.join(', ')} FROM ${s.from(true)}${s.where(p, range)} GROUP BY ${group.join(', ')}${unordered}`,
+    `SELECT ${sel.join(', ')} FROM ${s.from(true)}${s.where(p, range, false)} GROUP BY ${group.join(', ')}${unordered}`,
   );
 }
 
@@ -218,13 +232,25 @@ export async function runPass(pass: Pass): Promise<Map<string, TenantTotals>> {
     const bucket = pass.bucketed ? Number(r[1]) : undefined;
     let t = out.get(tenant);
     if (!t) {
-      t = { count: 0n, sums: new Map(), hashes: new Map(), buckets: new Map(), keyRange: new Map() };
+      t = {
+        count: 0n,
+        sums: new Map(),
+        hashes: new Map(),
+        buckets: new Map(),
+        keyRange: new Map(),
+        counts: new Map(),
+      };
       out.set(tenant, t);
     }
     const n = bigint(r[first - 1]);
     t.count += n;
     pass.members.forEach((m, j) => {
       const at = (indexes[j] ?? []).map((x) => r[first + x] ?? null);
+      let own = n;
+      if (memberFilter(m.sql) !== undefined) {
+        own = bigint(at.shift());
+        t.counts.set(m.check.name, (t.counts.get(m.check.name) ?? 0n) + own);
+      }
       if (m.check.type === 'sum') {
         const prev = t.sums.get(m.check.name) ?? m.check.columns.map(() => null);
         t.sums.set(
@@ -234,7 +260,9 @@ export async function runPass(pass: Pass): Promise<Map<string, TenantTotals>> {
       } else if (m.check.type === 'rowHash') {
         const h = bigint(at[0]);
         t.hashes.set(m.check.name, (t.hashes.get(m.check.name) ?? 0n) + h);
-        if (bucket !== undefined && m.check === pass.bucketed?.check) t.buckets.set(bucket, { n, h });
+        // a bucket without rows of a filtered member is absent, as from its query
+        if (bucket !== undefined && m.check === pass.bucketed?.check && own > 0n)
+          t.buckets.set(bucket, { n: own, h });
         if (wantsKeyRange(pass, m.check)) {
           const range: { min?: string; max?: string } = {};
           const [, min, max] = at;

@@ -7,7 +7,7 @@
  * - MariaDB: no `type: index` walk that fetches each row by primary key (an index scan is only
  *   allowed when it covers the statement, `Using index`);
  * - PostgreSQL: no plan that reads the same table twice.
- * The checks' own customSql statements are the user's and are not judged; the lookups of declared
+ * Folded query sides (fold.ts) are among them. The checks' own customSql statements are the user's and are not judged; the lookups of declared
  * column types read information_schema (the catalog, not the data) and are left out too.
  */
 import assert from 'node:assert/strict';
@@ -16,7 +16,7 @@ import { createMysqlDatabase, createPostgresDatabase, type TestDatabase } from '
 import { generateNokta } from '../../../src/devenv/nokta-data/generator.js';
 import { runReconciliation, type RunOptions } from '../../../src/reconciliation/engine.js';
 import type { Row, SqlConnection } from '../../../src/reconciliation/connection.js';
-import { open, skewPlan } from './helpers.js';
+import { foldPlan, open, skewPlan } from './helpers.js';
 
 const BASE = new Date('2026-03-01T00:00:00Z');
 const NOW = new Date(BASE.getTime() + 150 * 86_400_000);
@@ -88,6 +88,9 @@ describe('EXPLAIN of every statement the engine sends (MariaDB and PostgreSQL)',
       const r = await runReconciliation(skewPlan(), conns, { now: NOW, ...opts });
       assert.notEqual(r.verdict, 'Error', r.error);
     }
+    // query sides folded into the table scan, and their localization with the predicate in WHERE
+    const folded = await runReconciliation(foldPlan(), conns, { now: NOW });
+    assert.notEqual(folded.verdict, 'Error', folded.error);
   });
 
   after(async () => {
@@ -112,6 +115,15 @@ describe('EXPLAIN of every statement the engine sends (MariaDB and PostgreSQL)',
     assert.ok(
       all.some((s) => / OR /.test(s) || / >= .* <= /.test(s)),
       'a key-range row fetch',
+    );
+    assert.ok(
+      legacy.some((s) => s.sql.includes("CASE WHEN (status = 'paid') THEN")) &&
+        target.some((s) => s.sql.includes("CASE WHEN (status = 'paid' AND id > 0) THEN")),
+      'a pass with a folded query side on each engine',
+    );
+    assert.ok(
+      legacy.some((s) => s.sql.includes("WHERE (status = 'paid')") && !/GROUP BY 1/.test(s.sql)),
+      'a folded side localized with its predicate',
     );
   });
 

@@ -48,3 +48,60 @@ export function skewPlan(): ReconciliationPlan {
   });
   return plan;
 }
+
+/**
+ * Checks whose sides are simple queries of one table (`SELECT … FROM table WHERE …`), folded
+ * into the table's scan, beside table checks over the same tables: a count and a rowHash over
+ * the paid orders, and a sum over the orders that were not refunded.
+ */
+export function foldPlan(): ReconciliationPlan {
+  const plan = manifestPlan('reconciliation-nokta.yaml');
+  const keep = new Set(['orders-count', 'orders-financial-totals', 'orders-rows']);
+  plan.checks = plan.checks.filter((c) => keep.has(c.name));
+  const count = plan.checks.find((c) => c.name === 'orders-count');
+  const sum = plan.checks.find((c) => c.name === 'orders-financial-totals');
+  const rows = plan.checks.find((c) => c.name === 'orders-rows');
+  if (!count || !sum || !rows) throw new Error('the sample lost its orders checks');
+  plan.checks.push(
+    {
+      ...count,
+      name: 'paid-orders-count',
+      legacy: {
+        query: "SELECT id, tenant_id FROM pos_orders WHERE status = 'paid'",
+        tenantColumn: 'tenant_id',
+      },
+      target: { query: "SELECT id, tenant_id FROM orders WHERE status = 'paid'", tenantColumn: 'tenant_id' },
+    },
+    {
+      ...sum,
+      name: 'kept-totals',
+      legacy: {
+        query: "SELECT tenant_id, total, tax FROM pos_orders WHERE status <> 'refunded'",
+        tenantColumn: 'tenant_id',
+      },
+      target: {
+        query: "SELECT tenant_id, total AS total, tax FROM orders WHERE status <> 'refunded'",
+        tenantColumn: 'tenant_id',
+      },
+      columns: sum.columns.filter((c) => c.name === 'total' || c.name === 'tax'),
+    },
+    {
+      ...rows,
+      name: 'paid-orders-rows',
+      legacy: {
+        query:
+          "SELECT id, tenant_id, subtotal, tax, discount, total, created_at FROM pos_orders WHERE status = 'paid'",
+        tenantColumn: 'tenant_id',
+      },
+      target: {
+        query:
+          "SELECT id, tenant_id, subtotal, tax, discount, total, created_at FROM orders WHERE status = 'paid' AND id > 0",
+        tenantColumn: 'tenant_id',
+      },
+      columns: rows.columns.filter((c) =>
+        ['id', 'subtotal', 'tax', 'discount', 'total', 'created_at'].includes(c.name),
+      ),
+    },
+  );
+  return plan;
+}
