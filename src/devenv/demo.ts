@@ -615,7 +615,10 @@ async function main(): Promise<void> {
     ['cluster', `KUBECONFIG=${kcPath} kubectl -n ${NAMESPACE} get cutover nokta -o yaml`],
     ['plugin', `KUBECONFIG=${kcPath} node dist/src/plugin/main.js status nokta -n ${NAMESPACE}`],
   ];
-  for (const [k, v] of where) say(`  ${k.padEnd(15)} ${v}`);
+  // Without --keep, only the files stay: the rest is cleaned up below.
+  for (const [k, v] of keep ? where : where.slice(0, 3)) say(`  ${k.padEnd(15)} ${v}`);
+  if (!keep)
+    say('  (npm run demo -- --keep leaves the cluster, the operator and the databases up to explore)');
   say(`\nDemo done in ${((Date.now() - t0) / 1000).toFixed(0)} s.`);
   if (keep)
     say(
