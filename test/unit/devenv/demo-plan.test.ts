@@ -53,10 +53,7 @@ describe('demo plan: the sample made playable locally', () => {
     );
     assert.deepEqual(co.spec.rollback?.order, sample.spec.rollback?.order);
     assert.equal(co.spec.timeline.startAt, shiftDate(sample.spec.timeline.startAt!, shiftMs));
-    assert.ok(
-      Date.parse(co.spec.timeline.startAt) < Date.now() - 7 * DAY,
-      'the night lies in the real past',
-    );
+    assert.ok(Date.parse(co.spec.timeline.startAt) < Date.now() - 7 * DAY, 'the night lies in the real past');
     assert.ok(Date.parse(co.spec.shadow!.startAt) < Date.parse(co.spec.timeline.startAt));
     const jobs = [
       co.spec.preparation!.schemaMigration!.job,
