@@ -55,6 +55,15 @@ if (build.status !== 0) {
   process.stdout.write('\nthe TypeScript build failed: no test ran\n0 passed, 1 failed\n');
   process.exit(1);
 }
+// As `npm run build` does after tsc (its postbuild): the package's bins executable.
+const modes = spawnSync(process.execPath, [join(root, 'scripts', 'bin-modes.mjs')], {
+  cwd: root,
+  stdio: 'inherit',
+});
+if (modes.status !== 0) {
+  process.stdout.write('\nscripts/bin-modes.mjs failed: no test ran\n0 passed, 1 failed\n');
+  process.exit(1);
+}
 
 const specs = suites.map((s) => `dist/test/${s}/**/*.test.js`);
 const mocha = spawnSync(

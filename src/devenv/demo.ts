@@ -1,42 +1,88 @@
 #!/usr/bin/env node
 /**
- * `npm run demo`: a local rehearsal on the embedded default environment.
+ * `npm run demo`: a full local rehearsal of the sample cutover (samples/cutover-nokta.yaml) on the
+ * embedded default environment, in a few minutes:
  *
  *  1. the local control plane with the cutover and Gateway API CRDs (`npm run cluster:up`);
- *  2. the Nokta legacy MySQL (MariaDB) and new PostgreSQL databases, filled by the generator
- *     with a few real differences injected (a missing order, an amount off by 0.01, ...);
- *  3. the operator, started in the background against that cluster;
- *  4. the Nokta Reconciliation applied with kubectl; its status followed live until the run ends,
- *     then the per-check results and the differing keys the engine localized.
+ *  2. the Nokta databases: a legacy MariaDB of the demo's own (the freeze sets GLOBAL read_only)
+ *     with database `nokta_legacy`, the new PostgreSQL database `nokta_new`, Redis flags under
+ *     the key prefix `demo-nokta:`;
+ *  3. Prometheus scraping a test exporter of the four SLOs, the integration sandbox (payments,
+ *     SMS, maps) and the war-room webhook;
+ *  4. the namespace, Secrets, routes and legacy Deployment applied with kubectl; the operator
+ *     (`cutover operator --time-scale 30240`: three weeks of plan in a minute) and a pod runner
+ *     (the local control plane has no kubelet; it runs the Jobs' commands as local processes);
+ *  5. the sample CanaryPhase and Cutover applied with kubectl, then its timeline followed live:
+ *     preparation Jobs and probes, the shadow Reconciliations (applied with kubectl once the bulk
+ *     copy is in), legacy writes during the shadow phase, the canary, the cutover night step by
+ *     step, orders on the new stack after the switch, legacy hot, the post-cutover
+ *     Reconciliations at +4h/+24h/+72h, steady state;
+ *  6. the reports (06:00 checkpoint, final report) and what is where.
  *
- * Everything stays up afterwards to explore; `npm run cluster:down` stops it.
- * Options: --scale N (legacy orders, default 20000), --tenants N (default 12), --keep-data.
+ * What the demo changes in the sample is in ./demo-plan.ts. It then cleans up after itself (the
+ * operator, Prometheus, the MariaDB, its databases and Redis keys, the control plane if it
+ * started it); the reports stay in .cache/demo/. `--keep` leaves the control plane, the operator,
+ * the MariaDB and the data up to explore (`npm run cluster:down` stops them).
+ * Options: --keep, --rows N (rows per legacy table, default 200), --timeout SECONDS (default 300).
  */
-import { spawn } from 'node:child_process';
-import { closeSync, openSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import * as k8s from '@kubernetes/client-node';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
-import { parseAllDocuments } from 'yaml';
-import { clusterDir, clusterUp, kubectl } from './local-cluster.js';
+import { Redis } from 'ioredis';
+import { Gauge, Registry } from 'prom-client';
+import type { CanaryPhase, Cutover, CutoverStatus, Reconciliation } from '../api/index.js';
+import { CANARY_PHASE, CUTOVER, RECONCILIATION } from '../controllers/kinds.js';
+import { KubeClient, type KubeObject } from '../runtime/kube-client.js';
+import { loadKubeConfig } from '../runtime/kubeconfig.js';
+import { CONFIG_MAP } from '../runtime/resources.js';
+import {
+  clusterDir,
+  clusterDown,
+  clusterUp,
+  DEMO_MARIADB_PID,
+  kubectl,
+  runningCluster,
+} from './local-cluster.js';
 import { repoRoot } from './devenv-state.js';
-import { pidAlive } from './processes.js';
-import { generateNokta } from './nokta-data/generator.js';
-import type { Reconciliation } from '../api/index.js';
+import { startProcess, stopPid, stopProcess, waitFor, type ManagedProcess } from './processes.js';
+import { READY_LABEL, startPodRunner, type PodRunner } from './pod-runner.js';
+import { startPrometheus, startTestExporter, type TestExporter, type TestPrometheus } from './prometheus.js';
+import { startDemoMariadb, type DemoMariadb } from './demo-mariadb.js';
+import {
+  DAY,
+  DEMO_RECONS,
+  DEMO_TABLES,
+  DEMO_TIME_SCALE,
+  demoCanaryPhase,
+  demoCutover,
+  demoReconciliation,
+  shiftDate,
+} from './demo-plan.js';
 
-const NAMESPACE = 'nokta';
+const NAMESPACE = 'nokta-demo';
 const LEGACY_DB = 'nokta_legacy';
 const TARGET_DB = 'nokta_new';
-const LEGACY_URL = `mysql://root@127.0.0.1:3306/${LEGACY_DB}`;
 const TARGET_URL = `postgres://postgres@127.0.0.1:5432/${TARGET_DB}`;
+const REDIS_URL = 'redis://127.0.0.1:6379/0';
+const REDIS_PREFIX = 'demo-nokta:';
 
 const tty = process.stdout.isTTY;
 const bold = (s: string): string => (tty ? `\x1b[1m${s}\x1b[0m` : s);
+let progressShown = false;
 const say = (s: string): void => {
+  if (progressShown) process.stdout.write('\r\x1b[2K');
+  progressShown = false;
   process.stdout.write(s + '\n');
 };
-const step = (n: number, s: string): void => say(`\n${bold(`[${n}/5] ${s}`)}`);
+const stage = (n: number, s: string): void => say(`\n${bold(`[${n}/6] ${s}`)}`);
 
+function flag(name: string): boolean {
+  return process.argv.includes(`--${name}`);
+}
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
   const v = i >= 0 ? Number(process.argv[i + 1]) : fallback;
@@ -44,198 +90,572 @@ function arg(name: string, fallback: number): number {
   return v;
 }
 
-async function recreateDatabases(): Promise<void> {
-  const my = await mysql.createConnection('mysql://root@127.0.0.1:3306/mysql');
-  try {
-    await my.query(`DROP DATABASE IF EXISTS \`${LEGACY_DB}\``);
-    await my.query(`CREATE DATABASE \`${LEGACY_DB}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
-  } finally {
-    await my.end();
-  }
-  const p = new pg.Client({ connectionString: 'postgres://postgres@127.0.0.1:5432/postgres' });
-  await p.connect();
-  try {
-    await p.query(`DROP DATABASE IF EXISTS "${TARGET_DB}" WITH (FORCE)`);
-    await p.query(`CREATE DATABASE "${TARGET_DB}"`);
-  } finally {
-    await p.end();
-  }
-}
+/** What the demo started, stopped again in reverse order. */
+const cleanups: { what: string; run: () => Promise<unknown> }[] = [];
 
-function startOperator(kubeconfig: string): number {
-  const pidFile = join(clusterDir(), 'operator.pid');
-  if (existsSync(pidFile)) {
-    const pid = Number(readFileSync(pidFile, 'utf8'));
-    if (pidAlive(pid)) return pid;
+async function main(): Promise<void> {
+  const keep = flag('keep');
+  const rows = arg('rows', 200);
+  const timeoutMs = arg('timeout', 300) * 1000;
+  const t0 = Date.now();
+  const demoDir = join(repoRoot(), '.cache', 'demo');
+  rmSync(join(demoDir, 'reports'), { recursive: true, force: true });
+  mkdirSync(join(demoDir, 'reports'), { recursive: true });
+  const jobLog = join(demoDir, 'jobs.log');
+  const operatorLog = join(demoDir, 'operator.log');
+  rmSync(jobLog, { force: true });
+  rmSync(operatorLog, { force: true });
+
+  // ── 1 ────────────────────────────────────────────────────────────────────────────────────
+  stage(1, 'Local Kubernetes control plane (etcd, kube-apiserver, kube-controller-manager) with the CRDs');
+  const wasRunning = runningCluster() !== undefined;
+  const cluster = await clusterUp((l) => say('  ' + l));
+  const kcPath = cluster.kubeconfigPath;
+  if (!wasRunning && !keep)
+    cleanups.push({ what: 'the control plane', run: () => clusterDown(() => undefined) });
+  const kc = (): string => kcPath;
+
+  // ── 2 ────────────────────────────────────────────────────────────────────────────────────
+  stage(
+    2,
+    `Nokta databases: legacy MariaDB '${LEGACY_DB}', new PostgreSQL '${TARGET_DB}', Redis flags '${REDIS_PREFIX}*'`,
+  );
+  // A MariaDB an earlier `--keep` run left: this run makes its own.
+  const keptMariadb = join(clusterDir(), DEMO_MARIADB_PID);
+  if (existsSync(keptMariadb)) {
+    await stopPid(Number(readFileSync(keptMariadb, 'utf8')), 10_000);
+    rmSync(keptMariadb, { force: true });
   }
-  const log = openSync(join(clusterDir(), 'operator.log'), 'a');
-  const child = spawn(
+  const maria: DemoMariadb = await startDemoMariadb(join(demoDir, 'mariadb'));
+  if (keep) writeFileSync(join(clusterDir(), DEMO_MARIADB_PID), String(maria.pid));
+  else cleanups.push({ what: 'the legacy MariaDB', run: () => maria.stop() });
+  const app = { user: 'nokta_app', password: randomBytes(12).toString('hex') };
+  const legacyRowAt = new Date(Date.now() - 90 * DAY);
+  {
+    const root = await mysql.createConnection({ socketPath: maria.socket, user: 'root', timezone: 'Z' });
+    await root.query(`CREATE DATABASE ${LEGACY_DB}`);
+    for (const t of DEMO_TABLES) {
+      await root.query(
+        `CREATE TABLE ${LEGACY_DB}.${t} (id INT PRIMARY KEY, tenant_id VARCHAR(32) NOT NULL, total DECIMAL(10,2) NOT NULL, created_at DATETIME(3) NOT NULL)`,
+      );
+      const values: unknown[][] = [];
+      for (let i = 1; i <= rows; i++)
+        values.push([
+          i,
+          `tenant-${String(i % 12).padStart(2, '0')}`,
+          ((i * 3.25) % 997).toFixed(2),
+          legacyRowAt,
+        ]);
+      await root.query(`INSERT INTO ${LEGACY_DB}.${t} VALUES ?`, [values]);
+    }
+    await root.query(`CREATE USER '${app.user}'@'%' IDENTIFIED BY '${app.password}'`);
+    await root.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON ${LEGACY_DB}.* TO '${app.user}'@'%'`);
+    await root.end();
+  }
+  say(
+    `  legacy MariaDB on 127.0.0.1:${maria.port}: ${DEMO_TABLES.length} tables × ${rows} rows over 12 tenants`,
+  );
+  const legacyUrl = `mysql://${app.user}:${app.password}@127.0.0.1:${maria.port}/${LEGACY_DB}`;
+  const legacyAdminUrl = `mysql://root@localhost/${LEGACY_DB}?socket=${encodeURIComponent(maria.socket)}`;
+  {
+    const p = new pg.Client({ connectionString: 'postgres://postgres@127.0.0.1:5432/postgres' });
+    await p.connect();
+    try {
+      await p.query(`DROP DATABASE IF EXISTS "${TARGET_DB}" WITH (FORCE)`);
+      await p.query(`CREATE DATABASE "${TARGET_DB}"`);
+    } finally {
+      await p.end();
+    }
+  }
+  if (!keep)
+    cleanups.push({
+      what: `the PostgreSQL database ${TARGET_DB}`,
+      run: async () => {
+        const p = new pg.Client({ connectionString: 'postgres://postgres@127.0.0.1:5432/postgres' });
+        await p.connect();
+        await p.query(`DROP DATABASE IF EXISTS "${TARGET_DB}" WITH (FORCE)`).finally(() => p.end());
+      },
+    });
+  say(
+    `  new PostgreSQL database ${TARGET_DB} (empty: the preparation Jobs create the schema and copy the data)`,
+  );
+  const redis = new Redis(REDIS_URL, { lazyConnect: true });
+  await redis.connect();
+  const dropKeys = async (): Promise<number> => {
+    const keys = await redis.keys(`${REDIS_PREFIX}*`);
+    if (keys.length) await redis.del(...keys);
+    return keys.length;
+  };
+  await dropKeys();
+  cleanups.push({
+    what: 'the Redis connection',
+    run: async () => {
+      if (!keep) await dropKeys();
+      redis.disconnect();
+    },
+  });
+  say(`  Redis ${REDIS_URL}, flags under '${REDIS_PREFIX}' (the operator writes them)`);
+
+  // ── 3 ────────────────────────────────────────────────────────────────────────────────────
+  stage(
+    3,
+    'Prometheus with a test exporter of the four SLOs, the integration sandbox and the war-room webhook',
+  );
+  const registry = new Registry();
+  const slo = new Gauge({
+    name: 'demo_slo_seconds',
+    help: 'p95 of each SLO',
+    labelNames: ['slo'],
+    registers: [registry],
+  });
+  for (const [n, v] of [
+    ['pos-invoice', 0.9],
+    ['call-center-order', 12],
+    ['driver-update', 2],
+    ['dashboard', 1.1],
+  ] as const)
+    slo.set({ slo: n }, v);
+  const exporter: TestExporter = await startTestExporter(registry);
+  cleanups.push({ what: 'the test exporter', run: () => exporter.stop() });
+  const prom: TestPrometheus = await startPrometheus({ targets: [exporter.target] });
+  cleanups.push({ what: 'Prometheus', run: () => prom.stop() });
+  await prom.waitForTargets();
+  say(
+    `  Prometheus ${prom.url} scraping ${exporter.target}: pos-invoice 0.9 s, call-center-order 12 s, driver-update 2 s, dashboard 1.1 s`,
+  );
+  const tokens = { payments: randomBytes(8).toString('hex'), sms: randomBytes(8).toString('hex') };
+  const hooks: string[] = [];
+  const http: Server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString()));
+    req.on('end', () => {
+      if (req.url === '/hook') {
+        try {
+          hooks.push((JSON.parse(body) as { text?: string }).text ?? '');
+        } catch {
+          hooks.push(body);
+        }
+        res.writeHead(200).end('ok');
+        return;
+      }
+      const auth = req.headers.authorization;
+      const key = req.headers['x-api-key'];
+      const ok =
+        (req.url === '/payments/v1/health' && auth === tokens.payments) ||
+        (req.url === '/sms/status' && auth === tokens.sms) ||
+        (req.url === '/maps/ping' && key === tokens.payments);
+      res.writeHead(ok ? 200 : 401).end();
+    });
+  });
+  await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
+  cleanups.push({ what: 'the sandbox', run: () => new Promise<void>((r) => http.close(() => r())) });
+  const addr = http.address();
+  const baseUrl = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
+  say(`  sandbox and webhook ${baseUrl}`);
+
+  // ── 4 ────────────────────────────────────────────────────────────────────────────────────
+  stage(
+    4,
+    `Namespace ${NAMESPACE}, Secrets, routes and legacy Deployment with kubectl; the operator and the pod runner`,
+  );
+  if (kubectl(kc(), ['get', 'namespace', NAMESPACE, '--ignore-not-found', '-o', 'name']).trim()) {
+    say(`  deleting the namespace ${NAMESPACE} of an earlier run`);
+    kubectl(kc(), ['delete', 'namespace', NAMESPACE, '--wait=true', '--timeout=120s']);
+  }
+  const secret = (name: string, data: Record<string, string>): object => ({
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name, namespace: NAMESPACE },
+    stringData: data,
+  });
+  const route = (name: string, backend: string): object => ({
+    apiVersion: 'gateway.networking.k8s.io/v1',
+    kind: 'HTTPRoute',
+    metadata: { name, namespace: NAMESPACE },
+    spec: { parentRefs: [{ name: 'public-gw' }], rules: [{ backendRefs: [{ name: backend, port: 8080 }] }] },
+  });
+  const items = [
+    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NAMESPACE } },
+    secret('nokta-legacy-admin-db', { url: legacyAdminUrl }),
+    secret('nokta-legacy-app-db', { url: legacyUrl }),
+    secret('nokta-legacy-db', { url: legacyUrl }),
+    secret('nokta-new-db', { url: TARGET_URL }),
+    secret('nokta-redis', { url: REDIS_URL }),
+    secret('payments-sandbox', { token: tokens.payments }),
+    secret('sms-sandbox', { token: tokens.sms }),
+    secret('maps-sandbox', { key: tokens.payments }),
+    secret('cutover-warroom-webhook', { url: `${baseUrl}/hook` }),
+    route('call-center', 'call-center-legacy'),
+    route('customer-app', 'customer-api-legacy'),
+    {
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'Ingress',
+      metadata: { name: 'pos', namespace: NAMESPACE },
+      spec: {
+        ingressClassName: 'nginx',
+        rules: [
+          {
+            host: 'pos.nokta.test',
+            http: {
+              paths: [
+                {
+                  path: '/',
+                  pathType: 'Prefix',
+                  backend: { service: { name: 'pos-legacy', port: { number: 8080 } } },
+                },
+              ],
+            },
+          },
+        ],
+      },
+    },
+    {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'pos-legacy', namespace: NAMESPACE },
+      spec: {
+        replicas: 2,
+        selector: { matchLabels: { app: 'pos-legacy' } },
+        template: {
+          metadata: { labels: { app: 'pos-legacy', [READY_LABEL]: 'true' } },
+          spec: { containers: [{ name: 'pos', image: 'registry.nokta.io/pos:legacy' }] },
+        },
+      },
+    },
+  ];
+  say(
+    kubectl(kc(), ['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items }))
+      .trimEnd()
+      .replace(/^/gm, '  '),
+  );
+  if (!keep)
+    cleanups.push({
+      what: `the namespace ${NAMESPACE}`,
+      run: async () =>
+        wasRunning ? kubectl(kc(), ['delete', 'namespace', NAMESPACE, '--wait=false']) : undefined,
+    });
+
+  // The operator an earlier `--keep` run left (after the namespace it served is gone).
+  const keptOperator = join(clusterDir(), 'operator.pid');
+  if (existsSync(keptOperator)) {
+    await stopPid(Number(readFileSync(keptOperator, 'utf8')), 10_000);
+    rmSync(keptOperator, { force: true });
+  }
+
+  const nodeKc = new k8s.KubeConfig();
+  nodeKc.loadFromFile(kcPath);
+  const runner: PodRunner = startPodRunner(nodeKc, { namespace: NAMESPACE });
+  cleanups.push({ what: 'the pod runner', run: () => runner.stop() });
+
+  // The plan (Nov 16 .. mid-December 2026 in the sample) moves into the real past by whole days;
+  // its clock starts at the shifted Nov 16 when the operator starts.
+  const shiftMs = Math.floor((Date.now() - 60 * DAY) / DAY) * DAY - Date.parse('2026-11-16T00:00:00Z');
+  const planOrigin = shiftDate('2026-11-16T00:00:00Z', shiftMs);
+  const realStart = Date.now();
+  const planNow = (): number => Date.parse(planOrigin) + (Date.now() - realStart) * DEMO_TIME_SCALE;
+  const operator: ManagedProcess = startProcess(
+    'operator',
     process.execPath,
     [
       join(repoRoot(), 'dist', 'src', 'cli', 'main.js'),
       'operator',
       '--kubeconfig',
-      kubeconfig,
+      kcPath,
       '--no-leader-elect',
+      '--namespaces',
+      NAMESPACE,
       '--listen-address',
       '127.0.0.1:0',
+      '--time-scale',
+      String(DEMO_TIME_SCALE),
+      '--time-origin',
+      `${planOrigin}@${new Date(realStart).toISOString()}`,
       '--log-level',
       'info',
     ],
-    { detached: true, stdio: ['ignore', log, log], cwd: repoRoot() },
+    operatorLog,
+    { detached: true },
   );
-  closeSync(log);
-  child.unref();
-  writeFileSync(pidFile, String(child.pid));
-  return child.pid ?? 0;
-}
+  if (keep) writeFileSync(join(clusterDir(), 'operator.pid'), String(operator.child.pid));
+  else cleanups.push({ what: 'the operator', run: () => stopProcess(operator, 10_000) });
+  say(
+    `  operator pid ${operator.child.pid}: cutover operator --namespaces ${NAMESPACE} --time-scale ${DEMO_TIME_SCALE} --time-origin ${planOrigin}@now (1 real second = ${(DEMO_TIME_SCALE / 3600).toFixed(1)} plan hours); log ${operatorLog}`,
+  );
 
-interface StatusView {
-  phase?: string;
-  lastRun?: { id?: string; verdict?: string; finishedAt?: string; error?: string };
-  summary?: {
-    checks?: number;
-    passed?: number;
-    rowsCompared?: string;
-    maxVariancePercent?: string;
-    worstCheck?: string;
-    worstTenant?: string;
+  // ── 5 ────────────────────────────────────────────────────────────────────────────────────
+  stage(5, 'The sample CanaryPhase and Cutover applied with kubectl; the timeline, live');
+  const planOpts = {
+    namespace: NAMESPACE,
+    shiftMs,
+    sandboxUrl: baseUrl,
+    jobLog,
+    redisPrefix: REDIS_PREFIX,
+    prometheusUrl: prom.url,
+    approvedBy: 'demo-lead',
   };
-  checks?: Array<{
-    name?: string;
-    verdict?: string;
-    variancePercent?: number;
-    legacyValue?: string;
-    targetValue?: string;
-    worstTenant?: string;
-    differingKeys?: Array<{ tenant?: string; key?: string; kind?: string; columns?: string[] }>;
-  }>;
-  reportConfigMap?: string;
-}
+  const apply = (objs: object[]): void => {
+    const out = kubectl(
+      kc(),
+      ['apply', '--server-side', '--field-manager=cutover-demo', '-f', '-'],
+      JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objs }),
+    );
+    for (const l of out.trim().split('\n')) say(`  ${clock()}  kubectl: ${l}`);
+  };
+  const clock = (): string => {
+    const real = ((Date.now() - t0) / 1000).toFixed(0).padStart(3);
+    const plan = new Date(planNow()).toISOString().slice(0, 16).replace('T', ' ');
+    return `${real}s  plan ${plan}`;
+  };
+  apply([demoCanaryPhase(planOpts), demoCutover(planOpts)]);
 
-async function follow(kubeconfig: string, name: string, timeoutMs: number): Promise<StatusView> {
+  const admin = new KubeClient(await loadKubeConfig(kcPath));
+  cleanups.push({ what: 'the API client', run: async () => admin.close() });
+  const seen = new Map<string, string>();
+  const note = (key: string, value: string, line: () => string): void => {
+    if (seen.get(key) === value) return;
+    seen.set(key, value);
+    say(`  ${clock()}  ${line()}`);
+  };
+  const appWrite = async (id: number): Promise<'ok' | 'refused'> => {
+    const c = await mysql.createConnection({
+      host: '127.0.0.1',
+      port: maria.port,
+      user: app.user,
+      password: app.password,
+      database: LEGACY_DB,
+      timezone: 'Z',
+    });
+    try {
+      await c.query('INSERT INTO orders VALUES (?, ?, ?, ?)', [id, 'tenant-01', '12.50', legacyRowAt]);
+      return 'ok';
+    } catch (e) {
+      if ((e as { errno?: number }).errno === 1290) return 'refused';
+      throw e;
+    } finally {
+      await c.end();
+    }
+  };
+  let shadowReconsApplied = false;
+  let shadowWrites = false;
+  let frozenChecked = false;
+  let postApplied = false;
+  let lastProgress = 0;
+  const order: string[] = [
+    'Pending',
+    'Preparation',
+    'Shadow',
+    'Canary',
+    'AwaitingCutover',
+    'CuttingOver',
+    'Monitoring',
+    'LegacyHot',
+    'PostCutover',
+    'SteadyState',
+  ];
   const deadline = Date.now() + timeoutMs;
-  let last = '';
+  let st: CutoverStatus = {};
   for (;;) {
-    const out = kubectl(kubeconfig, ['get', 'reconciliation', name, '-n', NAMESPACE, '-o', 'json']);
-    const obj = JSON.parse(out) as { status?: StatusView };
-    const st = obj.status ?? {};
-    const line = `  ${new Date().toISOString().slice(11, 19)}  phase=${st.phase ?? 'Pending'}  run=${st.lastRun?.id ?? '-'}`;
-    if (line.slice(12) !== last) say(line);
-    last = line.slice(12);
-    if (st.lastRun?.finishedAt) return st;
-    if (Date.now() > deadline)
+    st = (await admin.tryGet<Cutover & KubeObject>(CUTOVER, NAMESPACE, 'nokta'))?.status ?? {};
+    const phase = st.phase ?? 'Pending';
+    note('phase', phase, () => bold(`Cutover phase ${phase}`) + (st.message ? `: ${st.message}` : ''));
+    for (const p of st.preparation ?? [])
+      note(
+        `prep:${p.name}`,
+        p.state ?? '',
+        () =>
+          `preparation ${p.name}: ${p.state}${p.jobName ? ` (Job ${p.jobName})` : ''}${p.message && p.state !== 'Succeeded' ? ` ${p.message}` : ''}`,
+      );
+    for (const s of st.steps ?? [])
+      note(
+        `step:${s.name}`,
+        s.state ?? '',
+        () =>
+          `step ${s.name}: ${s.state}${s.jobName ? ` (Job ${s.jobName})` : ''}${s.startedAt && s.state === 'Succeeded' ? ` started ${s.startedAt.slice(11, 16)} finished ${s.finishedAt?.slice(11, 16) ?? '-'} plan time` : ''}`,
+      );
+    if (st.switchedAt)
+      note('switched', st.switchedAt, () => `traffic switched to the new stack at ${st.switchedAt} (plan)`);
+    if (st.legacyScaledAt)
+      note(
+        'scaled',
+        st.legacyScaledAt,
+        () => `legacy hot ended: legacy scaled down at ${st.legacyScaledAt} (plan)`,
+      );
+    const canary = (await admin.tryGet<CanaryPhase & KubeObject>(CANARY_PHASE, NAMESPACE, 'nokta-canary'))
+      ?.status;
+    if (canary?.phase)
+      note(
+        'canary',
+        `${canary.phase}/${canary.currentWeight ?? ''}`,
+        () =>
+          `CanaryPhase nokta-canary: ${canary.phase}${canary.currentWeight !== undefined ? `, pos at ${canary.currentWeight} %` : ''}`,
+      );
+    for (const name of [...Object.keys(DEMO_RECONS), 'post-cutover']) {
+      const r = (await admin.tryGet<Reconciliation & KubeObject>(RECONCILIATION, NAMESPACE, name))?.status;
+      if (r?.lastRun?.finishedAt)
+        note(
+          `recon:${name}`,
+          r.lastRun.finishedAt,
+          () =>
+            `Reconciliation ${name}: ${r.lastRun?.verdict ?? r.phase}, max variance ${r.summary?.maxVariancePercent ?? '0'} %${name === 'post-cutover' ? ` (offsets done: ${(r.completedOffsets ?? []).join(' ') || '-'})` : ''}`,
+        );
+    }
+
+    // The world around the plan, as it happens during a real cutover.
+    const prepDone =
+      (st.preparation ?? []).length >= 6 && st.preparation!.every((p) => p.state === 'Succeeded');
+    if (prepDone && !shadowReconsApplied) {
+      shadowReconsApplied = true;
+      say(`  ${clock()}  the bulk copy is in: the nightly shadow Reconciliations, one per table family`);
+      apply(Object.entries(DEMO_RECONS).map(([n, t]) => demoReconciliation(NAMESPACE, n, t)));
+    }
+    if (shadowReconsApplied && !shadowWrites && (phase === 'Shadow' || phase === 'Canary')) {
+      shadowWrites = true;
+      for (const id of [100_001, 100_002, 100_003]) await appWrite(id);
+      say(
+        `  ${clock()}  legacy still takes orders during the shadow phase: 3 written (the delta sync must carry them)`,
+      );
+    }
+    const freeze = (st.steps ?? []).find((s) => s.name === 'freeze-legacy-writes');
+    if (freeze?.state === 'Succeeded' && !frozenChecked) {
+      frozenChecked = true;
+      say(
+        `  ${clock()}  an order written to legacy now: ${await appWrite(100_100)} (legacy is read-only from the freeze on)`,
+      );
+    }
+    if (st.switchedAt && !postApplied) {
+      postApplied = true;
+      const at = new Date(Math.max(planNow(), Date.parse(st.switchedAt) + 60_000));
+      const t = new pg.Client({ connectionString: TARGET_URL });
+      await t.connect();
+      for (const id of [200_001, 200_002, 200_003])
+        await t.query('INSERT INTO orders (id, tenant_id, total, created_at) VALUES ($1, $2, $3, $4)', [
+          id,
+          'tenant-02',
+          '31.50',
+          at,
+        ]);
+      await t.end();
+      say(
+        `  ${clock()}  3 orders taken on the new stack after the switch; the post-cutover Reconciliation (+4h, +24h, +72h, bounded to the freeze)`,
+      );
+      apply([demoReconciliation(NAMESPACE, 'post-cutover', 'orders', true)]);
+    }
+
+    if (phase === 'RollingBack' || phase === 'RolledBack' || phase === 'Failed' || phase === 'Aborted')
       throw new Error(
-        `the run did not finish within ${timeoutMs / 1000} s; see ${join(clusterDir(), 'operator.log')}`,
+        `the Cutover ended ${phase}: ${JSON.stringify(st.rollback ?? st.message ?? {})}; see ${operatorLog}`,
       );
-    await new Promise((r) => setTimeout(r, 1000));
+    if (phase === 'SteadyState' && st.report?.finalAt) break;
+    if (Date.now() > deadline)
+      throw new Error(`no steady state within ${timeoutMs / 1000} s (phase ${phase}); see ${operatorLog}`);
+
+    const done = (st.steps ?? []).filter((s) => s.state === 'Succeeded').length;
+    const current =
+      st.currentStep ??
+      (st.steps ?? []).find((s) => s.state === 'Running' || s.state === 'AwaitingApproval')?.name ??
+      '-';
+    const idx = Math.max(0, order.indexOf(phase));
+    const bar = '#'.repeat(idx) + '-'.repeat(order.length - 1 - idx);
+    const progress = `  progress [${bar}] ${phase}, step ${current}, ${done}/${(st.steps ?? []).length || 8} steps done, next ${st.nextStep ?? '-'}${st.nextStepAt ? ` at ${st.nextStepAt.slice(0, 16).replace('T', ' ')}` : ''}, plan ${new Date(planNow()).toISOString().slice(0, 16).replace('T', ' ')}, ${((Date.now() - t0) / 1000).toFixed(0)} s`;
+    if (tty) {
+      process.stdout.write('\r\x1b[2K' + progress.slice(0, (process.stdout.columns || 120) - 1));
+      progressShown = true;
+    } else if (Date.now() - lastProgress > 10_000) {
+      lastProgress = Date.now();
+      say(progress);
+    }
+    await new Promise((r) => setTimeout(r, 250));
   }
-}
 
-async function main(): Promise<void> {
-  const scale = arg('scale', 20_000);
-  const tenants = arg('tenants', 12);
-  const t0 = Date.now();
-
-  step(1, 'Local Kubernetes control plane (etcd, kube-apiserver, kube-controller-manager) with the CRDs');
-  const cluster = await clusterUp((l) => say('  ' + l));
-  const kc = cluster.kubeconfigPath;
-
-  step(
-    2,
-    `Nokta databases: legacy MariaDB '${LEGACY_DB}' and new PostgreSQL '${TARGET_DB}', ${scale} orders over ${tenants} tenants`,
+  // ── 6 ────────────────────────────────────────────────────────────────────────────────────
+  stage(
+    6,
+    `Steady state at ${st.steadyStateAt} (plan time), ${((Date.now() - t0) / 1000).toFixed(0)} s after the start; the reports`,
   );
-  await recreateDatabases();
-  const g0 = Date.now();
-  const gen = await generateNokta(LEGACY_URL, TARGET_URL, { scale, tenants, seed: 'demo', inject: true });
   say(
-    `  filled in ${((Date.now() - g0) / 1000).toFixed(1)} s: ${gen.counts.orders} orders, ${gen.counts.customers} customers, ${gen.counts.drivers} drivers, ${gen.counts.calls} calls, ${gen.counts.invoices} invoices`,
+    kubectl(kc(), ['-n', NAMESPACE, 'get', 'cutover,canaryphase,reconciliation'])
+      .trimEnd()
+      .replace(/^/gm, '  '),
   );
-  say(`  injected differences the reconciliation must find:`);
-  for (const inj of gen.injections)
-    for (const k of inj.expected)
-      say(
-        `    - ${inj.kind.padEnd(17)} ${inj.family} tenant=${k.tenant} key=${k.key} (${k.kind}${k.columns ? `: ${k.columns.join(',')}` : ''})`,
-      );
-
-  step(3, 'The operator, in the background');
-  kubectl(kc, ['apply', '-f', '-'], `apiVersion: v1\nkind: Namespace\nmetadata: { name: ${NAMESPACE} }\n`);
-  for (const [name, url] of [
-    ['nokta-legacy-db', LEGACY_URL],
-    ['nokta-new-db', TARGET_URL],
-  ] as const) {
-    kubectl(
-      kc,
-      ['apply', '-f', '-'],
-      JSON.stringify({
-        apiVersion: 'v1',
-        kind: 'Secret',
-        metadata: { name, namespace: NAMESPACE },
-        stringData: { url },
-      }),
-    );
+  const report = await admin.get<KubeObject & { data?: Record<string, string> }>(
+    CONFIG_MAP,
+    NAMESPACE,
+    st.report?.configMap ?? 'nokta-cutover-report',
+  );
+  for (const [key, text] of Object.entries(report.data ?? {})) {
+    writeFileSync(join(demoDir, 'reports', key), text);
+    say(`\n${bold(`── ${key} (ConfigMap ${report.metadata.name}) ──`)}`);
+    say(text.trimEnd());
   }
-  const pid = startOperator(kc);
-  say(`  operator pid ${pid}, log ${join(clusterDir(), 'operator.log')}`);
+  writeFileSync(join(demoDir, 'reports', 'cutover-status.json'), JSON.stringify(st, null, 2) + '\n');
+  // Notifications never block the plan: the last one may still be on its way.
+  await waitFor(
+    'the steady-state notification',
+    async () => (hooks.some((h) => h.includes('SteadyState')) ? true : undefined),
+    15_000,
+  ).catch(() => undefined);
+  writeFileSync(join(demoDir, 'reports', 'warroom-notifications.txt'), hooks.join('\n') + '\n');
+  const jobs = existsSync(jobLog) ? readFileSync(jobLog, 'utf8').trim().split('\n').length : 0;
+  const legacyNow = await appWrite(100_200);
 
-  step(4, 'Apply the Nokta Reconciliation (samples/nokta/reconciliation-nokta.yaml) and follow its status');
-  const manifest = readFileSync(join(repoRoot(), 'samples', 'nokta', 'reconciliation-nokta.yaml'), 'utf8');
-  const doc = parseAllDocuments(manifest)
-    .map((d) => d.toJSON() as Reconciliation)
-    .find((d) => d?.kind === 'Reconciliation');
-  if (!doc) throw new Error('samples/nokta/reconciliation-nokta.yaml has no Reconciliation');
-  doc.metadata.namespace = NAMESPACE;
-  doc.metadata.annotations = {
-    ...(doc.metadata.annotations ?? {}),
-    'cutover.nokta.io/rerun': new Date().toISOString().replace(/[:.]/g, '-'),
-  };
-  kubectl(
-    kc,
-    ['apply', '--server-side', '--force-conflicts', '--field-manager=cutover-demo', '-f', '-'],
-    JSON.stringify(doc),
-  );
-  const st = await follow(kc, doc.metadata.name, 600_000);
-
-  step(
-    5,
-    `Result: ${st.lastRun?.verdict ?? '?'} — ${st.summary?.passed ?? 0}/${st.summary?.checks ?? 0} checks passed, ${st.summary?.rowsCompared ?? 0} rows compared, max variance ${st.summary?.maxVariancePercent ?? 0}%`,
-  );
-  if (st.lastRun?.error) say(`  error: ${st.lastRun.error}`);
-  for (const c of st.checks ?? []) {
+  say(`\n${bold('What is where')}`);
+  const where: [string, string][] = [
+    [
+      'reports',
+      `${join(demoDir, 'reports')} (checkpoint.md, final.md, cutover-status.json, ${hooks.length} war-room notifications)`,
+    ],
+    ['operator log', operatorLog],
+    ['Jobs run', `${jobs} pods (${jobLog})`],
+    [
+      'legacy MariaDB',
+      `127.0.0.1:${maria.port}/${LEGACY_DB}: read-only since the freeze (an order now: ${legacyNow})`,
+    ],
+    ['new PostgreSQL', `${TARGET_URL}: serving, every legacy row plus the orders taken after the switch`],
+    ['Redis flags', `${REDIS_URL} keys ${REDIS_PREFIX}* (the flags the operator set)`],
+    ['cluster', `KUBECONFIG=${kcPath} kubectl -n ${NAMESPACE} get cutover nokta -o yaml`],
+    ['plugin', `KUBECONFIG=${kcPath} node dist/src/plugin/main.js status nokta -n ${NAMESPACE}`],
+  ];
+  // Without --keep, only the files stay: the rest is cleaned up below.
+  for (const [k, v] of keep ? where : where.slice(0, 3)) say(`  ${k.padEnd(15)} ${v}`);
+  if (!keep)
+    say('  (npm run demo -- --keep leaves the cluster, the operator and the databases up to explore)');
+  say(`\nDemo done in ${((Date.now() - t0) / 1000).toFixed(0)} s.`);
+  if (keep)
     say(
-      `  ${(c.verdict ?? '').padEnd(17)} ${String(c.name).padEnd(28)} variance ${String(c.variancePercent ?? 0).padStart(9)}%  legacy=${c.legacyValue ?? '-'} new=${c.targetValue ?? '-'}${c.worstTenant ? `  worst tenant ${c.worstTenant}` : ''}`,
+      `Everything stays up (--keep): the control plane, the operator, the MariaDB. Stop it all with: npm run cluster:down`,
     );
-    for (const k of c.differingKeys ?? [])
-      say(
-        `      ${k.kind} key ${k.key} tenant ${k.tenant}${k.columns?.length ? ` columns ${k.columns.join(',')}` : ''}`,
-      );
-  }
-  say(kubectl(kc, ['get', 'cutover-all', '-A']).trimEnd().replace(/^/gm, '  '));
-  say(`\nDone in ${((Date.now() - t0) / 1000).toFixed(0)} s. Try next:`);
-  say(`  export KUBECONFIG=${kc}`);
-  say(`  kubectl -n ${NAMESPACE} get recon ${doc.metadata.name} -o yaml        # the full status`);
-  say(
-    `  kubectl -n ${NAMESPACE} get configmap ${st.reportConfigMap ?? `${doc.metadata.name}-report`} -o jsonpath='{.data.report\\.json}'   # every differing key`,
-  );
-  say(
-    `  kubectl -n ${NAMESPACE} annotate recon ${doc.metadata.name} cutover.nokta.io/rerun=$(date +%s) --overwrite   # rerun after remediation`,
-  );
-  say(
-    `  kubectl -n ${NAMESPACE} apply -f samples/   # the other Nokta samples (canary, cutover, per-family reconciliations on their schedules)`,
-  );
-  say(
-    `  kubectl -n ${NAMESPACE} annotate recon pos-orders cutover.nokta.io/rerun=now   # run a scheduled one now`,
-  );
-  say(
-    `  node dist/src/cli/main.js reconcile -f samples/nokta/reconciliation-nokta.yaml --legacy-url ${LEGACY_URL} --target-url ${TARGET_URL}`,
-  );
-  say(`  npm run cluster:down   # stop the control plane and the operator`);
 }
+
+async function cleanup(): Promise<void> {
+  const done: string[] = [];
+  for (const c of cleanups.reverse()) {
+    try {
+      await c.run();
+      done.push(c.what);
+    } catch (e) {
+      process.stderr.write(
+        `demo: cleaning up ${c.what} failed: ${e instanceof Error ? e.message : String(e)}\n`,
+      );
+    }
+  }
+  if (done.length) say(`Cleaned up: ${done.join(', ')}.`);
+}
+
+let interrupted = false;
+process.once('SIGINT', () => {
+  interrupted = true;
+  say('\ninterrupted: cleaning up');
+  void cleanup().then(() => process.exit(130));
+});
 
 main().then(
-  () => process.exit(0),
-  (err: unknown) => {
+  async () => {
+    if (!interrupted) await cleanup();
+    process.exit(0);
+  },
+  async (err: unknown) => {
     process.stderr.write(`demo: ${err instanceof Error ? err.message : String(err)}\n`);
+    if (!interrupted) await cleanup();
     process.exit(1);
   },
 );

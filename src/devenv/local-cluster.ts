@@ -13,6 +13,9 @@ export function clusterDir(): string {
   return join(repoRoot(), '.cache', 'cluster');
 }
 
+/** The pid of the demo's MariaDB when `npm run demo -- --keep` left it running. */
+export const DEMO_MARIADB_PID = 'demo-mariadb.pid';
+
 const stateFile = (): string => join(clusterDir(), 'state.json');
 
 export function runningCluster(): ControlPlaneState | undefined {
@@ -67,6 +70,8 @@ export async function clusterDown(log: (line: string) => void): Promise<void> {
   const state = JSON.parse(readFileSync(stateFile(), 'utf8')) as ControlPlaneState;
   const operatorPid = join(clusterDir(), 'operator.pid');
   if (existsSync(operatorPid)) await stopPid(Number(readFileSync(operatorPid, 'utf8')));
+  const mariadbPid = join(clusterDir(), DEMO_MARIADB_PID);
+  if (existsSync(mariadbPid)) await stopPid(Number(readFileSync(mariadbPid, 'utf8')), 10_000);
   for (const name of ['kube-controller-manager', 'kube-apiserver', 'etcd']) {
     const pid = state.pids[name];
     if (pid) await stopPid(pid);

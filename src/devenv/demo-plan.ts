@@ -1,0 +1,217 @@
+/**
+ * The sample plan (samples/cutover-nokta.yaml) made playable on the local environment, for
+ * `npm run demo`. It follows what the Cutover rehearsal test
+ * (test/integration/controllers/cutover-rehearsal.test.ts) changes in the sample, and only that:
+ * the images become Node scripts the pod runner runs (same env and args); Secrets, hosts, the
+ * Redis key prefix, Prometheus and the SLO queries are local; the dates move into the past (the
+ * Reconciliation controller's offsets are in real time, so the switch must lie in the real past
+ * for its T+4h/24h/72h runs); step timeouts become 7d (a Job that takes 3 real seconds takes a day
+ * of plan time); the gates are approved up front; shadow mirroring is off (the shadow proxy has
+ * its own tests and needs the services it compares).
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import type { CanaryPhase, Cutover, JobTemplate, Reconciliation } from '../api/index.js';
+import { repoRoot } from './devenv-state.js';
+import { RUN_LABEL } from './pod-runner.js';
+
+/** Three weeks of plan in one real minute. */
+export const DEMO_TIME_SCALE = 30_240;
+export const DAY = 86_400_000;
+/** The tables every preparation and sync Job handles (legacy and new stack, same shape). */
+export const DEMO_TABLES = ['orders', 'customers', 'drivers', 'call_logs', 'invoices'];
+/** The sample's Reconciliations: sign-off and shadow (one per table family). */
+export const DEMO_RECONS: Record<string, string> = {
+  'pos-orders': 'orders',
+  customers: 'customers',
+  drivers: 'drivers',
+  'call-logs': 'call_logs',
+  invoices: 'invoices',
+};
+
+/**
+ * Every Job of the demo: one line with its environment and argv in JOB_LOG, then its work by
+ * JOB_KIND (schema, bulk copy, post-load SQL, delta sync shards). The legacy database is the
+ * path of LEGACY_URL.
+ */
+export const DEMO_JOB_SCRIPT = `
+import { appendFileSync } from 'node:fs';
+import pg from 'pg';
+import mysql from 'mysql2/promise';
+const keys = ['CUTOVER_NAME','CUTOVER_FROZEN_AT','CUTOVER_SWITCHED_AT','CUTOVER_LAST_SYNC_AT','CUTOVER_REPORT_CONFIGMAP','JOB_COMPLETION_INDEX'];
+const line = { kind: process.env.JOB_KIND, at: Date.now(), argv: process.argv.slice(1), ...Object.fromEntries(keys.map((k) => [k, process.env[k]])) };
+appendFileSync(process.env.JOB_LOG, JSON.stringify(line) + '\\n');
+const tables = ${JSON.stringify(DEMO_TABLES)};
+const target = async () => { const c = new pg.Client({ connectionString: process.env.TARGET_URL }); await c.connect(); return c; };
+const copy = async (names) => {
+  const u = new URL(process.env.LEGACY_URL);
+  const src = await mysql.createConnection({ host: u.hostname, port: Number(u.port), user: decodeURIComponent(u.username), password: decodeURIComponent(u.password), database: u.pathname.slice(1), timezone: 'Z' });
+  const dst = await target();
+  let n = 0;
+  for (const t of names) {
+    const [rows] = await src.query('SELECT id, tenant_id, total, created_at FROM ' + t);
+    for (const r of rows) n += (await dst.query('INSERT INTO ' + t + ' (id, tenant_id, total, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING', [r.id, r.tenant_id, r.total, r.created_at])).rowCount;
+  }
+  await src.end(); await dst.end();
+  console.log('copied ' + n + ' rows of ' + names.join(','));
+};
+switch (process.env.JOB_KIND) {
+  case 'schema': {
+    const c = await target();
+    for (const t of tables) await c.query('CREATE TABLE IF NOT EXISTS ' + t + ' (id INT PRIMARY KEY, tenant_id TEXT NOT NULL, total NUMERIC(10,2) NOT NULL, created_at TIMESTAMPTZ NOT NULL, normalized BOOLEAN NOT NULL DEFAULT false)');
+    await c.end();
+    break;
+  }
+  case 'bulk-copy': await copy(tables); break;
+  case 'post-load': {
+    const c = await target();
+    for (const t of tables) await c.query('UPDATE ' + t + ' SET normalized = true');
+    await c.end();
+    break;
+  }
+  case 'delta-sync': await copy(tables.filter((_, i) => i % 4 === Number(process.env.JOB_COMPLETION_INDEX))); break;
+  default: break;
+}
+`;
+
+export interface DemoPlanOptions {
+  namespace: string;
+  /** Added to every plan date so that the plan lies in the real past. */
+  shiftMs: number;
+  /** Base URL of the local integration sandbox (payments, SMS, maps). */
+  sandboxUrl: string;
+  jobLog: string;
+  redisPrefix: string;
+  prometheusUrl: string;
+  approvedBy: string;
+}
+
+/** A plan date of the sample moved by `shiftMs`, in the sample's format. */
+export const shiftDate = (t: string, shiftMs: number): string =>
+  new Date(Date.parse(t) + shiftMs).toISOString().replace(/\.000Z$/, 'Z');
+
+/** The sample Cutover, playable locally (see the file's comment for every change). */
+export function demoCutover(o: DemoPlanOptions): Cutover {
+  const co = parse(readFileSync(join(repoRoot(), 'samples', 'cutover-nokta.yaml'), 'utf8')) as Cutover;
+  const spec = co.spec;
+  const shifted = (t: string): string => shiftDate(t, o.shiftMs);
+  co.metadata = {
+    ...co.metadata,
+    name: 'nokta',
+    namespace: o.namespace,
+    annotations: {
+      'cutover.nokta.io/approve': 'reconciliation-sign-off,switch-traffic,steady-state',
+      'cutover.nokta.io/approved-by': o.approvedBy,
+    },
+  };
+  const asNode = (t: JobTemplate | undefined, kind: string): void => {
+    if (!t) return;
+    t.image = 'node';
+    t.command = ['node', '--input-type=module', '-e', DEMO_JOB_SCRIPT, '--'];
+    t.env = [
+      ...(t.env ?? []).filter((e) => e.name !== 'LEGACY_URL' && e.name !== 'TARGET_URL'),
+      { name: 'LEGACY_URL', secretKeyRef: { name: 'nokta-legacy-db', key: 'url' } },
+      { name: 'TARGET_URL', secretKeyRef: { name: 'nokta-new-db', key: 'url' } },
+      { name: 'JOB_KIND', value: kind },
+      { name: 'JOB_LOG', value: o.jobLog },
+    ];
+    t.podLabels = { ...t.podLabels, [RUN_LABEL]: 'true' };
+    t.backoffLimit = 0;
+  };
+  const prep = spec.preparation!;
+  asNode(prep.schemaMigration!.job, 'schema');
+  asNode(prep.schemaMigration!.downJob, 'schema-down');
+  asNode(prep.bulkCopy!.job, 'bulk-copy');
+  asNode(prep.postLoadSql!.job, 'post-load');
+  const paths: Record<string, string> = {
+    payments: '/payments/v1/health',
+    sms: '/sms/status',
+    maps: '/maps/ping',
+  };
+  for (const c of prep.integrationChecks ?? []) c.url = `${o.sandboxUrl}${paths[c.name] ?? '/'}`;
+  asNode(spec.shadow!.remediationJob, 'remediation');
+  spec.shadow!.startAt = shifted(spec.shadow!.startAt);
+  spec.shadow!.endAt = shifted(spec.shadow!.endAt);
+  spec.shadow!.mirroring = { enabled: false };
+  spec.timeline.startAt = shifted(spec.timeline.startAt!);
+  for (const step of spec.timeline.steps) {
+    if (step.at) step.at = shifted(step.at);
+    if (step.timeout) step.timeout = '7d';
+    if (step.job) asNode(step.job, step.action === 'DeltaSync' ? 'delta-sync' : step.name);
+  }
+  asNode(spec.rollback!.replayJob, 'replay');
+  asNode(spec.rollback!.exportJob, 'export');
+  spec.flagProvider!.redis!.keyPrefix = o.redisPrefix;
+  spec.prometheusAddress = o.prometheusUrl;
+  for (const s of spec.slos ?? []) s.query = `max(demo_slo_seconds{slo="${s.name}"})`;
+  return co;
+}
+
+/** The sample's canary phase, reduced to one short step measured against Prometheus. */
+export function demoCanaryPhase(o: DemoPlanOptions): CanaryPhase {
+  return {
+    apiVersion: 'cutover.nokta.io/v1alpha1',
+    kind: 'CanaryPhase',
+    metadata: { name: 'nokta-canary', namespace: o.namespace },
+    spec: {
+      flagProvider: {
+        type: 'Redis',
+        redis: { secretRef: { name: 'nokta-redis', key: 'url' }, keyPrefix: o.redisPrefix },
+      },
+      services: [{ name: 'pos', routing: 'Flag', flagKey: 'canary-new-stack' }],
+      steps: [{ weight: 10, pause: '2s' }],
+      duration: '3s',
+      autoPromote: true,
+      analysis: {
+        interval: '1s',
+        prometheusAddress: o.prometheusUrl,
+        metrics: [
+          {
+            name: 'pos-p95',
+            prometheus: { query: 'max(demo_slo_seconds{slo="pos-invoice"})' },
+            successCondition: 'result <= 1.5',
+          },
+        ],
+      },
+    },
+  };
+}
+
+/** A count and a sum check of one table; post-cutover: scheduled at +4h/+24h/+72h, bounded to the freeze. */
+export function demoReconciliation(
+  namespace: string,
+  name: string,
+  table: string,
+  postCutover = false,
+): Reconciliation {
+  return {
+    apiVersion: 'cutover.nokta.io/v1alpha1',
+    kind: 'Reconciliation',
+    metadata: { name, namespace },
+    spec: {
+      legacy: { engine: 'mysql', secretRef: { name: 'nokta-legacy-db', key: 'url' } },
+      target: { engine: 'postgres', secretRef: { name: 'nokta-new-db', key: 'url' } },
+      tenantColumn: 'tenant_id',
+      window: {
+        column: 'created_at',
+        last: '90d',
+        ...(postCutover ? { until: 'frozenAt', cutoverRef: { name: 'nokta' } } : {}),
+      },
+      thresholds: { remediatePercent: 0.5, failPercent: 1.0 },
+      ...(postCutover
+        ? { schedule: { cutoverRef: { name: 'nokta' }, offsets: ['+4h', '+24h', '+72h'] } }
+        : {}),
+      checks: [
+        { name: `${name}-count`, type: 'count', legacy: { table }, target: { table } },
+        {
+          name: `${name}-totals`,
+          type: 'sum',
+          legacy: { table },
+          target: { table },
+          columns: [{ name: 'total', type: 'decimal', scale: 2 }],
+        },
+      ],
+    },
+  };
+}
