@@ -1,0 +1,235 @@
+/**
+ * The war-room page as deploy/dashboard ships it: the manifests (ServiceAccount, read-only
+ * ClusterRole and its binding, Deployment, Service, Ingress) applied server-side to the local
+ * control plane, then `cutover dashboard` run with the Deployment's own arguments under that
+ * ServiceAccount's token (what the Pod's in-cluster configuration gives it), and the page checked
+ * in a real Chromium: every Cutover visible, no action button, an action refused with a clear
+ * message naming the ServiceAccount, nothing changed; and it answers the ingress's host name.
+ */
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium, type Browser } from 'playwright-core';
+import { parseAllDocuments } from 'yaml';
+import type { Cutover } from '../../src/api/index.js';
+import { CUTOVER } from '../../src/controllers/kinds.js';
+import { freePort } from '../../src/devenv/processes.js';
+import { KubeClient, type KubeObject } from '../../src/runtime/kube-client.js';
+import { useCluster, type TestCluster } from '../support/cluster.js';
+import { CHROMIUM } from './dashboard.test.js';
+
+const DIR = 'deploy/dashboard';
+const CLI = 'dist/src/cli/main.js';
+
+interface Manifest {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string };
+  [k: string]: unknown;
+}
+
+function manifests(): Manifest[] {
+  const kustomization = parseAllDocuments(
+    readFileSync(join(DIR, 'kustomization.yaml'), 'utf8'),
+  )[0]!.toJS() as {
+    resources: string[];
+  };
+  assert.deepEqual(
+    [...kustomization.resources].sort(),
+    readdirSync(DIR)
+      .filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml')
+      .sort(),
+    'the kustomization lists every manifest of deploy/dashboard',
+  );
+  return kustomization.resources.flatMap((f) =>
+    parseAllDocuments(readFileSync(join(DIR, f), 'utf8')).map((d) => d.toJS() as Manifest),
+  );
+}
+
+describe('deploy/dashboard: the war-room page in the cluster with a read-only ServiceAccount (Chromium)', function () {
+  this.timeout(240_000);
+  let cluster: TestCluster;
+  let ns: string;
+  let admin: KubeClient;
+  let browser: Browser | undefined;
+  let child: ChildProcess | undefined;
+  let url: string;
+  let suffix: string;
+  const applied = manifests();
+
+  before(async () => {
+    cluster = await useCluster();
+    await cluster.applyCrds();
+    ns = await cluster.createNamespace('dash-deploy');
+    admin = new KubeClient(cluster.kc);
+    suffix = ns;
+    // The manifests as shipped, moved into this test's namespace; cluster-wide names get the
+    // namespace as a suffix so parallel runs never share them.
+    const moved = applied.map((m) => {
+      const o = JSON.parse(JSON.stringify(m)) as Manifest & {
+        subjects?: { namespace: string }[];
+        roleRef?: { name: string };
+      };
+      if (o.metadata.namespace) o.metadata.namespace = ns;
+      if (o.kind === 'ClusterRole' || o.kind === 'ClusterRoleBinding') o.metadata.name += `-${suffix}`;
+      if (o.kind === 'ClusterRoleBinding') {
+        o.roleRef!.name += `-${suffix}`;
+        for (const s of o.subjects ?? []) s.namespace = ns;
+      }
+      return o;
+    });
+    const r = await cluster.kubectl(
+      ['apply', '--server-side', '--field-manager', 'cutover-test', '-f', '-'],
+      { input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: moved }) },
+    );
+    assert.equal(r.code, 0, r.stderr);
+    for (const kind of ['serviceaccount', 'deployment', 'service', 'ingress'])
+      assert.match(r.stdout, new RegExp(`${kind}[^ ]*/cutover-dashboard serverside-applied`), r.stdout);
+
+    await admin.create<Cutover & KubeObject>(CUTOVER, ns, {
+      apiVersion: 'cutover.nokta.io/v1alpha1',
+      kind: 'Cutover',
+      metadata: { name: 'night' },
+      spec: {
+        services: [
+          { name: 'pos', flagKey: 'pos.new-stack', legacy: { name: 'pos-legacy' }, new: { name: 'pos-v2' } },
+        ],
+        databases: {
+          legacy: { engine: 'mysql', secretRef: { name: 'legacy-admin' } },
+          target: { engine: 'postgres', secretRef: { name: 'new-db' } },
+        },
+        flagProvider: { type: 'Redis', redis: { secretRef: { name: 'redis' } } },
+        timeline: {
+          startAt: '2027-01-10T02:00:00Z',
+          steps: [{ name: 'switch', action: 'TrafficSwitch', offset: '+0s', owner: 'DevOps' }],
+        },
+        rollback: { triggers: { securityFlag: {} }, order: ['TrafficBack', 'FlagsOff', 'Notify'] },
+      },
+    });
+
+    // The Deployment's own arguments, on a free port, with the ServiceAccount's token.
+    const deployment = applied.find((m) => m.kind === 'Deployment')! as Manifest & {
+      spec: { template: { spec: { serviceAccountName: string; containers: { args: string[] }[] } } };
+    };
+    const pod = deployment.spec.template.spec;
+    const kubeconfig = await cluster.restrictedKubeconfig(ns, pod.serviceAccountName);
+    const args = [...pod.containers[0]!.args];
+    const port = await freePort();
+    args[args.indexOf('--port') + 1] = String(port);
+    assert.equal(
+      args[args.indexOf('--address') + 1],
+      '0.0.0.0',
+      'listens beyond loopback (behind the ingress)',
+    );
+    child = spawn(process.execPath, [CLI, ...args, '--kubeconfig', kubeconfig], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, LOG_LEVEL: 'warn' },
+    });
+    url = await new Promise<string>((resolve, reject) => {
+      let err = '';
+      child!.stderr!.on('data', (d: Buffer) => {
+        err += d.toString();
+        if (/dashboard listening on /.test(err)) resolve(`http://127.0.0.1:${port}`);
+      });
+      child!.on('exit', (code) => reject(new Error(`cutover dashboard exited with ${code}: ${err}`)));
+    });
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+  });
+
+  after(async () => {
+    await browser?.close();
+    child?.kill('SIGTERM');
+    if (cluster) {
+      await cluster.kubectl([
+        'delete',
+        'clusterrolebinding',
+        `cutover-dashboard-read-only-${suffix}`,
+        '--ignore-not-found',
+      ]);
+      await cluster.kubectl([
+        'delete',
+        'clusterrole',
+        `cutover-dashboard-read-only-${suffix}`,
+        '--ignore-not-found',
+      ]);
+    }
+    admin?.close();
+    if (ns) await cluster.deleteNamespace(ns);
+  });
+
+  it('the ClusterRole allows get, list and watch only', async () => {
+    const r = await cluster.kubectl([
+      'get',
+      'clusterrole',
+      `cutover-dashboard-read-only-${suffix}`,
+      '-o',
+      'json',
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const role = JSON.parse(r.stdout) as { rules: { verbs: string[]; resources: string[] }[] };
+    const verbs = new Set(role.rules.flatMap((r) => r.verbs));
+    assert.deepEqual([...verbs].sort(), ['get', 'list', 'watch']);
+    assert.deepEqual(role.rules.flatMap((r) => r.resources).sort(), [
+      'canaryphases',
+      'cutovers',
+      'events',
+      'reconciliations',
+    ]);
+  });
+
+  it('under that ServiceAccount the page shows no action button and refuses actions with a clear message', async () => {
+    const sa = `system:serviceaccount:${ns}:cutover-dashboard`;
+    const page = await browser!.newPage();
+    // The index: every Cutover the ServiceAccount may list, with its phase.
+    await page.goto(url);
+    await page
+      .locator('#cutovers')
+      .getByRole('link', { name: `${ns}/night` })
+      .waitFor();
+    await page.goto(`${url}/cutovers/${ns}/night`);
+    await page.locator('#phase').waitFor();
+    const notice = (await page.locator('#read-only').textContent()) ?? '';
+    assert.match(notice, new RegExp(`${sa} may not change this Cutover`));
+    assert.equal(await page.locator('[data-action]').count(), 0, 'no action button');
+    assert.equal(await page.getByRole('button').count(), 0, 'no button at all outside the (closed) dialog');
+    for (const verb of ['pause', 'rollback']) {
+      const result = await page.evaluate(
+        ({ ns, verb }) =>
+          (
+            window as unknown as {
+              cutoverDashboard: { act(r: Record<string, string>): Promise<{ ok: boolean; message: string }> };
+            }
+          ).cutoverDashboard.act({ kind: 'Cutover', namespace: ns, name: 'night', verb, reason: 'test' }),
+        { ns, verb },
+      );
+      assert.equal(result.ok, false, verb);
+      assert.match(result.message, new RegExp(`not allowed: ${sa} may not ${verb}`), result.message);
+    }
+    assert.match((await page.locator('#toast').textContent()) ?? '', /not allowed: .*RBAC/);
+    const co = await admin.get<Cutover & KubeObject>(CUTOVER, ns, 'night');
+    assert.notEqual(co.spec.paused, true, 'nothing changed');
+    assert.equal(co.metadata.annotations?.['cutover.nokta.io/action'], undefined, 'nothing changed');
+    await page.close();
+  });
+
+  it("answers the ingress's host name (not only localhost)", async () => {
+    const ingress = applied.find((m) => m.kind === 'Ingress')! as Manifest & {
+      spec: { rules: { host: string }[] };
+    };
+    const host = ingress.spec.rules[0]!.host;
+    const res = await new Promise<number>((resolve, reject) => {
+      import('node:http')
+        .then(({ request }) => {
+          const req = request(`${url}/`, { headers: { host } }, (r) => {
+            r.resume();
+            resolve(r.statusCode ?? 0);
+          });
+          req.on('error', reject);
+          req.end();
+        })
+        .catch(reject);
+    });
+    assert.equal(res, 200);
+  });
+});
