@@ -4,7 +4,9 @@
  * control plane, then `cutover dashboard` run with the Deployment's own arguments under that
  * ServiceAccount's token (what the Pod's in-cluster configuration gives it), and the page checked
  * in a real Chromium: every Cutover visible, no action button, an action refused with a clear
- * message naming the ServiceAccount, nothing changed; and it answers the ingress's host name.
+ * message naming the ServiceAccount, nothing changed; the shadow traffic per service, SLO-breach
+ * trigger closeness moved on by the page's own timer (nothing fetched) and the Cutover's Events in
+ * the log; and it answers the ingress's host name.
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -16,6 +18,8 @@ import type { Cutover } from '../../src/api/index.js';
 import { CUTOVER } from '../../src/controllers/kinds.js';
 import { freePort } from '../../src/devenv/processes.js';
 import { KubeClient, type KubeObject } from '../../src/runtime/kube-client.js';
+import { kubeMicroTime } from '../../src/runtime/conditions.js';
+import { EVENT } from '../../src/runtime/resources.js';
 import { useCluster, type TestCluster } from '../support/cluster.js';
 import { CHROMIUM } from './dashboard.test.js';
 
@@ -193,23 +197,126 @@ describe('deploy/dashboard: the war-room page in the cluster with a read-only Se
     assert.match(notice, new RegExp(`${sa} may not change this Cutover`));
     assert.equal(await page.locator('[data-action]').count(), 0, 'no action button');
     assert.equal(await page.getByRole('button').count(), 0, 'no button at all outside the (closed) dialog');
-    for (const verb of ['pause', 'rollback']) {
+    for (const [verb, said] of [
+      ['pause', 'pause'],
+      ['rollback', 'roll back'],
+    ] as const) {
+      const request: Record<string, string> = { kind: 'Cutover', namespace: ns, name: 'night', verb };
+      if (verb === 'rollback') request.reason = 'war-room test';
       const result = await page.evaluate(
-        ({ ns, verb }) =>
+        (r) =>
           (
             window as unknown as {
               cutoverDashboard: { act(r: Record<string, string>): Promise<{ ok: boolean; message: string }> };
             }
-          ).cutoverDashboard.act({ kind: 'Cutover', namespace: ns, name: 'night', verb, reason: 'test' }),
-        { ns, verb },
+          ).cutoverDashboard.act(r),
+        request,
       );
       assert.equal(result.ok, false, verb);
-      assert.match(result.message, new RegExp(`not allowed: ${sa} may not ${verb}`), result.message);
+      assert.match(
+        result.message,
+        new RegExp(`not allowed: ${sa} may not ${said} on Cutover ${ns}/night`),
+        result.message,
+      );
     }
     assert.match((await page.locator('#toast').textContent()) ?? '', /not allowed: .*RBAC/);
     const co = await admin.get<Cutover & KubeObject>(CUTOVER, ns, 'night');
     assert.notEqual(co.spec.paused, true, 'nothing changed');
     assert.equal(co.metadata.annotations?.['cutover.nokta.io/action'], undefined, 'nothing changed');
+    await page.close();
+  });
+
+  it('shows the shadow traffic per service, moves SLO-breach closeness on its own timer, and logs the Cutover Events', async () => {
+    // No operator runs here, so the test writes the status the Cutover controller would.
+    const now = Date.now();
+    const iso = (ms: number): string => new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
+    await admin.patch(CUTOVER, ns, 'night', {
+      spec: {
+        shadow: {
+          startAt: iso(now - 3_600_000),
+          endAt: iso(now + 3_600_000),
+          maxDifferencePercent: 1,
+          minCompared: 50,
+        },
+        rollback: { triggers: { securityFlag: {}, sloBreach: { for: '10m' } } },
+      },
+    });
+    await admin.patch(
+      CUTOVER,
+      ns,
+      'night',
+      {
+        status: {
+          phase: 'Shadow',
+          shadow: {
+            proxies: [
+              {
+                service: 'pos',
+                state: 'Deployed',
+                compared: 400,
+                differing: 12,
+                differencePercent: 3,
+                measuredAt: iso(now),
+              },
+              {
+                service: 'drivers',
+                state: 'Deployed',
+                compared: 800,
+                differing: 0,
+                differencePercent: 0,
+                measuredAt: iso(now),
+              },
+            ],
+          },
+          // Breached 5 of the 10 minutes ago: closeness 0.5 now, moving on with the clock.
+          sloBreaches: [{ slo: 'pos-p95', since: iso(now - 300_000), value: '2.1' }],
+        },
+      },
+      'merge',
+      { subresource: 'status' },
+    );
+    await admin.create(EVENT, ns, {
+      apiVersion: 'events.k8s.io/v1',
+      kind: 'Event',
+      metadata: { name: `night.${Date.now()}` },
+      eventTime: kubeMicroTime(new Date()),
+      reportingController: 'cutover.nokta.io/cutover',
+      reportingInstance: 'test',
+      action: 'Shadow',
+      reason: 'ShadowProxyDeployed',
+      type: 'Normal',
+      note: 'pos routed through the comparing shadow proxy',
+      regarding: { apiVersion: 'cutover.nokta.io/v1alpha1', kind: 'Cutover', namespace: ns, name: 'night' },
+    });
+    const page = await browser!.newPage();
+    await page.goto(`${url}/cutovers/${ns}/night`);
+    const pos = page.locator('#shadow-proxies tr[data-service="pos"]');
+    await pos.waitFor();
+    assert.match((await pos.textContent()) ?? '', /3 %.*1 %.*12 of 400.*Deployed/);
+    assert.equal(await pos.locator('td.bad').count(), 1, 'over the go/no-go limit');
+    const drivers = page.locator('#shadow-proxies tr[data-service="drivers"]');
+    assert.match((await drivers.textContent()) ?? '', /0 %/);
+    assert.equal(await drivers.locator('td.ok').count(), 1);
+    // The Cutover's own Event in the log.
+    await page.locator('#events', { hasText: 'ShadowProxyDeployed' }).waitFor();
+    assert.match(
+      (await page.locator('#events').textContent()) ?? '',
+      /Cutover night.*pos routed through the comparing shadow proxy/,
+    );
+
+    // Trigger closeness moves with the page's clock alone: no request leaves the page meanwhile.
+    const slo = page.locator('#triggers tr[data-trigger="SloBreach"] .closeness');
+    const read = async (): Promise<number> => Number(await slo.getAttribute('data-closeness'));
+    const requests: string[] = [];
+    page.on('request', (r) => requests.push(r.url()));
+    const first = await read();
+    assert.ok(first >= 0.49 && first < 0.6, `closeness ${first}`);
+    await page.waitForTimeout(3_500);
+    const later = await read();
+    // 3.5 s of 600 s: at least 0.005 more (the bar is redrawn with it).
+    assert.ok(later - first >= 0.004, `closeness ${first} → ${later}`);
+    assert.match((await slo.locator('svg').getAttribute('aria-label')) ?? '', /^\d+ %$/);
+    assert.deepEqual(requests, [], 'nothing fetched for it');
     await page.close();
   });
 

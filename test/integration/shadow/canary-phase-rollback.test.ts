@@ -229,6 +229,15 @@ describe('CanaryPhase with a shadowDifferences metric (real control plane, a rea
   });
 
   it('an unreachable proxy is an error, not a failure: the phase does not roll back on it', async () => {
+    await admin.create(HTTP_ROUTE, ns, {
+      apiVersion: 'gateway.networking.k8s.io/v1',
+      kind: 'HTTPRoute',
+      metadata: { name: 'pos2' },
+      spec: {
+        parentRefs: [{ name: 'public-gw' }],
+        rules: [{ backendRefs: [{ name: 'pos-legacy', port: 8080 }] }],
+      },
+    });
     await admin.create<CP>(CANARY_PHASE, ns, {
       apiVersion: 'cutover.nokta.io/v1alpha1',
       kind: 'CanaryPhase',
@@ -260,15 +269,6 @@ describe('CanaryPhase with a shadowDifferences metric (real control plane, a rea
             },
           ],
         },
-      },
-    });
-    await admin.create(HTTP_ROUTE, ns, {
-      apiVersion: 'gateway.networking.k8s.io/v1',
-      kind: 'HTTPRoute',
-      metadata: { name: 'pos2' },
-      spec: {
-        parentRefs: [{ name: 'public-gw' }],
-        rules: [{ backendRefs: [{ name: 'pos-legacy', port: 8080 }] }],
       },
     });
     const paused = await waitStatus(
