@@ -21,7 +21,7 @@ import { KubeClient, type KubeObject } from '../../src/runtime/kube-client.js';
 import { kubeMicroTime } from '../../src/runtime/conditions.js';
 import { EVENT } from '../../src/runtime/resources.js';
 import { useCluster, type TestCluster } from '../support/cluster.js';
-import { CHROMIUM } from './dashboard.test.js';
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 const DIR = 'deploy/dashboard';
 const CLI = 'dist/src/cli/main.js';
