@@ -79,9 +79,16 @@ interface LoadResult {
   sent: number;
   ok: number;
   errors: number;
+  /** Planned (open loop) but not sent: a second of requests was already outstanding. */
+  missed: number;
+  /** Sent but unanswered within the grace after the run: aborted and counted here, not waited for. */
+  unfinished: number;
   seconds: number;
   latenciesMs: number[];
 }
+
+/** How long requests still outstanding at the end of a run are waited for. */
+const GRACE_MS = 10_000;
 
 /** Open loop at `rate` for `seconds` (or closed loop with `connections` when rate is 0). */
 async function loadRole(url: string, rate: number, seconds: number, connections: number): Promise<void> {
@@ -90,6 +97,10 @@ async function loadRole(url: string, rate: number, seconds: number, connections:
   let sent = 0;
   let ok = 0;
   let errors = 0;
+  let missed = 0;
+  let unfinished = 0;
+  let closing = false;
+  const outstanding = new Set<http.ClientRequest>();
   const target = new URL(url);
   const once = (planned: number, id: number): Promise<void> =>
     new Promise((resolve) => {
@@ -99,15 +110,20 @@ async function loadRole(url: string, rate: number, seconds: number, connections:
         (res) => {
           res.on('data', () => undefined);
           res.on('end', () => {
+            outstanding.delete(req);
             if (res.statusCode === 200) ok++;
             else errors++;
             latencies.push(performance.now() - planned);
             resolve();
           });
+          res.on('error', () => undefined);
         },
       );
+      outstanding.add(req);
       req.on('error', () => {
-        errors++;
+        outstanding.delete(req);
+        if (closing) unfinished++;
+        else errors++;
         resolve();
       });
       req.end();
@@ -115,13 +131,19 @@ async function loadRole(url: string, rate: number, seconds: number, connections:
   const t0 = performance.now();
   const end = t0 + seconds * 1000;
   if (rate > 0) {
+    // Open loop, but never an unbounded backlog: when the target falls behind (a saturated or
+    // starved proxy), the requests queued in the agent would grow for the whole run and the run
+    // would then wait minutes for them to drain. Past one second of requests outstanding, a
+    // planned request is counted as missed instead of sent.
+    const backlog = Math.max(connections, rate);
     const inflight: Promise<void>[] = [];
     let i = 0;
     await new Promise<void>((resolve) => {
       const tick = (): void => {
         const now = performance.now();
         while (t0 + (i * 1000) / rate <= now && t0 + (i * 1000) / rate < end) {
-          inflight.push(once(t0 + (i * 1000) / rate, i));
+          if (outstanding.size >= backlog) missed++;
+          else inflight.push(once(t0 + (i * 1000) / rate, i));
           i++;
         }
         if (now >= end) resolve();
@@ -129,19 +151,35 @@ async function loadRole(url: string, rate: number, seconds: number, connections:
       };
       tick();
     });
+    // What is still outstanding gets a grace, then is aborted and counted, never waited for.
+    const grace = setTimeout(() => {
+      closing = true;
+      for (const r of outstanding) r.destroy();
+    }, GRACE_MS);
     await Promise.all(inflight);
+    clearTimeout(grace);
   } else {
     let id = 0;
+    const grace = setTimeout(
+      () => {
+        closing = true;
+        for (const r of outstanding) r.destroy();
+      },
+      end - t0 + GRACE_MS,
+    );
     await Promise.all(
       Array.from({ length: connections }, async () => {
         while (performance.now() < end) await once(performance.now(), id++);
       }),
     );
+    clearTimeout(grace);
   }
   const result: LoadResult = {
     sent,
     ok,
     errors,
+    missed,
+    unfinished,
     seconds: (performance.now() - t0) / 1000,
     latenciesMs: latencies,
   };
@@ -305,12 +343,14 @@ export async function runShadowBench(argv: string[]): Promise<void> {
     await load(p.url, rate, 2);
     const lat: Record<'direct' | 'proxy', number[]> = { direct: [], proxy: [] };
     let errors = 0;
+    const behind = { direct: 0, proxy: 0 };
     const before = await stats(p.admin);
     for (let s = 0; s < 4; s++) {
       const which = s % 2 === 0 ? 'direct' : 'proxy';
       const r = await load(which === 'direct' ? legacy : p.url, rate, sliceS);
       lat[which].push(...r.latenciesMs);
       errors += r.errors;
+      behind[which] += r.missed + r.unfinished;
     }
     const after = await stats(p.admin);
     const row = (name: string, xs: number[]): number[] => {
@@ -326,6 +366,10 @@ export async function runShadowBench(argv: string[]): Promise<void> {
     out(
       `   added   p50 ${f2(x[0]! - d[0]!)} ms  p99 ${f2(x[2]! - d[2]!)} ms   (goal: p99 < 1 ms)   errors ${errors}`,
     );
+    if (behind.direct + behind.proxy > 0)
+      out(
+        `   NOT KEPT UP: ${behind.direct} direct and ${behind.proxy} proxied requests missed (over 1 s of backlog) or unanswered ${GRACE_MS / 1000}s after the slice; the percentiles above leave them out`,
+      );
     out(
       `   proxy meanwhile: mirrored ${after.mirrored! - before.mirrored!}, compared ${after.compared! - before.compared!}, differing ${after.differing! - before.differing!}, dropped ${after.dropped! - before.dropped!}`,
     );
@@ -381,7 +425,7 @@ export async function runShadowBench(argv: string[]): Promise<void> {
       `   after warm-up (t=${warm.t.toFixed(0)}s) ${warm.rss.toFixed(1)} MB, highest ${maxRss.toFixed(1)} MB (+${(((maxRss - warm.rss) / warm.rss) * 100).toFixed(1)} %), last ${last.rss.toFixed(1)} MB (${(((last.rss - warm.rss) / warm.rss) * 100).toFixed(1)} %)   (goal: within 20 %)`,
     );
     out(
-      `   legacy answers meanwhile: ${lr.ok} ok, ${lr.errors} errors, p99 ${f2(
+      `   legacy answers meanwhile: ${lr.ok} ok, ${lr.errors} errors, ${lr.missed} missed (over 1 s of backlog), ${lr.unfinished} unanswered ${GRACE_MS / 1000}s after the run, p99 ${f2(
         pct(
           [...lr.latenciesMs].sort((a, b) => a - b),
           99,

@@ -285,6 +285,13 @@ export interface AnalysisMetric {
     timeout?: string;
   };
   job?: { image?: string; command: string[]; args?: string[]; activeDeadline?: string };
+  shadowDifferences?: {
+    service: string;
+    metricsUrl?: string;
+    prometheus?: { address?: string; window?: string; tokenSecretRef?: SecretKeyRef };
+    minCompared?: number;
+    timeout?: string;
+  };
   successCondition?: string;
   failureCondition?: string;
 }

@@ -60,6 +60,29 @@ export interface TriggerView {
   /** 0..1: how close it is to firing (1 = fired). */
   closeness: number;
   detail: string;
+  /**
+   * For a trigger that fires after a breach lasted long enough (SloBreach): the earliest breach
+   * start and how long it may last, so the page recomputes closeness on its own timer from the
+   * watched state (no request to the API server for it).
+   */
+  since?: string;
+  forMs?: number;
+}
+
+/** One comparing shadow proxy (status.shadow.proxies) against the go/no-go threshold. */
+export interface ShadowProxyView {
+  service: string;
+  state: string;
+  compared?: number;
+  differing?: number;
+  differencePercent?: number;
+  measuredAt?: string;
+  message?: string;
+  /** spec.shadow.maxDifferencePercent, when set. */
+  maxDifferencePercent?: number;
+  minCompared: number;
+  /** Over the threshold with enough answers compared: the go/no-go to canary says no. */
+  over: boolean;
 }
 
 export interface ExposureRow {
@@ -145,6 +168,7 @@ export interface CutoverView {
   canaries: CanaryView[];
   reconciliations: ReconciliationView[];
   shadow: { reconciliation: string; reruns: number; state?: string; variancePercent?: number }[];
+  shadowProxies: ShadowProxyView[];
   events: EventView[];
 }
 
@@ -251,10 +275,15 @@ function triggers(co: Cutover, recons: Map<string, Reconciliation>, now: number)
     const forMs = durationMs(slo?.for ?? '5m');
     const breaches = st.sloBreaches ?? [];
     const longest = Math.max(0, ...breaches.map((b) => (b.since ? now - Date.parse(b.since) : 0)));
+    const earliest = breaches
+      .map((b) => b.since)
+      .filter((x): x is string => !!x && !Number.isNaN(Date.parse(x)))
+      .sort()[0];
     out.push({
       trigger: 'SloBreach',
       active: !!slo,
       closeness: breaches.length ? Math.min(1, longest / Math.max(1, forMs)) : 0,
+      ...(earliest ? { since: earliest, forMs } : {}),
       detail: breaches.length
         ? breaches
             .map((b) => `${b.slo ?? '?'} breached since ${b.since ?? '?'} (value ${b.value ?? '?'})`)
@@ -505,9 +534,30 @@ export function cutoverView(i: CutoverInputs): CutoverView {
         ...(v !== undefined ? { variancePercent: v } : {}),
       };
     }),
+    shadowProxies: shadowProxies(co),
     events: i.events
       .map(eventView)
       .sort((a, b) => b.at.localeCompare(a.at))
       .slice(0, 200),
   };
+}
+
+function shadowProxies(co: Cutover): ShadowProxyView[] {
+  const limit = co.spec.shadow?.maxDifferencePercent;
+  const minCompared = co.spec.shadow?.minCompared ?? 100;
+  return (co.status?.shadow?.proxies ?? []).map((p) => {
+    const rate = pct(p.differencePercent);
+    return {
+      service: p.service ?? '?',
+      state: p.state ?? 'Pending',
+      ...(p.compared !== undefined ? { compared: p.compared } : {}),
+      ...(p.differing !== undefined ? { differing: p.differing } : {}),
+      ...(rate !== undefined ? { differencePercent: rate } : {}),
+      ...(p.measuredAt ? { measuredAt: p.measuredAt } : {}),
+      ...(p.message ? { message: p.message } : {}),
+      ...(limit !== undefined ? { maxDifferencePercent: limit } : {}),
+      minCompared,
+      over: limit !== undefined && rate !== undefined && (p.compared ?? 0) >= minCompared && rate > limit,
+    };
+  });
 }

@@ -226,6 +226,7 @@ interface Metric {
   reconciliation?: unknown;
   http?: unknown;
   job?: unknown;
+  shadowDifferences?: unknown;
   successCondition?: string;
   failureCondition?: string;
 }
@@ -298,6 +299,45 @@ const metric = obj(
       },
       ['command'],
     ),
+    shadowDifferences: obj(
+      "The difference rate (%) of one service behind a comparing shadow proxy (`cutover shadow-proxy`): 100 × differing / compared answers, from the proxy's admin /metrics endpoint or from Prometheus scraping it.",
+      {
+        service: name(
+          "The proxy's service label (its rules' service, spec.shadow.comparison[].service in a Cutover).",
+        ),
+        metricsUrl: str(
+          "The proxy's admin /metrics URL, e.g. http://full-shadow-pos.shop.svc:9464/metrics: totals since the proxy started.",
+          {
+            maxLength: 2048,
+            pattern: '^https?://',
+            hint: 'start with http:// or https://',
+          },
+        ),
+        prometheus: obj('Prometheus scraping the proxy: totals, or the increase over window.', {
+          address: str('Prometheus URL; spec.analysis.prometheusAddress when absent.', {
+            maxLength: 512,
+            pattern: '^https?://',
+            hint: 'start with http:// or https://',
+          }),
+          window: str('Only the answers compared within this PromQL range, e.g. 1h; totals when absent.', {
+            maxLength: 16,
+            pattern: '^[0-9]+(ms|s|m|h|d)$',
+            hint: 'write a PromQL range like 5m or 1h',
+          }),
+          tokenSecretRef: secretKeyRef,
+        }),
+        minCompared: int('Compared answers needed for a value; fewer is no data.', 1, 1_000_000_000, 1),
+        timeout: duration('How long to wait for an answer.', '10s', { positive: true }),
+      },
+      ['service'],
+      [
+        rule<{ metricsUrl?: unknown; prometheus?: unknown }>(
+          'has(self.metricsUrl) != has(self.prometheus)',
+          'say where the proxy is read: set metricsUrl or prometheus (one of them)',
+          (s) => (s.metricsUrl !== undefined) !== (s.prometheus !== undefined),
+        ),
+      ],
+    ),
     successCondition: str('Condition on the value for a success, e.g. result <= 1.5.', {
       pattern: CONDITION_EXPR_PATTERN,
       maxLength: 256,
@@ -315,9 +355,11 @@ const metric = obj(
   ['name'],
   [
     rule<Metric>(
-      '(has(self.prometheus) ? 1 : 0) + (has(self.reconciliation) ? 1 : 0) + (has(self.http) ? 1 : 0) + (has(self.job) ? 1 : 0) == 1',
-      'set exactly one provider: prometheus, reconciliation, http or job',
-      (s) => [s.prometheus, s.reconciliation, s.http, s.job].filter((x) => x !== undefined).length === 1,
+      '(has(self.prometheus) ? 1 : 0) + (has(self.reconciliation) ? 1 : 0) + (has(self.http) ? 1 : 0) + (has(self.job) ? 1 : 0) + (has(self.shadowDifferences) ? 1 : 0) == 1',
+      'set exactly one provider: prometheus, reconciliation, http, job or shadowDifferences',
+      (s) =>
+        [s.prometheus, s.reconciliation, s.http, s.job, s.shadowDifferences].filter((x) => x !== undefined)
+          .length === 1,
     ),
     rule<Metric>(
       'has(self.job) || has(self.reconciliation) || has(self.successCondition) || has(self.failureCondition)',
@@ -385,7 +427,11 @@ interface Spec {
   cohorts?: Cohort[];
   gates?: { beforeStep: number }[];
   analysis?: {
-    metrics?: { services?: string[]; prometheus?: { address?: string } }[];
+    metrics?: {
+      services?: string[];
+      prometheus?: { address?: string };
+      shadowDifferences?: { prometheus?: { address?: string } };
+    }[];
     prometheusAddress?: string;
   };
   flagProvider?: unknown;
@@ -594,6 +640,18 @@ export const canaryPhaseSpec: Schema = obj(
         s.analysis?.prometheusAddress !== undefined ||
         (s.analysis?.metrics ?? []).every(
           (m) => m.prometheus === undefined || m.prometheus.address !== undefined,
+        ),
+      { fieldPath: '.analysis', reason: 'FieldValueRequired' },
+    ),
+    rule<Spec>(
+      'has(self.analysis.prometheusAddress) || self.analysis.metrics.all(m, !has(m.shadowDifferences) || !has(m.shadowDifferences.prometheus) || has(m.shadowDifferences.prometheus.address))',
+      'a shadowDifferences metric read from Prometheus needs an address: set analysis.prometheusAddress or metrics[].shadowDifferences.prometheus.address',
+      (s) =>
+        s.analysis?.prometheusAddress !== undefined ||
+        (s.analysis?.metrics ?? []).every(
+          (m) =>
+            m.shadowDifferences?.prometheus === undefined ||
+            m.shadowDifferences.prometheus.address !== undefined,
         ),
       { fieldPath: '.analysis', reason: 'FieldValueRequired' },
     ),

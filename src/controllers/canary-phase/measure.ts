@@ -1,9 +1,10 @@
-/** Takes one measurement round: each metric of the spec through its provider (src/analysis). */
+/** Takes one measurement round: each metric of the spec through its provider (src/analysis): prometheus, http, reconciliation, shadowDifferences, job. */
 import {
   HttpJsonProvider,
   JobProvider,
   PrometheusProvider,
   ReconciliationStatusProvider,
+  ShadowDifferencesProvider,
   isPending,
   secretReader,
   type ReconciliationLike,
@@ -34,6 +35,7 @@ export async function takeRound(i: RoundInput): Promise<TakenMeasurement[] | und
   const http = new HttpJsonProvider(secrets);
   const recon = new ReconciliationStatusProvider((_ns, name) => i.reconciliation(name));
   const jobs = new JobProvider(i.client);
+  const shadow = new ShadowDifferencesProvider(secrets);
   const spec = i.cp.spec;
   const defs = spec.analysis.metrics.filter((m) => i.metrics.includes(m.name));
   const outcomes = await Promise.all(
@@ -111,6 +113,36 @@ export async function takeRound(i: RoundInput): Promise<TakenMeasurement[] | und
             ctx,
           ),
         };
+      if (m.shadowDifferences) {
+        const sd = m.shadowDifferences;
+        const token = sd.prometheus?.tokenSecretRef;
+        return {
+          m,
+          o: await shadow.measure(
+            {
+              service: sd.service,
+              ...(sd.metricsUrl ? { metricsUrl: sd.metricsUrl } : {}),
+              ...(sd.prometheus
+                ? {
+                    prometheus: {
+                      address:
+                        sd.prometheus.address ??
+                        spec.analysis.prometheusAddress ??
+                        i.cutover?.spec.prometheusAddress ??
+                        '',
+                      ...(sd.prometheus.window ? { window: sd.prometheus.window } : {}),
+                      ...(token ? { tokenSecretRef: { name: token.name, key: token.key ?? 'token' } } : {}),
+                    },
+                  }
+                : {}),
+              ...(sd.minCompared !== undefined ? { minCompared: sd.minCompared } : {}),
+              ...(sd.timeout ? { timeoutMs: parseDuration(sd.timeout) } : {}),
+              ...cond,
+            },
+            ctx,
+          ),
+        };
+      }
       const job = m.job!;
       return {
         m,

@@ -35,6 +35,20 @@ interface Trigger {
   active: boolean;
   closeness: number;
   detail: string;
+  since?: string;
+  forMs?: number;
+}
+interface ShadowProxy {
+  service: string;
+  state: string;
+  compared?: number;
+  differing?: number;
+  differencePercent?: number;
+  measuredAt?: string;
+  message?: string;
+  maxDifferencePercent?: number;
+  minCompared: number;
+  over: boolean;
 }
 interface Canary {
   name: string;
@@ -88,6 +102,7 @@ interface CutoverView {
     checks: Check[];
   }[];
   shadow: { reconciliation: string; reruns: number; state?: string; variancePercent?: number }[];
+  shadowProxies: ShadowProxy[];
   events: { at: string; type: string; reason: string; kind: string; name: string; note: string }[];
 }
 type Message =
@@ -204,8 +219,10 @@ function renderTimeline(v: CutoverView, ref: { namespace: string; name: string }
 function renderTriggers(v: CutoverView): string {
   const rows = v.triggers
     .map((t) => {
-      const cls = t.closeness >= 1 ? 'bad' : t.closeness >= 0.5 ? 'warn' : 'ok';
-      return `<tr data-trigger="${esc(t.trigger)}"><th scope="row">${esc(t.trigger)}${t.active ? '' : ' <span class="muted">(off)</span>'}</th><td>${bar(t.closeness, cls)}<span class="${cls}">${esc(t.detail)}</span></td></tr>`;
+      const cls = closenessClass(t.closeness);
+      // A breach that fires after lasting long enough: the page moves the bar on its own timer.
+      const timed = t.since && t.forMs ? ` data-since="${esc(t.since)}" data-for-ms="${t.forMs}"` : '';
+      return `<tr data-trigger="${esc(t.trigger)}"${timed}><th scope="row">${esc(t.trigger)}${t.active ? '' : ' <span class="muted">(off)</span>'}</th><td><span class="closeness" data-closeness="${t.closeness.toFixed(3)}">${bar(t.closeness, cls)}</span><span class="${cls}">${esc(t.detail)}</span></td></tr>`;
     })
     .join('');
   return `<section aria-labelledby="h-triggers"><h2 id="h-triggers">Rollback triggers</h2><table id="triggers">${rows}</table></section>`;
@@ -310,6 +327,20 @@ function renderShadow(v: CutoverView): string {
   return `<section aria-labelledby="h-shadow"><h2 id="h-shadow">Shadow differences</h2><table><thead><tr><th>Reconciliation</th><th>Difference</th><th>Reruns</th><th>State</th></tr></thead><tbody>${rows}</tbody></table></section>`;
 }
 
+function renderShadowProxies(v: CutoverView): string {
+  if (!v.shadowProxies.length) return '';
+  const rows = v.shadowProxies
+    .map((p) => {
+      const rate = p.differencePercent !== undefined ? `${+p.differencePercent.toFixed(3)} %` : '—';
+      const limit = p.maxDifferencePercent !== undefined ? `${p.maxDifferencePercent} %` : '—';
+      const few = (p.compared ?? 0) < p.minCompared;
+      const cls = p.over ? 'bad' : few ? 'muted' : 'ok';
+      return `<tr data-service="${esc(p.service)}"><th scope="row">${esc(p.service)}</th><td class="${cls}" data-rate>${rate}${few ? ` <span class="muted">(fewer than ${p.minCompared} compared)</span>` : ''}</td><td>${limit}</td><td>${p.differing ?? 0} of ${p.compared ?? 0}</td><td>${esc(p.state)}</td><td class="muted">${p.message ? esc(p.message) : p.measuredAt ? time(p.measuredAt) : ''}</td></tr>`;
+    })
+    .join('');
+  return `<section aria-labelledby="h-shadow-proxies"><h2 id="h-shadow-proxies">Shadow traffic: differences per service</h2><table id="shadow-proxies"><thead><tr><th>Service</th><th>Differ</th><th>Go/no-go limit</th><th>Answers</th><th>Proxy</th><th>Measured</th></tr></thead><tbody>${rows}</tbody></table></section>`;
+}
+
 function renderEvents(v: CutoverView): string {
   const rows = v.events
     .map(
@@ -351,10 +382,25 @@ function renderCutover(
   const next = s.nextStep
     ? `<p class="next">Next: <strong>${esc(s.nextStep)}</strong> at <span class="time">${time(s.nextStepAt)}</span> <span data-countdown="${esc(s.nextStepAt ?? '')}"></span></p>`
     : '';
-  return `<h1>${esc(ref.namespace)}/${esc(ref.name)}</h1><p class="phase ${phaseClass(s.phase)}" id="phase" aria-live="polite">${esc(s.phase)}</p>${next}${s.message ? `<p class="muted" id="message">${esc(s.message)}</p>` : ''}${controls}<div class="grid">${renderTimeline(v, ref, canAct)}${renderRollback(v)}${renderTriggers(v)}${renderCanaries(v, ref.namespace, m.can.canaryPhase)}${renderReconciliations(v)}${renderShadow(v)}${renderEvents(v)}</div>`;
+  return `<h1>${esc(ref.namespace)}/${esc(ref.name)}</h1><p class="phase ${phaseClass(s.phase)}" id="phase" aria-live="polite">${esc(s.phase)}</p>${next}${s.message ? `<p class="muted" id="message">${esc(s.message)}</p>` : ''}${controls}<div class="grid">${renderTimeline(v, ref, canAct)}${renderRollback(v)}${renderTriggers(v)}${renderCanaries(v, ref.namespace, m.can.canaryPhase)}${renderReconciliations(v)}${renderShadowProxies(v)}${renderShadow(v)}${renderEvents(v)}</div>`;
+}
+
+function closenessClass(c: number): string {
+  return c >= 1 ? 'bad' : c >= 0.5 ? 'warn' : 'ok';
 }
 
 function tick(): void {
+  // Rollback trigger closeness from the watched state and the clock: nothing is fetched.
+  for (const row of document.querySelectorAll<HTMLElement>('tr[data-since][data-for-ms]')) {
+    const since = Date.parse(row.dataset.since ?? '');
+    const forMs = Number(row.dataset.forMs);
+    const holder = row.querySelector<HTMLElement>('.closeness');
+    if (Number.isNaN(since) || !(forMs > 0) || !holder) continue;
+    const c = Math.max(0, Math.min(1, (Date.now() - since) / forMs));
+    if (holder.dataset.closeness === c.toFixed(3)) continue;
+    holder.dataset.closeness = c.toFixed(3);
+    holder.innerHTML = bar(c, closenessClass(c));
+  }
   for (const el of document.querySelectorAll<HTMLElement>('[data-countdown]')) {
     const at = Date.parse(el.dataset.countdown ?? '');
     if (Number.isNaN(at)) continue;

@@ -287,6 +287,26 @@ const canary: CanaryPhase = {
           job: { image: 'journey:1', command: ['node'], args: ['journey.js'], activeDeadline: '5m' },
         },
         {
+          name: 'pos-differences',
+          services: ['pos'],
+          shadowDifferences: {
+            service: 'pos',
+            prometheus: {
+              address: 'http://prom:9090',
+              window: '1h',
+              tokenSecretRef: { name: 'prom', key: 'token' },
+            },
+            minCompared: 100,
+            timeout: '5s',
+          },
+          successCondition: 'result <= 0.5',
+        },
+        {
+          name: 'pos-differences-now',
+          shadowDifferences: { service: 'pos', metricsUrl: 'http://full-shadow-pos.shop.svc:9464/metrics' },
+          failureCondition: 'result > 2',
+        },
+        {
           name: 'qa',
           http: {
             url: 'https://qa/x',

@@ -115,6 +115,80 @@ describe('dashboard views', () => {
     assert.equal(v.summary.phase, 'CuttingOver');
   });
 
+  it('shadow proxies: difference rate per service against the go/no-go limit, over only with enough answers', () => {
+    const co = sample();
+    co.spec.shadow = { ...co.spec.shadow!, maxDifferencePercent: 1, minCompared: 50 };
+    co.status!.shadow = {
+      proxies: [
+        {
+          service: 'pos',
+          state: 'Deployed',
+          compared: 400,
+          differing: 12,
+          differencePercent: 3,
+          measuredAt: '2026-12-02T02:00:00Z',
+        },
+        { service: 'call-center', state: 'Deployed', compared: 20, differing: 10, differencePercent: 50 },
+        { service: 'driver', state: 'Removed', compared: 900, differing: 0, differencePercent: 0 },
+        { service: 'reports', state: 'Deployed', message: 'shadow proxy: cannot reach http://x' },
+      ],
+    };
+    const v = cutoverView({
+      cutover: co,
+      canaryPhases: new Map(),
+      reconciliations: new Map(),
+      events: [],
+      now: Date.now(),
+    });
+    assert.deepEqual(
+      v.shadowProxies.map((p) => [p.service, p.differencePercent, p.over]),
+      [
+        ['pos', 3, true],
+        ['call-center', 50, false],
+        ['driver', 0, false],
+        ['reports', undefined, false],
+      ],
+    );
+    assert.equal(v.shadowProxies[0]!.maxDifferencePercent, 1);
+    assert.equal(v.shadowProxies[1]!.minCompared, 50);
+    assert.equal(v.shadowProxies[3]!.message, 'shadow proxy: cannot reach http://x');
+  });
+
+  it('an SLO breach carries its start and duration, so the page moves its closeness on its own clock', () => {
+    const co = sample();
+    co.spec.rollback = {
+      ...co.spec.rollback,
+      triggers: { ...co.spec.rollback?.triggers, sloBreach: { for: '10m' } },
+    };
+    const now = Date.parse('2026-12-02T02:10:00Z');
+    co.status!.sloBreaches = [
+      { slo: 'pos-p95', since: '2026-12-02T02:05:00Z', value: '2.1' },
+      { slo: 'error-rate', since: '2026-12-02T02:08:00Z', value: '0.01' },
+    ];
+    const v = cutoverView({
+      cutover: co,
+      canaryPhases: new Map(),
+      reconciliations: new Map(),
+      events: [],
+      now,
+    });
+    const slo = v.triggers.find((t) => t.trigger === 'SloBreach')!;
+    assert.equal(slo.closeness, 0.5, '5 of 10 minutes');
+    assert.equal(slo.since, '2026-12-02T02:05:00Z', 'the earliest breach');
+    assert.equal(slo.forMs, 600_000);
+    co.status!.sloBreaches = [];
+    const calm = cutoverView({
+      cutover: co,
+      canaryPhases: new Map(),
+      reconciliations: new Map(),
+      events: [],
+      now,
+    });
+    const none = calm.triggers.find((t) => t.trigger === 'SloBreach')!;
+    assert.equal(none.closeness, 0);
+    assert.equal(none.since, undefined);
+  });
+
   it('read durations and escape what the page shows', () => {
     assert.equal(durationMs('1h30m'), 5_400_000);
     assert.equal(durationMs('90s'), 90_000);
