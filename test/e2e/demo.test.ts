@@ -122,7 +122,12 @@ describe('e2e: npm run demo, the full local rehearsal of the sample cutover', fu
       readFileSync(join(repoRoot(), '.cache', 'demo', 'reports', 'cutover-status.json'), 'utf8'),
     ) as CutoverStatus;
     assert.equal(saved.steadyStateAt, co.status.steadyStateAt);
-    assert.ok(readFileSync(join(repoRoot(), '.cache', 'demo', 'reports', 'final.md'), 'utf8').length > 0);
+    // The reports render the Cutover as the step that wrote them saw it, not an empty status.
+    const finalMd = readFileSync(join(repoRoot(), '.cache', 'demo', 'reports', 'final.md'), 'utf8');
+    assert.match(finalMd, /Phase \*\*SteadyState\*\*/, finalMd.slice(0, 600));
+    assert.ok(finalMd.includes(`Switched at: ${co.status.switchedAt}`), finalMd.slice(0, 600));
+    const checkpointMd = readFileSync(join(repoRoot(), '.cache', 'demo', 'reports', 'checkpoint.md'), 'utf8');
+    assert.doesNotMatch(checkpointMd, /Phase \*\*Pending\*\*/, checkpointMd.slice(0, 600));
 
     // --keep left the operator and the MariaDB running; cluster:down stops them.
     const operatorPid = Number(readFileSync(join(clusterDir(), 'operator.pid'), 'utf8'));

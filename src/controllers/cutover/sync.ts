@@ -214,6 +214,7 @@ async function syncCutover(ctx: Ctx, memory: Memory): Promise<SyncResult> {
     world = new CutoverWorld(ctx.client, () => current);
     memory.worlds.set(ctx.key, world);
   }
+  world.follow(() => current);
   const observed = await observe(ctx, co, memory, world);
   let decision: Decision | undefined;
   // The claim: decided again on the fresh copy; only a written status lets the sync act.
@@ -223,6 +224,8 @@ async function syncCutover(ctx: Ctx, memory: Memory): Promise<SyncResult> {
     return decision.status;
   });
   if (!decision || !claim.object) return claim.object ? { requeueAfter: RECHECK_MS } : {};
+  // The actions see the Cutover with the status just claimed (a report shows the step that wrote it).
+  if (claim.written) current = claim.object;
   if (!claim.written) {
     // Nothing new to write: the status already records these actions as started (a crash
     // between a claim and its act, an act that threw). Act only when a copy read from the API

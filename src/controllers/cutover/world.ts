@@ -97,8 +97,17 @@ export class CutoverWorld {
 
   constructor(
     private readonly client: KubeClient,
-    private readonly co: () => Cutover,
+    private co: () => Cutover,
   ) {}
+
+  /**
+   * The Cutover this world acts for, as the current sync sees it. The world outlives a sync, so
+   * each sync hands it its own copy (a getter kept from the first sync would render reports from
+   * the Cutover as it was then, with no status).
+   */
+  follow(co: () => Cutover): void {
+    this.co = co;
+  }
 
   private get ns(): string {
     return this.co().metadata.namespace ?? 'default';
