@@ -603,6 +603,7 @@ export interface CutoverStatus extends StatusBase<CutoverPhase> {
   lastActionToken?: string;
   preparation?: PreparationItemStatus[];
   shadow?: {
+    completedAt?: string;
     proxies?: ShadowProxyStatus[];
     reruns?: { reconciliation?: string; count?: number; state?: StepState; at?: string; jobName?: string }[];
   };

@@ -789,6 +789,9 @@ export const cutoverStatus: Schema = statusBase(CUTOVER_PHASES, {
     24,
   ),
   shadow: obj('Shadow phase records.', {
+    completedAt: t(
+      'When the shadow phase ended with its gates met; later reruns of its Reconciliations (the sign-off) do not reopen it.',
+    ),
     proxies: list(
       'The comparing shadow proxies, per service: where they are and what they measured.',
       obj('One service.', {

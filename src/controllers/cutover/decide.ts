@@ -273,6 +273,9 @@ function finishItem(
 function progressShadow(ctx: DecisionContext): boolean {
   const shadow = ctx.cutover.spec.shadow;
   if (!shadow) return true;
+  // Once ended, the phase stays ended: the sign-off reruns the same Reconciliations, and a run in
+  // progress then must not read as "no completed run" and send the Cutover back to Shadow.
+  if (ctx.st.shadow?.completedAt) return true;
   const start = Date.parse(shadow.startAt);
   const end = Date.parse(shadow.endAt);
   if (ctx.now < start) {
@@ -371,6 +374,7 @@ function progressShadow(ctx: DecisionContext): boolean {
     };
     return false;
   }
+  ctx.st.shadow.completedAt = ctx.nowIso;
   return true;
 }
 

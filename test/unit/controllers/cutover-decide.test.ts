@@ -425,6 +425,18 @@ describe('cutover decide: rollback triggers', () => {
     assertRolledBackSafely(sim, true);
   });
 
+  it('the shadow phase, once ended, is not reopened by the sign-off rerunning its Reconciliations', () => {
+    const sim = new Sim();
+    sim.run((s) => s.status.steps?.find((x) => x.name === 'reconciliation-sign-off')?.state === 'Running');
+    assert.ok(sim.status.shadow?.completedAt, 'the end of the shadow phase is recorded');
+    // A rerun of a shadow Reconciliation in progress, past shadow.endAt: no completed run right now.
+    const name = SAMPLE.spec.shadow!.reconciliations![0]!;
+    delete sim.recons[name]!.runFinishedAt;
+    const d = sim.sync();
+    assert.notEqual(d.status.phase, 'Shadow', d.status.message);
+    assert.equal(d.status.phase, 'CuttingOver');
+  });
+
   it('variance above 1 % at the sign-off fails it and rolls back before the switch (nothing to replay)', () => {
     const sim = new Sim();
     sim.run((s) => s.status.steps?.find((x) => x.name === 'reconciliation-sign-off')?.state === 'Running');
