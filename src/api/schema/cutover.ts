@@ -876,7 +876,10 @@ export const cutoverStatus: Schema = statusBase(CUTOVER_PHASES, {
         maxLength: 128,
       }),
       at: t('When it was queued.'),
-      state: enumOf('Delivery.', ['Pending', 'Sent', 'Failed']),
+      state: enumOf(
+        'Delivery: Pending (queued), Sending (handed to the notifier, recorded before the post), Sent, Failed, or Unconfirmed (the operator restarted while Sending: it may have been posted, and is not posted again).',
+        ['Pending', 'Sending', 'Sent', 'Failed', 'Unconfirmed'],
+      ),
       attempts: int('Attempts so far.', 0, 100),
     }),
     50,

@@ -67,8 +67,11 @@ export interface Observed {
   world: ObservedWorld;
   /** The comparing shadow proxies (spec.shadow.comparison), by service: see shadow-proxy.ts. */
   shadowProxies?: Record<string, ObservedShadowProxy>;
-  /** Notifications the notifier has delivered or given up on, by event. */
-  notifications: Record<string, { state: 'Sent' | 'Failed'; attempts: number }>;
+  /**
+   * Notifications this process's notifier has (by event): still being delivered (Sending),
+   * delivered or given up on. After a restart it is empty.
+   */
+  notifications: Record<string, { state: 'Sending' | 'Sent' | 'Failed'; attempts: number }>;
   /**
    * `cutover.nokta.io/approve` (comma-separated step names) and who approved, from
    * `cutover.nokta.io/approved-by` (see docs/cutover.md: the approval convention).

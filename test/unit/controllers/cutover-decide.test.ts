@@ -59,7 +59,7 @@ function assertWriteAhead(d: Decision, spec: CutoverSpec): void {
       case 'ProbeIntegration':
         return (st.preparation ?? []).some((p) => p.name === `check:${a.name}` && p.state === 'Running');
       case 'Notify':
-        return (st.notifications ?? []).some((n) => n.event === a.event && n.state === 'Pending');
+        return (st.notifications ?? []).some((n) => n.event === a.event && n.state === 'Sending');
       case 'WriteReport':
         return a.part === 'checkpoint'
           ? runningStep('Report')
@@ -228,6 +228,40 @@ describe('cutover decide: the sample plan', () => {
       ],
     );
     checkAll(sim);
+  });
+
+  it('a notification is recorded Sending before its post; after a restart it is Unconfirmed, never posted again', () => {
+    const sim = new Sim();
+    // The sync that queues phase:Preparation records it as Sending in the status it writes first.
+    const first = sim.sync();
+    const notify = first.actions.filter((a) => a.kind === 'Notify').map((a) => a.event);
+    assert.ok(notify.includes('phase:Preparation'), JSON.stringify(notify));
+    for (const e of notify)
+      assert.equal(first.status.notifications!.find((n) => n.event === e)!.state, 'Sending');
+    // Same process: the notifier reports the delivery, merged into the status; nothing posted twice.
+    const second = sim.sync();
+    assert.ok(!second.actions.some((a) => a.kind === 'Notify' && notify.includes(a.event)));
+    assert.equal(second.status.notifications!.find((n) => n.event === 'phase:Preparation')!.state, 'Sent');
+    // A restart between the claim and the notifier's report: the new process's notifier is empty.
+    sim.run((s) => s.status.phase === 'Shadow');
+    const claimed = decide(sim.observed(), new Date(sim.now + 1000));
+    sim.cutover = {
+      ...sim.cutover,
+      status: {
+        ...claimed.status,
+        notifications: [
+          ...(claimed.status.notifications ?? []),
+          { event: 'gate:test', at: sim.iso(), state: 'Sending', attempts: 0 },
+        ],
+      },
+    };
+    const after = decide({ ...sim.observed(), notifications: {} }, new Date(sim.now + 2000));
+    assert.equal(after.status.notifications!.find((n) => n.event === 'gate:test')!.state, 'Unconfirmed');
+    assert.ok(!after.actions.some((a) => a.kind === 'Notify' && a.event === 'gate:test'));
+    // Over the whole plan each event is posted once.
+    const whole = new Sim();
+    whole.run((s) => s.status.phase === 'SteadyState' && s.world.reportKeys.includes('final'));
+    for (const [event, n] of whole.posts) assert.equal(n, 1, event);
   });
 
   it('decide is pure: the same input gives the same output, and the input is not changed', () => {
@@ -609,6 +643,8 @@ describe('cutover decide: crash safety (a crash before or after any claim)', fun
           assert.equal(new Set(names).size, names.length);
           for (const st of sim.status.steps ?? [])
             assert.ok((st.attempt ?? 0) <= 1, `${st.name} started ${st.attempt} times`);
+          // Every notification posted at most once, restarts or not.
+          for (const [event, n] of sim.posts) assert.ok(n <= 1, `${event} posted ${n} times`);
           if (sim.status.phase === 'RolledBack') {
             for (const t of Object.values(sim.world.traffic)) assert.equal(t, 'legacy');
             assert.equal(sim.world.legacyReadOnly, false);
