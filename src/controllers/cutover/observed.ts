@@ -10,6 +10,7 @@ import type {
   ReconciliationPhase,
 } from '../../api/index.js';
 import type { ObservedShadowProxy } from './shadow-proxy.js';
+import type { ObservedSecrets } from './invalid-spec.js';
 
 /** A Job the Cutover created, as its cache shows it. */
 export type ObservedJobState = 'Running' | 'Succeeded' | 'Failed';
@@ -77,6 +78,8 @@ export interface Observed {
    * `cutover.nokta.io/approved-by` (see docs/cutover.md: the approval convention).
    */
   approval?: { steps: string[]; by: string };
+  /** The Secrets the plan names: their keys, null when missing (absent: not observed). */
+  secrets?: ObservedSecrets;
 }
 
 /** What a sync does after it has won the claim on the status that records the action as started. */

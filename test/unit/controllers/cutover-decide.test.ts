@@ -276,6 +276,93 @@ describe('cutover decide: the sample plan', () => {
   });
 });
 
+describe('cutover decide: InvalidSpec (what only the cluster can say)', () => {
+  const stalledInvalid = (d: Decision): string => {
+    const c = d.status.conditions?.find((x) => x.type === 'Stalled');
+    assert.equal(c?.status, 'True', JSON.stringify(d.status.conditions));
+    assert.equal(c?.reason, 'InvalidSpec');
+    assert.deepEqual(
+      d.actions.filter((a) => a.kind !== 'Notify'),
+      [],
+      'nothing is applied',
+    );
+    return c.message ?? '';
+  };
+  const allSecrets = (): Record<string, string[]> => ({
+    'nokta-legacy-admin-db': ['url'],
+    'nokta-legacy-app-db': ['url'],
+    'nokta-legacy-db': ['url'],
+    'nokta-new-db': ['url'],
+    'nokta-redis': ['url'],
+    'payments-sandbox': ['token'],
+    'sms-sandbox': ['token'],
+    'maps-sandbox': ['key'],
+  });
+
+  it('a Freeze step without spec.freeze stalls, names the field and the fix, applies nothing; goes on once fixed', () => {
+    const spec = structuredClone(SAMPLE.spec);
+    const freeze = spec.freeze;
+    delete spec.freeze;
+    const sim = new Sim({ spec });
+    const d = sim.sync();
+    const msg = stalledInvalid(d);
+    assert.match(
+      msg,
+      /spec\.timeline\.steps\[0\] \(freeze-legacy-writes\) is a Freeze step but spec\.freeze is missing; add spec\.freeze/,
+    );
+    assert.equal(sim.jobsCreated.length, 0);
+    sim.cutover.spec.freeze = freeze;
+    sim.tick(1000);
+    sim.run((s) => (s.status.preparation ?? []).some((p) => p.state === 'Running'));
+    assert.ok(sim.jobsCreated.length > 0, 'preparation started once fixed');
+  });
+
+  it('a missing Secret the world is read with stalls before anything is applied; goes on once it exists', () => {
+    const sim = new Sim();
+    sim.secrets = { ...allSecrets(), 'nokta-legacy-admin-db': null };
+    const msg = stalledInvalid(sim.sync());
+    assert.match(
+      msg,
+      /spec\.databases\.legacy\.secretRef: Secret nokta-legacy-admin-db does not exist in namespace nokta; create it \(kubectl create secret generic nokta-legacy-admin-db -n nokta --from-literal=url=\.\.\.\)/,
+    );
+    sim.tick(1000);
+    stalledInvalid(sim.sync());
+    sim.secrets = allSecrets();
+    sim.run((s) => (s.status.preparation ?? []).some((p) => p.state === 'Running'));
+    assert.ok(!sim.status.conditions?.some((c) => c.type === 'Stalled' && c.status === 'True'));
+  });
+
+  it("a Job's missing Secret key stalls when that Job is due, creates no Job; the Job runs once after the fix", () => {
+    const sim = new Sim();
+    sim.secrets = { ...allSecrets(), 'nokta-legacy-db': ['password'] };
+    sim.run((s) => s.status.conditions?.some((c) => c.reason === 'InvalidSpec') ?? false);
+    const msg = stalledInvalid(sim.decisions.at(-1)!);
+    assert.match(
+      msg,
+      /spec\.preparation\.bulkCopy\.job\.env\[0\]\.secretKeyRef: Secret nokta-legacy-db has no key 'url' \(it has: password\)/,
+    );
+    assert.ok(!sim.jobsCreated.some((j) => j.purpose === 'bulkCopy'));
+    sim.secrets = allSecrets();
+    sim.run((s) => s.status.preparation?.find((p) => p.name === 'bulkCopy')?.state === 'Succeeded');
+    assert.equal(sim.jobsCreated.filter((j) => j.purpose === 'bulkCopy').length, 1);
+  });
+
+  it('a CanaryPhase that does not exist when the canary phase begins stalls, names spec.canary.phases[0]; goes on once created', () => {
+    const sim = new Sim();
+    delete sim.canary['nokta-canary'];
+    sim.run((s) => s.status.conditions?.some((c) => c.reason === 'InvalidSpec') ?? false, 5000);
+    const msg = stalledInvalid(sim.decisions.at(-1)!);
+    assert.match(
+      msg,
+      /spec\.canary\.phases\[0\]: CanaryPhase nokta-canary does not exist in namespace nokta; create it/,
+    );
+    assert.equal(sim.status.phase, 'Canary');
+    sim.canary['nokta-canary'] = { phase: 'Succeeded' };
+    sim.run((s) => s.status.switchedAt !== undefined);
+    checkAll(sim);
+  });
+});
+
 describe('cutover decide: gates and failures', () => {
   it('a gate waits for cutover.nokta.io/approve=<step> and records who approved', () => {
     const sim = new Sim({ autoApprove: false });

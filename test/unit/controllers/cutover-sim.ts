@@ -55,6 +55,8 @@ export class Sim {
   world: ObservedWorld = { traffic: {}, flags: {}, legacyReadOnly: false, posOffline: false, reportKeys: [] };
   approval?: { steps: string[]; by: string };
   delivered: Observed['notifications'] = {};
+  /** The Secrets the plan names, as the sync observes them (absent: not observed). */
+  secrets?: Record<string, string[] | null>;
   /** Webhook posts by event (the notifier posts each Notify it is handed). */
   posts = new Map<string, number>();
   integration: Observed['integrationChecks'] = {};
@@ -110,6 +112,7 @@ export class Sim {
       slos: { ...this.slos },
       world: structuredClone(this.world),
       notifications: { ...this.delivered },
+      ...(this.secrets ? { secrets: { ...this.secrets } } : {}),
       ...(this.approval ? { approval: { ...this.approval } } : {}),
     };
   }
