@@ -416,6 +416,7 @@ export type RollbackAction =
   | 'FlagsOff'
   | 'ReopenLegacyWrites'
   | 'DrainQueue'
+  | 'SchemaDown'
   | 'Notify';
 export type Milestone =
   'Preparation' | 'Shadow' | 'Canary' | 'Freeze' | 'Switch' | 'LegacyHotEnd' | 'SteadyState';

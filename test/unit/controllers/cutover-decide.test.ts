@@ -571,6 +571,29 @@ describe('cutover decide: rollback triggers', () => {
     assertRolledBackSafely(sim, true);
   });
 
+  it("a rollback runs the schema migration's down Job (once, after traffic is back) when preparation ran the up Job", () => {
+    const sim = new Sim();
+    playToSwitch(sim);
+    sim.cutover.metadata.annotations = { 'cutover.nokta.io/security-incident': 'true' };
+    sim.run((s) => s.status.phase === 'RolledBack');
+    assertRolledBackSafely(sim, true);
+    const act = (n: string) => sim.status.rollback!.actions!.find((a) => a.name === n)!;
+    assert.equal(act('SchemaDown').state, 'Succeeded', JSON.stringify(act('SchemaDown')));
+    const down = sim.jobsCreated.filter((j) => j.purpose === 'schema-down');
+    assert.equal(down.length, 1, 'the down Job ran once');
+    assert.ok(Date.parse(act('TrafficBack').finishedAt!) <= Date.parse(act('SchemaDown').at!));
+    assert.ok(Date.parse(act('Replay').finishedAt!) <= Date.parse(act('SchemaDown').at!));
+    assert.equal(down[0]!.env.CUTOVER_NAME, 'nokta');
+    assert.equal(down[0]!.env.CUTOVER_SWITCHED_AT, sim.status.switchedAt);
+    // A rollback before preparation ran its up Job does not run the down Job.
+    const early = new Sim({ start: '2026-11-10T00:00:00Z' });
+    early.cutover.metadata.annotations = { 'cutover.nokta.io/action': 'rollback' };
+    early.run((s) => s.status.phase === 'RolledBack');
+    const skipped = early.status.rollback!.actions!.find((a) => a.name === 'SchemaDown')!;
+    assert.equal(skipped.state, 'Skipped');
+    assert.equal(early.jobsCreated.filter((j) => j.purpose === 'schema-down').length, 0);
+  });
+
   it('the security annotation before its activeFrom (Freeze) does nothing', () => {
     const sim = new Sim();
     sim.cutover.metadata.annotations = { 'cutover.nokta.io/security-incident': 'true' };
