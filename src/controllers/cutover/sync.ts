@@ -28,6 +28,7 @@ import { decide } from './decide.js';
 import type { Decision, Observed, ObservedJobState, ObservedReconciliation } from './observed.js';
 import { CutoverWorld, LABEL_CUTOVER, secretValue } from './world.js';
 import { PrometheusProvider } from '../../analysis/prometheus.js';
+import { planClockFromEnv } from '../reconciliation/schedule.js';
 import { allSecrets, missingSecrets, worldSecrets, type ObservedSecrets } from './invalid-spec.js';
 
 type CutoverObject = Cutover & KubeObject;
@@ -304,6 +305,10 @@ export function cutoverController(
 ): ControllerSpec<CutoverObject> {
   const timeScale = opts.timeScale ?? Number(process.env.CUTOVER_TIME_SCALE || '1');
   const timeOrigin = opts.timeOrigin ?? process.env.CUTOVER_TIME_ORIGIN ?? '';
+  // From the environment (`cutover operator --time-scale`): the process's one plan clock, which
+  // the Reconciliation controller's post-cutover offsets read too.
+  const fromEnv =
+    opts.timeScale === undefined && opts.timeOrigin === undefined ? planClockFromEnv() : undefined;
   const memory: Memory = {
     recons: new References(),
     canaries: new References(),
@@ -311,9 +316,11 @@ export function cutoverController(
     notifiers: new Map(),
     secrets: new Map(),
     timeScale,
-    ...(timeScale !== 1 || timeOrigin
-      ? { planClock: new ScaledClock(timeScale, ScaledClock.parseOrigin(timeOrigin)) }
-      : {}),
+    ...(fromEnv
+      ? { planClock: fromEnv }
+      : timeScale !== 1 || timeOrigin
+        ? { planClock: new ScaledClock(timeScale, ScaledClock.parseOrigin(timeOrigin)) }
+        : {}),
   };
   return {
     name: 'cutover',
