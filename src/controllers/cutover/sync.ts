@@ -25,6 +25,7 @@ import { DeploymentActuator } from '../../actuators/workloads/deployments.js';
 import { WebhookNotifier } from '../../notify/slack.js';
 import { CANARY_PHASE, CUTOVER, RECONCILIATION } from '../kinds.js';
 import { decide } from './decide.js';
+import { cutoverEvents } from './events.js';
 import type { Decision, Observed, ObservedJobState, ObservedReconciliation } from './observed.js';
 import { CutoverWorld, LABEL_CUTOVER, secretValue } from './world.js';
 import { PrometheusProvider } from '../../analysis/prometheus.js';
@@ -339,6 +340,7 @@ export function cutoverController(
       { ...CANARY_PHASE, mapToOwner: (obj) => memory.canaries.of(obj) },
     ],
     sync: (ctx) => syncCutover(ctx, memory),
+    events: cutoverEvents,
     uses: [
       use(
         SECRET,

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import type { CutoverSpec, CutoverStatus, StepAction } from '../../../src/api/index.js';
 import { decide } from '../../../src/controllers/cutover/decide.js';
+import { cutoverEvents } from '../../../src/controllers/cutover/events.js';
 import type { Action, Decision } from '../../../src/controllers/cutover/observed.js';
 import { addBusinessDays, jobName } from '../../../src/controllers/cutover/plan.js';
 import { SAMPLE, Sim, firstIndex } from './cutover-sim.js';
@@ -360,6 +361,62 @@ describe('cutover decide: InvalidSpec (what only the cluster can say)', () => {
     sim.canary['nokta-canary'] = { phase: 'Succeeded' };
     sim.run((s) => s.status.switchedAt !== undefined);
     checkAll(sim);
+  });
+});
+
+describe('cutover events (from the status change)', () => {
+  it('phase changes, gates, approvals, steps, the trigger and each rollback action; Stalled with its reason', () => {
+    const sim = new Sim();
+    playToSwitch(sim);
+    sim.cutover.metadata.annotations = { 'cutover.nokta.io/security-incident': 'true' };
+    sim.run((s) => s.status.phase === 'RolledBack' && s.world.reportKeys.includes('review'));
+    const events = sim.decisions.flatMap((d, i) =>
+      cutoverEvents(
+        { ...sim.cutover, status: i === 0 ? {} : sim.decisions[i - 1]!.status },
+        { ...sim.cutover, status: d.status },
+      ),
+    );
+    const of = (reason: string) => events.filter((e) => e.reason === reason);
+    const phases = of('PhaseChanged').map((e) => e.note.split(':')[0]);
+    for (const p of [
+      'none → Preparation',
+      'Preparation → Shadow',
+      'Monitoring → RollingBack',
+      'RollingBack → RolledBack',
+    ])
+      assert.ok(phases.includes(p), `${p} in ${phases.join(' | ')}`);
+    assert.equal(
+      of('PhaseChanged').find((e) => e.note.startsWith('Monitoring → RollingBack'))!.type,
+      'Warning',
+    );
+    assert.ok(of('AwaitingApproval').some((e) => e.note.includes('approve=switch-traffic')));
+    assert.ok(of('Approved').some((e) => e.note === 'switch-traffic approved by alice@nokta'));
+    assert.ok(of('StepStarted').some((e) => e.note.startsWith('step freeze-legacy-writes')));
+    const triggered = of('RollbackTriggered');
+    assert.equal(triggered.length, 1, 'one trigger event');
+    assert.match(
+      triggered[0]!.note,
+      /^trigger SecurityFlag: annotation cutover\.nokta\.io\/security-incident=true/,
+    );
+    for (const a of sim.status.rollback!.actions!) {
+      const mine = events.filter((e) => e.action === a.name && e.reason.startsWith('RollbackAction'));
+      const reasons = mine.map((e) => e.reason).join();
+      if (a.state === 'Skipped') assert.equal(reasons, 'RollbackActionSkipped', a.name);
+      // Started then Succeeded, or Succeeded alone when done in the sync that started it.
+      else
+        assert.ok(
+          ['RollbackActionStarted,RollbackActionSucceeded', 'RollbackActionSucceeded'].includes(reasons),
+          `${a.name}: ${reasons}`,
+        );
+    }
+    // Stalled says why.
+    const stalled = new Sim();
+    stalled.secrets = { 'nokta-legacy-admin-db': null };
+    const d = stalled.sync();
+    const ev = cutoverEvents({ ...stalled.cutover, status: {} }, { ...stalled.cutover, status: d.status });
+    const invalid = ev.find((e) => e.reason === 'InvalidSpec');
+    assert.equal(invalid?.type, 'Warning');
+    assert.match(invalid.note, /spec\.databases\.legacy\.secretRef/);
   });
 });
 
