@@ -57,12 +57,11 @@ export function jobTemplates(spec: CutoverSpec): [string, JobTemplate][] {
   return out.filter((x): x is [string, JobTemplate] => x[1] !== undefined);
 }
 
-/** Every Secret the plan names (what the sync observes). */
+/** Every Secret the plan reads (what the sync observes): the world's, the Jobs', the probes'. */
 export function allSecrets(spec: CutoverSpec): SecretUse[] {
   return [
     ...worldSecrets(spec),
     ...jobTemplates(spec).flatMap(([f, t]) => jobSecrets(f, t)),
-    ...flagSecret(spec),
     ...(spec.preparation?.integrationChecks ?? []).flatMap((c, i) =>
       use(`spec.preparation.integrationChecks[${i}].header.secretRef`, c.header?.secretRef),
     ),
