@@ -32,6 +32,7 @@ import { createServer, type Server } from 'node:http';
 import { readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import mysql from 'mysql2/promise';
 import pg from 'pg';
 import { Redis } from 'ioredis';
 import { parse } from 'yaml';
@@ -42,28 +43,19 @@ import { reconciliationController } from '../../../src/controllers/reconciliatio
 import { canaryPhaseController } from '../../../src/controllers/canary-phase/sync.js';
 import { CANARY_PHASE, CUTOVER, RECONCILIATION } from '../../../src/controllers/kinds.js';
 import { KubeClient, type KubeObject } from '../../../src/runtime/kube-client.js';
+import { loadKubeConfig } from '../../../src/runtime/kubeconfig.js';
 import { Operator } from '../../../src/runtime/operator.js';
+import { parseOperatorOptions } from '../../../src/runtime/options.js';
 import type { ControllerSpec } from '../../../src/runtime/controller.js';
-import { CONFIG_MAP, DEPLOYMENT, INGRESS, JOB, SECRET } from '../../../src/runtime/resources.js';
+import { CONFIG_MAP, DEPLOYMENT, HTTP_ROUTE, INGRESS, JOB, SECRET } from '../../../src/runtime/resources.js';
 import { RedisFlagStore } from '../../../src/actuators/flags/redis-flags.js';
 import { repoRoot } from '../../../src/devenv/devenv-state.js';
 import { useCluster, type TestCluster } from '../../support/cluster.js';
 import { createPostgresDatabase, type TestDatabase } from '../../support/databases.js';
 import { operatorIdentity, type OperatorIdentity } from '../../support/operator-identity.js';
+import { recordingOptions } from '../../support/api-usage.js';
 import { READY_LABEL, RUN_LABEL, startPodRunner, type PodRunner } from '../../support/pod-runner.js';
 import { startOwnMariadb, type OwnMariadb } from '../actuators/own-servers.js';
-import {
-  appWrite as legacyWrite,
-  createLegacyRoute,
-  CutoverWatch,
-  dropRedisPrefix,
-  jobLines,
-  legacyUrls,
-  prepareLegacy,
-  routeWeights,
-  startInProcessOperator,
-  stepOf,
-} from '../../support/cutover-harness.js';
 import {
   startPrometheus,
   startTestExporter,
@@ -95,6 +87,7 @@ const RECONS: Record<string, string> = {
 const JOB_SCRIPT = `
 import { appendFileSync } from 'node:fs';
 import pg from 'pg';
+import mysql from 'mysql2/promise';
 const keys = ['CUTOVER_NAME','CUTOVER_FROZEN_AT','CUTOVER_SWITCHED_AT','CUTOVER_LAST_SYNC_AT','CUTOVER_REPORT_CONFIGMAP','JOB_COMPLETION_INDEX'];
 const line = { kind: process.env.JOB_KIND, at: Date.now(), argv: process.argv.slice(1), ...Object.fromEntries(keys.map((k) => [k, process.env[k]])) };
 appendFileSync(process.env.JOB_LOG, JSON.stringify(line) + '\\n');
@@ -172,17 +165,26 @@ describe('Cutover rehearsal: the sample plan from preparation to steady state wi
 
     // Legacy: five tables with 20 rows each, an application user, the freeze probe table.
     maria = await startOwnMariadb();
-    await prepareLegacy(
-      maria,
-      app,
-      TABLES.flatMap((t) => [
+    const root = await mysql.createConnection({ socketPath: maria.socket, user: 'root', timezone: 'Z' });
+    await root.query('CREATE DATABASE legacy');
+    for (const t of TABLES) {
+      await root.query(
         `CREATE TABLE legacy.${t} (id INT PRIMARY KEY, tenant_id VARCHAR(32) NOT NULL, total DECIMAL(10,2) NOT NULL, created_at DATETIME(3) NOT NULL)`,
-        ...Array.from({ length: 20 }, (_, k): [string, unknown[]] => [
-          `INSERT INTO legacy.${t} VALUES (?, ?, ?, ?)`,
-          [k + 1, `tenant-${(k + 1) % 3}`, ((k + 1) * 3.25).toFixed(2), legacyRowAt],
-        ]),
-      ]),
+      );
+      for (let i = 1; i <= 20; i++)
+        await root.query(`INSERT INTO legacy.${t} VALUES (?, ?, ?, ?)`, [
+          i,
+          `tenant-${i % 3}`,
+          (i * 3.25).toFixed(2),
+          legacyRowAt,
+        ]);
+    }
+    await root.query(
+      'CREATE TABLE legacy.cutover_freeze_probe (id INT AUTO_INCREMENT PRIMARY KEY, probed_at DATETIME(3) NOT NULL)',
     );
+    await root.query(`CREATE USER '${app.user}'@'%' IDENTIFIED BY '${app.password}'`);
+    await root.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON legacy.* TO '${app.user}'@'%'`);
+    await root.end();
     target = await createPostgresDatabase('ctl_rehearsal');
     redis = new Redis('redis://127.0.0.1:6379/0');
 
@@ -233,10 +235,12 @@ describe('Cutover rehearsal: the sample plan from preparation to steady state wi
     prom = await startPrometheus({ targets: [exporter.target] });
     await prom.waitForTargets();
 
-    const urls = legacyUrls(maria, app);
-    const legacyTcp = urls.app;
+    const legacyTcp = `mysql://${app.user}:${app.password}@127.0.0.1:${maria.port}/legacy`;
     const secrets: [string, Record<string, string>][] = [
-      ['nokta-legacy-admin-db', { url: urls.admin }],
+      [
+        'nokta-legacy-admin-db',
+        { url: `mysql://root@localhost/legacy?socket=${encodeURIComponent(maria.socket)}` },
+      ],
       ['nokta-legacy-app-db', { url: legacyTcp }],
       ['nokta-legacy-db', { url: legacyTcp }],
       ['nokta-new-db', { url: target.url }],
@@ -248,8 +252,22 @@ describe('Cutover rehearsal: the sample plan from preparation to steady state wi
     ];
     for (const [name, stringData] of secrets)
       await admin.create(SECRET, ns, { metadata: { name }, stringData });
-    await createLegacyRoute(admin, ns, 'call-center', 'call-center-legacy');
-    await createLegacyRoute(admin, ns, 'customer-app', 'customer-api-legacy');
+    for (const name of ['call-center', 'customer-app'])
+      await admin.create(HTTP_ROUTE, ns, {
+        apiVersion: 'gateway.networking.k8s.io/v1',
+        kind: 'HTTPRoute',
+        metadata: { name, namespace: ns },
+        spec: {
+          parentRefs: [{ name: 'public-gw' }],
+          rules: [
+            {
+              backendRefs: [
+                { name: name === 'call-center' ? 'call-center-legacy' : 'customer-api-legacy', port: 8080 },
+              ],
+            },
+          ],
+        },
+      });
     await admin.create(INGRESS, ns, {
       apiVersion: 'networking.k8s.io/v1',
       kind: 'Ingress',
@@ -287,13 +305,21 @@ describe('Cutover rehearsal: the sample plan from preparation to steady state wi
     });
 
     runner = startPodRunner(cluster.kc, { namespace: ns });
+    const kc = await loadKubeConfig(identity.kubeconfig);
     realStart = Date.now();
     const start = async (
       name: string,
       spec: ControllerSpec<KubeObject>,
       component: string,
     ): Promise<void> => {
-      operators.push(await startInProcessOperator(identity.kubeconfig, ns, name, [spec], component));
+      const parsed = parseOperatorOptions(
+        ['--no-leader-elect', '--namespaces', ns, '--listen-address', '127.0.0.1:0', '--identity', name],
+        {},
+      );
+      if (parsed.kind !== 'options') throw new Error('bad options');
+      const op = new Operator(parsed.options, [spec], { kc, ...recordingOptions(component) });
+      operators.push(op);
+      await op.start();
     };
     await start(
       'rehearsal-cutover',
@@ -313,7 +339,11 @@ describe('Cutover rehearsal: the sample plan from preparation to steady state wi
     admin?.close();
     await identity?.cleanup();
     if (ns) await cluster.deleteNamespace(ns);
-    await dropRedisPrefix(redis, prefix);
+    if (redis) {
+      const keys = await redis.keys(`${prefix}*`);
+      if (keys.length) await redis.del(...keys);
+      redis.disconnect();
+    }
     await prom?.stop();
     await exporter?.stop();
     await new Promise<void>((r) => (http ? http.close(() => r()) : r()));
@@ -379,12 +409,49 @@ describe('Cutover rehearsal: the sample plan from preparation to steady state wi
     return co;
   }
 
-  const waitFor = (what: string, ok: (s: CutoverStatus) => boolean, ms = 120_000): Promise<CutoverStatus> =>
-    new CutoverWatch(admin, ns).waitFor('nokta', what, ok, { ms, noRollback: true });
-  const step = stepOf;
-  const appWrite = (id: number): Promise<'ok' | 'refused'> =>
-    legacyWrite(maria, app, 'INSERT INTO orders VALUES (?, ?, ?, ?)', [id, 'tenant-1', '1.00', legacyRowAt]);
-  const jobRuns = (): Record<string, string>[] => jobLines(jobLog);
+  const status = async (): Promise<CutoverStatus> =>
+    (await admin.tryGet<CutoverObject>(CUTOVER, ns, 'nokta'))?.status ?? {};
+  const waitFor = async (
+    what: string,
+    ok: (s: CutoverStatus) => boolean,
+    ms = 120_000,
+  ): Promise<CutoverStatus> => {
+    const end = Date.now() + ms;
+    for (;;) {
+      const s = await status();
+      if (s.phase === 'RollingBack' || s.phase === 'RolledBack')
+        throw new Error(`rolled back while waiting for ${what}: ${JSON.stringify(s.rollback)}`);
+      if (ok(s)) return s;
+      if (Date.now() > end)
+        throw new Error(`timed out waiting for ${what}: ${JSON.stringify(s).slice(0, 2500)}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  };
+  const step = (s: CutoverStatus, name: string) => s.steps?.find((x) => x.name === name);
+  const appWrite = async (id: number): Promise<'ok' | 'refused'> => {
+    const c = await mysql.createConnection({
+      host: '127.0.0.1',
+      port: maria.port,
+      user: app.user,
+      password: app.password,
+      database: 'legacy',
+      timezone: 'Z',
+    });
+    try {
+      await c.query('INSERT INTO orders VALUES (?, ?, ?, ?)', [id, 'tenant-1', '1.00', legacyRowAt]);
+      return 'ok';
+    } catch (e) {
+      if ((e as { errno?: number }).errno === 1290) return 'refused';
+      throw e;
+    } finally {
+      await c.end();
+    }
+  };
+  const jobRuns = (): Record<string, string>[] =>
+    readFileSync(jobLog, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, string>);
   const reconciliation = (name: string, table: string, postCutover = false): ReconObject => ({
     apiVersion: 'cutover.nokta.io/v1alpha1',
     kind: 'Reconciliation',
@@ -603,7 +670,12 @@ describe('Cutover rehearsal: the sample plan from preparation to steady state wi
       assert.equal(synced[0]!.n, '3', 'the delta sync carried the shadow-phase writes');
 
       // Routes and flags on the new stack; the POS queue lifted on the new primary; legacy frozen.
-      const routes = (name: string): Promise<Record<string, number>> => routeWeights(admin, ns, name);
+      const routes = async (name: string): Promise<Record<string, number>> => {
+        const r = await admin.get<
+          KubeObject & { spec: { rules: { backendRefs: { name: string; weight?: number }[] }[] } }
+        >(HTTP_ROUTE, ns, name);
+        return Object.fromEntries(r.spec.rules[0]!.backendRefs.map((b) => [b.name, b.weight ?? 1]));
+      };
       assert.deepEqual(await routes('call-center'), { 'call-center-legacy': 0, 'call-center-v2': 100 });
       assert.deepEqual(await routes('customer-app'), { 'customer-api-legacy': 0, 'customer-api-v2': 100 });
       const canary = await admin.get<KubeObject & { metadata: { annotations?: Record<string, string> } }>(
