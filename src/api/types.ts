@@ -423,6 +423,7 @@ export type RollbackAction =
   | 'FlagsOff'
   | 'ReopenLegacyWrites'
   | 'DrainQueue'
+  | 'SchemaDown'
   | 'Notify';
 export type Milestone =
   'Preparation' | 'Shadow' | 'Canary' | 'Freeze' | 'Switch' | 'LegacyHotEnd' | 'SteadyState';
@@ -582,7 +583,12 @@ export interface PreparationItemStatus {
 export interface NotificationStatus {
   event?: string;
   at?: string;
-  state?: 'Pending' | 'Sent' | 'Failed';
+  /**
+   * Pending: queued; Sending: handed to the notifier (recorded before the post, write-ahead);
+   * Sent, Failed: what the notifier reported; Unconfirmed: the operator restarted while it was
+   * Sending, so it may have been posted and is not posted again.
+   */
+  state?: 'Pending' | 'Sending' | 'Sent' | 'Failed' | 'Unconfirmed';
   attempts?: number;
 }
 export interface CutoverStatus extends StatusBase<CutoverPhase> {

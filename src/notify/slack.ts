@@ -1,9 +1,10 @@
 /**
  * A Slack-compatible incoming webhook, never blocking: `send()` queues a message and returns at
  * once; a background loop posts it with retries (exponential backoff, at most `maxAttempts`),
- * and `results()` says what was delivered or given up on. Each event key is sent at most once
- * per process (the Cutover's status records which events were queued, so a restart re-queues
- * only those still Pending). The URL is a secret: it is never logged.
+ * and `results()` says what it has: still being delivered (Sending), delivered or given up on.
+ * Each event key is sent at most once per process; across restarts the Cutover's status records
+ * each event as Sending before it is handed over, so a restarted operator never posts it again
+ * (controllers/cutover/notifications.ts). The URL is a secret: it is never logged.
  */
 import { createLogger } from '../runtime/logger.js';
 
@@ -45,11 +46,11 @@ export class WebhookNotifier {
     });
   }
 
-  /** Delivered or abandoned events with their attempts. */
-  results(): Record<string, { state: 'Sent' | 'Failed'; attempts: number }> {
-    const out: Record<string, { state: 'Sent' | 'Failed'; attempts: number }> = {};
+  /** Every event it has, with its attempts: Sending while it is being delivered. */
+  results(): Record<string, { state: 'Sending' | 'Sent' | 'Failed'; attempts: number }> {
+    const out: Record<string, { state: 'Sending' | 'Sent' | 'Failed'; attempts: number }> = {};
     for (const [k, e] of this.entries)
-      if (e.state !== 'Pending') out[k] = { state: e.state, attempts: e.attempts };
+      out[k] = { state: e.state === 'Pending' ? 'Sending' : e.state, attempts: e.attempts };
     return out;
   }
 

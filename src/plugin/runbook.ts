@@ -61,6 +61,7 @@ const ROLLBACK_DOES: Record<RollbackAction, string> = {
   FlagsOff: 'new-stack feature flags off',
   ReopenLegacyWrites: 'legacy takes writes again (read_only off)',
   DrainQueue: 'the POS offline queue drains into legacy',
+  SchemaDown: "the schema migration's down Job reverts the new stack's schema (when preparation ran it)",
   Notify: 'people are told on the notification channel',
 };
 

@@ -14,25 +14,30 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Cutover, CutoverStatus } from '../../src/api/index.js';
+import type { CutoverStatus } from '../../src/api/index.js';
 import { RULES_KEY, proxyName } from '../../src/actuators/shadow-proxy/objects.js';
 import { SERVICE } from '../../src/actuators/shadow-proxy/shadow-proxy.js';
 import { cutoverController } from '../../src/controllers/cutover/sync.js';
 import { CUTOVER } from '../../src/controllers/kinds.js';
 import { freePort } from '../../src/devenv/processes.js';
 import { KubeClient, type KubeObject } from '../../src/runtime/kube-client.js';
-import { loadKubeConfig } from '../../src/runtime/kubeconfig.js';
 import { Operator } from '../../src/runtime/operator.js';
-import { parseOperatorOptions } from '../../src/runtime/options.js';
 import { CONFIG_MAP, DEPLOYMENT, HTTP_ROUTE } from '../../src/runtime/resources.js';
 import { useCluster, type TestCluster } from '../support/cluster.js';
 import { operatorIdentity, type OperatorIdentity } from '../support/operator-identity.js';
-import { recordingOptions } from '../support/api-usage.js';
 import { startPrometheus, type TestPrometheus } from '../support/prometheus.js';
 import { markProxyPodsReady } from '../integration/actuators/shadow-proxy-pods.js';
 import { fetchRaw, startBackend, type Backend } from '../integration/shadow/backends.js';
+import {
+  createLegacyRoute,
+  cutoverDatabases,
+  cutoverObject,
+  CutoverWatch,
+  isoSeconds,
+  posService,
+  startInProcessOperator,
+} from '../support/cutover-harness.js';
 
-type CutoverObject = Cutover & KubeObject;
 type Route = KubeObject & {
   spec: { rules: { backendRefs: { name: string; port?: number; weight?: number }[] }[] };
 };
@@ -75,35 +80,15 @@ describe('e2e: a Cutover in its shadow phase serves pos through the comparing sh
     proxyPort = await freePort();
     adminPort = await freePort();
     prom = await startPrometheus({ targets: [`127.0.0.1:${adminPort}`] });
-    await admin.create(HTTP_ROUTE, ns, {
-      apiVersion: 'gateway.networking.k8s.io/v1',
-      kind: 'HTTPRoute',
-      metadata: { name: 'pos', namespace: ns, annotations: { team: 'pos' } },
-      spec: {
-        parentRefs: [{ name: 'public-gw' }],
-        rules: [{ backendRefs: [{ name: 'pos-legacy', port: 8080 }] }],
-      },
-    });
-    const parsed = parseOperatorOptions(
-      [
-        '--no-leader-elect',
-        '--namespaces',
-        ns,
-        '--listen-address',
-        '127.0.0.1:0',
-        '--identity',
-        'e2e-shadow',
-        '--image',
-        IMAGE,
-      ],
-      {},
+    await createLegacyRoute(admin, ns, 'pos', 'pos-legacy', { team: 'pos' });
+    operator = await startInProcessOperator(
+      identity.kubeconfig,
+      ns,
+      'e2e-shadow',
+      [cutoverController({ timeScale: 1 })],
+      'e2e/shadow-cutover',
+      ['--image', IMAGE],
     );
-    if (parsed.kind !== 'options') throw new Error('bad options');
-    operator = new Operator(parsed.options, [cutoverController({ timeScale: 1 })], {
-      kc: await loadKubeConfig(identity.kubeconfig),
-      ...recordingOptions('e2e/shadow-cutover'),
-    });
-    await operator.start();
   });
 
   after(async () => {
@@ -118,8 +103,7 @@ describe('e2e: a Cutover in its shadow phase serves pos through the comparing sh
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const status = async (): Promise<CutoverStatus> =>
-    (await admin.tryGet<CutoverObject>(CUTOVER, ns, 'full'))?.status ?? {};
+  const status = (): Promise<CutoverStatus> => new CutoverWatch(admin, ns).status('full');
   async function until<T>(what: string, fn: () => Promise<T | undefined>, ms = 90_000): Promise<T> {
     const end = Date.now() + ms;
     for (;;) {
@@ -136,45 +120,24 @@ describe('e2e: a Cutover in its shadow phase serves pos through the comparing sh
   it('deploys the proxy, routes through it, records the difference rate, and restores the route when the phase ends', async () => {
     const routeBefore = await admin.get<Route>(HTTP_ROUTE, ns, 'pos');
     const now = Date.now();
-    const iso = (t: number): string => new Date(t).toISOString().replace(/\.\d+Z$/, 'Z');
+    const iso = isoSeconds;
     const endAt = now + 50_000;
-    const cutover: CutoverObject = {
-      apiVersion: 'cutover.nokta.io/v1alpha1',
-      kind: 'Cutover',
-      metadata: { name: 'full', namespace: ns },
-      spec: {
-        services: [
-          {
-            name: 'pos',
-            traffic: {
-              httpRoute: {
-                name: 'pos',
-                legacyBackend: { name: 'pos-legacy', port: 8080 },
-                newBackend: { name: 'pos-v2', port: 8080 },
-              },
-            },
-            legacy: { name: 'pos-legacy' },
-            new: { name: 'pos-v2' },
-          },
-        ],
-        databases: {
-          legacy: { engine: 'mysql', secretRef: { name: 'legacy-admin' } },
-          target: { engine: 'postgres', secretRef: { name: 'new-db' } },
-        },
-        prometheusAddress: prom.url,
-        shadow: {
-          startAt: iso(now - 1000),
-          endAt: iso(endAt),
-          comparison: [{ service: 'pos', paths: ['/api/**'], compareHeaders: ['content-type'] }],
-          maxDifferencePercent: 50,
-          minCompared: 20,
-        },
-        timeline: {
-          startAt: iso(now + 3_600_000),
-          steps: [{ name: 'switch-traffic', action: 'TrafficSwitch', offset: '+0s' }],
-        },
+    const cutover = cutoverObject('full', ns, {
+      services: [posService('pos', { flag: false })],
+      databases: cutoverDatabases(),
+      prometheusAddress: prom.url,
+      shadow: {
+        startAt: iso(now - 1000),
+        endAt: iso(endAt),
+        comparison: [{ service: 'pos', paths: ['/api/**'], compareHeaders: ['content-type'] }],
+        maxDifferencePercent: 50,
+        minCompared: 20,
       },
-    };
+      timeline: {
+        startAt: iso(now + 3_600_000),
+        steps: [{ name: 'switch-traffic', action: 'TrafficSwitch', offset: '+0s' }],
+      },
+    });
     await admin.create(CUTOVER, ns, cutover);
 
     // The operator deploys the proxy; the route is not touched until it is available.

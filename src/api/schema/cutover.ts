@@ -77,6 +77,7 @@ export const ROLLBACK_ACTIONS = [
   'FlagsOff',
   'ReopenLegacyWrites',
   'DrainQueue',
+  'SchemaDown',
   'Notify',
 ];
 /** Points of the plan a trigger window starts or ends at. */
@@ -404,7 +405,7 @@ const rollback = obj(
     order: list(
       'Rollback actions in order; the default loses no write (see ROLLBACK_ACTIONS). Actions that do not apply yet (Replay before the switch) are skipped.',
       enumOf('Action.', ROLLBACK_ACTIONS),
-      8,
+      9,
       {
         default: ROLLBACK_ACTIONS,
         rules: [
@@ -432,6 +433,15 @@ const rollback = obj(
               !s.includes('DrainQueue') ||
               (s.indexOf('ReopenLegacyWrites') >= 0 &&
                 s.indexOf('ReopenLegacyWrites') < s.indexOf('DrainQueue')),
+          ),
+          rule<string[]>(
+            "!('SchemaDown' in self) || (self.indexOf('TrafficBack') >= 0 && self.indexOf('TrafficBack') < self.indexOf('SchemaDown') && self.indexOf('Replay') < self.indexOf('SchemaDown'))",
+            'SchemaDown must come after TrafficBack and Replay: the new schema goes only once no traffic and no replay reads it',
+            (s) =>
+              !s.includes('SchemaDown') ||
+              (s.indexOf('TrafficBack') >= 0 &&
+                s.indexOf('TrafficBack') < s.indexOf('SchemaDown') &&
+                s.indexOf('Replay') < s.indexOf('SchemaDown')),
           ),
         ],
       },
@@ -879,7 +889,10 @@ export const cutoverStatus: Schema = statusBase(CUTOVER_PHASES, {
         maxLength: 128,
       }),
       at: t('When it was queued.'),
-      state: enumOf('Delivery.', ['Pending', 'Sent', 'Failed']),
+      state: enumOf(
+        'Delivery: Pending (queued), Sending (handed to the notifier, recorded before the post), Sent, Failed, or Unconfirmed (the operator restarted while Sending: it may have been posted, and is not posted again).',
+        ['Pending', 'Sending', 'Sent', 'Failed', 'Unconfirmed'],
+      ),
       attempts: int('Attempts so far.', 0, 100),
     }),
     50,

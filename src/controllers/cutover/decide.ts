@@ -26,6 +26,7 @@ import {
   DEFAULT_STEADY_STATE_MS,
 } from './plan.js';
 import { evaluateTriggers, progressRollback, startRollback } from './rollback.js';
+import { actionSecrets, missingSecrets, specProblems, worldSecrets } from './invalid-spec.js';
 import {
   shadowProxiesAfterShadow,
   shadowProxiesDuringShadow,
@@ -47,6 +48,7 @@ export const REASON = {
   RollbackHeld: 'RollbackHeld',
   Aborted: 'Aborted',
   SteadyState: 'SteadyState',
+  InvalidSpec: 'InvalidSpec',
 } as const;
 
 /** What decide works on: a copy of the status, the actions so far, wake-up times. */
@@ -112,7 +114,12 @@ export function decide(o: Observed, nowDate: Date): Decision {
   st.phase ??= 'Pending';
 
   const terminal = st.phase === 'SteadyState' || st.phase === 'Aborted';
-  if (!terminal) {
+  const ns = o.cutover.metadata.namespace ?? 'default';
+  const invalid = terminal
+    ? []
+    : [...specProblems(o.cutover.spec), ...missingSecrets(worldSecrets(o.cutover.spec), o.secrets, ns)];
+  if (invalid.length) invalidSpec(ctx, invalid);
+  else if (!terminal) {
     const triggers = evaluateTriggers(ctx);
     if (st.rollback === undefined && triggers.length > 0) startRollback(ctx, triggers);
     else if (st.rollback !== undefined)
@@ -123,7 +130,9 @@ export function decide(o: Observed, nowDate: Date): Decision {
       }
   }
 
-  if (st.rollback !== undefined) {
+  if (invalid.length) {
+    // Nothing is applied until the spec can be run.
+  } else if (st.rollback !== undefined) {
     progressRollback(ctx);
     shadowProxiesOnRollback(ctx);
   } else if (!terminal) progressPlan(ctx);
@@ -131,11 +140,23 @@ export function decide(o: Observed, nowDate: Date): Decision {
 
   // The export of new-stack changes runs from the switch until legacy hot ends (or the rollback ends).
   if (
+    !invalid.length &&
     st.switchedAt !== undefined &&
     st.legacyScaledAt === undefined &&
     st.rollback?.completedAt === undefined
   )
     exportJob(ctx);
+  // An action whose Secret is missing: none is taken (the status keeps them started; they are
+  // taken once the Secret is there).
+  const unreadable = missingSecrets(
+    ctx.actions.flatMap((a) => actionSecrets(o.cutover.spec, a)),
+    o.secrets,
+    ns,
+  );
+  if (unreadable.length) {
+    ctx.actions.splice(0);
+    invalidSpec(ctx, unreadable);
+  }
   if (st.phase !== before.phase) ctx.notify(`phase:${st.phase}`);
   const actions = [...ctx.actions, ...pendingNotifyActions(st, ctx.texts)];
   setConditions(ctx);
@@ -146,6 +167,13 @@ export function decide(o: Observed, nowDate: Date): Decision {
     ...(next !== undefined ? { requeueAfterMs: next - now } : {}),
     recheck: ctx.recheck,
   };
+}
+
+/** Stalled/InvalidSpec with each problem and its fix; looked at again soon (a Secret may appear). */
+function invalidSpec(ctx: DecisionContext, problems: string[]): void {
+  ctx.stall = { reason: REASON.InvalidSpec, message: `the plan cannot run: ${problems.join('; ')}` };
+  ctx.recheck = true;
+  ctx.notify(`invalid-spec:${problems[0]!.split(':')[0]}`, `Cutover stalled: ${ctx.stall.message}`);
 }
 
 // ------------------------------------------------------------------------------ approvals
@@ -393,13 +421,12 @@ function progressCanary(ctx: DecisionContext): boolean {
         message: `CanaryPhase ${name} ${phase}${cp?.message ? `: ${cp.message}` : ''}; the cutover does not go on until it succeeds`,
       };
       ctx.notify(`canary:${name}:${phase}`, `CanaryPhase ${name} ${phase}: the cutover is blocked`);
-    } else
-      ctx.waiting = {
-        reason: REASON.Waiting,
-        message: cp
-          ? `CanaryPhase ${name} is ${phase ?? 'Pending'}`
-          : `CanaryPhase ${name} does not exist yet`,
+    } else if (!cp)
+      ctx.stall = {
+        reason: REASON.InvalidSpec,
+        message: `spec.canary.phases[${phases.indexOf(name)}]: CanaryPhase ${name} does not exist in namespace ${ctx.cutover.metadata.namespace ?? 'default'}; create it (kubectl apply -f <canaryphase>.yaml) or remove it from spec.canary.phases`,
       };
+    else ctx.waiting = { reason: REASON.Waiting, message: `CanaryPhase ${name} is ${phase ?? 'Pending'}` };
     return false;
   }
   return true;

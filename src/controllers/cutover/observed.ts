@@ -10,6 +10,7 @@ import type {
   ReconciliationPhase,
 } from '../../api/index.js';
 import type { ObservedShadowProxy } from './shadow-proxy.js';
+import type { ObservedSecrets } from './invalid-spec.js';
 
 /** A Job the Cutover created, as its cache shows it. */
 export type ObservedJobState = 'Running' | 'Succeeded' | 'Failed';
@@ -67,13 +68,18 @@ export interface Observed {
   world: ObservedWorld;
   /** The comparing shadow proxies (spec.shadow.comparison), by service: see shadow-proxy.ts. */
   shadowProxies?: Record<string, ObservedShadowProxy>;
-  /** Notifications the notifier has delivered or given up on, by event. */
-  notifications: Record<string, { state: 'Sent' | 'Failed'; attempts: number }>;
+  /**
+   * Notifications this process's notifier has (by event): still being delivered (Sending),
+   * delivered or given up on. After a restart it is empty.
+   */
+  notifications: Record<string, { state: 'Sending' | 'Sent' | 'Failed'; attempts: number }>;
   /**
    * `cutover.nokta.io/approve` (comma-separated step names) and who approved, from
    * `cutover.nokta.io/approved-by` (see docs/cutover.md: the approval convention).
    */
   approval?: { steps: string[]; by: string };
+  /** The Secrets the plan names: their keys, null when missing (absent: not observed). */
+  secrets?: ObservedSecrets;
 }
 
 /** What a sync does after it has won the claim on the status that records the action as started. */

@@ -158,6 +158,11 @@ export function startRollback(ctx: DecisionContext, hits: TriggerHit[]): void {
         return spec.rollback?.verifyReconciliation ? undefined : 'no verifyReconciliation';
       case 'ReopenLegacyWrites':
         return freezeStarted ? undefined : 'legacy was never frozen';
+      case 'SchemaDown':
+        if (!spec.preparation?.schemaMigration?.downJob) return 'no preparation.schemaMigration.downJob';
+        return (st.preparation ?? []).some((p) => p.name === 'schemaMigration' && p.startedAt !== undefined)
+          ? undefined
+          : 'the schema migration never ran';
       default:
         return undefined;
     }
@@ -206,7 +211,11 @@ export function progressRollback(ctx: DecisionContext): void {
       st.phase = 'Failed';
       ctx.stall = {
         reason: 'RollbackFailed',
-        message: `rollback action ${a.name} failed: ${a.message ?? ''}; legacy stays frozen, nothing was re-opened`,
+        message: `rollback action ${a.name} failed: ${a.message ?? ''}; ${
+          rb.actions?.some((x) => x.name === 'ReopenLegacyWrites' && x.state === 'Succeeded')
+            ? 'traffic and writes are already back on legacy'
+            : 'legacy stays frozen, nothing was re-opened'
+        }`,
       };
       return;
     }
@@ -316,6 +325,20 @@ export function progressRollback(ctx: DecisionContext): void {
           ctx.recheck = true;
         }
         break;
+      case 'SchemaDown': {
+        a.jobName ??= jobName(ctx.name, 'schema-down', 1);
+        const state = o.jobs[a.jobName];
+        if (state === 'Succeeded')
+          done(`Job ${a.jobName} reverted schema ${spec.preparation!.schemaMigration!.version}`);
+        else if (state === 'Failed') {
+          a.state = 'Failed';
+          a.message = `schema down Job ${a.jobName} failed`;
+          a.finishedAt = ctx.nowIso;
+          ctx.wakeAt(ctx.now + 1);
+        } else
+          ctx.actions.push(ctx.job('schema-down', a.jobName, spec.preparation!.schemaMigration!.downJob!));
+        break;
+      }
       case 'Notify':
         ctx.notify(
           'rollback:done',

@@ -25,9 +25,12 @@ import { DeploymentActuator } from '../../actuators/workloads/deployments.js';
 import { WebhookNotifier } from '../../notify/slack.js';
 import { CANARY_PHASE, CUTOVER, RECONCILIATION } from '../kinds.js';
 import { decide } from './decide.js';
+import { cutoverEvents } from './events.js';
 import type { Decision, Observed, ObservedJobState, ObservedReconciliation } from './observed.js';
 import { CutoverWorld, LABEL_CUTOVER, secretValue } from './world.js';
 import { PrometheusProvider } from '../../analysis/prometheus.js';
+import { planClockFromEnv } from '../reconciliation/schedule.js';
+import { allSecrets, missingSecrets, worldSecrets, type ObservedSecrets } from './invalid-spec.js';
 
 type CutoverObject = Cutover & KubeObject;
 type Ctx = SyncContext<CutoverObject>;
@@ -63,6 +66,8 @@ interface Memory {
   canaries: References;
   worlds: Map<string, CutoverWorld>;
   notifiers: Map<string, WebhookNotifier>;
+  /** Secrets seen to exist, with their keys, by Cutover key (a missing one is looked up again). */
+  secrets: Map<string, Map<string, string[]>>;
   /** Plan seconds per real second (--time-scale). */
   timeScale: number;
   /** Plan time (scaled when timeScale > 1; else the sync's clock). */
@@ -159,6 +164,9 @@ async function observe(ctx: Ctx, co: CutoverObject, memory: Memory, world: Cutov
   );
   const lagText = dataOf(ctx.cache(CONFIG_MAP).get(`${ns}/${co.metadata.name}-export`)).lagSeconds;
   const lag = lagText !== undefined ? Number(lagText) : undefined;
+  const secrets = await observeSecrets(ctx, co, memory);
+  // Without the Secrets the world is read with, the decision stalls (InvalidSpec) and reads nothing.
+  const readable = missingSecrets(worldSecrets(co.spec), secrets, ns).length === 0;
   const a = co.metadata.annotations ?? {};
   const approve = a[ANNOTATIONS.approve];
   return {
@@ -168,7 +176,10 @@ async function observe(ctx: Ctx, co: CutoverObject, memory: Memory, world: Cutov
     canaryPhases,
     integrationChecks: { ...world.probes },
     slos: await readSlos(co, (memory.planClock ?? ctx.clock).now()),
-    world: await world.read(reportKeys, lag !== undefined && Number.isFinite(lag) ? lag : undefined),
+    world: readable
+      ? await world.read(reportKeys, lag !== undefined && Number.isFinite(lag) ? lag : undefined)
+      : { traffic: {}, flags: {}, reportKeys },
+    secrets,
     shadowProxies: await world.readShadowProxies((memory.planClock ?? ctx.clock).now()),
     notifications: memory.notifiers.get(ctx.key)?.results() ?? {},
     ...(approve
@@ -183,6 +194,24 @@ async function observe(ctx: Ctx, co: CutoverObject, memory: Memory, world: Cutov
         }
       : {}),
   };
+}
+
+/** The keys of each Secret the plan names (never a value); one seen with the keys used is not read again. */
+async function observeSecrets(ctx: Ctx, co: CutoverObject, memory: Memory): Promise<ObservedSecrets> {
+  const ns = ctx.namespace ?? 'default';
+  const known = memory.secrets.get(ctx.key) ?? new Map<string, string[]>();
+  memory.secrets.set(ctx.key, known);
+  const out: ObservedSecrets = {};
+  for (const { name, key } of allSecrets(co.spec)) {
+    let keys = known.get(name);
+    if (!keys?.includes(key)) {
+      const s = await ctx.client.tryGet<KubeObject & { data?: Record<string, string> }>(SECRET, ns, name);
+      keys = s ? Object.keys(s.data ?? {}) : undefined;
+      if (keys) known.set(name, keys);
+    }
+    out[name] = keys ?? null;
+  }
+  return out;
 }
 
 function notifierFor(ctx: Ctx, co: CutoverObject, memory: Memory): WebhookNotifier | undefined {
@@ -204,6 +233,7 @@ async function syncCutover(ctx: Ctx, memory: Memory): Promise<SyncResult> {
     await memory.worlds.get(ctx.key)?.close();
     memory.worlds.delete(ctx.key);
     memory.notifiers.delete(ctx.key);
+    memory.secrets.delete(ctx.key);
     memory.recons.record(ctx.key, ctx.namespace ?? 'default', []);
     memory.canaries.record(ctx.key, ctx.namespace ?? 'default', []);
     return {};
@@ -279,15 +309,22 @@ export function cutoverController(
 ): ControllerSpec<CutoverObject> {
   const timeScale = opts.timeScale ?? Number(process.env.CUTOVER_TIME_SCALE || '1');
   const timeOrigin = opts.timeOrigin ?? process.env.CUTOVER_TIME_ORIGIN ?? '';
+  // From the environment (`cutover operator --time-scale`): the process's one plan clock, which
+  // the Reconciliation controller's post-cutover offsets read too.
+  const fromEnv =
+    opts.timeScale === undefined && opts.timeOrigin === undefined ? planClockFromEnv() : undefined;
   const memory: Memory = {
     recons: new References(),
     canaries: new References(),
     worlds: new Map(),
     notifiers: new Map(),
+    secrets: new Map(),
     timeScale,
-    ...(timeScale !== 1 || timeOrigin
-      ? { planClock: new ScaledClock(timeScale, ScaledClock.parseOrigin(timeOrigin)) }
-      : {}),
+    ...(fromEnv
+      ? { planClock: fromEnv }
+      : timeScale !== 1 || timeOrigin
+        ? { planClock: new ScaledClock(timeScale, ScaledClock.parseOrigin(timeOrigin)) }
+        : {}),
   };
   return {
     name: 'cutover',
@@ -306,6 +343,7 @@ export function cutoverController(
       { ...CANARY_PHASE, mapToOwner: (obj) => memory.canaries.of(obj) },
     ],
     sync: (ctx) => syncCutover(ctx, memory),
+    events: cutoverEvents,
     uses: [
       use(
         SECRET,

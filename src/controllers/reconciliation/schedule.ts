@@ -8,7 +8,9 @@
  *   once, as a CronJob without startingDeadlineSeconds would); a spec change does not run it early.
  * - `schedule.cutoverRef` + `offsets` run it at the Cutover's traffic-switch time plus each offset
  *   (the seed's T+4h, T+24h, T+72h), each offset once, recorded in `status.completedOffsets`;
- *   until the Cutover has switched, it waits.
+ *   until the Cutover has switched, it waits. Under `--time-scale N` the switch time is a plan
+ *   time (the Cutover's compressed clock): the offsets are compared with the plan time now, so
+ *   T+4h fires 4h/N of real time after the switch (`plan`, from planClockFromEnv).
  * - A run that ended in Error is retried after ERROR_RETRY_MS with the same trigger's purpose
  *   (a CutoverOffset run that errored is not marked completed, so it runs again).
  */
@@ -16,6 +18,7 @@ import { CronExpressionParser } from 'cron-parser';
 import { parseDurationMs } from '../../api/index.js';
 import { cronFields } from '../../api/cron.js';
 import type { ReconciliationSpec, ReconciliationStatus } from '../../api/index.js';
+import { ScaledClock } from '../../runtime/clock.js';
 
 export type TriggerKind = 'Initial' | 'SpecChanged' | 'Rerun' | 'Cron' | 'CutoverOffset' | 'Retry';
 
@@ -37,6 +40,25 @@ export interface ScheduleInput {
   /** The referenced Cutover's `status.switchedAt`, when it has switched. */
   cutoverSwitchedAt?: Date;
   now: Date;
+  /** Under `--time-scale`: the plan time now and the scale (plan seconds per real second). */
+  plan?: { now: Date; scale: number };
+}
+
+let processPlanClock: { key: string; clock: ScaledClock } | undefined;
+
+/**
+ * The process's plan clock of `cutover operator --time-scale N [--time-origin PLAN@REAL]`
+ * (CUTOVER_TIME_SCALE, CUTOVER_TIME_ORIGIN), one per process so the Cutover and Reconciliation
+ * controllers read the same plan time; undefined at scale 1 without an origin.
+ */
+export function planClockFromEnv(env: NodeJS.ProcessEnv = process.env): ScaledClock | undefined {
+  const scale = Number(env.CUTOVER_TIME_SCALE || '1');
+  const origin = env.CUTOVER_TIME_ORIGIN ?? '';
+  if (scale === 1 && !origin) return undefined;
+  const key = `${scale}|${origin}`;
+  if (processPlanClock?.key !== key)
+    processPlanClock = { key, clock: new ScaledClock(scale, ScaledClock.parseOrigin(origin)) };
+  return processPlanClock.clock;
 }
 
 export interface ScheduleDecision {
@@ -108,9 +130,15 @@ export function decideSchedule(input: ScheduleInput): ScheduleDecision {
         }))
         .sort((a, b) => a.at.getTime() - b.at.getTime());
       const first = pending[0];
-      if (first && first.at.getTime() <= now.getTime())
+      const planNow = (input.plan?.now ?? now).getTime();
+      if (first && first.at.getTime() <= planNow)
         return { due: { kind: 'CutoverOffset', detail: first.offset } };
-      if (first) candidates.push(first.at);
+      // The next offset in real time: its plan-time distance divided by the scale, rounded up
+      // to a whole millisecond so the wake-up is never before it is due.
+      if (first)
+        candidates.push(
+          new Date(now.getTime() + Math.ceil((first.at.getTime() - planNow) / (input.plan?.scale ?? 1))),
+        );
     }
   }
   const nextAt = candidates.sort((a, b) => a.getTime() - b.getTime())[0];

@@ -27,6 +27,7 @@ import { crashPoint } from '../../runtime/crash-points.js';
 import { CUTOVER, RECONCILIATION } from '../kinds.js';
 import {
   decideSchedule,
+  planClockFromEnv,
   runId,
   type RunTrigger,
   type ScheduleDecision,
@@ -418,6 +419,7 @@ async function syncReconciliation(
   }
 
   const switchedAt = cutoverSwitchedAt(ctx, recon);
+  const planClock = planClockFromEnv();
   const decide = (status: ReconciliationStatus | undefined): ScheduleDecision =>
     decideSchedule({
       spec: recon.spec,
@@ -427,6 +429,7 @@ async function syncReconciliation(
       rerunToken: recon.metadata.annotations?.[ANNOTATIONS.rerun],
       ...(switchedAt ? { cutoverSwitchedAt: switchedAt } : {}),
       now,
+      ...(planClock ? { plan: { now: planClock.now(), scale: planClock.scale } } : {}),
     });
   const decision = decide(recon.status);
   if (decision.due) {

@@ -19,26 +19,22 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { readFileSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
 import { Redis } from 'ioredis';
-import type { Cutover, CutoverStatus } from '../../../src/api/index.js';
+import type { CutoverSpec, CutoverStatus } from '../../../src/api/index.js';
 import { cutoverController } from '../../../src/controllers/cutover/sync.js';
 import { reconciliationController } from '../../../src/controllers/reconciliation/sync.js';
 import { CUTOVER, RECONCILIATION } from '../../../src/controllers/kinds.js';
 import { KubeClient, type KubeObject } from '../../../src/runtime/kube-client.js';
-import { loadKubeConfig } from '../../../src/runtime/kubeconfig.js';
-import { Operator } from '../../../src/runtime/operator.js';
-import { parseOperatorOptions } from '../../../src/runtime/options.js';
-import { CONFIG_MAP, HTTP_ROUTE, SECRET } from '../../../src/runtime/resources.js';
-import { RedisFlagStore } from '../../../src/actuators/flags/redis-flags.js';
+import type { Operator } from '../../../src/runtime/operator.js';
+import { CONFIG_MAP, SECRET } from '../../../src/runtime/resources.js';
 import { useCluster, type TestCluster } from '../../support/cluster.js';
 import { createPostgresDatabase, type TestDatabase } from '../../support/databases.js';
 import { operatorIdentity, type OperatorIdentity } from '../../support/operator-identity.js';
-import { recordingOptions } from '../../support/api-usage.js';
 import { RUN_LABEL, startPodRunner, type PodRunner } from '../../support/pod-runner.js';
 import { startOwnMariadb, type OwnMariadb } from '../actuators/own-servers.js';
 import { Gauge, Registry } from 'prom-client';
@@ -48,8 +44,22 @@ import {
   type TestExporter,
   type TestPrometheus,
 } from '../../support/prometheus.js';
-
-type CutoverObject = Cutover & KubeObject;
+import {
+  appWrite as legacyWrite,
+  createLegacyRoute,
+  cutoverObject,
+  CutoverWatch,
+  dropRedisPrefix,
+  flagOn,
+  jobLines,
+  legacyUrls,
+  nodeJob,
+  prepareLegacy,
+  startInProcessOperator,
+  stepOf,
+  baseCutoverSpec,
+  type LegacyApp,
+} from '../../support/cutover-harness.js';
 
 /** The delta sync Job: records its environment (one line per run). */
 const DELTA_SYNC = `
@@ -104,6 +114,12 @@ console.error('smoke test: invoice p95 too slow');
 process.exit(1);
 `;
 
+/** Where the replay Jobs read the new stack and write legacy (Secrets). */
+const replayEnv = [
+  { name: 'TARGET_URL', secretKeyRef: { name: 'new-db', key: 'url' } },
+  { name: 'LEGACY_URL', secretKeyRef: { name: 'legacy-admin', key: 'url' } },
+];
+
 describe('Cutover controller in an operator (real control plane, own MariaDB, PostgreSQL, Redis, pod runner)', function () {
   this.timeout(300_000);
   let cluster: TestCluster;
@@ -118,7 +134,8 @@ describe('Cutover controller in an operator (real control plane, own MariaDB, Po
   let recOperator: Operator | undefined;
   const prefix = `test-cutover-${randomBytes(4).toString('hex')}:`;
   const jobLog = join(tmpdir(), `cutover-jobs-${randomBytes(4).toString('hex')}.log`);
-  let app: { user: string; password: string };
+  let app: LegacyApp;
+  let watch: CutoverWatch;
 
   before(async () => {
     cluster = await useCluster();
@@ -129,16 +146,10 @@ describe('Cutover controller in an operator (real control plane, own MariaDB, Po
     admin = new KubeClient(cluster.kc);
     maria = await startOwnMariadb();
     app = { user: `app_${randomBytes(3).toString('hex')}`, password: randomBytes(12).toString('hex') };
-    const root = await mysql.createConnection({ socketPath: maria.socket, user: 'root' });
-    await root.query('CREATE DATABASE legacy');
-    await root.query('CREATE TABLE legacy.orders (id INT PRIMARY KEY, total DECIMAL(10,2) NOT NULL)');
-    await root.query(
-      'CREATE TABLE legacy.cutover_freeze_probe (id INT AUTO_INCREMENT PRIMARY KEY, probed_at DATETIME(3) NOT NULL)',
-    );
-    await root.query(`CREATE USER '${app.user}'@'%' IDENTIFIED BY '${app.password}'`);
-    await root.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON legacy.* TO '${app.user}'@'%'`);
-    await root.query('INSERT INTO legacy.orders VALUES (1, 10.00), (2, 20.00)');
-    await root.end();
+    await prepareLegacy(maria, app, [
+      'CREATE TABLE legacy.orders (id INT PRIMARY KEY, total DECIMAL(10,2) NOT NULL)',
+      'INSERT INTO legacy.orders VALUES (1, 10.00), (2, 20.00)',
+    ]);
     target = await createPostgresDatabase('ctl_cutover');
     const t = new pg.Client({ connectionString: target.url });
     await t.connect();
@@ -150,62 +161,33 @@ describe('Cutover controller in an operator (real control plane, own MariaDB, Po
     );
     await t.end();
     redis = new Redis('redis://127.0.0.1:6379/0');
+    const urls = legacyUrls(maria, app);
     const secrets: [string, string][] = [
-      ['legacy-admin', `mysql://root@localhost/legacy?socket=${encodeURIComponent(maria.socket)}`],
-      ['legacy-app', `mysql://${app.user}:${app.password}@127.0.0.1:${maria.port}/legacy`],
+      ['legacy-admin', urls.admin],
+      ['legacy-app', urls.app],
       ['new-db', target.url],
       ['redis', 'redis://127.0.0.1:6379/0'],
     ];
     for (const [name, url] of secrets)
       await admin.create(SECRET, ns, { metadata: { name }, stringData: { url } });
-    await admin.create(HTTP_ROUTE, ns, {
-      apiVersion: 'gateway.networking.k8s.io/v1',
-      kind: 'HTTPRoute',
-      metadata: { name: 'pos', namespace: ns },
-      spec: {
-        parentRefs: [{ name: 'public-gw' }],
-        rules: [{ backendRefs: [{ name: 'pos-legacy', port: 8080 }] }],
-      },
-    });
+    await createLegacyRoute(admin, ns, 'pos');
+    watch = new CutoverWatch(admin, ns);
     runner = startPodRunner(cluster.kc, { namespace: ns });
-    const kc = await loadKubeConfig(identity.kubeconfig);
-    const parsed = parseOperatorOptions(
-      [
-        '--no-leader-elect',
-        '--namespaces',
-        ns,
-        '--listen-address',
-        '127.0.0.1:0',
-        '--identity',
-        'ctl-cutover',
-      ],
-      {},
+    operator = await startInProcessOperator(
+      identity.kubeconfig,
+      ns,
+      'ctl-cutover',
+      [cutoverController({ timeScale: 1 })],
+      'controllers/cutover',
     );
-    if (parsed.kind !== 'options') throw new Error('bad options');
-    operator = new Operator(parsed.options, [cutoverController({ timeScale: 1 })], {
-      kc,
-      ...recordingOptions('controllers/cutover'),
-    });
-    await operator.start();
     // The Reconciliation controller (post-cutover runs, the replay verification) in an operator of its own.
-    const recParsed = parseOperatorOptions(
-      [
-        '--no-leader-elect',
-        '--namespaces',
-        ns,
-        '--listen-address',
-        '127.0.0.1:0',
-        '--identity',
-        'ctl-cutover-rec',
-      ],
-      {},
+    recOperator = await startInProcessOperator(
+      identity.kubeconfig,
+      ns,
+      'ctl-cutover-rec',
+      [reconciliationController()],
+      'controllers/reconciliation',
     );
-    if (recParsed.kind !== 'options') throw new Error('bad options');
-    recOperator = new Operator(recParsed.options, [reconciliationController()], {
-      kc,
-      ...recordingOptions('controllers/reconciliation'),
-    });
-    await recOperator.start();
   });
 
   after(async () => {
@@ -215,147 +197,68 @@ describe('Cutover controller in an operator (real control plane, own MariaDB, Po
     admin?.close();
     await identity?.cleanup();
     if (ns) await cluster.deleteNamespace(ns);
-    if (redis) {
-      const keys = await redis.keys(`${prefix}*`);
-      if (keys.length) await redis.del(...keys);
-      redis.disconnect();
-    }
+    await dropRedisPrefix(redis, prefix);
     await target?.drop();
     await maria?.close();
     rmSync(jobLog, { force: true });
   });
 
-  const status = async (name: string): Promise<CutoverStatus> =>
-    (await admin.tryGet<CutoverObject>(CUTOVER, ns, name))?.status ?? {};
-  const waitFor = async (
+  const waitFor = (
     what: string,
     ok: (s: CutoverStatus) => boolean,
     ms = 120_000,
     name = 'night',
-  ): Promise<CutoverStatus> => {
-    const end = Date.now() + ms;
-    for (;;) {
-      const s = await status(name);
-      if (ok(s)) return s;
-      if (Date.now() > end)
-        throw new Error(`timed out waiting for ${what}: ${JSON.stringify(s).slice(0, 1500)}`);
-      await new Promise((r) => setTimeout(r, 250));
-    }
-  };
-  const appWrite = async (id: number): Promise<'ok' | 'refused'> => {
-    const c = await mysql.createConnection({
-      host: '127.0.0.1',
-      port: maria.port,
-      user: app.user,
-      password: app.password,
-      database: 'legacy',
-    });
-    try {
-      await c.query('INSERT INTO orders VALUES (?, 1.00)', [id]);
-      return 'ok';
-    } catch (e) {
-      if ((e as { errno?: number }).errno === 1290) return 'refused';
-      throw e;
-    } finally {
-      await c.end();
-    }
-  };
-  const routeWeights = async (route = 'pos'): Promise<Record<string, number>> => {
-    const r = await admin.get<
-      KubeObject & { spec: { rules: { backendRefs: { name: string; weight?: number }[] }[] } }
-    >(HTTP_ROUTE, ns, route);
-    return Object.fromEntries(r.spec.rules[0]!.backendRefs.map((b) => [b.name, b.weight ?? 1]));
-  };
+  ): Promise<CutoverStatus> => watch.waitFor(name, what, ok, { ms });
+  const appWrite = (id: number): Promise<'ok' | 'refused'> =>
+    legacyWrite(maria, app, 'INSERT INTO orders VALUES (?, 1.00)', [id]);
+  const routeWeights = (route = 'pos'): Promise<Record<string, number>> => watch.routeWeights(route);
+  const flag = (key: string, keyPrefix = prefix): Promise<boolean> => flagOn(redis, keyPrefix, 'pos', key);
 
   it('plays the cutover night, then the security annotation rolls back without losing a write', async () => {
     const start = new Date(Date.now() + 4000);
-    const node = (script: string): string[] => ['node', '--input-type=module', '-e', script];
     const podLabels = { [RUN_LABEL]: 'true' };
-    const cutover: CutoverObject = {
-      apiVersion: 'cutover.nokta.io/v1alpha1',
-      kind: 'Cutover',
-      metadata: { name: 'night', namespace: ns },
-      spec: {
-        services: [
+    const cutover = cutoverObject(
+      'night',
+      ns,
+      baseCutoverSpec({
+        route: 'pos',
+        keyPrefix: prefix,
+        startAt: start.getTime(),
+        steps: [
+          { name: 'freeze', action: 'Freeze', offset: '+0s', owner: 'Operations Lead' },
           {
-            name: 'pos',
-            flagKey: 'pos.new-stack',
-            traffic: {
-              httpRoute: {
-                name: 'pos',
-                legacyBackend: { name: 'pos-legacy', port: 8080 },
-                newBackend: { name: 'pos-v2', port: 8080 },
-              },
-            },
-            legacy: { name: 'pos-legacy' },
-            new: { name: 'pos-v2' },
+            name: 'delta-sync',
+            action: 'DeltaSync',
+            offset: '+2s',
+            job: nodeJob(DELTA_SYNC, [{ name: 'JOB_LOG', value: jobLog }], podLabels),
+            timeout: '2m',
           },
+          { name: 'switch', action: 'TrafficSwitch', offset: '+4s', owner: 'DevOps' },
+          { name: 'flags', action: 'EnableFlags', offset: '+5s' },
+          { name: 'lift', action: 'LiftFreeze', offset: '+6s' },
+          { name: 'report', action: 'Report', offset: '+7s' },
         ],
-        databases: {
-          legacy: { engine: 'mysql', secretRef: { name: 'legacy-admin' } },
-          target: { engine: 'postgres', secretRef: { name: 'new-db' } },
-        },
-        flagProvider: { type: 'Redis', redis: { secretRef: { name: 'redis' }, keyPrefix: prefix } },
-        freeze: {
-          method: 'ReadOnly',
-          posOffline: { service: 'pos', flagKey: 'pos.offline-queue' },
-          verification: { secretRef: { name: 'legacy-app' }, table: 'cutover_freeze_probe' },
-        },
-        timeline: {
-          startAt: start.toISOString().replace(/\.\d+Z$/, 'Z'),
-          steps: [
-            { name: 'freeze', action: 'Freeze', offset: '+0s', owner: 'Operations Lead' },
-            {
-              name: 'delta-sync',
-              action: 'DeltaSync',
-              offset: '+2s',
-              job: {
-                image: 'node',
-                command: node(DELTA_SYNC),
-                env: [{ name: 'JOB_LOG', value: jobLog }],
-                podLabels,
-                backoffLimit: 0,
-              },
-              timeout: '2m',
-            },
-            { name: 'switch', action: 'TrafficSwitch', offset: '+4s', owner: 'DevOps' },
-            { name: 'flags', action: 'EnableFlags', offset: '+5s' },
-            { name: 'lift', action: 'LiftFreeze', offset: '+6s' },
-            { name: 'report', action: 'Report', offset: '+7s' },
-          ],
-        },
-        rollback: {
-          triggers: { securityFlag: {} },
-          replayJob: {
-            image: 'node',
-            command: node(REPLAY),
-            env: [
-              { name: 'TARGET_URL', secretKeyRef: { name: 'new-db', key: 'url' } },
-              { name: 'LEGACY_URL', secretKeyRef: { name: 'legacy-admin', key: 'url' } },
-            ],
-            podLabels,
-            backoffLimit: 0,
+        more: {
+          rollback: {
+            triggers: { securityFlag: {} },
+            replayJob: nodeJob(REPLAY, replayEnv, podLabels),
           },
+          report: { configMapName: 'night-report' },
         },
-        report: { configMapName: 'night-report' },
-      },
-    };
+      }),
+    );
     await admin.create(CUTOVER, ns, cutover);
 
     // 02:00 — legacy refuses the application's writes, the POS queue flag is on.
-    await waitFor('the freeze', (s) => s.steps?.find((x) => x.name === 'freeze')?.state === 'Succeeded');
+    await waitFor('the freeze', (s) => stepOf(s, 'freeze')?.state === 'Succeeded');
     assert.equal(await appWrite(100), 'refused');
-    const flags = new RedisFlagStore(redis, prefix);
-    assert.equal((await flags.read('pos', 'pos-offline-queue')).defaultState?.enabled, true);
+    assert.equal(await flag('pos-offline-queue'), true);
 
     // The switch: the route sends everything to the new stack; then flags on, freeze lifted on the new primary.
-    const switched = await waitFor(
-      'the report',
-      (s) => s.steps?.find((x) => x.name === 'report')?.state === 'Succeeded',
-    );
+    const switched = await waitFor('the report', (s) => stepOf(s, 'report')?.state === 'Succeeded');
     assert.deepEqual(await routeWeights(), { 'pos-legacy': 0, 'pos-v2': 100 });
-    assert.equal((await flags.read('pos', 'pos-new-stack')).defaultState?.enabled, true);
-    assert.equal((await flags.read('pos', 'pos-offline-queue')).defaultState?.enabled, false);
+    assert.equal(await flag('pos-new-stack'), true);
+    assert.equal(await flag('pos-offline-queue'), false);
     assert.equal(await appWrite(101), 'refused', 'legacy stays read-only after the switch');
     assert.equal(switched.freeze?.verified, true);
     assert.ok(switched.freeze?.newPrimaryLiftedAt);
@@ -366,10 +269,7 @@ describe('Cutover controller in an operator (real control plane, own MariaDB, Po
     );
     assert.match(report.data['checkpoint.md']!, /Executive checkpoint: Cutover night/);
     // The delta sync Job ran once, with the documented environment.
-    const runs = readFileSync(jobLog, 'utf8')
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l) as Record<string, string>);
+    const runs = jobLines(jobLog);
     assert.equal(runs.length, 1);
     assert.equal(runs[0]!.CUTOVER_NAME, 'night');
     assert.equal(runs[0]!.CUTOVER_FROZEN_AT, switched.frozenAt);
@@ -395,8 +295,8 @@ describe('Cutover controller in an operator (real control plane, own MariaDB, Po
     );
     assert.ok(Date.parse(act('PosOfflineOn').finishedAt!) <= Date.parse(act('Replay').at!));
     assert.deepEqual(await routeWeights(), { 'pos-legacy': 100, 'pos-v2': 0 });
-    assert.equal((await flags.read('pos', 'pos-new-stack')).defaultState?.enabled, false);
-    assert.equal((await flags.read('pos', 'pos-offline-queue')).defaultState?.enabled, false);
+    assert.equal(await flag('pos-new-stack'), false);
+    assert.equal(await flag('pos-offline-queue'), false);
     assert.equal(await appWrite(102), 'ok', 'legacy takes writes again');
     const root = await mysql.createConnection({ socketPath: maria.socket, user: 'root', database: 'legacy' });
     const [rows] = await root.query<mysql.RowDataPacket[]>(
@@ -431,72 +331,43 @@ describe('Cutover controller in an operator (real control plane, own MariaDB, Po
       exporter = await startTestExporter(registry);
       prom = await startPrometheus({ targets: [exporter.target] });
       await prom.waitForTargets();
-      await admin.create(HTTP_ROUTE, ns, {
-        apiVersion: 'gateway.networking.k8s.io/v1',
-        kind: 'HTTPRoute',
-        metadata: { name: 'pos-slo', namespace: ns },
-        spec: {
-          parentRefs: [{ name: 'public-gw' }],
-          rules: [{ backendRefs: [{ name: 'pos-legacy', port: 8080 }] }],
-        },
-      });
-      const start = new Date(Date.now() + 3000);
-      await admin.create(CUTOVER, ns, {
-        apiVersion: 'cutover.nokta.io/v1alpha1',
-        kind: 'Cutover',
-        metadata: { name: 'slo', namespace: ns },
-        spec: {
-          services: [
-            {
-              name: 'pos',
-              flagKey: 'pos.new-stack',
-              traffic: {
-                httpRoute: {
-                  name: 'pos-slo',
-                  legacyBackend: { name: 'pos-legacy', port: 8080 },
-                  newBackend: { name: 'pos-v2', port: 8080 },
-                },
-              },
-              legacy: { name: 'pos-legacy' },
-              new: { name: 'pos-v2' },
-            },
-          ],
-          databases: {
-            legacy: { engine: 'mysql', secretRef: { name: 'legacy-admin' } },
-            target: { engine: 'postgres', secretRef: { name: 'new-db' } },
-          },
-          flagProvider: { type: 'Redis', redis: { secretRef: { name: 'redis' }, keyPrefix: prefix } },
-          prometheusAddress: prom.url,
-          slos: [
-            {
-              name: 'pos-invoice',
-              service: 'pos',
-              query: 'cutover_test_pos_invoice_seconds',
-              objective: 'result <= 1.5',
-            },
-          ],
-          freeze: { method: 'ReadOnly', verification: { secretRef: { name: 'legacy-app' } } },
-          timeline: {
-            startAt: start.toISOString().replace(/\.\d+Z$/, 'Z'),
+      await createLegacyRoute(admin, ns, 'pos-slo');
+      await admin.create(
+        CUTOVER,
+        ns,
+        cutoverObject(
+          'slo',
+          ns,
+          baseCutoverSpec({
+            route: 'pos-slo',
+            keyPrefix: prefix,
+            startAt: Date.now() + 3000,
+            pos: false,
             steps: [
               { name: 'freeze', action: 'Freeze', offset: '+0s' },
               { name: 'switch', action: 'TrafficSwitch', offset: '+1s' },
               { name: 'flags', action: 'EnableFlags', offset: '+2s' },
               { name: 'watch', action: 'Monitor', offset: '+3s', duration: '1h' },
             ],
-          },
-          rollback: {
-            triggers: { sloBreach: { for: '4s' } },
-            order: ['TrafficBack', 'FlagsOff', 'ReopenLegacyWrites', 'Notify'],
-          },
-        },
-      });
-      await waitFor(
-        'the switch',
-        (s) => s.steps?.find((x) => x.name === 'flags')?.state === 'Succeeded',
-        60_000,
-        'slo',
+            more: {
+              prometheusAddress: prom.url,
+              slos: [
+                {
+                  name: 'pos-invoice',
+                  service: 'pos',
+                  query: 'cutover_test_pos_invoice_seconds',
+                  objective: 'result <= 1.5',
+                },
+              ],
+              rollback: {
+                triggers: { sloBreach: { for: '4s' } },
+                order: ['TrafficBack', 'FlagsOff', 'ReopenLegacyWrites', 'Notify'],
+              },
+            },
+          }),
+        ),
       );
+      await waitFor('the switch', (s) => stepOf(s, 'flags')?.state === 'Succeeded', 60_000, 'slo');
       assert.equal(await appWrite(300), 'refused');
       const breachAt = Date.now();
       latency.set(2.4);
@@ -535,61 +406,30 @@ describe('Cutover controller in an operator (real control plane, own MariaDB, Po
   const rollbackCutover = (
     name: string,
     table: string,
-    steps: NonNullable<CutoverObject['spec']['timeline']['steps']>,
-    rollback: Partial<NonNullable<CutoverObject['spec']['rollback']>>,
-    more: Partial<CutoverObject['spec']> = {},
-  ): CutoverObject => ({
-    apiVersion: 'cutover.nokta.io/v1alpha1',
-    kind: 'Cutover',
-    metadata: { name, namespace: ns },
-    spec: {
-      services: [
-        {
-          name: 'pos',
-          flagKey: 'pos.new-stack',
-          traffic: {
-            httpRoute: {
-              name: `pos-${name}`,
-              legacyBackend: { name: 'pos-legacy', port: 8080 },
-              newBackend: { name: 'pos-v2', port: 8080 },
-            },
+    steps: CutoverSpec['timeline']['steps'],
+    rollback: Partial<NonNullable<CutoverSpec['rollback']>>,
+    more: Partial<CutoverSpec> = {},
+  ) =>
+    cutoverObject(
+      name,
+      ns,
+      baseCutoverSpec({
+        route: `pos-${name}`,
+        keyPrefix: `${prefix}${name}:`,
+        startAt: Date.now() + 3000,
+        steps,
+        more: {
+          rollback: {
+            replayJob: nodeJob(REPLAY_TABLE, [{ name: 'TABLE', value: table }, ...replayEnv], {
+              [RUN_LABEL]: 'true',
+            }),
+            ...rollback,
           },
-          legacy: { name: 'pos-legacy' },
-          new: { name: 'pos-v2' },
+          report: { configMapName: `${name}-report` },
+          ...more,
         },
-      ],
-      databases: {
-        legacy: { engine: 'mysql', secretRef: { name: 'legacy-admin' } },
-        target: { engine: 'postgres', secretRef: { name: 'new-db' } },
-      },
-      flagProvider: {
-        type: 'Redis',
-        redis: { secretRef: { name: 'redis' }, keyPrefix: `${prefix}${name}:` },
-      },
-      freeze: {
-        method: 'ReadOnly',
-        posOffline: { service: 'pos', flagKey: 'pos.offline-queue' },
-        verification: { secretRef: { name: 'legacy-app' }, table: 'cutover_freeze_probe' },
-      },
-      timeline: { startAt: new Date(Date.now() + 3000).toISOString().replace(/\.\d+Z$/, 'Z'), steps },
-      rollback: {
-        replayJob: {
-          image: 'node',
-          command: ['node', '--input-type=module', '-e', REPLAY_TABLE],
-          env: [
-            { name: 'TABLE', value: table },
-            { name: 'TARGET_URL', secretKeyRef: { name: 'new-db', key: 'url' } },
-            { name: 'LEGACY_URL', secretKeyRef: { name: 'legacy-admin', key: 'url' } },
-          ],
-          podLabels: { [RUN_LABEL]: 'true' },
-          backoffLimit: 0,
-        },
-        ...rollback,
-      },
-      report: { configMapName: `${name}-report` },
-      ...more,
-    },
-  });
+      }),
+    );
   /** The end state of a rollback that loses no write. */
   const assertRolledBackWithoutLoss = async (
     name: string,
@@ -607,13 +447,8 @@ describe('Cutover controller in an operator (real control plane, own MariaDB, Po
     );
     assert.ok(Date.parse(act('TrafficBack').finishedAt!) <= Date.parse(act('ReopenLegacyWrites').at!));
     assert.deepEqual(await routeWeights(`pos-${name}`), { 'pos-legacy': 100, 'pos-v2': 0 });
-    const flags = new RedisFlagStore(redis, `${prefix}${name}:`);
-    assert.equal((await flags.read('pos', 'pos-new-stack')).defaultState?.enabled, false, 'flag off');
-    assert.equal(
-      (await flags.read('pos', 'pos-offline-queue')).defaultState?.enabled,
-      false,
-      'queue drained',
-    );
+    assert.equal(await flag('pos-new-stack', `${prefix}${name}:`), false, 'flag off');
+    assert.equal(await flag('pos-offline-queue', `${prefix}${name}:`), false, 'queue drained');
     assert.equal(await appWrite(500 + newStackIds[0]!), 'ok', 'legacy takes writes again');
     const root = await mysql.createConnection({ socketPath: maria.socket, user: 'root', database: 'legacy' });
     const [rows] = await root.query<mysql.RowDataPacket[]>(
@@ -630,15 +465,7 @@ describe('Cutover controller in an operator (real control plane, own MariaDB, Po
   it('a post-cutover Reconciliation above 1 % rolls back: replay verified over freeze .. rollback, no write lost', async () => {
     const table = 'orders_var';
     await rollbackTables(table, true); // one row the bulk load invented: 10 % variance before the freeze
-    await admin.create(HTTP_ROUTE, ns, {
-      apiVersion: 'gateway.networking.k8s.io/v1',
-      kind: 'HTTPRoute',
-      metadata: { name: 'pos-variance', namespace: ns },
-      spec: {
-        parentRefs: [{ name: 'public-gw' }],
-        rules: [{ backendRefs: [{ name: 'pos-legacy', port: 8080 }] }],
-      },
-    });
+    await createLegacyRoute(admin, ns, 'pos-variance');
     const recon = (name: string, post: boolean): KubeObject & Record<string, unknown> => ({
       apiVersion: 'cutover.nokta.io/v1alpha1',
       kind: 'Reconciliation',
@@ -673,12 +500,7 @@ describe('Cutover controller in an operator (real control plane, own MariaDB, Po
         { postCutover: { reconciliations: ['variance-post'], steadyStateAfter: '1h' } },
       ),
     );
-    await waitFor(
-      'the flags',
-      (s) => s.steps?.find((x) => x.name === 'flags')?.state === 'Succeeded',
-      60_000,
-      'variance',
-    );
+    await waitFor('the flags', (s) => stepOf(s, 'flags')?.state === 'Succeeded', 60_000, 'variance');
     // Orders taken on the new stack after the switch, before the T+6s run finds the variance.
     const t = new pg.Client({ connectionString: target.url });
     await t.connect();
@@ -710,15 +532,7 @@ describe('Cutover controller in an operator (real control plane, own MariaDB, Po
   it('a step that fails after the switch rolls back: the replay before traffic moves back, no write lost', async () => {
     const table = 'orders_step';
     await rollbackTables(table, false);
-    await admin.create(HTTP_ROUTE, ns, {
-      apiVersion: 'gateway.networking.k8s.io/v1',
-      kind: 'HTTPRoute',
-      metadata: { name: 'pos-stepfail', namespace: ns },
-      spec: {
-        parentRefs: [{ name: 'public-gw' }],
-        rules: [{ backendRefs: [{ name: 'pos-legacy', port: 8080 }] }],
-      },
-    });
+    await createLegacyRoute(admin, ns, 'pos-stepfail');
     await admin.create(
       CUTOVER,
       ns,
@@ -734,16 +548,14 @@ describe('Cutover controller in an operator (real control plane, own MariaDB, Po
             action: 'Job',
             offset: '+3s',
             onFailure: 'Rollback',
-            job: {
-              image: 'node',
-              command: ['node', '--input-type=module', '-e', FAILING_SMOKE],
-              env: [
+            job: nodeJob(
+              FAILING_SMOKE,
+              [
                 { name: 'TABLE', value: table },
                 { name: 'TARGET_URL', secretKeyRef: { name: 'new-db', key: 'url' } },
               ],
-              podLabels: { [RUN_LABEL]: 'true' },
-              backoffLimit: 0,
-            },
+              { [RUN_LABEL]: 'true' },
+            ),
           },
           { name: 'lift', action: 'LiftFreeze', offset: '+4s' },
         ],

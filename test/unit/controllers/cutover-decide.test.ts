@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import type { CutoverSpec, CutoverStatus, StepAction } from '../../../src/api/index.js';
 import { decide } from '../../../src/controllers/cutover/decide.js';
+import { cutoverEvents } from '../../../src/controllers/cutover/events.js';
 import type { Action, Decision } from '../../../src/controllers/cutover/observed.js';
 import { addBusinessDays, jobName } from '../../../src/controllers/cutover/plan.js';
 import { SAMPLE, Sim, firstIndex } from './cutover-sim.js';
@@ -59,7 +60,7 @@ function assertWriteAhead(d: Decision, spec: CutoverSpec): void {
       case 'ProbeIntegration':
         return (st.preparation ?? []).some((p) => p.name === `check:${a.name}` && p.state === 'Running');
       case 'Notify':
-        return (st.notifications ?? []).some((n) => n.event === a.event && n.state === 'Pending');
+        return (st.notifications ?? []).some((n) => n.event === a.event && n.state === 'Sending');
       case 'WriteReport':
         return a.part === 'checkpoint'
           ? runningStep('Report')
@@ -230,6 +231,40 @@ describe('cutover decide: the sample plan', () => {
     checkAll(sim);
   });
 
+  it('a notification is recorded Sending before its post; after a restart it is Unconfirmed, never posted again', () => {
+    const sim = new Sim();
+    // The sync that queues phase:Preparation records it as Sending in the status it writes first.
+    const first = sim.sync();
+    const notify = first.actions.filter((a) => a.kind === 'Notify').map((a) => a.event);
+    assert.ok(notify.includes('phase:Preparation'), JSON.stringify(notify));
+    for (const e of notify)
+      assert.equal(first.status.notifications!.find((n) => n.event === e)!.state, 'Sending');
+    // Same process: the notifier reports the delivery, merged into the status; nothing posted twice.
+    const second = sim.sync();
+    assert.ok(!second.actions.some((a) => a.kind === 'Notify' && notify.includes(a.event)));
+    assert.equal(second.status.notifications!.find((n) => n.event === 'phase:Preparation')!.state, 'Sent');
+    // A restart between the claim and the notifier's report: the new process's notifier is empty.
+    sim.run((s) => s.status.phase === 'Shadow');
+    const claimed = decide(sim.observed(), new Date(sim.now + 1000));
+    sim.cutover = {
+      ...sim.cutover,
+      status: {
+        ...claimed.status,
+        notifications: [
+          ...(claimed.status.notifications ?? []),
+          { event: 'gate:test', at: sim.iso(), state: 'Sending', attempts: 0 },
+        ],
+      },
+    };
+    const after = decide({ ...sim.observed(), notifications: {} }, new Date(sim.now + 2000));
+    assert.equal(after.status.notifications!.find((n) => n.event === 'gate:test')!.state, 'Unconfirmed');
+    assert.ok(!after.actions.some((a) => a.kind === 'Notify' && a.event === 'gate:test'));
+    // Over the whole plan each event is posted once.
+    const whole = new Sim();
+    whole.run((s) => s.status.phase === 'SteadyState' && s.world.reportKeys.includes('final'));
+    for (const [event, n] of whole.posts) assert.equal(n, 1, event);
+  });
+
   it('decide is pure: the same input gives the same output, and the input is not changed', () => {
     const sim = new Sim();
     sim.run((s) => s.status.phase === 'Shadow');
@@ -239,6 +274,149 @@ describe('cutover decide: the sample plan', () => {
     const b = decide(o, new Date(sim.now));
     assert.deepEqual(a, b);
     assert.deepEqual(o, copy);
+  });
+});
+
+describe('cutover decide: InvalidSpec (what only the cluster can say)', () => {
+  const stalledInvalid = (d: Decision): string => {
+    const c = d.status.conditions?.find((x) => x.type === 'Stalled');
+    assert.equal(c?.status, 'True', JSON.stringify(d.status.conditions));
+    assert.equal(c?.reason, 'InvalidSpec');
+    assert.deepEqual(
+      d.actions.filter((a) => a.kind !== 'Notify'),
+      [],
+      'nothing is applied',
+    );
+    return c.message ?? '';
+  };
+  const allSecrets = (): Record<string, string[]> => ({
+    'nokta-legacy-admin-db': ['url'],
+    'nokta-legacy-app-db': ['url'],
+    'nokta-legacy-db': ['url'],
+    'nokta-new-db': ['url'],
+    'nokta-redis': ['url'],
+    'payments-sandbox': ['token'],
+    'sms-sandbox': ['token'],
+    'maps-sandbox': ['key'],
+  });
+
+  it('a Freeze step without spec.freeze stalls, names the field and the fix, applies nothing; goes on once fixed', () => {
+    const spec = structuredClone(SAMPLE.spec);
+    const freeze = spec.freeze;
+    delete spec.freeze;
+    const sim = new Sim({ spec });
+    const d = sim.sync();
+    const msg = stalledInvalid(d);
+    assert.match(
+      msg,
+      /spec\.timeline\.steps\[0\] \(freeze-legacy-writes\) is a Freeze step but spec\.freeze is missing; add spec\.freeze/,
+    );
+    assert.equal(sim.jobsCreated.length, 0);
+    sim.cutover.spec.freeze = freeze;
+    sim.tick(1000);
+    sim.run((s) => (s.status.preparation ?? []).some((p) => p.state === 'Running'));
+    assert.ok(sim.jobsCreated.length > 0, 'preparation started once fixed');
+  });
+
+  it('a missing Secret the world is read with stalls before anything is applied; goes on once it exists', () => {
+    const sim = new Sim();
+    sim.secrets = { ...allSecrets(), 'nokta-legacy-admin-db': null };
+    const msg = stalledInvalid(sim.sync());
+    assert.match(
+      msg,
+      /spec\.databases\.legacy\.secretRef: Secret nokta-legacy-admin-db does not exist in namespace nokta; create it \(kubectl create secret generic nokta-legacy-admin-db -n nokta --from-literal=url=\.\.\.\)/,
+    );
+    sim.tick(1000);
+    stalledInvalid(sim.sync());
+    sim.secrets = allSecrets();
+    sim.run((s) => (s.status.preparation ?? []).some((p) => p.state === 'Running'));
+    assert.ok(!sim.status.conditions?.some((c) => c.type === 'Stalled' && c.status === 'True'));
+  });
+
+  it("a Job's missing Secret key stalls when that Job is due, creates no Job; the Job runs once after the fix", () => {
+    const sim = new Sim();
+    sim.secrets = { ...allSecrets(), 'nokta-legacy-db': ['password'] };
+    sim.run((s) => s.status.conditions?.some((c) => c.reason === 'InvalidSpec') ?? false);
+    const msg = stalledInvalid(sim.decisions.at(-1)!);
+    assert.match(
+      msg,
+      /spec\.preparation\.bulkCopy\.job\.env\[0\]\.secretKeyRef: Secret nokta-legacy-db has no key 'url' \(it has: password\)/,
+    );
+    assert.ok(!sim.jobsCreated.some((j) => j.purpose === 'bulkCopy'));
+    sim.secrets = allSecrets();
+    sim.run((s) => s.status.preparation?.find((p) => p.name === 'bulkCopy')?.state === 'Succeeded');
+    assert.equal(sim.jobsCreated.filter((j) => j.purpose === 'bulkCopy').length, 1);
+  });
+
+  it('a CanaryPhase that does not exist when the canary phase begins stalls, names spec.canary.phases[0]; goes on once created', () => {
+    const sim = new Sim();
+    delete sim.canary['nokta-canary'];
+    sim.run((s) => s.status.conditions?.some((c) => c.reason === 'InvalidSpec') ?? false, 5000);
+    const msg = stalledInvalid(sim.decisions.at(-1)!);
+    assert.match(
+      msg,
+      /spec\.canary\.phases\[0\]: CanaryPhase nokta-canary does not exist in namespace nokta; create it/,
+    );
+    assert.equal(sim.status.phase, 'Canary');
+    sim.canary['nokta-canary'] = { phase: 'Succeeded' };
+    sim.run((s) => s.status.switchedAt !== undefined);
+    checkAll(sim);
+  });
+});
+
+describe('cutover events (from the status change)', () => {
+  it('phase changes, gates, approvals, steps, the trigger and each rollback action; Stalled with its reason', () => {
+    const sim = new Sim();
+    playToSwitch(sim);
+    sim.cutover.metadata.annotations = { 'cutover.nokta.io/security-incident': 'true' };
+    sim.run((s) => s.status.phase === 'RolledBack' && s.world.reportKeys.includes('review'));
+    const events = sim.decisions.flatMap((d, i) =>
+      cutoverEvents(
+        { ...sim.cutover, status: i === 0 ? {} : sim.decisions[i - 1]!.status },
+        { ...sim.cutover, status: d.status },
+      ),
+    );
+    const of = (reason: string) => events.filter((e) => e.reason === reason);
+    const phases = of('PhaseChanged').map((e) => e.note.split(':')[0]);
+    for (const p of [
+      'none → Preparation',
+      'Preparation → Shadow',
+      'Monitoring → RollingBack',
+      'RollingBack → RolledBack',
+    ])
+      assert.ok(phases.includes(p), `${p} in ${phases.join(' | ')}`);
+    assert.equal(
+      of('PhaseChanged').find((e) => e.note.startsWith('Monitoring → RollingBack'))!.type,
+      'Warning',
+    );
+    assert.ok(of('AwaitingApproval').some((e) => e.note.includes('approve=switch-traffic')));
+    assert.ok(of('Approved').some((e) => e.note === 'switch-traffic approved by alice@nokta'));
+    assert.ok(of('StepStarted').some((e) => e.note.startsWith('step freeze-legacy-writes')));
+    const triggered = of('RollbackTriggered');
+    assert.equal(triggered.length, 1, 'one trigger event');
+    assert.match(
+      triggered[0]!.note,
+      /^trigger SecurityFlag: annotation cutover\.nokta\.io\/security-incident=true/,
+    );
+    for (const a of sim.status.rollback!.actions!) {
+      const mine = events.filter((e) => e.action === a.name && e.reason.startsWith('RollbackAction'));
+      const reasons = mine.map((e) => e.reason).join();
+      if (a.state === 'Skipped') assert.equal(reasons, 'RollbackActionSkipped', a.name);
+      // Started then Succeeded, or Succeeded alone when done in the sync that started it.
+      else
+        assert.ok(
+          ['RollbackActionStarted,RollbackActionSucceeded', 'RollbackActionSucceeded'].includes(reasons),
+          `${a.name}: ${reasons}`,
+        );
+    }
+    // Stalled says why.
+    const stalled = new Sim();
+    stalled.secrets = { 'nokta-legacy-admin-db': null };
+    const d = stalled.sync();
+    const ev = cutoverEvents({ ...stalled.cutover, status: {} }, { ...stalled.cutover, status: d.status });
+    const invalid = ev.find((e) => e.reason === 'InvalidSpec');
+    assert.equal(invalid?.type, 'Warning');
+    assert.match(invalid.note, /spec\.databases\.legacy\.secretRef/);
   });
 });
 
@@ -462,6 +640,29 @@ describe('cutover decide: rollback triggers', () => {
     assertRolledBackSafely(sim, true);
   });
 
+  it("a rollback runs the schema migration's down Job (once, after traffic is back) when preparation ran the up Job", () => {
+    const sim = new Sim();
+    playToSwitch(sim);
+    sim.cutover.metadata.annotations = { 'cutover.nokta.io/security-incident': 'true' };
+    sim.run((s) => s.status.phase === 'RolledBack');
+    assertRolledBackSafely(sim, true);
+    const act = (n: string) => sim.status.rollback!.actions!.find((a) => a.name === n)!;
+    assert.equal(act('SchemaDown').state, 'Succeeded', JSON.stringify(act('SchemaDown')));
+    const down = sim.jobsCreated.filter((j) => j.purpose === 'schema-down');
+    assert.equal(down.length, 1, 'the down Job ran once');
+    assert.ok(Date.parse(act('TrafficBack').finishedAt!) <= Date.parse(act('SchemaDown').at!));
+    assert.ok(Date.parse(act('Replay').finishedAt!) <= Date.parse(act('SchemaDown').at!));
+    assert.equal(down[0]!.env.CUTOVER_NAME, 'nokta');
+    assert.equal(down[0]!.env.CUTOVER_SWITCHED_AT, sim.status.switchedAt);
+    // A rollback before preparation ran its up Job does not run the down Job.
+    const early = new Sim({ start: '2026-11-10T00:00:00Z' });
+    early.cutover.metadata.annotations = { 'cutover.nokta.io/action': 'rollback' };
+    early.run((s) => s.status.phase === 'RolledBack');
+    const skipped = early.status.rollback!.actions!.find((a) => a.name === 'SchemaDown')!;
+    assert.equal(skipped.state, 'Skipped');
+    assert.equal(early.jobsCreated.filter((j) => j.purpose === 'schema-down').length, 0);
+  });
+
   it('the security annotation before its activeFrom (Freeze) does nothing', () => {
     const sim = new Sim();
     sim.cutover.metadata.annotations = { 'cutover.nokta.io/security-incident': 'true' };
@@ -621,6 +822,8 @@ describe('cutover decide: crash safety (a crash before or after any claim)', fun
           assert.equal(new Set(names).size, names.length);
           for (const st of sim.status.steps ?? [])
             assert.ok((st.attempt ?? 0) <= 1, `${st.name} started ${st.attempt} times`);
+          // Every notification posted at most once, restarts or not.
+          for (const [event, n] of sim.posts) assert.ok(n <= 1, `${event} posted ${n} times`);
           if (sim.status.phase === 'RolledBack') {
             for (const t of Object.values(sim.world.traffic)) assert.equal(t, 'legacy');
             assert.equal(sim.world.legacyReadOnly, false);

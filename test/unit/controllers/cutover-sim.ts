@@ -55,6 +55,10 @@ export class Sim {
   world: ObservedWorld = { traffic: {}, flags: {}, legacyReadOnly: false, posOffline: false, reportKeys: [] };
   approval?: { steps: string[]; by: string };
   delivered: Observed['notifications'] = {};
+  /** The Secrets the plan names, as the sync observes them (absent: not observed). */
+  secrets?: Record<string, string[] | null>;
+  /** Webhook posts by event (the notifier posts each Notify it is handed). */
+  posts = new Map<string, number>();
   integration: Observed['integrationChecks'] = {};
   log: EffectLog[] = [];
   decisions: Decision[] = [];
@@ -108,6 +112,7 @@ export class Sim {
       slos: { ...this.slos },
       world: structuredClone(this.world),
       notifications: { ...this.delivered },
+      ...(this.secrets ? { secrets: { ...this.secrets } } : {}),
       ...(this.approval ? { approval: { ...this.approval } } : {}),
     };
   }
@@ -122,6 +127,8 @@ export class Sim {
   sync(): Decision {
     const d = decide(this.observed(), new Date(this.now));
     const crash = this.crash?.();
+    // The process dies: its notifier's memory goes with it.
+    if (crash !== undefined) this.delivered = {};
     if (crash === 'before-claim') return { ...d, actions: [], recheck: true };
     this.decisions.push(d);
     this.cutover = { ...this.cutover, status: d.status };
@@ -205,7 +212,10 @@ export class Sim {
           this.effect(`scale legacy ${a.replicas}`);
           break;
         case 'Notify':
-          this.delivered[a.event] = { state: 'Sent', attempts: 1 };
+          if (this.delivered[a.event] === undefined) {
+            this.posts.set(a.event, (this.posts.get(a.event) ?? 0) + 1);
+            this.delivered[a.event] = { state: 'Sent', attempts: 1 };
+          }
           break;
         case 'WriteReport':
           if (!this.world.reportKeys.includes(a.part)) {
