@@ -609,6 +609,7 @@ const cutover: Cutover = {
       },
     ],
     shadow: {
+      completedAt: '2026-11-26T00:00:00Z',
       proxies: [
         {
           service: 'pos',
