@@ -67,6 +67,53 @@ const MODULES = [
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * One way of running the operator, measured side by side after a restart with the population in
+ * place: `env` replaces the shipped env's entries (NODE_OPTIONS…; '' removes one), `args` are
+ * added to `cutover operator`'s.
+ */
+interface Variant {
+  name: string;
+  env?: Record<string, string>;
+  args?: string[];
+}
+
+/** NODE_OPTIONS of the shipped env plus `extra`. */
+const withNodeOptions = (shipped: Record<string, string>, extra: string): Record<string, string> => ({
+  NODE_OPTIONS: [shipped.NODE_OPTIONS ?? '', extra].filter(Boolean).join(' '),
+});
+
+/** What is measured side by side (BENCH_RUNTIME_VARIANTS=name,name… picks some; `none` skips them). */
+function variants(shipped: Record<string, string>): Variant[] {
+  const all: Variant[] = [
+    { name: 'as shipped' },
+    {
+      name: 'Node defaults (no NODE_OPTIONS, no MALLOC_ARENA_MAX)',
+      env: { NODE_OPTIONS: '', MALLOC_ARENA_MAX: '' },
+    },
+    { name: 'shipped + --max-old-space-size=96', env: withNodeOptions(shipped, '--max-old-space-size=96') },
+    { name: 'shipped + --max-old-space-size=128', env: withNodeOptions(shipped, '--max-old-space-size=128') },
+    { name: 'shipped + --optimize-for-size', env: withNodeOptions(shipped, '--optimize-for-size') },
+    { name: 'shipped + --workers 1', args: ['--workers', '1'] },
+    { name: 'shipped + --gc-after-first-pass', args: ['--gc-after-first-pass'] },
+    {
+      name: 'shipped + --gc-after-first-pass + --max-old-space-size=128',
+      args: ['--gc-after-first-pass'],
+      env: withNodeOptions(shipped, '--max-old-space-size=128'),
+    },
+    {
+      name: 'shipped + --gc-after-first-pass + --optimize-for-size',
+      args: ['--gc-after-first-pass'],
+      env: withNodeOptions(shipped, '--optimize-for-size'),
+    },
+  ];
+  const pick = process.env.BENCH_RUNTIME_VARIANTS;
+  if (!pick) return all;
+  if (pick === 'none') return [];
+  const names = pick.split(',').map((x) => x.trim());
+  return all.filter((v) => names.some((n) => v.name === n || v.name.startsWith(n)));
+}
+
 const resourceOf = (kind: KindName): ResourceType => kindResource(kind);
 
 function population(): Array<[KindName, number]> {
@@ -290,6 +337,17 @@ async function memoryBreakdown(pid: number, port: number): Promise<Array<[string
   ];
 }
 
+/** The V8 heap from the operator's /metrics: used and committed, and the old space's committed size, in MB. */
+async function heapFigures(port: number): Promise<{ used: number; committed: number; oldCommitted: number }> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const v = (re: RegExp): number => Number(re.exec(text)?.[1] ?? NaN) / 1024 / 1024;
+  return {
+    used: v(/^cutover_nodejs_heap_size_used_bytes (\d+)$/m),
+    committed: v(/^cutover_nodejs_heap_size_total_bytes (\d+)$/m),
+    oldCommitted: v(/^cutover_nodejs_heap_space_size_total_bytes\{space="old"\} (\d+)$/m),
+  };
+}
+
 interface Scrape {
   total: number;
   byKind: Map<string, number>;
@@ -373,7 +431,9 @@ export async function runRuntimeBench(): Promise<void> {
     'info',
   ];
   let op: OperatorProcess | undefined;
-  const start = async (): Promise<{
+  const start = async (
+    variant: Variant = { name: 'as shipped' },
+  ): Promise<{
     op: OperatorProcess;
     port: number;
     readyMs: number;
@@ -382,8 +442,8 @@ export async function runRuntimeBench(): Promise<void> {
   }> => {
     const t0 = Date.now();
     const p = startOperator(
-      args,
-      { ...shippedEnv(), LOG_LEVEL: 'info' },
+      [...args, ...(variant.args ?? [])],
+      { ...shippedEnv(), ...variant.env, LOG_LEVEL: 'info' },
       { nodeArgs: ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${snapshotDir}`] },
     );
     op = p;
@@ -510,7 +570,42 @@ export async function runRuntimeBench(): Promise<void> {
     const rssRestart = await steadyRss(third.op.child.pid ?? 0);
     const breakdown = await memoryBreakdown(third.op.child.pid ?? 0, third.port);
     const heapFull = await heapSnapshot(third.op, third.port);
+    await third.op.stop();
     const { baseRssMb, costs } = await moduleCosts(MODULES, repoRoot());
+
+    // 5. Variants side by side: each a restart with the population in place, measured once every
+    // object has synced and the operator has been idle for settleSeconds.
+    const settleSeconds = Number(process.env.BENCH_RUNTIME_SETTLE_SECONDS ?? 30);
+    const variantRows: string[][] = [];
+    for (const v of variants(shippedEnv())) {
+      const r = await start(v);
+      const pid = r.op.child.pid ?? 0;
+      await waitUntil(
+        `${total} syncs after the restart (${v.name})`,
+        async () => (await scrape(r.port)).syncs >= total,
+        600_000,
+        200,
+      );
+      const syncedMs = Date.now() - r.startedAt;
+      const rssSynced = rssMb(pid);
+      await sleep(settleSeconds * 1000);
+      const rss = await steadyRss(pid);
+      const heap = await heapFigures(r.port);
+      const rssMax = Math.max(rssSynced, rss);
+      variantRows.push([
+        v.name,
+        rss.toFixed(1),
+        rssSynced.toFixed(1),
+        heap.used.toFixed(1),
+        heap.committed.toFixed(1),
+        heap.oldCommitted.toFixed(1),
+        (r.readyMs / 1000).toFixed(2),
+        (syncedMs / 1000).toFixed(1),
+        cpuSeconds(pid).toFixed(1),
+        rssMax < 150 ? 'yes' : 'no',
+      ]);
+      await r.op.stop();
+    }
 
     const leaseRenewalsPerMin = 60 / 2; // one PUT per 2 s retry period while leading
     const rows: Array<[string, string]> = [
@@ -578,6 +673,32 @@ export async function runRuntimeBench(): Promise<void> {
     );
     printHeap('the operator at start, no objects', heap);
     printHeap(`the operator after a restart with ${total} objects`, heapFull);
+    if (variantRows.length) {
+      const head = [
+        'variant',
+        `RSS idle ${settleSeconds}s (MB)`,
+        'RSS all synced (MB)',
+        'heap used (MB)',
+        'heap committed (MB)',
+        'old space committed (MB)',
+        'ready (s)',
+        'all synced (s)',
+        'CPU (s)',
+        '< 150 MB',
+      ];
+      const rs = [head, ...variantRows];
+      const w = head.map((_, i) => Math.max(...rs.map((r) => (r[i] ?? '').length)));
+      process.stdout.write(
+        `\nvariants after a restart with ${total} objects (each a fresh operator; RSS idle: median of 5 samples after ${settleSeconds} s idle)\n` +
+          rs
+            .map(
+              (r) =>
+                '  ' + r.map((c, i) => (i === 0 ? c.padEnd(w[i] ?? 0) : c.padStart(w[i] ?? 0))).join('  '),
+            )
+            .join('\n') +
+          '\n',
+      );
+    }
     process.stdout.write(
       `\ncost of importing each dependency alone (fresh process, after GC; Node itself: ${baseRssMb.toFixed(1)} MB)\n` +
         table(

@@ -19,6 +19,7 @@ import { KubeClient, type KubeObject, type RequestInfo } from './kube-client.js'
 import { isFullKubeConfig, loadFullKubeConfig, loadKubeConfig, type KubeConfigLike } from './kubeconfig.js';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { LeaderElector } from './leader-election.js';
+import { collectGarbage } from './memory.js';
 import { createLogger, type Logger } from './logger.js';
 import { OperatorMetrics } from './metrics.js';
 import type { OperatorOptions } from './options.js';
@@ -31,6 +32,8 @@ export interface OperatorDeps {
   onRequest?: (r: RequestInfo) => void;
   /** The informers' list/watch transport (default: the API server through the client). */
   transport?: TransportFactory;
+  /** The full garbage collection after the first pass (default: V8's, src/runtime/memory.ts). */
+  collectGarbage?: typeof collectGarbage;
 }
 
 export class Operator {
@@ -45,6 +48,7 @@ export class Operator {
   private readonly clock: Clock;
   private standalone: AbortController | undefined;
   private stopping = false;
+  private readonly collectGarbage: typeof collectGarbage;
   /** Shared by every controller; the image is resolved in start(). */
   readonly settings: OperatorSettings;
 
@@ -54,6 +58,7 @@ export class Operator {
     deps: OperatorDeps,
   ) {
     this.clock = deps.clock ?? systemClock;
+    this.collectGarbage = deps.collectGarbage ?? collectGarbage;
     this.log = deps.logger ?? createLogger('operator', { identity: options.identity });
     const kc = deps.kc;
     this.client = new KubeClient(kc, {
@@ -182,6 +187,28 @@ export class Operator {
     this.metrics.leader.set(1);
     this.metrics.leaderTransitions.inc();
     for (const c of this.controllers) c.startWorkers(signal);
+    if (this.options.gcAfterFirstPass) void this.gcAfterFirstPass(signal);
+  }
+
+  /**
+   * Once every controller has synced the keys it started with (the start-up burst), one full
+   * garbage collection: V8 grew the heap for the burst and an idle operator allocates too little
+   * to collect it again (docs/ARCHITECTURE.md, "Memory").
+   */
+  private async gcAfterFirstPass(signal: AbortSignal): Promise<void> {
+    const t0 = this.clock.now().getTime();
+    const done = await Promise.all(this.controllers.map((c) => c.firstPassDone(signal)));
+    if (!done.every(Boolean) || signal.aborted) return;
+    const { before, after } = this.collectGarbage();
+    const mb = (n: number): number => Math.round((n / 1048576) * 10) / 10;
+    this.log.info(
+      {
+        firstPassMs: this.clock.now().getTime() - t0,
+        heapUsedMb: [mb(before.used), mb(after.used)],
+        heapCommittedMb: [mb(before.committed), mb(after.committed)],
+      },
+      'first pass over: full garbage collection',
+    );
   }
 
   /**

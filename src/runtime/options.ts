@@ -44,6 +44,8 @@ export interface OperatorOptions {
   timeScale: number;
   /** With timeScale: `PLAN[@REAL]`, the plan time that REAL (default: start) corresponds to. */
   timeOrigin: string;
+  /** One full garbage collection once the start-up pass is over (src/runtime/memory.ts). */
+  gcAfterFirstPass: boolean;
 }
 
 type Kind = 'string' | 'bool' | 'duration' | 'int' | 'list';
@@ -105,6 +107,14 @@ const DEFS: OptionDef[] = [
     kind: 'int',
     default: () => '2',
     help: 'concurrent syncs per controller (never two for one key)',
+  },
+  {
+    key: 'gcAfterFirstPass',
+    flag: 'gc-after-first-pass',
+    env: ['CUTOVER_GC_AFTER_FIRST_PASS'],
+    kind: 'bool',
+    default: () => 'false',
+    help: 'one full garbage collection once the first sync of every object is over: gives back the heap that burst grew (--no-gc-after-first-pass: leave it to V8)',
   },
   {
     key: 'leaderElect',
