@@ -95,15 +95,15 @@ function variants(shipped: Record<string, string>): Variant[] {
     { name: 'shipped + --max-old-space-size=128', env: withNodeOptions(shipped, '--max-old-space-size=128') },
     { name: 'shipped + --optimize-for-size', env: withNodeOptions(shipped, '--optimize-for-size') },
     { name: 'shipped + --workers 1', args: ['--workers', '1'] },
-    { name: 'shipped + --gc-after-first-pass', args: ['--gc-after-first-pass'] },
+    { name: 'shipped + --gc-after-syncs 100', args: ['--gc-after-syncs', '100'] },
     {
-      name: 'shipped + --gc-after-first-pass + --max-old-space-size=128',
-      args: ['--gc-after-first-pass'],
+      name: 'shipped + --gc-after-syncs 100 + --max-old-space-size=128',
+      args: ['--gc-after-syncs', '100'],
       env: withNodeOptions(shipped, '--max-old-space-size=128'),
     },
     {
-      name: 'shipped + --gc-after-first-pass + --optimize-for-size',
-      args: ['--gc-after-first-pass'],
+      name: 'shipped + --gc-after-syncs 100 + --optimize-for-size',
+      args: ['--gc-after-syncs', '100'],
       env: withNodeOptions(shipped, '--optimize-for-size'),
     },
   ];

@@ -159,6 +159,8 @@ export interface ControllerDeps {
   /** Supplies SyncContext.kubeConfig(). */
   fullKubeConfig?: () => Promise<KubeConfig>;
   settings?: OperatorSettings;
+  /** Told when a sync of this controller ends (whatever its result). */
+  onSynced?: () => void;
 }
 
 /** True when an update changed something other than status (and resourceVersion/managedFields). */
@@ -462,25 +464,6 @@ export class Controller<T extends KubeObject = KubeObject> {
   }
 
   /**
-   * Resolves true once the workers have synced every key they had when they started (every
-   * watched kind's cache synced, no key waiting, none in flight: the start-up pass is over; keys
-   * delayed by `requeueAfter` do not count), false when `signal` aborts first. Looks every
-   * `pollMs`, only until then.
-   */
-  async firstPassDone(signal: AbortSignal, pollMs = 1000): Promise<boolean> {
-    while (!signal.aborted) {
-      if (this.workers.length > 0 && this.hasSynced() && this.queue.length === 0 && this.queue.inFlight === 0)
-        return true;
-      try {
-        await this.clock.sleep(pollMs, signal);
-      } catch {
-        return false;
-      }
-    }
-    return false;
-  }
-
-  /**
    * Stops taking keys. With `abortInFlight` the running syncs are aborted; otherwise they are
    * allowed to finish. Resolves when every worker has returned.
    */
@@ -649,6 +632,7 @@ export class Controller<T extends KubeObject = KubeObject> {
     } finally {
       timer?.();
       this.inFlight.delete(key);
+      this.deps.onSynced?.();
     }
   }
 

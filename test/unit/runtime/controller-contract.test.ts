@@ -6,12 +6,7 @@
  * test/integration/runtime/controller.test.ts.)
  */
 import { strict as assert } from 'node:assert';
-import {
-  Controller,
-  InformerPool,
-  type SyncContext,
-  type SyncResult,
-} from '../../../src/runtime/controller.js';
+import { Controller, InformerPool, type SyncContext } from '../../../src/runtime/controller.js';
 import { ObjectDeletedError } from '../../../src/runtime/errors.js';
 import { KubeClient, type ResourceType } from '../../../src/runtime/kube-client.js';
 import { VersionTracker } from '../../../src/runtime/version-tracker.js';
@@ -48,7 +43,7 @@ describe('runtime/controller contract (in-memory caches)', () => {
   });
 
   function setup(
-    sync: (ctx: SyncContext) => Promise<void | SyncResult>,
+    sync: (ctx: SyncContext) => Promise<void>,
     owns: ResourceType[] = [],
   ): { widgets: MemoryTransport; configmaps: MemoryTransport; controller: Controller; start: () => void } {
     const widgets = new MemoryTransport();
@@ -158,35 +153,6 @@ describe('runtime/controller contract (in-memory caches)', () => {
     await waitFor('the cancelled sync and the sync of the deleted object', () => log.length === 3);
     assert.deepEqual(log, ['started', 'cancelled: deleted', 'gone']);
     assert.ok(Date.now() - t0 < 500, `cancelled in ${Date.now() - t0} ms`);
-  });
-  it('says when the first pass is over: every key it started with synced (keys delayed by requeueAfter not counted), false when aborted', async () => {
-    let open!: () => void;
-    const gate = new Promise<void>((r) => (open = r));
-    const synced: string[] = [];
-    const { widgets, controller, start } = setup(async (ctx) => {
-      await gate;
-      synced.push(ctx.key);
-      return { requeueAfter: 3_600_000 };
-    });
-    for (let i = 0; i < 20; i++) widgets.put(`w${i}`);
-    const before = new AbortController();
-    const notStarted = controller.firstPassDone(before.signal, 5);
-    await sleep(30);
-    before.abort();
-    assert.equal(await notStarted, false, 'no workers yet: not over, and aborting ends the wait');
-    const stop = new AbortController();
-    stopAll.push(async () => stop.abort());
-    let over = false;
-    const done = controller.firstPassDone(stop.signal, 5).then((v) => (over = v));
-    start();
-    await waitFor('two syncs in flight', () => controller.inFlightKeys.length === 2);
-    await sleep(50);
-    assert.equal(over, false, 'not over while keys wait or are being synced');
-    open();
-    await done;
-    assert.equal(over, true);
-    assert.equal(synced.length, 20, 'every key synced once before the pass is over');
-    assert.equal(controller.queue.delayed, 20, 'the requeued keys wait on their timers');
   });
 });
 

@@ -1,10 +1,11 @@
 /**
- * The operator's own memory: V8's full garbage collection without `--expose-gc`
- * (src/runtime/memory.ts), and the one collection the operator runs once its start-up pass is over
- * (`--gc-after-first-pass`), driven through in-memory list/watch transports.
+ * The operator's own memory (src/runtime/memory.ts): V8's full garbage collection without
+ * `--expose-gc`, and the one collection after a burst of syncs (`--gc-after-syncs`): alone with a
+ * fake clock, and in an operator driven through in-memory list/watch transports.
  */
 import { strict as assert } from 'node:assert';
-import { collectGarbage } from '../../../src/runtime/memory.js';
+import { BurstCollector, collectGarbage, type HeapFigures } from '../../../src/runtime/memory.js';
+import { FakeClock } from '../../../src/runtime/clock.js';
 import type { SyncContext } from '../../../src/runtime/controller.js';
 import type { KubeObject, ResourceType } from '../../../src/runtime/kube-client.js';
 import { Operator } from '../../../src/runtime/operator.js';
@@ -25,6 +26,10 @@ const offlineKc = {
 };
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const ticks = async (n = 5): Promise<void> => {
+  for (let i = 0; i < n; i++) await new Promise((r) => setImmediate(r));
+};
+const figures: HeapFigures = { used: 1, committed: 2, rss: 3 };
 
 function options(extra: string[]): OperatorOptions {
   const r = parseOperatorOptions(
@@ -35,7 +40,7 @@ function options(extra: string[]): OperatorOptions {
   return (r as { options: OperatorOptions }).options;
 }
 
-/** An unreachable object whose collection a WeakRef shows (a WeakRef keeps its target until the job ends). */
+/** An unreachable object whose collection a WeakRef shows. */
 function garbage(): WeakRef<object> {
   return new WeakRef({ payload: new Array(1000).fill('x') });
 }
@@ -54,13 +59,56 @@ describe('runtime/memory', () => {
     assert.equal(typeof (globalThis as { gc?: unknown }).gc === 'function', hadGc);
   });
 
-  it('the operator collects once, after every controller has synced the objects it started with', async () => {
+  it('BurstCollector: one collection once minSyncs syncs have ended and the queues were quiet for quietMs', async () => {
+    const clock = new FakeClock();
+    let idle = false;
+    const collections: number[] = [];
+    const c = new BurstCollector({
+      minSyncs: 3,
+      quietMs: 5000,
+      clock,
+      idle: () => idle,
+      collect: () => ({ before: figures, after: figures }),
+      onCollected: (r) => collections.push(r.syncs),
+    });
+    c.synced();
+    c.synced();
+    clock.advance(60_000);
+    await ticks();
+    assert.deepEqual(collections, [], 'two syncs are no burst');
+    c.synced();
+    clock.advance(3000);
+    await ticks();
+    c.synced(); // the burst goes on: quiet counts from the last sync
+    clock.advance(4000);
+    await ticks();
+    assert.deepEqual(collections, [], 'not 5 s quiet since the last sync yet');
+    clock.advance(1000);
+    await ticks();
+    assert.deepEqual(collections, [], 'quiet, but keys still wait in a queue');
+    idle = true;
+    clock.advance(100);
+    await ticks();
+    assert.deepEqual(collections, [4], 'one collection for the four syncs');
+    clock.advance(600_000);
+    await ticks();
+    assert.deepEqual(collections, [4], 'nothing more without syncs');
+    c.synced();
+    c.synced();
+    c.synced();
+    c.stop();
+    clock.advance(10_000);
+    await ticks();
+    assert.deepEqual(collections, [4], 'stopped: no collection');
+  });
+
+  it('the operator with --gc-after-syncs collects once after the start-up pass, and again only after another burst', async () => {
     const widgets = new MemoryTransport();
     for (let i = 0; i < 30; i++) widgets.put(`w${i}`);
     const synced: string[] = [];
     const collectedAfter: number[] = [];
     const op = new Operator(
-      options(['--gc-after-first-pass']),
+      options(['--gc-after-syncs', '20']),
       [
         {
           name: 'widgets',
@@ -75,53 +123,62 @@ describe('runtime/memory', () => {
       {
         kc: offlineKc,
         transport: () => widgets,
+        gcQuietMs: 300,
         collectGarbage: () => {
           collectedAfter.push(synced.length);
-          return {
-            before: { used: 2, committed: 3, rss: 4 },
-            after: { used: 1, committed: 2, rss: 3 },
-          };
+          return { before: figures, after: figures };
         },
       },
     );
+    const until = async (what: string, cond: () => boolean): Promise<void> => {
+      const end = Date.now() + 10_000;
+      while (!cond()) {
+        if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+        await sleep(10);
+      }
+    };
     try {
       await op.start();
-      const end = Date.now() + 10_000;
-      while (collectedAfter.length === 0 && Date.now() < end) await sleep(10);
-      assert.deepEqual(collectedAfter, [30], 'one collection, after the 30 syncs of the first pass');
-      // Later syncs (a new object) do not collect again.
-      widgets.current.onEvent({ type: 'ADDED', object: widgets.put('late') });
-      while (synced.length < 31 && Date.now() < end) await sleep(10);
-      await sleep(1500);
+      await until('the collection', () => collectedAfter.length > 0);
+      assert.deepEqual(collectedAfter, [30], 'one collection, after the 30 syncs of the start-up pass');
+      // A few changes are no burst.
+      for (let i = 0; i < 5; i++) widgets.current.onEvent({ type: 'ADDED', object: widgets.put(`a${i}`) });
+      await until('35 syncs', () => synced.length === 35);
+      await sleep(800);
       assert.deepEqual(collectedAfter, [30]);
+      // Objects created in bulk are.
+      for (let i = 0; i < 20; i++) widgets.current.onEvent({ type: 'ADDED', object: widgets.put(`b${i}`) });
+      await until('the second collection', () => collectedAfter.length > 1);
+      assert.deepEqual(collectedAfter, [30, 55]);
     } finally {
       await op.stop();
     }
   });
 
-  it('without --gc-after-first-pass the operator leaves collection to V8', async () => {
+  it('without --gc-after-syncs (0) the operator leaves collection to V8', async () => {
     const widgets = new MemoryTransport();
-    widgets.put('w0');
+    for (let i = 0; i < 30; i++) widgets.put(`w${i}`);
     let synced = 0;
     let collected = 0;
     const op = new Operator(
-      options([]),
+      options(['--gc-after-syncs', '0']),
       [{ name: 'widgets', resource: WIDGET, sync: () => Promise.resolve(void synced++) }],
       {
         kc: offlineKc,
         transport: () => widgets,
+        gcQuietMs: 100,
         collectGarbage: () => {
           collected++;
-          return { before: { used: 0, committed: 0, rss: 0 }, after: { used: 0, committed: 0, rss: 0 } };
+          return { before: figures, after: figures };
         },
       },
     );
     try {
       await op.start();
       const end = Date.now() + 5000;
-      while (synced === 0 && Date.now() < end) await sleep(10);
-      await sleep(1500);
-      assert.equal(synced, 1);
+      while (synced < 30 && Date.now() < end) await sleep(10);
+      await sleep(500);
+      assert.equal(synced, 30);
       assert.equal(collected, 0);
     } finally {
       await op.stop();
