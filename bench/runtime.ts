@@ -88,24 +88,31 @@ function variants(shipped: Record<string, string>): Variant[] {
   const all: Variant[] = [
     { name: 'as shipped' },
     {
-      name: 'Node defaults (no NODE_OPTIONS, no MALLOC_ARENA_MAX)',
-      env: { NODE_OPTIONS: '', MALLOC_ARENA_MAX: '' },
+      name: 'before: --max-semi-space-size=4, MALLOC_ARENA_MAX=2, --gc-after-syncs 0',
+      env: { NODE_OPTIONS: '--max-semi-space-size=4', MALLOC_ARENA_MAX: '2' },
+      args: ['--gc-after-syncs', '0'],
     },
-    { name: 'shipped + --max-old-space-size=96', env: withNodeOptions(shipped, '--max-old-space-size=96') },
-    { name: 'shipped + --max-old-space-size=128', env: withNodeOptions(shipped, '--max-old-space-size=128') },
+    {
+      name: 'Node defaults (no NODE_OPTIONS, no MALLOC_ARENA_MAX), --gc-after-syncs 0',
+      env: { NODE_OPTIONS: '', MALLOC_ARENA_MAX: '' },
+      args: ['--gc-after-syncs', '0'],
+    },
+    { name: 'shipped, --gc-after-syncs 0', args: ['--gc-after-syncs', '0'] },
+    {
+      name: 'shipped without --max-old-space-size',
+      env: { NODE_OPTIONS: (shipped.NODE_OPTIONS ?? '').replace(/\s*--max-old-space-size=\d+/, '').trim() },
+    },
+    {
+      name: 'shipped with --max-old-space-size=128',
+      env: {
+        NODE_OPTIONS: (shipped.NODE_OPTIONS ?? '').replace(
+          /--max-old-space-size=\d+/,
+          '--max-old-space-size=128',
+        ),
+      },
+    },
     { name: 'shipped + --optimize-for-size', env: withNodeOptions(shipped, '--optimize-for-size') },
     { name: 'shipped + --workers 1', args: ['--workers', '1'] },
-    { name: 'shipped + --gc-after-syncs 100', args: ['--gc-after-syncs', '100'] },
-    {
-      name: 'shipped + --gc-after-syncs 100 + --max-old-space-size=128',
-      args: ['--gc-after-syncs', '100'],
-      env: withNodeOptions(shipped, '--max-old-space-size=128'),
-    },
-    {
-      name: 'shipped + --gc-after-syncs 100 + --optimize-for-size',
-      args: ['--gc-after-syncs', '100'],
-      env: withNodeOptions(shipped, '--optimize-for-size'),
-    },
   ];
   const pick = process.env.BENCH_RUNTIME_VARIANTS;
   if (!pick) return all;

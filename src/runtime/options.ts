@@ -117,7 +117,7 @@ const DEFS: OptionDef[] = [
     kind: 'int',
     min: 0,
     value: 'N',
-    default: () => '0',
+    default: () => '100',
     help: 'after a burst of at least N syncs (the start-up pass, objects created in bulk), one full garbage collection once the queues have been quiet for 5s: gives back the heap the burst grew; 0: leave it to V8',
   },
   {

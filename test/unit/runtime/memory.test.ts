@@ -4,6 +4,10 @@
  * fake clock, and in an operator driven through in-memory list/watch transports.
  */
 import { strict as assert } from 'node:assert';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse, parseAllDocuments } from 'yaml';
 import { BurstCollector, collectGarbage, type HeapFigures } from '../../../src/runtime/memory.js';
 import { FakeClock } from '../../../src/runtime/clock.js';
 import type { SyncContext } from '../../../src/runtime/controller.js';
@@ -183,5 +187,58 @@ describe('runtime/memory', () => {
     } finally {
       await op.stop();
     }
+  });
+});
+
+describe('runtime/memory: the settings as shipped', () => {
+  const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..');
+  const read = (p: string): string => readFileSync(join(root, p), 'utf8');
+  const mib = (q: string): number => {
+    const m = /^(\d+)(Mi|Gi)$/.exec(q);
+    assert.ok(m, `memory quantity ${q} in Mi or Gi`);
+    return Number(m[1]) * (m[2] === 'Gi' ? 1024 : 1);
+  };
+  const oldSpace = (nodeOptions: string): number =>
+    Number(/--max-old-space-size=(\d+)/.exec(nodeOptions)?.[1] ?? NaN);
+
+  it('the Deployment, the Helm chart and the image give Node the same flags, the old space within 3/4 of the memory limit', () => {
+    const dep = parseAllDocuments(read('deploy/operator/deployment.yaml'))
+      .map((d) => d.toJSON() as Record<string, unknown> | null)
+      .find((d) => d?.kind === 'Deployment') as {
+      spec: {
+        template: {
+          spec: {
+            containers: Array<{
+              name: string;
+              env?: Array<{ name: string; value?: string }>;
+              resources: { limits: { memory: string } };
+            }>;
+          };
+        };
+      };
+    };
+    const c = dep.spec.template.spec.containers.find((x) => x.name === 'operator');
+    assert.ok(c);
+    const env = (n: string): string | undefined => c.env?.find((e) => e.name === n)?.value;
+    const nodeOptions = env('NODE_OPTIONS') ?? '';
+    assert.match(nodeOptions, /--max-semi-space-size=\d+/);
+    assert.ok(oldSpace(nodeOptions) <= (mib(c.resources.limits.memory) * 3) / 4, nodeOptions);
+    assert.equal(env('MALLOC_ARENA_MAX'), '2');
+
+    const values = parse(read('deploy/helm/cutover-operator/values.yaml')) as {
+      nodeOptions: string;
+      resources: { limits: { memory: string } };
+    };
+    assert.equal(values.nodeOptions, nodeOptions);
+    assert.ok(oldSpace(values.nodeOptions) <= (mib(values.resources.limits.memory) * 3) / 4);
+    const template = read('deploy/helm/cutover-operator/templates/deployment.yaml');
+    assert.match(template, /- name: NODE_OPTIONS\s+value: \{\{ \.Values\.nodeOptions \| quote \}\}/);
+    assert.match(template, /- name: MALLOC_ARENA_MAX\s+value: '2'/);
+
+    const docker = read('deploy/Dockerfile');
+    const m = /^ENV NODE_OPTIONS="([^"]*)" MALLOC_ARENA_MAX=(\d+)$/m.exec(docker);
+    assert.ok(m, 'the final stage sets NODE_OPTIONS and MALLOC_ARENA_MAX');
+    assert.equal(m[1], nodeOptions);
+    assert.equal(m[2], '2');
   });
 });
