@@ -76,12 +76,9 @@ interface Variant {
   name: string;
   env?: Record<string, string>;
   args?: string[];
+  /** Node flags not allowed in NODE_OPTIONS (--optimize-for-size). */
+  nodeArgs?: string[];
 }
-
-/** NODE_OPTIONS of the shipped env plus `extra`. */
-const withNodeOptions = (shipped: Record<string, string>, extra: string): Record<string, string> => ({
-  NODE_OPTIONS: [shipped.NODE_OPTIONS ?? '', extra].filter(Boolean).join(' '),
-});
 
 /** What is measured side by side (BENCH_RUNTIME_VARIANTS=name,name… picks some; `none` skips them). */
 function variants(shipped: Record<string, string>): Variant[] {
@@ -111,7 +108,7 @@ function variants(shipped: Record<string, string>): Variant[] {
         ),
       },
     },
-    { name: 'shipped + --optimize-for-size', env: withNodeOptions(shipped, '--optimize-for-size') },
+    { name: 'shipped + --optimize-for-size', nodeArgs: ['--optimize-for-size'] },
     { name: 'shipped + --workers 1', args: ['--workers', '1'] },
   ];
   const pick = process.env.BENCH_RUNTIME_VARIANTS;
@@ -453,7 +450,13 @@ export async function runRuntimeBench(): Promise<void> {
     const p = startOperator(
       [...args, ...(variant.args ?? [])],
       { ...shippedEnv(), ...variant.env, LOG_LEVEL: 'info' },
-      { nodeArgs: ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${snapshotDir}`] },
+      {
+        nodeArgs: [
+          ...(variant.nodeArgs ?? []),
+          '--heapsnapshot-signal=SIGUSR2',
+          `--diagnostic-dir=${snapshotDir}`,
+        ],
+      },
     );
     op = p;
     await waitUntil('the operator to listen', () => p.port() !== undefined, 30_000, 50);
@@ -582,13 +585,25 @@ export async function runRuntimeBench(): Promise<void> {
     const breakdown = await memoryBreakdown(third.op.child.pid ?? 0, third.port);
     const heapFull = await heapSnapshot(third.op, third.port);
     await third.op.stop();
+    process.stdout.write(
+      `restart: RSS ${rssRestart.toFixed(1)} MB after ${settleSeconds} s idle (${rssRestart5s.toFixed(1)} MB at 5 s); idle with objects ${rssIdle.toFixed(1)} MB (max ${rssIdleMax.toFixed(1)}); at start ${rssEmpty.toFixed(1)} MB; idle requests/min ${perMin.toFixed(1)}; webhook posts ${webhook.posts()}\n`,
+    );
     const { baseRssMb, costs } = await moduleCosts(MODULES, repoRoot());
 
     // 5. Variants side by side: each a restart with the population in place, measured once every
     // object has synced and the operator has been idle for settleSeconds.
     const variantRows: string[][] = [];
     for (const v of variants(shippedEnv())) {
-      const r = await start(v);
+      let r: Awaited<ReturnType<typeof start>>;
+      try {
+        r = await start(v);
+      } catch (e) {
+        process.stdout.write(
+          `variant '${v.name}' did not start: ${String(e)}\n${op?.output().slice(-500) ?? ''}\n`,
+        );
+        await op?.stop();
+        continue;
+      }
       const pid = r.op.child.pid ?? 0;
       await waitUntil(
         `${total} syncs after the restart (${v.name})`,
@@ -614,6 +629,7 @@ export async function runRuntimeBench(): Promise<void> {
         cpuSeconds(pid).toFixed(1),
         rssMax < 150 ? 'yes' : 'no',
       ]);
+      process.stdout.write(`variant: ${(variantRows[variantRows.length - 1] ?? []).join(' | ')}\n`);
       await r.op.stop();
     }
 
