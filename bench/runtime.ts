@@ -67,6 +67,57 @@ const MODULES = [
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * One way of running the operator, measured side by side after a restart with the population in
+ * place: `env` replaces the shipped env's entries (NODE_OPTIONS…; '' removes one), `args` are
+ * added to `cutover operator`'s.
+ */
+interface Variant {
+  name: string;
+  env?: Record<string, string>;
+  args?: string[];
+  /** Node flags not allowed in NODE_OPTIONS (--optimize-for-size). */
+  nodeArgs?: string[];
+}
+
+/** What is measured side by side (BENCH_RUNTIME_VARIANTS=name,name… picks some; `none` skips them). */
+function variants(shipped: Record<string, string>): Variant[] {
+  const all: Variant[] = [
+    { name: 'as shipped' },
+    {
+      name: 'before: --max-semi-space-size=4, MALLOC_ARENA_MAX=2, --gc-after-syncs 0',
+      env: { NODE_OPTIONS: '--max-semi-space-size=4', MALLOC_ARENA_MAX: '2' },
+      args: ['--gc-after-syncs', '0'],
+    },
+    {
+      name: 'Node defaults (no NODE_OPTIONS, no MALLOC_ARENA_MAX), --gc-after-syncs 0',
+      env: { NODE_OPTIONS: '', MALLOC_ARENA_MAX: '' },
+      args: ['--gc-after-syncs', '0'],
+    },
+    { name: 'shipped, --gc-after-syncs 0', args: ['--gc-after-syncs', '0'] },
+    {
+      name: 'shipped without --max-old-space-size',
+      env: { NODE_OPTIONS: (shipped.NODE_OPTIONS ?? '').replace(/\s*--max-old-space-size=\d+/, '').trim() },
+    },
+    {
+      name: 'shipped with --max-old-space-size=128',
+      env: {
+        NODE_OPTIONS: (shipped.NODE_OPTIONS ?? '').replace(
+          /--max-old-space-size=\d+/,
+          '--max-old-space-size=128',
+        ),
+      },
+    },
+    { name: 'shipped + --optimize-for-size', nodeArgs: ['--optimize-for-size'] },
+    { name: 'shipped + --workers 1', args: ['--workers', '1'] },
+  ];
+  const pick = process.env.BENCH_RUNTIME_VARIANTS;
+  if (!pick) return all;
+  if (pick === 'none') return [];
+  const names = pick.split(',').map((x) => x.trim());
+  return all.filter((v) => names.some((n) => v.name === n || v.name.startsWith(n)));
+}
+
 const resourceOf = (kind: KindName): ResourceType => kindResource(kind);
 
 function population(): Array<[KindName, number]> {
@@ -290,6 +341,17 @@ async function memoryBreakdown(pid: number, port: number): Promise<Array<[string
   ];
 }
 
+/** The V8 heap from the operator's /metrics: used and committed, and the old space's committed size, in MB. */
+async function heapFigures(port: number): Promise<{ used: number; committed: number; oldCommitted: number }> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const v = (re: RegExp): number => Number(re.exec(text)?.[1] ?? NaN) / 1024 / 1024;
+  return {
+    used: v(/^cutover_nodejs_heap_size_used_bytes (\d+)$/m),
+    committed: v(/^cutover_nodejs_heap_size_total_bytes (\d+)$/m),
+    oldCommitted: v(/^cutover_nodejs_heap_space_size_total_bytes\{space="old"\} (\d+)$/m),
+  };
+}
+
 interface Scrape {
   total: number;
   byKind: Map<string, number>;
@@ -354,6 +416,8 @@ export async function runRuntimeBench(): Promise<void> {
   const total = pop.reduce((a, [, n]) => a + n, 0);
   // Longer than the slowest timer a controller could use to poll (5 minutes), so polling shows.
   const idleSeconds = Number(process.env.BENCH_RUNTIME_IDLE_SECONDS ?? 330);
+  // How long a restarted operator idles after its first pass before its memory is read.
+  const settleSeconds = Number(process.env.BENCH_RUNTIME_SETTLE_SECONDS ?? 30);
   const cluster = await useCluster();
   await cluster.applyCrds();
   const ns = await cluster.createNamespace('bench-runtime');
@@ -373,7 +437,9 @@ export async function runRuntimeBench(): Promise<void> {
     'info',
   ];
   let op: OperatorProcess | undefined;
-  const start = async (): Promise<{
+  const start = async (
+    variant: Variant = { name: 'as shipped' },
+  ): Promise<{
     op: OperatorProcess;
     port: number;
     readyMs: number;
@@ -382,9 +448,15 @@ export async function runRuntimeBench(): Promise<void> {
   }> => {
     const t0 = Date.now();
     const p = startOperator(
-      args,
-      { ...shippedEnv(), LOG_LEVEL: 'info' },
-      { nodeArgs: ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${snapshotDir}`] },
+      [...args, ...(variant.args ?? [])],
+      { ...shippedEnv(), ...variant.env, LOG_LEVEL: 'info' },
+      {
+        nodeArgs: [
+          ...(variant.nodeArgs ?? []),
+          '--heapsnapshot-signal=SIGUSR2',
+          `--diagnostic-dir=${snapshotDir}`,
+        ],
+      },
     );
     op = p;
     await waitUntil('the operator to listen', () => p.port() !== undefined, 30_000, 50);
@@ -507,10 +579,59 @@ export async function runRuntimeBench(): Promise<void> {
     const restartCpu = cpuSeconds(third.op.child.pid ?? 0);
     const restartRequests = (await scrape(third.port)).total;
     await sleep(5000);
+    const rssRestart5s = await steadyRss(third.op.child.pid ?? 0);
+    await sleep(Math.max(0, settleSeconds - 10) * 1000);
     const rssRestart = await steadyRss(third.op.child.pid ?? 0);
     const breakdown = await memoryBreakdown(third.op.child.pid ?? 0, third.port);
     const heapFull = await heapSnapshot(third.op, third.port);
+    await third.op.stop();
+    process.stdout.write(
+      `restart: RSS ${rssRestart.toFixed(1)} MB after ${settleSeconds} s idle (${rssRestart5s.toFixed(1)} MB at 5 s); idle with objects ${rssIdle.toFixed(1)} MB (max ${rssIdleMax.toFixed(1)}); at start ${rssEmpty.toFixed(1)} MB; idle requests/min ${perMin.toFixed(1)}; webhook posts ${webhook.posts()}\n`,
+    );
     const { baseRssMb, costs } = await moduleCosts(MODULES, repoRoot());
+
+    // 5. Variants side by side: each a restart with the population in place, measured once every
+    // object has synced and the operator has been idle for settleSeconds.
+    const variantRows: string[][] = [];
+    for (const v of variants(shippedEnv())) {
+      let r: Awaited<ReturnType<typeof start>>;
+      try {
+        r = await start(v);
+      } catch (e) {
+        process.stdout.write(
+          `variant '${v.name}' did not start: ${String(e)}\n${op?.output().slice(-500) ?? ''}\n`,
+        );
+        await op?.stop();
+        continue;
+      }
+      const pid = r.op.child.pid ?? 0;
+      await waitUntil(
+        `${total} syncs after the restart (${v.name})`,
+        async () => (await scrape(r.port)).syncs >= total,
+        600_000,
+        200,
+      );
+      const syncedMs = Date.now() - r.startedAt;
+      const rssSynced = rssMb(pid);
+      await sleep(settleSeconds * 1000);
+      const rss = await steadyRss(pid);
+      const heap = await heapFigures(r.port);
+      const rssMax = Math.max(rssSynced, rss);
+      variantRows.push([
+        v.name,
+        rss.toFixed(1),
+        rssSynced.toFixed(1),
+        heap.used.toFixed(1),
+        heap.committed.toFixed(1),
+        heap.oldCommitted.toFixed(1),
+        (r.readyMs / 1000).toFixed(2),
+        (syncedMs / 1000).toFixed(1),
+        cpuSeconds(pid).toFixed(1),
+        rssMax < 150 ? 'yes' : 'no',
+      ]);
+      process.stdout.write(`variant: ${(variantRows[variantRows.length - 1] ?? []).join(' | ')}\n`);
+      await r.op.stop();
+    }
 
     const leaseRenewalsPerMin = 60 / 2; // one PUT per 2 s retry period while leading
     const rows: Array<[string, string]> = [
@@ -523,7 +644,10 @@ export async function runRuntimeBench(): Promise<void> {
         `resident memory idle with ${total} objects`,
         `${rssIdle.toFixed(1)} MB (max ${rssIdleMax.toFixed(1)} MB)`,
       ],
-      [`resident memory after a restart with ${total} objects`, `${rssRestart.toFixed(1)} MB`],
+      [
+        `resident memory after a restart with ${total} objects`,
+        `${rssRestart.toFixed(1)} MB after ${settleSeconds} s idle (${rssRestart5s.toFixed(1)} MB 5 s after every object synced)`,
+      ],
       ['ready (caches synced) after start, no objects', `${(first.readyMs / 1000).toFixed(2)} s`],
       [`created ${total} objects in`, `${(createdMs / 1000).toFixed(1)} s`],
       [
@@ -578,6 +702,32 @@ export async function runRuntimeBench(): Promise<void> {
     );
     printHeap('the operator at start, no objects', heap);
     printHeap(`the operator after a restart with ${total} objects`, heapFull);
+    if (variantRows.length) {
+      const head = [
+        'variant',
+        `RSS idle ${settleSeconds}s (MB)`,
+        'RSS all synced (MB)',
+        'heap used (MB)',
+        'heap committed (MB)',
+        'old space committed (MB)',
+        'ready (s)',
+        'all synced (s)',
+        'CPU (s)',
+        '< 150 MB',
+      ];
+      const rs = [head, ...variantRows];
+      const w = head.map((_, i) => Math.max(...rs.map((r) => (r[i] ?? '').length)));
+      process.stdout.write(
+        `\nvariants after a restart with ${total} objects (each a fresh operator; RSS idle: median of 5 samples after ${settleSeconds} s idle)\n` +
+          rs
+            .map(
+              (r) =>
+                '  ' + r.map((c, i) => (i === 0 ? c.padEnd(w[i] ?? 0) : c.padStart(w[i] ?? 0))).join('  '),
+            )
+            .join('\n') +
+          '\n',
+      );
+    }
     process.stdout.write(
       `\ncost of importing each dependency alone (fresh process, after GC; Node itself: ${baseRssMb.toFixed(1)} MB)\n` +
         table(

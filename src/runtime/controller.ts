@@ -159,6 +159,8 @@ export interface ControllerDeps {
   /** Supplies SyncContext.kubeConfig(). */
   fullKubeConfig?: () => Promise<KubeConfig>;
   settings?: OperatorSettings;
+  /** Told when a sync of this controller ends (whatever its result). */
+  onSynced?: () => void;
 }
 
 /** True when an update changed something other than status (and resourceVersion/managedFields). */
@@ -630,6 +632,7 @@ export class Controller<T extends KubeObject = KubeObject> {
     } finally {
       timer?.();
       this.inFlight.delete(key);
+      this.deps.onSynced?.();
     }
   }
 

@@ -19,9 +19,13 @@ import { KubeClient, type KubeObject, type RequestInfo } from './kube-client.js'
 import { isFullKubeConfig, loadFullKubeConfig, loadKubeConfig, type KubeConfigLike } from './kubeconfig.js';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { LeaderElector } from './leader-election.js';
+import { BurstCollector, type collectGarbage } from './memory.js';
 import { createLogger, type Logger } from './logger.js';
 import { OperatorMetrics } from './metrics.js';
 import type { OperatorOptions } from './options.js';
+
+/** After a burst of syncs, the queues stay quiet this long before the collection (--gc-after-syncs). */
+export const GC_QUIET_MS = 5_000;
 
 export interface OperatorDeps {
   kc: KubeConfigLike;
@@ -31,6 +35,10 @@ export interface OperatorDeps {
   onRequest?: (r: RequestInfo) => void;
   /** The informers' list/watch transport (default: the API server through the client). */
   transport?: TransportFactory;
+  /** The full garbage collection after a burst of syncs (default: V8's, src/runtime/memory.ts). */
+  collectGarbage?: typeof collectGarbage;
+  /** How long the queues stay quiet after a burst before collecting (default GC_QUIET_MS). */
+  gcQuietMs?: number;
 }
 
 export class Operator {
@@ -45,6 +53,8 @@ export class Operator {
   private readonly clock: Clock;
   private standalone: AbortController | undefined;
   private stopping = false;
+  /** The collection after a burst of syncs (--gc-after-syncs); undefined when off. */
+  private readonly collector: BurstCollector | undefined;
   /** Shared by every controller; the image is resolved in start(). */
   readonly settings: OperatorSettings;
 
@@ -73,6 +83,25 @@ export class Operator {
       metrics: this.metrics,
       ...(deps.transport ? { transport: deps.transport } : {}),
     });
+    if (options.gcAfterSyncs > 0)
+      this.collector = new BurstCollector({
+        minSyncs: options.gcAfterSyncs,
+        quietMs: deps.gcQuietMs ?? GC_QUIET_MS,
+        clock: this.clock,
+        idle: () => this.controllers.every((c) => c.queue.length === 0 && c.queue.inFlight === 0),
+        ...(deps.collectGarbage ? { collect: deps.collectGarbage } : {}),
+        onCollected: ({ syncs, before, after }) => {
+          const mb = (n: number): number => Math.round((n / 1048576) * 10) / 10;
+          this.log.info(
+            {
+              syncs,
+              heapUsedMb: [mb(before.used), mb(after.used)],
+              heapCommittedMb: [mb(before.committed), mb(after.committed)],
+            },
+            'burst of syncs over: full garbage collection',
+          );
+        },
+      });
     this.controllers = specs.map(
       (spec) =>
         new Controller(spec, {
@@ -85,6 +114,7 @@ export class Operator {
           informerPool: this.pool,
           fullKubeConfig: () => this.fullKubeConfig(),
           settings: this.settings,
+          ...(this.collector ? { onSynced: () => this.collector?.synced() } : {}),
         }),
     );
     if (options.leaderElect) {
@@ -208,6 +238,7 @@ export class Operator {
     this.standalone?.abort(new Error('operator stopped'));
     this.metrics.leader.set(0);
     for (const c of this.controllers) await c.stop();
+    this.collector?.stop();
     await this.pool.stop();
     await this.health.stop();
     this.client.close();

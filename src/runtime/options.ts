@@ -44,6 +44,8 @@ export interface OperatorOptions {
   timeScale: number;
   /** With timeScale: `PLAN[@REAL]`, the plan time that REAL (default: start) corresponds to. */
   timeOrigin: string;
+  /** One full garbage collection after this many syncs once the queues are quiet; 0: never (src/runtime/memory.ts). */
+  gcAfterSyncs: number;
 }
 
 type Kind = 'string' | 'bool' | 'duration' | 'int' | 'list';
@@ -57,6 +59,8 @@ interface OptionDef {
   help: string;
   /** Placeholder of the value in the help. */
   value?: string;
+  /** Smallest value of an int (default 1). */
+  min?: number;
 }
 
 export function defaultIdentity(): string {
@@ -105,6 +109,16 @@ const DEFS: OptionDef[] = [
     kind: 'int',
     default: () => '2',
     help: 'concurrent syncs per controller (never two for one key)',
+  },
+  {
+    key: 'gcAfterSyncs',
+    flag: 'gc-after-syncs',
+    env: ['CUTOVER_GC_AFTER_SYNCS'],
+    kind: 'int',
+    min: 0,
+    value: 'N',
+    default: () => '100',
+    help: 'after a burst of at least N syncs (the start-up pass, objects created in bulk), one full garbage collection once the queues have been quiet for 5s: gives back the heap the burst grew; 0: leave it to V8',
   },
   {
     key: 'leaderElect',
@@ -332,8 +346,9 @@ export function parseOperatorOptions(argv: string[], env: NodeJS.ProcessEnv = pr
             out[d.key] = parseDuration(text);
             break;
           case 'int': {
-            if (!/^\d+$/.test(text.trim()) || Number(text) < 1)
-              throw new Error(`'${text}' is not a positive integer`);
+            const min = d.min ?? 1;
+            if (!/^\d+$/.test(text.trim()) || Number(text) < min)
+              throw new Error(`'${text}' is not a ${min === 0 ? 'whole number' : 'positive integer'}`);
             out[d.key] = Number(text);
             break;
           }

@@ -3,8 +3,8 @@
  * transport is exercised against kube-apiserver in test/integration/runtime).
  */
 import { strict as assert } from 'node:assert';
-import { Informer } from '../../../src/runtime/informer.js';
-import { ApiError } from '../../../src/runtime/kube-client.js';
+import { Informer, LAST_APPLIED_ANNOTATION } from '../../../src/runtime/informer.js';
+import { ApiError, type KubeObject } from '../../../src/runtime/kube-client.js';
 import { MemoryTransport } from '../../support/memory-transport.js';
 
 async function waitFor(what: string, cond: () => boolean, ms = 3000): Promise<void> {
@@ -172,6 +172,33 @@ describe('runtime/informer', () => {
     inf.start();
     await waitFor('two resyncs', () => seen.filter((s) => s.startsWith('resync')).length >= 4);
     assert.ok(seen.includes('resync a') && seen.includes('resync b'));
+  });
+
+  it('caches objects without managedFields and kubectl last-applied copy, from lists and watch events', async () => {
+    const heavy = (name: string): Partial<KubeObject> => ({
+      metadata: {
+        name,
+        managedFields: [{ manager: 'kubectl', operation: 'Apply', fieldsV1: { 'f:spec': {} } }],
+        annotations: { [LAST_APPLIED_ANNOTATION]: '{"big":"copy"}', keep: 'me' },
+        labels: { app: 'x' },
+      },
+    });
+    const t = new MemoryTransport();
+    t.put('listed', 'x', heavy('listed'));
+    inf = new Informer('t', t, fast);
+    const seen: KubeObject[] = [];
+    inf.addHandler({ onAdd: (o) => seen.push(o), onUpdate: (_a, o) => seen.push(o) });
+    inf.start();
+    await waitFor('watch', () => t.watches.length === 1);
+    t.current.onEvent({ type: 'ADDED', object: t.put('watched', 'y', heavy('watched')) });
+    t.current.onEvent({ type: 'MODIFIED', object: t.put('watched', 'z', heavy('watched')) });
+    assert.equal(seen.length, 3);
+    for (const o of [...seen, ...inf.cache.list()]) {
+      assert.equal('managedFields' in o.metadata, false, `${o.metadata.name ?? ''} keeps managedFields`);
+      assert.deepEqual(o.metadata.annotations, { keep: 'me' });
+      assert.deepEqual(o.metadata.labels, { app: 'x' });
+    }
+    assert.equal(inf.cache.get('ns/watched')?.data, 'z');
   });
 
   it('stop closes the watch and ends the loop', async () => {

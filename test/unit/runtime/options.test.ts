@@ -42,6 +42,7 @@ describe('runtime/options', () => {
     assert.equal(o.listenHost, '0.0.0.0');
     assert.equal(o.listenPort, 8080);
     assert.equal(o.workers, 2);
+    assert.equal(o.gcAfterSyncs, 100);
     assert.equal(o.kubeconfig, undefined);
     assert.match(o.identity, /-\d+-[0-9a-f]{6}$/);
   });
@@ -119,6 +120,8 @@ describe('runtime/options', () => {
     );
     bad(['--workers'], {}, /needs a value/);
     bad(['--workers', 'many'], {}, /--workers: 'many' is not a positive integer/);
+    bad(['--gc-after-syncs=-1'], {}, /--gc-after-syncs: '-1' is not a whole number/);
+    assert.equal(ok(['--gc-after-syncs', '0']).gcAfterSyncs, 0);
     bad(
       [],
       { CUTOVER_LEASE_DURATION: 'long' },
