@@ -3,6 +3,9 @@ import { join } from 'node:path';
 import type { TestCluster } from '../../support/cluster.js';
 import type { PolicyRule } from '../../support/operator-identity.js';
 import { repoRoot } from '../../../src/devenv/devenv-state.js';
+import { sleep } from '../../support/wait-for.js';
+
+export { sleep, waitFor } from '../../support/wait-for.js';
 
 export const WIDGET_CRD = join(repoRoot(), 'test', 'fixtures', 'runtime', 'widget-crd.yaml');
 
@@ -44,31 +47,4 @@ export function applyWidgetCrd(cluster: TestCluster): Promise<void> {
     }
   })();
   return applied;
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
-export async function waitFor<T>(
-  what: string,
-  probe: () => Promise<T | undefined | false> | T | undefined | false,
-  timeoutMs = 20_000,
-  stepMs = 100,
-): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined && v !== false) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > end)
-      throw new Error(
-        `timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${last instanceof Error ? last.message : JSON.stringify(last)}` : ''}`,
-      );
-    await sleep(stepMs);
-  }
 }
