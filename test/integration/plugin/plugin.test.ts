@@ -426,7 +426,8 @@ describe('kubectl cutover (the plugin, through a symlink on the PATH)', function
       /\*\*SloBreach\*\*: any SLO not met for 30m/,
       /\*\*ReconciliationVariance\*\*: .*> 1 % \(from Freeze/,
       /1\. \*\*PosOfflineOn\*\*/,
-      /8\. \*\*Notify\*\*/,
+      /8\. \*\*SchemaDown\*\*: the schema migration.s down Job/,
+      /9\. \*\*Notify\*\*/,
       /\*\*#cutover-warroom\*\*/,
       /\*\*data-engineering-lead\*\*: approves reconciliation-sign-off/,
     ])
