@@ -153,11 +153,11 @@ describe('e2e: npm run demo, the full local rehearsal of the sample cutover', fu
     const printed = [...out.matchAll(/rollback action (\w+): (Succeeded|Skipped)/g)].map((m) => m[1]!);
     assert.deepEqual(printed, order, 'each rollback action printed as it completes, in order');
     for (const line of [
-      /ok {3}traffic back on legacy/,
-      /ok {3}flags back on legacy: \S+ off/,
-      /ok {3}legacy writable/,
-      /ok {3}the replay Job \S+ finished .* before traffic moved back/,
-      /ok {3}no write lost: 6\/6 rows taken on the new stack after the switch are in legacy/,
+      /ok {4}traffic back on legacy/,
+      /ok {4}flags back on legacy: \S+ off/,
+      /ok {4}legacy writable/,
+      /ok {4}the replay Job \S+ finished .* before traffic moved back/,
+      /ok {4}no write lost: 6\/6 rows taken on the new stack after the switch are in legacy/,
     ])
       assert.match(out, line);
     assert.doesNotMatch(out, /FAIL {2}/);
