@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import type { CanaryPhase, Cutover, JobTemplate, Reconciliation } from '../api/index.js';
 import { repoRoot } from './devenv-state.js';
-import { RUN_LABEL } from './pod-runner.js';
+import { READY_LABEL, RUN_LABEL } from './pod-runner.js';
 
 /** Three weeks of plan in one real minute. */
 export const DEMO_TIME_SCALE = 30_240;
@@ -30,9 +30,12 @@ export const DEMO_RECONS: Record<string, string> = {
   invoices: 'invoices',
 };
 
+/** The tables the rollback's replay carries back to legacy (the new stack's orders and payments). */
+export const DEMO_REPLAY_TABLES = ['orders', 'invoices'];
+
 /**
  * Every Job of the demo: one line with its environment and argv in JOB_LOG, then its work by
- * JOB_KIND (schema, bulk copy, post-load SQL, delta sync shards). The legacy database is the
+ * JOB_KIND (schema, bulk copy, post-load SQL, delta sync shards, the rollback's replay). The legacy database is the
  * path of LEGACY_URL.
  */
 export const DEMO_JOB_SCRIPT = `
@@ -44,9 +47,13 @@ const line = { kind: process.env.JOB_KIND, at: Date.now(), argv: process.argv.sl
 appendFileSync(process.env.JOB_LOG, JSON.stringify(line) + '\\n');
 const tables = ${JSON.stringify(DEMO_TABLES)};
 const target = async () => { const c = new pg.Client({ connectionString: process.env.TARGET_URL }); await c.connect(); return c; };
-const copy = async (names) => {
+const legacy = async () => {
   const u = new URL(process.env.LEGACY_URL);
-  const src = await mysql.createConnection({ host: u.hostname, port: Number(u.port), user: decodeURIComponent(u.username), password: decodeURIComponent(u.password), database: u.pathname.slice(1), timezone: 'Z' });
+  const socketPath = u.searchParams.get('socket');
+  return mysql.createConnection({ ...(socketPath ? { socketPath } : { host: u.hostname, port: Number(u.port) }), user: decodeURIComponent(u.username), password: decodeURIComponent(u.password), database: u.pathname.slice(1), timezone: 'Z' });
+};
+const copy = async (names) => {
+  const src = await legacy();
   const dst = await target();
   let n = 0;
   for (const t of names) {
@@ -71,6 +78,19 @@ switch (process.env.JOB_KIND) {
     break;
   }
   case 'delta-sync': await copy(tables.filter((_, i) => i % 4 === Number(process.env.JOB_COMPLETION_INDEX))); break;
+  case 'replay': {
+    // The new stack's rows since the freeze back into legacy (as the admin: legacy is read-only).
+    const src = await target();
+    const dst = await legacy();
+    let n = 0;
+    for (const t of ${JSON.stringify(DEMO_REPLAY_TABLES)}) {
+      const { rows } = await src.query('SELECT id, tenant_id, total, created_at FROM ' + t + ' WHERE created_at >= $1', [process.env.CUTOVER_FROZEN_AT]);
+      for (const r of rows) n += (await dst.query('INSERT IGNORE INTO ' + t + ' VALUES (?, ?, ?, ?)', [r.id, r.tenant_id, r.total, r.created_at]))[0].affectedRows;
+    }
+    await src.end(); await dst.end();
+    console.log('replayed ' + n + ' rows since ' + process.env.CUTOVER_FROZEN_AT);
+    break;
+  }
   default: break;
 }
 `;
@@ -85,6 +105,8 @@ export interface DemoPlanOptions {
   redisPrefix: string;
   prometheusUrl: string;
   approvedBy: string;
+  /** The Cutover's name (default nokta). */
+  name?: string;
 }
 
 /** A plan date of the sample moved by `shiftMs`, in the sample's format. */
@@ -98,7 +120,7 @@ export function demoCutover(o: DemoPlanOptions): Cutover {
   const shifted = (t: string): string => shiftDate(t, o.shiftMs);
   co.metadata = {
     ...co.metadata,
-    name: 'nokta',
+    name: o.name ?? 'nokta',
     namespace: o.namespace,
     annotations: {
       'cutover.nokta.io/approve': 'reconciliation-sign-off,switch-traffic,steady-state',
@@ -111,7 +133,11 @@ export function demoCutover(o: DemoPlanOptions): Cutover {
     t.command = ['node', '--input-type=module', '-e', DEMO_JOB_SCRIPT, '--'];
     t.env = [
       ...(t.env ?? []).filter((e) => e.name !== 'LEGACY_URL' && e.name !== 'TARGET_URL'),
-      { name: 'LEGACY_URL', secretKeyRef: { name: 'nokta-legacy-db', key: 'url' } },
+      // The replay writes into the frozen legacy: the admin account (as in the sample).
+      {
+        name: 'LEGACY_URL',
+        secretKeyRef: { name: kind === 'replay' ? 'nokta-legacy-admin-db' : 'nokta-legacy-db', key: 'url' },
+      },
       { name: 'TARGET_URL', secretKeyRef: { name: 'nokta-new-db', key: 'url' } },
       { name: 'JOB_KIND', value: kind },
       { name: 'JOB_LOG', value: o.jobLog },
@@ -178,12 +204,17 @@ export function demoCanaryPhase(o: DemoPlanOptions): CanaryPhase {
   };
 }
 
-/** A count and a sum check of one table; post-cutover: scheduled at +4h/+24h/+72h, bounded to the freeze. */
+/**
+ * A count and a sum check of one table; post-cutover: scheduled at +4h/+24h/+72h, bounded to the
+ * freeze; `suspend`: runs only when the Cutover asks (the rollback's verification of the replay).
+ */
 export function demoReconciliation(
   namespace: string,
   name: string,
   table: string,
   postCutover = false,
+  cutoverName = 'nokta',
+  suspend = false,
 ): Reconciliation {
   return {
     apiVersion: 'cutover.nokta.io/v1alpha1',
@@ -196,12 +227,14 @@ export function demoReconciliation(
       window: {
         column: 'created_at',
         last: '90d',
-        ...(postCutover ? { until: 'frozenAt', cutoverRef: { name: 'nokta' } } : {}),
+        ...(postCutover ? { until: 'frozenAt', cutoverRef: { name: cutoverName } } : {}),
       },
       thresholds: { remediatePercent: 0.5, failPercent: 1.0 },
       ...(postCutover
-        ? { schedule: { cutoverRef: { name: 'nokta' }, offsets: ['+4h', '+24h', '+72h'] } }
-        : {}),
+        ? { schedule: { cutoverRef: { name: cutoverName }, offsets: ['+4h', '+24h', '+72h'] } }
+        : suspend
+          ? { schedule: { suspend: true } }
+          : {}),
       checks: [
         { name: `${name}-count`, type: 'count', legacy: { table }, target: { table } },
         {
@@ -214,4 +247,79 @@ export function demoReconciliation(
       ],
     },
   };
+}
+
+/** What a demo namespace holds before the plan: the Secrets, routes, Ingress and legacy Deployment. */
+export function demoNamespaceItems(
+  namespace: string,
+  u: {
+    legacyAdminUrl: string;
+    legacyUrl: string;
+    targetUrl: string;
+    redisUrl: string;
+    tokens: { payments: string; sms: string };
+    hookUrl: string;
+  },
+): object[] {
+  const secret = (name: string, data: Record<string, string>): object => ({
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name, namespace: namespace },
+    stringData: data,
+  });
+  const route = (name: string, backend: string): object => ({
+    apiVersion: 'gateway.networking.k8s.io/v1',
+    kind: 'HTTPRoute',
+    metadata: { name, namespace: namespace },
+    spec: { parentRefs: [{ name: 'public-gw' }], rules: [{ backendRefs: [{ name: backend, port: 8080 }] }] },
+  });
+  return [
+    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } },
+    secret('nokta-legacy-admin-db', { url: u.legacyAdminUrl }),
+    secret('nokta-legacy-app-db', { url: u.legacyUrl }),
+    secret('nokta-legacy-db', { url: u.legacyUrl }),
+    secret('nokta-new-db', { url: u.targetUrl }),
+    secret('nokta-redis', { url: u.redisUrl }),
+    secret('payments-sandbox', { token: u.tokens.payments }),
+    secret('sms-sandbox', { token: u.tokens.sms }),
+    secret('maps-sandbox', { key: u.tokens.payments }),
+    secret('cutover-warroom-webhook', { url: u.hookUrl }),
+    route('call-center', 'call-center-legacy'),
+    route('customer-app', 'customer-api-legacy'),
+    {
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'Ingress',
+      metadata: { name: 'pos', namespace: namespace },
+      spec: {
+        ingressClassName: 'nginx',
+        rules: [
+          {
+            host: 'pos.nokta.test',
+            http: {
+              paths: [
+                {
+                  path: '/',
+                  pathType: 'Prefix',
+                  backend: { service: { name: 'pos-legacy', port: { number: 8080 } } },
+                },
+              ],
+            },
+          },
+        ],
+      },
+    },
+    {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'pos-legacy', namespace: namespace },
+      spec: {
+        replicas: 2,
+        selector: { matchLabels: { app: 'pos-legacy' } },
+        template: {
+          metadata: { labels: { app: 'pos-legacy', [READY_LABEL]: 'true' } },
+          spec: { containers: [{ name: 'pos', image: 'registry.nokta.io/pos:legacy' }] },
+        },
+      },
+    },
+  ];
 }

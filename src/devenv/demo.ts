@@ -17,13 +17,20 @@
  *     copy is in), legacy writes during the shadow phase, the canary, the cutover night step by
  *     step, orders on the new stack after the switch, legacy hot, the post-cutover
  *     Reconciliations at +4h/+24h/+72h, steady state;
- *  6. the reports (06:00 checkpoint, final report) and what is where.
+ *  6. the reports (06:00 checkpoint, final report) and what is where;
  *
  * What the demo changes in the sample is in ./demo-plan.ts. It then cleans up after itself (the
  * operator, Prometheus, the MariaDB, its databases and Redis keys, the control plane if it
  * started it); the reports stay in .cache/demo/. `--keep` leaves the control plane, the operator,
  * the MariaDB and the data up to explore (`npm run cluster:down` stops them).
- * Options: --keep, --rows N (rows per legacy table, default 200), --timeout SECONDS (default 300).
+ *  7. then, always, the second scenario (./demo-rollback.ts): Cutover `nokta-rb` in namespace
+ *     `nokta-rollback`, its own databases and operator, played to the switch; orders and payments
+ *     on the new stack; a discrepancy injected into its PostgreSQL data, so the post-cutover
+ *     Reconciliation finds variance above 1 % and the operator rolls back by itself; each rollback
+ *     action printed as it completes; the end checked: traffic and flags on legacy, legacy
+ *     writable, the replay Job before traffic moved back, the new stack's rows in legacy.
+ * Options: --keep, --rows N (rows per legacy table, default 200), --timeout SECONDS (default 300,
+ * both scenarios).
  */
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
@@ -49,7 +56,8 @@ import {
 } from './local-cluster.js';
 import { repoRoot } from './devenv-state.js';
 import { startProcess, stopPid, stopProcess, waitFor, type ManagedProcess } from './processes.js';
-import { READY_LABEL, startPodRunner, type PodRunner } from './pod-runner.js';
+import { startPodRunner, type PodRunner } from './pod-runner.js';
+import { playRollbackScenario, ROLLBACK_CUTOVER, ROLLBACK_NAMESPACE } from './demo-rollback.js';
 import { startPrometheus, startTestExporter, type TestExporter, type TestPrometheus } from './prometheus.js';
 import { startDemoMariadb, type DemoMariadb } from './demo-mariadb.js';
 import {
@@ -59,6 +67,7 @@ import {
   DEMO_TIME_SCALE,
   demoCanaryPhase,
   demoCutover,
+  demoNamespaceItems,
   demoReconciliation,
   shiftDate,
 } from './demo-plan.js';
@@ -78,7 +87,7 @@ const say = (s: string): void => {
   progressShown = false;
   process.stdout.write(s + '\n');
 };
-const stage = (n: number, s: string): void => say(`\n${bold(`[${n}/6] ${s}`)}`);
+const stage = (n: number, s: string): void => say(`\n${bold(`[${n}/7] ${s}`)}`);
 
 function flag(name: string): boolean {
   return process.argv.includes(`--${name}`);
@@ -262,67 +271,14 @@ async function main(): Promise<void> {
     say(`  deleting the namespace ${NAMESPACE} of an earlier run`);
     kubectl(kc(), ['delete', 'namespace', NAMESPACE, '--wait=true', '--timeout=120s']);
   }
-  const secret = (name: string, data: Record<string, string>): object => ({
-    apiVersion: 'v1',
-    kind: 'Secret',
-    metadata: { name, namespace: NAMESPACE },
-    stringData: data,
+  const items = demoNamespaceItems(NAMESPACE, {
+    legacyAdminUrl,
+    legacyUrl,
+    targetUrl: TARGET_URL,
+    redisUrl: REDIS_URL,
+    tokens,
+    hookUrl: `${baseUrl}/hook`,
   });
-  const route = (name: string, backend: string): object => ({
-    apiVersion: 'gateway.networking.k8s.io/v1',
-    kind: 'HTTPRoute',
-    metadata: { name, namespace: NAMESPACE },
-    spec: { parentRefs: [{ name: 'public-gw' }], rules: [{ backendRefs: [{ name: backend, port: 8080 }] }] },
-  });
-  const items = [
-    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NAMESPACE } },
-    secret('nokta-legacy-admin-db', { url: legacyAdminUrl }),
-    secret('nokta-legacy-app-db', { url: legacyUrl }),
-    secret('nokta-legacy-db', { url: legacyUrl }),
-    secret('nokta-new-db', { url: TARGET_URL }),
-    secret('nokta-redis', { url: REDIS_URL }),
-    secret('payments-sandbox', { token: tokens.payments }),
-    secret('sms-sandbox', { token: tokens.sms }),
-    secret('maps-sandbox', { key: tokens.payments }),
-    secret('cutover-warroom-webhook', { url: `${baseUrl}/hook` }),
-    route('call-center', 'call-center-legacy'),
-    route('customer-app', 'customer-api-legacy'),
-    {
-      apiVersion: 'networking.k8s.io/v1',
-      kind: 'Ingress',
-      metadata: { name: 'pos', namespace: NAMESPACE },
-      spec: {
-        ingressClassName: 'nginx',
-        rules: [
-          {
-            host: 'pos.nokta.test',
-            http: {
-              paths: [
-                {
-                  path: '/',
-                  pathType: 'Prefix',
-                  backend: { service: { name: 'pos-legacy', port: { number: 8080 } } },
-                },
-              ],
-            },
-          },
-        ],
-      },
-    },
-    {
-      apiVersion: 'apps/v1',
-      kind: 'Deployment',
-      metadata: { name: 'pos-legacy', namespace: NAMESPACE },
-      spec: {
-        replicas: 2,
-        selector: { matchLabels: { app: 'pos-legacy' } },
-        template: {
-          metadata: { labels: { app: 'pos-legacy', [READY_LABEL]: 'true' } },
-          spec: { containers: [{ name: 'pos', image: 'registry.nokta.io/pos:legacy' }] },
-        },
-      },
-    },
-  ];
   say(
     kubectl(kc(), ['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items }))
       .trimEnd()
@@ -376,8 +332,8 @@ async function main(): Promise<void> {
     operatorLog,
     { detached: true },
   );
-  if (keep) writeFileSync(join(clusterDir(), 'operator.pid'), String(operator.child.pid));
-  else cleanups.push({ what: 'the operator', run: () => stopProcess(operator, 10_000) });
+  // Under --keep the second scenario's operator is the one left up (the first stops when its plan is done).
+  cleanups.push({ what: 'the operator', run: () => stopProcess(operator, 10_000) });
   say(
     `  operator pid ${operator.child.pid}: cutover operator --namespaces ${NAMESPACE} --time-scale ${DEMO_TIME_SCALE} --time-origin ${planOrigin}@now (1 real second = ${(DEMO_TIME_SCALE / 3600).toFixed(1)} plan hours); log ${operatorLog}`,
   );
@@ -619,6 +575,45 @@ async function main(): Promise<void> {
   for (const [k, v] of keep ? where : where.slice(0, 3)) say(`  ${k.padEnd(15)} ${v}`);
   if (!keep)
     say('  (npm run demo -- --keep leaves the cluster, the operator and the databases up to explore)');
+  say(`  first scenario done in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+
+  // ── 7 ────────────────────────────────────────────────────────────────────────────────────
+  stage(
+    7,
+    `Second scenario: Cutover ${ROLLBACK_CUTOVER} in ${ROLLBACK_NAMESPACE} to the switch, a discrepancy on the new stack, the operator rolls back by itself`,
+  );
+  await stopProcess(operator, 10_000); // its Cutover is at steady state: the CPU goes to the second
+  const rollbackLog = join(demoDir, 'operator-rollback.log');
+  rmSync(rollbackLog, { force: true });
+  const rb = await playRollbackScenario({
+    kcPath,
+    admin,
+    maria,
+    app,
+    rows,
+    sandboxUrl: baseUrl,
+    hookUrl: `${baseUrl}/hook`,
+    tokens,
+    prometheusUrl: prom.url,
+    redisUrl: REDIS_URL,
+    redisPrefix: `${REDIS_PREFIX}rb:`,
+    jobLog,
+    operatorLog: rollbackLog,
+    keep,
+    timeoutMs: Math.max(30_000, deadline - Date.now()),
+    say,
+    bold,
+    elapsed: () => ((Date.now() - t0) / 1000).toFixed(0).padStart(3),
+    cleanup: (what, run) => cleanups.push({ what, run }),
+    keepOperator: (pid) => writeFileSync(join(clusterDir(), 'operator.pid'), String(pid)),
+  });
+  writeFileSync(join(demoDir, 'reports', 'rollback-status.json'), JSON.stringify(rb.status, null, 2) + '\n');
+  const failed = rb.checks.filter((c) => !c.ok);
+  if (failed.length)
+    throw new Error(`the rollback scenario's end state: ${failed.map((c) => c.what).join('; ')}`);
+  say(
+    `  RolledBack (${rb.status.rollback?.trigger}) at ${rb.status.rollback?.completedAt ?? '-'} (plan): legacy serving, no write lost; status in ${join(demoDir, 'reports', 'rollback-status.json')}`,
+  );
   say(`\nDemo done in ${((Date.now() - t0) / 1000).toFixed(0)} s.`);
   if (keep)
     say(

@@ -5,7 +5,10 @@
  * Checked: it exits 0 in under five minutes; its output shows the timeline live (each stage, the
  * Cutover's phases in the plan's order, each step of the night Succeeded with its times, the
  * progress line, the Reconciliations, the reports and what is where); the Cutover in the API
- * server is in SteadyState with its final report; `cluster:down` stops what --keep left (the
+ * server is in SteadyState with its final report; the second scenario (a discrepancy injected after
+ * the switch) ends RolledBack by the variance trigger, every rollback action printed and recorded
+ * in the sample's order, the replay Job before traffic moved back, the new stack's rows after the
+ * switch in legacy, legacy writable; `cluster:down` stops what --keep left (the
  * operator, the demo's MariaDB, the control plane when the demo started it).
  */
 import assert from 'node:assert/strict';
@@ -42,7 +45,7 @@ describe('e2e: npm run demo, the full local rehearsal of the sample cutover', fu
       await run([join(repoRoot(), 'dist', 'src', 'devenv', 'cluster-cli.js'), 'down'], 60_000);
   });
 
-  it('plays the sample Cutover to steady state in under five minutes, its timeline live, then cluster:down stops it all', async () => {
+  it('plays the sample Cutover to steady state, then a second one that rolls back by itself with no write lost, in under five minutes; cluster:down stops it all', async () => {
     startedCluster = runningCluster() === undefined;
     const demo = await run([join(repoRoot(), 'dist', 'src', 'devenv', 'demo.js'), '--keep'], 330_000);
     process.stdout.write(`      demo: ${(demo.ms / 1000).toFixed(1)} s\n`);
@@ -50,7 +53,7 @@ describe('e2e: npm run demo, the full local rehearsal of the sample cutover', fu
     assert.ok(demo.ms < 300_000, `the demo took ${demo.ms} ms`);
     const out = demo.out;
 
-    for (let i = 1; i <= 6; i++) assert.match(out, new RegExp(`\\[${i}/6\\] `), `stage ${i}`);
+    for (let i = 1; i <= 7; i++) assert.match(out, new RegExp(`\\[${i}/7\\] `), `stage ${i}`);
     // The phases as the timeline printed them, in the plan's order.
     const plan = [
       'Preparation',
@@ -128,6 +131,61 @@ describe('e2e: npm run demo, the full local rehearsal of the sample cutover', fu
     assert.ok(finalMd.includes(`Switched at: ${co.status.switchedAt}`), finalMd.slice(0, 600));
     const checkpointMd = readFileSync(join(repoRoot(), '.cache', 'demo', 'reports', 'checkpoint.md'), 'utf8');
     assert.doesNotMatch(checkpointMd, /Phase \*\*Pending\*\*/, checkpointMd.slice(0, 600));
+
+    // The second scenario: a discrepancy injected after the switch, the operator rolls back by
+    // itself, in the sample's order, the replay before traffic moves back, no write lost.
+    assert.match(out, /discrepancy injected/);
+    assert.match(
+      out,
+      /rollback started by ReconciliationVariance: Reconciliation post-cutover: variance [\d.]+ % > 1 %/,
+    );
+    const order = [
+      'PosOfflineOn',
+      'Replay',
+      'VerifyReplay',
+      'TrafficBack',
+      'FlagsOff',
+      'ReopenLegacyWrites',
+      'DrainQueue',
+      'SchemaDown',
+      'Notify',
+    ];
+    const printed = [...out.matchAll(/rollback action (\w+): (Succeeded|Skipped)/g)].map((m) => m[1]!);
+    assert.deepEqual(printed, order, 'each rollback action printed as it completes, in order');
+    for (const line of [
+      /ok {4}traffic back on legacy/,
+      /ok {4}flags back on legacy: \S+ off/,
+      /ok {4}legacy writable/,
+      /ok {4}the replay Job \S+ finished .* before traffic moved back/,
+      /ok {4}no write lost: 6\/6 rows taken on the new stack after the switch are in legacy/,
+    ])
+      assert.match(out, line);
+    assert.doesNotMatch(out, /FAIL {2}/);
+    const rb = JSON.parse(
+      kubectl(kc, ['-n', 'nokta-rollback', 'get', 'cutover', 'nokta-rb', '-o', 'json']),
+    ) as { status: CutoverStatus };
+    assert.equal(rb.status.phase, 'RolledBack');
+    assert.equal(rb.status.rollback?.trigger, 'ReconciliationVariance');
+    const actions = rb.status.rollback?.actions ?? [];
+    assert.deepEqual(
+      actions.map((a) => a.name),
+      order,
+    );
+    for (const a of actions)
+      assert.ok(a.state === 'Succeeded' || a.state === 'Skipped', `${a.name} ${a.state}`);
+    for (const n of ['Replay', 'VerifyReplay', 'TrafficBack', 'FlagsOff', 'ReopenLegacyWrites'])
+      assert.equal(actions.find((a) => a.name === n)?.state, 'Succeeded', n);
+    const replay = actions.find((a) => a.name === 'Replay')!;
+    const back = actions.find((a) => a.name === 'TrafficBack')!;
+    assert.ok(Date.parse(replay.finishedAt!) <= Date.parse(back.at!), 'the replay before traffic moved back');
+    const jobs = readFileSync(join(repoRoot(), '.cache', 'demo', 'jobs.log'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { kind?: string; CUTOVER_NAME?: string });
+    assert.ok(
+      jobs.some((j) => j.kind === 'replay' && j.CUTOVER_NAME === 'nokta-rb'),
+      'the replay Job ran',
+    );
 
     // --keep left the operator and the MariaDB running; cluster:down stops them.
     const operatorPid = Number(readFileSync(join(clusterDir(), 'operator.pid'), 'utf8'));

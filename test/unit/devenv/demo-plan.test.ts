@@ -18,6 +18,7 @@ import {
   DEMO_RECONS,
   demoCanaryPhase,
   demoCutover,
+  demoNamespaceItems,
   demoReconciliation,
   shiftDate,
 } from '../../../src/devenv/demo-plan.js';
@@ -67,11 +68,44 @@ describe('demo plan: the sample made playable locally', () => {
       assert.ok(j);
       assert.equal(j.podLabels?.[RUN_LABEL], 'true');
       assert.equal(j.command?.[0], 'node');
-      assert.ok(j.env?.some((e) => e.name === 'LEGACY_URL' && e.secretKeyRef?.name === 'nokta-legacy-db'));
+      // The replay writes into the frozen legacy: the admin account, as in the sample.
+      const legacySecret = j === co.spec.rollback!.replayJob ? 'nokta-legacy-admin-db' : 'nokta-legacy-db';
+      assert.deepEqual(
+        j.env?.filter((e) => e.name === 'LEGACY_URL').map((e) => e.secretKeyRef?.name),
+        [legacySecret],
+      );
     }
     const text = JSON.stringify(co);
     assert.doesNotMatch(text, /nokta\.io\/v1\/health|sandbox\.|prometheus\.monitoring\.svc/);
     assert.equal(co.spec.flagProvider?.redis?.keyPrefix, 'demo-nokta:');
     assert.equal(co.metadata.namespace, 'nokta-demo');
+  });
+
+  it('the rollback scenario: its own Cutover name in every reference, a verification that runs only when asked', () => {
+    const o = { ...opts, namespace: 'nokta-rollback', name: 'nokta-rb', redisPrefix: 'demo-nokta:rb:' };
+    const co = demoCutover(o);
+    assert.equal(co.metadata.name, 'nokta-rb');
+    assert.equal(co.spec.rollback?.verifyReconciliation, 'replay-window');
+    assert.deepEqual(co.spec.postCutover?.reconciliations, ['post-cutover']);
+    const post = demoReconciliation('nokta-rollback', 'post-cutover', 'orders', true, 'nokta-rb');
+    assert.equal(post.spec.schedule?.cutoverRef?.name, 'nokta-rb');
+    assert.equal(post.spec.window?.cutoverRef?.name, 'nokta-rb');
+    const verify = demoReconciliation('nokta-rollback', 'replay-window', 'orders', false, 'nokta-rb', true);
+    assert.equal(verify.spec.schedule?.suspend, true);
+    const items = demoNamespaceItems('nokta-rollback', {
+      legacyAdminUrl: 'mysql://root@localhost/l',
+      legacyUrl: 'mysql://a:b@127.0.0.1:1/l',
+      targetUrl: 'postgres://postgres@127.0.0.1:5432/n',
+      redisUrl: 'redis://127.0.0.1:6379/0',
+      tokens: { payments: 'p', sms: 's' },
+      hookUrl: 'http://127.0.0.1:9/hook',
+    }) as { kind: string; metadata: { name: string; namespace?: string } }[];
+    for (const x of [co, demoCanaryPhase(o), post, verify])
+      assert.deepEqual(validateManifest(x), [], `${x.kind}/${x.metadata.name}`);
+    // Every Secret the Cutover names is in the namespace.
+    const secrets = new Set(items.filter((i) => i.kind === 'Secret').map((i) => i.metadata.name));
+    for (const m of JSON.stringify(co).matchAll(/"secret(?:Key)?Ref":\{"name":"([^"]+)"/g))
+      assert.ok(secrets.has(m[1]!), `Secret ${m[1]}`);
+    assert.ok(items.every((i) => i.kind === 'Namespace' || i.metadata.namespace === 'nokta-rollback'));
   });
 });
