@@ -35,7 +35,7 @@ export const DEMO_REPLAY_TABLES = ['orders', 'invoices'];
 
 /**
  * Every Job of the demo: one line with its environment and argv in JOB_LOG, then its work by
- * JOB_KIND (schema, bulk copy, post-load SQL, delta sync shards, the rollback's replay). The legacy database is the
+ * JOB_KIND (schema, bulk copy, post-load SQL, the shadow phase's remediation, delta sync shards, the rollback's replay). The legacy database is the
  * path of LEGACY_URL.
  */
 export const DEMO_JOB_SCRIPT = `
@@ -78,6 +78,8 @@ switch (process.env.JOB_KIND) {
     break;
   }
   case 'delta-sync': await copy(tables.filter((_, i) => i % 4 === Number(process.env.JOB_COMPLETION_INDEX))); break;
+  // The shadow phase's remediation: what legacy took since the bulk copy, copied again.
+  case 'remediation': await copy(tables); break;
   case 'replay': {
     // The new stack's rows since the freeze back into legacy (as the admin: legacy is read-only).
     const src = await target();

@@ -15,7 +15,6 @@
  * that exits at once here: the demo publishes its lag (0 s) in the `<cutover>-export` ConfigMap,
  * as the real export would, so that the replay does not wait for an export that does not exist.
  */
-import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
@@ -26,21 +25,18 @@ import type { KubeClient, KubeObject } from '../runtime/kube-client.js';
 import { Redis } from 'ioredis';
 import { RedisFlagStore } from '../actuators/flags/redis-flags.js';
 import { kubectl } from './local-cluster.js';
-import { repoRoot } from './devenv-state.js';
-import { startProcess, stopProcess, type ManagedProcess } from './processes.js';
+import { stopProcess, type ManagedProcess } from './processes.js';
 import { startPodRunner } from './pod-runner.js';
 import type { DemoMariadb } from './demo-mariadb.js';
+import { demoLegacyRowAt, demoShiftMs, startDemoOperator } from './demo-operator.js';
 import {
-  DAY,
   DEMO_RECONS,
   DEMO_REPLAY_TABLES,
   DEMO_TABLES,
-  DEMO_TIME_SCALE,
   demoCanaryPhase,
   demoCutover,
   demoNamespaceItems,
   demoReconciliation,
-  shiftDate,
 } from './demo-plan.js';
 
 export const ROLLBACK_NAMESPACE = 'nokta-rollback';
@@ -85,7 +81,8 @@ export interface RollbackOutcome {
 
 export async function playRollbackScenario(s: RollbackScenario): Promise<RollbackOutcome> {
   const { say, kcPath } = s;
-  const legacyRowAt = new Date(Date.now() - 90 * DAY);
+  const shiftMs = demoShiftMs();
+  const legacyRowAt = demoLegacyRowAt(shiftMs);
   // Legacy: its own database on the demo's MariaDB (root may write while the first plan's freeze
   // holds the server read-only).
   {
@@ -153,33 +150,15 @@ export async function playRollbackScenario(s: RollbackScenario): Promise<Rollbac
   const runner = startPodRunner(nodeKc, { namespace: ROLLBACK_NAMESPACE });
   s.cleanup('the second pod runner', () => runner.stop());
   // Its own operator, its plan moved into the real past like the first one's.
-  const shiftMs = Math.floor((Date.now() - 60 * DAY) / DAY) * DAY - Date.parse('2026-11-16T00:00:00Z');
-  const planOrigin = shiftDate('2026-11-16T00:00:00Z', shiftMs);
-  const realStart = Date.now();
-  const planNow = (): number => Date.parse(planOrigin) + (Date.now() - realStart) * DEMO_TIME_SCALE;
-  const operator: ManagedProcess = startProcess(
-    'operator-rollback',
-    process.execPath,
-    [
-      join(repoRoot(), 'dist', 'src', 'cli', 'main.js'),
-      'operator',
-      '--kubeconfig',
-      kcPath,
-      '--no-leader-elect',
-      '--namespaces',
-      ROLLBACK_NAMESPACE,
-      '--listen-address',
-      '127.0.0.1:0',
-      '--time-scale',
-      String(DEMO_TIME_SCALE),
-      '--time-origin',
-      `${planOrigin}@${new Date(realStart).toISOString()}`,
-      '--log-level',
-      'info',
-    ],
-    s.operatorLog,
-    { detached: true },
-  );
+  const started = startDemoOperator({
+    name: 'operator-rollback',
+    kubeconfig: kcPath,
+    namespace: ROLLBACK_NAMESPACE,
+    log: s.operatorLog,
+    shiftMs,
+  });
+  const { planNow } = started;
+  const operator: ManagedProcess = started.process;
   if (s.keep) s.keepOperator(operator.child.pid!);
   else s.cleanup('the second operator', () => stopProcess(operator, 10_000));
   say(`  operator pid ${operator.child.pid} for ${ROLLBACK_NAMESPACE}; log ${s.operatorLog}`);

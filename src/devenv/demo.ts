@@ -55,13 +55,13 @@ import {
   runningCluster,
 } from './local-cluster.js';
 import { repoRoot } from './devenv-state.js';
-import { startProcess, stopPid, stopProcess, waitFor, type ManagedProcess } from './processes.js';
+import { stopPid, stopProcess, waitFor, type ManagedProcess } from './processes.js';
 import { startPodRunner, type PodRunner } from './pod-runner.js';
 import { playRollbackScenario, ROLLBACK_CUTOVER, ROLLBACK_NAMESPACE } from './demo-rollback.js';
 import { startPrometheus, startTestExporter, type TestExporter, type TestPrometheus } from './prometheus.js';
 import { startDemoMariadb, type DemoMariadb } from './demo-mariadb.js';
+import { demoLegacyRowAt, demoShiftMs, startDemoOperator } from './demo-operator.js';
 import {
-  DAY,
   DEMO_RECONS,
   DEMO_TABLES,
   DEMO_TIME_SCALE,
@@ -69,7 +69,6 @@ import {
   demoCutover,
   demoNamespaceItems,
   demoReconciliation,
-  shiftDate,
 } from './demo-plan.js';
 
 const NAMESPACE = 'nokta-demo';
@@ -139,7 +138,8 @@ async function main(): Promise<void> {
   if (keep) writeFileSync(join(clusterDir(), DEMO_MARIADB_PID), String(maria.pid));
   else cleanups.push({ what: 'the legacy MariaDB', run: () => maria.stop() });
   const app = { user: 'nokta_app', password: randomBytes(12).toString('hex') };
-  const legacyRowAt = new Date(Date.now() - 90 * DAY);
+  const shiftMs = demoShiftMs();
+  const legacyRowAt = demoLegacyRowAt(shiftMs);
   {
     const root = await mysql.createConnection({ socketPath: maria.socket, user: 'root', timezone: 'Z' });
     await root.query(`CREATE DATABASE ${LEGACY_DB}`);
@@ -303,35 +303,16 @@ async function main(): Promise<void> {
   const runner: PodRunner = startPodRunner(nodeKc, { namespace: NAMESPACE });
   cleanups.push({ what: 'the pod runner', run: () => runner.stop() });
 
-  // The plan (Nov 16 .. mid-December 2026 in the sample) moves into the real past by whole days;
-  // its clock starts at the shifted Nov 16 when the operator starts.
-  const shiftMs = Math.floor((Date.now() - 60 * DAY) / DAY) * DAY - Date.parse('2026-11-16T00:00:00Z');
-  const planOrigin = shiftDate('2026-11-16T00:00:00Z', shiftMs);
-  const realStart = Date.now();
-  const planNow = (): number => Date.parse(planOrigin) + (Date.now() - realStart) * DEMO_TIME_SCALE;
-  const operator: ManagedProcess = startProcess(
-    'operator',
-    process.execPath,
-    [
-      join(repoRoot(), 'dist', 'src', 'cli', 'main.js'),
-      'operator',
-      '--kubeconfig',
-      kcPath,
-      '--no-leader-elect',
-      '--namespaces',
-      NAMESPACE,
-      '--listen-address',
-      '127.0.0.1:0',
-      '--time-scale',
-      String(DEMO_TIME_SCALE),
-      '--time-origin',
-      `${planOrigin}@${new Date(realStart).toISOString()}`,
-      '--log-level',
-      'info',
-    ],
-    operatorLog,
-    { detached: true },
-  );
+  // The plan's clock starts at the shifted Nov 16 when the operator starts (see demo-operator.ts).
+  const started = startDemoOperator({
+    name: 'operator',
+    kubeconfig: kcPath,
+    namespace: NAMESPACE,
+    log: operatorLog,
+    shiftMs,
+  });
+  const { planOrigin, planNow } = started;
+  const operator: ManagedProcess = started.process;
   // Under --keep the second scenario's operator is the one left up (the first stops when its plan is done).
   cleanups.push({ what: 'the operator', run: () => stopProcess(operator, 10_000) });
   say(
@@ -464,11 +445,11 @@ async function main(): Promise<void> {
       say(`  ${clock()}  the bulk copy is in: the nightly shadow Reconciliations, one per table family`);
       apply(Object.entries(DEMO_RECONS).map(([n, t]) => demoReconciliation(NAMESPACE, n, t)));
     }
-    if (shadowReconsApplied && !shadowWrites && (phase === 'Shadow' || phase === 'Canary')) {
+    if (shadowReconsApplied && !shadowWrites && (phase === 'Canary' || phase === 'AwaitingCutover')) {
       shadowWrites = true;
       for (const id of [100_001, 100_002, 100_003]) await appWrite(id);
       say(
-        `  ${clock()}  legacy still takes orders during the shadow phase: 3 written (the delta sync must carry them)`,
+        `  ${clock()}  legacy still takes orders before the freeze: 3 written (the delta sync must carry them)`,
       );
     }
     const freeze = (st.steps ?? []).find((s) => s.name === 'freeze-legacy-writes');
@@ -553,6 +534,31 @@ async function main(): Promise<void> {
   writeFileSync(join(demoDir, 'reports', 'warroom-notifications.txt'), hooks.join('\n') + '\n');
   const jobs = existsSync(jobLog) ? readFileSync(jobLog, 'utf8').trim().split('\n').length : 0;
   const legacyNow = await appWrite(100_200);
+  // Every legacy order (the 3 taken before the freeze too, carried by the delta sync) is on the
+  // new stack, with the 3 taken there after the switch.
+  const legacyOrders = await (async () => {
+    const c = await mysql.createConnection({ socketPath: maria.socket, user: 'root', database: LEGACY_DB });
+    try {
+      const [r] = await c.query('SELECT id FROM orders');
+      return (r as { id: number }[]).map((x) => x.id);
+    } finally {
+      await c.end();
+    }
+  })();
+  const newOrders = await (async () => {
+    const c = new pg.Client({ connectionString: TARGET_URL });
+    await c.connect();
+    try {
+      return new Set((await c.query<{ id: number }>('SELECT id FROM orders')).rows.map((x) => x.id));
+    } finally {
+      await c.end();
+    }
+  })();
+  const notCarried = legacyOrders.filter((id) => !newOrders.has(id));
+  if (notCarried.length > 0 || !legacyOrders.includes(100_001))
+    throw new Error(
+      `legacy orders missing on the new stack: ${notCarried.slice(0, 10).join(', ') || 'the 3 written before the freeze were not taken by legacy'}`,
+    );
 
   say(`\n${bold('What is where')}`);
   const where: [string, string][] = [
@@ -566,7 +572,10 @@ async function main(): Promise<void> {
       'legacy MariaDB',
       `127.0.0.1:${maria.port}/${LEGACY_DB}: read-only since the freeze (an order now: ${legacyNow})`,
     ],
-    ['new PostgreSQL', `${TARGET_URL}: serving, every legacy row plus the orders taken after the switch`],
+    [
+      'new PostgreSQL',
+      `${TARGET_URL}: serving, ${newOrders.size} orders: every one of legacy's ${legacyOrders.length} plus ${newOrders.size - legacyOrders.length} taken after the switch`,
+    ],
     ['Redis flags', `${REDIS_URL} keys ${REDIS_PREFIX}* (the flags the operator set)`],
     ['cluster', `KUBECONFIG=${kcPath} kubectl -n ${NAMESPACE} get cutover nokta -o yaml`],
     ['plugin', `KUBECONFIG=${kcPath} node dist/src/plugin/main.js status nokta -n ${NAMESPACE}`],
