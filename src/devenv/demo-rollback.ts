@@ -27,7 +27,7 @@ import { RedisFlagStore } from '../actuators/flags/redis-flags.js';
 import { kubectl } from './local-cluster.js';
 import { stopProcess, type ManagedProcess } from './processes.js';
 import { startPodRunner } from './pod-runner.js';
-import type { DemoMariadb } from './demo-mariadb.js';
+import type { OwnMariadbServer } from './own-mariadb.js';
 import { demoLegacyRowAt, demoShiftMs, startDemoOperator } from './demo-operator.js';
 import {
   DEMO_RECONS,
@@ -50,7 +50,7 @@ export const AFTER_SWITCH_IDS = [300_001, 300_002, 300_003];
 export interface RollbackScenario {
   kcPath: string;
   admin: KubeClient;
-  maria: DemoMariadb;
+  maria: OwnMariadbServer;
   app: { user: string; password: string };
   rows: number;
   sandboxUrl: string;

@@ -59,7 +59,7 @@ import { stopPid, stopProcess, waitFor, type ManagedProcess } from './processes.
 import { startPodRunner, type PodRunner } from './pod-runner.js';
 import { playRollbackScenario, ROLLBACK_CUTOVER, ROLLBACK_NAMESPACE } from './demo-rollback.js';
 import { startPrometheus, startTestExporter, type TestExporter, type TestPrometheus } from './prometheus.js';
-import { startDemoMariadb, type DemoMariadb } from './demo-mariadb.js';
+import { startOwnMariadbServer, type OwnMariadbServer } from './own-mariadb.js';
 import { demoLegacyRowAt, demoShiftMs, startDemoOperator } from './demo-operator.js';
 import {
   DEMO_RECONS,
@@ -134,7 +134,7 @@ async function main(): Promise<void> {
     await stopPid(Number(readFileSync(keptMariadb, 'utf8')), 10_000);
     rmSync(keptMariadb, { force: true });
   }
-  const maria: DemoMariadb = await startDemoMariadb(join(demoDir, 'mariadb'));
+  const maria: OwnMariadbServer = await startOwnMariadbServer(join(demoDir, 'mariadb'), { detached: true });
   if (keep) writeFileSync(join(clusterDir(), DEMO_MARIADB_PID), String(maria.pid));
   else cleanups.push({ what: 'the legacy MariaDB', run: () => maria.stop() });
   const app = { user: 'nokta_app', password: randomBytes(12).toString('hex') };

@@ -7,18 +7,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { freePort } from '../../../src/devenv/processes.js';
+import { startOwnMariadbServer } from '../../../src/devenv/own-mariadb.js';
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
 
 async function waitForPort(port: number, proc: ChildProcess, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -110,52 +102,6 @@ export interface OwnMariadb {
 /** A mariadbd of our own (root over the socket and TCP, no password), in a temporary data dir. */
 export async function startOwnMariadb(): Promise<OwnMariadb> {
   const dir = await mkdtemp(path.join(tmpdir(), 'cutover-mariadb-'));
-  const datadir = path.join(dir, 'data');
-  const socket = path.join(dir, 'mysqld.sock');
-  await new Promise<void>((resolve, reject) => {
-    const p = spawn(
-      'mariadb-install-db',
-      [
-        '--no-defaults',
-        `--datadir=${datadir}`,
-        '--user=root',
-        '--auth-root-authentication-method=normal',
-        '--skip-test-db',
-      ],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
-    );
-    let err = '';
-    p.stderr?.on('data', (d: Buffer) => (err += d.toString()));
-    p.once('error', reject);
-    p.once('exit', (code) =>
-      code === 0 ? resolve() : reject(new Error(`mariadb-install-db failed (${code}): ${err.slice(-2000)}`)),
-    );
-  });
-  const port = await freePort();
-  const proc = spawn(
-    'mariadbd',
-    [
-      '--no-defaults',
-      `--datadir=${datadir}`,
-      `--socket=${socket}`,
-      `--port=${port}`,
-      '--bind-address=127.0.0.1',
-      '--user=root',
-      `--pid-file=${path.join(dir, 'mysqld.pid')}`,
-      '--skip-log-bin',
-      '--innodb-buffer-pool-size=16M',
-      '--innodb-log-file-size=8M',
-      '--performance-schema=OFF',
-    ],
-    { stdio: 'ignore' },
-  );
-  await waitForPort(port, proc, 30_000);
-  return {
-    port,
-    socket,
-    close: async () => {
-      await stopProcess(proc, 'SIGTERM');
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
+  const server = await startOwnMariadbServer(dir);
+  return { port: server.port, socket: server.socket, close: () => server.stop() };
 }

@@ -1,7 +1,8 @@
 /**
- * The demo's legacy MariaDB: a mariadbd of its own (root over the socket and TCP, no password) in
- * `dir`, because the cutover's freeze sets GLOBAL read_only, which must never touch a shared
- * server. Detached, so that `npm run demo -- --keep` can leave it running for `cluster:down`.
+ * A legacy MariaDB of its own: a mariadbd (root over the socket and TCP, no password) with its data
+ * in `dir`, because the cutover's freeze sets GLOBAL read_only, which must never touch a shared
+ * server. The demo's runs detached, so that `npm run demo -- --keep` can leave it running for
+ * `cluster:down`; the tests' (test/integration/actuators/own-servers.ts) stop with the test.
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
@@ -9,7 +10,7 @@ import net from 'node:net';
 import { join } from 'node:path';
 import { freePort, pidAlive, startProcess, stopPid, waitFor } from './processes.js';
 
-export interface DemoMariadb {
+export interface OwnMariadbServer {
   port: number;
   socket: string;
   pid: number;
@@ -17,7 +18,10 @@ export interface DemoMariadb {
   stop(): Promise<void>;
 }
 
-export async function startDemoMariadb(dir: string): Promise<DemoMariadb> {
+export async function startOwnMariadbServer(
+  dir: string,
+  opts: { detached?: boolean } = {},
+): Promise<OwnMariadbServer> {
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   const datadir = join(dir, 'data');
@@ -59,11 +63,11 @@ export async function startDemoMariadb(dir: string): Promise<DemoMariadb> {
       '--performance-schema=OFF',
     ],
     join(dir, 'mariadbd.log'),
-    { detached: true },
+    { detached: opts.detached ?? false },
   );
   const pid = proc.child.pid ?? 0;
   await waitFor(
-    `the demo's mariadbd on port ${port} (log ${join(dir, 'mariadbd.log')})`,
+    `mariadbd on port ${port} (log ${join(dir, 'mariadbd.log')})`,
     () =>
       new Promise<true | undefined>((resolve, reject) => {
         if (!pidAlive(pid)) return reject(new Error('mariadbd exited'));
