@@ -1,7 +1,7 @@
 /**
  * The sample plan (samples/cutover-nokta.yaml) made playable on the local environment, for
- * `npm run demo`. It follows what the Cutover rehearsal test
- * (test/integration/controllers/cutover-rehearsal.test.ts) changes in the sample, and only that:
+ * `npm run demo` and the Cutover rehearsal test
+ * (test/integration/controllers/cutover-rehearsal.test.ts). What it changes in the sample, and only that:
  * the images become Node scripts the pod runner runs (same env and args); Secrets, hosts, the
  * Redis key prefix, Prometheus and the SLO queries are local; the dates move into the past (the
  * Reconciliation controller's offsets are in real time, so the switch must lie in the real past

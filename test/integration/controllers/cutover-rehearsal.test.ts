@@ -7,13 +7,9 @@
  * and HTTPRoutes, a Deployment), a MariaDB of its own (legacy; the freeze sets GLOBAL read_only),
  * PostgreSQL (the new stack), Redis (flags, the POS offline queue) and Prometheus (the SLOs).
  *
- * What the rehearsal changes in the sample, and only that: the images become Node scripts the pod
- * runner runs (same env and args); Secrets, hosts, the Redis key prefix, Prometheus and the SLO
- * queries are local; the dates move into the past (the Reconciliation controller's offsets are in
- * real time, so the switch must lie in the real past for its T+4h/24h/72h runs); step timeouts
- * become 7d (a Job that takes 3 real seconds takes a day of plan time); the gates are approved up
- * front (the approvals are recorded when the Cutover is first seen); shadow mirroring is off (the
- * shadow proxy has its own tests).
+ * The plan is the one `npm run demo` plays (src/devenv/demo-plan.ts: the sample with Node-script
+ * Jobs, local Secrets and services, dates in the real past, 7d step timeouts, the gates approved up
+ * front, shadow mirroring off), with this test's namespace, databases and services.
  *
  * Checked in the world: the preparation Jobs ran once, in order, with the documented environment,
  * and their effect is in PostgreSQL; the integration probes sent the Secret's credentials; legacy
@@ -35,26 +31,36 @@ import { join } from 'node:path';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
 import { Redis } from 'ioredis';
-import { parse } from 'yaml';
 import { Gauge, Registry } from 'prom-client';
-import type { Cutover, CutoverStatus, JobTemplate, Reconciliation } from '../../../src/api/index.js';
+import type { CanaryPhase, Cutover, CutoverStatus, Reconciliation } from '../../../src/api/index.js';
 import { cutoverController } from '../../../src/controllers/cutover/sync.js';
 import { reconciliationController } from '../../../src/controllers/reconciliation/sync.js';
 import { canaryPhaseController } from '../../../src/controllers/canary-phase/sync.js';
 import { CANARY_PHASE, CUTOVER, RECONCILIATION } from '../../../src/controllers/kinds.js';
-import { KubeClient, type KubeObject } from '../../../src/runtime/kube-client.js';
+import { KubeClient, type KubeObject, type ResourceType } from '../../../src/runtime/kube-client.js';
 import { loadKubeConfig } from '../../../src/runtime/kubeconfig.js';
 import { Operator } from '../../../src/runtime/operator.js';
 import { parseOperatorOptions } from '../../../src/runtime/options.js';
 import type { ControllerSpec } from '../../../src/runtime/controller.js';
 import { CONFIG_MAP, DEPLOYMENT, HTTP_ROUTE, INGRESS, JOB, SECRET } from '../../../src/runtime/resources.js';
 import { RedisFlagStore } from '../../../src/actuators/flags/redis-flags.js';
-import { repoRoot } from '../../../src/devenv/devenv-state.js';
+import {
+  DAY,
+  DEMO_RECONS,
+  DEMO_TABLES,
+  DEMO_TIME_SCALE,
+  demoCanaryPhase,
+  demoCutover,
+  demoNamespaceItems,
+  demoReconciliation,
+  shiftDate,
+} from '../../../src/devenv/demo-plan.js';
+import { demoLegacyRowAt, demoShiftMs } from '../../../src/devenv/demo-operator.js';
 import { useCluster, type TestCluster } from '../../support/cluster.js';
 import { createPostgresDatabase, type TestDatabase } from '../../support/databases.js';
 import { operatorIdentity, type OperatorIdentity } from '../../support/operator-identity.js';
 import { recordingOptions } from '../../support/api-usage.js';
-import { READY_LABEL, RUN_LABEL, startPodRunner, type PodRunner } from '../../support/pod-runner.js';
+import { startPodRunner, type PodRunner } from '../../support/pod-runner.js';
 import { startOwnMariadb, type OwnMariadb } from '../actuators/own-servers.js';
 import {
   startPrometheus,
@@ -65,62 +71,6 @@ import {
 
 type CutoverObject = Cutover & KubeObject;
 type ReconObject = Reconciliation & KubeObject;
-
-/** Three weeks of plan in one real minute. */
-const SCALE = 30_240;
-const DAY = 86_400_000;
-/** The tables every preparation and sync Job handles (legacy and new stack, same shape). */
-const TABLES = ['orders', 'customers', 'drivers', 'call_logs', 'invoices'];
-/** The sample's Reconciliations: sign-off and shadow (one per table), post-cutover (orders). */
-const RECONS: Record<string, string> = {
-  'pos-orders': 'orders',
-  customers: 'customers',
-  drivers: 'drivers',
-  'call-logs': 'call_logs',
-  invoices: 'invoices',
-};
-
-/**
- * Every Job of the rehearsal: one line with its environment and argv in JOB_LOG, then its work
- * by JOB_KIND (schema, bulk copy, post-load SQL, delta sync shards, export).
- */
-const JOB_SCRIPT = `
-import { appendFileSync } from 'node:fs';
-import pg from 'pg';
-import mysql from 'mysql2/promise';
-const keys = ['CUTOVER_NAME','CUTOVER_FROZEN_AT','CUTOVER_SWITCHED_AT','CUTOVER_LAST_SYNC_AT','CUTOVER_REPORT_CONFIGMAP','JOB_COMPLETION_INDEX'];
-const line = { kind: process.env.JOB_KIND, at: Date.now(), argv: process.argv.slice(1), ...Object.fromEntries(keys.map((k) => [k, process.env[k]])) };
-appendFileSync(process.env.JOB_LOG, JSON.stringify(line) + '\\n');
-const tables = ${JSON.stringify(TABLES)};
-const target = async () => { const c = new pg.Client({ connectionString: process.env.TARGET_URL }); await c.connect(); return c; };
-const copy = async (names) => {
-  const u = new URL(process.env.LEGACY_URL);
-  const src = await mysql.createConnection({ host: u.hostname, port: Number(u.port), user: decodeURIComponent(u.username), password: decodeURIComponent(u.password), database: 'legacy', timezone: 'Z' });
-  const dst = await target();
-  for (const t of names) {
-    const [rows] = await src.query('SELECT id, tenant_id, total, created_at FROM ' + t);
-    for (const r of rows) await dst.query('INSERT INTO ' + t + ' (id, tenant_id, total, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING', [r.id, r.tenant_id, r.total, r.created_at]);
-  }
-  await src.end(); await dst.end();
-};
-switch (process.env.JOB_KIND) {
-  case 'schema': {
-    const c = await target();
-    for (const t of tables) await c.query('CREATE TABLE IF NOT EXISTS ' + t + ' (id INT PRIMARY KEY, tenant_id TEXT NOT NULL, total NUMERIC(10,2) NOT NULL, created_at TIMESTAMPTZ NOT NULL, normalized BOOLEAN NOT NULL DEFAULT false)');
-    await c.end();
-    break;
-  }
-  case 'bulk-copy': await copy(tables); break;
-  case 'post-load': {
-    const c = await target();
-    for (const t of tables) await c.query('UPDATE ' + t + ' SET normalized = true');
-    await c.end();
-    break;
-  }
-  case 'delta-sync': await copy(tables.filter((_, i) => i % 4 === Number(process.env.JOB_COMPLETION_INDEX))); break;
-  default: break;
-}
-`;
 
 describe('Cutover rehearsal: the sample plan from preparation to steady state with a compressed clock', function () {
   this.timeout(300_000);
@@ -147,13 +97,14 @@ describe('Cutover rehearsal: the sample plan from preparation to steady state wi
   // Plan dates move by a whole number of days so that the plan (Nov 16 .. mid-December 2026 in
   // the sample) lies in the real past; the plan clock starts at the shifted Nov 16 when the
   // operators start (preparation has eight plan days, 23 real seconds, before the shadow phase).
+  // The plan is the demo's (src/devenv/demo-plan.ts), with this test's namespace, services and
+  // Secrets.
   let realStart = Date.now();
-  const shift = Math.floor((Date.now() - 60 * DAY) / DAY) * DAY - Date.parse('2026-11-16T00:00:00Z');
-  const shifted = (t: string): string =>
-    new Date(Date.parse(t) + shift).toISOString().replace(/\.000Z$/, 'Z');
+  const shift = demoShiftMs();
+  const shifted = (t: string): string => shiftDate(t, shift);
   const planOrigin = shifted('2026-11-16T00:00:00Z');
-  const planNow = (): number => Date.parse(planOrigin) + (Date.now() - realStart) * SCALE;
-  const legacyRowAt = new Date(Date.parse(shifted('2026-11-01T10:00:00Z')));
+  const planNow = (): number => Date.parse(planOrigin) + (Date.now() - realStart) * DEMO_TIME_SCALE;
+  const legacyRowAt = demoLegacyRowAt(shift);
 
   before(async () => {
     cluster = await useCluster();
@@ -167,7 +118,7 @@ describe('Cutover rehearsal: the sample plan from preparation to steady state wi
     maria = await startOwnMariadb();
     const root = await mysql.createConnection({ socketPath: maria.socket, user: 'root', timezone: 'Z' });
     await root.query('CREATE DATABASE legacy');
-    for (const t of TABLES) {
+    for (const t of DEMO_TABLES) {
       await root.query(
         `CREATE TABLE legacy.${t} (id INT PRIMARY KEY, tenant_id VARCHAR(32) NOT NULL, total DECIMAL(10,2) NOT NULL, created_at DATETIME(3) NOT NULL)`,
       );
@@ -219,7 +170,7 @@ describe('Cutover rehearsal: the sample plan from preparation to steady state wi
     // The SLOs and the canary's metric, all met.
     const registry = new Registry();
     const slo = new Gauge({
-      name: 'rehearsal_slo_seconds',
+      name: 'demo_slo_seconds',
       help: 'p95',
       labelNames: ['slo'],
       registers: [registry],
@@ -236,73 +187,25 @@ describe('Cutover rehearsal: the sample plan from preparation to steady state wi
     await prom.waitForTargets();
 
     const legacyTcp = `mysql://${app.user}:${app.password}@127.0.0.1:${maria.port}/legacy`;
-    const secrets: [string, Record<string, string>][] = [
-      [
-        'nokta-legacy-admin-db',
-        { url: `mysql://root@localhost/legacy?socket=${encodeURIComponent(maria.socket)}` },
-      ],
-      ['nokta-legacy-app-db', { url: legacyTcp }],
-      ['nokta-legacy-db', { url: legacyTcp }],
-      ['nokta-new-db', { url: target.url }],
-      ['nokta-redis', { url: 'redis://127.0.0.1:6379/0' }],
-      ['payments-sandbox', { token: tokens.payments }],
-      ['sms-sandbox', { token: tokens.sms }],
-      ['maps-sandbox', { key: tokens.payments }],
-      ['cutover-warroom-webhook', { url: `${baseUrl}/hook` }],
-    ];
-    for (const [name, stringData] of secrets)
-      await admin.create(SECRET, ns, { metadata: { name }, stringData });
-    for (const name of ['call-center', 'customer-app'])
-      await admin.create(HTTP_ROUTE, ns, {
-        apiVersion: 'gateway.networking.k8s.io/v1',
-        kind: 'HTTPRoute',
-        metadata: { name, namespace: ns },
-        spec: {
-          parentRefs: [{ name: 'public-gw' }],
-          rules: [
-            {
-              backendRefs: [
-                { name: name === 'call-center' ? 'call-center-legacy' : 'customer-api-legacy', port: 8080 },
-              ],
-            },
-          ],
-        },
-      });
-    await admin.create(INGRESS, ns, {
-      apiVersion: 'networking.k8s.io/v1',
-      kind: 'Ingress',
-      metadata: { name: 'pos' },
-      spec: {
-        ingressClassName: 'nginx',
-        rules: [
-          {
-            host: 'pos.nokta.test',
-            http: {
-              paths: [
-                {
-                  path: '/',
-                  pathType: 'Prefix',
-                  backend: { service: { name: 'pos-legacy', port: { number: 8080 } } },
-                },
-              ],
-            },
-          },
-        ],
-      },
-    });
-    await admin.create(DEPLOYMENT, ns, {
-      apiVersion: 'apps/v1',
-      kind: 'Deployment',
-      metadata: { name: 'pos-legacy' },
-      spec: {
-        replicas: 2,
-        selector: { matchLabels: { app: 'pos-legacy' } },
-        template: {
-          metadata: { labels: { app: 'pos-legacy', [READY_LABEL]: 'true' } },
-          spec: { containers: [{ name: 'pos', image: 'registry.nokta.io/pos:legacy' }] },
-        },
-      },
-    });
+    const resources: Record<string, ResourceType> = {
+      Secret: SECRET,
+      HTTPRoute: HTTP_ROUTE,
+      Ingress: INGRESS,
+      Deployment: DEPLOYMENT,
+    };
+    for (const item of demoNamespaceItems(ns, {
+      legacyAdminUrl: `mysql://root@localhost/legacy?socket=${encodeURIComponent(maria.socket)}`,
+      legacyUrl: legacyTcp,
+      targetUrl: target.url,
+      redisUrl: 'redis://127.0.0.1:6379/0',
+      tokens,
+      hookUrl: `${baseUrl}/hook`,
+    }) as KubeObject[]) {
+      if (item.kind === 'Namespace') continue; // made by the cluster helper
+      const resource = resources[item.kind ?? ''];
+      if (!resource) throw new Error(`no resource for ${item.kind}`);
+      await admin.create(resource, ns, item);
+    }
 
     runner = startPodRunner(cluster.kc, { namespace: ns });
     const kc = await loadKubeConfig(identity.kubeconfig);
@@ -324,7 +227,7 @@ describe('Cutover rehearsal: the sample plan from preparation to steady state wi
     await start(
       'rehearsal-cutover',
       cutoverController({
-        timeScale: SCALE,
+        timeScale: DEMO_TIME_SCALE,
         timeOrigin: `${planOrigin}@${new Date(realStart).toISOString()}`,
       }),
       'controllers/cutover',
@@ -353,61 +256,15 @@ describe('Cutover rehearsal: the sample plan from preparation to steady state wi
   });
 
   /** The sample, rehearsal-ready (see the file's comment for every change). */
-  function rehearsalPlan(): CutoverObject {
-    const co = parse(
-      readFileSync(join(repoRoot(), 'samples', 'cutover-nokta.yaml'), 'utf8'),
-    ) as CutoverObject;
-    const spec = co.spec;
-    co.metadata = {
-      name: 'nokta',
-      namespace: ns,
-      annotations: {
-        'cutover.nokta.io/approve': 'reconciliation-sign-off,switch-traffic,steady-state',
-        'cutover.nokta.io/approved-by': 'rehearsal-lead',
-      },
-    };
-    const asNode = (t: JobTemplate | undefined, kind: string): void => {
-      if (!t) return;
-      t.image = 'node';
-      t.command = ['node', '--input-type=module', '-e', JOB_SCRIPT, '--'];
-      t.env = [
-        ...(t.env ?? []).filter((e) => e.name !== 'LEGACY_URL' && e.name !== 'TARGET_URL'),
-        { name: 'LEGACY_URL', secretKeyRef: { name: 'nokta-legacy-db', key: 'url' } },
-        { name: 'TARGET_URL', secretKeyRef: { name: 'nokta-new-db', key: 'url' } },
-        { name: 'JOB_KIND', value: kind },
-        { name: 'JOB_LOG', value: jobLog },
-      ];
-      t.podLabels = { ...t.podLabels, [RUN_LABEL]: 'true' };
-      t.backoffLimit = 0;
-    };
-    const prep = spec.preparation!;
-    asNode(prep.schemaMigration!.job, 'schema');
-    asNode(prep.schemaMigration!.downJob, 'schema-down');
-    asNode(prep.bulkCopy!.job, 'bulk-copy');
-    asNode(prep.postLoadSql!.job, 'post-load');
-    const paths: Record<string, string> = {
-      payments: '/payments/v1/health',
-      sms: '/sms/status',
-      maps: '/maps/ping',
-    };
-    for (const c of prep.integrationChecks ?? []) c.url = `${baseUrl}${paths[c.name]}`;
-    asNode(spec.shadow!.remediationJob, 'remediation');
-    spec.shadow!.startAt = shifted(spec.shadow!.startAt);
-    spec.shadow!.endAt = shifted(spec.shadow!.endAt);
-    spec.shadow!.mirroring = { enabled: false };
-    spec.timeline.startAt = shifted(spec.timeline.startAt!);
-    for (const step of spec.timeline.steps) {
-      if (step.at) step.at = shifted(step.at);
-      if (step.timeout) step.timeout = '7d';
-      if (step.job) asNode(step.job, step.action === 'DeltaSync' ? 'delta-sync' : step.name);
-    }
-    asNode(spec.rollback!.replayJob, 'replay');
-    asNode(spec.rollback!.exportJob, 'export');
-    spec.flagProvider!.redis!.keyPrefix = prefix;
-    spec.prometheusAddress = prom!.url;
-    for (const s of spec.slos ?? []) s.query = `max(rehearsal_slo_seconds{slo="${s.name}"})`;
-    return co;
-  }
+  const planOptions = () => ({
+    namespace: ns,
+    shiftMs: shift,
+    sandboxUrl: baseUrl,
+    jobLog,
+    redisPrefix: prefix,
+    prometheusUrl: prom!.url,
+    approvedBy: 'rehearsal-lead',
+  });
 
   const status = async (): Promise<CutoverStatus> =>
     (await admin.tryGet<CutoverObject>(CUTOVER, ns, 'nokta'))?.status ?? {};
@@ -452,66 +309,14 @@ describe('Cutover rehearsal: the sample plan from preparation to steady state wi
       .trim()
       .split('\n')
       .map((l) => JSON.parse(l) as Record<string, string>);
-  const reconciliation = (name: string, table: string, postCutover = false): ReconObject => ({
-    apiVersion: 'cutover.nokta.io/v1alpha1',
-    kind: 'Reconciliation',
-    metadata: { name, namespace: ns },
-    spec: {
-      legacy: { engine: 'mysql', secretRef: { name: 'nokta-legacy-db', key: 'url' } },
-      target: { engine: 'postgres', secretRef: { name: 'nokta-new-db', key: 'url' } },
-      tenantColumn: 'tenant_id',
-      window: {
-        column: 'created_at',
-        last: '90d',
-        ...(postCutover ? { until: 'frozenAt', cutoverRef: { name: 'nokta' } } : {}),
-      },
-      thresholds: { remediatePercent: 0.5, failPercent: 1.0 },
-      ...(postCutover
-        ? { schedule: { cutoverRef: { name: 'nokta' }, offsets: ['+4h', '+24h', '+72h'] } }
-        : {}),
-      checks: [
-        { name: `${name}-count`, type: 'count', legacy: { table }, target: { table } },
-        {
-          name: `${name}-totals`,
-          type: 'sum',
-          legacy: { table },
-          target: { table },
-          columns: [{ name: 'total', type: 'decimal', scale: 2 }],
-        },
-      ],
-    },
-  });
+  const reconciliation = (name: string, table: string, postCutover = false): ReconObject =>
+    demoReconciliation(ns, name, table, postCutover) as ReconObject;
 
   it('plays preparation, shadow, canary, the cutover night, legacy hot and post-cutover to steady state', async () => {
     const t0 = Date.now();
     // The canary phase of the sample, reduced to one short step measured against Prometheus.
-    await admin.create(CANARY_PHASE, ns, {
-      apiVersion: 'cutover.nokta.io/v1alpha1',
-      kind: 'CanaryPhase',
-      metadata: { name: 'nokta-canary', namespace: ns },
-      spec: {
-        flagProvider: {
-          type: 'Redis',
-          redis: { secretRef: { name: 'nokta-redis', key: 'url' }, keyPrefix: prefix },
-        },
-        services: [{ name: 'pos', routing: 'Flag', flagKey: 'canary-new-stack' }],
-        steps: [{ weight: 10, pause: '2s' }],
-        duration: '3s',
-        autoPromote: true,
-        analysis: {
-          interval: '1s',
-          prometheusAddress: prom!.url,
-          metrics: [
-            {
-              name: 'pos-p95',
-              prometheus: { query: 'max(rehearsal_slo_seconds{slo="pos-invoice"})' },
-              successCondition: 'result <= 1.5',
-            },
-          ],
-        },
-      },
-    });
-    await admin.create(CUTOVER, ns, rehearsalPlan());
+    await admin.create(CANARY_PHASE, ns, demoCanaryPhase(planOptions()) as CanaryPhase & KubeObject);
+    await admin.create(CUTOVER, ns, demoCutover(planOptions()) as CutoverObject);
 
     // Preparation: schema, bulk copy, post-load SQL, then the three probes with their credentials.
     const prepared = await waitFor(
@@ -532,7 +337,7 @@ describe('Cutover rehearsal: the sample plan from preparation to steady state wi
     const t = new pg.Client({ connectionString: target.url });
     await t.connect();
     try {
-      for (const table of TABLES) {
+      for (const table of DEMO_TABLES) {
         const { rows } = await t.query<{ n: string; norm: string }>(
           `SELECT count(*) AS n, count(*) FILTER (WHERE normalized) AS norm FROM ${table}`,
         );
@@ -540,9 +345,9 @@ describe('Cutover rehearsal: the sample plan from preparation to steady state wi
       }
       // The nightly shadow Reconciliations (one run each, after the bulk copy), then three orders
       // legacy still takes during the shadow phase: the delta sync must carry them.
-      for (const [name, table] of Object.entries(RECONS))
+      for (const [name, table] of Object.entries(DEMO_RECONS))
         await admin.create(RECONCILIATION, ns, reconciliation(name, table));
-      for (const name of Object.keys(RECONS))
+      for (const name of Object.keys(DEMO_RECONS))
         for (const end = Date.now() + 60_000; ;) {
           const r = (await admin.get<ReconObject>(RECONCILIATION, ns, name)).status;
           if (r?.lastRun?.finishedAt) {
