@@ -367,6 +367,7 @@ async function playSamplePlan(cluster: TestCluster): Promise<void> {
         load: { before: loadBefore, after: uptime() },
       },
       st,
+      shiftMs,
     );
   } finally {
     await operator?.stop();
@@ -374,22 +375,30 @@ async function playSamplePlan(cluster: TestCluster): Promise<void> {
   }
 }
 
-function printPlan(f: PlanFigures, st: CutoverStatus): void {
+function printPlan(f: PlanFigures, st: CutoverStatus, shiftMs: number): void {
   const order = (p: string): number => {
     const i = PHASES.indexOf(p);
     return i < 0 ? PHASES.length : i;
   };
+  // Plan times in the sample's calendar (the bench moved the plan into the real past by shiftMs).
+  const sample = (t: string | undefined): string =>
+    t ? new Date(Date.parse(t) - shiftMs).toISOString().slice(0, 16).replace('T', ' ') : '-';
   const lines = [
     `cutover plan: samples/cutover-nokta.yaml from preparation to steady state, cutover operator --time-scale ${DEMO_TIME_SCALE} (three weeks a minute), operator as its ServiceAccount`,
-    `  wall ${(f.wallMs / 1000).toFixed(1)} s from the Cutover applied to SteadyState with its final report (plan ${st.steadyStateAt ?? '-'})`,
-    '  phases first seen (real s since applied / plan time):',
+    `  wall ${(f.wallMs / 1000).toFixed(1)} s from the Cutover applied to SteadyState with its final report (plan ${sample(st.steadyStateAt)}; plan times below in the sample's calendar)`,
+    '  phases first seen (real s since applied, plan time):',
     ...[...f.phases]
       .sort((a, b) => a.realMs - b.realMs || order(a.phase) - order(b.phase))
       .map(
         (p) =>
-          `    ${p.phase.padEnd(16)} ${(p.realMs / 1000).toFixed(1).padStart(6)} s   plan ${p.plan.slice(0, 16).replace('T', ' ')}`,
+          `    ${p.phase.padEnd(16)} ${(p.realMs / 1000).toFixed(1).padStart(6)} s   plan ${sample(p.plan)}`,
       ),
-    `  switched at ${st.switchedAt ?? '-'}, legacy scaled at ${st.legacyScaledAt ?? '-'} (plan); ${f.jobsRun} Job pods run; ${f.notifications} war-room notifications`,
+    '  the night, each step started / finished (plan time):',
+    ...(st.steps ?? []).map(
+      (x) =>
+        `    ${(x.name ?? '').padEnd(24)} ${sample(x.startedAt)} / ${sample(x.finishedAt)}  ${x.state ?? ''}${x.attempt && x.attempt > 1 ? ` (attempt ${x.attempt})` : ''}`,
+    ),
+    `  frozen ${sample(st.frozenAt)}, switched ${sample(st.switchedAt)}, legacy scaled ${sample(st.legacyScaledAt)}; ${f.jobsRun} Job pods run; ${f.notifications} war-room notifications`,
     `  API requests by the operator: ${f.requests} (${(f.requests / (f.wallMs / 60_000)).toFixed(0)}/min; its own cutover_api_requests_total, start-up included)`,
     `  operator RSS: start ${f.rss.start.toFixed(0)} MB, peak ${f.rss.peak.toFixed(0)} MB, end ${f.rss.end.toFixed(0)} MB`,
     `  machine: ${f.load.before} before, ${f.load.after} after`,
