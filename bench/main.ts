@@ -41,7 +41,7 @@ const BENCHES: Record<string, Bench> = {
   cutover: {
     file: 'cutover.js',
     entry: 'runCutoverBench',
-    what: 'Cutover: a rollback trigger to traffic back on legacy (median of 10), API requests, memory',
+    what: 'Cutover: the whole sample plan at three weeks a minute (wall time, phases, API requests, operator RSS), then a rollback trigger to traffic back on legacy (median of 10)',
   },
   canary: {
     file: 'canary.js',

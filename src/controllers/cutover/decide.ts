@@ -159,6 +159,10 @@ export function decide(o: Observed, nowDate: Date): Decision {
   }
   if (st.phase !== before.phase) ctx.notify(`phase:${st.phase}`);
   const actions = [...ctx.actions, ...pendingNotifyActions(st, ctx.texts)];
+  // The notifier is not watched: a delivery it has not reported yet is looked at again soon, so
+  // the record becomes Sent (not Sending until the next planned change, an hour at steady state,
+  // and Unconfirmed if the operator restarts meanwhile).
+  if ((st.notifications ?? []).some((n) => n.state === 'Sending')) ctx.recheck = true;
   setConditions(ctx);
   const next = ctx.wakes.length ? Math.min(...ctx.wakes) : undefined;
   return {

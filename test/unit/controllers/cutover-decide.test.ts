@@ -231,6 +231,43 @@ describe('cutover decide: the sample plan', () => {
     checkAll(sim);
   });
 
+  it('a delivery the notifier has not reported is looked at again soon: records end Sent, not Sending until the next planned change', () => {
+    const sim = new Sim();
+    sim.run((s) => s.status.phase === 'SteadyState' && s.world.reportKeys.includes('final'));
+    // Every decision that hands a notification over asks to be looked at again (the notifier is not watched).
+    const handing = sim.decisions.filter((d) => d.actions.some((a) => a.kind === 'Notify'));
+    assert.ok(handing.length > 5, `${handing.length} decisions notified`);
+    for (const d of handing)
+      assert.equal(
+        d.recheck,
+        true,
+        `${d.status.phase}: ${d.actions.map((a) => (a.kind === 'Notify' ? a.event : a.kind)).join(', ')}`,
+      );
+    // At steady state, a post still in flight: looked at again; once the notifier says Sent, no more.
+    const status = structuredClone(sim.status);
+    status.notifications!.find((n) => n.event === 'phase:SteadyState')!.state = 'Sending';
+    const cutover = { ...sim.cutover, status };
+    const inFlight = decide(
+      {
+        ...sim.observed(),
+        cutover,
+        notifications: { ...sim.delivered, 'phase:SteadyState': { state: 'Sending', attempts: 1 } },
+      },
+      new Date(sim.now),
+    );
+    assert.equal(
+      inFlight.status.notifications!.find((n) => n.event === 'phase:SteadyState')!.state,
+      'Sending',
+    );
+    assert.equal(inFlight.recheck, true);
+    const sent = decide(
+      { ...sim.observed(), cutover, notifications: { ...sim.delivered } },
+      new Date(sim.now),
+    );
+    assert.equal(sent.status.notifications!.find((n) => n.event === 'phase:SteadyState')!.state, 'Sent');
+    assert.equal(sent.recheck, false, 'nothing left to confirm: no recheck');
+  });
+
   it('a notification is recorded Sending before its post; after a restart it is Unconfirmed, never posted again', () => {
     const sim = new Sim();
     // The sync that queues phase:Preparation records it as Sending in the status it writes first.
