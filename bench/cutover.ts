@@ -37,7 +37,6 @@ import { Operator } from '../src/runtime/operator.js';
 import { parseOperatorOptions } from '../src/runtime/options.js';
 import { HTTP_ROUTE, SECRET } from '../src/runtime/resources.js';
 import {
-  DAY,
   DEMO_RECONS,
   DEMO_TABLES,
   DEMO_TIME_SCALE,
@@ -47,7 +46,8 @@ import {
   demoReconciliation,
   shiftDate,
 } from '../src/devenv/demo-plan.js';
-import { startDemoMariadb, type DemoMariadb } from '../src/devenv/demo-mariadb.js';
+import { startOwnMariadbServer, type OwnMariadbServer } from '../src/devenv/own-mariadb.js';
+import { demoLegacyRowAt, demoShiftMs } from '../src/devenv/demo-operator.js';
 import { startPodRunner, type PodRunner } from '../src/devenv/pod-runner.js';
 import {
   startPrometheus,
@@ -142,13 +142,16 @@ async function playSamplePlan(cluster: TestCluster): Promise<void> {
 
     // Legacy: the demo's five tables on a MariaDB of its own, an application user.
     const mariaDir = join(tmpdir(), `bench-cutover-mariadb-${randomBytes(4).toString('hex')}`);
-    const maria: DemoMariadb = await startDemoMariadb(mariaDir);
+    const maria: OwnMariadbServer = await startOwnMariadbServer(mariaDir);
     cleanups.push(async () => {
       await maria.stop();
       rmSync(mariaDir, { recursive: true, force: true });
     });
     const app = { user: 'nokta_app', password: randomBytes(12).toString('hex') };
-    const legacyRowAt = new Date(Date.now() - 90 * DAY);
+    // The plan moves into the real past by whole days (the Reconciliation controller compares
+    // real times); the legacy rows are at its Nov 1, inside every 90-day window.
+    const shiftMs = demoShiftMs();
+    const legacyRowAt = demoLegacyRowAt(shiftMs);
     {
       const root = await mysql.createConnection({ socketPath: maria.socket, user: 'root', timezone: 'Z' });
       await root.query('CREATE DATABASE legacy');
@@ -240,9 +243,7 @@ async function playSamplePlan(cluster: TestCluster): Promise<void> {
     const jobLog = join(tmpdir(), `bench-cutover-jobs-${randomBytes(4).toString('hex')}.log`);
     cleanups.push(async () => rmSync(jobLog, { force: true }));
 
-    // The plan moves into the real past by whole days (the Reconciliation controller compares
-    // real times), its clock starting at the shifted Nov 16 when the operator starts.
-    const shiftMs = Math.floor((Date.now() - 60 * DAY) / DAY) * DAY - Date.parse('2026-11-16T00:00:00Z');
+    // The plan's clock starts at the shifted Nov 16 when the operator starts.
     const planOrigin = shiftDate('2026-11-16T00:00:00Z', shiftMs);
     const realStart = Date.now();
     operator = startOperator([
@@ -322,7 +323,7 @@ async function playSamplePlan(cluster: TestCluster): Promise<void> {
         shadowRecons = true;
         for (const [n, t] of Object.entries(DEMO_RECONS)) await create(demoReconciliation(ns, n, t));
       }
-      if (shadowRecons && !shadowWrites && (phase === 'Shadow' || phase === 'Canary')) {
+      if (shadowRecons && !shadowWrites && (phase === 'Canary' || phase === 'AwaitingCutover')) {
         shadowWrites = true;
         for (const id of [100_001, 100_002, 100_003]) await appWrite(id);
       }

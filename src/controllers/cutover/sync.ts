@@ -276,16 +276,19 @@ async function syncCutover(ctx: Ctx, memory: Memory): Promise<SyncResult> {
     name: co.metadata.name,
     uid: co.metadata.uid ?? '',
   };
+  // The notifications first: the status records them as Sending, and only this hand-over posts
+  // them. Handed over after the world's acts, one act that threw would leave them Sending with a
+  // notifier that never got them: Unconfirmed at the next sync, never posted.
   const notifier = notifierFor(ctx, co, memory);
-  for (const a of decision.actions) {
-    if (a.kind === 'Notify') {
+  for (const a of decision.actions)
+    if (a.kind === 'Notify')
       notifier?.send({
         event: a.event,
         text: `[${co.metadata.namespace}/${co.metadata.name}] ${a.text}`,
         ...(co.spec.notifications?.slack?.channel ? { channel: co.spec.notifications.slack.channel } : {}),
       });
-      continue;
-    }
+  for (const a of decision.actions) {
+    if (a.kind === 'Notify') continue;
     await world.act(a, { owner, now: (memory.planClock ?? ctx.clock).now(), image: ctx.settings.image });
     crashPoint(`cutover:after-${a.kind}`, ctx.key);
   }
