@@ -35,6 +35,7 @@ export async function startOwnMariadbServer(
         '--user=root',
         '--auth-root-authentication-method=normal',
         '--skip-test-db',
+        `--tmpdir=${dir}`,
       ],
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );
@@ -61,6 +62,7 @@ export async function startOwnMariadbServer(
       '--innodb-buffer-pool-size=16M',
       '--innodb-log-file-size=8M',
       '--performance-schema=OFF',
+      `--tmpdir=${dir}`,
     ],
     join(dir, 'mariadbd.log'),
     { detached: opts.detached ?? false },
