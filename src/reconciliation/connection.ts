@@ -36,8 +36,33 @@ export interface SqlConnection {
    * an account that can write is more than reconciliation needs (least privilege).
    */
   writePrivileges(tables: string[]): Promise<string[]>;
+  /**
+   * The result columns of a query, from the server's row description of
+   * `SELECT * FROM (query) AS src LIMIT 0` (no row is read): PostgreSQL only, so the canonical
+   * text of a query side's columns casts only where their type needs it.
+   */
+  resultColumns?(query: string): Promise<ResultColumn[]>;
   close(): Promise<void>;
 }
+
+/** A query's result column: its name, the type as information_schema names it, its scale. */
+export interface ResultColumn {
+  name: string;
+  /** `integer`, `numeric`, `text`, … (information_schema.columns.data_type), or `other` */
+  type: string;
+  /** numeric: the declared scale; null when the type has none (unconstrained numeric too) */
+  scale: number | null;
+}
+
+/** PostgreSQL type OIDs → information_schema data_type, for the types a light cast knows. */
+const PG_TYPES = new Map<number, string>([
+  [20, 'bigint'],
+  [21, 'smallint'],
+  [23, 'integer'],
+  [25, 'text'],
+  [1043, 'character varying'],
+  [1700, 'numeric'],
+]);
 
 export interface ConnectOptions {
   statementTimeoutSeconds: number;
@@ -262,6 +287,23 @@ async function inReadOnlyTransaction(client: pg.ClientBase, sql: string, params:
   return (res.rows as unknown[][]).map((r) => r.map(cell));
 }
 
+/** The row description of a query that returns no row, in its own read-only transaction. */
+async function describeInReadOnlyTransaction(client: pg.ClientBase, query: string): Promise<ResultColumn[]> {
+  await client.query(READ_ONLY_TRANSACTION.postgres.begin);
+  const res = await client.query({
+    text: `SELECT * FROM (${query}) AS src LIMIT 0`,
+    rowMode: 'array',
+    queryMode: 'extended',
+  } as pg.QueryArrayConfig);
+  await client.query(READ_ONLY_TRANSACTION.postgres.end);
+  return res.fields.map((f) => {
+    const type = PG_TYPES.get(f.dataTypeID) ?? 'other';
+    // numeric(p, s): typmod = (p << 16 | s) + 4; -1 when unconstrained
+    const mod = f.dataTypeModifier;
+    return { name: f.name, type, scale: type === 'numeric' && mod >= 4 ? (mod - 4) & 0xffff : null };
+  });
+}
+
 class PostgresConnection implements SqlConnection {
   readonly engine = 'postgres' as const;
   private readonly pool: pg.Pool;
@@ -298,6 +340,20 @@ class PostgresConnection implements SqlConnection {
       return await inReadOnlyTransaction(client, sql, params);
     } catch (e) {
       // a client whose statement failed may be mid-transaction: close it, never reuse it
+      failed = true;
+      throw this.wrap(e);
+    } finally {
+      client?.release(failed);
+    }
+  }
+
+  async resultColumns(query: string): Promise<ResultColumn[]> {
+    let client: pg.PoolClient | undefined;
+    let failed = false;
+    try {
+      client = await this.pool.connect();
+      return await describeInReadOnlyTransaction(client, query);
+    } catch (e) {
       failed = true;
       throw this.wrap(e);
     } finally {

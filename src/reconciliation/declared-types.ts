@@ -12,7 +12,9 @@
  *   without CAST;
  * - MySQL DATETIME/TIMESTAMP columns with at least the requested fractional digits, read in UTC
  *   or a numeric offset: CAST to text after subtracting the offset, cut to the precision.
- * Query sides keep the full canonical expressions (their result types are not looked up).
+ * PostgreSQL query sides (joins) get the types of their result columns from the server's row
+ * description (`SqlConnection.resultColumns`, no row read), so the same lighter forms apply to
+ * them; MySQL/MariaDB query sides keep the full canonical expressions.
  */
 import type { SqlConnection } from './connection.js';
 import type { ColumnMapping } from './plan.js';

@@ -30,7 +30,7 @@ import {
   type Pass,
   type TenantTotals,
 } from './scan-pass.js';
-import type { Row, SqlConnection } from './connection.js';
+import type { ResultColumn, Row, SqlConnection } from './connection.js';
 import type { CheckPlan, ReconciliationPlan } from './plan.js';
 import {
   errorCheck,
@@ -102,6 +102,9 @@ export interface RunOptions {
    */
   foldQueries?: boolean;
 }
+
+/** Differing tenants of one rowHash check localized at the same time. */
+const TENANTS_AT_ONCE = 3;
 
 /** A differing bucket with at most this many rows (on the larger side) is fetched row by row. */
 const BUCKET_FETCH_ROWS = 4096;
@@ -528,18 +531,46 @@ async function runAggregateCheck(
         lines.push(line);
       });
   } else {
-    const loc = new Localizer(ctx, maxKeys, ctx.opts.segments ?? 16, ctx.opts.leafRows ?? 256);
+    const localizer = (): Localizer =>
+      new Localizer(ctx, maxKeys, ctx.opts.segments ?? 16, ctx.opts.leafRows ?? 256);
     const differing = tenants.filter((tn) => {
       const a = l.get(tn) ?? empty;
       const b = t.get(tn) ?? empty;
       return a.count !== b.count || a.hash !== b.hash;
     });
-    const found = new Map<string, number>();
-    for (const tn of differing) {
+    const localize = (
+      loc: Localizer,
+      tn: string,
+    ): Promise<{ keys: DifferingKey[]; differingRows: number }> => {
       aborted(ctx.opts.signal);
       const bk = scanned.buckets;
       const start = bk ? differingBuckets(bk.def, bk.l.get(tn), bk.t.get(tn)) : undefined;
-      const r = await loc.tenant(tn, l.get(tn) ?? empty, t.get(tn) ?? empty, start);
+      return loc.tenant(tn, l.get(tn) ?? empty, t.get(tn) ?? empty, start);
+    };
+    // the differing tenants are localized a few at a time, each by a localizer of its own; their
+    // keys are then taken in tenant order. While the keys found so far stay under the limit this
+    // is exactly what one localizer going through the tenants in turn finds; from the first tenant
+    // that reaches it on, the tenants are localized again one after the other, by one localizer
+    // that starts from the keys found before it, so the truncated list is the sequential one too.
+    const alone = await mapLimit(differing, TENANTS_AT_ONCE, async (tn) => {
+      const loc = localizer();
+      return { r: await localize(loc, tn), loc };
+    });
+    const found = new Map<string, number>();
+    let before = 0;
+    let i = 0;
+    for (; i < differing.length; i++) {
+      const x = alone[i];
+      if (!x || x.loc.truncated || before + x.loc.found >= maxKeys) break;
+      differingKeys.push(...x.r.keys);
+      found.set(differing[i] as string, x.r.differingRows);
+      before += x.loc.found;
+    }
+    const loc = localizer();
+    loc.found = before;
+    for (; i < differing.length; i++) {
+      const tn = differing[i] as string;
+      const r = await localize(loc, tn);
       differingKeys.push(...r.keys);
       found.set(tn, r.differingRows);
     }
@@ -729,32 +760,40 @@ function runPasses(passes: Pass[], opts: RunOptions): Map<Pass, Promise<Map<stri
 }
 
 /**
- * The shared scans of every count, sum and rowHash check: bucket layouts first (index lookups),
- * then one pass per source and side, both databases at once. Returns per check a promise of what
- * it needs, or of the error of a pass it was part of, settled when its own two passes are done.
+ * The bucket layouts of the rowHash checks with one integer key (a MIN/MAX index lookup on each
+ * table side), all at once. A check whose lookup fails gets none: it localizes by bisection, and
+ * its own scan reports the error.
  */
-async function sharedScans(
+async function bucketLayouts(members: ScanMember[], opts: RunOptions): Promise<void> {
+  const buckets = opts.buckets ?? 256;
+  await Promise.all(
+    members
+      .filter((m) => m.check.type === 'rowHash' && isIntegerKey(m.check))
+      .map(async (m) => {
+        try {
+          const bounds = await keyBounds(m.ctx);
+          if (!bounds) return;
+          const wide = bounds.max - bounds.min + 1n >= BigInt(opts.splitKeys ?? 200_000);
+          m.bucket = bucketLayout(bounds.min, bounds.max, buckets, wide ? (opts.splitParts ?? 1) : 1);
+        } catch {
+          // no layout
+        }
+      }),
+  );
+}
+
+/**
+ * The shared scans of every count, sum and rowHash check (their bucket layouts already set by
+ * `bucketLayouts`): one pass per source and side, both databases at once. Returns per check a
+ * promise of what it needs, or of the error of a pass it was part of, settled when its own two
+ * passes are done.
+ */
+function sharedScans(
   members: ScanMember[],
   opts: RunOptions,
   shared: boolean,
-): Promise<Map<CheckPlan, Promise<ScannedCheck | Error>>> {
+): Map<CheckPlan, Promise<ScannedCheck | Error>> {
   const out = new Map<CheckPlan, Promise<ScannedCheck | Error>>();
-  const buckets = opts.buckets ?? 256;
-  if (shared)
-    await Promise.all(
-      members
-        .filter((m) => m.check.type === 'rowHash' && isIntegerKey(m.check))
-        .map(async (m) => {
-          try {
-            const bounds = await keyBounds(m.ctx);
-            if (!bounds) return;
-            const wide = bounds.max - bounds.min + 1n >= BigInt(opts.splitKeys ?? 200_000);
-            m.bucket = bucketLayout(bounds.min, bounds.max, buckets, wide ? (opts.splitParts ?? 1) : 1);
-          } catch {
-            // no layout: the check localizes by bisection, and its own scan reports the error
-          }
-        }),
-    );
   // without sharing (the reference algorithm), each check is its own source
   const own = (
     m: ScanMember,
@@ -823,6 +862,42 @@ async function lookUpDeclaredTypes(contexts: CheckContext[]): Promise<void> {
       if (declared) s.declared = declared;
     }),
   );
+  // PostgreSQL query sides (joins): their result columns' types from the row description
+  const queries = contexts
+    .flatMap((c) => [c.legacy, c.target])
+    .filter(
+      (s) => s.table() === undefined && s.src.query !== undefined && s.conn.resultColumns !== undefined,
+    );
+  await Promise.all(
+    queries.map(async (s) => {
+      const query = s.src.query ?? '';
+      const id = `${s.side}\u0000query\u0000${query}`;
+      if (!cache.has(id))
+        cache.set(
+          id,
+          (s.conn.resultColumns?.(query) ?? Promise.resolve([])).then(
+            (cols) => resultDeclared(cols),
+            () => undefined,
+          ),
+        );
+      const declared = await cache.get(id);
+      if (declared) s.declared = declared;
+    }),
+  );
+}
+
+/**
+ * A query's result columns as declarations (nullable: a query says nothing about NULLs), keyed
+ * by lower-case name as table columns are; none when two names differ only in case.
+ */
+function resultDeclared(cols: ResultColumn[]): Declared | undefined {
+  const out: Declared = new Map();
+  for (const c of cols) {
+    const key = c.name.toLowerCase();
+    if (out.has(key)) return undefined;
+    out.set(key, { type: c.type, scale: c.scale, datetimePrecision: null, charset: null, nullable: true });
+  }
+  return out.size > 0 ? out : undefined;
 }
 
 const SCANNED = new Set<CheckPlan['type']>(['count', 'sum', 'rowHash']);
@@ -863,12 +938,6 @@ export async function runReconciliation(
   const checks = checksForShard(plan, opts.shard);
   const results: CheckResult[] = [];
   let runError: string | undefined = windowError;
-  if (!runError)
-    try {
-      await preflight(plan, connections);
-    } catch (e) {
-      runError = errMessage(e);
-    }
   const maxKeys = opts.maxDifferingKeys ?? 1000;
   const contexts = checks.map((check, i): CheckContext => {
     const progress = (phase: Progress['phase'], tenant?: string, rows?: number): void => {
@@ -891,18 +960,24 @@ export async function runReconciliation(
     opts.sharedScans !== false && !(opts.shard && opts.shard.count > 1 && opts.shard.by === 'KeyRange');
   if (shared && opts.foldQueries !== false)
     for (const ctx of scannable) for (const s of [ctx.legacy, ctx.target]) foldSide(s);
-  if (!runError && opts.declaredTypes !== false) await lookUpDeclaredTypes(contexts);
+  // the preflight, the declared types' lookups and the bucket layouts' index lookups are all
+  // small statements: they run at the same time (read-only; a failed preflight still fails the run)
+  const members: ScanMember[] = scannable.map((ctx) => ({ check: ctx.check, ctx }));
+  if (!runError) {
+    const [pre] = await Promise.allSettled([
+      preflight(plan, connections),
+      opts.declaredTypes !== false ? lookUpDeclaredTypes(contexts) : Promise.resolve(),
+      shared ? bucketLayouts(members, opts) : Promise.resolve(),
+    ]);
+    if (pre.status === 'rejected') runError = errMessage(pre.reason);
+  }
   // each count/sum/rowHash check goes on (localizing its differences) as soon as its own passes
   // are done, while the passes of later checks still run; the promises never reject
   const aggregated = new Map<CheckPlan, Promise<CheckResult | Error>>();
   if (!runError && scannable.length > 0)
     try {
       aborted(opts.signal);
-      const scans = await sharedScans(
-        scannable.map((ctx) => ({ check: ctx.check, ctx })),
-        opts,
-        shared,
-      );
+      const scans = sharedScans(members, opts, shared);
       for (const ctx of scannable) {
         const scanned = scans.get(ctx.check) ?? Promise.resolve(new Error('the check was not scanned'));
         aggregated.set(

@@ -37,6 +37,10 @@ function recording(conn: SqlConnection, into: Statement[]): SqlConnection {
     },
     queryIsolated: (sql: string, params?: unknown[]) => conn.queryIsolated(sql, params),
     writePrivileges: (tables: string[]) => conn.writePrivileges(tables),
+    // query sides' result types (typed casts), as the real connection describes them
+    ...(conn.resultColumns
+      ? { resultColumns: (query: string) => conn.resultColumns?.(query) ?? Promise.resolve([]) }
+      : {}),
     close: () => conn.close(),
   };
 }

@@ -102,6 +102,35 @@ describe('shared scans with key-range buckets on skewed data (MariaDB vs Postgre
     assert.deepEqual(shared.checks.map(comparable), reference.checks.map(comparable));
   });
 
+  it('a truncated key list is the one a tenant-by-tenant localization gives (tenants are localized at once)', async () => {
+    const rowsOf = (r: RunResult): CheckResult | undefined => r.checks.find((c) => c.name === 'orders-rows');
+    const full = rowsOf(await run({}));
+    const all = full?.differingKeys ?? [];
+    assert.equal(full?.differingKeysTruncated ?? false, false);
+    const tenantsOf = (keys: typeof all): string[] => [...new Set(keys.map((k) => k.tenant))];
+    assert.ok(tenantsOf(all).length >= 3, `keys in ${tenantsOf(all).length} tenants only`);
+    const byTenant = new Map(
+      tenantsOf(all).map((tn) => [tn, new Set(keySet(all.filter((k) => k.tenant === tn)))]),
+    );
+    const largest = Math.max(...[...byTenant.values()].map((k) => k.size));
+    for (const max of [1, 2, largest, largest + 1, all.length - 1]) {
+      const cut = rowsOf(await run({ maxDifferingKeys: max }));
+      const again = rowsOf(await run({ maxDifferingKeys: max }));
+      const keys = cut?.differingKeys ?? [];
+      assert.equal(cut?.differingKeysTruncated, true, `max ${max}: not marked truncated`);
+      assert.equal(keys.length, max, `max ${max}: ${keys.length} keys`);
+      assert.deepEqual(keySet(again?.differingKeys ?? []), keySet(keys), `max ${max}: not the same twice`);
+      // tenant by tenant: every tenant reported has all its keys, but the one the limit cut short
+      let partial = 0;
+      for (const tn of tenantsOf(keys)) {
+        const got = keySet(keys.filter((k) => k.tenant === tn));
+        for (const k of got) assert.ok(byTenant.get(tn)?.has(k), `max ${max}: ${k} is not a differing key`);
+        if (got.length < (byTenant.get(tn)?.size ?? 0)) partial++;
+      }
+      assert.ok(partial <= 1, `max ${max}: ${partial} tenants cut short`);
+    }
+  });
+
   it('gives the same results when large passes are split into concurrent key ranges', async () => {
     // every bucketed pass split, into 3 ranges: the first holds the keys below the layout
     const [split, reference] = [
