@@ -23,6 +23,7 @@ export const demoLegacyRowAt = (shiftMs: number): Date =>
 export interface DemoOperator {
   process: ManagedProcess;
   shiftMs: number;
+  metricsUrl: string;
   /** The plan time at the operator's start (the shifted Nov 16). */
   planOrigin: string;
   /** The plan time now, as the operator's clock has it. */
@@ -36,6 +37,8 @@ export function startDemoOperator(o: {
   namespace: string;
   log: string;
   shiftMs: number;
+  /** Where it serves /metrics (and its health endpoints). */
+  metricsPort: number;
 }): DemoOperator {
   const planOrigin = shiftDate('2026-11-16T00:00:00Z', o.shiftMs);
   const realStart = Date.now();
@@ -51,7 +54,7 @@ export function startDemoOperator(o: {
       '--namespaces',
       o.namespace,
       '--listen-address',
-      '127.0.0.1:0',
+      `127.0.0.1:${o.metricsPort}`,
       '--time-scale',
       String(DEMO_TIME_SCALE),
       '--time-origin',
@@ -65,6 +68,7 @@ export function startDemoOperator(o: {
   return {
     process: process_,
     shiftMs: o.shiftMs,
+    metricsUrl: `http://127.0.0.1:${o.metricsPort}/metrics`,
     planOrigin,
     planNow: () => Date.parse(planOrigin) + (Date.now() - realStart) * DEMO_TIME_SCALE,
   };

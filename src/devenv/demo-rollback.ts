@@ -25,10 +25,11 @@ import type { KubeClient, KubeObject } from '../runtime/kube-client.js';
 import { Redis } from 'ioredis';
 import { RedisFlagStore } from '../actuators/flags/redis-flags.js';
 import { kubectl } from './local-cluster.js';
-import { stopProcess, type ManagedProcess } from './processes.js';
+import { freePort, stopProcess, type ManagedProcess } from './processes.js';
 import { startPodRunner } from './pod-runner.js';
 import type { OwnMariadbServer } from './own-mariadb.js';
 import { demoLegacyRowAt, demoShiftMs, startDemoOperator } from './demo-operator.js';
+import { refusedRequests } from './demo-install.js';
 import {
   DEMO_RECONS,
   DEMO_REPLAY_TABLES,
@@ -49,6 +50,8 @@ export const AFTER_SWITCH_IDS = [300_001, 300_002, 300_003];
 
 export interface RollbackScenario {
   kcPath: string;
+  /** The operator's own kubeconfig (its ServiceAccount, see demo-install.ts). */
+  operatorKubeconfig: string;
   admin: KubeClient;
   maria: OwnMariadbServer;
   app: { user: string; password: string };
@@ -152,10 +155,11 @@ export async function playRollbackScenario(s: RollbackScenario): Promise<Rollbac
   // Its own operator, its plan moved into the real past like the first one's.
   const started = startDemoOperator({
     name: 'operator-rollback',
-    kubeconfig: kcPath,
+    kubeconfig: s.operatorKubeconfig,
     namespace: ROLLBACK_NAMESPACE,
     log: s.operatorLog,
     shiftMs,
+    metricsPort: await freePort(),
   });
   const { planNow } = started;
   const operator: ManagedProcess = started.process;
@@ -387,6 +391,11 @@ export async function playRollbackScenario(s: RollbackScenario): Promise<Rollbac
   check(
     `no write lost: ${found}/${expected} rows taken on the new stack after the switch are in legacy`,
     found === expected,
+  );
+  const api = await refusedRequests(started.metricsUrl);
+  check(
+    `the operator's ${api.total} API requests as its ServiceAccount: none refused${api.refused.length ? ` (refused: ${api.refused.join(', ')})` : ''}`,
+    api.refused.length === 0,
   );
   return { status: st, checks };
 }

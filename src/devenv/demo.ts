@@ -55,12 +55,19 @@ import {
   runningCluster,
 } from './local-cluster.js';
 import { repoRoot } from './devenv-state.js';
-import { stopPid, stopProcess, waitFor, type ManagedProcess } from './processes.js';
+import { freePort, stopPid, stopProcess, waitFor, type ManagedProcess } from './processes.js';
 import { startPodRunner, type PodRunner } from './pod-runner.js';
 import { playRollbackScenario, ROLLBACK_CUTOVER, ROLLBACK_NAMESPACE } from './demo-rollback.js';
 import { startPrometheus, startTestExporter, type TestExporter, type TestPrometheus } from './prometheus.js';
 import { startOwnMariadbServer, type OwnMariadbServer } from './own-mariadb.js';
 import { demoLegacyRowAt, demoShiftMs, startDemoOperator } from './demo-operator.js';
+import {
+  installOperatorRbac,
+  OPERATOR_NAMESPACE,
+  OPERATOR_SERVICE_ACCOUNT,
+  refusedRequests,
+  uninstallOperatorRbac,
+} from './demo-install.js';
 import {
   DEMO_RECONS,
   DEMO_TABLES,
@@ -303,13 +310,25 @@ async function main(): Promise<void> {
   const runner: PodRunner = startPodRunner(nodeKc, { namespace: NAMESPACE });
   cleanups.push({ what: 'the pod runner', run: () => runner.stop() });
 
+  // The operator as installed: deploy/operator's RBAC, a token of its ServiceAccount.
+  const operatorKc = join(demoDir, 'operator.kubeconfig');
+  say(installOperatorRbac(kcPath, operatorKc).trimEnd().replace(/^/gm, '  kubectl: '));
+  if (!keep)
+    cleanups.push({
+      what: 'the operator RBAC',
+      run: async () => (wasRunning ? uninstallOperatorRbac(kcPath) : undefined),
+    });
+  say(
+    `  the operator runs as ServiceAccount ${OPERATOR_NAMESPACE}/${OPERATOR_SERVICE_ACCOUNT} (kubeconfig ${operatorKc}), not as the admin`,
+  );
   // The plan's clock starts at the shifted Nov 16 when the operator starts (see demo-operator.ts).
   const started = startDemoOperator({
     name: 'operator',
-    kubeconfig: kcPath,
+    kubeconfig: operatorKc,
     namespace: NAMESPACE,
     log: operatorLog,
     shiftMs,
+    metricsPort: await freePort(),
   });
   const { planOrigin, planNow } = started;
   const operator: ManagedProcess = started.process;
@@ -591,11 +610,19 @@ async function main(): Promise<void> {
     7,
     `Second scenario: Cutover ${ROLLBACK_CUTOVER} in ${ROLLBACK_NAMESPACE} to the switch, a discrepancy on the new stack, the operator rolls back by itself`,
   );
+  // Nothing the plan needed was refused by the install's RBAC.
+  const api = await refusedRequests(started.metricsUrl);
+  if (api.refused.length > 0)
+    throw new Error(
+      `the API server refused the operator (403): ${api.refused.join(', ')}; see ${operatorLog}`,
+    );
+  say(`  the operator sent ${api.total} API requests as its ServiceAccount; none refused`);
   await stopProcess(operator, 10_000); // its Cutover is at steady state: the CPU goes to the second
   const rollbackLog = join(demoDir, 'operator-rollback.log');
   rmSync(rollbackLog, { force: true });
   const rb = await playRollbackScenario({
     kcPath,
+    operatorKubeconfig: operatorKc,
     admin,
     maria,
     app,

@@ -105,6 +105,10 @@ describe('e2e: npm run demo, the full local rehearsal of the sample cutover', fu
       assert.match(out, new RegExp(`preparation ${prep}: Succeeded`), prep);
     assert.match(out, /CanaryPhase nokta-canary: Promoted|CanaryPhase nokta-canary: Succeeded/);
     assert.match(out, /Reconciliation pos-orders: Passed/);
+    // The operator ran as the install's ServiceAccount (deploy/operator's RBAC), nothing refused.
+    assert.match(out, /the operator runs as ServiceAccount cutover-system\/cutover-operator/);
+    assert.match(out, /the operator sent \d+ API requests as its ServiceAccount; none refused/);
+    assert.match(out, /every one of legacy's \d+ plus 3 taken after the switch/);
     assert.match(out, /Reconciliation post-cutover: .*offsets done: .*\+72h/);
     assert.match(out, /an order written to legacy now: refused/);
     assert.match(out, /progress \[#+-*\] /, 'the progress line');
@@ -158,6 +162,7 @@ describe('e2e: npm run demo, the full local rehearsal of the sample cutover', fu
       /ok {4}legacy writable/,
       /ok {4}the replay Job \S+ finished .* before traffic moved back/,
       /ok {4}no write lost: 6\/6 rows taken on the new stack after the switch are in legacy/,
+      /ok {4}the operator's \d+ API requests as its ServiceAccount: none refused/,
     ])
       assert.match(out, line);
     assert.doesNotMatch(out, /FAIL {2}/);
