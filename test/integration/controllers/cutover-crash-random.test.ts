@@ -10,8 +10,8 @@
  *
  * Each round starts an operator that either kills itself at a random occurrence of a named crash
  * point (CUTOVER_CRASH_AT=<point>[@ns/name]#n: of one Cutover or of whichever reaches it, the
- * point picked among those due next) or is SIGKILLed after a random delay (0-3 s after its caches
- * synced, before which nothing acts); a named point not reached within 4 s is a SIGKILL too
+ * point picked among those due next) or is SIGKILLed after a random delay (0-2.5 s after its caches
+ * synced, before which nothing acts); a named point not reached within 3 s is a SIGKILL too
  * (counted apart). After every run the invariants are checked for every Cutover: no Job created
  * twice, no Job's pod run twice (and each got the recorded freeze time), no step started twice,
  * no rollback that was not asked for and none changed or lost once recorded, never steady state
@@ -67,8 +67,8 @@ const SPREAD = 40;
  * a named crash point not reached within POINT_CAP_MS of it is replaced by a SIGKILL; a SIGKILL
  * after a delay comes up to DELAY_MS after it.
  */
-const POINT_CAP_MS = 4000;
-const DELAY_MS = 3000;
+const POINT_CAP_MS = 3000;
+const DELAY_MS = 2500;
 /** Legacy hot and the stable period (plan time), long enough for a trigger in each at round pace. */
 const LEGACY_HOT = '15s';
 const STEADY_AFTER = '25s';
