@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import type { Redis } from 'ioredis';
-import type { CutoverStatus } from '../../src/api/index.js';
+import type { CutoverSpec, CutoverStatus } from '../../src/api/index.js';
 import { CUTOVER } from '../../src/controllers/kinds.js';
 import { LABEL_CUTOVER } from '../../src/controllers/cutover/world.js';
 import type { KubeClient, KubeObject } from '../../src/runtime/kube-client.js';
@@ -34,6 +34,8 @@ export interface CrashWorld {
   maria: OwnMariadb;
   /** Each Job's pod appends one line here. */
   jobLog: string;
+  /** The Secrets with legacy's admin and application URLs (default `legacy-admin`, `legacy-app`). */
+  legacySecrets?: { admin: string; app: string };
 }
 
 /** Every Job of these plans: one line per pod run (cutover and purpose). */
@@ -45,9 +47,15 @@ appendFileSync(process.env.JOB_LOG, JSON.stringify({ cutover: process.env.CUTOVE
 /**
  * The crash tests' night (its route `pos-<name>`): freeze, delta sync Job, switch, flags, lift,
  * report, `gap` apart from `startAt`; the security annotation rolls back with a replay Job;
- * legacy hot and the stable period last 3 s each (of plan time).
+ * legacy hot and the stable period last 3 s each (of plan time) unless `opts` say otherwise.
  */
-export async function createCrashPlan(w: CrashWorld, name: string, startAt: number, gap = 1): Promise<void> {
+export async function createCrashPlan(
+  w: CrashWorld,
+  name: string,
+  startAt: number,
+  gap = 1,
+  opts: { keepLegacyHotFor?: string; steadyStateAfter?: string } = {},
+): Promise<void> {
   await createLegacyRoute(w.admin, w.ns, `pos-${name}`);
   const job = (purpose: string) =>
     nodeJob(
@@ -65,31 +73,42 @@ export async function createCrashPlan(w: CrashWorld, name: string, startAt: numb
     cutoverObject(
       name,
       w.ns,
-      baseCutoverSpec({
-        route: `pos-${name}`,
-        keyPrefix: `${w.prefix}${name}:`,
-        startAt,
-        targetUrl: 'postgres://unused@127.0.0.1:5432/unused',
-        steps: [
-          { name: 'freeze', action: 'Freeze', offset: at(0) },
-          { name: 'delta-sync', action: 'DeltaSync', offset: at(1), job: job('delta-sync') },
-          { name: 'switch', action: 'TrafficSwitch', offset: at(2) },
-          { name: 'flags', action: 'EnableFlags', offset: at(3) },
-          { name: 'lift', action: 'LiftFreeze', offset: at(4) },
-          { name: 'report', action: 'Report', offset: at(5) },
-        ],
-        more: {
-          rollback: {
-            triggers: { securityFlag: {} },
-            replayJob: job('replay'),
-            keepLegacyHotFor: '3s',
+      withLegacySecrets(
+        w,
+        baseCutoverSpec({
+          route: `pos-${name}`,
+          keyPrefix: `${w.prefix}${name}:`,
+          startAt,
+          targetUrl: 'postgres://unused@127.0.0.1:5432/unused',
+          steps: [
+            { name: 'freeze', action: 'Freeze', offset: at(0) },
+            { name: 'delta-sync', action: 'DeltaSync', offset: at(1), job: job('delta-sync') },
+            { name: 'switch', action: 'TrafficSwitch', offset: at(2) },
+            { name: 'flags', action: 'EnableFlags', offset: at(3) },
+            { name: 'lift', action: 'LiftFreeze', offset: at(4) },
+            { name: 'report', action: 'Report', offset: at(5) },
+          ],
+          more: {
+            rollback: {
+              triggers: { securityFlag: {} },
+              replayJob: job('replay'),
+              keepLegacyHotFor: opts.keepLegacyHotFor ?? '3s',
+            },
+            postCutover: { steadyStateAfter: opts.steadyStateAfter ?? '3s', requireSignOff: false },
+            report: { configMapName: `${name}-report` },
           },
-          postCutover: { steadyStateAfter: '3s', requireSignOff: false },
-          report: { configMapName: `${name}-report` },
-        },
-      }),
+        }),
+      ),
     ),
   );
+}
+
+/** The spec with legacy read through `w.legacySecrets` (when set). */
+function withLegacySecrets(w: CrashWorld, spec: CutoverSpec): CutoverSpec {
+  if (!w.legacySecrets) return spec;
+  spec.databases.legacy.secretRef = { name: w.legacySecrets.admin };
+  spec.freeze!.verification!.secretRef = { name: w.legacySecrets.app };
+  return spec;
 }
 
 /** A person raises the security flag: the rollback trigger. */
