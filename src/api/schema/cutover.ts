@@ -613,7 +613,7 @@ export const cutoverSpec: Schema = obj(
       'How legacy writes are frozen and lifted.',
       {
         method: enumOf(
-          'ReadOnly (SET GLOBAL read_only on legacy MySQL), Flag (a flag the apps honour) or Job.',
+          'ReadOnly (SET GLOBAL read_only on legacy MySQL). Flag (a flag the apps honour) and Job are reserved: the controller does not run them yet, so they are refused.',
           ['ReadOnly', 'Flag', 'Job'],
         ),
         flagKey: str('Flag: its key.', { maxLength: 128 }),
@@ -647,6 +647,12 @@ export const cutoverSpec: Schema = obj(
       },
       ['method'],
       [
+        rule<{ method: string }>(
+          "self.method == 'ReadOnly'",
+          'freeze method Flag and Job are not implemented yet (the freeze would not happen): use method ReadOnly',
+          (s) => s.method === 'ReadOnly',
+          { reason: 'FieldValueForbidden' },
+        ),
         rule<{ method: string; flagKey?: string; job?: unknown; liftJob?: unknown }>(
           "self.method != 'Flag' || has(self.flagKey)",
           'method Flag needs flagKey: add flagKey',

@@ -511,7 +511,7 @@ const cutover: Cutover = {
     },
     canary: { phases: ['full'] },
     freeze: {
-      method: 'Job',
+      method: 'ReadOnly',
       flagKey: 'freeze',
       job,
       liftJob: job,
