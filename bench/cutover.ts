@@ -20,7 +20,6 @@
  * Wall times depend on the machine's load: `uptime` is printed with the figures.
  */
 import { randomBytes } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
 import { readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,7 +27,6 @@ import { performance } from 'node:perf_hooks';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
 import { Redis } from 'ioredis';
-import { Gauge, Registry } from 'prom-client';
 import type { CanaryPhase, Cutover, CutoverStatus, Reconciliation } from '../src/api/index.js';
 import { cutoverController } from '../src/controllers/cutover/sync.js';
 import { CANARY_PHASE, CUTOVER, RECONCILIATION } from '../src/controllers/kinds.js';
@@ -48,6 +46,7 @@ import {
 } from '../src/devenv/demo-plan.js';
 import { startOwnMariadbServer, type OwnMariadbServer } from '../src/devenv/own-mariadb.js';
 import { demoLegacyRowAt, demoShiftMs } from '../src/devenv/demo-operator.js';
+import { demoSloRegistry, startDemoSandbox } from '../src/devenv/demo-services.js';
 import { startPodRunner, type PodRunner } from '../src/devenv/pod-runner.js';
 import {
   startPrometheus,
@@ -184,46 +183,15 @@ async function playSamplePlan(cluster: TestCluster): Promise<void> {
     });
 
     // The SLOs (all met), the integration sandbox and the war-room webhook.
-    const registry = new Registry();
-    const slo = new Gauge({
-      name: 'demo_slo_seconds',
-      help: 'p95',
-      labelNames: ['slo'],
-      registers: [registry],
-    });
-    for (const [n, v] of [
-      ['pos-invoice', 0.9],
-      ['call-center-order', 12],
-      ['driver-update', 2],
-      ['dashboard', 1.1],
-    ] as const)
-      slo.set({ slo: n }, v);
+    const registry = demoSloRegistry();
     const exporter: TestExporter = await startTestExporter(registry);
     cleanups.push(() => exporter.stop());
     const prom: TestPrometheus = await startPrometheus({ targets: [exporter.target] });
     cleanups.push(() => prom.stop());
     await prom.waitForTargets();
-    const tokens = { payments: randomBytes(8).toString('hex'), sms: randomBytes(8).toString('hex') };
-    let hooks = 0;
-    const http: Server = createServer((req, res) => {
-      req.resume();
-      req.on('end', () => {
-        if (req.url === '/hook') {
-          hooks++;
-          res.writeHead(200).end('ok');
-          return;
-        }
-        const ok =
-          (req.url === '/payments/v1/health' && req.headers.authorization === tokens.payments) ||
-          (req.url === '/sms/status' && req.headers.authorization === tokens.sms) ||
-          (req.url === '/maps/ping' && req.headers['x-api-key'] === tokens.payments);
-        res.writeHead(ok ? 200 : 401).end();
-      });
-    });
-    await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
-    cleanups.push(() => new Promise<void>((r) => http.close(() => r())));
-    const addr = http.address();
-    const baseUrl = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
+    const sandbox = await startDemoSandbox();
+    cleanups.push(() => sandbox.close());
+    const { baseUrl, tokens } = sandbox;
 
     const items = demoNamespaceItems(ns, {
       legacyAdminUrl: `mysql://root@localhost/legacy?socket=${encodeURIComponent(maria.socket)}`,
@@ -364,7 +332,7 @@ async function playSamplePlan(cluster: TestCluster): Promise<void> {
         requests,
         rss,
         jobsRun,
-        notifications: hooks,
+        notifications: sandbox.hooks.length,
         load: { before: loadBefore, after: uptime() },
       },
       st,

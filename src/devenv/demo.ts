@@ -33,14 +33,12 @@
  * both scenarios).
  */
 import { randomBytes } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
 import { Redis } from 'ioredis';
-import { Gauge, Registry } from 'prom-client';
 import type { CanaryPhase, Cutover, CutoverStatus, Reconciliation } from '../api/index.js';
 import { CANARY_PHASE, CUTOVER, RECONCILIATION } from '../controllers/kinds.js';
 import { KubeClient, type KubeObject } from '../runtime/kube-client.js';
@@ -60,6 +58,7 @@ import { startPodRunner, type PodRunner } from './pod-runner.js';
 import { playRollbackScenario, ROLLBACK_CUTOVER, ROLLBACK_NAMESPACE } from './demo-rollback.js';
 import { startPrometheus, startTestExporter, type TestExporter, type TestPrometheus } from './prometheus.js';
 import { startOwnMariadbServer, type OwnMariadbServer } from './own-mariadb.js';
+import { demoSloRegistry, startDemoSandbox } from './demo-services.js';
 import { demoLegacyRowAt, demoShiftMs, startDemoOperator } from './demo-operator.js';
 import {
   installOperatorRbac,
@@ -217,20 +216,7 @@ async function main(): Promise<void> {
     3,
     'Prometheus with a test exporter of the four SLOs, the integration sandbox and the war-room webhook',
   );
-  const registry = new Registry();
-  const slo = new Gauge({
-    name: 'demo_slo_seconds',
-    help: 'p95 of each SLO',
-    labelNames: ['slo'],
-    registers: [registry],
-  });
-  for (const [n, v] of [
-    ['pos-invoice', 0.9],
-    ['call-center-order', 12],
-    ['driver-update', 2],
-    ['dashboard', 1.1],
-  ] as const)
-    slo.set({ slo: n }, v);
+  const registry = demoSloRegistry();
   const exporter: TestExporter = await startTestExporter(registry);
   cleanups.push({ what: 'the test exporter', run: () => exporter.stop() });
   const prom: TestPrometheus = await startPrometheus({ targets: [exporter.target] });
@@ -239,34 +225,11 @@ async function main(): Promise<void> {
   say(
     `  Prometheus ${prom.url} scraping ${exporter.target}: pos-invoice 0.9 s, call-center-order 12 s, driver-update 2 s, dashboard 1.1 s`,
   );
-  const tokens = { payments: randomBytes(8).toString('hex'), sms: randomBytes(8).toString('hex') };
-  const hooks: string[] = [];
-  const http: Server = createServer((req, res) => {
-    let body = '';
-    req.on('data', (c: Buffer) => (body += c.toString()));
-    req.on('end', () => {
-      if (req.url === '/hook') {
-        try {
-          hooks.push((JSON.parse(body) as { text?: string }).text ?? '');
-        } catch {
-          hooks.push(body);
-        }
-        res.writeHead(200).end('ok');
-        return;
-      }
-      const auth = req.headers.authorization;
-      const key = req.headers['x-api-key'];
-      const ok =
-        (req.url === '/payments/v1/health' && auth === tokens.payments) ||
-        (req.url === '/sms/status' && auth === tokens.sms) ||
-        (req.url === '/maps/ping' && key === tokens.payments);
-      res.writeHead(ok ? 200 : 401).end();
-    });
-  });
-  await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
-  cleanups.push({ what: 'the sandbox', run: () => new Promise<void>((r) => http.close(() => r())) });
-  const addr = http.address();
-  const baseUrl = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
+  const sandbox = await startDemoSandbox();
+  cleanups.push({ what: 'the sandbox', run: () => sandbox.close() });
+  const { baseUrl, tokens } = sandbox;
+  const hooks = sandbox.hooks;
+  const hookTexts = (): string[] => hooks.map((h) => h.text ?? '');
   say(`  sandbox and webhook ${baseUrl}`);
 
   // ── 4 ────────────────────────────────────────────────────────────────────────────────────
@@ -547,10 +510,10 @@ async function main(): Promise<void> {
   // Notifications never block the plan: the last one may still be on its way.
   await waitFor(
     'the steady-state notification',
-    async () => (hooks.some((h) => h.includes('SteadyState')) ? true : undefined),
+    async () => (hookTexts().some((h) => h.includes('SteadyState')) ? true : undefined),
     15_000,
   ).catch(() => undefined);
-  writeFileSync(join(demoDir, 'reports', 'warroom-notifications.txt'), hooks.join('\n') + '\n');
+  writeFileSync(join(demoDir, 'reports', 'warroom-notifications.txt'), hookTexts().join('\n') + '\n');
   const jobs = existsSync(jobLog) ? readFileSync(jobLog, 'utf8').trim().split('\n').length : 0;
   const legacyNow = await appWrite(100_200);
   // Every legacy order (the 3 taken before the freeze too, carried by the delta sync) is on the

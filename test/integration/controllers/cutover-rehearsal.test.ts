@@ -24,14 +24,12 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
 import { readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
 import { Redis } from 'ioredis';
-import { Gauge, Registry } from 'prom-client';
 import type { CanaryPhase, Cutover, CutoverStatus, Reconciliation } from '../../../src/api/index.js';
 import { cutoverController } from '../../../src/controllers/cutover/sync.js';
 import { reconciliationController } from '../../../src/controllers/reconciliation/sync.js';
@@ -56,6 +54,7 @@ import {
   shiftDate,
 } from '../../../src/devenv/demo-plan.js';
 import { demoLegacyRowAt, demoShiftMs } from '../../../src/devenv/demo-operator.js';
+import { demoSloRegistry, startDemoSandbox, type DemoSandbox } from '../../../src/devenv/demo-services.js';
 import { useCluster, type TestCluster } from '../../support/cluster.js';
 import { createPostgresDatabase, type TestDatabase } from '../../support/databases.js';
 import { operatorIdentity, type OperatorIdentity } from '../../support/operator-identity.js';
@@ -84,14 +83,14 @@ describe('Cutover rehearsal: the sample plan from preparation to steady state wi
   let runner: PodRunner;
   let exporter: TestExporter | undefined;
   let prom: TestPrometheus | undefined;
-  let http: Server | undefined;
+  let sandbox: DemoSandbox | undefined;
   const operators: Operator[] = [];
   const prefix = `test-rehearsal-${randomBytes(4).toString('hex')}:`;
   const jobLog = join(tmpdir(), `cutover-rehearsal-${randomBytes(4).toString('hex')}.log`);
   const app = { user: `app_${randomBytes(3).toString('hex')}`, password: randomBytes(12).toString('hex') };
-  const tokens = { payments: randomBytes(8).toString('hex'), sms: randomBytes(8).toString('hex') };
-  const probes: { path: string; auth?: string; key?: string }[] = [];
-  const hooks: { text?: string; channel?: string }[] = [];
+  let tokens = { payments: '', sms: '' };
+  let probes: DemoSandbox['probes'] = [];
+  let hooks: DemoSandbox['hooks'] = [];
   let baseUrl = '';
 
   // Plan dates move by a whole number of days so that the plan (Nov 16 .. mid-December 2026 in
@@ -140,48 +139,11 @@ describe('Cutover rehearsal: the sample plan from preparation to steady state wi
     redis = new Redis('redis://127.0.0.1:6379/0');
 
     // Integration check endpoints (credentials from Secrets) and the war-room webhook.
-    http = createServer((req, res) => {
-      let body = '';
-      req.on('data', (c: Buffer) => (body += c.toString()));
-      req.on('end', () => {
-        if (req.url === '/hook') {
-          hooks.push(JSON.parse(body) as { text?: string });
-          res.writeHead(200).end('ok');
-          return;
-        }
-        const auth = req.headers.authorization;
-        const key = req.headers['x-api-key'];
-        probes.push({
-          path: req.url ?? '',
-          ...(auth ? { auth } : {}),
-          ...(typeof key === 'string' ? { key } : {}),
-        });
-        const ok =
-          (req.url === '/payments/v1/health' && auth === tokens.payments) ||
-          (req.url === '/sms/status' && auth === tokens.sms) ||
-          (req.url === '/maps/ping' && key === tokens.payments);
-        res.writeHead(ok ? 200 : 401).end();
-      });
-    });
-    await new Promise<void>((r) => http!.listen(0, '127.0.0.1', r));
-    const addr = http.address();
-    baseUrl = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
+    sandbox = await startDemoSandbox();
+    ({ tokens, probes, hooks, baseUrl } = sandbox);
 
     // The SLOs and the canary's metric, all met.
-    const registry = new Registry();
-    const slo = new Gauge({
-      name: 'demo_slo_seconds',
-      help: 'p95',
-      labelNames: ['slo'],
-      registers: [registry],
-    });
-    for (const [n, v] of [
-      ['pos-invoice', 0.9],
-      ['call-center-order', 12],
-      ['driver-update', 2],
-      ['dashboard', 1.1],
-    ] as const)
-      slo.set({ slo: n }, v);
+    const registry = demoSloRegistry();
     exporter = await startTestExporter(registry);
     prom = await startPrometheus({ targets: [exporter.target] });
     await prom.waitForTargets();
@@ -249,7 +211,7 @@ describe('Cutover rehearsal: the sample plan from preparation to steady state wi
     }
     await prom?.stop();
     await exporter?.stop();
-    await new Promise<void>((r) => (http ? http.close(() => r()) : r()));
+    await sandbox?.close();
     await target?.drop();
     await maria?.close();
     rmSync(jobLog, { force: true });
