@@ -43,6 +43,7 @@ import {
   demoNamespaceItems,
   demoReconciliation,
   shiftDate,
+  DEMO_PHASES,
 } from '../src/devenv/demo-plan.js';
 import { startOwnMariadbServer, type OwnMariadbServer } from '../src/devenv/own-mariadb.js';
 import { demoLegacyRowAt, demoShiftMs } from '../src/devenv/demo-operator.js';
@@ -64,18 +65,7 @@ const RUNS = 10;
 const PLAN_TIMEOUT_MS = 360_000;
 /** Rows per legacy table (the demo's default). */
 const ROWS = 200;
-const PHASES = [
-  'Pending',
-  'Preparation',
-  'Shadow',
-  'Canary',
-  'AwaitingCutover',
-  'CuttingOver',
-  'Monitoring',
-  'LegacyHot',
-  'PostCutover',
-  'SteadyState',
-];
+const PHASES = DEMO_PHASES;
 
 type Route = KubeObject & { spec: { rules: { backendRefs: { name: string; weight?: number }[] }[] } };
 

@@ -12,9 +12,21 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import type { CanaryPhase, Cutover, JobTemplate, Reconciliation } from '../api/index.js';
+import {
+  CUTOVER_PHASES,
+  type CanaryPhase,
+  type Cutover,
+  type JobTemplate,
+  type Reconciliation,
+} from '../api/index.js';
 import { repoRoot } from './devenv-state.js';
 import { READY_LABEL, RUN_LABEL } from './pod-runner.js';
+
+/** The phases a plan goes through when nothing goes wrong, in order (up to SteadyState). */
+export const DEMO_PHASES: readonly string[] = CUTOVER_PHASES.slice(
+  0,
+  CUTOVER_PHASES.indexOf('SteadyState') + 1,
+);
 
 /** Three weeks of plan in one real minute. */
 export const DEMO_TIME_SCALE = 30_240;

@@ -68,6 +68,7 @@ import {
   uninstallOperatorRbac,
 } from './demo-install.js';
 import {
+  DEMO_PHASES,
   DEMO_RECONS,
   DEMO_TABLES,
   DEMO_TIME_SCALE,
@@ -359,18 +360,7 @@ async function main(): Promise<void> {
   let frozenChecked = false;
   let postApplied = false;
   let lastProgress = 0;
-  const order: string[] = [
-    'Pending',
-    'Preparation',
-    'Shadow',
-    'Canary',
-    'AwaitingCutover',
-    'CuttingOver',
-    'Monitoring',
-    'LegacyHot',
-    'PostCutover',
-    'SteadyState',
-  ];
+  const order = DEMO_PHASES;
   const deadline = Date.now() + timeoutMs;
   let st: CutoverStatus = {};
   for (;;) {
