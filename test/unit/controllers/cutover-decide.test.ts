@@ -727,6 +727,29 @@ describe('cutover decide: rollback triggers', () => {
     assertRolledBackSafely(sim, true);
   });
 
+  it('each trigger in each phase where it is active (Monitoring, LegacyHot, PostCutover) rolls back safely', () => {
+    for (const phase of ['Monitoring', 'LegacyHot', 'PostCutover'] as const)
+      for (const trigger of ['SloBreach', 'ReconciliationVariance', 'SecurityFlag'] as const) {
+        const sim = new Sim();
+        sim.run((s) => s.status.phase === phase);
+        assert.equal(sim.status.phase, phase);
+        if (trigger === 'SloBreach') sim.slos = { 'pos-invoice': { value: 2.4, met: false } };
+        else if (trigger === 'SecurityFlag')
+          sim.cutover.metadata.annotations = { 'cutover.nokta.io/security-incident': 'true' };
+        else
+          sim.recons['post-cutover'] = {
+            phase: 'Failed',
+            runStartedAt: new Date(sim.now).toISOString(),
+            runFinishedAt: new Date(sim.now + 1000).toISOString(),
+            variancePercent: 1.7,
+          };
+        sim.run((s) => s.status.phase === 'RolledBack' || s.status.phase === 'Failed');
+        assert.equal(sim.status.phase, 'RolledBack', `${trigger} in ${phase}`);
+        assert.equal(sim.status.rollback!.trigger, trigger, `${trigger} in ${phase}`);
+        assertRolledBackSafely(sim, true);
+      }
+  });
+
   it('one rollback at a time: a second trigger is recorded, not acted on', () => {
     const sim = new Sim();
     playToSwitch(sim);
