@@ -11,7 +11,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 
 export const MAX_FIELDS_PER_ROUTE = 64;
 
-export type DropReason = 'queue_full' | 'request_too_large' | 'legacy_incomplete';
+export type DropReason = 'queue_full' | 'overloaded' | 'request_too_large' | 'legacy_incomplete';
 export type ErrorSide = 'legacy' | 'new' | 'secondary';
 
 export class ShadowMetrics {
@@ -78,7 +78,7 @@ export class ShadowMetrics {
     });
     this.dropped = new Counter({
       name: 'cutover_shadow_dropped_total',
-      help: 'Requests that should have been mirrored and were not: queue_full, request_too_large, legacy_incomplete.',
+      help: 'Requests that should have been mirrored and were not: queue_full, overloaded (event loop behind by more than queue.maxLag), request_too_large, legacy_incomplete.',
       labelNames: ['service', 'route', 'reason'],
       registers,
     });

@@ -46,6 +46,8 @@ const HOP_BY_HOP = new Set([
   'proxy-authorization',
   'trailer',
 ]);
+/** How often the event loop's lateness is sampled (ms). */
+const LAG_TICK_MS = 5;
 /** Marks the requests the new stack receives from the proxy. */
 export const SHADOW_HEADER = 'x-cutover-shadow';
 
@@ -149,6 +151,9 @@ export class ShadowProxy {
   private readonly service: string;
   /** Upgraded (tunnelled) connections: the HTTP server no longer tracks them. */
   private readonly tunnels = new Set<Duplex>();
+  /** How far behind the event loop runs (ms, smoothed), from a timer's lateness. */
+  private lagMs = 0;
+  private readonly lagTimer: NodeJS.Timeout | undefined;
 
   constructor(o: ShadowProxyOptions) {
     this.rules = o.rules;
@@ -180,6 +185,19 @@ export class ShadowProxy {
     this.server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) =>
       this.tunnel(req, socket, head),
     );
+    // Mirroring and comparing share the event loop with legacy's answers: when the loop falls
+    // behind, new requests are not mirrored until it catches up, so the legacy path keeps it.
+    // (Only with queue.maxLag: off by default, every matching request is mirrored.)
+    let last = performance.now();
+    this.lagTimer =
+      this.rules.maxLagMs === Infinity
+        ? undefined
+        : setInterval(() => {
+            const now = performance.now();
+            const late = Math.max(0, now - last - LAG_TICK_MS);
+            last = now;
+            this.lagMs = this.lagMs * 0.7 + late * 0.3;
+          }, LAG_TICK_MS).unref();
     this.server.on('clientError', (err, socket) => {
       if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
       else socket.destroy(err);
@@ -199,6 +217,7 @@ export class ShadowProxy {
 
   /** Stops accepting, finishes open exchanges (up to graceMs), closes the upstream connections. */
   async close(graceMs = 5_000): Promise<void> {
+    clearInterval(this.lagTimer);
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeIdleConnections();
     const timer = setTimeout(() => {
@@ -217,8 +236,9 @@ export class ShadowProxy {
     return new Promise((resolve) => this.idle.push(resolve));
   }
 
-  stats(): { admitted: number; waiting: number; inFlight: number; bufferedBytes: number } {
+  stats(): { admitted: number; waiting: number; inFlight: number; bufferedBytes: number; lagMs: number } {
     return {
+      lagMs: this.lagMs,
       admitted: this.admitted,
       waiting: this.waiting.length,
       inFlight: this.inFlight,
@@ -334,6 +354,10 @@ export class ShadowProxy {
   ): MirrorJob | undefined {
     if (this.admitted >= this.rules.queueSize) {
       this.metrics.dropped.inc({ service: this.service, route: route.label, reason: 'queue_full' });
+      return undefined;
+    }
+    if (this.lagMs > this.rules.maxLagMs) {
+      this.metrics.dropped.inc({ service: this.service, route: route.label, reason: 'overloaded' });
       return undefined;
     }
     const headers: Record<string, string> = {};

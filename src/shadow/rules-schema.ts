@@ -94,7 +94,7 @@ export interface ShadowComparison {
   defaults?: BodyRules;
   routes?: RouteRules[];
   redact?: { headers?: string[]; fields?: string[]; queryParams?: string[] };
-  queue?: { size?: number; concurrency?: number };
+  queue?: { size?: number; concurrency?: number; maxLag?: string };
   newStack?: { timeout?: string; maxConnections?: number };
   maxBodyBytes?: number;
   maxBufferedBytes?: number;
@@ -297,10 +297,13 @@ export const shadowComparisonSchema: Schema = obj(
       },
     ),
     queue: obj(
-      'The bounded queue of requests to mirror; full → the request is not mirrored and counted as dropped.',
+      'The bounded queue of requests to mirror; full (or the proxy overloaded) → the request is not mirrored and counted as dropped.',
       {
         size: int('Requests admitted and not yet compared, at most.', 1, 100000, 1000),
         concurrency: int('Requests to the new stack in flight, at most.', 1, 4096, 64),
+        maxLag: duration(
+          "Off when absent. The proxy's event-loop delay above which requests are not mirrored (counted as dropped, reason overloaded), so that mirroring and comparing do not slow legacy's answers when the proxy runs short of CPU: a sample instead of every request.",
+        ),
       },
     ),
     newStack: obj('Limits of the requests to the new stack.', {

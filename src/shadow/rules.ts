@@ -65,6 +65,8 @@ export interface CompiledRules {
   redactQuery: ReadonlySet<string>;
   queueSize: number;
   concurrency: number;
+  /** Event-loop delay (ms) above which requests are not mirrored (Infinity: off). */
+  maxLagMs: number;
   newStackTimeoutMs: number;
   maxConnections: number;
   maxBodyBytes: number;
@@ -228,6 +230,7 @@ export function compileRules(r: ShadowComparison): CompiledRules {
     redactQuery: new Set(lower(r.redact?.queryParams)),
     queueSize: r.queue?.size ?? 1000,
     concurrency: r.queue?.concurrency ?? 64,
+    maxLagMs: r.queue?.maxLag !== undefined ? parseDurationMs(r.queue.maxLag) : Infinity,
     newStackTimeoutMs: parseDurationMs(r.newStack?.timeout ?? '5s'),
     maxConnections: r.newStack?.maxConnections ?? 64,
     maxBodyBytes: r.maxBodyBytes ?? 1_048_576,

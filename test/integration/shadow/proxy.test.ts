@@ -633,6 +633,42 @@ describe('shadow proxy: two real services', function () {
     assert.equal(await proxy.metrics.total('cutover_shadow_compared_total'), 0);
   });
 
+  it('with queue.maxLag, a proxy short of CPU stops mirroring (counted as overloaded) and legacy still answers every request; mirroring resumes once it catches up', async () => {
+    const lagRules = parseRules(`${RULES}\nqueue: { maxLag: 5ms }\n`, 'lag');
+    const via = await startProxy({ newUrl: candidate.url, rules: lagRules });
+    // This process's event loop (the proxy's) blocked for 40 ms every 50 ms: CPU it does not get.
+    const hog = setInterval(() => {
+      const end = performance.now() + 40;
+      while (performance.now() < end);
+    }, 50);
+    let hogged: { status: number; body: Buffer }[];
+    try {
+      await sleep(300);
+      hogged = [];
+      for (let i = 0; i < 20; i++) hogged.push(await fetchRaw(`${via.url}/orders/same?i=${i}`));
+    } finally {
+      clearInterval(hog);
+    }
+    for (const a of hogged) {
+      assert.equal(a.status, 200);
+      assert.equal((JSON.parse(a.body.toString()) as { id: string }).id, 'same');
+    }
+    const overloaded = await via.proxy.metrics.total('cutover_shadow_dropped_total', {
+      reason: 'overloaded',
+    });
+    assert.ok(overloaded >= 10, `overloaded ${overloaded} of 20 while the loop was behind`);
+    // Caught up: every request is mirrored and compared again.
+    await until('the lag to decay', async () => via.proxy.stats().lagMs < 1);
+    const mirroredBefore = await via.proxy.metrics.total('cutover_shadow_mirrored_total');
+    for (let i = 0; i < 10; i++) assert.equal((await fetchRaw(`${via.url}/orders/same?j=${i}`)).status, 200);
+    await via.proxy.drained();
+    assert.equal((await via.proxy.metrics.total('cutover_shadow_mirrored_total')) - mirroredBefore, 10);
+    assert.equal(
+      await via.proxy.metrics.total('cutover_shadow_dropped_total', { reason: 'overloaded' }),
+      overloaded,
+    );
+  });
+
   it('holds the queue bound and the buffered bytes under a stalled new stack', async () => {
     const stalled = await startStalled();
     const bound = parseRules(

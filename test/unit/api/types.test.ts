@@ -494,7 +494,7 @@ const cutover: Cutover = {
             },
           ],
           redact: { headers: ['x-tenant-token'], fields: ['/customer/phone'], queryParams: ['session'] },
-          queue: { size: 1000, concurrency: 64 },
+          queue: { size: 1000, concurrency: 64, maxLag: '5ms' },
           newStack: { timeout: '5s', maxConnections: 64 },
           maxBodyBytes: 1048576,
           maxBufferedBytes: 67108864,
