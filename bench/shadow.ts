@@ -1,5 +1,8 @@
 /**
- * `npm run bench -- shadow [--duration 5m] [--rate 2000] [--slice 10s] [--max-seconds 15]`
+ * `npm run bench -- shadow [--duration 5m] [--rate 2000] [--slice 10s] [--max-seconds 15] [--max-lag 5ms]`
+ *
+ * `--max-lag` sets the rules' `queue.maxLag` (off by default): mirroring is shed while the proxy's
+ * event loop runs behind, and the shed requests are printed as dropped.
  *
  * Every part is its own process, so nothing shares the proxy's event loop: legacy and the new
  * stack (1 KB JSON answers), a stalled new stack, the proxy (`cutover shadow-proxy` itself), and
@@ -312,6 +315,7 @@ export async function runShadowBench(argv: string[]): Promise<void> {
       rate: { type: 'string', default: '2000' },
       slice: { type: 'string', default: '10s' },
       'max-seconds': { type: 'string', default: '15' },
+      'max-lag': { type: 'string' },
     },
     strict: true,
   });
@@ -321,8 +325,12 @@ export async function runShadowBench(argv: string[]): Promise<void> {
   const maxS = Number(values['max-seconds']);
   const dir = mkdtempSync(join(tmpdir(), 'shadow-bench-'));
   const rulesFile = join(dir, 'rules.yaml');
-  writeFileSync(rulesFile, RULES);
+  const maxLag = values['max-lag'];
+  if (maxLag !== undefined) parseDurationMs(maxLag);
+  const rules = maxLag !== undefined ? `${RULES}queue: { maxLag: ${maxLag} }\n` : RULES;
+  writeFileSync(rulesFile, rules);
   out(`machine: ${uptime()}`);
+  out(`queue.maxLag: ${maxLag ?? 'off (every matching request mirrored)'}`);
   try {
     const [legacy, candidate, stalled] = await Promise.all([
       backend('legacy'),
@@ -332,7 +340,7 @@ export async function runShadowBench(argv: string[]): Promise<void> {
     const p = await proxy(legacy, candidate, rulesFile);
     const bytes = order(1, 'legacy').length;
     out(
-      `answers: ${bytes} bytes of JSON; rules: ${RULES.split('\n').length - 1} lines (ignore, tolerance, scale, instants, set by key); 1 % of new answers really differ`,
+      `answers: ${bytes} bytes of JSON; rules: ${rules.split('\n').length - 1} lines (ignore, tolerance, scale, instants, set by key); 1 % of new answers really differ`,
     );
 
     // 1. Added latency at a fixed rate, direct and through the proxy in alternating slices.
