@@ -25,7 +25,6 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import mysql from 'mysql2/promise';
-import pg from 'pg';
 import { Redis } from 'ioredis';
 import type { CanaryPhase, Cutover, CutoverStatus, Reconciliation } from '../src/api/index.js';
 import { cutoverController } from '../src/controllers/cutover/sync.js';
@@ -47,7 +46,7 @@ import {
 } from '../src/devenv/demo-plan.js';
 import { startOwnMariadbServer, type OwnMariadbServer } from '../src/devenv/own-mariadb.js';
 import { demoLegacyRowAt, demoShiftMs } from '../src/devenv/demo-operator.js';
-import { demoSloRegistry, startDemoSandbox } from '../src/devenv/demo-services.js';
+import { demoSloRegistry, startDemoSandbox, takeOrdersAfterSwitch } from '../src/devenv/demo-services.js';
 import { startPodRunner, type PodRunner } from '../src/devenv/pod-runner.js';
 import {
   startPrometheus,
@@ -288,17 +287,7 @@ async function playSamplePlan(cluster: TestCluster): Promise<void> {
       if (st.switchedAt && !afterSwitch) {
         afterSwitch = true;
         const planNow = Date.parse(planOrigin) + (Date.now() - realStart) * DEMO_TIME_SCALE;
-        const at = new Date(Math.max(planNow, Date.parse(st.switchedAt) + 60_000));
-        const t = new pg.Client({ connectionString: target.url });
-        await t.connect();
-        for (const id of [200_001, 200_002, 200_003])
-          await t.query('INSERT INTO orders (id, tenant_id, total, created_at) VALUES ($1, $2, $3, $4)', [
-            id,
-            'tenant-02',
-            '31.50',
-            at,
-          ]);
-        await t.end();
+        await takeOrdersAfterSwitch(target.url, st.switchedAt, planNow);
         await create(demoReconciliation(ns, 'post-cutover', 'orders', true));
       }
       if (['RollingBack', 'RolledBack', 'Failed', 'Aborted'].includes(phase))

@@ -6,6 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
+import pg from 'pg';
 import { Gauge, Registry } from 'prom-client';
 
 /** The sample's SLOs and their p95 in seconds: each within its objective. */
@@ -80,4 +81,30 @@ export async function startDemoSandbox(): Promise<DemoSandbox> {
     hooks,
     close: () => new Promise<void>((r) => server.close(() => r())),
   };
+}
+
+/**
+ * Three orders the new stack takes after the switch (ids 200001-200003, tenant-02), dated a minute
+ * of plan time after it at the earliest: the post-cutover Reconciliation, bounded to the freeze,
+ * must not count them as variance.
+ */
+export async function takeOrdersAfterSwitch(
+  targetUrl: string,
+  switchedAt: string,
+  planNowMs: number,
+): Promise<void> {
+  const at = new Date(Math.max(planNowMs, Date.parse(switchedAt) + 60_000));
+  const t = new pg.Client({ connectionString: targetUrl });
+  await t.connect();
+  try {
+    for (const id of [200_001, 200_002, 200_003])
+      await t.query('INSERT INTO orders (id, tenant_id, total, created_at) VALUES ($1, $2, $3, $4)', [
+        id,
+        'tenant-02',
+        '31.50',
+        at,
+      ]);
+  } finally {
+    await t.end();
+  }
 }

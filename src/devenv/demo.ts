@@ -58,7 +58,7 @@ import { startPodRunner, type PodRunner } from './pod-runner.js';
 import { playRollbackScenario, ROLLBACK_CUTOVER, ROLLBACK_NAMESPACE } from './demo-rollback.js';
 import { startPrometheus, startTestExporter, type TestExporter, type TestPrometheus } from './prometheus.js';
 import { startOwnMariadbServer, type OwnMariadbServer } from './own-mariadb.js';
-import { demoSloRegistry, startDemoSandbox } from './demo-services.js';
+import { demoSloRegistry, startDemoSandbox, takeOrdersAfterSwitch } from './demo-services.js';
 import { demoLegacyRowAt, demoShiftMs, startDemoOperator } from './demo-operator.js';
 import {
   installOperatorRbac,
@@ -433,17 +433,7 @@ async function main(): Promise<void> {
     }
     if (st.switchedAt && !postApplied) {
       postApplied = true;
-      const at = new Date(Math.max(planNow(), Date.parse(st.switchedAt) + 60_000));
-      const t = new pg.Client({ connectionString: TARGET_URL });
-      await t.connect();
-      for (const id of [200_001, 200_002, 200_003])
-        await t.query('INSERT INTO orders (id, tenant_id, total, created_at) VALUES ($1, $2, $3, $4)', [
-          id,
-          'tenant-02',
-          '31.50',
-          at,
-        ]);
-      await t.end();
+      await takeOrdersAfterSwitch(TARGET_URL, st.switchedAt, planNow());
       say(
         `  ${clock()}  3 orders taken on the new stack after the switch; the post-cutover Reconciliation (+4h, +24h, +72h, bounded to the freeze)`,
       );
