@@ -613,7 +613,7 @@ export const cutoverSpec: Schema = obj(
       'How legacy writes are frozen and lifted.',
       {
         method: enumOf(
-          'ReadOnly (SET GLOBAL read_only on legacy MySQL). Flag (a flag the apps honour) and Job are reserved: the controller does not run them yet, so they are refused.',
+          'ReadOnly (SET GLOBAL read_only on legacy MySQL). Flag and Job are reserved names and refused: the controller freezes with read_only only.',
           ['ReadOnly', 'Flag', 'Job'],
         ),
         flagKey: str('Flag: its key.', { maxLength: 128 }),
@@ -649,7 +649,7 @@ export const cutoverSpec: Schema = obj(
       [
         rule<{ method: string }>(
           "self.method == 'ReadOnly'",
-          'freeze method Flag and Job are not implemented yet (the freeze would not happen): use method ReadOnly',
+          'freeze methods Flag and Job are reserved and refused: this operator freezes legacy with read_only only, so use method ReadOnly',
           (s) => s.method === 'ReadOnly',
           { reason: 'FieldValueForbidden' },
         ),
