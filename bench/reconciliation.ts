@@ -14,9 +14,9 @@
  *   shape before simple query sides were folded into the table scan), beside it;
  * - the engine after injecting differences into the target (`--bunched` orders changed in the
  *   largest tenant, a few spread over others): all checks, and two orders row checks alone
- *   against one MD5 scan of the legacy orders table: the sample's (9 columns) and the widest
- *   this schema allows (12 columns: every column of pos_orders; the issue's independent set had
- *   15 over a wider table).
+ *   against one MD5 scan of the legacy orders table: the sample's (9 columns) and the issue's
+ *   15 columns (every column of pos_orders but the tenant, the total compared twice: with the
+ *   order and with its payment).
  * Each engine figure is printed as a ratio of its floor, measured back to back in the same round
  * (the machine is shared: compare ratios, not seconds). The databases are dropped at the end;
  * their names start with `$BENCH_DB_PREFIX` (default `bench_recon`).
@@ -111,6 +111,9 @@ const LEGACY_TABLES: Record<string, string[]> = {
     'payment_ref',
     'payment_method',
     'created_at',
+    'currency',
+    'delivery_fee',
+    'updated_at',
   ],
   customers: [
     'id',
@@ -148,7 +151,20 @@ const LEGACY_TABLES: Record<string, string[]> = {
 };
 
 const TARGET_TABLES: Record<string, string[]> = {
-  orders: ['id', 'order_no', 'customer_id', 'status', 'subtotal', 'tax', 'discount', 'total', 'created_at'],
+  orders: [
+    'id',
+    'order_no',
+    'customer_id',
+    'status',
+    'subtotal',
+    'tax',
+    'discount',
+    'total',
+    'created_at',
+    'currency',
+    'delivery_fee',
+    'updated_at',
+  ],
   order_items: ['id', 'order_id', 'sku', 'quantity', 'amount'],
   order_payments: ['id', 'order_id', 'gateway_ref', 'method', 'amount'],
   customers: ['id', 'name', 'email', 'created_at'],
@@ -231,8 +247,9 @@ function benchPlan(): ReconciliationPlan {
 }
 
 /**
- * The widest orders row check of this schema: every column of the legacy pos_orders (12 with the
- * key) against the target orders joined with their payments.
+ * The issue's 15-column orders row check: every column of the legacy pos_orders but the tenant
+ * (14, the total compared twice: with the order and with its payment) against the target orders
+ * joined with their payments.
  */
 function wideOrdersCheck(plan: ReconciliationPlan): ReconciliationPlan['checks'][number] {
   const rows = plan.checks.find((c) => c.name === 'orders-rows');
@@ -254,7 +271,7 @@ function wideOrdersCheck(plan: ReconciliationPlan): ReconciliationPlan['checks']
     target: {
       ...rows.target,
       query:
-        'SELECT o.id, o.tenant_id, o.order_no, o.customer_id, o.status, o.subtotal, o.tax, o.discount, o.total, o.created_at, p.gateway_ref, p.method, p.amount AS paid_amount FROM orders o LEFT JOIN order_payments p ON p.order_id = o.id',
+        'SELECT o.id, o.tenant_id, o.order_no, o.customer_id, o.status, o.subtotal, o.tax, o.discount, o.total, o.created_at, o.currency, o.delivery_fee, o.updated_at, p.gateway_ref, p.method, p.amount AS paid_amount FROM orders o LEFT JOIN order_payments p ON p.order_id = o.id',
     },
     columns: [
       col('id', 'integer'),
@@ -269,6 +286,9 @@ function wideOrdersCheck(plan: ReconciliationPlan): ReconciliationPlan['checks']
       col('payment_ref', 'text'),
       col('payment_method', 'text'),
       col('created_at', 'timestamp'),
+      col('currency', 'text'),
+      col('delivery_fee', 'decimal'),
+      { ...col('updated_at', 'timestamp'), legacyTimeZone: '+03:00' },
     ],
   };
 }
@@ -423,7 +443,7 @@ export async function runReconciliationBench(args: string[]): Promise<void> {
       .map((tn) => `${tn}: ${wideCheck?.differingKeys.filter((k) => k.tenant === tn).length ?? 0}`)
       .join(', ');
     out(
-      `  the 12-column orders row check alone (${wideCheck?.differingKeys.length ?? 0} keys in ${wideTenants.length} tenants — ${perTenant}; verdict ${wideCheck?.verdict ?? '-'}):`,
+      `  the ${widePlan.checks[0]?.columns.length ?? 0}-column orders row check alone (${wideCheck?.differingKeys.length ?? 0} keys in ${wideTenants.length} tenants — ${perTenant}; verdict ${wideCheck?.verdict ?? '-'}):`,
     );
     report(
       out,

@@ -12,6 +12,9 @@ CREATE TABLE pos_orders (
   payment_ref VARCHAR(64) NULL,
   payment_method VARCHAR(16) NOT NULL,
   created_at DATETIME NOT NULL,
+  currency CHAR(3) NOT NULL DEFAULT 'TRY',
+  delivery_fee DECIMAL(12,2) NOT NULL DEFAULT 0.00,
+  updated_at DATETIME NULL,
   KEY pos_orders_tenant (tenant_id, id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
 

@@ -10,7 +10,10 @@ CREATE TABLE orders (
   tax NUMERIC(14,2) NOT NULL,
   discount NUMERIC(14,2) NOT NULL,
   total NUMERIC(14,3) NOT NULL,
-  created_at TIMESTAMPTZ NOT NULL
+  created_at TIMESTAMPTZ NOT NULL,
+  currency VARCHAR(3) NOT NULL DEFAULT 'TRY',
+  delivery_fee NUMERIC(14,2) NOT NULL DEFAULT 0,
+  updated_at TIMESTAMPTZ
 );
 CREATE INDEX orders_tenant ON orders (tenant_id, id);
 

@@ -202,6 +202,10 @@ function orderExprs(d: Sql, T: TenantSpread, S: number, C: number): Record<strin
     paymentRef: `(CASE WHEN MOD(n, 50) = 0 THEN NULL ELSE CONCAT('pg_', ${d.str('n')}) END)`,
     method: `(CASE MOD(n, 3) WHEN 0 THEN 'card' WHEN 1 THEN 'cash' ELSE 'wallet' END)`,
     createdAt: d.ts(`MOD(n * 2654435 + ${S}, ${SPAN})`),
+    currency: `(CASE WHEN MOD(n, 20) = 0 THEN 'EUR' ELSE 'TRY' END)`,
+    deliveryFee: `(CASE WHEN MOD(n, 4) = 0 THEN ${d.money(`MOD(n * 13, 1500) + 500`)} ELSE ${d.money('0')} END)`,
+    // edited some time after creation; never for every seventh order
+    updatedAt: `(CASE WHEN MOD(n, 7) = 0 THEN NULL ELSE ${d.ts(`MOD(n * 2654435 + ${S}, ${SPAN}) + MOD(n * 7919, 86400)`)} END)`,
   };
 }
 
@@ -211,8 +215,8 @@ function legacyInserts(d: Sql, k: NoktaCounts, T: TenantSpread, S: number): stri
   const itax = d.idiv(`${amount} * 18`, '100');
   const idisc = `(CASE WHEN MOD(n, 4) = 0 THEN ${d.idiv(amount, '20')} ELSE 0 END)`;
   return [
-    `INSERT INTO pos_orders (id, tenant_id, order_no, customer_id, status, subtotal, tax, discount, total, payment_ref, payment_method, created_at)
-     SELECT ${o.id}, ${o.tenant}, ${o.orderNo}, ${o.customer}, ${o.status}, ${o.subtotal}, ${o.tax}, ${o.discount}, ${o.total}, ${o.paymentRef}, ${o.method}, ${o.createdAt} FROM ${d.seq(k.orders)}`,
+    `INSERT INTO pos_orders (id, tenant_id, order_no, customer_id, status, subtotal, tax, discount, total, payment_ref, payment_method, created_at, currency, delivery_fee, updated_at)
+     SELECT ${o.id}, ${o.tenant}, ${o.orderNo}, ${o.customer}, ${o.status}, ${o.subtotal}, ${o.tax}, ${o.discount}, ${o.total}, ${o.paymentRef}, ${o.method}, ${o.createdAt}, ${o.currency}, ${o.deliveryFee}, ${o.updatedAt} FROM ${d.seq(k.orders)}`,
     `INSERT INTO customers (id, tenant_id, name, email, address_line, city, loyalty_points, loyalty_balance, created_at)
      SELECT n, ${T.sql}, CONCAT('Customer ', n, CASE WHEN MOD(n, 7) = 0 THEN '  ' ELSE '' END),
        CASE WHEN MOD(n, 13) = 0 THEN NULL ELSE CONCAT('User', n, '@Nokta.Example') END,
@@ -239,8 +243,8 @@ function targetInserts(d: Sql, k: NoktaCounts, T: TenantSpread, S: number): stri
   const itax = d.idiv(`${amount} * 18`, '100');
   const idisc = `(CASE WHEN MOD(n, 4) = 0 THEN ${d.idiv(amount, '20')} ELSE 0 END)`;
   return [
-    `INSERT INTO orders (id, tenant_id, order_no, customer_id, status, subtotal, tax, discount, total, created_at)
-     SELECT ${o.id}, ${o.tenant}, ${o.orderNo}, ${o.customer}, ${o.status}, ${o.subtotal}, ${o.tax}, ${o.discount}, ${o.total}, ${o.createdAt} FROM ${d.seq(k.orders)}`,
+    `INSERT INTO orders (id, tenant_id, order_no, customer_id, status, subtotal, tax, discount, total, created_at, currency, delivery_fee, updated_at)
+     SELECT ${o.id}, ${o.tenant}, ${o.orderNo}, ${o.customer}, ${o.status}, ${o.subtotal}, ${o.tax}, ${o.discount}, ${o.total}, ${o.createdAt}, ${o.currency}, ${o.deliveryFee}, ${o.updatedAt} FROM ${d.seq(k.orders)}`,
     `INSERT INTO order_items (id, order_id, tenant_id, sku, quantity, amount)
      SELECT 2 * n - 1, n, ${o.tenant}, CONCAT('SKU-', MOD(n, 97)), 1, ${o.item1} FROM ${d.seq(k.orders)}`,
     `INSERT INTO order_items (id, order_id, tenant_id, sku, quantity, amount)
