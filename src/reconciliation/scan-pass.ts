@@ -119,6 +119,17 @@ export function isIntegerKey(c: CheckPlan): boolean {
   return c.columns.find((m) => m.name === c.key[0])?.type === 'integer';
 }
 
+/** One aggregate of a pass: its function and the per-row expression it aggregates. */
+interface Aggregate {
+  fn: 'SUM' | 'COUNT' | 'MIN' | 'MAX' | 'HASH_SUM';
+  arg: string;
+}
+
+/** An aggregate over an expression (a hash sum is 0, not NULL, over no row). */
+function renderAggregate(a: Aggregate, arg = a.arg): string {
+  return a.fn === 'HASH_SUM' ? `COALESCE(SUM(${arg}), 0)` : `${a.fn}(${arg})`;
+}
+
 /**
  * The aggregates of a pass after COUNT(*), in the order `runPass` reads them: every sum
  * column's SUM, then each rowHash check's hash sum (and key range). The same aggregate asked by
@@ -126,30 +137,36 @@ export function isIntegerKey(c: CheckPlan): boolean {
  * is computed once: the statement has each distinct expression once, and `aggregateIndexes`
  * maps each member's values to their positions.
  */
-function memberAggregates(pass: Pass): string[][] {
+function memberAggregates(pass: Pass): Aggregate[][] {
   return pass.members.map((m) => {
     const filter = memberFilter(m.sql);
     // a filtered member's values count only on its own rows; its first aggregate is its count
     const own = (e: string): string => (filter === undefined ? e : `CASE WHEN (${filter}) THEN ${e} END`);
-    const out = filter === undefined ? [] : [`COUNT(${own('1')})`];
+    const out: Aggregate[] = filter === undefined ? [] : [{ fn: 'COUNT', arg: own('1') }];
     if (m.check.type === 'sum')
-      out.push(...m.check.columns.map((col) => `SUM(${own(m.sql.col(m.sql.colName(col)))})`));
+      out.push(
+        ...m.check.columns.map((col): Aggregate => ({ fn: 'SUM', arg: own(m.sql.col(m.sql.colName(col))) })),
+      );
     if (m.check.type !== 'rowHash') return out;
-    out.push(`COALESCE(SUM(${own(m.sql.rowHash())}), 0)`);
+    out.push({ fn: 'HASH_SUM', arg: own(m.sql.rowHash()) });
     if (wantsKeyRange(pass, m.check))
-      out.push(`MIN(${own(bucketKey(m.sql))})`, `MAX(${own(bucketKey(m.sql))})`);
+      out.push({ fn: 'MIN', arg: own(bucketKey(m.sql)) }, { fn: 'MAX', arg: own(bucketKey(m.sql)) });
     return out;
   });
 }
 
-function passAggregates(pass: Pass): string[] {
-  return [...new Set(memberAggregates(pass).flat())];
+/** The distinct aggregates of a pass, each once. */
+function passAggregates(pass: Pass): Aggregate[] {
+  const seen = new Map<string, Aggregate>();
+  for (const a of memberAggregates(pass).flat())
+    seen.set(renderAggregate(a), seen.get(renderAggregate(a)) ?? a);
+  return [...seen.values()];
 }
 
 /** Per member, the positions (0-based, after COUNT(*)) of its aggregates in the statement. */
 function aggregateIndexes(pass: Pass): number[][] {
-  const distinct = passAggregates(pass);
-  return memberAggregates(pass).map((list) => list.map((e) => distinct.indexOf(e)));
+  const distinct = passAggregates(pass).map((a) => renderAggregate(a));
+  return memberAggregates(pass).map((list) => list.map((a) => distinct.indexOf(renderAggregate(a))));
 }
 
 /** One key range of a split pass: keys at or above `from` (and NULL keys) and below `until`. */
@@ -188,21 +205,38 @@ export function passQuery(pass: Pass, part: KeyPart = {}): [string, unknown[]] {
       );
     if (part.until !== undefined) range.push(`${key} < ${part.until.toString()}`);
   }
+  const bucket = pass.bucketed
+    ? bucketExpr(pass.members.find((m) => m.check === pass.bucketed?.check)?.sql ?? s, pass.bucketed.def)
+    : undefined;
+  const aggregates = passAggregates(pass);
+  const from = `${s.from(true)}${s.where(p, range, false)}`;
+  if (bucket !== undefined && s.d.engine === 'postgres') {
+    // PostgreSQL takes the (tenant, bucket) grouping for one group per key, so it sorts every
+    // row it groups: the per-row expressions (the row hash, the summed columns) are computed in
+    // a subquery first, so that what is grouped is a few numbers per row, not the row's columns
+    // (OFFSET 0 keeps the planner from merging the subquery back into the grouping)
+    const inner = [
+      `${s.groupTenant()} AS t`,
+      `${bucket} AS b`,
+      ...aggregates.map((a, i) => `${a.arg} AS a${i}`),
+    ];
+    const outer = ['t', 'b', 'COUNT(*)', ...aggregates.map((a, i) => renderAggregate(a, `a${i}`))];
+    return p.bind(
+      `SELECT ${outer.join(', ')} FROM (SELECT ${inner.join(', ')} FROM ${from} OFFSET 0) AS pass GROUP BY 1, 2`,
+    );
+  }
   // grouped by position: an alias could be taken for a column of the source by PostgreSQL
   const sel = [s.groupTenant()];
   const group = ['1'];
-  if (pass.bucketed) {
-    const own = pass.members.find((m) => m.check === pass.bucketed?.check)?.sql ?? s;
-    sel.push(bucketExpr(own, pass.bucketed.def));
+  if (bucket !== undefined) {
+    sel.push(bucket);
     group.push('2');
   }
   sel.push('COUNT(*)');
-  for (const e of passAggregates(pass)) sel.push(e);
+  for (const a of aggregates) sel.push(renderAggregate(a));
   // MariaDB sorts GROUP BY results unless told the order does not matter
   const unordered = s.d.engine === 'mysql' ? ' ORDER BY NULL' : '';
-  return p.bind(
-    `SELECT ${sel.join(', ')} FROM ${s.from(true)}${s.where(p, range, false)} GROUP BY ${group.join(', ')}${unordered}`,
-  );
+  return p.bind(`SELECT ${sel.join(', ')} FROM ${from} GROUP BY ${group.join(', ')}${unordered}`);
 }
 
 function addSum(a: string | null, b: string | null): string | null {

@@ -6,7 +6,9 @@
  * it goes to the database, then explained on that database:
  * - MariaDB: no `type: index` walk that fetches each row by primary key (an index scan is only
  *   allowed when it covers the statement, `Using index`);
- * - PostgreSQL: no plan that reads the same table twice.
+ * - PostgreSQL: no plan that reads the same table twice; a bucketed pass computes its per-row
+ *   expressions (row hash, summed columns) below the (tenant, bucket) grouping, so a sort there
+ *   carries those few numbers per row, never the rows' columns.
  * Folded query sides (fold.ts) are among them. The checks' own customSql statements are the user's and are not judged; the lookups of declared
  * column types read information_schema (the catalog, not the data) and are left out too.
  */
@@ -48,6 +50,17 @@ function recording(conn: SqlConnection, into: Statement[]): SqlConnection {
 /** A statement's shape: the SQL without its literal numbers (bucket bounds, widths). */
 function shape(sql: string): string {
   return sql.replace(/-?\d+/g, 'N');
+}
+
+/** Every node of a JSON plan of the given type. */
+function nodesOf(plan: unknown, type: string, out: Record<string, unknown>[] = []): typeof out {
+  if (Array.isArray(plan)) for (const p of plan) nodesOf(p, type, out);
+  else if (plan && typeof plan === 'object') {
+    const o = plan as Record<string, unknown>;
+    if (o['Node Type'] === type) out.push(o);
+    for (const v of Object.values(o)) if (typeof v === 'object') nodesOf(v, type, out);
+  }
+  return out;
 }
 
 function scanNodes(plan: unknown, out: { relation: string; node: string }[] = []): typeof out {
@@ -170,6 +183,41 @@ describe('EXPLAIN of every statement the engine sends (MariaDB and PostgreSQL)',
           relations.length,
           `a table read twice (${scans.map((x) => `${x.node} ${x.relation}`).join(', ')}) in: ${s.sql.slice(0, 300)}`,
         );
+      }
+    } finally {
+      await explainer.end();
+    }
+  });
+
+  it('PostgreSQL: a bucketed pass groups narrow rows (its row hash and sums computed below the grouping)', async () => {
+    const passes = new Map<string, Statement>();
+    for (const s of target) if (/GROUP BY 1, 2$/.test(s.sql)) passes.set(shape(s.sql), s);
+    assert.ok(passes.size >= 3, `only ${passes.size} bucketed pass shapes`);
+    const explainer = new pg.Client({ connectionString: targetUrl });
+    await explainer.connect();
+    try {
+      for (const s of passes.values()) {
+        assert.match(
+          s.sql,
+          /^SELECT t, b, COUNT\(\*\), .* FROM \(SELECT .* OFFSET 0\) AS pass GROUP BY 1, 2$/,
+        );
+        // the statement's columns after tenant, bucket and COUNT(*): one per aggregate
+        const aggregates = (s.sql.match(/ AS a\d+\b/g) ?? []).length;
+        for (const sorted of [false, true]) {
+          // the planner's own choice, and a sort forced where it would hash: both stay narrow
+          await explainer.query(`SET enable_hashagg = ${sorted ? 'off' : 'on'}`);
+          const res = await explainer.query<{ 'QUERY PLAN': unknown }>(
+            `EXPLAIN (FORMAT JSON, VERBOSE) ${s.sql}`,
+            s.params,
+          );
+          for (const sort of nodesOf(res.rows[0]?.['QUERY PLAN'], 'Sort')) {
+            const output = (sort['Output'] as string[] | undefined) ?? [];
+            assert.ok(
+              output.length <= 2 + aggregates,
+              `a sort of ${output.length} columns per row (${output.join(', ').slice(0, 200)}) in: ${s.sql.slice(0, 300)}`,
+            );
+          }
+        }
       }
     } finally {
       await explainer.end();
