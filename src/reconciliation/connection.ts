@@ -62,6 +62,8 @@ const PG_TYPES = new Map<number, string>([
   [25, 'text'],
   [1043, 'character varying'],
   [1700, 'numeric'],
+  [1114, 'timestamp without time zone'],
+  [1184, 'timestamp with time zone'],
 ]);
 
 export interface ConnectOptions {
@@ -323,8 +325,9 @@ class PostgresConnection implements SqlConnection {
       connectionString: this.url,
       connectionTimeoutMillis: 10_000,
       application_name: 'cutover-reconcile',
-      // standard_conforming_strings: a backslash in '...' is a character, as the SQL guard reads it
-      options: `-c default_transaction_read_only=on -c statement_timeout=${this.opts.statementTimeoutSeconds * 1000} -c TimeZone=UTC -c client_encoding=UTF8 -c standard_conforming_strings=on`,
+      // standard_conforming_strings: a backslash in '...' is a character, as the SQL guard reads it;
+      // DateStyle ISO: the text of a timestamp is the canonical one (declared-types.ts)
+      options: `-c default_transaction_read_only=on -c statement_timeout=${this.opts.statementTimeoutSeconds * 1000} -c TimeZone=UTC -c DateStyle=ISO -c client_encoding=UTF8 -c standard_conforming_strings=on`,
     };
   }
 

@@ -12,13 +12,15 @@
  *   without CAST;
  * - MySQL DATETIME/TIMESTAMP columns with at least the requested fractional digits, read in UTC
  *   or a numeric offset: CAST to text after subtracting the offset, cut to the precision.
+ * - PostgreSQL timestamp/timestamptz compared to the whole second: the ISO text of the UTC time
+ *   cut to the second (`date_trunc`), not TO_CHAR, for the years 1-9999.
  * PostgreSQL query sides (joins) get the types of their result columns from the server's row
  * description (`SqlConnection.resultColumns`, no row read), so the same lighter forms apply to
  * them; MySQL/MariaDB query sides keep the full canonical expressions.
  */
 import type { SqlConnection } from './connection.js';
 import type { ColumnMapping } from './plan.js';
-import type { Side } from './dialect.js';
+import { postgresDialect, type Side } from './dialect.js';
 
 export interface DeclaredColumn {
   /** information_schema DATA_TYPE, lower case */
@@ -35,6 +37,8 @@ export type Declared = Map<string, DeclaredColumn>;
 
 const MYSQL_INT = new Set(['tinyint', 'smallint', 'mediumint', 'int', 'bigint']);
 const PG_INT = new Set(['smallint', 'integer', 'bigint']);
+const PG_TIMESTAMPTZ = 'timestamp with time zone';
+const PG_TIMESTAMP = 'timestamp without time zone';
 const OFFSET = /^([+-])(\d{2}):(\d{2})$/;
 
 function num(v: string | null | undefined): number | null {
@@ -109,6 +113,20 @@ export function lightValue(
     e = `RTRIM(${expr}, ' ')`;
     if (col.transforms.includes('trim')) e = `BTRIM(${e}, ' ')`;
     if (col.transforms.includes('lower')) e = `LOWER(${e})`;
+  } else if (
+    col.type === 'timestamp' &&
+    col.precision === 0 &&
+    (declared.type === PG_TIMESTAMPTZ || declared.type === PG_TIMESTAMP) &&
+    !(side === 'legacy' && col.legacyTimeZone && col.legacyTimeZone !== 'UTC')
+  ) {
+    // whole seconds: the ISO text of the UTC time cut to the second is what TO_CHAR writes, at
+    // half its cost, for the years 1-9999 (the sessions run with DateStyle ISO and TimeZone
+    // UTC); other values (BC, infinity, year 10000 on) keep the full expression
+    const tz = declared.type === PG_TIMESTAMPTZ;
+    const utc = tz ? `(${expr} AT TIME ZONE 'UTC')` : expr;
+    const type = tz ? 'TIMESTAMPTZ' : 'TIMESTAMP';
+    const zone = tz ? '+00' : '';
+    e = `CASE WHEN ${expr} >= ${type} '0001-01-01 00:00:00${zone}' AND ${expr} < ${type} '10000-01-01 00:00:00${zone}' THEN CAST(date_trunc('second', ${utc}) AS TEXT) ELSE ${postgresDialect.canonicalValue(expr, col, side)} END`;
   }
   return e;
 }
