@@ -72,6 +72,10 @@ export interface Dialect {
   ): string;
   /** NULL-marks a canonical value: `~` for NULL, else ':' + the text. */
   marked(value: string): string;
+  /** The marking of a value that is never NULL: ':' + the text. */
+  prefixed(value: string): string;
+  /** A timestamp expression moved by whole seconds (signed). */
+  addSeconds(expr: string, seconds: number): string;
   /** Joins canonical parts with '|'. */
   concat(parts: string[]): string;
   /** 60-bit unsigned integer from MD5 of a text expression. */
@@ -126,6 +130,8 @@ export const mysqlDialect: Dialect = {
     return this.marked(this.canonicalValue(expr, col, side));
   },
   marked: (e) => `COALESCE(CONCAT(':', ${e}), '~')`,
+  prefixed: (e) => `CONCAT(':', ${e})`,
+  addSeconds: (e, seconds) => `(${e} + INTERVAL ${Math.trunc(seconds)} SECOND)`,
   canonicalValue(expr, col, side) {
     let e: string;
     switch (col.type) {
@@ -173,6 +179,8 @@ export const postgresDialect: Dialect = {
     return this.marked(this.canonicalValue(expr, col, side));
   },
   marked: (e) => `COALESCE(':' || ${e}, '~')`,
+  prefixed: (e) => `(':' || ${e})`,
+  addSeconds: (e, seconds) => `(${e} + INTERVAL '${Math.trunc(seconds)} seconds')`,
   canonicalValue(expr, col, side) {
     let e: string;
     switch (col.type) {

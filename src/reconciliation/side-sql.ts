@@ -20,6 +20,9 @@ export interface RunFilters {
   shard?: ShardSpec;
 }
 
+/** A fixed UTC offset as a legacy time zone: `+03:00`, `-05:30`. */
+const FIXED_OFFSET = /^([+-])(\d{2}):(\d{2})$/;
+
 /** MySQL/MariaDB integer column types (information_schema DATA_TYPE). */
 const INTEGER_TYPES = new Set(['tinyint', 'smallint', 'mediumint', 'int', 'bigint']);
 
@@ -148,14 +151,12 @@ export class SideSql {
 
   /**
    * Canonical text of a column's value (NULL stays NULL): the lighter form its declared type
-   * allows, else the full one.
+   * allows, else the full one. `expr` replaces the column (a shifted time, in the row hash).
    */
-  canonicalValue(c: ColumnMapping): string {
-    const name = this.colName(c);
-    const expr = this.col(name);
+  canonicalValue(c: ColumnMapping, expr = this.col(this.colName(c))): string {
+    const declared = this.declaredOf(this.colName(c));
     return (
-      lightValue(this.d.engine, expr, c, this.side, this.declaredOf(name)) ??
-      this.d.canonicalValue(expr, c, this.side)
+      lightValue(this.d.engine, expr, c, this.side, declared) ?? this.d.canonicalValue(expr, c, this.side)
     );
   }
 
@@ -167,16 +168,35 @@ export class SideSql {
   /**
    * A column's part of the row hash text. Text keeps its NULL marking (`~`, else ':' + text), so
    * a '|' inside a value can only be taken for a column boundary if it is followed by ':'. Other
-   * types' canonical text holds neither '|' nor '~': their value as is, `~` for NULL, and no
-   * COALESCE at all where the column is declared NOT NULL, which keeps the hash of a table side
-   * about as cheap as a plain MD5 of its columns.
+   * types' canonical text holds neither '|' nor '~': their value as is, `~` for NULL. A column
+   * declared NOT NULL needs no COALESCE at all (text: just the ':' before it), which keeps the
+   * hash of a table side about as cheap as a plain MD5 of its columns.
+   *
+   * A timestamp whose legacy side is read at a fixed offset (`legacyTimeZone: +03:00`) is hashed
+   * as the time at that offset: the legacy value as it is stored, the target's UTC time moved by
+   * the offset. The same instants give the same texts as in UTC (the shift is by whole minutes),
+   * and the legacy side, which holds most of the rows' wall-clock times, is spared a date
+   * computation per row. The canonical text (column comparison, samples) stays the UTC one.
    */
   hashPart(c: ColumnMapping): string {
-    if (c.type === 'text') return this.canonical(c);
-    const v = this.canonicalValue(c);
     const declared = this.declaredOf(this.colName(c));
-    return declared && !declared.nullable ? v : `COALESCE(${v}, '~')`;
+    const notNull = declared !== undefined && !declared.nullable;
+    if (c.type === 'text') return notNull ? this.d.prefixed(this.canonicalValue(c)) : this.canonical(c);
+    const v = c.type === 'timestamp' ? this.timestampHashValue(c) : this.canonicalValue(c);
+    return notNull ? v : `COALESCE(${v}, '~')`;
   }
+
+  /** A timestamp's text in the row hash: at the legacy side's fixed offset when it has one. */
+  private timestampHashValue(c: ColumnMapping): string {
+    const m = c.legacyTimeZone ? FIXED_OFFSET.exec(c.legacyTimeZone) : null;
+    const seconds = m ? (Number(m[2]) * 3600 + Number(m[3]) * 60) * (m[1] === '-' ? -1 : 1) : 0;
+    if (seconds === 0) return this.canonicalValue(c);
+    const local: ColumnMapping = { ...c };
+    delete local.legacyTimeZone;
+    if (this.side === 'legacy') return this.canonicalValue(local);
+    return this.canonicalValue(local, this.d.addSeconds(this.col(this.colName(c)), seconds));
+  }
+
   keyCanon(): string[] {
     return this.check.key.map((k) => this.canonical(this.keyMapping(k)));
   }

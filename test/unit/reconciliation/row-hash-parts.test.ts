@@ -54,7 +54,7 @@ describe('row hash parts', () => {
     assert.equal(hash.split('src."id"').length - 1, 1, hash);
   });
 
-  it('drops the NULL marking of columns declared NOT NULL, keeps it for text and undeclared sides', () => {
+  it('drops the NULL marking of columns declared NOT NULL (text keeps its ":" prefix), keeps it for undeclared sides', () => {
     const legacy = new SideSql('legacy', conn('mysql'), check.legacy, check, plan, {});
     legacy.declared = new Map([
       ['id', notNull('bigint')],
@@ -64,8 +64,9 @@ describe('row hash parts', () => {
     const [id, total, ref] = (check.columns ?? []).map((c) => legacy.hashPart(c));
     assert.equal(id, 'src.`id`');
     assert.equal(total, 'src.`total`');
-    // text keeps ':' + text / '~', so a '|' in a value can only pass for a boundary before ':'
-    assert.equal(ref, "COALESCE(CONCAT(':', RTRIM(src.`payment_ref`)), '~')");
+    // text keeps ':' + text, so a '|' in a value can only pass for a boundary before ':'; never
+    // NULL, it needs no COALESCE to '~'
+    assert.equal(ref, "CONCAT(':', RTRIM(src.`payment_ref`))");
     const target = new SideSql('target', conn('postgres'), check.target, check, plan, {});
     const [tid, ttotal] = (check.columns ?? []).map((c) => target.hashPart(c));
     assert.equal(tid, `COALESCE(CAST(CAST(src."id" AS BIGINT) AS TEXT), '~')`);
@@ -86,5 +87,59 @@ describe('bucket layout splits', () => {
     assert.deepEqual(bucketLayout(1n, 1000n, 10, 1), { lo: 1n, width: 100n });
     assert.deepEqual(bucketLayout(1n, 1000n, 10, 2), { lo: 1n, width: 100n, splits: [501n] });
     assert.deepEqual(bucketLayout(1n, 1000n, 10, 3).splits, [301n, 601n]);
+  });
+});
+
+describe('row hash parts: timestamps', () => {
+  it('hashes a timestamp read at a fixed legacy offset as the time at that offset on both sides', () => {
+    const tsPlan = planFromSpec({
+      legacy: { engine: 'mysql', secretRef: { name: 'l', key: 'url' } },
+      target: { engine: 'postgres', secretRef: { name: 't', key: 'url' } },
+      tenantColumn: 'tenant_id',
+      checks: [
+        {
+          name: 'rows',
+          type: 'rowHash',
+          legacy: { table: 'pos_orders' },
+          target: { table: 'orders' },
+          key: ['id'],
+          columns: [
+            { name: 'id', type: 'integer' },
+            { name: 'created_at', type: 'timestamp', legacyTimeZone: '+03:00' },
+            { name: 'paid_at', type: 'timestamp', legacyTimeZone: '-05:30' },
+            { name: 'seen_at', type: 'timestamp', legacyTimeZone: 'Europe/Istanbul' },
+          ],
+        },
+      ],
+    });
+    const c = tsPlan.checks[0];
+    if (!c) throw new Error('no check');
+    const [, created, paid, seen] = c.columns;
+    if (!created || !paid || !seen) throw new Error('no columns');
+    const legacy = new SideSql('legacy', conn('mysql'), c.legacy, c, tsPlan, {});
+    legacy.declared = new Map([
+      ['created_at', { ...notNull('datetime'), datetimePrecision: 0 }],
+      ['paid_at', { ...notNull('datetime'), datetimePrecision: 0, nullable: true }],
+    ]);
+    const target = new SideSql('target', conn('postgres'), c.target, c, tsPlan, {});
+    target.declared = new Map([['created_at', notNull('timestamp with time zone')]]);
+    // legacy: the stored wall-clock time, no date computation per row
+    assert.equal(legacy.hashPart(created), 'CAST(src.`created_at` AS CHAR)');
+    assert.equal(legacy.hashPart(paid), "COALESCE(CAST(src.`paid_at` AS CHAR), '~')");
+    // target: its UTC time moved by the offset, in the light form of its declared type
+    const tCreated = target.hashPart(created);
+    assert.ok(
+      tCreated.includes(
+        `date_trunc('second', ((src."created_at" + INTERVAL '10800 seconds') AT TIME ZONE 'UTC'))`,
+      ),
+      tCreated,
+    );
+    assert.ok(!tCreated.startsWith('COALESCE'), tCreated);
+    assert.ok(target.hashPart(paid).includes(`(src."paid_at" + INTERVAL '-19800 seconds')`));
+    // a named zone keeps the UTC text on both sides
+    assert.ok(legacy.hashPart(seen).includes('CONVERT_TZ(src.`seen_at`'));
+    assert.ok(!target.hashPart(seen).includes('INTERVAL'));
+    // the canonical text (column comparison, samples) stays UTC
+    assert.ok(legacy.canonical(created).includes('INTERVAL 10800 SECOND'));
   });
 });
