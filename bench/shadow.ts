@@ -214,6 +214,10 @@ class CpuMeter {
   constructor(private readonly pids: Record<string, number>) {
     this.start = new Map(Object.entries(pids).map(([k, p]) => [k, cpuSeconds(p)]));
   }
+  /** CPU seconds one of the processes used so far in the phase. */
+  used(name: string): number {
+    return cpuSeconds(this.pids[name]!) - this.start.get(name)!;
+  }
   /** "proxy 93 %, legacy 8 %, ... of a core; machine 150 % of 200 %" (load = the generator's CPU seconds). */
   line(loadCpuSeconds: number): string {
     const secs = (performance.now() - this.t0) / 1000;
@@ -330,10 +334,14 @@ export async function runShadowBench(argv: string[]): Promise<void> {
     const cpuLine = meter.line(m.cpuSeconds);
     const s1 = await stats(p.admin);
     const compared = (s1.compared! - s0.compared!) / m.seconds;
+    const perRequestUs = (meter.used('proxy') / (s1.requests! - s0.requests!)) * 1e6;
     out(
       `   through the proxy: ${(m.ok / m.seconds).toFixed(0)} requests/s, ${compared.toFixed(0)} compared/s, dropped ${s1.dropped! - s0.dropped!}, new-stack errors ${s1.errors! - s0.errors!}   (goal: >= 5,000 compared/s)`,
     );
     out(`   ${cpuLine}`);
+    out(
+      `   proxy CPU per request (all its processes, mirroring and comparing included): ${perRequestUs.toFixed(0)} us`,
+    );
     out(`   machine: ${uptime()}`);
     p.child.kill('SIGTERM');
     await new Promise((r) => p.child.once('exit', r));
