@@ -190,7 +190,9 @@ class MirrorJob {
   /** admitted (request body arriving) → waiting (queued) → running → done. */
   state: 'admitted' | 'waiting' | 'running' | 'done' = 'admitted';
   legacy: Promise<LegacyResult | undefined>;
-  resolveLegacy!: (r: LegacyResult | undefined) => void;
+  /** Legacy's answer once settled (undefined: not yet; null: abandoned), read without awaiting. */
+  legacySettled: LegacyResult | null | undefined;
+  private settle!: (r: LegacyResult | undefined) => void;
   requestBody: BodyCapture | undefined;
   abandoned: DropReason | undefined;
   legacyCapture: BodyCapture | undefined;
@@ -202,7 +204,13 @@ class MirrorJob {
     readonly target: string,
     readonly headers: Record<string, string>,
   ) {
-    this.legacy = new Promise((resolve) => (this.resolveLegacy = resolve));
+    this.legacy = new Promise((resolve) => (this.settle = resolve));
+  }
+
+  resolveLegacy(r: LegacyResult | undefined): void {
+    if (this.legacySettled !== undefined) return;
+    this.legacySettled = r ?? null;
+    this.settle(r);
   }
 }
 
@@ -500,14 +508,18 @@ export class ShadowProxy {
     const secondary = await askingSecondary;
     try {
       // Legacy gets as long as the new stack had; a longer answer (a stream) is not compared.
-      let timer: NodeJS.Timeout | undefined;
-      const legacy = await Promise.race([
-        job.legacy,
-        new Promise<undefined>(
-          (resolve) => (timer = setTimeout(() => resolve(undefined), this.rules.newStackTimeoutMs)),
-        ),
-      ]);
-      clearTimeout(timer);
+      // (Usually it is in already: no timer then.)
+      let legacy = job.legacySettled ?? undefined;
+      if (job.legacySettled === undefined) {
+        let timer: NodeJS.Timeout | undefined;
+        legacy = await Promise.race([
+          job.legacy,
+          new Promise<undefined>(
+            (resolve) => (timer = setTimeout(() => resolve(undefined), this.rules.newStackTimeoutMs)),
+          ),
+        ]);
+        clearTimeout(timer);
+      }
       if (!legacy) this.abandon(job, 'legacy_incomplete');
       if (!legacy || !candidate || job.abandoned) return;
       await this.compare(job, legacy, candidate, secondary);
