@@ -372,6 +372,9 @@ export class ShadowProxy {
       },
       exchange,
     );
+    // No body: nothing reads the request stream, whose 'end' would then wait for node:http to
+    // dump it after the answer; read it now so a mirrored request is queued at once, as before.
+    if (!hasBody) req.resume();
     if (job) {
       req.on('end', () => {
         if (job.abandoned) return;
