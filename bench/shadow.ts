@@ -1,13 +1,17 @@
 /**
- * `npm run bench -- shadow [--duration 5m] [--rate 2000] [--slice 10s] [--max-seconds 15] [--max-lag 5ms]`
+ * `npm run bench -- shadow [--duration 5m] [--rate 2000] [--slice 10s] [--max-seconds 15] [--max-lag 5ms] [--workers N]`
  *
  * `--max-lag` sets the rules' `queue.maxLag` (off by default): mirroring is shed while the proxy's
  * event loop runs behind, and the shed requests are printed as dropped.
  *
+ * `--workers` is passed to `cutover shadow-proxy` (default: its own, the CPUs available).
+ *
  * Every part is its own process, so nothing shares the proxy's event loop: legacy and the new
  * stack (1 KB JSON answers), a stalled new stack, the proxy (`cutover shadow-proxy` itself), and
  * the load generator (this file with `--role load`, open loop at a fixed rate, latency counted
- * from each request's planned start so a stall cannot hide). Printed:
+ * from each request's planned start so a stall cannot hide). The backends and the generator are
+ * the lean raw-socket harness of shadow-harness.ts, so the proxy gets the CPU; each phase prints
+ * the CPU share every process had (and the machine's, since it may be shared). Printed:
  *   1. added latency on the legacy path at --rate requests/s: the proxy (mirroring and comparing)
  *      against direct calls to legacy, in alternating slices of one run, p50/p90/p99/p99.9;
  *   2. the highest rate sustained with comparison on (closed loop, 64 connections), compared/s,
@@ -19,12 +23,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
-import http from 'node:http';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { parseDurationMs } from '../src/api/schema/common.js';
+import { GRACE_MS, order, runLoad, startBackend, type LoadResult } from './shadow-harness.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(HERE, '..', '..');
@@ -40,155 +44,6 @@ routes:
     timestamps: [{ path: /createdAt }]
     arrays: [{ path: /items, order: Unordered, key: /sku }]
 `;
-
-// ------------------------------------------------------------------------------ child roles
-
-/** A 1 KB order; the new stack's differs benignly everywhere and really in 1 % of answers. */
-function order(id: number, side: 'legacy' | 'new'): string {
-  const items = Array.from({ length: 9 }, (_, i) => ({
-    sku: `sku-${id % 97}-${i}`,
-    name: `Item number ${i} of the order`,
-    qty: 1 + (i % 3),
-    price: 10.5 + i,
-  }));
-  const o = {
-    id,
-    tenant: `tenant-${id % 40}`,
-    status: 'CLOSED',
-    total: items.reduce((s, i) => s + i.qty * i.price, 0),
-    createdAt: side === 'legacy' ? '2026-12-01T02:00:00Z' : '2026-12-01T05:00:00+03:00',
-    items: side === 'legacy' ? items : [...items].reverse(),
-    customer: { name: 'Ayşe Yılmaz', city: 'Istanbul' },
-    meta: { node: side, at: Date.now() },
-  };
-  if (side === 'new' && id % 100 === 0) o.status = 'OPEN';
-  return JSON.stringify(o);
-}
-
-function backendRole(kind: string): void {
-  const server = http.createServer({ keepAliveTimeout: 60_000 }, (req, res) => {
-    if (kind === 'stalled') return; // accepts, never answers
-    const id = Number(/\/orders\/(\d+)/.exec(req.url ?? '')?.[1] ?? 0);
-    const body = order(id, kind === 'new' ? 'new' : 'legacy');
-    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
-    res.end(body);
-  });
-  server.listen(0, '127.0.0.1', () => {
-    process.stdout.write(`${JSON.stringify({ port: (server.address() as { port: number }).port })}\n`);
-  });
-}
-
-interface LoadResult {
-  sent: number;
-  ok: number;
-  errors: number;
-  /** Planned (open loop) but not sent: a second of requests was already outstanding. */
-  missed: number;
-  /** Sent but unanswered within the grace after the run: aborted and counted here, not waited for. */
-  unfinished: number;
-  seconds: number;
-  latenciesMs: number[];
-}
-
-/** How long requests still outstanding at the end of a run are waited for. */
-const GRACE_MS = 10_000;
-
-/** Open loop at `rate` for `seconds` (or closed loop with `connections` when rate is 0). */
-async function loadRole(url: string, rate: number, seconds: number, connections: number): Promise<void> {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: connections });
-  const latencies: number[] = [];
-  let sent = 0;
-  let ok = 0;
-  let errors = 0;
-  let missed = 0;
-  let unfinished = 0;
-  let closing = false;
-  const outstanding = new Set<http.ClientRequest>();
-  const target = new URL(url);
-  const once = (planned: number, id: number): Promise<void> =>
-    new Promise((resolve) => {
-      sent++;
-      const req = http.request(
-        { host: target.hostname, port: target.port, path: `/orders/${id}`, agent },
-        (res) => {
-          res.on('data', () => undefined);
-          res.on('end', () => {
-            outstanding.delete(req);
-            if (res.statusCode === 200) ok++;
-            else errors++;
-            latencies.push(performance.now() - planned);
-            resolve();
-          });
-          res.on('error', () => undefined);
-        },
-      );
-      outstanding.add(req);
-      req.on('error', () => {
-        outstanding.delete(req);
-        if (closing) unfinished++;
-        else errors++;
-        resolve();
-      });
-      req.end();
-    });
-  const t0 = performance.now();
-  const end = t0 + seconds * 1000;
-  if (rate > 0) {
-    // Open loop, but never an unbounded backlog: when the target falls behind (a saturated or
-    // starved proxy), the requests queued in the agent would grow for the whole run and the run
-    // would then wait minutes for them to drain. Past one second of requests outstanding, a
-    // planned request is counted as missed instead of sent.
-    const backlog = Math.max(connections, rate);
-    const inflight: Promise<void>[] = [];
-    let i = 0;
-    await new Promise<void>((resolve) => {
-      const tick = (): void => {
-        const now = performance.now();
-        while (t0 + (i * 1000) / rate <= now && t0 + (i * 1000) / rate < end) {
-          if (outstanding.size >= backlog) missed++;
-          else inflight.push(once(t0 + (i * 1000) / rate, i));
-          i++;
-        }
-        if (now >= end) resolve();
-        else setImmediate(tick);
-      };
-      tick();
-    });
-    // What is still outstanding gets a grace, then is aborted and counted, never waited for.
-    const grace = setTimeout(() => {
-      closing = true;
-      for (const r of outstanding) r.destroy();
-    }, GRACE_MS);
-    await Promise.all(inflight);
-    clearTimeout(grace);
-  } else {
-    let id = 0;
-    const grace = setTimeout(
-      () => {
-        closing = true;
-        for (const r of outstanding) r.destroy();
-      },
-      end - t0 + GRACE_MS,
-    );
-    await Promise.all(
-      Array.from({ length: connections }, async () => {
-        while (performance.now() < end) await once(performance.now(), id++);
-      }),
-    );
-    clearTimeout(grace);
-  }
-  const result: LoadResult = {
-    sent,
-    ok,
-    errors,
-    missed,
-    unfinished,
-    seconds: (performance.now() - t0) / 1000,
-    latenciesMs: latencies,
-  };
-  process.stdout.write(`${JSON.stringify(result)}\n`);
-  agent.destroy();
-}
 
 // ------------------------------------------------------------------------------- orchestration
 
@@ -217,28 +72,42 @@ function startChild(
   });
 }
 
-async function backend(kind: string): Promise<string> {
-  const { match } = await startChild(
+interface Backend {
+  port: number;
+  url: string;
+  pid: number;
+}
+
+async function backend(kind: string): Promise<Backend> {
+  const { child, match } = await startChild(
     [fileURLToPath(import.meta.url), '--role', 'backend', '--kind', kind],
     /\{"port":(\d+)\}/,
     'stdout',
   );
-  return `http://127.0.0.1:${match[1]}`;
+  return { port: Number(match[1]), url: `http://127.0.0.1:${match[1]}`, pid: child.pid! };
+}
+
+interface Proxy {
+  port: number;
+  admin: string;
+  pid: number;
+  child: ChildProcess;
 }
 
 async function proxy(
-  legacy: string,
-  candidate: string,
+  legacy: Backend,
+  candidate: Backend,
   rulesFile: string,
-): Promise<{ url: string; admin: string; pid: number; child: ChildProcess }> {
+  workers?: string,
+): Promise<Proxy> {
   const { child, match } = await startChild(
     [
       CLI,
       'shadow-proxy',
       '--legacy',
-      legacy,
+      legacy.url,
       '--new',
-      candidate,
+      candidate.url,
       '--rules',
       rulesFile,
       '--listen',
@@ -247,27 +116,28 @@ async function proxy(
       '127.0.0.1:0',
       '--report-interval',
       '0',
+      ...(workers !== undefined ? ['--workers', workers] : []),
     ],
     /listening on 127\.0\.0\.1:(\d+) .*admin on 127\.0\.0\.1:(\d+)/,
     'stderr',
   );
-  return {
-    url: `http://127.0.0.1:${match[1]}`,
-    admin: `http://127.0.0.1:${match[2]}`,
-    pid: child.pid!,
-    child,
-  };
+  return { port: Number(match[1]), admin: `http://127.0.0.1:${match[2]}`, pid: child.pid!, child };
 }
 
-async function load(url: string, rate: number, seconds: number, connections = 64): Promise<LoadResult> {
+interface LoadRun extends LoadResult {
+  /** CPU seconds the load generator used. */
+  cpuSeconds: number;
+}
+
+async function load(port: number, rate: number, seconds: number, connections = 64): Promise<LoadRun> {
   const child = spawn(
     process.execPath,
     [
       fileURLToPath(import.meta.url),
       '--role',
       'load',
-      '--url',
-      url,
+      '--port',
+      String(port),
       '--rate',
       String(rate),
       '--seconds',
@@ -277,10 +147,10 @@ async function load(url: string, rate: number, seconds: number, connections = 64
     ],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
-  let out = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  let text = '';
+  child.stdout.on('data', (d: Buffer) => (text += d.toString()));
   await new Promise((resolve) => child.on('exit', resolve));
-  return JSON.parse(out) as LoadResult;
+  return JSON.parse(text) as LoadRun;
 }
 
 async function stats(admin: string): Promise<Record<string, number>> {
@@ -292,14 +162,74 @@ function pct(sorted: number[], p: number): number {
   return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]! : NaN;
 }
 
-function rssMb(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : NaN;
+/** The process and its children (the proxy's workers). */
+function tree(pid: number): number[] {
+  try {
+    const kids = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim();
+    return [pid, ...(kids ? kids.split(' ').flatMap((k) => tree(Number(k))) : [])];
+  } catch {
+    return [pid];
+  }
 }
 
+function rssMb(pid: number): number {
+  let kb = 0;
+  for (const p of tree(pid)) {
+    try {
+      const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${p}/status`, 'utf8'));
+      kb += m ? Number(m[1]) : 0;
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return kb / 1024;
+}
+
+/** CPU seconds (user + system) of a process and its live children. */
 function cpuSeconds(pid: number): number {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(f[11]) + Number(f[12])) / 100; // utime + stime in clock ticks (100/s)
+  let s = 0;
+  for (const p of tree(pid)) {
+    try {
+      const f = readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      s += (Number(f[11]) + Number(f[12])) / 100; // utime + stime in clock ticks (100/s)
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return s;
+}
+
+/** The machine's busy and total CPU time (all cores), from /proc/stat. */
+function machineCpu(): { busy: number; total: number } {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const total = f.reduce((a, b) => a + b, 0);
+  return { busy: total - f[3]! - (f[4] ?? 0), total };
+}
+
+/** Measures the CPU share of named processes (and of the machine) over a phase. */
+class CpuMeter {
+  private readonly start: Map<string, number>;
+  private readonly machine = machineCpu();
+  private readonly t0 = performance.now();
+  constructor(private readonly pids: Record<string, number>) {
+    this.start = new Map(Object.entries(pids).map(([k, p]) => [k, cpuSeconds(p)]));
+  }
+  /** CPU seconds one of the processes used so far in the phase. */
+  used(name: string): number {
+    return cpuSeconds(this.pids[name]!) - this.start.get(name)!;
+  }
+  /** "proxy 93 %, legacy 8 %, ... of a core; machine 150 % of 200 %" (load = the generator's CPU seconds). */
+  line(loadCpuSeconds: number): string {
+    const secs = (performance.now() - this.t0) / 1000;
+    const parts = Object.entries(this.pids).map(
+      ([k, p]) => `${k} ${(((cpuSeconds(p) - this.start.get(k)!) / secs) * 100).toFixed(0)} %`,
+    );
+    parts.push(`load generator ${((loadCpuSeconds / secs) * 100).toFixed(0)} %`);
+    const m = machineCpu();
+    const cores = availableParallelism();
+    const busy = ((m.busy - this.machine.busy) / (m.total - this.machine.total)) * cores * 100;
+    return `CPU (100 % = one core): ${parts.join(', ')}; whole machine ${busy.toFixed(0)} % of ${cores * 100} %`;
+  }
 }
 
 const uptime = (): string => execFileSync('uptime', { encoding: 'utf8' }).trim();
@@ -316,6 +246,7 @@ export async function runShadowBench(argv: string[]): Promise<void> {
       slice: { type: 'string', default: '10s' },
       'max-seconds': { type: 'string', default: '15' },
       'max-lag': { type: 'string' },
+      workers: { type: 'string' },
     },
     strict: true,
   });
@@ -331,14 +262,16 @@ export async function runShadowBench(argv: string[]): Promise<void> {
   writeFileSync(rulesFile, rules);
   out(`machine: ${uptime()}`);
   out(`queue.maxLag: ${maxLag ?? 'off (every matching request mirrored)'}`);
+  out(`proxy workers: ${values.workers ?? `default (CPUs available: ${availableParallelism()})`}`);
   try {
     const [legacy, candidate, stalled] = await Promise.all([
       backend('legacy'),
       backend('new'),
       backend('stalled'),
     ]);
-    const p = await proxy(legacy, candidate, rulesFile);
-    const bytes = order(1, 'legacy').length;
+    const p = await proxy(legacy, candidate, rulesFile, values.workers);
+    const procs = { proxy: p.pid, legacy: legacy.pid, new: candidate.pid };
+    const bytes = order(1, 'legacy', Date.now()).length;
     out(
       `answers: ${bytes} bytes of JSON; rules: ${rules.split('\n').length - 1} lines (ignore, tolerance, scale, instants, set by key); 1 % of new answers really differ`,
     );
@@ -347,15 +280,18 @@ export async function runShadowBench(argv: string[]): Promise<void> {
     out(
       `\n1. legacy-path latency at ${rate} requests/s (open loop, ${sliceS}s slices alternating direct/proxy, 2 slices each after a warm-up)`,
     );
-    await load(legacy, rate, 2);
-    await load(p.url, rate, 2);
+    await load(legacy.port, rate, 2);
+    await load(p.port, rate, 2);
     const lat: Record<'direct' | 'proxy', number[]> = { direct: [], proxy: [] };
     let errors = 0;
     const behind = { direct: 0, proxy: 0 };
+    const cpuLines: Record<'direct' | 'proxy', string[]> = { direct: [], proxy: [] };
     const before = await stats(p.admin);
     for (let s = 0; s < 4; s++) {
       const which = s % 2 === 0 ? 'direct' : 'proxy';
-      const r = await load(which === 'direct' ? legacy : p.url, rate, sliceS);
+      const meter = new CpuMeter(procs);
+      const r = await load(which === 'direct' ? legacy.port : p.port, rate, sliceS);
+      cpuLines[which].push(meter.line(r.cpuSeconds));
       lat[which].push(...r.latenciesMs);
       errors += r.errors;
       behind[which] += r.missed + r.unfinished;
@@ -381,33 +317,42 @@ export async function runShadowBench(argv: string[]): Promise<void> {
     out(
       `   proxy meanwhile: mirrored ${after.mirrored! - before.mirrored!}, compared ${after.compared! - before.compared!}, differing ${after.differing! - before.differing!}, dropped ${after.dropped! - before.dropped!}`,
     );
+    for (const which of ['direct', 'proxy'] as const)
+      cpuLines[which].forEach((l, i) => out(`   ${which} slice ${i + 1}: ${l}`));
+    out(`   machine: ${uptime()}`);
 
     // 2. Highest sustained rate with comparison on.
     out(`\n2. highest rate through the proxy with comparison on (closed loop, 64 connections, ${maxS}s)`);
-    const directMax = await load(legacy, 0, Math.min(5, maxS));
+    const directMeter = new CpuMeter(procs);
+    const directMax = await load(legacy.port, 0, Math.min(5, maxS));
     out(`   direct to legacy (reference): ${(directMax.ok / directMax.seconds).toFixed(0)} requests/s`);
+    out(`   ${directMeter.line(directMax.cpuSeconds)}`);
     const s0 = await stats(p.admin);
-    const c0 = cpuSeconds(p.pid);
-    const t0 = performance.now();
-    const m = await load(p.url, 0, maxS);
+    const meter = new CpuMeter(procs);
+    const m = await load(p.port, 0, maxS);
     await sleep(500);
-    const secs = (performance.now() - t0) / 1000;
+    const cpuLine = meter.line(m.cpuSeconds);
     const s1 = await stats(p.admin);
-    const cpu = (cpuSeconds(p.pid) - c0) / secs;
     const compared = (s1.compared! - s0.compared!) / m.seconds;
+    const perRequestUs = (meter.used('proxy') / (s1.requests! - s0.requests!)) * 1e6;
     out(
-      `   through the proxy: ${(m.ok / m.seconds).toFixed(0)} requests/s, ${compared.toFixed(0)} compared/s, dropped ${s1.dropped! - s0.dropped!}, new-stack errors ${s1.errors! - s0.errors!}, proxy CPU ${(cpu * 100).toFixed(0)} % of a core   (goal: >= 5,000 compared/s)`,
+      `   through the proxy: ${(m.ok / m.seconds).toFixed(0)} requests/s, ${compared.toFixed(0)} compared/s, dropped ${s1.dropped! - s0.dropped!}, new-stack errors ${s1.errors! - s0.errors!}   (goal: >= 5,000 compared/s)`,
+    );
+    out(`   ${cpuLine}`);
+    out(
+      `   proxy CPU per request (all its processes, mirroring and comparing included): ${perRequestUs.toFixed(0)} us`,
     );
     out(`   machine: ${uptime()}`);
     p.child.kill('SIGTERM');
+    await new Promise((r) => p.child.once('exit', r));
 
     // 3. Memory with the new stack stalled.
-    const q = await proxy(legacy, stalled, rulesFile);
+    const q = await proxy(legacy, stalled, rulesFile, values.workers);
     const every = Math.max(5_000, Math.floor(durationMs / 20));
     out(
-      `\n3. proxy memory over ${values.duration} at ${rate} requests/s with the new stack stalled (samples every ${every / 1000}s)`,
+      `\n3. proxy memory (all its processes) over ${values.duration} at ${rate} requests/s with the new stack stalled (samples every ${every / 1000}s)`,
     );
-    const loading = load(q.url, rate, durationMs / 1000);
+    const loading = load(q.port, rate, durationMs / 1000);
     const samples: { t: number; rss: number; admitted: number; buffered: number }[] = [];
     const start = performance.now();
     while (performance.now() - start < durationMs - 500) {
@@ -453,16 +398,28 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
     options: {
       role: { type: 'string' },
       kind: { type: 'string', default: 'legacy' },
-      url: { type: 'string', default: '' },
+      port: { type: 'string', default: '0' },
       rate: { type: 'string', default: '0' },
       seconds: { type: 'string', default: '10' },
       connections: { type: 'string', default: '64' },
     },
   });
-  if (values.role === 'backend') backendRole(values.kind);
-  else if (values.role === 'load')
-    void loadRole(values.url, Number(values.rate), Number(values.seconds), Number(values.connections));
-  else {
+  if (values.role === 'backend') {
+    const kind = values.kind === 'new' || values.kind === 'stalled' ? values.kind : 'legacy';
+    void startBackend(kind).then((port) => process.stdout.write(`${JSON.stringify({ port })}\n`));
+  } else if (values.role === 'load') {
+    void runLoad(
+      Number(values.port),
+      Number(values.rate),
+      Number(values.seconds),
+      Number(values.connections),
+    ).then((r) => {
+      const u = process.cpuUsage();
+      process.stdout.write(`${JSON.stringify({ ...r, cpuSeconds: (u.user + u.system) / 1e6 })}\n`, () =>
+        process.exit(0),
+      );
+    });
+  } else {
     process.stderr.write(
       'usage: node dist/bench/shadow.js --role backend|load (run the benchmark with npm run bench -- shadow)\n',
     );

@@ -4,8 +4,18 @@
  * stack, compares the answers and reports differences on the admin port (/metrics, /samples,
  * /noise, /stats) and in a summary line on stderr every --report-interval.
  */
+import cluster from 'node:cluster';
+import { availableParallelism } from 'node:os';
 import { parseDuration } from '../api/duration.js';
-import { AdminServer, summary } from '../shadow/admin-server.js';
+import { createLogger } from '../runtime/logger.js';
+import { AdminServer, summary, type Summary } from '../shadow/admin-server.js';
+import {
+  rulesForWorker,
+  serveWorker,
+  ShadowCluster,
+  WORKER_INDEX_ENV,
+  WORKERS_ENV,
+} from '../shadow/cluster.js';
 import { ShadowProxy } from '../shadow/proxy.js';
 import {
   compileRules,
@@ -76,6 +86,12 @@ export const SHADOW_PROXY_COMMAND: CommandSpec = {
       default: '10s',
       help: 'a summary line on stderr this often, e.g. 10s (0 for none)',
     },
+    {
+      name: 'workers',
+      type: 'string',
+      value: 'N',
+      help: 'processes sharing the listening port, each mirroring and comparing its share of the traffic, the queue bounds divided among them (default: the CPUs available to the proxy)',
+    },
     { name: 'check', type: 'boolean', help: 'validate the rules file, print the problems, and exit' },
   ],
   footer:
@@ -91,6 +107,8 @@ export interface ShadowProxyArgs {
   metricsListen: { host: string; port: number };
   service?: string;
   reportMs: number;
+  /** Worker processes; undefined: the CPUs available. */
+  workers?: number;
   check: boolean;
   help: boolean;
 }
@@ -138,7 +156,15 @@ export function parseShadowProxyArgs(argv: string[]): ShadowProxyArgs {
       `--service needs a name of lower-case letters, digits and -, like pos, got '${service}'`,
     );
   }
+  const workersText = flag('workers');
+  let workers: number | undefined;
+  if (workersText !== undefined) {
+    workers = Number(workersText);
+    if (!/^\d+$/.test(workersText) || workers < 1 || workers > 256)
+      throw new UsageError(`--workers needs a whole number from 1 to 256, got '${workersText}'`);
+  }
   return {
+    workers,
     legacy: parseUrl('--legacy', flag('legacy')),
     newUrl: parseUrl('--new', flag('new')),
     rules: flag('rules'),
@@ -158,7 +184,6 @@ function loadRules(args: ShadowProxyArgs): CompiledRules {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const err = (line: string): void => void process.stderr.write(`${line}\n`);
   let args: ShadowProxyArgs;
   try {
     args = parseShadowProxyArgs(argv);
@@ -191,6 +216,9 @@ export async function run(argv: string[]): Promise<number> {
     err(`cutover shadow-proxy: --legacy and --new are required\n\n${helpText(SHADOW_PROXY_COMMAND)}`);
     return 2;
   }
+  if (cluster.isWorker) return runWorker(args, args.legacy, args.newUrl, rules);
+  const workers = args.workers ?? availableParallelism();
+  if (workers > 1) return runPrimary(args, rules, workers);
   const proxy = new ShadowProxy({
     legacyUrl: args.legacy,
     newUrl: args.newUrl,
@@ -208,26 +236,56 @@ export async function run(argv: string[]): Promise<number> {
     await proxy.close(0).catch(() => undefined);
     return 2;
   }
-  const host = (a: { address: string; port: number }): string =>
-    `${a.address.includes(':') ? `[${a.address}]` : a.address}:${a.port}`;
-  // One line a program can parse (tests and the bench read the ports from it).
-  err(
-    `shadow-proxy listening on ${host(listening)} (legacy ${args.legacy}, new ${args.newUrl}${(args.secondary ?? rules.secondaryLegacyUrl) ? `, secondary ${args.secondary ?? rules.secondaryLegacyUrl}` : ''}); admin on ${host(adminAt)}; service ${rules.service}, ${rules.routes.length} route(s)`,
-  );
+  announce(args, rules, listening, adminAt, 1);
+  const timer = reportEvery(args, rules, () => summary(proxy));
+  await stopSignal();
+  if (timer) clearInterval(timer);
+  err('shadow-proxy stopping: finishing open exchanges');
+  await proxy.close();
+  await admin.close();
+  return 0;
+}
 
-  let timer: NodeJS.Timeout | undefined;
-  if (args.reportMs > 0) {
-    timer = setInterval(() => {
-      void summary(proxy).then((s) => {
-        const rate = s.compared ? ((s.differing / s.compared) * 100).toFixed(2) : '0.00';
-        err(
-          `requests ${s.requests}  mirrored ${s.mirrored}  compared ${s.compared}  differing ${s.differing} (${rate}%)  noise ${s.noise}  dropped ${s.dropped}  errors ${s.errors}  queue ${s.admitted}/${rules.queueSize}`,
-        );
-      });
-    }, args.reportMs);
-    timer.unref();
-  }
-  await new Promise<void>((resolve) => {
+const err = (line: string): void => void process.stderr.write(`${line}\n`);
+
+function hostOf(a: { address: string; port: number }): string {
+  return `${a.address.includes(':') ? `[${a.address}]` : a.address}:${a.port}`;
+}
+
+/** One line a program can parse (tests and the bench read the ports from it). */
+function announce(
+  args: ShadowProxyArgs,
+  rules: CompiledRules,
+  listening: { address: string; port: number },
+  adminAt: { address: string; port: number },
+  workers: number,
+): void {
+  const secondary = args.secondary ?? rules.secondaryLegacyUrl;
+  err(
+    `shadow-proxy listening on ${hostOf(listening)} (legacy ${args.legacy}, new ${args.newUrl}${secondary ? `, secondary ${secondary}` : ''}); admin on ${hostOf(adminAt)}; service ${rules.service}, ${rules.routes.length} route(s), ${workers} worker(s)`,
+  );
+}
+
+function reportEvery(
+  args: ShadowProxyArgs,
+  rules: CompiledRules,
+  stats: () => Promise<Summary>,
+): NodeJS.Timeout | undefined {
+  if (args.reportMs <= 0) return undefined;
+  const timer = setInterval(() => {
+    void stats().then((s) => {
+      const rate = s.compared ? ((s.differing / s.compared) * 100).toFixed(2) : '0.00';
+      err(
+        `requests ${s.requests}  mirrored ${s.mirrored}  compared ${s.compared}  differing ${s.differing} (${rate}%)  noise ${s.noise}  dropped ${s.dropped}  errors ${s.errors}  queue ${s.admitted}/${rules.queueSize}${s.restarts ? `  worker restarts ${s.restarts}` : ''}`,
+      );
+    });
+  }, args.reportMs);
+  timer.unref();
+  return timer;
+}
+
+function stopSignal(): Promise<void> {
+  return new Promise<void>((resolve) => {
     const stop = (): void => {
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
@@ -236,9 +294,56 @@ export async function run(argv: string[]): Promise<number> {
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
   });
+}
+
+/** The primary of several workers: supervises them and serves the admin port for all. */
+async function runPrimary(args: ShadowProxyArgs, rules: CompiledRules, workers: number): Promise<number> {
+  const log = createLogger('shadow-proxy', { service: rules.service });
+  const proxies = new ShadowCluster({ workers, service: rules.service, sampleSize: rules.sampleSize, log });
+  const admin = new AdminServer(proxies);
+  let listening: { address: string; port: number };
+  let adminAt: { address: string; port: number };
+  try {
+    listening = await proxies.start();
+    adminAt = await admin.listen(args.metricsListen.port, args.metricsListen.host);
+  } catch (e) {
+    err(`cutover shadow-proxy: cannot listen: ${(e as Error).message}`);
+    await proxies.stop(1_000);
+    return 2;
+  }
+  announce(args, rules, listening, adminAt, workers);
+  const timer = reportEvery(args, rules, () => proxies.stats());
+  await stopSignal();
   if (timer) clearInterval(timer);
   err('shadow-proxy stopping: finishing open exchanges');
-  await proxy.close();
+  await proxies.stop();
   await admin.close();
   return 0;
+}
+
+/** One worker of several: a whole proxy on the shared port with its share of the bounds. */
+async function runWorker(
+  args: ShadowProxyArgs,
+  legacy: string,
+  newUrl: string,
+  rules: CompiledRules,
+): Promise<number> {
+  const index = Number(process.env[WORKER_INDEX_ENV] ?? '0');
+  const workers = Number(process.env[WORKERS_ENV] ?? '1');
+  const proxy = new ShadowProxy({
+    legacyUrl: legacy,
+    newUrl,
+    secondaryLegacyUrl: args.secondary,
+    rules: rulesForWorker(rules, workers),
+    logger: createLogger('shadow-proxy', { service: rules.service, worker: index }),
+  });
+  try {
+    await proxy.listen(args.listen.port, args.listen.host);
+  } catch (e) {
+    err(`cutover shadow-proxy worker ${index}: cannot listen: ${(e as Error).message}`);
+    process.exit(2);
+  }
+  await Promise.race([serveWorker(proxy), stopSignal()]);
+  await proxy.close();
+  process.exit(0);
 }

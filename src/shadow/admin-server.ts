@@ -2,10 +2,14 @@
  * The proxy's admin endpoints, on their own port so the proxied service's paths stay untouched:
  * `/metrics` (Prometheus), `/samples` (the rotating sample of differences, redacted, as JSON),
  * `/noise` (what noise learning has found), `/stats` (totals and the queue), `/healthz`, `/readyz`.
+ * They answer for one ShadowProxy in this process, or for a whole cluster of workers through an
+ * AdminSource that gathers and aggregates their reports (cluster.ts).
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { ShadowProxy } from './proxy.js';
+import type { NoiseReport } from './noise.js';
+import { ShadowProxy } from './proxy.js';
+import type { DifferenceSample, FirstExample } from './samples.js';
 
 export interface Summary {
   requests: number;
@@ -20,6 +24,45 @@ export interface Summary {
   waiting: number;
   inFlight: number;
   bufferedBytes: number;
+  /** A proxy with several workers: each one's index and pid, and how many were restarted. */
+  workers?: { index: number; pid: number }[];
+  /** How far behind the event loop runs (ms; the most behind worker's). */
+  lagMs?: number;
+  restarts?: number;
+}
+
+export interface SamplesReport {
+  size: number;
+  samples: DifferenceSample[];
+  firstOfEachField: FirstExample[];
+}
+
+/** What the admin endpoints serve: one proxy's figures, or a cluster's aggregated ones. */
+export interface AdminSource {
+  readonly service: string;
+  readonly contentType: string;
+  metricsText(): Promise<string>;
+  /** /stats: the totals and the queue, plus whatever the source adds (workers, restarts). */
+  stats(): Promise<Summary>;
+  samples(): Promise<SamplesReport>;
+  noise(): Promise<{ enabled: boolean; routes: NoiseReport[] }>;
+}
+
+/** The admin source of a proxy in this process. */
+export function proxySource(p: ShadowProxy): AdminSource {
+  return {
+    service: p.rules.service,
+    contentType: p.metrics.registry.contentType,
+    metricsText: () => p.metrics.text(),
+    stats: () => summary(p),
+    samples: () =>
+      Promise.resolve({
+        size: p.samples.size,
+        samples: p.samples.recent(),
+        firstOfEachField: p.samples.firstExamples(),
+      }),
+    noise: () => Promise.resolve({ enabled: p.noise !== undefined, routes: p.noise?.report() ?? [] }),
+  };
 }
 
 /** Totals over all routes, and the queue now. */
@@ -40,8 +83,10 @@ export async function summary(proxy: ShadowProxy): Promise<Summary> {
 
 export class AdminServer {
   private readonly server: http.Server;
+  private readonly source: AdminSource;
 
-  constructor(private readonly proxy: ShadowProxy) {
+  constructor(from: ShadowProxy | AdminSource) {
+    this.source = from instanceof ShadowProxy ? proxySource(from) : from;
     this.server = http.createServer((req, res) => void this.handle(req, res));
   }
 
@@ -72,26 +117,17 @@ export class AdminServer {
         res.writeHead(405, { 'content-type': 'text/plain' }).end('method not allowed\n');
         return;
       }
-      const p = this.proxy;
+      const p = this.source;
       switch (path) {
         case '/metrics':
-          res.writeHead(200, { 'content-type': p.metrics.registry.contentType }).end(await p.metrics.text());
+          res.writeHead(200, { 'content-type': p.contentType }).end(await p.metricsText());
           return;
         case '/samples':
-          return json({
-            service: p.rules.service,
-            size: p.samples.size,
-            samples: p.samples.recent(),
-            firstOfEachField: p.samples.firstExamples(),
-          });
+          return json({ service: p.service, ...(await p.samples()) });
         case '/noise':
-          return json({
-            service: p.rules.service,
-            enabled: p.noise !== undefined,
-            routes: p.noise?.report() ?? [],
-          });
+          return json({ service: p.service, ...(await p.noise()) });
         case '/stats':
-          return json({ service: p.rules.service, ...(await summary(p)) });
+          return json({ service: p.service, ...(await p.stats()) });
         case '/healthz':
         case '/livez':
         case '/readyz':

@@ -1,17 +1,24 @@
 /**
  * The comparing shadow proxy. Every request goes to legacy and legacy's answer goes back to the
- * client as it came (status, headers in their order and case, body bytes), piped chunk by chunk.
- * Requests the rules mirror are also admitted into a bounded queue (full → dropped and counted);
- * a worker sends each to the new stack (and, for noise learning, to a second legacy backend) with
- * a whole-answer timeout over keep-alive agents with a connection limit; once both answers are in,
- * they are compared and the result goes to the metrics and the sample. Nothing on the legacy path
- * waits for the new stack: the only work done inline is handing each chunk to a bounded capture.
+ * client as it came (status, headers in their order and case, body bytes), written chunk by chunk
+ * with backpressure. Requests the rules mirror are also admitted into a bounded queue (full →
+ * dropped and counted); a worker sends each to the new stack (and, for noise learning, to a second
+ * legacy backend) with a whole-answer timeout over a keep-alive pool with a connection limit; once
+ * both answers are in, they are compared and the result goes to the metrics and the sample.
+ * Nothing on the legacy path waits for the new stack: the only work done inline is handing each
+ * chunk to a bounded capture.
+ *
+ * Upstream requests go through undici pools (HTTP/1.1, pipelining 1, keep-alive) with its raw
+ * dispatch handlers: raw header buffers in, chunks out, no stream objects per exchange; measured
+ * cheaper than http.request (docs/shadow-proxy.md). Upgrades (WebSocket) are tunnelled with
+ * node:http, byte for byte.
  */
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { performance } from 'node:perf_hooks';
+import { Pool, type Dispatcher } from 'undici';
 import { createLogger, type Logger } from '../runtime/logger.js';
 import { BodyCapture, BufferBudget } from './capture.js';
 import { compareAnswers, compareJson, type Difference, type PreparedAnswer } from './compare.js';
@@ -21,6 +28,7 @@ import { pathOf } from './path-pattern.js';
 import { encodingsOf, prepareBody } from './prepare.js';
 import type { CompiledRoute, CompiledRules } from './rules.js';
 import { DifferenceSamples } from './samples.js';
+import { zoneOffsetMinutes } from './value-rules.js';
 
 export interface ShadowProxyOptions {
   legacyUrl: string;
@@ -54,22 +62,73 @@ export const SHADOW_HEADER = 'x-cutover-shadow';
 interface Upstream {
   url: URL;
   prefix: string;
-  agent: http.Agent;
+  pool: Pool;
+  /** For upgrades only (tunnels). */
   request: typeof http.request;
 }
 
-function upstream(raw: string, agentOptions: http.AgentOptions): Upstream {
+function upstream(raw: string, poolOptions: Pool.Options): Upstream {
   const url = new URL(raw);
   if (url.protocol !== 'http:' && url.protocol !== 'https:')
     throw new Error(`${raw}: only http:// and https:// upstreams are supported`);
   if (url.username || url.password) throw new Error('upstream URLs must not carry credentials');
   const tls = url.protocol === 'https:';
-  const agent = tls ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
-  return { url, prefix: url.pathname.replace(/\/$/, ''), agent, request: tls ? https.request : http.request };
+  return {
+    url,
+    prefix: url.pathname.replace(/\/$/, ''),
+    pool: new Pool(url.origin, { pipelining: 1, ...poolOptions }),
+    request: tls ? https.request : http.request,
+  };
 }
 
-/** rawHeaders without hop-by-hop headers and those named in Connection. */
-function forwardableRaw(raw: string[], keepUpgrade = false): string[] {
+/** Raw header buffers (name, value, ...) as strings, byte for byte (latin1, as node:http does). */
+function rawStrings(raw: Buffer[]): string[] {
+  const out = new Array<string>(raw.length);
+  for (let i = 0; i < raw.length; i++) out[i] = raw[i]!.toString('latin1');
+  return out;
+}
+
+/** Headers node:http keeps once (the first) when repeated; the others are joined (set-cookie: a list). */
+const SINGLE_HEADERS = new Set([
+  'age',
+  'authorization',
+  'content-length',
+  'content-type',
+  'etag',
+  'expires',
+  'from',
+  'host',
+  'if-modified-since',
+  'if-unmodified-since',
+  'last-modified',
+  'location',
+  'max-forwards',
+  'proxy-authorization',
+  'referer',
+  'retry-after',
+  'server',
+  'user-agent',
+]);
+
+/** Raw header strings as node:http's IncomingMessage.headers would hold them. */
+function headersOf(raw: string[]): http.IncomingHttpHeaders {
+  const h: Record<string, string | string[]> = {};
+  for (let i = 0; i < raw.length; i += 2) {
+    const k = raw[i]!.toLowerCase();
+    const v = raw[i + 1]!;
+    const had = h[k];
+    if (had === undefined) h[k] = k === 'set-cookie' ? [v] : v;
+    else if (k === 'set-cookie') (had as string[]).push(v);
+    else if (!SINGLE_HEADERS.has(k)) h[k] = `${had as string}, ${v}`;
+  }
+  return h;
+}
+
+/**
+ * rawHeaders without hop-by-hop headers and those named in Connection (and, towards an undici
+ * upstream, without Expect: node:http has already answered 100 Continue to the client).
+ */
+function forwardableRaw(raw: string[], keepUpgrade = false, dropExpect = false): string[] {
   let named: Set<string> | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     if (raw[i]!.length === 10 && raw[i]!.toLowerCase() === 'connection') {
@@ -82,6 +141,7 @@ function forwardableRaw(raw: string[], keepUpgrade = false): string[] {
     if (HOP_BY_HOP.has(k) || named?.has(k)) {
       if (!(keepUpgrade && (k === 'upgrade' || k === 'connection'))) continue;
     }
+    if (dropExpect && k === 'expect') continue;
     out.push(raw[i]!, raw[i + 1]!);
   }
   return out;
@@ -89,9 +149,23 @@ function forwardableRaw(raw: string[], keepUpgrade = false): string[] {
 
 function errorReason(err: unknown): string {
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  if (code === 'ETIMEDOUT' || (err as Error | undefined)?.message === 'timeout') return 'timeout';
+  if (
+    code === 'ETIMEDOUT' ||
+    code === 'UND_ERR_HEADERS_TIMEOUT' ||
+    code === 'UND_ERR_BODY_TIMEOUT' ||
+    code === 'UND_ERR_CONNECT_TIMEOUT' ||
+    (err as Error | undefined)?.message === 'timeout'
+  )
+    return 'timeout';
   if (code === 'ECONNREFUSED') return 'refused';
-  if (code === 'ECONNRESET' || code === 'EPIPE' || code === 'ERR_STREAM_PREMATURE_CLOSE') return 'reset';
+  if (
+    code === 'ECONNRESET' ||
+    code === 'EPIPE' ||
+    code === 'ERR_STREAM_PREMATURE_CLOSE' ||
+    code === 'UND_ERR_SOCKET' ||
+    code === 'UND_ERR_CLOSED'
+  )
+    return 'reset';
   return 'error';
 }
 
@@ -117,7 +191,9 @@ class MirrorJob {
   /** admitted (request body arriving) → waiting (queued) → running → done. */
   state: 'admitted' | 'waiting' | 'running' | 'done' = 'admitted';
   legacy: Promise<LegacyResult | undefined>;
-  resolveLegacy!: (r: LegacyResult | undefined) => void;
+  /** Legacy's answer once settled (undefined: not yet; null: abandoned), read without awaiting. */
+  legacySettled: LegacyResult | null | undefined;
+  private settle!: (r: LegacyResult | undefined) => void;
   requestBody: BodyCapture | undefined;
   abandoned: DropReason | undefined;
   legacyCapture: BodyCapture | undefined;
@@ -129,7 +205,13 @@ class MirrorJob {
     readonly target: string,
     readonly headers: Record<string, string>,
   ) {
-    this.legacy = new Promise((resolve) => (this.resolveLegacy = resolve));
+    this.legacy = new Promise((resolve) => (this.settle = resolve));
+  }
+
+  resolveLegacy(r: LegacyResult | undefined): void {
+    if (this.legacySettled !== undefined) return;
+    this.legacySettled = r ?? null;
+    this.settle(r);
   }
 }
 
@@ -161,23 +243,29 @@ export class ShadowProxy {
     this.metrics = o.metrics ?? new ShadowMetrics();
     this.log = o.logger ?? createLogger('shadow-proxy', { service: this.service });
     this.samples = new DifferenceSamples(o.rules);
+    // Legacy: as a direct client would have it, no connection limit and no timeout of the
+    // proxy's own (a slow legacy answer is the client's to wait for).
     this.legacy = upstream(o.legacyUrl, {
-      keepAlive: true,
-      maxSockets: o.legacyMaxSockets ?? Infinity,
-      scheduling: 'lifo',
+      connections: o.legacyMaxSockets ?? null,
+      headersTimeout: 0,
+      bodyTimeout: 0,
     });
-    this.candidate = upstream(o.newUrl, {
-      keepAlive: true,
-      maxSockets: o.rules.maxConnections,
-      maxFreeSockets: o.rules.maxConnections,
-      scheduling: 'lifo',
-    });
+    // The new stack and the second legacy: a connection limit, and timeouts within the rules'
+    // whole-answer timeout (which run() enforces itself as well).
+    const bounded: Pool.Options = {
+      connections: o.rules.maxConnections,
+      headersTimeout: o.rules.newStackTimeoutMs,
+      bodyTimeout: o.rules.newStackTimeoutMs,
+      connectTimeout: o.rules.newStackTimeoutMs,
+    };
+    this.candidate = upstream(o.newUrl, bounded);
     const secondaryUrl = o.secondaryLegacyUrl ?? o.rules.secondaryLegacyUrl;
-    this.secondary = secondaryUrl
-      ? upstream(secondaryUrl, { keepAlive: true, maxSockets: o.rules.maxConnections, scheduling: 'lifo' })
-      : undefined;
+    this.secondary = secondaryUrl ? upstream(secondaryUrl, bounded) : undefined;
     this.noise = this.secondary ? new NoiseLearner(o.rules.noiseMinSamples, o.rules.noiseMinRate) : undefined;
     this.budget = new BufferBudget(o.rules.maxBufferedBytes);
+    // The first time-zone formatter of a process loads ICU's zone data (tens of ms, measured 60-80):
+    // done now, not inside the first comparison, where it would hold legacy's answers up.
+    for (const zone of assumedZones(o.rules.source)) zoneOffsetMinutes(zone, Date.now());
     this.server = http.createServer(
       { keepAliveTimeout: 65_000, headersTimeout: 66_000, requestTimeout: 0 },
       (req, res) => this.handle(req, res),
@@ -227,7 +315,9 @@ export class ShadowProxy {
     await closed;
     clearTimeout(timer);
     await Promise.race([this.drained(), new Promise((r) => setTimeout(r, graceMs).unref())]);
-    for (const u of [this.legacy, this.candidate, this.secondary]) u?.agent.destroy();
+    const pools = [this.legacy.pool, this.candidate.pool];
+    if (this.secondary) pools.push(this.secondary.pool);
+    await Promise.all(pools.map((pool) => pool.destroy().catch(() => undefined)));
   }
 
   /** Resolves when no mirrored exchange is pending. */
@@ -256,72 +346,13 @@ export class ShadowProxy {
     this.metrics.requests.inc({ service: this.service, route: route.label });
     const job = this.rules.mirrors(method, path) ? this.admit(route, method, target, req) : undefined;
 
-    const t0 = performance.now();
-    const up = this.legacy.request({
-      protocol: this.legacy.url.protocol,
-      hostname: this.legacy.url.hostname,
-      port: this.legacy.url.port,
-      agent: this.legacy.agent,
-      method,
-      path: this.legacy.prefix + target,
-      headers: forwardableRaw(req.rawHeaders) as unknown as http.OutgoingHttpHeaders,
-      setHost: false,
-    });
-
-    let answered = false;
-    up.on('response', (ures) => {
-      answered = true;
-      const status = ures.statusCode ?? 502;
-      res.sendDate = false;
-      res.writeHead(status, ures.statusMessage, forwardableRaw(ures.rawHeaders));
-      if (job && !job.abandoned) {
-        job.legacyCapture = new BodyCapture(
-          this.rules.maxBodyBytes,
-          this.budget,
-          encodingsOf(ures.headers).length === 0,
-        );
-        const capture = job.legacyCapture;
-        ures.on('data', (chunk: Buffer) => capture.push(chunk));
-      }
-      ures.pipe(res, { end: false });
-      ures.on('end', () => {
-        if (ures.rawTrailers.length) res.addTrailers(pairs(ures.rawTrailers));
-        res.end();
-        const ms = performance.now() - t0;
-        this.metrics.duration.observe({ service: this.service, side: 'legacy' }, ms / 1000);
-        if (job?.legacyCapture)
-          job.resolveLegacy({ answer: { status, headers: ures.headers }, capture: job.legacyCapture, ms });
-      });
-      ures.on('error', () => {
-        res.destroy();
-        if (job) this.abandon(job, 'legacy_incomplete');
-      });
-      ures.on('aborted', () => {
-        res.destroy();
-        if (job) this.abandon(job, 'legacy_incomplete');
-      });
-    });
-    up.on('error', (err) => {
-      this.metrics.errors.inc({
-        service: this.service,
-        route: route.label,
-        side: 'legacy',
-        reason: errorReason(err),
-      });
-      if (job) this.abandon(job, 'legacy_incomplete');
-      if (!answered && !res.headersSent) {
-        this.log.warn({ reason: errorReason(err), target: pathOf(target) }, 'legacy did not answer');
-        res
-          .writeHead(502, { 'content-type': 'text/plain; charset=utf-8', 'content-length': 26 })
-          .end('shadow proxy: legacy down\n');
-      } else {
-        res.destroy();
-      }
-    });
+    const exchange = new LegacyExchange(this, res, job, route.label, pathOf(target));
+    const hasBody =
+      req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
     // The client went away before legacy's answer was through: stop asking legacy too.
     res.on('close', () => {
       if (!res.writableFinished) {
-        up.destroy();
+        exchange.cancel();
         if (job) this.abandon(job, 'legacy_incomplete');
       }
     });
@@ -332,7 +363,18 @@ export class ShadowProxy {
         if (body.bytesSeen > this.rules.maxBodyBytes) this.abandon(job, 'request_too_large');
       });
     }
-    req.pipe(up);
+    this.legacy.pool.dispatch(
+      {
+        method,
+        path: this.legacy.prefix + target,
+        headers: forwardableRaw(req.rawHeaders, false, true),
+        body: hasBody ? req : null,
+      },
+      exchange,
+    );
+    // No body: nothing reads the request stream, whose 'end' would then wait for node:http to
+    // dump it after the answer; read it now so a mirrored request is queued at once, as before.
+    if (!hasBody) req.resume();
     if (job) {
       req.on('end', () => {
         if (job.abandoned) return;
@@ -341,6 +383,46 @@ export class ShadowProxy {
           this.abandon(job, 'request_too_large');
         else this.enqueue(job);
       });
+    }
+  }
+
+  /** Legacy's whole answer is through (LegacyExchange). */
+  legacyDone(exchange: LegacyExchange, ms: number): void {
+    this.metrics.duration.observe({ service: this.service, side: 'legacy' }, ms / 1000);
+    const job = exchange.job;
+    if (job?.legacyCapture)
+      job.resolveLegacy({
+        answer: { status: exchange.status, headers: exchange.headers! },
+        capture: job.legacyCapture,
+        ms,
+      });
+  }
+
+  /** Legacy's answer for a mirrored request starts: its body is captured for the comparison. */
+  legacyCapture(job: MirrorJob, headers: http.IncomingHttpHeaders): BodyCapture | undefined {
+    if (job.abandoned) return undefined;
+    job.legacyCapture = new BodyCapture(
+      this.rules.maxBodyBytes,
+      this.budget,
+      encodingsOf(headers).length === 0,
+    );
+    return job.legacyCapture;
+  }
+
+  /** Legacy failed (refused, reset) before or while answering. */
+  legacyFailed(exchange: LegacyExchange, err: Error, answered: boolean): void {
+    const reason = errorReason(err);
+    if (!exchange.cancelled)
+      this.metrics.errors.inc({ service: this.service, route: exchange.route, side: 'legacy', reason });
+    if (exchange.job) this.abandon(exchange.job, 'legacy_incomplete');
+    const res = exchange.res;
+    if (!answered && !res.headersSent && !exchange.cancelled) {
+      this.log.warn({ reason, target: exchange.path }, 'legacy did not answer');
+      res
+        .writeHead(502, { 'content-type': 'text/plain; charset=utf-8', 'content-length': 26 })
+        .end('shadow proxy: legacy down\n');
+    } else {
+      res.destroy();
     }
   }
 
@@ -433,14 +515,18 @@ export class ShadowProxy {
     const secondary = await askingSecondary;
     try {
       // Legacy gets as long as the new stack had; a longer answer (a stream) is not compared.
-      let timer: NodeJS.Timeout | undefined;
-      const legacy = await Promise.race([
-        job.legacy,
-        new Promise<undefined>(
-          (resolve) => (timer = setTimeout(() => resolve(undefined), this.rules.newStackTimeoutMs)),
-        ),
-      ]);
-      clearTimeout(timer);
+      // (Usually it is in already: no timer then.)
+      let legacy = job.legacySettled ?? undefined;
+      if (job.legacySettled === undefined) {
+        let timer: NodeJS.Timeout | undefined;
+        legacy = await Promise.race([
+          job.legacy,
+          new Promise<undefined>(
+            (resolve) => (timer = setTimeout(() => resolve(undefined), this.rules.newStackTimeoutMs)),
+          ),
+        ]);
+        clearTimeout(timer);
+      }
       if (!legacy) this.abandon(job, 'legacy_incomplete');
       if (!legacy || !candidate || job.abandoned) return;
       await this.compare(job, legacy, candidate, secondary);
@@ -463,11 +549,12 @@ export class ShadowProxy {
     const t0 = performance.now();
     return new Promise((resolve) => {
       let done = false;
+      // Called from the timer and the exchange only, both made below before anything can fail.
       const fail = (err: unknown): void => {
         if (done) return;
         done = true;
         clearTimeout(timer);
-        req.destroy();
+        exchange.cancel();
         this.metrics.errors.inc({
           service: this.service,
           route: job.route.label,
@@ -476,41 +563,24 @@ export class ShadowProxy {
         });
         resolve(undefined);
       };
-      const headers: http.OutgoingHttpHeaders = { ...job.headers, [SHADOW_HEADER]: '1' };
-      if (payload) headers['content-length'] = payload.length;
-      const req = u.request({
-        protocol: u.url.protocol,
-        hostname: u.url.hostname,
-        port: u.url.port,
-        agent: u.agent,
-        method: job.method,
-        path: u.prefix + job.target,
-        headers,
+      const headers: Record<string, string> = { ...job.headers, [SHADOW_HEADER]: '1' };
+      if (payload) headers['content-length'] = String(payload.length);
+      const exchange = new MirrorExchange(this.rules.maxBodyBytes, this.budget, fail, (answer) => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        const ms = performance.now() - t0;
+        this.metrics.duration.observe({ service: this.service, side }, ms / 1000);
+        resolve({ ...answer, ms });
       });
       const timer = setTimeout(
         () => fail(Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' })),
         this.rules.newStackTimeoutMs,
       );
-      req.on('error', fail);
-      req.on('response', (res) => {
-        const capture = new BodyCapture(
-          this.rules.maxBodyBytes,
-          this.budget,
-          encodingsOf(res.headers).length === 0,
-        );
-        res.on('data', (c: Buffer) => capture.push(c));
-        res.on('error', fail);
-        res.on('aborted', () => fail(Object.assign(new Error('aborted'), { code: 'ECONNRESET' })));
-        res.on('end', () => {
-          if (done) return;
-          done = true;
-          clearTimeout(timer);
-          const ms = performance.now() - t0;
-          this.metrics.duration.observe({ service: this.service, side }, ms / 1000);
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, capture, ms });
-        });
-      });
-      req.end(payload);
+      u.pool.dispatch(
+        { method: job.method, path: u.prefix + job.target, headers, body: payload ?? null },
+        exchange,
+      );
     });
   }
 
@@ -633,6 +703,17 @@ export class ShadowProxy {
   }
 }
 
+/** Every timestamps rule's assumeZone in the rules (IANA names or offsets). */
+function assumedZones(source: unknown, out = new Set<string>()): Set<string> {
+  if (Array.isArray(source)) for (const x of source) assumedZones(x, out);
+  else if (source && typeof source === 'object')
+    for (const [k, v] of Object.entries(source)) {
+      if (k === 'assumeZone' && typeof v === 'string') out.add(v);
+      else assumedZones(v, out);
+    }
+  return out;
+}
+
 function pairs(raw: string[]): [string, string][] {
   const out: [string, string][] = [];
   for (let i = 0; i < raw.length; i += 2) out.push([raw[i]!, raw[i + 1]!]);
@@ -648,3 +729,122 @@ function rawHead(res: http.IncomingMessage): string {
 
 /** Exposed for tests: JSON comparison under a route's rules. */
 export { compareJson };
+
+/** One exchange with legacy: its answer written to the client as it arrives (undici handler). */
+class LegacyExchange implements Dispatcher.DispatchHandler {
+  status = 0;
+  headers: http.IncomingHttpHeaders | undefined;
+  cancelled = false;
+  private abort: ((err?: Error) => void) | undefined;
+  private answered = false;
+  private capture: BodyCapture | undefined;
+  private readonly t0 = performance.now();
+  private resume: (() => void) | undefined;
+  private readonly onDrain = (): void => this.resume?.();
+
+  constructor(
+    private readonly proxy: ShadowProxy,
+    readonly res: http.ServerResponse,
+    readonly job: MirrorJob | undefined,
+    readonly route: string,
+    readonly path: string,
+  ) {}
+
+  cancel(): void {
+    this.cancelled = true;
+    this.abort?.();
+  }
+
+  onConnect(abort: (err?: Error) => void): void {
+    this.abort = abort;
+    if (this.cancelled) abort();
+  }
+
+  onHeaders(status: number, raw: Buffer[], resume: () => void, statusText: string): boolean {
+    if (status < 200) return true; // 1xx: node:http has dealt with the client's Expect itself
+    this.answered = true;
+    this.status = status;
+    this.resume = resume;
+    const strings = rawStrings(raw);
+    const res = this.res;
+    res.sendDate = false;
+    res.writeHead(status, statusText, forwardableRaw(strings));
+    if (this.job) {
+      this.headers = headersOf(strings);
+      this.capture = this.proxy.legacyCapture(this.job, this.headers);
+    }
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    this.capture?.push(chunk);
+    if (this.res.write(chunk)) return true;
+    this.res.once('drain', this.onDrain);
+    return false;
+  }
+
+  onComplete(trailers: string[] | null): void {
+    if (trailers && trailers.length) {
+      const t = trailers.map((x) => (typeof x === 'string' ? x : (x as Buffer).toString('latin1')));
+      this.res.addTrailers(pairs(t));
+    }
+    this.res.end();
+    this.proxy.legacyDone(this, performance.now() - this.t0);
+  }
+
+  onError(err: Error): void {
+    this.proxy.legacyFailed(this, err, this.answered);
+  }
+}
+
+/** One request to the new stack (or the second legacy): the whole answer, captured (undici handler). */
+class MirrorExchange implements Dispatcher.DispatchHandler {
+  private abort: ((err?: Error) => void) | undefined;
+  private cancelled = false;
+  private status = 0;
+  private headers: http.IncomingHttpHeaders = {};
+  private capture: BodyCapture | undefined;
+
+  constructor(
+    private readonly maxBodyBytes: number,
+    private readonly budget: BufferBudget,
+    private readonly fail: (err: unknown) => void,
+    private readonly done: (a: {
+      status: number;
+      headers: http.IncomingHttpHeaders;
+      capture: BodyCapture;
+    }) => void,
+  ) {}
+
+  cancel(): void {
+    this.cancelled = true;
+    this.abort?.();
+  }
+
+  onConnect(abort: (err?: Error) => void): void {
+    this.abort = abort;
+    if (this.cancelled) abort();
+  }
+
+  onHeaders(status: number, raw: Buffer[]): boolean {
+    if (status < 200) return true;
+    this.status = status;
+    this.headers = headersOf(rawStrings(raw));
+    this.capture = new BodyCapture(this.maxBodyBytes, this.budget, encodingsOf(this.headers).length === 0);
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    this.capture!.push(chunk);
+    return true;
+  }
+
+  onComplete(): void {
+    this.done({ status: this.status, headers: this.headers, capture: this.capture! });
+  }
+
+  onError(err: Error): void {
+    this.capture?.release();
+    this.fail(err);
+  }
+}

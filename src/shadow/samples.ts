@@ -34,6 +34,18 @@ export interface DifferenceSample {
   noise: string[];
   /** The readable diff: one line per difference. */
   diff: string[];
+  /** The worker that took it (a proxy with several workers; ids are per worker). */
+  worker?: number;
+}
+
+export interface FirstExample {
+  route: string;
+  field: string;
+  kind: string;
+  sampleId: number;
+  diff: string[];
+  /** The worker whose sample it is (a proxy with several workers). */
+  worker?: number;
 }
 
 export interface ExchangeForSample {
@@ -154,7 +166,7 @@ export class DifferenceSamples {
   }
 
   /** The first sample of each route, field and kind. */
-  firstExamples(): { route: string; field: string; kind: string; sampleId: number; diff: string[] }[] {
+  firstExamples(): FirstExample[] {
     return [...this.first.entries()].map(([key, s]) => {
       const [route, field, kind] = key.split('\u0000') as [string, string, string];
       return { route, field, kind, sampleId: s.id, diff: s.diff };

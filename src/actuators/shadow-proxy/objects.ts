@@ -117,6 +117,27 @@ export function desiredService(t: ShadowProxyTarget): KubeObject & { spec: V1Ser
 }
 
 /** The legacy and new URLs the proxy forwards to. */
+/** CPUs in a cpu quantity (250m → 0.25, 2 → 2, 1.5 → 1.5); undefined when absent or unreadable. */
+function cpus(q: string | undefined): number | undefined {
+  if (q === undefined) return undefined;
+  const m = /^\+?([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)(m?)$/.exec(q.trim());
+  if (!m) return undefined;
+  const n = Number(m[1]) / (m[2] === 'm' ? 1000 : 1);
+  return Number.isFinite(n) && n > 0 ? n : undefined;
+}
+
+/**
+ * The proxy's worker processes in its Pod: the CPUs its limit (else its request) gives, at least
+ * one. Not the node's CPU count, which the proxy would see itself and which a Pod does not get.
+ */
+export function proxyWorkers(resources: {
+  requests?: Record<string, string>;
+  limits?: Record<string, string>;
+}): number {
+  const n = cpus(resources.limits?.cpu) ?? cpus(resources.requests?.cpu) ?? 1;
+  return Math.max(1, Math.min(64, Math.ceil(n)));
+}
+
 export interface Upstreams {
   legacyUrl: string;
   newUrl: string;
@@ -167,6 +188,8 @@ export function desiredDeployment(
               `:${ADMIN_PORT}`,
               '--report-interval',
               '1m',
+              '--workers',
+              String(proxyWorkers(resources)),
             ],
             ports: [
               { name: 'http', containerPort: PROXY_PORT, protocol: 'TCP' },

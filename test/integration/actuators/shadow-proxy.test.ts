@@ -159,6 +159,8 @@ describe('actuators/shadow-proxy (real control plane, operator ServiceAccount)',
       ':9464',
       '--report-interval',
       '1m',
+      '--workers',
+      '1',
     ]);
     assert.equal(pod.securityContext?.runAsNonRoot, true);
     assert.equal(pod.securityContext?.seccompProfile?.type, 'RuntimeDefault');
