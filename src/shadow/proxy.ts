@@ -730,12 +730,26 @@ function rawHead(res: http.IncomingMessage): string {
 /** Exposed for tests: JSON comparison under a route's rules. */
 export { compareJson };
 
+/** An undici handler whose exchange the proxy can cancel before or after it connects. */
+abstract class CancellableExchange {
+  protected abort: ((err?: Error) => void) | undefined;
+  cancelled = false;
+
+  cancel(): void {
+    this.cancelled = true;
+    this.abort?.();
+  }
+
+  onConnect(abort: (err?: Error) => void): void {
+    this.abort = abort;
+    if (this.cancelled) abort();
+  }
+}
+
 /** One exchange with legacy: its answer written to the client as it arrives (undici handler). */
-class LegacyExchange implements Dispatcher.DispatchHandler {
+class LegacyExchange extends CancellableExchange implements Dispatcher.DispatchHandler {
   status = 0;
   headers: http.IncomingHttpHeaders | undefined;
-  cancelled = false;
-  private abort: ((err?: Error) => void) | undefined;
   private answered = false;
   private capture: BodyCapture | undefined;
   private readonly t0 = performance.now();
@@ -748,16 +762,8 @@ class LegacyExchange implements Dispatcher.DispatchHandler {
     readonly job: MirrorJob | undefined,
     readonly route: string,
     readonly path: string,
-  ) {}
-
-  cancel(): void {
-    this.cancelled = true;
-    this.abort?.();
-  }
-
-  onConnect(abort: (err?: Error) => void): void {
-    this.abort = abort;
-    if (this.cancelled) abort();
+  ) {
+    super();
   }
 
   onHeaders(status: number, raw: Buffer[], resume: () => void, statusText: string): boolean {
@@ -798,9 +804,7 @@ class LegacyExchange implements Dispatcher.DispatchHandler {
 }
 
 /** One request to the new stack (or the second legacy): the whole answer, captured (undici handler). */
-class MirrorExchange implements Dispatcher.DispatchHandler {
-  private abort: ((err?: Error) => void) | undefined;
-  private cancelled = false;
+class MirrorExchange extends CancellableExchange implements Dispatcher.DispatchHandler {
   private status = 0;
   private headers: http.IncomingHttpHeaders = {};
   private capture: BodyCapture | undefined;
@@ -814,16 +818,8 @@ class MirrorExchange implements Dispatcher.DispatchHandler {
       headers: http.IncomingHttpHeaders;
       capture: BodyCapture;
     }) => void,
-  ) {}
-
-  cancel(): void {
-    this.cancelled = true;
-    this.abort?.();
-  }
-
-  onConnect(abort: (err?: Error) => void): void {
-    this.abort = abort;
-    if (this.cancelled) abort();
+  ) {
+    super();
   }
 
   onHeaders(status: number, raw: Buffer[]): boolean {

@@ -4,11 +4,12 @@
  * port and stops cleanly on SIGTERM.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcessByStdio } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
 import { startBackend, fetchRaw, until, type Backend } from './backends.js';
 
 const CLI = 'dist/src/cli/main.js';
@@ -18,6 +19,21 @@ describe('shadow: cutover shadow-proxy (the process)', function () {
   let dir: string;
   let legacy: Backend;
   let candidate: Backend;
+
+  /** `cutover shadow-proxy` between the two backends on free ports, its stderr piped. */
+  function proxyProcess(
+    rules: string,
+    extra: string[],
+    env: Record<string, string> = {},
+  ): ChildProcessByStdio<null, null, Readable> {
+    return spawn(
+      process.execPath,
+      [CLI, 'shadow-proxy', '--legacy', legacy.url, '--new', candidate.url, '--rules', rules]
+        .concat(['--listen', '127.0.0.1:0', '--metrics-listen', '127.0.0.1:0'])
+        .concat(extra),
+      { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } },
+    );
+  }
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'shadow-cli-'));
@@ -70,26 +86,7 @@ describe('shadow: cutover shadow-proxy (the process)', function () {
   it('serves legacy, compares, reports on the admin port and stops on SIGTERM', async () => {
     const rules = join(dir, 'rules.yaml');
     writeFileSync(rules, 'service: pos\nroutes:\n  - template: "/orders/{id}"\n    ignore: [/at]\n');
-    const child = spawn(
-      process.execPath,
-      [
-        CLI,
-        'shadow-proxy',
-        '--legacy',
-        legacy.url,
-        '--new',
-        candidate.url,
-        '--rules',
-        rules,
-        '--listen',
-        '127.0.0.1:0',
-        '--metrics-listen',
-        '127.0.0.1:0',
-        '--report-interval',
-        '200ms',
-      ],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
-    );
+    const child = proxyProcess(rules, ['--report-interval', '200ms']);
     let err = '';
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
     try {
@@ -126,28 +123,7 @@ describe('shadow: cutover shadow-proxy (the process)', function () {
   it('with several workers: exact counts across them on the admin port, a dead worker restarted and counted, SIGTERM stops all', async () => {
     const rules = join(dir, 'rules-workers.yaml');
     writeFileSync(rules, 'service: pos\nroutes:\n  - template: "/orders/{id}"\n    ignore: [/at]\n');
-    const child = spawn(
-      process.execPath,
-      [
-        CLI,
-        'shadow-proxy',
-        '--legacy',
-        legacy.url,
-        '--new',
-        candidate.url,
-        '--rules',
-        rules,
-        '--listen',
-        '127.0.0.1:0',
-        '--metrics-listen',
-        '127.0.0.1:0',
-        '--report-interval',
-        '0',
-        '--workers',
-        '3',
-      ],
-      { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, LOG_LEVEL: 'info' } },
-    );
+    const child = proxyProcess(rules, ['--report-interval', '0', '--workers', '3'], { LOG_LEVEL: 'info' });
     let err = '';
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
     interface Stats {
