@@ -110,33 +110,58 @@ export interface LoadResult {
 /** How long requests still outstanding at the end of a run are waited for. */
 export const GRACE_MS = 10_000;
 
-/** One keep-alive client connection with at most one request outstanding. */
+/**
+ * One keep-alive client connection with at most one request outstanding. A socket the server
+ * closes (an idle keep-alive connection past the server's keepAliveTimeout, a restarted worker)
+ * is replaced by a new one at once, as an HTTP client's pool would: a request written while it
+ * connects waits in the socket, and a request the closed socket held is counted as failed.
+ */
 class Connection {
-  private readonly socket: net.Socket;
+  private socket!: net.Socket;
   private buf: Buffer | undefined;
   /** Bytes the current answer has in all (head + body), once its head is parsed. */
   private need = -1;
   private status = 0;
   private chunked = false;
+  private destroyed = false;
   planned = 0;
   busy = false;
   open = false;
 
   constructor(
-    port: number,
+    private readonly port: number,
     private readonly done: (c: Connection, status: number, planned: number) => void,
     private readonly failed: (c: Connection) => void,
   ) {
-    this.socket = net.connect({ port, host: '127.0.0.1', noDelay: true });
-    this.socket.on('connect', () => (this.open = true));
-    this.socket.on('data', (d: Buffer) => this.data(d));
-    this.socket.on('error', () => undefined);
-    this.socket.on('close', () => {
+    this.connect();
+  }
+
+  private replace(): void {
+    if (!this.destroyed) this.connect();
+  }
+
+  private connect(): void {
+    const socket = net.connect({ port: this.port, host: '127.0.0.1', noDelay: true });
+    this.socket = socket;
+    this.open = false;
+    let connected = false;
+    socket.on('connect', () => {
+      connected = true;
+      this.open = true;
+    });
+    socket.on('data', (d: Buffer) => this.data(d));
+    socket.on('error', () => undefined);
+    socket.on('close', () => {
+      if (this.socket !== socket) return;
       this.open = false;
-      if (this.busy) {
-        this.busy = false;
-        this.failed(this);
-      }
+      const busy = this.busy;
+      this.busy = false;
+      this.buf = undefined;
+      this.need = -1;
+      // A refused connection is retried after a pause, not in a tight loop (or at the next send).
+      if (connected) this.replace();
+      else setTimeout(() => this.socket === socket && this.replace(), 50);
+      if (busy) this.failed(this);
     });
   }
 
@@ -149,10 +174,12 @@ class Connection {
     this.planned = planned;
     this.buf = undefined;
     this.need = -1;
+    if (this.socket.destroyed) this.replace();
     this.socket.write(request);
   }
 
   destroy(): void {
+    this.destroyed = true;
     this.socket.destroy();
   }
 
@@ -228,10 +255,9 @@ export async function runLoad(
     finished(c);
   };
   const failed = (c: Connection): void => {
-    if (!closing) errors++;
-    outstanding--;
-    void c;
-    if (idle() && settle) settle();
+    if (closing) return;
+    errors++;
+    finished(c); // the connection is being replaced: it takes the next request as before
   };
   const conns = Array.from({ length: connections }, () => new Connection(port, done, failed));
   await Promise.all(conns.map((c) => c.ready()));
