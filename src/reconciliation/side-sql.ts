@@ -99,11 +99,21 @@ export class SideSql {
   }
 
   /**
-   * This tenant exactly: the plain comparison lets an index led by the tenant narrow the read,
-   * the binary one keeps 'acme' from matching 'ACME' under a case-insensitive collation.
+   * This tenant exactly (the localization reads): the plain comparison lets an index led by the
+   * tenant narrow the read, the binary one keeps 'acme' from matching 'ACME' under a
+   * case-insensitive collation.
+   *
+   * On MySQL/MariaDB the plain comparison is written as a range, `tenant >= ? AND tenant <= ?`:
+   * with `tenant = ?` MariaDB answered a key-range read of the largest tenant with `ref` access
+   * on the `(tenant, id)` index, reading every index entry of the tenant and filtering the key
+   * ranges afterwards; the range form makes the tenant and the key ranges one `range` access over
+   * both index columns.
    */
   tenantIs(p: Params, tenant: string): string {
-    const plain = `${this.tenant()} = ${p.add(tenant)}`;
+    const plain =
+      this.d.engine === 'mysql'
+        ? `${this.tenant()} >= ${p.add(tenant)} AND ${this.tenant()} <= ${p.add(tenant)}`
+        : `${this.tenant()} = ${p.add(tenant)}`;
     return this.binaryTenant() ? `${plain} AND ${this.groupTenant()} = ${p.add(tenant)}` : plain;
   }
 

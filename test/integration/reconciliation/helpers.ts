@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { planFromSpec, type ReconciliationPlan } from '../../../src/reconciliation/plan.js';
-import { connect, type SqlConnection } from '../../../src/reconciliation/connection.js';
+import { connect, type Row, type SqlConnection } from '../../../src/reconciliation/connection.js';
 import { samplesDir } from '../../../src/devenv/nokta-data/generator.js';
 import type { DifferingKey } from '../../../src/reconciliation/result.js';
 
@@ -104,4 +104,28 @@ export function foldPlan(): ReconciliationPlan {
     },
   );
   return plan;
+}
+
+/** A statement as the engine sent it through `query()`. */
+export interface SentStatement {
+  sql: string;
+  params: unknown[];
+}
+
+/** The real connection, remembering each statement the engine sends through query(). */
+export function recordingConnection(conn: SqlConnection, into: SentStatement[]): SqlConnection {
+  return {
+    engine: conn.engine,
+    label: conn.label,
+    query: (sql: string, params: unknown[] = []): Promise<Row[]> => {
+      into.push({ sql, params });
+      return conn.query(sql, params);
+    },
+    queryIsolated: (sql: string, params?: unknown[]) => conn.queryIsolated(sql, params),
+    writePrivileges: (tables: string[]) => conn.writePrivileges(tables),
+    ...(conn.resultColumns
+      ? { resultColumns: (query: string) => conn.resultColumns?.(query) ?? Promise.resolve([]) }
+      : {}),
+    close: () => conn.close(),
+  };
 }
