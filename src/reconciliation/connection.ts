@@ -28,7 +28,7 @@ export interface SqlConnection {
   /** A label for messages: 'legacy (mysql 127.0.0.1:3306/db)' — never with a password. */
   readonly label: string;
   /** Runs one statement in its own READ ONLY transaction (rolled back) on a pooled connection. */
-  query(sql: string, params?: unknown[]): Promise<Row[]>;
+  query(sql: string, params?: unknown[], opts?: QueryOptions): Promise<Row[]>;
   /** The same on a connection of its own, discarded afterwards (custom SQL). */
   queryIsolated(sql: string, params?: unknown[]): Promise<Row[]>;
   /**
@@ -43,6 +43,17 @@ export interface SqlConnection {
    */
   resultColumns?(query: string): Promise<ResultColumn[]>;
   close(): Promise<void>;
+}
+
+/** How one statement runs. */
+export interface QueryOptions {
+  /**
+   * PostgreSQL: run the statement without parallel workers (`SET LOCAL
+   * max_parallel_workers_per_gather = 0` inside its own read-only transaction, so the setting
+   * ends with it). For small key-range reads, whose workers cost more CPU than they save.
+   * MySQL/MariaDB statements run in one thread anyway: the option changes nothing there.
+   */
+  serial?: boolean;
 }
 
 /** A query's result column: its name, the type as information_schema names it, its scale. */
@@ -274,9 +285,18 @@ function likeMatches(pattern: string, value: string): boolean {
   return new RegExp(`^${re}$`).test(value);
 }
 
+/** Inside a transaction: no parallel workers until it ends. */
+const SERIAL_POSTGRES = 'SET LOCAL max_parallel_workers_per_gather = 0';
+
 /** One statement in its own read-only transaction, rolled back whatever it did. */
-async function inReadOnlyTransaction(client: pg.ClientBase, sql: string, params: unknown[]): Promise<Row[]> {
+async function inReadOnlyTransaction(
+  client: pg.ClientBase,
+  sql: string,
+  params: unknown[],
+  opts: QueryOptions = {},
+): Promise<Row[]> {
   await client.query(READ_ONLY_TRANSACTION.postgres.begin);
+  if (opts.serial) await client.query(SERIAL_POSTGRES);
   const res = await client.query({
     text: sql,
     values: params,
@@ -335,12 +355,12 @@ class PostgresConnection implements SqlConnection {
     return new DatabaseError(`${this.label}: ${errText(e)}`);
   }
 
-  async query(sql: string, params: unknown[] = []): Promise<Row[]> {
+  async query(sql: string, params: unknown[] = [], opts: QueryOptions = {}): Promise<Row[]> {
     let client: pg.PoolClient | undefined;
     let failed = false;
     try {
       client = await this.pool.connect();
-      return await inReadOnlyTransaction(client, sql, params);
+      return await inReadOnlyTransaction(client, sql, params, opts);
     } catch (e) {
       // a client whose statement failed may be mid-transaction: close it, never reuse it
       failed = true;

@@ -30,7 +30,7 @@ import {
   type Pass,
   type TenantTotals,
 } from './scan-pass.js';
-import type { ResultColumn, Row, SqlConnection } from './connection.js';
+import type { QueryOptions, ResultColumn, Row, SqlConnection } from './connection.js';
 import type { CheckPlan, ReconciliationPlan } from './plan.js';
 import {
   errorCheck,
@@ -105,6 +105,13 @@ export interface RunOptions {
 
 /** Differing tenants of one rowHash check localized at the same time. */
 const TENANTS_AT_ONCE = 3;
+
+/**
+ * How the reads that localize a tenant run: serially on PostgreSQL. They read key ranges of a
+ * tenant (segment checksums, row fetches, rows by key), where parallel workers cost more CPU
+ * than they save.
+ */
+const LOCALIZATION_READ: QueryOptions = { serial: true };
 
 /** A differing bucket with at most this many rows (on the larger side) is fetched row by row. */
 const BUCKET_FETCH_ROWS = 4096;
@@ -230,7 +237,7 @@ class Localizer {
     depth: number,
   ): Promise<{ l: Map<string, SegAgg>; t: Map<string, SegAgg> }> {
     const run = async (s: SideSql): Promise<Map<string, SegAgg>> => {
-      const rows = await s.conn.query(...this.segQuery(s, tenant, seg, depth));
+      const rows = await s.conn.query(...this.segQuery(s, tenant, seg, depth), LOCALIZATION_READ);
       return new Map(rows.map((r) => [String(r[0]), { n: r[1] ?? '0', h: normalizeDecimal(r[2] ?? '0') }]));
     };
     const [l, t] = await both(run(this.ctx.legacy), run(this.ctx.target));
@@ -251,7 +258,7 @@ class Localizer {
     if (ors.length > 0) extra.push(`(${ors.join(' OR ')})`);
     const keyCols = s.keyCols();
     const sql = `SELECT ${[...keyCols, ...s.keyCanon(), s.rowHash()].join(', ')} FROM ${s.from()}${s.where(p, extra)}`;
-    const rows = await s.conn.query(...p.bind(sql));
+    const rows = await s.conn.query(...p.bind(sql), LOCALIZATION_READ);
     const n = keyCols.length;
     const out = new Map<string, KeyedRow>();
     for (const r of rows) {
@@ -405,6 +412,7 @@ async function compareRows(
       ...p.bind(
         `SELECT ${[...s.keyCanon(), ...s.columnCanon()].join(', ')} FROM ${s.from()}${s.where(p, extra)}`,
       ),
+      LOCALIZATION_READ,
     );
     return new Map(
       rows.map((r) => {

@@ -17,7 +17,7 @@ export type { Connections, Progress, RunOptions } from './engine.js';
 export { mergeResults, verdictFor, verdictVariance, worstVerdict } from './result.js';
 export type { RunResult, CheckResult, TenantResult, DifferingKey, Verdict, ShardSpec } from './result.js';
 export { accountWriteGrants, connect, ConnectionUrlError, DatabaseError } from './connection.js';
-export type { SqlConnection } from './connection.js';
+export type { QueryOptions, SqlConnection } from './connection.js';
 export { variancePercent, addDecimals, sumDecimals } from './decimal.js';
 export { formatMarkdown, formatTable } from './report.js';
 export { resolveWindow, WindowError } from './window.js';

@@ -17,8 +17,7 @@ import pg from 'pg';
 import { createMysqlDatabase, createPostgresDatabase, type TestDatabase } from '../../support/databases.js';
 import { generateNokta } from '../../../src/devenv/nokta-data/generator.js';
 import { runReconciliation, type RunOptions } from '../../../src/reconciliation/engine.js';
-import type { Row, SqlConnection } from '../../../src/reconciliation/connection.js';
-import { foldPlan, open, skewPlan } from './helpers.js';
+import { foldPlan, open, recordingConnection, skewPlan } from './helpers.js';
 
 const BASE = new Date('2026-03-01T00:00:00Z');
 const NOW = new Date(BASE.getTime() + 150 * 86_400_000);
@@ -26,25 +25,6 @@ const NOW = new Date(BASE.getTime() + 150 * 86_400_000);
 interface Statement {
   sql: string;
   params: unknown[];
-}
-
-/** The real connection, remembering each statement the engine sends through query(). */
-function recording(conn: SqlConnection, into: Statement[]): SqlConnection {
-  return {
-    engine: conn.engine,
-    label: conn.label,
-    query: (sql: string, params: unknown[] = []): Promise<Row[]> => {
-      into.push({ sql, params });
-      return conn.query(sql, params);
-    },
-    queryIsolated: (sql: string, params?: unknown[]) => conn.queryIsolated(sql, params),
-    writePrivileges: (tables: string[]) => conn.writePrivileges(tables),
-    // query sides' result types (typed casts), as the real connection describes them
-    ...(conn.resultColumns
-      ? { resultColumns: (query: string) => conn.resultColumns?.(query) ?? Promise.resolve([]) }
-      : {}),
-    close: () => conn.close(),
-  };
 }
 
 /** A statement's shape: the SQL without its literal numbers (bucket bounds, widths). */
@@ -99,7 +79,10 @@ describe('EXPLAIN of every statement the engine sends (MariaDB and PostgreSQL)',
       baseDate: BASE,
     });
     c = open(l.url, t.url);
-    const conns = { legacy: recording(c.legacy, legacy), target: recording(c.target, target) };
+    const conns = {
+      legacy: recordingConnection(c.legacy, legacy),
+      target: recordingConnection(c.target, target),
+    };
     const runs: RunOptions[] = [{}, { buckets: 1 }, { sharedScans: false, declaredTypes: false }];
     for (const opts of runs) {
       const r = await runReconciliation(skewPlan(), conns, { now: NOW, ...opts });

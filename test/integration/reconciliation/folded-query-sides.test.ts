@@ -13,7 +13,7 @@ import { createMysqlDatabase, createPostgresDatabase, type TestDatabase } from '
 import { generateNokta } from '../../../src/devenv/nokta-data/generator.js';
 import { runReconciliation, type RunOptions } from '../../../src/reconciliation/engine.js';
 import type { ReconciliationPlan } from '../../../src/reconciliation/plan.js';
-import type { Row, SqlConnection } from '../../../src/reconciliation/connection.js';
+import type { QueryOptions, Row, SqlConnection } from '../../../src/reconciliation/connection.js';
 import type { CheckResult, RunResult } from '../../../src/reconciliation/result.js';
 import { foldPlan, keySet, open, skewPlan } from './helpers.js';
 
@@ -37,9 +37,9 @@ function recording(conn: SqlConnection, into: string[]): SqlConnection {
   return {
     engine: conn.engine,
     label: conn.label,
-    query: (sql: string, params: unknown[] = []): Promise<Row[]> => {
+    query: (sql: string, params: unknown[] = [], opts?: QueryOptions): Promise<Row[]> => {
       into.push(sql);
-      return conn.query(sql, params);
+      return conn.query(sql, params, opts);
     },
     queryIsolated: (sql: string, params?: unknown[]) => conn.queryIsolated(sql, params),
     writePrivileges: (tables: string[]) => conn.writePrivileges(tables),

@@ -2,7 +2,12 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { planFromSpec, type ReconciliationPlan } from '../../../src/reconciliation/plan.js';
-import { connect, type Row, type SqlConnection } from '../../../src/reconciliation/connection.js';
+import {
+  connect,
+  type QueryOptions,
+  type Row,
+  type SqlConnection,
+} from '../../../src/reconciliation/connection.js';
 import { samplesDir } from '../../../src/devenv/nokta-data/generator.js';
 import type { DifferingKey } from '../../../src/reconciliation/result.js';
 
@@ -110,16 +115,17 @@ export function foldPlan(): ReconciliationPlan {
 export interface SentStatement {
   sql: string;
   params: unknown[];
+  opts?: QueryOptions;
 }
 
-/** The real connection, remembering each statement the engine sends through query(). */
+/** The real connection, remembering each statement (with its options) the engine sends through query(). */
 export function recordingConnection(conn: SqlConnection, into: SentStatement[]): SqlConnection {
   return {
     engine: conn.engine,
     label: conn.label,
-    query: (sql: string, params: unknown[] = []): Promise<Row[]> => {
-      into.push({ sql, params });
-      return conn.query(sql, params);
+    query: (sql: string, params: unknown[] = [], opts?: QueryOptions): Promise<Row[]> => {
+      into.push(opts ? { sql, params, opts } : { sql, params });
+      return conn.query(sql, params, opts);
     },
     queryIsolated: (sql: string, params?: unknown[]) => conn.queryIsolated(sql, params),
     writePrivileges: (tables: string[]) => conn.writePrivileges(tables),

@@ -4,6 +4,8 @@
  * with 40 differences bunched in the largest tenant and others spread over the rest:
  * - MariaDB answers each of them with a `range` access (or a primary-key lookup), never with a
  *   `ref` walk of every index entry of the tenant;
+ * - PostgreSQL runs them without parallel workers (`{ serial: true }`: `SET LOCAL
+ *   max_parallel_workers_per_gather = 0` in the statement's own read-only transaction);
  */
 import assert from 'node:assert/strict';
 import { createMysqlDatabase, createPostgresDatabase, type TestDatabase } from '../../support/databases.js';
@@ -25,7 +27,7 @@ function paramIndexAfter(sql: string, before: string): number {
   return (sql.slice(0, at + before.length).match(/\?/g) ?? []).length;
 }
 
-describe('localization reads on skewed data (MariaDB range access)', function () {
+describe('localization reads on skewed data (MariaDB range access, PostgreSQL serial)', function () {
   this.timeout(300_000);
   const dbs: TestDatabase[] = [];
   let legacyUrl: string;
@@ -116,5 +118,40 @@ describe('localization reads on skewed data (MariaDB range access)', function ()
     } finally {
       await c.close();
     }
+  });
+
+  it('PostgreSQL: a statement run with { serial: true } has no parallel workers, only for itself', async () => {
+    const c = open(legacyUrl, targetUrl);
+    try {
+      const setting = "SELECT current_setting('max_parallel_workers_per_gather')";
+      const plain = async (): Promise<string | null | undefined> => (await c.target.query(setting))[0]?.[0];
+      const server = await plain();
+      assert.notEqual(server, '0', 'the server allows parallel workers');
+      assert.deepEqual(await c.target.query(setting, [], { serial: true }), [['0']]);
+      // every pooled session, after serial statements: the setting ended with their transactions
+      await Promise.all([1, 2, 3, 4].map(() => c.target.query(setting, [], { serial: true })));
+      const after = await Promise.all([1, 2, 3, 4, 5, 6, 7, 8].map(() => plain()));
+      assert.deepEqual(new Set(after), new Set([server]));
+      // still read-only
+      await assert.rejects(
+        c.target.query('SELECT 1 FROM orders FOR UPDATE', [], { serial: true }),
+        /read-only transaction/,
+      );
+      // MariaDB statements run in one thread anyway: the option is accepted and changes nothing
+      assert.deepEqual(await c.legacy.query('SELECT 1', [], { serial: true }), [['1']]);
+    } finally {
+      await c.close();
+    }
+  });
+
+  it('the engine sends its PostgreSQL localization reads serial, its passes as the planner likes', async () => {
+    const sent: SentStatement[] = [];
+    await run({ buckets: 4 }, undefined, sent);
+    const reads = sent.filter((s) => /src\."tenant_id" = \$\d+/.test(s.sql));
+    assert.ok(reads.length >= 10, `only ${reads.length} localization reads`);
+    for (const s of reads) assert.equal(s.opts?.serial, true, s.sql.slice(0, 200));
+    const passes = sent.filter((s) => /GROUP BY 1, 2$/.test(s.sql));
+    assert.ok(passes.length > 0);
+    for (const s of passes) assert.notEqual(s.opts?.serial, true, s.sql.slice(0, 200));
   });
 });
