@@ -6,19 +6,67 @@
  *   `ref` walk of every index entry of the tenant;
  * - PostgreSQL runs them without parallel workers (`{ serial: true }`: `SET LOCAL
  *   max_parallel_workers_per_gather = 0` in the statement's own read-only transaction);
+ * - the rows of differing key ranges are fetched in statements of about 1,000 rows (a large
+ *   bucket split into key sub-ranges), which PostgreSQL answers with a nested loop over the
+ *   joined table's index, and the keys and verdicts are the same as with one statement per 50
+ *   ranges and as the reference algorithm's.
  */
 import assert from 'node:assert/strict';
+import pg from 'pg';
 import { createMysqlDatabase, createPostgresDatabase, type TestDatabase } from '../../support/databases.js';
 import { generateNokta } from '../../../src/devenv/nokta-data/generator.js';
 import { runReconciliation, type RunOptions } from '../../../src/reconciliation/engine.js';
-import type { RunResult } from '../../../src/reconciliation/result.js';
-import { open, recordingConnection, skewPlan, type SentStatement } from './helpers.js';
+import type { CheckResult, RunResult } from '../../../src/reconciliation/result.js';
+import { keySet, open, recordingConnection, skewPlan, type SentStatement } from './helpers.js';
 
 const BASE = new Date('2026-03-01T00:00:00Z');
 const NOW = new Date(BASE.getTime() + 150 * 86_400_000);
 
 /** How a MariaDB localization read matches its tenant. */
 const MYSQL_TENANT_RANGE = 'src.`tenant_id` >= ? AND src.`tenant_id` <= ?';
+
+function comparable(c: CheckResult): unknown {
+  return {
+    name: c.name,
+    verdict: c.verdict,
+    error: c.error,
+    legacyValue: c.legacyValue,
+    targetValue: c.targetValue,
+    tenants: c.tenants,
+    keys: keySet(c.differingKeys),
+    truncated: c.differingKeysTruncated ?? false,
+  };
+}
+
+/** A key-range row fetch of the orders row check on PostgreSQL (the orders ⋈ payments side). */
+const isOrdersFetch = (s: SentStatement): boolean =>
+  /^SELECT src\."id", /.test(s.sql) &&
+  /FROM \(SELECT o\.id/.test(s.sql) &&
+  / AND \(\(?src\."id" >= /.test(s.sql);
+
+/** The relations a JSON plan reads, with the node that reads each. */
+function scanNodes(plan: unknown, out: { relation: string; node: string }[] = []): typeof out {
+  if (Array.isArray(plan)) for (const p of plan) scanNodes(p, out);
+  else if (plan && typeof plan === 'object') {
+    const o = plan as Record<string, unknown>;
+    if (typeof o['Relation Name'] === 'string')
+      out.push({ relation: o['Relation Name'], node: String(o['Node Type']) });
+    for (const v of Object.values(o)) if (typeof v === 'object') scanNodes(v, out);
+  }
+  return out;
+}
+
+/** The join nodes of a JSON plan (Nested Loop, Hash Join, Merge Join). */
+function joinNodes(plan: unknown, out: string[] = []): string[] {
+  if (Array.isArray(plan)) for (const p of plan) joinNodes(p, out);
+  else if (plan && typeof plan === 'object') {
+    const o = plan as Record<string, unknown>;
+    const type = String(o['Node Type']);
+    if (/Nested Loop|Hash Join|Merge Join/.test(type)) out.push(type);
+    for (const v of Object.values(o)) if (typeof v === 'object') joinNodes(v, out);
+  }
+  return out;
+}
 
 /** The index of the parameter a `?` right after `before` in the statement takes. */
 function paramIndexAfter(sql: string, before: string): number {
@@ -27,7 +75,7 @@ function paramIndexAfter(sql: string, before: string): number {
   return (sql.slice(0, at + before.length).match(/\?/g) ?? []).length;
 }
 
-describe('localization reads on skewed data (MariaDB range access, PostgreSQL serial)', function () {
+describe('localization reads on skewed data (MariaDB range access, PostgreSQL serial, chunked row fetches)', function () {
   this.timeout(300_000);
   const dbs: TestDatabase[] = [];
   let legacyUrl: string;
@@ -153,5 +201,75 @@ describe('localization reads on skewed data (MariaDB range access, PostgreSQL se
     const passes = sent.filter((s) => /GROUP BY 1, 2$/.test(s.sql));
     assert.ok(passes.length > 0);
     for (const s of passes) assert.notEqual(s.opts?.serial, true, s.sql.slice(0, 200));
+  });
+
+  it('fetches differing key ranges in small statements, each a nested loop over the join index', async () => {
+    const chunked: SentStatement[] = [];
+    const whole: SentStatement[] = [];
+    // buckets of about 1,000 rows of the largest tenant; statements of about 100 rows: at 100k
+    // orders, what 1,000 rows are at 1M (a thousandth of the joined table; PostgreSQL chose a
+    // hash join for 1,000 of 100,000, a nested loop for 1,000 of 1M)
+    await run({ buckets: 25, fetchRows: 100 }, undefined, chunked);
+    await run({ buckets: 25, fetchRows: 1_000_000 }, undefined, whole);
+    const largest = (list: SentStatement[]): SentStatement[] =>
+      list.filter((s) => isOrdersFetch(s) && s.params.includes('1'));
+    assert.ok(largest(whole).length >= 1, 'no row fetch of the largest tenant');
+    assert.ok(
+      largest(chunked).length >= 2 * largest(whole).length,
+      `${largest(chunked).length} statements chunked, ${largest(whole).length} whole`,
+    );
+    const explainer = new pg.Client({ connectionString: targetUrl });
+    await explainer.connect();
+    try {
+      // the plan each statement runs with: serial, as the engine sends it
+      const joins = async (s: SentStatement): Promise<string[]> => {
+        await explainer.query('BEGIN READ ONLY');
+        await explainer.query('SET LOCAL max_parallel_workers_per_gather = 0');
+        const res = await explainer.query<{ 'QUERY PLAN': unknown }>(
+          `EXPLAIN (FORMAT JSON) ${s.sql}`,
+          s.params,
+        );
+        await explainer.query('ROLLBACK');
+        const plan = res.rows[0]?.['QUERY PLAN'];
+        const payments = scanNodes(plan).filter((x) => x.relation === 'order_payments');
+        assert.equal(payments.length, 1);
+        return [...joinNodes(plan), ...payments.map((x) => x.node)];
+      };
+      for (const s of largest(chunked)) {
+        const nodes = await joins(s);
+        assert.deepEqual(
+          nodes,
+          ['Nested Loop', 'Index Scan'],
+          `${nodes.join(', ')} in: ${s.sql.slice(0, 300)}`,
+        );
+      }
+      // why: in one statement, the largest tenant's ranges were a hash join over every payment
+      const before = await Promise.all(largest(whole).map(joins));
+      assert.ok(
+        before.some((nodes) => nodes.includes('Hash Join') && nodes.includes('Seq Scan')),
+        before.map((n) => n.join(', ')).join('; '),
+      );
+    } finally {
+      await explainer.end();
+    }
+  });
+
+  it('gives the same keys and verdicts chunked, in one statement per 50 ranges and by the reference algorithm', async () => {
+    const chunked = await run({});
+    for (const opts of [
+      { fetchRows: 1_000_000 },
+      { fetchRows: 50 },
+      { buckets: 25, fetchRows: 300 },
+      { buckets: 1 },
+      { sharedScans: false, declaredTypes: false },
+    ] as RunOptions[]) {
+      const other = await run(opts);
+      assert.equal(other.verdict, chunked.verdict, JSON.stringify(opts));
+      assert.deepEqual(other.checks.map(comparable), chunked.checks.map(comparable), JSON.stringify(opts));
+    }
+    const rows = chunked.checks.find((c) => c.name === 'orders-rows');
+    const tenants = new Set(rows?.differingKeys.map((k) => k.tenant));
+    assert.ok((rows?.differingKeys.filter((k) => k.tenant === '1').length ?? 0) >= 40, 'bunched in tenant 1');
+    assert.ok(tenants.size >= 4, `keys in ${tenants.size} tenants only`);
   });
 });
