@@ -20,6 +20,7 @@ import { declaredColumns, type Declared } from './declared-types.js';
 import { resolveWindow } from './window.js';
 import { foldedColumn, foldQuery } from './fold.js';
 import {
+  bucketCount,
   bucketLayout,
   bucketRange,
   isIntegerKey,
@@ -79,7 +80,10 @@ export interface RunOptions {
    * tenant's differing segments are fetched in statements of about this many rows.
    */
   fetchRows?: number;
-  /** Key-range buckets of a rowHash check with one integer key, in its shared scan (default 256). */
+  /**
+   * Key-range buckets of a rowHash check with one integer key, in its shared scan (default: about
+   * one per 1,000 keys of the key span, 256 to 1,024; scan-pass.ts `bucketCount`).
+   */
   buckets?: number;
   /**
    * A bucketed pass over a key range at least this wide (default 200000 keys) runs as
@@ -843,7 +847,6 @@ function runPasses(passes: Pass[], opts: RunOptions): Map<Pass, Promise<Map<stri
  * its own scan reports the error.
  */
 async function bucketLayouts(members: ScanMember[], opts: RunOptions): Promise<void> {
-  const buckets = opts.buckets ?? 256;
   await Promise.all(
     members
       .filter((m) => m.check.type === 'rowHash' && isIntegerKey(m.check))
@@ -852,6 +855,7 @@ async function bucketLayouts(members: ScanMember[], opts: RunOptions): Promise<v
           const bounds = await keyBounds(m.ctx);
           if (!bounds) return;
           const wide = bounds.max - bounds.min + 1n >= BigInt(opts.splitKeys ?? 200_000);
+          const buckets = opts.buckets ?? bucketCount(bounds.min, bounds.max);
           m.bucket = bucketLayout(bounds.min, bounds.max, buckets, wide ? (opts.splitParts ?? 1) : 1);
         } catch {
           // no layout

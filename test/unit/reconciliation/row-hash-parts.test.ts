@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { planFromSpec } from '../../../src/reconciliation/plan.js';
 import { SideSql } from '../../../src/reconciliation/side-sql.js';
-import { bucketLayout } from '../../../src/reconciliation/scan-pass.js';
+import { bucketCount, bucketLayout } from '../../../src/reconciliation/scan-pass.js';
 import type { SqlConnection } from '../../../src/reconciliation/connection.js';
 import type { DeclaredColumn } from '../../../src/reconciliation/declared-types.js';
 
@@ -87,6 +87,17 @@ describe('bucket layout splits', () => {
     assert.deepEqual(bucketLayout(1n, 1000n, 10, 1), { lo: 1n, width: 100n });
     assert.deepEqual(bucketLayout(1n, 1000n, 10, 2), { lo: 1n, width: 100n, splits: [501n] });
     assert.deepEqual(bucketLayout(1n, 1000n, 10, 3).splits, [301n, 601n]);
+  });
+
+  it('takes about one bucket per 1,000 keys of the span by default, 256 to 1,024', () => {
+    assert.equal(bucketCount(1n, 1n), 256);
+    assert.equal(bucketCount(1n, 100_000n), 256);
+    assert.equal(bucketCount(1n, 300_000n), 300);
+    assert.equal(bucketCount(-7n, 600_000n), 600);
+    assert.equal(bucketCount(1n, 1_000_000n), 1000);
+    assert.equal(bucketCount(1n, 1_024_499n), 1024);
+    assert.equal(bucketCount(1n, 50_000_000n), 1024);
+    assert.equal(bucketCount(5n, 1n), 256);
   });
 });
 
