@@ -87,15 +87,12 @@ export function serveWorker(proxy: ShadowProxy): Promise<void> {
 }
 
 async function workerReport(p: ShadowProxy): Promise<WorkerReport> {
+  const metrics = await p.metricsJson();
   return {
-    metrics: await p.metrics.registry.getMetricsAsJSON(),
-    summary: await summary(p),
-    samples: {
-      size: p.samples.size,
-      samples: p.samples.recent(),
-      firstOfEachField: p.samples.firstExamples(),
-    },
-    noise: { enabled: p.noise !== undefined, routes: p.noise?.report() ?? [] },
+    metrics,
+    summary: await summary(p, metrics),
+    samples: await p.samplesReport(),
+    noise: await p.noiseReport(),
   };
 }
 
