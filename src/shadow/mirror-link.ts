@@ -160,6 +160,7 @@ export class MirrorLink {
   private exited(w: Worker, code: number): void {
     if (this.worker !== w) return;
     this.worker = undefined;
+    this.thread = undefined;
     for (const f of this.reports.values()) f(undefined);
     this.reports.clear();
     this.state = { bufferedBytes: 0, inFlight: 0, queued: 0 };
