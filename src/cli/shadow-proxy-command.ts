@@ -27,7 +27,7 @@ import {
 import { helpText, parseCommandLine, resolveFlag, UsageError, type CommandSpec } from './args.js';
 
 /** Defaults chosen from the benchmark (docs/shadow-proxy.md, "Mirror thread"). */
-export const MIRROR_THREAD_DEFAULT = 'off';
+export const MIRROR_THREAD_DEFAULT: 'on' | 'off' = 'off';
 export const MIRROR_NICE_DEFAULT = 0;
 
 export const SHADOW_PROXY_COMMAND: CommandSpec = {
