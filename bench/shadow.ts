@@ -1,10 +1,10 @@
 /**
  * `npm run bench -- shadow [--duration 5m] [--rate 2000] [--slice 10s] [--max-seconds 15] [--max-lag 5ms] [--workers N]
- *   [--variants inline,thread0,thread5,thread10] [--memory-variant V|none] [--pin] [--step-rate 5000]`
+ *   [--variants inline,thread0,thread5,thread10,thread0-w1] [--memory-variant V|none] [--pin] [--step-rate 5000]`
  *
  * `--variants`: the proxy configurations measured one after the other in the same run (phases 1,
  * 2 and the open-loop step for each): `inline` (--mirror-thread off) and `threadN` (--mirror-thread
- * on --mirror-nice N). Default: the CLI's defaults only. `--memory-variant`: which one phase 3
+ * on --mirror-nice N), each optionally with `-wN` (--workers N). Default: the CLI's defaults only. `--memory-variant`: which one phase 3
  * runs (default: the first; `none` skips it). `--pin`: the proxy on CPU 0 and everything else
  * (backends, load generator) on CPU 1 (taskset), so the harness does not take the proxy's core.
  *
@@ -110,11 +110,17 @@ interface Variant {
 }
 
 function variantOf(name: string): Variant {
-  if (name === 'inline') return { name, flags: ['--mirror-thread', 'off'] };
-  const m = /^thread(\d+)$/.exec(name);
-  if (m) return { name, flags: ['--mirror-thread', 'on', '--mirror-nice', m[1]!] };
-  if (name === 'default') return { name, flags: [] };
-  throw new Error(`--variants: inline, threadN (N the nice value) or default, got '${name}'`);
+  // A -wN suffix: --workers N for this variant.
+  const w = /^(.*)-w(\d+)$/.exec(name);
+  const workers = w ? ['--workers', w[2]!] : [];
+  const base = w ? w[1]! : name;
+  if (base === 'inline') return { name, flags: ['--mirror-thread', 'off', ...workers] };
+  const m = /^thread(\d+)$/.exec(base);
+  if (m) return { name, flags: ['--mirror-thread', 'on', '--mirror-nice', m[1]!, ...workers] };
+  if (base === 'default') return { name, flags: workers };
+  throw new Error(
+    `--variants: inline, threadN (N the nice value) or default, each optionally -wN (workers), got '${name}'`,
+  );
 }
 
 /** taskset prefix: the proxy on CPU 0, the harness on CPU 1 (with --pin). */
