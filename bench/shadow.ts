@@ -314,8 +314,10 @@ export async function runShadowBench(argv: string[]): Promise<void> {
   const stepRate = Number(values['step-rate']);
   const sliceS = parseDurationMs(values.slice) / 1000;
   const maxS = Number(values['max-seconds']);
-  const variants = values.variants.split(',').map((v) => variantOf(v.trim()));
-  const memoryName = values['memory-variant'] ?? variants[0]!.name;
+  // `--variants none`: phase 3 only (with --memory-variant).
+  const variants =
+    values.variants === 'none' ? [] : values.variants.split(',').map((v) => variantOf(v.trim()));
+  const memoryName = values['memory-variant'] ?? variants[0]?.name ?? 'default';
   const dir = mkdtempSync(join(tmpdir(), 'shadow-bench-'));
   const rulesFile = join(dir, 'rules.yaml');
   const maxLag = values['max-lag'];
@@ -350,7 +352,7 @@ export async function runShadowBench(argv: string[]): Promise<void> {
         await measure(variant, legacy, candidate, rulesFile, values.workers, rate, stepRate, sliceS, maxS),
       );
     }
-    out('\nsummary (one line per variant, same run):');
+    if (variants.length > 0) out('\nsummary (one line per variant, same run):');
     for (const l of summaries) out(`   ${l}`);
     out(`   machine: ${uptime()}`);
     if (memoryName !== 'none') {
