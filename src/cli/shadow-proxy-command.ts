@@ -28,7 +28,7 @@ import { helpText, parseCommandLine, resolveFlag, UsageError, type CommandSpec }
 
 /** Defaults chosen from the benchmark (docs/shadow-proxy.md, "Mirror thread"). */
 export const MIRROR_THREAD_DEFAULT: 'on' | 'off' = 'off';
-export const MIRROR_NICE_DEFAULT = 0;
+export const MIRROR_NICE_DEFAULT = 10;
 
 export const SHADOW_PROXY_COMMAND: CommandSpec = {
   name: 'shadow-proxy',

@@ -69,7 +69,7 @@ export interface ShadowProxyOptions {
    * event loop that serves legacy's answers (default: inline).
    */
   mirrorThread?: boolean;
-  /** The mirror thread's nice value (0-19; default 0: the same priority as the legacy path). */
+  /** The mirror thread's nice value (0-19; default 0 here, the same priority as the legacy path; the CLI's is 10). */
   mirrorNice?: number;
 }
 
