@@ -140,6 +140,7 @@ describe('shadow: cutover shadow-proxy (the process)', function () {
         differing: number;
         dropped: number;
         restarts: number;
+        mirrorThreadRestarts?: number;
         workers: { index: number; pid: number }[];
       }
       let pids: number[] = [];
@@ -173,6 +174,7 @@ describe('shadow: cutover shadow-proxy (the process)', function () {
           { requests: 70, mirrored: 60, compared: 60, differing: 60, dropped: 0 },
         );
         assert.equal(s.workers.length, 3);
+        assert.equal(s.mirrorThreadRestarts, thread === 'on' ? 0 : undefined);
         pids = s.workers.map((w) => w.pid);
         assert.equal(new Set(pids).size, 3);
         const metrics = (await fetchRaw(`http://127.0.0.1:${admin}/metrics`)).body.toString();
