@@ -8,6 +8,13 @@
  * Nothing on the legacy path waits for the new stack: the only work done inline is handing each
  * chunk to a bounded capture.
  *
+ * With `mirrorThread` the new stack, the comparison and its records run on a worker thread
+ * (mirror-link.ts, mirror-thread.ts, mirror-engine.ts): this thread streams legacy's answer,
+ * captures the bodies and, once legacy's answer and the request body are complete, posts the job;
+ * the queue bound counts it until the thread says it is done. Without it (the default) the same
+ * pipeline (mirror-engine.ts's recordComparison) runs inline, the request sent to the new stack
+ * as soon as the request is complete.
+ *
  * Upstream requests go through undici pools (HTTP/1.1, pipelining 1, keep-alive) with its raw
  * dispatch handlers: raw header buffers in, chunks out, no stream objects per exchange; measured
  * cheaper than http.request (docs/shadow-proxy.md). Upgrades (WebSocket) are tunnelled with
