@@ -1,5 +1,12 @@
 /**
- * `npm run bench -- shadow [--duration 5m] [--rate 2000] [--slice 10s] [--max-seconds 15] [--max-lag 5ms] [--workers N]`
+ * `npm run bench -- shadow [--duration 5m] [--rate 2000] [--slice 10s] [--max-seconds 15] [--max-lag 5ms] [--workers N]
+ *   [--variants inline,thread0,thread5,thread10,thread0-w1] [--memory-variant V|none] [--pin] [--step-rate 5000]`
+ *
+ * `--variants`: the proxy configurations measured one after the other in the same run (phases 1,
+ * 2 and the open-loop step for each): `inline` (--mirror-thread off) and `threadN` (--mirror-thread
+ * on --mirror-nice N), each optionally with `-wN` (--workers N). Default: the CLI's defaults only. `--memory-variant`: which one phase 3
+ * runs (default: the first; `none` skips it). `--pin`: the proxy on CPU 0 and everything else
+ * (backends, load generator) on CPU 1 (taskset), so the harness does not take the proxy's core.
  *
  * `--max-lag` sets the rules' `queue.maxLag` (off by default): mirroring is shed while the proxy's
  * event loop runs behind, and the shed requests are printed as dropped.
@@ -53,8 +60,10 @@ function startChild(
   args: string[],
   readyPattern: RegExp,
   stream: 'stdout' | 'stderr',
+  role: 'proxy' | 'harness' = 'harness',
 ): Promise<{ child: ChildProcess; match: RegExpExecArray }> {
-  const child = spawn(process.execPath, args, {
+  const [cmd, cmdArgs] = spawnArgs(args, role);
+  const child = spawn(cmd, cmdArgs, {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, LOG_LEVEL: 'error' },
   });
@@ -94,11 +103,40 @@ interface Proxy {
   child: ChildProcess;
 }
 
+/** A proxy configuration: its extra CLI flags. */
+interface Variant {
+  name: string;
+  flags: string[];
+}
+
+function variantOf(name: string): Variant {
+  // A -wN suffix: --workers N for this variant.
+  const w = /^(.*)-w(\d+)$/.exec(name);
+  const workers = w ? ['--workers', w[2]!] : [];
+  const base = w ? w[1]! : name;
+  if (base === 'inline') return { name, flags: ['--mirror-thread', 'off', ...workers] };
+  const m = /^thread(\d+)$/.exec(base);
+  if (m) return { name, flags: ['--mirror-thread', 'on', '--mirror-nice', m[1]!, ...workers] };
+  if (base === 'default') return { name, flags: workers };
+  throw new Error(
+    `--variants: inline, threadN (N the nice value) or default, each optionally -wN (workers), got '${name}'`,
+  );
+}
+
+/** taskset prefix: the proxy on CPU 0, the harness on CPU 1 (with --pin). */
+let pinning: { proxy: string; harness: string } | undefined;
+
+function spawnArgs(args: string[], role: 'proxy' | 'harness'): [string, string[]] {
+  if (!pinning) return [process.execPath, args];
+  return ['taskset', ['-c', pinning[role], process.execPath, ...args]];
+}
+
 async function proxy(
   legacy: Backend,
   candidate: Backend,
   rulesFile: string,
   workers?: string,
+  variant: Variant = { name: 'default', flags: [] },
 ): Promise<Proxy> {
   const { child, match } = await startChild(
     [
@@ -117,9 +155,11 @@ async function proxy(
       '--report-interval',
       '0',
       ...(workers !== undefined ? ['--workers', workers] : []),
+      ...variant.flags,
     ],
     /listening on 127\.0\.0\.1:(\d+) .*admin on 127\.0\.0\.1:(\d+)/,
     'stderr',
+    'proxy',
   );
   return { port: Number(match[1]), admin: `http://127.0.0.1:${match[2]}`, pid: child.pid!, child };
 }
@@ -131,20 +171,22 @@ interface LoadRun extends LoadResult {
 
 async function load(port: number, rate: number, seconds: number, connections = 64): Promise<LoadRun> {
   const child = spawn(
-    process.execPath,
-    [
-      fileURLToPath(import.meta.url),
-      '--role',
-      'load',
-      '--port',
-      String(port),
-      '--rate',
-      String(rate),
-      '--seconds',
-      String(seconds),
-      '--connections',
-      String(connections),
-    ],
+    ...spawnArgs(
+      [
+        fileURLToPath(import.meta.url),
+        '--role',
+        'load',
+        '--port',
+        String(port),
+        '--rate',
+        String(rate),
+        '--seconds',
+        String(seconds),
+        '--connections',
+        String(connections),
+      ],
+      'harness',
+    ),
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
   let text = '';
@@ -156,6 +198,19 @@ async function load(port: number, rate: number, seconds: number, connections = 6
 async function stats(admin: string): Promise<Record<string, number>> {
   const res = await fetch(`${admin}/stats`);
   return (await res.json()) as Record<string, number>;
+}
+
+/** The proxy's event-loop delay (ms) since the last scrape (prom-client resets it at each). */
+async function loopDelay(admin: string): Promise<{ p99: number; max: number }> {
+  const text = await (await fetch(`${admin}/metrics`)).text();
+  const v = (name: string): number => {
+    const m = new RegExp(
+      `^cutover_shadow_nodejs_eventloop_lag_${name}_seconds(?:\\{[^}]*\\})? (\\S+)$`,
+      'm',
+    ).exec(text);
+    return m ? Number(m[1]) * 1000 : NaN;
+  };
+  return { p99: v('p99'), max: v('max') };
 }
 
 function pct(sorted: number[], p: number): number {
@@ -247,149 +302,235 @@ export async function runShadowBench(argv: string[]): Promise<void> {
       'max-seconds': { type: 'string', default: '15' },
       'max-lag': { type: 'string' },
       workers: { type: 'string' },
+      variants: { type: 'string', default: 'default' },
+      'memory-variant': { type: 'string' },
+      pin: { type: 'boolean', default: false },
+      'step-rate': { type: 'string', default: '5000' },
     },
     strict: true,
   });
   const durationMs = parseDurationMs(values.duration);
   const rate = Number(values.rate);
+  const stepRate = Number(values['step-rate']);
   const sliceS = parseDurationMs(values.slice) / 1000;
   const maxS = Number(values['max-seconds']);
+  // `--variants none`: phase 3 only (with --memory-variant).
+  const variants =
+    values.variants === 'none' ? [] : values.variants.split(',').map((v) => variantOf(v.trim()));
+  const memoryName = values['memory-variant'] ?? variants[0]?.name ?? 'default';
   const dir = mkdtempSync(join(tmpdir(), 'shadow-bench-'));
   const rulesFile = join(dir, 'rules.yaml');
   const maxLag = values['max-lag'];
   if (maxLag !== undefined) parseDurationMs(maxLag);
   const rules = maxLag !== undefined ? `${RULES}queue: { maxLag: ${maxLag} }\n` : RULES;
   writeFileSync(rulesFile, rules);
+  if (values.pin) {
+    if (availableParallelism() < 2) throw new Error('--pin needs 2 CPUs');
+    pinning = { proxy: '0', harness: '1' };
+  }
   out(`machine: ${uptime()}`);
   out(`queue.maxLag: ${maxLag ?? 'off (every matching request mirrored)'}`);
-  out(`proxy workers: ${values.workers ?? `default (CPUs available: ${availableParallelism()})`}`);
+  out(
+    `proxy workers: ${values.workers ?? (values.pin ? 'default (the CPUs available to it: 1, pinned)' : `default (CPUs available: ${availableParallelism()})`)}`,
+  );
+  out(`variants: ${variants.map((v) => `${v.name} (${v.flags.join(' ') || 'CLI defaults'})`).join('; ')}`);
+  if (values.pin) out('pinned: the proxy on CPU 0; backends and load generator on CPU 1 (taskset)');
+  const summaries: string[] = [];
   try {
     const [legacy, candidate, stalled] = await Promise.all([
       backend('legacy'),
       backend('new'),
       backend('stalled'),
     ]);
-    const p = await proxy(legacy, candidate, rulesFile, values.workers);
-    const procs = { proxy: p.pid, legacy: legacy.pid, new: candidate.pid };
     const bytes = order(1, 'legacy', Date.now()).length;
     out(
       `answers: ${bytes} bytes of JSON; rules: ${rules.split('\n').length - 1} lines (ignore, tolerance, scale, instants, set by key); 1 % of new answers really differ`,
     );
-
-    // 1. Added latency at a fixed rate, direct and through the proxy in alternating slices.
-    out(
-      `\n1. legacy-path latency at ${rate} requests/s (open loop, ${sliceS}s slices alternating direct/proxy, 2 slices each after a warm-up)`,
-    );
-    await load(legacy.port, rate, 2);
-    await load(p.port, rate, 2);
-    const lat: Record<'direct' | 'proxy', number[]> = { direct: [], proxy: [] };
-    let errors = 0;
-    const behind = { direct: 0, proxy: 0 };
-    const cpuLines: Record<'direct' | 'proxy', string[]> = { direct: [], proxy: [] };
-    const before = await stats(p.admin);
-    for (let s = 0; s < 4; s++) {
-      const which = s % 2 === 0 ? 'direct' : 'proxy';
-      const meter = new CpuMeter(procs);
-      const r = await load(which === 'direct' ? legacy.port : p.port, rate, sliceS);
-      cpuLines[which].push(meter.line(r.cpuSeconds));
-      lat[which].push(...r.latenciesMs);
-      errors += r.errors;
-      behind[which] += r.missed + r.unfinished;
-    }
-    const after = await stats(p.admin);
-    const row = (name: string, xs: number[]): number[] => {
-      const s = [...xs].sort((a, b) => a - b);
-      const v = [50, 90, 99, 99.9].map((q) => pct(s, q));
-      out(
-        `   ${name.padEnd(7)} p50 ${f2(v[0]!)} ms  p90 ${f2(v[1]!)} ms  p99 ${f2(v[2]!)} ms  p99.9 ${f2(v[3]!)} ms  max ${f2(s[s.length - 1]!)} ms  (${s.length} requests)`,
-      );
-      return v;
-    };
-    const d = row('direct', lat.direct);
-    const x = row('proxy', lat.proxy);
-    out(
-      `   added   p50 ${f2(x[0]! - d[0]!)} ms  p99 ${f2(x[2]! - d[2]!)} ms   (goal: p99 < 1 ms)   errors ${errors}`,
-    );
-    if (behind.direct + behind.proxy > 0)
-      out(
-        `   NOT KEPT UP: ${behind.direct} direct and ${behind.proxy} proxied requests missed (over 1 s of backlog) or unanswered ${GRACE_MS / 1000}s after the slice; the percentiles above leave them out`,
-      );
-    out(
-      `   proxy meanwhile: mirrored ${after.mirrored! - before.mirrored!}, compared ${after.compared! - before.compared!}, differing ${after.differing! - before.differing!}, dropped ${after.dropped! - before.dropped!}`,
-    );
-    for (const which of ['direct', 'proxy'] as const)
-      cpuLines[which].forEach((l, i) => out(`   ${which} slice ${i + 1}: ${l}`));
-    out(`   machine: ${uptime()}`);
-
-    // 2. Highest sustained rate with comparison on.
-    out(`\n2. highest rate through the proxy with comparison on (closed loop, 64 connections, ${maxS}s)`);
-    const directMeter = new CpuMeter(procs);
-    const directMax = await load(legacy.port, 0, Math.min(5, maxS));
-    out(`   direct to legacy (reference): ${(directMax.ok / directMax.seconds).toFixed(0)} requests/s`);
-    out(`   ${directMeter.line(directMax.cpuSeconds)}`);
-    const s0 = await stats(p.admin);
-    const meter = new CpuMeter(procs);
-    const m = await load(p.port, 0, maxS);
-    await sleep(500);
-    const cpuLine = meter.line(m.cpuSeconds);
-    const s1 = await stats(p.admin);
-    const compared = (s1.compared! - s0.compared!) / m.seconds;
-    const perRequestUs = (meter.used('proxy') / (s1.requests! - s0.requests!)) * 1e6;
-    out(
-      `   through the proxy: ${(m.ok / m.seconds).toFixed(0)} requests/s, ${compared.toFixed(0)} compared/s, dropped ${s1.dropped! - s0.dropped!}, new-stack errors ${s1.errors! - s0.errors!}   (goal: >= 5,000 compared/s)`,
-    );
-    out(`   ${cpuLine}`);
-    out(
-      `   proxy CPU per request (all its processes, mirroring and comparing included): ${perRequestUs.toFixed(0)} us`,
-    );
-    out(`   machine: ${uptime()}`);
-    p.child.kill('SIGTERM');
-    await new Promise((r) => p.child.once('exit', r));
-
-    // 3. Memory with the new stack stalled.
-    const q = await proxy(legacy, stalled, rulesFile, values.workers);
-    const every = Math.max(5_000, Math.floor(durationMs / 20));
-    out(
-      `\n3. proxy memory (all its processes) over ${values.duration} at ${rate} requests/s with the new stack stalled (samples every ${every / 1000}s)`,
-    );
-    const loading = load(q.port, rate, durationMs / 1000);
-    const samples: { t: number; rss: number; admitted: number; buffered: number }[] = [];
-    const start = performance.now();
-    while (performance.now() - start < durationMs - 500) {
-      await sleep(every);
-      const st = await stats(q.admin);
-      const sample = {
-        t: (performance.now() - start) / 1000,
-        rss: rssMb(q.pid),
-        admitted: st.admitted!,
-        buffered: st.bufferedBytes!,
-      };
-      samples.push(sample);
-      out(
-        `   t=${sample.t.toFixed(0).padStart(4)}s  rss ${sample.rss.toFixed(1)} MB  queue ${sample.admitted}  buffered ${(sample.buffered / 1024).toFixed(0)} kB  dropped ${st.dropped}  timeouts ${st.errors}`,
+    for (const variant of variants) {
+      out(`\n=== ${variant.name} (${variant.flags.join(' ') || 'CLI defaults'}) ===`);
+      summaries.push(
+        await measure(variant, legacy, candidate, rulesFile, values.workers, rate, stepRate, sliceS, maxS),
       );
     }
-    const lr = await loading;
-    const warm = samples[Math.min(samples.length - 1, Math.max(1, Math.floor(samples.length / 5)))]!;
-    const later = samples.filter((s) => s.t >= warm.t);
-    const maxRss = Math.max(...later.map((s) => s.rss));
-    const last = samples[samples.length - 1]!;
-    out(
-      `   after warm-up (t=${warm.t.toFixed(0)}s) ${warm.rss.toFixed(1)} MB, highest ${maxRss.toFixed(1)} MB (+${(((maxRss - warm.rss) / warm.rss) * 100).toFixed(1)} %), last ${last.rss.toFixed(1)} MB (${(((last.rss - warm.rss) / warm.rss) * 100).toFixed(1)} %)   (goal: within 20 %)`,
-    );
-    out(
-      `   legacy answers meanwhile: ${lr.ok} ok, ${lr.errors} errors, ${lr.missed} missed (over 1 s of backlog), ${lr.unfinished} unanswered ${GRACE_MS / 1000}s after the run, p99 ${f2(
-        pct(
-          [...lr.latenciesMs].sort((a, b) => a - b),
-          99,
-        ),
-      )} ms`,
-    );
-    out(`machine: ${uptime()}`);
+    if (variants.length > 0) out('\nsummary (one line per variant, same run):');
+    for (const l of summaries) out(`   ${l}`);
+    out(`   machine: ${uptime()}`);
+    if (memoryName !== 'none') {
+      await memory(
+        variantOf(memoryName),
+        legacy,
+        stalled,
+        rulesFile,
+        values.workers,
+        rate,
+        durationMs,
+        values.duration,
+      );
+    }
   } finally {
     for (const c of children) c.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** Phases 1, 1b and 2 for one proxy configuration; returns its summary line. */
+async function measure(
+  variant: Variant,
+  legacy: Backend,
+  candidate: Backend,
+  rulesFile: string,
+  workers: string | undefined,
+  rate: number,
+  stepRate: number,
+  sliceS: number,
+  maxS: number,
+): Promise<string> {
+  const p = await proxy(legacy, candidate, rulesFile, workers, variant);
+  const procs = { proxy: p.pid, legacy: legacy.pid, new: candidate.pid };
+  // 1. Added latency at a fixed rate, direct and through the proxy in alternating slices.
+  out(
+    `1. legacy-path latency at ${rate} requests/s (open loop, ${sliceS}s slices alternating direct/proxy, 2 slices each after a warm-up)`,
+  );
+  await load(legacy.port, rate, 2);
+  await load(p.port, rate, 2);
+  const lat: Record<'direct' | 'proxy', number[]> = { direct: [], proxy: [] };
+  let errors = 0;
+  const behind = { direct: 0, proxy: 0 };
+  const cpuLines: Record<'direct' | 'proxy', string[]> = { direct: [], proxy: [] };
+  const delays: { p99: number; max: number }[] = [];
+  const before = await stats(p.admin);
+  for (let s = 0; s < 4; s++) {
+    const which = s % 2 === 0 ? 'direct' : 'proxy';
+    const meter = new CpuMeter(procs);
+    if (which === 'proxy') await loopDelay(p.admin); // resets the delay histogram
+    const r = await load(which === 'direct' ? legacy.port : p.port, rate, sliceS);
+    if (which === 'proxy') delays.push(await loopDelay(p.admin));
+    cpuLines[which].push(meter.line(r.cpuSeconds));
+    lat[which].push(...r.latenciesMs);
+    errors += r.errors;
+    behind[which] += r.missed + r.unfinished;
+  }
+  const after = await stats(p.admin);
+  const row = (name: string, xs: number[]): number[] => {
+    const s = [...xs].sort((a, b) => a - b);
+    const v = [50, 90, 99, 99.9].map((q) => pct(s, q));
+    out(
+      `   ${name.padEnd(7)} p50 ${f2(v[0]!)} ms  p90 ${f2(v[1]!)} ms  p99 ${f2(v[2]!)} ms  p99.9 ${f2(v[3]!)} ms  max ${f2(s[s.length - 1]!)} ms  (${s.length} requests)`,
+    );
+    return v;
+  };
+  const d = row('direct', lat.direct);
+  const x = row('proxy', lat.proxy);
+  out(
+    `   added   p50 ${f2(x[0]! - d[0]!)} ms  p99 ${f2(x[2]! - d[2]!)} ms   (goal: p99 < 1 ms)   errors ${errors}`,
+  );
+  const delayText = delays.map((l) => `p99 ${f2(l.p99)} ms / max ${f2(l.max)} ms`).join('; ');
+  out(`   proxy event-loop delay (legacy path's loop, per proxied slice): ${delayText}`);
+  if (behind.direct + behind.proxy > 0)
+    out(
+      `   NOT KEPT UP: ${behind.direct} direct and ${behind.proxy} proxied requests missed (over 1 s of backlog) or unanswered ${GRACE_MS / 1000}s after the slice; the percentiles above leave them out`,
+    );
+  out(
+    `   proxy meanwhile: mirrored ${after.mirrored! - before.mirrored!}, compared ${after.compared! - before.compared!}, differing ${after.differing! - before.differing!}, dropped ${after.dropped! - before.dropped!}`,
+  );
+  for (const which of ['direct', 'proxy'] as const)
+    cpuLines[which].forEach((l, i) => out(`   ${which} slice ${i + 1}: ${l}`));
+  out(`   machine: ${uptime()}`);
+
+  // 1b. An open-loop step at stepRate through the proxy.
+  out(`1b. open-loop step: ${stepRate} requests/s through the proxy for ${sliceS}s`);
+  const t0 = await stats(p.admin);
+  await loopDelay(p.admin);
+  const stepMeter = new CpuMeter(procs);
+  const step = await load(p.port, stepRate, sliceS);
+  const stepDelay = await loopDelay(p.admin);
+  const t1 = await stats(p.admin);
+  const ss = [...step.latenciesMs].sort((a, b) => a - b);
+  const stepCompared = (t1.compared! - t0.compared!) / step.seconds;
+  out(
+    `   p50 ${f2(pct(ss, 50))} ms  p99 ${f2(pct(ss, 99))} ms  answered ${step.ok}, missed ${step.missed}, unanswered ${step.unfinished}, errors ${step.errors}; compared ${stepCompared.toFixed(0)}/s, dropped ${t1.dropped! - t0.dropped!}; event-loop delay p99 ${f2(stepDelay.p99)} ms / max ${f2(stepDelay.max)} ms`,
+  );
+  out(`   ${stepMeter.line(step.cpuSeconds)}`);
+
+  // 2. Highest sustained rate with comparison on.
+  out(`2. highest rate through the proxy with comparison on (closed loop, 64 connections, ${maxS}s)`);
+  const directMeter = new CpuMeter(procs);
+  const directMax = await load(legacy.port, 0, Math.min(5, maxS));
+  out(`   direct to legacy (reference): ${(directMax.ok / directMax.seconds).toFixed(0)} requests/s`);
+  out(`   ${directMeter.line(directMax.cpuSeconds)}`);
+  const s0 = await stats(p.admin);
+  const meter = new CpuMeter(procs);
+  const m = await load(p.port, 0, maxS);
+  await sleep(500);
+  const cpuLine = meter.line(m.cpuSeconds);
+  const s1 = await stats(p.admin);
+  const compared = (s1.compared! - s0.compared!) / m.seconds;
+  const perRequestUs = (meter.used('proxy') / (s1.requests! - s0.requests!)) * 1e6;
+  const perComparedUs = (meter.used('proxy') / (s1.compared! - s0.compared!)) * 1e6;
+  out(
+    `   through the proxy: ${(m.ok / m.seconds).toFixed(0)} requests/s, ${compared.toFixed(0)} compared/s, dropped ${s1.dropped! - s0.dropped!}, new-stack errors ${s1.errors! - s0.errors!}   (goal: >= 5,000 compared/s)`,
+  );
+  out(`   ${cpuLine}`);
+  out(
+    `   proxy CPU per request (all its processes and threads, mirroring and comparing included): ${perRequestUs.toFixed(0)} us; per compared answer ${perComparedUs.toFixed(0)} us`,
+  );
+  out(`   machine: ${uptime()}`);
+  p.child.kill('SIGTERM');
+  await new Promise((r) => p.child.once('exit', r));
+  const maxDelay = Math.max(...delays.map((l) => l.max));
+  return `${variant.name.padEnd(8)} added p50 ${f2(x[0]! - d[0]!)} / p99 ${f2(x[2]! - d[2]!)} ms at ${rate}/s (missed ${behind.proxy}), loop delay max ${f2(maxDelay)} ms; step ${stepRate}/s: p99 ${f2(pct(ss, 99))} ms, ${stepCompared.toFixed(0)} compared/s, missed ${step.missed + step.unfinished}; closed loop ${compared.toFixed(0)} compared/s; ${perRequestUs.toFixed(0)} us CPU/request (${perComparedUs.toFixed(0)} per compared); load ${uptime().replace(/.*load average: /, '')}`;
+}
+
+/** Phase 3: the proxy's memory over the duration with the new stack stalled. */
+async function memory(
+  variant: Variant,
+  legacy: Backend,
+  stalled: Backend,
+  rulesFile: string,
+  workers: string | undefined,
+  rate: number,
+  durationMs: number,
+  duration: string,
+): Promise<void> {
+  const q = await proxy(legacy, stalled, rulesFile, workers, variant);
+  const every = Math.max(5_000, Math.floor(durationMs / 20));
+  out(
+    `\n3. proxy memory (all its processes) over ${duration} at ${rate} requests/s with the new stack stalled, ${variant.name} (samples every ${every / 1000}s)`,
+  );
+  const loading = load(q.port, rate, durationMs / 1000);
+  const samples: { t: number; rss: number; admitted: number; buffered: number }[] = [];
+  const start = performance.now();
+  while (performance.now() - start < durationMs - 500) {
+    await sleep(every);
+    const st = await stats(q.admin);
+    const sample = {
+      t: (performance.now() - start) / 1000,
+      rss: rssMb(q.pid),
+      admitted: st.admitted!,
+      buffered: st.bufferedBytes!,
+    };
+    samples.push(sample);
+    out(
+      `   t=${sample.t.toFixed(0).padStart(4)}s  rss ${sample.rss.toFixed(1)} MB  queue ${sample.admitted}  buffered ${(sample.buffered / 1024).toFixed(0)} kB  dropped ${st.dropped}  timeouts ${st.errors}`,
+    );
+  }
+  const lr = await loading;
+  const warm = samples[Math.min(samples.length - 1, Math.max(1, Math.floor(samples.length / 5)))]!;
+  const later = samples.filter((s) => s.t >= warm.t);
+  const maxRss = Math.max(...later.map((s) => s.rss));
+  const last = samples[samples.length - 1]!;
+  out(
+    `   after warm-up (t=${warm.t.toFixed(0)}s) ${warm.rss.toFixed(1)} MB, highest ${maxRss.toFixed(1)} MB (+${(((maxRss - warm.rss) / warm.rss) * 100).toFixed(1)} %), last ${last.rss.toFixed(1)} MB (${(((last.rss - warm.rss) / warm.rss) * 100).toFixed(1)} %)   (goal: within 20 %)`,
+  );
+  out(
+    `   legacy answers meanwhile: ${lr.ok} ok, ${lr.errors} errors, ${lr.missed} missed (over 1 s of backlog), ${lr.unfinished} unanswered ${GRACE_MS / 1000}s after the run, p99 ${f2(
+      pct(
+        [...lr.latenciesMs].sort((a, b) => a - b),
+        99,
+      ),
+    )} ms`,
+  );
+  out(`machine: ${uptime()}`);
 }
 
 // A child process of the benchmark: `node dist/bench/shadow.js --role backend|load ...`.

@@ -26,6 +26,10 @@ import {
 } from '../shadow/rules.js';
 import { helpText, parseCommandLine, resolveFlag, UsageError, type CommandSpec } from './args.js';
 
+/** Defaults chosen from the benchmark (docs/shadow-proxy.md, "Mirror thread"). */
+export const MIRROR_THREAD_DEFAULT: 'on' | 'off' = 'off';
+export const MIRROR_NICE_DEFAULT = 10;
+
 export const SHADOW_PROXY_COMMAND: CommandSpec = {
   name: 'shadow-proxy',
   usage: '--legacy URL --new URL [--rules FILE] [flags]',
@@ -92,6 +96,20 @@ export const SHADOW_PROXY_COMMAND: CommandSpec = {
       value: 'N',
       help: 'processes sharing the listening port, each mirroring and comparing its share of the traffic, the queue bounds divided among them (default: the CPUs available to the proxy)',
     },
+    {
+      name: 'mirror-thread',
+      type: 'string',
+      value: 'on|off',
+      default: MIRROR_THREAD_DEFAULT,
+      help: 'on: mirroring and comparison run on a worker thread of each proxy process, off the event loop that serves legacy; off: inline on it (docs/shadow-proxy.md: which is faster where)',
+    },
+    {
+      name: 'mirror-nice',
+      type: 'string',
+      value: 'N',
+      default: String(MIRROR_NICE_DEFAULT),
+      help: "with --mirror-thread on: the thread's nice value, 0-19 (higher: the legacy path wins the CPU, at the cost of compared answers when CPU is short)",
+    },
     { name: 'check', type: 'boolean', help: 'validate the rules file, print the problems, and exit' },
   ],
   footer:
@@ -109,6 +127,8 @@ export interface ShadowProxyArgs {
   reportMs: number;
   /** Worker processes; undefined: the CPUs available. */
   workers?: number;
+  mirrorThread: boolean;
+  mirrorNice: number;
   check: boolean;
   help: boolean;
 }
@@ -163,8 +183,17 @@ export function parseShadowProxyArgs(argv: string[]): ShadowProxyArgs {
     if (!/^\d+$/.test(workersText) || workers < 1 || workers > 256)
       throw new UsageError(`--workers needs a whole number from 1 to 256, got '${workersText}'`);
   }
+  const threadText = flag('mirror-thread') ?? MIRROR_THREAD_DEFAULT;
+  if (threadText !== 'on' && threadText !== 'off')
+    throw new UsageError(`--mirror-thread needs on or off, got '${threadText}'`);
+  const niceText = flag('mirror-nice') ?? String(MIRROR_NICE_DEFAULT);
+  const mirrorNice = Number(niceText);
+  if (!/^\d+$/.test(niceText) || mirrorNice > 19)
+    throw new UsageError(`--mirror-nice needs a whole number from 0 to 19, got '${niceText}'`);
   return {
     workers,
+    mirrorThread: threadText === 'on',
+    mirrorNice,
     legacy: parseUrl('--legacy', flag('legacy')),
     newUrl: parseUrl('--new', flag('new')),
     rules: flag('rules'),
@@ -224,6 +253,8 @@ export async function run(argv: string[]): Promise<number> {
     newUrl: args.newUrl,
     secondaryLegacyUrl: args.secondary,
     rules,
+    mirrorThread: args.mirrorThread,
+    mirrorNice: args.mirrorNice,
   });
   const admin = new AdminServer(proxy);
   let listening: { address: string; port: number };
@@ -262,7 +293,7 @@ function announce(
 ): void {
   const secondary = args.secondary ?? rules.secondaryLegacyUrl;
   err(
-    `shadow-proxy listening on ${hostOf(listening)} (legacy ${args.legacy}, new ${args.newUrl}${secondary ? `, secondary ${secondary}` : ''}); admin on ${hostOf(adminAt)}; service ${rules.service}, ${rules.routes.length} route(s), ${workers} worker(s)`,
+    `shadow-proxy listening on ${hostOf(listening)} (legacy ${args.legacy}, new ${args.newUrl}${secondary ? `, secondary ${secondary}` : ''}); admin on ${hostOf(adminAt)}; service ${rules.service}, ${rules.routes.length} route(s), ${workers} worker(s), mirror ${args.mirrorThread ? `thread (nice ${args.mirrorNice})` : 'inline'}`,
   );
 }
 
@@ -335,6 +366,8 @@ async function runWorker(
     newUrl,
     secondaryLegacyUrl: args.secondary,
     rules: rulesForWorker(rules, workers),
+    mirrorThread: args.mirrorThread,
+    mirrorNice: args.mirrorNice,
     logger: createLogger('shadow-proxy', { service: rules.service, worker: index }),
   });
   try {

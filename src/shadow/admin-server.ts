@@ -7,9 +7,9 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { totalOf, type MetricsJson } from './metrics.js';
 import type { NoiseReport } from './noise.js';
-import { ShadowProxy } from './proxy.js';
-import type { DifferenceSample, FirstExample } from './samples.js';
+import { ShadowProxy, type SamplesReport } from './proxy.js';
 
 export interface Summary {
   requests: number;
@@ -29,13 +29,11 @@ export interface Summary {
   /** How far behind the event loop runs (ms; the most behind worker's). */
   lagMs?: number;
   restarts?: number;
+  /** --mirror-thread on: how many times the mirror thread was restarted. */
+  mirrorThreadRestarts?: number;
 }
 
-export interface SamplesReport {
-  size: number;
-  samples: DifferenceSample[];
-  firstOfEachField: FirstExample[];
-}
+export type { SamplesReport };
 
 /** What the admin endpoints serve: one proxy's figures, or a cluster's aggregated ones. */
 export interface AdminSource {
@@ -53,32 +51,29 @@ export function proxySource(p: ShadowProxy): AdminSource {
   return {
     service: p.rules.service,
     contentType: p.metrics.registry.contentType,
-    metricsText: () => p.metrics.text(),
+    metricsText: () => p.metricsText(),
     stats: () => summary(p),
-    samples: () =>
-      Promise.resolve({
-        size: p.samples.size,
-        samples: p.samples.recent(),
-        firstOfEachField: p.samples.firstExamples(),
-      }),
-    noise: () => Promise.resolve({ enabled: p.noise !== undefined, routes: p.noise?.report() ?? [] }),
+    samples: () => p.samplesReport(),
+    noise: () => p.noiseReport(),
   };
 }
 
 /** Totals over all routes, and the queue now. */
-export async function summary(proxy: ShadowProxy): Promise<Summary> {
-  const m = proxy.metrics;
-  const [requests, mirrored, compared, differing, dropped, errors, noise, tooLarge] = await Promise.all([
-    m.total('cutover_shadow_requests_total'),
-    m.total('cutover_shadow_mirrored_total'),
-    m.total('cutover_shadow_compared_total'),
-    m.total('cutover_shadow_differing_total'),
-    m.total('cutover_shadow_dropped_total'),
-    m.total('cutover_shadow_errors_total'),
-    m.total('cutover_shadow_noise_total'),
-    m.total('cutover_shadow_too_large_total'),
-  ]);
-  return { requests, mirrored, compared, differing, dropped, errors, noise, tooLarge, ...proxy.stats() };
+export async function summary(proxy: ShadowProxy, json?: MetricsJson): Promise<Summary> {
+  const m = json ?? (await proxy.metricsJson());
+  const t = (name: string): number => totalOf(m, `cutover_shadow_${name}_total`);
+  return {
+    requests: t('requests'),
+    mirrored: t('mirrored'),
+    compared: t('compared'),
+    differing: t('differing'),
+    dropped: t('dropped'),
+    errors: t('errors'),
+    noise: t('noise'),
+    tooLarge: t('too_large'),
+    ...proxy.stats(),
+    ...(proxy.link ? { mirrorThreadRestarts: proxy.link.restarts } : {}),
+  };
 }
 
 export class AdminServer {

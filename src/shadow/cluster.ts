@@ -87,15 +87,12 @@ export function serveWorker(proxy: ShadowProxy): Promise<void> {
 }
 
 async function workerReport(p: ShadowProxy): Promise<WorkerReport> {
+  const metrics = await p.metricsJson();
   return {
-    metrics: await p.metrics.registry.getMetricsAsJSON(),
-    summary: await summary(p),
-    samples: {
-      size: p.samples.size,
-      samples: p.samples.recent(),
-      firstOfEachField: p.samples.firstExamples(),
-    },
-    noise: { enabled: p.noise !== undefined, routes: p.noise?.report() ?? [] },
+    metrics,
+    summary: await summary(p, metrics),
+    samples: await p.samplesReport(),
+    noise: await p.noiseReport(),
   };
 }
 
@@ -276,11 +273,20 @@ export class ShadowCluster implements AdminSource {
     };
     const keys = Object.keys(total) as (keyof typeof total)[];
     let lagMs = 0;
+    let threadRestarts: number | undefined;
     for (const { report } of reports) {
       for (const k of keys) (total[k] as number) += report.summary[k] as number;
       lagMs = Math.max(lagMs, report.summary.lagMs ?? 0);
+      const t = report.summary.mirrorThreadRestarts;
+      if (t !== undefined) threadRestarts = (threadRestarts ?? 0) + t;
     }
-    return { ...total, lagMs, workers: this.workers(), restarts: this.restartCount };
+    return {
+      ...total,
+      lagMs,
+      workers: this.workers(),
+      restarts: this.restartCount,
+      ...(threadRestarts !== undefined ? { mirrorThreadRestarts: threadRestarts } : {}),
+    };
   }
 
   async samples(): Promise<SamplesReport> {

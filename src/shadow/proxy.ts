@@ -8,27 +8,58 @@
  * Nothing on the legacy path waits for the new stack: the only work done inline is handing each
  * chunk to a bounded capture.
  *
+ * With `mirrorThread` the new stack, the comparison and its records run on a worker thread
+ * (mirror-link.ts, mirror-thread.ts, mirror-engine.ts): this thread streams legacy's answer,
+ * captures the bodies and, once legacy's answer and the request body are complete, posts the job;
+ * the queue bound counts it until the thread says it is done. Without it (the default) the same
+ * pipeline (mirror-engine.ts's recordComparison) runs inline, the request sent to the new stack
+ * as soon as the request is complete.
+ *
  * Upstream requests go through undici pools (HTTP/1.1, pipelining 1, keep-alive) with its raw
  * dispatch handlers: raw header buffers in, chunks out, no stream objects per exchange; measured
  * cheaper than http.request (docs/shadow-proxy.md). Upgrades (WebSocket) are tunnelled with
  * node:http, byte for byte.
  */
 import http from 'node:http';
-import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { performance } from 'node:perf_hooks';
-import { Pool, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
+import { AggregatorRegistry, type Histogram } from 'prom-client';
 import { createLogger, type Logger } from '../runtime/logger.js';
 import { BodyCapture, BufferBudget } from './capture.js';
-import { compareAnswers, compareJson, type Difference, type PreparedAnswer } from './compare.js';
-import { ShadowMetrics, type DropReason, type ErrorSide } from './metrics.js';
-import { NoiseLearner, splitNoise } from './noise.js';
+import { compareJson } from './compare.js';
+import {
+  ShadowMetrics,
+  totalOf,
+  type CountCell,
+  type DropReason,
+  type ErrorSide,
+  type MetricsJson,
+} from './metrics.js';
+import { recordComparison } from './mirror-engine.js';
+import { MirrorLink } from './mirror-link.js';
+import { ownedCopy, type ThreadReport, type WireBody } from './mirror-wire.js';
+import { NoiseLearner, type NoiseReport } from './noise.js';
 import { pathOf } from './path-pattern.js';
-import { encodingsOf, prepareBody } from './prepare.js';
+import { encodingsOf } from './prepare.js';
 import type { CompiledRoute, CompiledRules } from './rules.js';
-import { DifferenceSamples } from './samples.js';
+import { DifferenceSamples, type DifferenceSample, type FirstExample } from './samples.js';
+import {
+  askUpstream,
+  boundedPoolOptions,
+  CancellableExchange,
+  errorReason,
+  headersOf,
+  rawStrings,
+  SHADOW_HEADER,
+  upstream,
+  type SideAnswer,
+  type Upstream,
+} from './upstream.js';
 import { zoneOffsetMinutes } from './value-rules.js';
+
+export { SHADOW_HEADER };
 
 export interface ShadowProxyOptions {
   legacyUrl: string;
@@ -40,6 +71,19 @@ export interface ShadowProxyOptions {
   logger?: Logger;
   /** Connections kept to legacy (default: unlimited, as a direct client would have). */
   legacyMaxSockets?: number;
+  /**
+   * Mirror on a worker thread (send to the new stack, compare, record) instead of inline on the
+   * event loop that serves legacy's answers (default: inline).
+   */
+  mirrorThread?: boolean;
+  /** The mirror thread's nice value (0-19; default 0 here, the same priority as the legacy path; the CLI's is 10). */
+  mirrorNice?: number;
+}
+
+export interface SamplesReport {
+  size: number;
+  samples: DifferenceSample[];
+  firstOfEachField: FirstExample[];
 }
 
 /** Headers that belong to one connection, never forwarded (RFC 9110 §7.6.1). */
@@ -56,73 +100,6 @@ const HOP_BY_HOP = new Set([
 ]);
 /** How often the event loop's lateness is sampled (ms). */
 const LAG_TICK_MS = 5;
-/** Marks the requests the new stack receives from the proxy. */
-export const SHADOW_HEADER = 'x-cutover-shadow';
-
-interface Upstream {
-  url: URL;
-  prefix: string;
-  pool: Pool;
-  /** For upgrades only (tunnels). */
-  request: typeof http.request;
-}
-
-function upstream(raw: string, poolOptions: Pool.Options): Upstream {
-  const url = new URL(raw);
-  if (url.protocol !== 'http:' && url.protocol !== 'https:')
-    throw new Error(`${raw}: only http:// and https:// upstreams are supported`);
-  if (url.username || url.password) throw new Error('upstream URLs must not carry credentials');
-  const tls = url.protocol === 'https:';
-  return {
-    url,
-    prefix: url.pathname.replace(/\/$/, ''),
-    pool: new Pool(url.origin, { pipelining: 1, ...poolOptions }),
-    request: tls ? https.request : http.request,
-  };
-}
-
-/** Raw header buffers (name, value, ...) as strings, byte for byte (latin1, as node:http does). */
-function rawStrings(raw: Buffer[]): string[] {
-  const out = new Array<string>(raw.length);
-  for (let i = 0; i < raw.length; i++) out[i] = raw[i]!.toString('latin1');
-  return out;
-}
-
-/** Headers node:http keeps once (the first) when repeated; the others are joined (set-cookie: a list). */
-const SINGLE_HEADERS = new Set([
-  'age',
-  'authorization',
-  'content-length',
-  'content-type',
-  'etag',
-  'expires',
-  'from',
-  'host',
-  'if-modified-since',
-  'if-unmodified-since',
-  'last-modified',
-  'location',
-  'max-forwards',
-  'proxy-authorization',
-  'referer',
-  'retry-after',
-  'server',
-  'user-agent',
-]);
-
-/** Raw header strings as node:http's IncomingMessage.headers would hold them. */
-function headersOf(raw: string[]): http.IncomingHttpHeaders {
-  const h: Record<string, string | string[]> = {};
-  for (let i = 0; i < raw.length; i += 2) {
-    const k = raw[i]!.toLowerCase();
-    const v = raw[i + 1]!;
-    const had = h[k];
-    if (had === undefined) h[k] = k === 'set-cookie' ? [v] : v;
-    else if (k === 'set-cookie') (had as string[]).push(v);
-    else if (!SINGLE_HEADERS.has(k)) h[k] = `${had as string}, ${v}`;
-  }
-  return h;
-}
 
 /**
  * rawHeaders without hop-by-hop headers and those named in Connection (and, towards an undici
@@ -147,41 +124,8 @@ function forwardableRaw(raw: string[], keepUpgrade = false, dropExpect = false):
   return out;
 }
 
-function errorReason(err: unknown): string {
-  const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  if (
-    code === 'ETIMEDOUT' ||
-    code === 'UND_ERR_HEADERS_TIMEOUT' ||
-    code === 'UND_ERR_BODY_TIMEOUT' ||
-    code === 'UND_ERR_CONNECT_TIMEOUT' ||
-    (err as Error | undefined)?.message === 'timeout'
-  )
-    return 'timeout';
-  if (code === 'ECONNREFUSED') return 'refused';
-  if (
-    code === 'ECONNRESET' ||
-    code === 'EPIPE' ||
-    code === 'ERR_STREAM_PREMATURE_CLOSE' ||
-    code === 'UND_ERR_SOCKET' ||
-    code === 'UND_ERR_CLOSED'
-  )
-    return 'reset';
-  return 'error';
-}
-
-function answerHasBody(method: string, status: number): boolean {
-  return method !== 'HEAD' && status >= 200 && status !== 204 && status !== 304;
-}
-
 interface LegacyResult {
   answer: { status: number; headers: http.IncomingHttpHeaders };
-  capture: BodyCapture;
-  ms: number;
-}
-
-interface SideAnswer {
-  status: number;
-  headers: http.IncomingHttpHeaders;
   capture: BodyCapture;
   ms: number;
 }
@@ -197,6 +141,10 @@ class MirrorJob {
   requestBody: BodyCapture | undefined;
   abandoned: DropReason | undefined;
   legacyCapture: BodyCapture | undefined;
+  /** Thread mode: the request body is complete; the job's id; bytes held for it (budget). */
+  requestDone = false;
+  id = 0;
+  heldBytes = 0;
   readonly t0 = performance.now();
 
   constructor(
@@ -236,6 +184,16 @@ export class ShadowProxy {
   /** How far behind the event loop runs (ms, smoothed), from a timer's lateness. */
   private lagMs = 0;
   private readonly lagTimer: NodeJS.Timeout | undefined;
+  /** The mirror thread (mirrorThread: true), else undefined: mirroring inline. */
+  readonly link: MirrorLink | undefined;
+  /** Thread mode: jobs posted to the thread, by id; jobs still waiting for legacy or the request body. */
+  private readonly posted = new Map<number, MirrorJob>();
+  private readonly gathering = new Set<MirrorJob>();
+  private nextJobId = 1;
+  private readonly sweepTimer: NodeJS.Timeout | undefined;
+  /** Plain per-route request counts, one lookup per route object. */
+  private readonly requestCells = new Map<CompiledRoute, CountCell>();
+  private readonly legacyDuration: Histogram.Internal<'service' | 'side'>;
 
   constructor(o: ShadowProxyOptions) {
     this.rules = o.rules;
@@ -252,17 +210,47 @@ export class ShadowProxy {
     });
     // The new stack and the second legacy: a connection limit, and timeouts within the rules'
     // whole-answer timeout (which run() enforces itself as well).
-    const bounded: Pool.Options = {
-      connections: o.rules.maxConnections,
-      headersTimeout: o.rules.newStackTimeoutMs,
-      bodyTimeout: o.rules.newStackTimeoutMs,
-      connectTimeout: o.rules.newStackTimeoutMs,
-    };
+    const bounded = boundedPoolOptions(o.rules.maxConnections, o.rules.newStackTimeoutMs);
     this.candidate = upstream(o.newUrl, bounded);
     const secondaryUrl = o.secondaryLegacyUrl ?? o.rules.secondaryLegacyUrl;
     this.secondary = secondaryUrl ? upstream(secondaryUrl, bounded) : undefined;
     this.noise = this.secondary ? new NoiseLearner(o.rules.noiseMinSamples, o.rules.noiseMinRate) : undefined;
-    this.budget = new BufferBudget(o.rules.maxBufferedBytes);
+    this.legacyDuration = this.metrics.duration.labels({ service: this.service, side: 'legacy' });
+    if (o.mirrorThread) {
+      // The legacy (and request) bodies held for the thread's jobs count here, the new stack's
+      // answers in the thread: each gets half of maxBufferedBytes.
+      const threadBytes = Math.floor(o.rules.maxBufferedBytes / 2);
+      this.budget = new BufferBudget(o.rules.maxBufferedBytes - threadBytes);
+      this.link = new MirrorLink({
+        service: this.service,
+        metrics: this.metrics,
+        log: this.log,
+        data: {
+          source: o.rules.source,
+          bounds: {
+            concurrency: o.rules.concurrency,
+            maxConnections: o.rules.maxConnections,
+            maxBufferedBytes: threadBytes,
+          },
+          newUrl: o.newUrl,
+          secondaryLegacyUrl: secondaryUrl,
+          nice: o.mirrorNice ?? 0,
+        },
+        onDone: (ids) => this.threadDone(ids, undefined),
+        onLost: (ids) => this.threadDone(ids, 'mirror_restart'),
+      });
+      // A job whose legacy answer (or request body) takes longer than the new stack may is not
+      // compared, as inline: its place in the queue is freed.
+      this.sweepTimer = setInterval(() => this.sweep(), 250).unref();
+    } else {
+      this.budget = new BufferBudget(o.rules.maxBufferedBytes);
+    }
+    this.metrics.live = {
+      service: this.service,
+      queueDepth: () => this.admitted,
+      bufferedBytes: () => this.budget.used,
+      inFlight: this.link ? undefined : () => this.inFlight,
+    };
     // The first time-zone formatter of a process loads ICU's zone data (tens of ms, measured 60-80):
     // done now, not inside the first comparison, where it would hold legacy's answers up.
     for (const zone of assumedZones(o.rules.source)) zoneOffsetMinutes(zone, Date.now());
@@ -306,6 +294,7 @@ export class ShadowProxy {
   /** Stops accepting, finishes open exchanges (up to graceMs), closes the upstream connections. */
   async close(graceMs = 5_000): Promise<void> {
     clearInterval(this.lagTimer);
+    clearInterval(this.sweepTimer);
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeIdleConnections();
     const timer = setTimeout(() => {
@@ -315,6 +304,7 @@ export class ShadowProxy {
     await closed;
     clearTimeout(timer);
     await Promise.race([this.drained(), new Promise((r) => setTimeout(r, graceMs).unref())]);
+    await this.link?.stop();
     const pools = [this.legacy.pool, this.candidate.pool];
     if (this.secondary) pools.push(this.secondary.pool);
     await Promise.all(pools.map((pool) => pool.destroy().catch(() => undefined)));
@@ -327,13 +317,56 @@ export class ShadowProxy {
   }
 
   stats(): { admitted: number; waiting: number; inFlight: number; bufferedBytes: number; lagMs: number } {
+    const t = this.link?.state;
     return {
       lagMs: this.lagMs,
       admitted: this.admitted,
-      waiting: this.waiting.length,
-      inFlight: this.inFlight,
-      bufferedBytes: this.budget.used,
+      waiting: t ? t.queued : this.waiting.length,
+      inFlight: t ? t.inFlight : this.inFlight,
+      bufferedBytes: this.budget.used + (t ? t.bufferedBytes : 0),
     };
+  }
+
+  // ------------------------------------------------------------------- reports (both modes)
+
+  private async threadReport(): Promise<ThreadReport | undefined> {
+    return this.link ? this.link.report() : undefined;
+  }
+
+  /** The metrics as JSON: this thread's, merged with the mirror thread's (counters summed). */
+  async metricsJson(): Promise<MetricsJson> {
+    const own = await this.metrics.registry.getMetricsAsJSON();
+    const t = await this.threadReport();
+    if (!t) return own;
+    return AggregatorRegistry.aggregate([own, t.metrics]).getMetricsAsJSON();
+  }
+
+  async metricsText(): Promise<string> {
+    if (!this.link) return this.metrics.text();
+    const own = await this.metrics.registry.getMetricsAsJSON();
+    const t = await this.threadReport();
+    return AggregatorRegistry.aggregate(t ? [own, t.metrics] : [own]).metrics();
+  }
+
+  /** Sum of a counter over the proxy (both threads), over all label sets or those matching `where`. */
+  async total(name: string, where: Record<string, string> = {}): Promise<number> {
+    return totalOf(await this.metricsJson(), name, where);
+  }
+
+  async samplesReport(): Promise<SamplesReport> {
+    const t = await this.threadReport();
+    if (t) return t.samples;
+    return {
+      size: this.samples.size,
+      samples: this.samples.recent(),
+      firstOfEachField: this.samples.firstExamples(),
+    };
+  }
+
+  async noiseReport(): Promise<{ enabled: boolean; routes: NoiseReport[] }> {
+    const t = await this.threadReport();
+    if (t) return t.noise;
+    return { enabled: this.noise !== undefined, routes: this.noise?.report() ?? [] };
   }
 
   // ------------------------------------------------------------------------------ legacy path
@@ -343,7 +376,7 @@ export class ShadowProxy {
     const target = req.url ?? '/';
     const path = pathOf(target);
     const route = this.rules.routeFor(method, path);
-    this.metrics.requests.inc({ service: this.service, route: route.label });
+    this.countRequest(route);
     const job = this.rules.mirrors(method, path) ? this.admit(route, method, target, req) : undefined;
 
     const exchange = new LegacyExchange(this, res, job, route.label, pathOf(target));
@@ -381,21 +414,96 @@ export class ShadowProxy {
         // A request body the budget could not hold is not sent half.
         if (job.requestBody && job.requestBody.finish().kind !== 'bytes')
           this.abandon(job, 'request_too_large');
-        else this.enqueue(job);
+        else if (this.link) {
+          job.requestDone = true;
+          this.toThread(job);
+        } else this.enqueue(job);
       });
     }
   }
 
   /** Legacy's whole answer is through (LegacyExchange). */
   legacyDone(exchange: LegacyExchange, ms: number): void {
-    this.metrics.duration.observe({ service: this.service, side: 'legacy' }, ms / 1000);
+    this.legacyDuration.observe(ms / 1000);
     const job = exchange.job;
-    if (job?.legacyCapture)
+    if (job?.legacyCapture) {
       job.resolveLegacy({
         answer: { status: exchange.status, headers: exchange.headers! },
         capture: job.legacyCapture,
         ms,
       });
+      if (this.link) this.toThread(job);
+    }
+  }
+
+  private countRequest(route: CompiledRoute): void {
+    let cell = this.requestCells.get(route);
+    if (!cell) this.requestCells.set(route, (cell = this.metrics.requestCell(this.service, route.label)));
+    cell.n++;
+  }
+
+  // ------------------------------------------------------------------------- the mirror thread
+
+  /** Thread mode: once the request body and legacy's answer are both in, the job goes to the thread. */
+  private toThread(job: MirrorJob): void {
+    const legacy = job.legacySettled;
+    if (job.abandoned || job.state !== 'admitted' || !job.requestDone || !legacy) return;
+    if (performance.now() - job.t0 > this.rules.newStackTimeoutMs) {
+      this.abandon(job, 'legacy_incomplete');
+      return;
+    }
+    this.gathering.delete(job);
+    const transfer: ArrayBuffer[] = [];
+    const captured = legacy.capture.finish();
+    let body: WireBody;
+    if (captured.kind === 'bytes') {
+      const ab = ownedCopy(captured.bytes);
+      transfer.push(ab);
+      body = { kind: 'bytes', bytes: ab };
+    } else body = captured;
+    let requestBody: ArrayBuffer | undefined;
+    const rb = job.requestBody?.finish();
+    if (rb?.kind === 'bytes') transfer.push((requestBody = ownedCopy(rb.bytes)));
+    // The bytes now travel to the thread: the captures let go of their chunks, and the budget
+    // keeps counting them until the thread is done with the job.
+    let held = 0;
+    for (const ab of transfer) held += ab.byteLength;
+    legacy.capture.release();
+    job.requestBody?.release();
+    this.budget.used += held;
+    job.heldBytes = held;
+    job.state = 'running';
+    job.id = this.nextJobId++;
+    this.posted.set(job.id, job);
+    this.link!.post(
+      {
+        id: job.id,
+        method: job.method,
+        target: job.target,
+        headers: job.headers,
+        requestBody,
+        legacy: { status: legacy.answer.status, headers: legacy.answer.headers, ms: legacy.ms, body },
+      },
+      transfer,
+    );
+  }
+
+  /** The thread is done with these jobs (compared, failed), or lost them (it died). */
+  private threadDone(ids: number[], lost: DropReason | undefined): void {
+    for (const id of ids) {
+      const job = this.posted.get(id);
+      if (!job) continue;
+      this.posted.delete(id);
+      if (lost) this.metrics.dropped.inc({ service: this.service, route: job.route.label, reason: lost });
+      this.release(job);
+    }
+  }
+
+  /** Thread mode: jobs still waiting for legacy's answer (or the request body) past the timeout. */
+  private sweep(): void {
+    const now = performance.now();
+    for (const job of this.gathering)
+      if (now - job.t0 > this.rules.newStackTimeoutMs) this.abandon(job, 'legacy_incomplete');
   }
 
   /** Legacy's answer for a mirrored request starts: its body is captured for the comparison. */
@@ -448,11 +556,11 @@ export class ShadowProxy {
       if (v !== undefined) headers[name] = Array.isArray(v) ? v.join(', ') : v;
     }
     const job = new MirrorJob(route, method, target, headers);
+    if (this.link) this.gathering.add(job);
     if (req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined) {
       job.requestBody = new BodyCapture(this.rules.maxBodyBytes, this.budget, false);
     }
     this.admitted++;
-    this.metrics.queueDepth.set({ service: this.service }, this.admitted);
     return job;
   }
 
@@ -467,13 +575,14 @@ export class ShadowProxy {
       const job = this.waiting.shift()!;
       job.state = 'running';
       this.inFlight++;
-      this.metrics.inFlight.set({ service: this.service }, this.inFlight);
       void this.run(job).finally(() => this.release(job));
     }
   }
 
   private abandon(job: MirrorJob, reason: DropReason): void {
     if (job.abandoned || job.state === 'done') return;
+    // Thread mode: a job posted to the thread had its whole legacy answer; the thread finishes it.
+    if (this.link && job.state === 'running') return;
     job.abandoned = reason;
     this.metrics.dropped.inc({ service: this.service, route: job.route.label, reason });
     job.resolveLegacy(undefined);
@@ -492,9 +601,9 @@ export class ShadowProxy {
     job.state = 'done';
     job.legacyCapture?.release();
     job.requestBody?.release();
+    if (job.heldBytes > 0) this.budget.give(job.heldBytes);
+    if (this.link) this.gathering.delete(job);
     this.admitted--;
-    this.metrics.queueDepth.set({ service: this.service }, this.admitted);
-    this.metrics.bufferedBytes.set({ service: this.service }, this.budget.used);
     if (this.admitted === 0) for (const f of this.idle.splice(0)) f();
   }
 
@@ -510,7 +619,6 @@ export class ShadowProxy {
     const candidate = await this.ask(this.candidate, job, payload, 'new');
     // The in-flight slot is the new stack's: free it before waiting for legacy's last bytes.
     this.inFlight--;
-    this.metrics.inFlight.set({ service: this.service }, this.inFlight);
     this.pump();
     const secondary = await askingSecondary;
     try {
@@ -529,7 +637,13 @@ export class ShadowProxy {
       }
       if (!legacy) this.abandon(job, 'legacy_incomplete');
       if (!legacy || !candidate || job.abandoned) return;
-      await this.compare(job, legacy, candidate, secondary);
+      await recordComparison(
+        this,
+        job,
+        { ...legacy.answer, body: legacy.capture.finish(), ms: legacy.ms },
+        { ...candidate, body: candidate.capture.finish() },
+        secondary ? { ...secondary, body: secondary.capture.finish() } : undefined,
+      );
     } catch (err) {
       this.log.error({ err }, 'comparison failed');
       this.metrics.errors.inc({ ...label, side: 'new', reason: 'compare' });
@@ -546,109 +660,20 @@ export class ShadowProxy {
     payload: Buffer | undefined,
     side: ErrorSide,
   ): Promise<SideAnswer | undefined> {
-    const t0 = performance.now();
-    return new Promise((resolve) => {
-      let done = false;
-      // Called from the timer and the exchange only, both made below before anything can fail.
-      const fail = (err: unknown): void => {
-        if (done) return;
-        done = true;
-        clearTimeout(timer);
-        exchange.cancel();
-        this.metrics.errors.inc({
-          service: this.service,
-          route: job.route.label,
-          side,
-          reason: errorReason(err),
-        });
-        resolve(undefined);
-      };
-      const headers: Record<string, string> = { ...job.headers, [SHADOW_HEADER]: '1' };
-      if (payload) headers['content-length'] = String(payload.length);
-      const exchange = new MirrorExchange(this.rules.maxBodyBytes, this.budget, fail, (answer) => {
-        if (done) return;
-        done = true;
-        clearTimeout(timer);
-        const ms = performance.now() - t0;
-        this.metrics.duration.observe({ service: this.service, side }, ms / 1000);
-        resolve({ ...answer, ms });
-      });
-      const timer = setTimeout(
-        () => fail(Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' })),
-        this.rules.newStackTimeoutMs,
-      );
-      u.pool.dispatch(
-        { method: job.method, path: u.prefix + job.target, headers, body: payload ?? null },
-        exchange,
-      );
+    const route = job.route.label;
+    return askUpstream(
+      u,
+      { method: job.method, target: job.target, headers: job.headers, payload },
+      {
+        timeoutMs: this.rules.newStackTimeoutMs,
+        maxBodyBytes: this.rules.maxBodyBytes,
+        budget: this.budget,
+        onError: (reason) => this.metrics.errors.inc({ service: this.service, route, side, reason }),
+      },
+    ).then((a) => {
+      if (a) this.metrics.duration.observe({ service: this.service, side }, a.ms / 1000);
+      return a;
     });
-  }
-
-  // ----------------------------------------------------------------------------- comparison
-
-  private async prepare(
-    method: string,
-    a: { status: number; headers: http.IncomingHttpHeaders },
-    capture: BodyCapture,
-  ): Promise<PreparedAnswer> {
-    return {
-      status: a.status,
-      headers: a.headers,
-      body: await prepareBody(
-        capture.finish(),
-        a.headers,
-        answerHasBody(method, a.status),
-        this.rules.maxBodyBytes,
-      ),
-    };
-  }
-
-  private async compare(
-    job: MirrorJob,
-    legacy: LegacyResult,
-    candidate: SideAnswer,
-    secondary: SideAnswer | undefined,
-  ): Promise<void> {
-    const route = job.route;
-    const label = { service: this.service, route: route.label };
-    const [l, n, s] = await Promise.all([
-      this.prepare(job.method, legacy.answer, legacy.capture),
-      this.prepare(job.method, candidate, candidate.capture),
-      secondary ? this.prepare(job.method, secondary, secondary.capture) : undefined,
-    ]);
-    const result = compareAnswers(route, l, n);
-    let noiseDiffs: Difference[] | undefined;
-    if (s && this.noise) {
-      noiseDiffs = compareAnswers(route, l, s).differences;
-      this.noise.observe(route.label, noiseDiffs);
-    }
-    const { real, noise } = splitNoise(route.label, result.differences, noiseDiffs, this.noise);
-    this.metrics.compared.inc(label);
-    if (result.tooLarge) this.metrics.tooLarge.inc(label);
-    for (const d of noise)
-      this.metrics.noise.inc({ ...label, field: this.metrics.fieldLabel(route.label, d.field) });
-    if (real.length > 0 || result.truncated) {
-      this.metrics.differing.inc(label);
-      for (const d of real)
-        this.metrics.differences.inc({
-          ...label,
-          field: this.metrics.fieldLabel(route.label, d.field),
-          kind: d.kind,
-        });
-      this.samples.add({
-        route: route.label,
-        method: job.method,
-        target: job.target,
-        requestHeaders: job.headers,
-        legacy: l,
-        candidate: n,
-        legacyMs: legacy.ms,
-        newMs: candidate.ms,
-        differences: real,
-        noise,
-        truncated: result.truncated,
-      });
-    }
   }
 
   // ------------------------------------------------------------------------------ upgrades
@@ -656,7 +681,7 @@ export class ShadowProxy {
   /** WebSocket and other upgrades go to legacy only, tunnelled byte for byte. */
   private tunnel(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
     const route = this.rules.routeFor(req.method ?? 'GET', pathOf(req.url ?? '/'));
-    this.metrics.requests.inc({ service: this.service, route: route.label });
+    this.countRequest(route);
     const up = this.legacy.request({
       protocol: this.legacy.url.protocol,
       hostname: this.legacy.url.hostname,
@@ -730,22 +755,6 @@ function rawHead(res: http.IncomingMessage): string {
 /** Exposed for tests: JSON comparison under a route's rules. */
 export { compareJson };
 
-/** An undici handler whose exchange the proxy can cancel before or after it connects. */
-abstract class CancellableExchange {
-  protected abort: ((err?: Error) => void) | undefined;
-  cancelled = false;
-
-  cancel(): void {
-    this.cancelled = true;
-    this.abort?.();
-  }
-
-  onConnect(abort: (err?: Error) => void): void {
-    this.abort = abort;
-    if (this.cancelled) abort();
-  }
-}
-
 /** One exchange with legacy: its answer written to the client as it arrives (undici handler). */
 class LegacyExchange extends CancellableExchange implements Dispatcher.DispatchHandler {
   status = 0;
@@ -800,47 +809,5 @@ class LegacyExchange extends CancellableExchange implements Dispatcher.DispatchH
 
   onError(err: Error): void {
     this.proxy.legacyFailed(this, err, this.answered);
-  }
-}
-
-/** One request to the new stack (or the second legacy): the whole answer, captured (undici handler). */
-class MirrorExchange extends CancellableExchange implements Dispatcher.DispatchHandler {
-  private status = 0;
-  private headers: http.IncomingHttpHeaders = {};
-  private capture: BodyCapture | undefined;
-
-  constructor(
-    private readonly maxBodyBytes: number,
-    private readonly budget: BufferBudget,
-    private readonly fail: (err: unknown) => void,
-    private readonly done: (a: {
-      status: number;
-      headers: http.IncomingHttpHeaders;
-      capture: BodyCapture;
-    }) => void,
-  ) {
-    super();
-  }
-
-  onHeaders(status: number, raw: Buffer[]): boolean {
-    if (status < 200) return true;
-    this.status = status;
-    this.headers = headersOf(rawStrings(raw));
-    this.capture = new BodyCapture(this.maxBodyBytes, this.budget, encodingsOf(this.headers).length === 0);
-    return true;
-  }
-
-  onData(chunk: Buffer): boolean {
-    this.capture!.push(chunk);
-    return true;
-  }
-
-  onComplete(): void {
-    this.done({ status: this.status, headers: this.headers, capture: this.capture! });
-  }
-
-  onError(err: Error): void {
-    this.capture?.release();
-    this.fail(err);
   }
 }

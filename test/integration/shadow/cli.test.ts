@@ -83,132 +83,146 @@ describe('shadow: cutover shadow-proxy (the process)', function () {
     assert.match(usage.stderr, /--legacy and --new are required/);
   });
 
-  it('serves legacy, compares, reports on the admin port and stops on SIGTERM', async () => {
-    const rules = join(dir, 'rules.yaml');
-    writeFileSync(rules, 'service: pos\nroutes:\n  - template: "/orders/{id}"\n    ignore: [/at]\n');
-    const child = proxyProcess(rules, ['--report-interval', '200ms']);
-    let err = '';
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    try {
-      await until('listening line', () => /admin on/.test(err));
-      const [, port, admin] = /listening on 127\.0\.0\.1:(\d+) .*admin on 127\.0\.0\.1:(\d+)/.exec(err)!;
-      const r = await fetchRaw(`http://127.0.0.1:${port}/orders/7`);
-      assert.deepEqual(JSON.parse(r.body.toString()), { id: 7, total: 10, at: 'legacy' });
-      await until('a difference on the admin port', async () => {
-        const s = JSON.parse((await fetchRaw(`http://127.0.0.1:${admin}/stats`)).body.toString()) as {
-          differing: number;
+  for (const thread of ['off', 'on']) {
+    it(`serves legacy, compares, reports on the admin port and stops on SIGTERM (--mirror-thread ${thread})`, async () => {
+      const rules = join(dir, 'rules.yaml');
+      writeFileSync(rules, 'service: pos\nroutes:\n  - template: "/orders/{id}"\n    ignore: [/at]\n');
+      const child = proxyProcess(rules, ['--report-interval', '200ms', '--mirror-thread', thread]);
+      let err = '';
+      child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+      try {
+        await until('listening line', () => /admin on/.test(err));
+        const [, port, admin] = /listening on 127\.0\.0\.1:(\d+) .*admin on 127\.0\.0\.1:(\d+)/.exec(err)!;
+        const r = await fetchRaw(`http://127.0.0.1:${port}/orders/7`);
+        assert.deepEqual(JSON.parse(r.body.toString()), { id: 7, total: 10, at: 'legacy' });
+        await until('a difference on the admin port', async () => {
+          const s = JSON.parse((await fetchRaw(`http://127.0.0.1:${admin}/stats`)).body.toString()) as {
+            differing: number;
+          };
+          return s.differing === 1;
+        });
+        const samples = JSON.parse((await fetchRaw(`http://127.0.0.1:${admin}/samples`)).body.toString()) as {
+          samples: { diff: string[] }[];
         };
-        return s.differing === 1;
-      });
-      const samples = JSON.parse((await fetchRaw(`http://127.0.0.1:${admin}/samples`)).body.toString()) as {
-        samples: { diff: string[] }[];
-      };
-      assert.deepEqual(samples.samples[0]!.diff, ['~ /total: 10 → 10.5 (value)']);
-      const metrics = (await fetchRaw(`http://127.0.0.1:${admin}/metrics`)).body.toString();
-      assert.match(
-        metrics,
-        /cutover_shadow_differences_total\{service="pos",route="\/orders\/\{id\}",field="\/total",kind="value"\} 1/,
-      );
-      await until('a summary line', () =>
-        /requests 1 {2}mirrored 1 {2}compared 1 {2}differing 1 \(100\.00%\)/.test(err),
-      );
-    } finally {
-      child.kill('SIGTERM');
-    }
-    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
-    assert.equal(code, 0, err);
-    assert.match(err, /shadow-proxy stopping/);
-  });
+        assert.deepEqual(samples.samples[0]!.diff, ['~ /total: 10 → 10.5 (value)']);
+        const metrics = (await fetchRaw(`http://127.0.0.1:${admin}/metrics`)).body.toString();
+        assert.match(
+          metrics,
+          /cutover_shadow_differences_total\{service="pos",route="\/orders\/\{id\}",field="\/total",kind="value"\} 1/,
+        );
+        await until('a summary line', () =>
+          /requests 1 {2}mirrored 1 {2}compared 1 {2}differing 1 \(100\.00%\)/.test(err),
+        );
+      } finally {
+        child.kill('SIGTERM');
+      }
+      const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+      assert.equal(code, 0, err);
+      assert.match(err, /shadow-proxy stopping/);
+    });
 
-  it('with several workers: exact counts across them on the admin port, a dead worker restarted and counted, SIGTERM stops all', async () => {
-    const rules = join(dir, 'rules-workers.yaml');
-    writeFileSync(rules, 'service: pos\nroutes:\n  - template: "/orders/{id}"\n    ignore: [/at]\n');
-    const child = proxyProcess(rules, ['--report-interval', '0', '--workers', '3'], { LOG_LEVEL: 'info' });
-    let err = '';
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    interface Stats {
-      requests: number;
-      mirrored: number;
-      compared: number;
-      differing: number;
-      dropped: number;
-      restarts: number;
-      workers: { index: number; pid: number }[];
-    }
-    let pids: number[] = [];
-    try {
-      await until('listening line', () => /admin on/.test(err));
-      assert.match(err, /3 worker\(s\)/);
-      const [, port, admin] = /listening on 127\.0\.0\.1:(\d+) .*admin on 127\.0\.0\.1:(\d+)/.exec(err)!;
-      const stats = async (): Promise<Stats> =>
-        JSON.parse((await fetchRaw(`http://127.0.0.1:${admin}/stats`)).body.toString()) as Stats;
-      // 60 reads (mirrored, all differ on /total) and 10 writes (not mirrored), many connections at once.
-      const answers = await Promise.all([
-        ...Array.from({ length: 60 }, (_, i) => fetchRaw(`http://127.0.0.1:${port}/orders/${i}`)),
-        ...Array.from({ length: 10 }, () =>
-          fetchRaw(`http://127.0.0.1:${port}/orders/1`, { method: 'POST', body: '{}' }),
-        ),
-      ]);
-      assert.ok(answers.every((a) => a.status === 200));
-      await until('every read compared', async () => (await stats()).compared === 60);
-      const s = await stats();
-      assert.deepEqual(
+    it(`with several workers: exact counts across them on the admin port, a dead worker restarted and counted, SIGTERM stops all (--mirror-thread ${thread})`, async () => {
+      const rules = join(dir, 'rules-workers.yaml');
+      writeFileSync(rules, 'service: pos\nroutes:\n  - template: "/orders/{id}"\n    ignore: [/at]\n');
+      const child = proxyProcess(
+        rules,
+        ['--report-interval', '0', '--workers', '3', '--mirror-thread', thread],
         {
-          requests: s.requests,
-          mirrored: s.mirrored,
-          compared: s.compared,
-          differing: s.differing,
-          dropped: s.dropped,
+          LOG_LEVEL: 'info',
         },
-        { requests: 70, mirrored: 60, compared: 60, differing: 60, dropped: 0 },
       );
-      assert.equal(s.workers.length, 3);
-      pids = s.workers.map((w) => w.pid);
-      assert.equal(new Set(pids).size, 3);
-      const metrics = (await fetchRaw(`http://127.0.0.1:${admin}/metrics`)).body.toString();
-      assert.match(metrics, /cutover_shadow_requests_total\{service="pos",route="\/orders\/\{id\}"\} 70\n/);
-      assert.match(metrics, /cutover_shadow_compared_total\{service="pos",route="\/orders\/\{id\}"\} 60\n/);
-      assert.match(
-        metrics,
-        /cutover_shadow_differences_total\{service="pos",route="\/orders\/\{id\}",field="\/total",kind="value"\} 60\n/,
-      );
-      assert.match(metrics, /cutover_shadow_worker_restarts_total\{service="pos"\} 0\n/);
-      const samples = JSON.parse((await fetchRaw(`http://127.0.0.1:${admin}/samples`)).body.toString()) as {
-        samples: { worker: number; diff: string[] }[];
-      };
-      assert.equal(samples.samples.length, 60);
-      assert.ok(
-        new Set(samples.samples.map((x) => x.worker)).size >= 2,
-        'the reads were spread over workers',
-      );
+      let err = '';
+      child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+      interface Stats {
+        requests: number;
+        mirrored: number;
+        compared: number;
+        differing: number;
+        dropped: number;
+        restarts: number;
+        mirrorThreadRestarts?: number;
+        workers: { index: number; pid: number }[];
+      }
+      let pids: number[] = [];
+      try {
+        await until('listening line', () => /admin on/.test(err));
+        assert.match(
+          err,
+          thread === 'on' ? /3 worker\(s\), mirror thread \(nice \d+\)/ : /3 worker\(s\), mirror inline/,
+        );
+        const [, port, admin] = /listening on 127\.0\.0\.1:(\d+) .*admin on 127\.0\.0\.1:(\d+)/.exec(err)!;
+        const stats = async (): Promise<Stats> =>
+          JSON.parse((await fetchRaw(`http://127.0.0.1:${admin}/stats`)).body.toString()) as Stats;
+        // 60 reads (mirrored, all differ on /total) and 10 writes (not mirrored), many connections at once.
+        const answers = await Promise.all([
+          ...Array.from({ length: 60 }, (_, i) => fetchRaw(`http://127.0.0.1:${port}/orders/${i}`)),
+          ...Array.from({ length: 10 }, () =>
+            fetchRaw(`http://127.0.0.1:${port}/orders/1`, { method: 'POST', body: '{}' }),
+          ),
+        ]);
+        assert.ok(answers.every((a) => a.status === 200));
+        await until('every read compared', async () => (await stats()).compared === 60);
+        const s = await stats();
+        assert.deepEqual(
+          {
+            requests: s.requests,
+            mirrored: s.mirrored,
+            compared: s.compared,
+            differing: s.differing,
+            dropped: s.dropped,
+          },
+          { requests: 70, mirrored: 60, compared: 60, differing: 60, dropped: 0 },
+        );
+        assert.equal(s.workers.length, 3);
+        assert.equal(s.mirrorThreadRestarts, thread === 'on' ? 0 : undefined);
+        pids = s.workers.map((w) => w.pid);
+        assert.equal(new Set(pids).size, 3);
+        const metrics = (await fetchRaw(`http://127.0.0.1:${admin}/metrics`)).body.toString();
+        assert.match(metrics, /cutover_shadow_requests_total\{service="pos",route="\/orders\/\{id\}"\} 70\n/);
+        assert.match(metrics, /cutover_shadow_compared_total\{service="pos",route="\/orders\/\{id\}"\} 60\n/);
+        assert.match(
+          metrics,
+          /cutover_shadow_differences_total\{service="pos",route="\/orders\/\{id\}",field="\/total",kind="value"\} 60\n/,
+        );
+        assert.match(metrics, /cutover_shadow_worker_restarts_total\{service="pos"\} 0\n/);
+        const samples = JSON.parse((await fetchRaw(`http://127.0.0.1:${admin}/samples`)).body.toString()) as {
+          samples: { worker: number; diff: string[] }[];
+        };
+        assert.equal(samples.samples.length, 60);
+        assert.ok(
+          new Set(samples.samples.map((x) => x.worker)).size >= 2,
+          'the reads were spread over workers',
+        );
 
-      // A worker killed: restarted on the same port, said in the log and the metrics.
-      process.kill(pids[0]!, 'SIGKILL');
-      await until('the worker restarted', async () => {
-        const t = await stats();
-        return t.restarts === 1 && t.workers.length === 3 && !t.workers.some((w) => w.pid === pids[0]);
-      });
-      assert.match(err, /worker died; restarting it/);
-      const after = (await fetchRaw(`http://127.0.0.1:${admin}/metrics`)).body.toString();
-      assert.match(after, /cutover_shadow_worker_restarts_total\{service="pos"\} 1\n/);
-      assert.match(after, /cutover_shadow_workers\{service="pos"\} 3\n/);
-      pids = (await stats()).workers.map((w) => w.pid);
-      const again = await Promise.all(
-        Array.from({ length: 12 }, (_, i) =>
-          fetchRaw(`http://127.0.0.1:${port}/orders/${i}`, { headers: { connection: 'close' } }),
-        ),
-      );
-      assert.ok(
-        again.every(
-          (a) => a.status === 200 && (JSON.parse(a.body.toString()) as { total: number }).total === 10,
-        ),
-      );
-    } finally {
-      child.kill('SIGTERM');
-    }
-    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
-    assert.equal(code, 0, err);
-    assert.match(err, /shadow-proxy stopping/);
-    for (const pid of pids) assert.throws(() => process.kill(pid, 0), /ESRCH/, `worker ${pid} still running`);
-  });
+        // A worker killed: restarted on the same port, said in the log and the metrics.
+        process.kill(pids[0]!, 'SIGKILL');
+        await until('the worker restarted', async () => {
+          const t = await stats();
+          return t.restarts === 1 && t.workers.length === 3 && !t.workers.some((w) => w.pid === pids[0]);
+        });
+        assert.match(err, /worker died; restarting it/);
+        const after = (await fetchRaw(`http://127.0.0.1:${admin}/metrics`)).body.toString();
+        assert.match(after, /cutover_shadow_worker_restarts_total\{service="pos"\} 1\n/);
+        assert.match(after, /cutover_shadow_workers\{service="pos"\} 3\n/);
+        pids = (await stats()).workers.map((w) => w.pid);
+        const again = await Promise.all(
+          Array.from({ length: 12 }, (_, i) =>
+            fetchRaw(`http://127.0.0.1:${port}/orders/${i}`, { headers: { connection: 'close' } }),
+          ),
+        );
+        assert.ok(
+          again.every(
+            (a) => a.status === 200 && (JSON.parse(a.body.toString()) as { total: number }).total === 10,
+          ),
+        );
+      } finally {
+        child.kill('SIGTERM');
+      }
+      const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+      assert.equal(code, 0, err);
+      assert.match(err, /shadow-proxy stopping/);
+      for (const pid of pids)
+        assert.throws(() => process.kill(pid, 0), /ESRCH/, `worker ${pid} still running`);
+    });
+  }
 });

@@ -6,7 +6,12 @@ import assert from 'node:assert/strict';
 import { collectRules } from '../../../src/api/crds.js';
 import { parseRules, validateRules, defaultRules, RulesError } from '../../../src/shadow/rules.js';
 import { shadowComparisonSchema, type ShadowComparison } from '../../../src/shadow/rules-schema.js';
-import { parseShadowProxyArgs, parseHostPort } from '../../../src/cli/shadow-proxy-command.js';
+import {
+  MIRROR_NICE_DEFAULT,
+  MIRROR_THREAD_DEFAULT,
+  parseShadowProxyArgs,
+  parseHostPort,
+} from '../../../src/cli/shadow-proxy-command.js';
 import { documentedExample, shadowInvalidFixtures } from './fixtures.js';
 
 describe('shadow: rules files', () => {
@@ -112,6 +117,20 @@ describe('shadow: cutover shadow-proxy arguments', () => {
     assert.deepEqual(a.metricsListen, { host: '::1', port: 9464 });
     assert.equal(a.reportMs, 0);
     assert.deepEqual(parseShadowProxyArgs([]).listen, { host: '127.0.0.1', port: 8080 });
+    const defaults = parseShadowProxyArgs([]);
+    assert.deepEqual(
+      [defaults.mirrorThread, defaults.mirrorNice],
+      [MIRROR_THREAD_DEFAULT === 'on', MIRROR_NICE_DEFAULT],
+    );
+    const threaded = parseShadowProxyArgs(['--mirror-thread', 'on', '--mirror-nice', '5']);
+    assert.deepEqual([threaded.mirrorThread, threaded.mirrorNice], [true, 5]);
+    assert.equal(parseShadowProxyArgs(['--mirror-thread=off']).mirrorThread, false);
+    assert.throws(() => parseShadowProxyArgs(['--mirror-thread', 'yes']), /--mirror-thread needs on or off/);
+    assert.throws(
+      () => parseShadowProxyArgs(['--mirror-nice', '20']),
+      /--mirror-nice needs a whole number from 0 to 19/,
+    );
+    assert.throws(() => parseShadowProxyArgs(['--mirror-nice', '-1']), /--mirror-nice/);
     assert.throws(
       () => parseShadowProxyArgs(['--legacy', 'ftp://x']),
       /--legacy: only http:\/\/ and https:\/\//,
