@@ -17,7 +17,7 @@ import pg from 'pg';
 import { createMysqlDatabase, createPostgresDatabase, type TestDatabase } from '../../support/databases.js';
 import { generateNokta } from '../../../src/devenv/nokta-data/generator.js';
 import { runReconciliation, type RunOptions } from '../../../src/reconciliation/engine.js';
-import { foldPlan, open, recordingConnection, skewPlan } from './helpers.js';
+import { foldPlan, open, recordingConnection, scanNodes, skewPlan } from './helpers.js';
 
 const BASE = new Date('2026-03-01T00:00:00Z');
 const NOW = new Date(BASE.getTime() + 150 * 86_400_000);
@@ -39,17 +39,6 @@ function nodesOf(plan: unknown, type: string, out: Record<string, unknown>[] = [
     const o = plan as Record<string, unknown>;
     if (o['Node Type'] === type) out.push(o);
     for (const v of Object.values(o)) if (typeof v === 'object') nodesOf(v, type, out);
-  }
-  return out;
-}
-
-function scanNodes(plan: unknown, out: { relation: string; node: string }[] = []): typeof out {
-  if (Array.isArray(plan)) for (const p of plan) scanNodes(p, out);
-  else if (plan && typeof plan === 'object') {
-    const o = plan as Record<string, unknown>;
-    if (typeof o['Relation Name'] === 'string')
-      out.push({ relation: o['Relation Name'], node: String(o['Node Type']) });
-    for (const v of Object.values(o)) if (typeof v === 'object') scanNodes(v, out);
   }
   return out;
 }

@@ -13,9 +13,8 @@ import { createMysqlDatabase, createPostgresDatabase, type TestDatabase } from '
 import { generateNokta } from '../../../src/devenv/nokta-data/generator.js';
 import { runReconciliation, type RunOptions } from '../../../src/reconciliation/engine.js';
 import type { ReconciliationPlan } from '../../../src/reconciliation/plan.js';
-import type { QueryOptions, Row, SqlConnection } from '../../../src/reconciliation/connection.js';
 import type { CheckResult, RunResult } from '../../../src/reconciliation/result.js';
-import { foldPlan, keySet, open, skewPlan } from './helpers.js';
+import { foldPlan, keySet, open, recordingConnection, skewPlan, type SentStatement } from './helpers.js';
 
 const BASE = new Date('2026-03-01T00:00:00Z');
 const NOW = new Date(BASE.getTime() + 150 * 86_400_000);
@@ -33,24 +32,6 @@ function comparable(c: CheckResult): unknown {
   };
 }
 
-function recording(conn: SqlConnection, into: string[]): SqlConnection {
-  return {
-    engine: conn.engine,
-    label: conn.label,
-    query: (sql: string, params: unknown[] = [], opts?: QueryOptions): Promise<Row[]> => {
-      into.push(sql);
-      return conn.query(sql, params, opts);
-    },
-    queryIsolated: (sql: string, params?: unknown[]) => conn.queryIsolated(sql, params),
-    writePrivileges: (tables: string[]) => conn.writePrivileges(tables),
-    // query sides' result types (typed casts), as the real connection describes them
-    ...(conn.resultColumns
-      ? { resultColumns: (query: string) => conn.resultColumns?.(query) ?? Promise.resolve([]) }
-      : {}),
-    close: () => conn.close(),
-  };
-}
-
 describe('simple query sides folded into the table scan (MariaDB vs PostgreSQL, skewed data)', function () {
   this.timeout(180_000);
   const dbs: TestDatabase[] = [];
@@ -64,12 +45,18 @@ describe('simple query sides folded into the table scan (MariaDB vs PostgreSQL, 
     statements?: { legacy: string[]; target: string[] },
   ): Promise<RunResult> => {
     const c = open(legacyUrl, targetUrl);
+    const sent = { legacy: [] as SentStatement[], target: [] as SentStatement[] };
     try {
       const conns = statements
-        ? { legacy: recording(c.legacy, statements.legacy), target: recording(c.target, statements.target) }
+        ? {
+            legacy: recordingConnection(c.legacy, sent.legacy),
+            target: recordingConnection(c.target, sent.target),
+          }
         : c;
       return await runReconciliation(plan, conns, { now: NOW, ...opts });
     } finally {
+      statements?.legacy.push(...sent.legacy.map((x) => x.sql));
+      statements?.target.push(...sent.target.map((x) => x.sql));
       await c.close();
     }
   };

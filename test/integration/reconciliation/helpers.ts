@@ -135,3 +135,15 @@ export function recordingConnection(conn: SqlConnection, into: SentStatement[]):
     close: () => conn.close(),
   };
 }
+
+/** The relations a PostgreSQL JSON plan (EXPLAIN (FORMAT JSON)) reads, with the node that reads each. */
+export function scanNodes(plan: unknown, out: { relation: string; node: string }[] = []): typeof out {
+  if (Array.isArray(plan)) for (const p of plan) scanNodes(p, out);
+  else if (plan && typeof plan === 'object') {
+    const o = plan as Record<string, unknown>;
+    if (typeof o['Relation Name'] === 'string')
+      out.push({ relation: o['Relation Name'], node: String(o['Node Type']) });
+    for (const v of Object.values(o)) if (typeof v === 'object') scanNodes(v, out);
+  }
+  return out;
+}

@@ -17,7 +17,7 @@ import { createMysqlDatabase, createPostgresDatabase, type TestDatabase } from '
 import { generateNokta } from '../../../src/devenv/nokta-data/generator.js';
 import { runReconciliation, type RunOptions } from '../../../src/reconciliation/engine.js';
 import type { CheckResult, RunResult } from '../../../src/reconciliation/result.js';
-import { keySet, open, recordingConnection, skewPlan, type SentStatement } from './helpers.js';
+import { keySet, open, recordingConnection, scanNodes, skewPlan, type SentStatement } from './helpers.js';
 
 const BASE = new Date('2026-03-01T00:00:00Z');
 const NOW = new Date(BASE.getTime() + 150 * 86_400_000);
@@ -43,18 +43,6 @@ const isOrdersFetch = (s: SentStatement): boolean =>
   /^SELECT src\."id", /.test(s.sql) &&
   /FROM \(SELECT o\.id/.test(s.sql) &&
   / AND \(\(?src\."id" >= /.test(s.sql);
-
-/** The relations a JSON plan reads, with the node that reads each. */
-function scanNodes(plan: unknown, out: { relation: string; node: string }[] = []): typeof out {
-  if (Array.isArray(plan)) for (const p of plan) scanNodes(p, out);
-  else if (plan && typeof plan === 'object') {
-    const o = plan as Record<string, unknown>;
-    if (typeof o['Relation Name'] === 'string')
-      out.push({ relation: o['Relation Name'], node: String(o['Node Type']) });
-    for (const v of Object.values(o)) if (typeof v === 'object') scanNodes(v, out);
-  }
-  return out;
-}
 
 /** The join nodes of a JSON plan (Nested Loop, Hash Join, Merge Join). */
 function joinNodes(plan: unknown, out: string[] = []): string[] {
