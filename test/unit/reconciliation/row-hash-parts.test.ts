@@ -135,8 +135,8 @@ describe('row hash parts: timestamps', () => {
     const target = new SideSql('target', conn('postgres'), c.target, c, tsPlan, {});
     target.declared = new Map([['created_at', notNull('timestamp with time zone')]]);
     // legacy: the stored wall-clock time, no date computation per row
-    assert.equal(legacy.hashPart(created), 'CAST(src.`created_at` AS CHAR)');
-    assert.equal(legacy.hashPart(paid), "COALESCE(CAST(src.`paid_at` AS CHAR), '~')");
+    assert.equal(legacy.hashPart(created), 'CONCAT(src.`created_at`)');
+    assert.equal(legacy.hashPart(paid), "COALESCE(CONCAT(src.`paid_at`), '~')");
     // target: its UTC time moved by the offset, in the light form of its declared type
     const tCreated = target.hashPart(created);
     assert.ok(
