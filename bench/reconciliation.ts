@@ -194,7 +194,16 @@ function postgresScan(table: string, cols: string[]): string {
   return `SELECT tenant_id, COUNT(*), SUM(('x' || SUBSTR(MD5(CONCAT_WS('|', ${cols.join(', ')})), 1, 15))::BIT(60)::BIGINT) FROM ${table} GROUP BY tenant_id`;
 }
 
-async function floor(legacyUrl: string, targetUrl: string): Promise<number> {
+/**
+ * Times hand-written per-tenant MD5 scans: the legacy tables one after the other while the target
+ * tables run one after the other, both databases at once (either list may be empty).
+ */
+async function timedScans(
+  legacyUrl: string,
+  targetUrl: string,
+  legacyTables: string[],
+  targetTables: string[],
+): Promise<number> {
   const my = await mysql.createConnection({
     uri: legacyUrl,
     supportBigNumbers: true,
@@ -206,10 +215,10 @@ async function floor(legacyUrl: string, targetUrl: string): Promise<number> {
     const t0 = performance.now();
     await Promise.all([
       (async () => {
-        for (const [table, cols] of Object.entries(LEGACY_TABLES)) await my.query(mysqlScan(table, cols));
+        for (const table of legacyTables) await my.query(mysqlScan(table, LEGACY_TABLES[table] ?? []));
       })(),
       (async () => {
-        for (const [table, cols] of Object.entries(TARGET_TABLES)) await pc.query(postgresScan(table, cols));
+        for (const table of targetTables) await pc.query(postgresScan(table, TARGET_TABLES[table] ?? []));
       })(),
     ]);
     return performance.now() - t0;
@@ -219,21 +228,13 @@ async function floor(legacyUrl: string, targetUrl: string): Promise<number> {
   }
 }
 
+/** The floor: every table of both databases. */
+const floor = (legacyUrl: string, targetUrl: string): Promise<number> =>
+  timedScans(legacyUrl, targetUrl, Object.keys(LEGACY_TABLES), Object.keys(TARGET_TABLES));
+
 /** One MD5 scan of the legacy orders alone (the orders row check's goal is ≤ 1.2× this). */
-async function legacyOrdersScan(legacyUrl: string): Promise<number> {
-  const my = await mysql.createConnection({
-    uri: legacyUrl,
-    supportBigNumbers: true,
-    bigNumberStrings: true,
-  });
-  try {
-    const t0 = performance.now();
-    await my.query(mysqlScan('pos_orders', LEGACY_TABLES.pos_orders ?? []));
-    return performance.now() - t0;
-  } finally {
-    await my.end();
-  }
-}
+const legacyOrdersScan = (legacyUrl: string, targetUrl: string): Promise<number> =>
+  timedScans(legacyUrl, targetUrl, ['pos_orders'], []);
 
 /**
  * The least any comparison of the orders' two sides can take on this machine: the hand-written
@@ -242,29 +243,8 @@ async function legacyOrdersScan(legacyUrl: string): Promise<number> {
  * one legacy scan; where this bound is itself above them, the machine (both databases on the same
  * cores) rules them out, not the engine.
  */
-async function bothOrdersScans(legacyUrl: string, targetUrl: string): Promise<number> {
-  const my = await mysql.createConnection({
-    uri: legacyUrl,
-    supportBigNumbers: true,
-    bigNumberStrings: true,
-  });
-  const pc = new pg.Client({ connectionString: targetUrl });
-  await pc.connect();
-  try {
-    const t0 = performance.now();
-    await Promise.all([
-      my.query(mysqlScan('pos_orders', LEGACY_TABLES.pos_orders ?? [])),
-      (async () => {
-        for (const table of ['orders', 'order_payments'])
-          await pc.query(postgresScan(table, TARGET_TABLES[table] ?? []));
-      })(),
-    ]);
-    return performance.now() - t0;
-  } finally {
-    await my.end();
-    await pc.end();
-  }
-}
+const bothOrdersScans = (legacyUrl: string, targetUrl: string): Promise<number> =>
+  timedScans(legacyUrl, targetUrl, ['pos_orders'], ['orders', 'order_payments']);
 
 function benchPlan(): ReconciliationPlan {
   const doc = parse(readFileSync(join(samplesDir(), 'reconciliation-nokta.yaml'), 'utf8')) as {
@@ -442,12 +422,12 @@ export async function runReconciliationBench(args: string[]): Promise<void> {
       const d = await engineRun(plan, legacyUrl, targetUrl);
       diffRounds.push({ floor: f, engine: d.ms });
       diffRun = d.result;
-      const scan = await legacyOrdersScan(legacyUrl);
+      const scan = await legacyOrdersScan(legacyUrl, targetUrl);
       boundRounds.push({ floor: scan, engine: await bothOrdersScans(legacyUrl, targetUrl) });
       const o = await engineRun(ordersPlan, legacyUrl, targetUrl);
       ordersRounds.push({ floor: scan, engine: o.ms });
       ordersRun = o.result;
-      const scan2 = await legacyOrdersScan(legacyUrl);
+      const scan2 = await legacyOrdersScan(legacyUrl, targetUrl);
       const w = await engineRun(widePlan, legacyUrl, targetUrl);
       wideRounds.push({ floor: scan2, engine: w.ms });
       wideRun = w.result;
