@@ -9,6 +9,7 @@ import {
   type SqlConnection,
 } from '../../../src/reconciliation/connection.js';
 import { samplesDir } from '../../../src/devenv/nokta-data/generator.js';
+import { createMysqlDatabase, createPostgresDatabase, type TestDatabase } from '../../support/databases.js';
 import type { DifferingKey } from '../../../src/reconciliation/result.js';
 
 export function manifestPlan(file: string): ReconciliationPlan {
@@ -24,6 +25,44 @@ export function open(
   const legacy = connect('mysql', legacyUrl, { role: 'legacy', statementTimeoutSeconds: timeout });
   const target = connect('postgres', targetUrl, { role: 'target', statementTimeoutSeconds: timeout });
   return { legacy, target, close: async () => void (await Promise.all([legacy.close(), target.close()])) };
+}
+
+/** Timestamps both engines hold (fractions, the years 999 and 9999), for the light-text tests. */
+export const COMMON_TIMESTAMPS = [
+  '2026-03-01 12:34:56',
+  '2026-03-01 12:34:56.999999',
+  '2026-03-01 23:59:59.5',
+  '1999-12-31 23:59:59.000001',
+  '0999-01-01 00:00:00.25',
+  '9999-12-31 23:59:59.999999',
+];
+
+/**
+ * Mocha hooks for a suite on one engine: a test database that `fill` sets up (given its admin
+ * URL) before the suite, and the engine's own connection to it; both dropped after the suite.
+ * Returns the connection's getter.
+ */
+export function engineDatabase(
+  engine: 'mysql' | 'postgres',
+  prefix: string,
+  fill: (url: string) => Promise<void>,
+): () => SqlConnection {
+  let db: TestDatabase | undefined;
+  let conn: SqlConnection | undefined;
+  before(async () => {
+    db = engine === 'mysql' ? await createMysqlDatabase(prefix) : await createPostgresDatabase(prefix);
+    await fill(db.url);
+    const role = engine === 'mysql' ? 'legacy' : 'target';
+    conn = connect(engine, db.url, { role, statementTimeoutSeconds: 30 });
+  });
+  after(async () => {
+    await conn?.close();
+    await db?.drop();
+  });
+  return () => {
+    if (!conn) throw new Error('the suite database is not set up');
+    return conn;
+  };
 }
 
 export function keySet(keys: { tenant: string; key: string; kind: string; columns?: string[] }[]): string[] {

@@ -8,32 +8,19 @@
  */
 import assert from 'node:assert/strict';
 import mysql from 'mysql2/promise';
-import { createMysqlDatabase, type TestDatabase } from '../../support/databases.js';
-import { connect, type SqlConnection } from '../../../src/reconciliation/connection.js';
+import { COMMON_TIMESTAMPS, engineDatabase } from './helpers.js';
 import { lightValue } from '../../../src/reconciliation/declared-types.js';
 import { mysqlDialect } from '../../../src/reconciliation/dialect.js';
 
-const VALUES = [
-  '2026-03-01 12:34:56',
-  '2026-03-01 12:34:56.999999',
-  '2026-03-01 23:59:59.5',
-  '1999-12-31 23:59:59.000001',
-  '0999-01-01 00:00:00.25',
-  '1000-01-01 00:00:00',
-  '9999-12-31 23:59:59.999999',
-];
+const VALUES = [...COMMON_TIMESTAMPS, '1000-01-01 00:00:00'];
 
 /** TIMESTAMP holds 1970-2038 only: the other values are stored as NULL there. */
 const inTimestampRange = (v: string): boolean => v >= '1970-01-02' && v < '2038-01-01';
 
 describe('MariaDB timestamps: the light canonical text is CONCAT, the same text as CAST', function () {
   this.timeout(60_000);
-  let db: TestDatabase;
-  let conn: SqlConnection;
-
-  before(async () => {
-    db = await createMysqlDatabase('recon_my_ts_light');
-    const admin = await mysql.createConnection(db.url);
+  const conn = engineDatabase('mysql', 'recon_my_ts_light', async (url) => {
+    const admin = await mysql.createConnection(url);
     try {
       await admin.query(
         'CREATE TABLE t (id INT PRIMARY KEY, d0 DATETIME NULL, d3 DATETIME(3) NULL, d6 DATETIME(6) NULL, ts TIMESTAMP(6) NULL DEFAULT NULL)',
@@ -50,12 +37,6 @@ describe('MariaDB timestamps: the light canonical text is CONCAT, the same text 
     } finally {
       await admin.end();
     }
-    conn = connect('mysql', db.url, { role: 'legacy', statementTimeoutSeconds: 30 });
-  });
-
-  after(async () => {
-    await conn.close();
-    await db.drop();
   });
 
   const columns = [
@@ -92,7 +73,7 @@ describe('MariaDB timestamps: the light canonical text is CONCAT, the same text 
         const lightZoned = lightValue('mysql', column, zoned, 'legacy', declared);
         assert.ok(lightZoned?.includes('INTERVAL 10800 SECOND'), String(lightZoned));
         const castZoned = cast.replace(`CAST(${column} `, `CAST((${column} - INTERVAL 10800 SECOND) `);
-        const rows = await conn.query(
+        const rows = await conn().query(
           `SELECT id, ${light}, ${cast}, ${full}, ${lightZoned}, ${castZoned} FROM t ORDER BY id`,
         );
         assert.equal(rows.length, VALUES.length + 1);

@@ -6,20 +6,14 @@
  * engine's own connection (TimeZone UTC, DateStyle ISO).
  */
 import assert from 'node:assert/strict';
-import { createPostgresDatabase, type TestDatabase } from '../../support/databases.js';
-import { connect, type SqlConnection } from '../../../src/reconciliation/connection.js';
+import { COMMON_TIMESTAMPS, engineDatabase } from './helpers.js';
 import { lightValue } from '../../../src/reconciliation/declared-types.js';
 import { postgresDialect } from '../../../src/reconciliation/dialect.js';
 
 const VALUES = [
-  '2026-03-01 12:34:56',
-  '2026-03-01 12:34:56.999999',
-  '2026-03-01 23:59:59.5',
-  '1999-12-31 23:59:59.000001',
-  '0999-01-01 00:00:00.25',
+  ...COMMON_TIMESTAMPS,
   '0001-01-01 00:00:00',
   '0001-12-31 23:59:59 BC',
-  '9999-12-31 23:59:59.999999',
   '10000-01-01 00:00:00',
   '12345-06-07 08:09:10.5',
   'infinity',
@@ -28,13 +22,9 @@ const VALUES = [
 
 describe('PostgreSQL timestamps: the light canonical text equals the full one', function () {
   this.timeout(60_000);
-  let db: TestDatabase;
-  let conn: SqlConnection;
-
-  before(async () => {
-    db = await createPostgresDatabase('recon_ts_light');
+  const conn = engineDatabase('postgres', 'recon_ts_light', async (url) => {
     const { default: pg } = await import('pg');
-    const admin = new pg.Client({ connectionString: db.url });
+    const admin = new pg.Client({ connectionString: url });
     await admin.connect();
     try {
       await admin.query('CREATE TABLE t (id INT PRIMARY KEY, tz TIMESTAMPTZ, plain TIMESTAMP)');
@@ -48,12 +38,6 @@ describe('PostgreSQL timestamps: the light canonical text equals the full one', 
     } finally {
       await admin.end();
     }
-    conn = connect('postgres', db.url, { role: 'target', statementTimeoutSeconds: 30 });
-  });
-
-  after(async () => {
-    await conn.close();
-    await db.drop();
   });
 
   for (const [column, type] of [
@@ -66,7 +50,7 @@ describe('PostgreSQL timestamps: the light canonical text equals the full one', 
       const light = lightValue('postgres', column, col, 'target', declared);
       assert.ok(light?.includes('date_trunc'), `no light form: ${String(light)}`);
       const full = postgresDialect.canonicalValue(column, col, 'target');
-      const rows = await conn.query(`SELECT id, ${light}, ${full} FROM t ORDER BY id`);
+      const rows = await conn().query(`SELECT id, ${light}, ${full} FROM t ORDER BY id`);
       assert.equal(rows.length, VALUES.length + 1);
       for (const [id, l, f] of rows) assert.equal(l, f, `value ${VALUES[Number(id)] ?? 'NULL'}`);
       // the ordinary values do take the light branch and read as the canonical text
