@@ -25,7 +25,8 @@ import {
   bucketRange,
   isIntegerKey,
   planPasses,
-  runPass,
+  passRows,
+  passTotals,
   type BucketAgg,
   type BucketDef,
   type Pass,
@@ -825,18 +826,23 @@ async function keyBounds(ctx: CheckContext): Promise<{ min: bigint; max: bigint 
  */
 function runPasses(passes: Pass[], opts: RunOptions): Map<Pass, Promise<Map<string, TenantTotals> | Error>> {
   const out = new Map<Pass, Promise<Map<string, TenantTotals> | Error>>();
+  const failed = (e: unknown): Error => (e instanceof Error ? e : new Error(String(e)));
+  // each pass's statement goes out as soon as the previous pass's rows are in: the rows are
+  // added up meanwhile (passTotals yields to the event loop), the database does not wait for it
   let previous: Promise<unknown> = Promise.resolve();
   for (const pass of passes) {
-    const result = previous.then(async () => {
-      try {
-        aborted(opts.signal);
-        return await runPass(pass);
-      } catch (e) {
-        return e instanceof Error ? e : new Error(String(e));
-      }
+    const rows = previous.then(() => {
+      aborted(opts.signal);
+      return passRows(pass);
     });
-    out.set(pass, result);
-    previous = result;
+    previous = rows.catch(() => undefined);
+    out.set(
+      pass,
+      rows.then(
+        (r) => passTotals(pass, r).catch(failed),
+        (e: unknown) => failed(e),
+      ),
+    );
   }
   return out;
 }

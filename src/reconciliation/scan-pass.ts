@@ -12,7 +12,7 @@
  * Both databases scan at the same time: all legacy passes run one after the other on the legacy
  * database while the target passes run on the target database.
  */
-import { addDecimals, normalizeDecimal } from './decimal.js';
+import { formatScaled, normalizeDecimal, parseDecimal, type Scaled } from './decimal.js';
 import { Params, type Side } from './dialect.js';
 import type { CheckPlan } from './plan.js';
 import type { Row } from './connection.js';
@@ -131,7 +131,7 @@ function renderAggregate(a: Aggregate, arg = a.arg): string {
 }
 
 /**
- * The aggregates of a pass after COUNT(*), in the order `runPass` reads them: every sum
+ * The aggregates of a pass after COUNT(*), in the order `passTotals` reads them: every sum
  * column's SUM, then each rowHash check's hash sum (and key range). The same aggregate asked by
  * several checks (two sum checks over one column, two rowHash checks hashing the same columns)
  * is computed once: the statement has each distinct expression once, and `aggregateIndexes`
@@ -239,73 +239,134 @@ export function passQuery(pass: Pass, part: KeyPart = {}): [string, unknown[]] {
   return p.bind(`SELECT ${sel.join(', ')} FROM ${from} GROUP BY ${group.join(', ')}${unordered}`);
 }
 
-function addSum(a: string | null, b: string | null): string | null {
-  if (a === null) return b;
-  if (b === null) return a;
-  return addDecimals(a, b);
-}
-
 /** Integer text from the database (a hash sum may come back as `123.0`) → BigInt. */
 function bigint(text: string | null | undefined): bigint {
   if (text === null || text === undefined) return 0n;
-  return BigInt(normalizeDecimal(text));
+  return INTEGER.test(text) ? BigInt(text) : BigInt(normalizeDecimal(text));
 }
 
-/** Runs a pass and adds its rows up per tenant. */
-export async function runPass(pass: Pass): Promise<Map<string, TenantTotals>> {
-  // the key ranges of a split pass run at the same time (each on a connection of the pool)
+const INTEGER = /^-?\d+$/;
+const PLAIN_DECIMAL = /^(-?\d+)\.(\d+)$/;
+
+/** A decimal from the database as a scaled integer (the common `-123.45` form without a regex pass of its own). */
+function scaled(text: string): Scaled {
+  if (INTEGER.test(text)) return { value: BigInt(text), scale: 0 };
+  const m = PLAIN_DECIMAL.exec(text);
+  if (m) return { value: BigInt(`${m[1] ?? ''}${m[2] ?? ''}`), scale: (m[2] ?? '').length };
+  return parseDecimal(text);
+}
+
+/** Adds a decimal into a sum kept as a scaled integer (null until a value that is not NULL). */
+function addInto(acc: Scaled | null, text: string | null | undefined): Scaled | null {
+  if (text === null || text === undefined) return acc;
+  const x = scaled(text);
+  if (acc === null) return x;
+  if (x.scale === acc.scale) return { value: acc.value + x.value, scale: acc.scale };
+  const scale = Math.max(acc.scale, x.scale);
+  return {
+    value: acc.value * 10n ** BigInt(scale - acc.scale) + x.value * 10n ** BigInt(scale - x.scale),
+    scale,
+  };
+}
+
+/** What a pass's rows add up to for one tenant, per distinct aggregate of the statement. */
+interface Accumulated {
+  count: bigint;
+  /** per aggregate: SUM as a scaled decimal, COUNT and HASH_SUM as integers, MIN/MAX as the cell */
+  values: (Scaled | bigint | string | null)[];
+  buckets: Map<number, BucketAgg>;
+}
+
+/** Rows handled between two turns of the event loop, so that the next pass's statement goes out meanwhile. */
+const ROWS_PER_TURN = 4096;
+
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/** The statements of a pass (its key ranges at the same time, each on a connection of the pool). */
+export async function passRows(pass: Pass): Promise<Row[]> {
   const parts = await Promise.all(
     passParts(pass).map((part) => pass.sql.conn.query(...passQuery(pass, part))),
   );
-  const rows: Row[] = parts.flat();
-  const out = new Map<string, TenantTotals>();
+  return parts.flat();
+}
+
+/**
+ * Adds a pass's rows up per tenant. Every distinct aggregate is accumulated once per tenant, as
+ * exact integers (sums as scaled integers, formatted once at the end), and the work yields to the
+ * event loop every few thousand rows: a 1M-row pass grouped by tenant and bucket returns about
+ * 50,000 rows, which took a second of CPU when every addition went through decimal text, while
+ * the database waited for its next statement.
+ */
+export async function passTotals(pass: Pass, rows: Row[]): Promise<Map<string, TenantTotals>> {
+  const aggregates = passAggregates(pass);
   const indexes = aggregateIndexes(pass);
   const first = pass.bucketed ? 3 : 2;
-  for (const r of rows) {
+  const bucketed = pass.members.findIndex((m) => m.check === pass.bucketed?.check);
+  const bucketedSql = pass.members[bucketed]?.sql;
+  const bucketedFilter = bucketedSql !== undefined && memberFilter(bucketedSql) !== undefined;
+  const bucketedIndexes = indexes[bucketed] ?? [];
+  // the bucketed member's own count (a filtered member's first aggregate) and its hash
+  const ownAt = bucketedFilter ? bucketedIndexes[0] : undefined;
+  const hashAt = bucketedIndexes[bucketedFilter ? 1 : 0];
+  const acc = new Map<string, Accumulated>();
+  for (let i = 0; i < rows.length; i++) {
+    if (i > 0 && i % ROWS_PER_TURN === 0) await nextTurn();
+    const r = rows[i] as Row;
     const tenant = String(r[0]);
-    const bucket = pass.bucketed ? Number(r[1]) : undefined;
-    let t = out.get(tenant);
+    let t = acc.get(tenant);
     if (!t) {
-      t = {
-        count: 0n,
-        sums: new Map(),
-        hashes: new Map(),
-        buckets: new Map(),
-        keyRange: new Map(),
-        counts: new Map(),
-      };
-      out.set(tenant, t);
+      t = { count: 0n, values: aggregates.map(() => null), buckets: new Map() };
+      acc.set(tenant, t);
     }
     const n = bigint(r[first - 1]);
     t.count += n;
+    for (let k = 0; k < aggregates.length; k++) {
+      const v = r[first + k] ?? null;
+      const fn = (aggregates[k] as Aggregate).fn;
+      const prev = t.values[k] ?? null;
+      if (fn === 'SUM') t.values[k] = addInto(prev as Scaled | null, v);
+      else if (fn === 'COUNT' || fn === 'HASH_SUM') t.values[k] = ((prev as bigint | null) ?? 0n) + bigint(v);
+      else t.values[k] = v; // MIN/MAX: unbucketed passes, one row per tenant
+    }
+    if (pass.bucketed && hashAt !== undefined) {
+      const own = ownAt === undefined ? n : bigint(r[first + ownAt]);
+      // a bucket without rows of a filtered member is absent, as from its query
+      if (own > 0n) t.buckets.set(Number(r[1]), { n: own, h: bigint(r[first + hashAt]) });
+    }
+  }
+  const out = new Map<string, TenantTotals>();
+  for (const [tenant, a] of acc) {
+    const t: TenantTotals = {
+      count: a.count,
+      sums: new Map(),
+      hashes: new Map(),
+      buckets: a.buckets,
+      keyRange: new Map(),
+      counts: new Map(),
+    };
     pass.members.forEach((m, j) => {
-      const at = (indexes[j] ?? []).map((x) => r[first + x] ?? null);
-      let own = n;
-      if (memberFilter(m.sql) !== undefined) {
-        own = bigint(at.shift());
-        t.counts.set(m.check.name, (t.counts.get(m.check.name) ?? 0n) + own);
-      }
-      if (m.check.type === 'sum') {
-        const prev = t.sums.get(m.check.name) ?? m.check.columns.map(() => null);
+      const at = (indexes[j] ?? []).map((x) => a.values[x] ?? null);
+      if (memberFilter(m.sql) !== undefined) t.counts.set(m.check.name, (at.shift() as bigint | null) ?? 0n);
+      if (m.check.type === 'sum')
         t.sums.set(
           m.check.name,
-          prev.map((v, k) => addSum(v, at[k] ?? null)),
+          m.check.columns.map((_, k) => {
+            const v = at[k] as Scaled | null | undefined;
+            return v ? formatScaled(v) : null;
+          }),
         );
-      } else if (m.check.type === 'rowHash') {
-        const h = bigint(at[0]);
-        t.hashes.set(m.check.name, (t.hashes.get(m.check.name) ?? 0n) + h);
-        // a bucket without rows of a filtered member is absent, as from its query
-        if (bucket !== undefined && m.check === pass.bucketed?.check && own > 0n)
-          t.buckets.set(bucket, { n: own, h });
+      else if (m.check.type === 'rowHash') {
+        t.hashes.set(m.check.name, (at[0] as bigint | null) ?? 0n);
         if (wantsKeyRange(pass, m.check)) {
           const range: { min?: string; max?: string } = {};
-          const [, min, max] = at;
+          const [, min, max] = at as (string | null)[];
           if (min !== null && min !== undefined) range.min = min;
           if (max !== null && max !== undefined) range.max = max;
           t.keyRange.set(m.check.name, range);
         }
       }
     });
+    out.set(tenant, t);
   }
   return out;
 }
