@@ -239,42 +239,77 @@ export function passQuery(pass: Pass, part: KeyPart = {}): [string, unknown[]] {
   return p.bind(`SELECT ${sel.join(', ')} FROM ${from} GROUP BY ${group.join(', ')}${unordered}`);
 }
 
+/**
+ * The integer a database's text of digits stands for, without a regular expression, or
+ * undefined when the text is anything else (a point, an exponent, a letter, white space after it).
+ * BigInt() alone would also take `0x1F` or `0b1`, which no column value is: text whose second
+ * character is a letter is left to the full parser.
+ */
+function plainInteger(text: string): bigint | undefined {
+  const last = text.charCodeAt(text.length - 1);
+  if (!(last >= 48 && last <= 57) || text.charCodeAt(1) >= 65) return undefined;
+  try {
+    return BigInt(text);
+  } catch {
+    return undefined;
+  }
+}
+
 /** Integer text from the database (a hash sum may come back as `123.0`) → BigInt. */
 function bigint(text: string | null | undefined): bigint {
   if (text === null || text === undefined) return 0n;
-  return INTEGER.test(text) ? BigInt(text) : BigInt(normalizeDecimal(text));
+  return (text.includes('.') ? undefined : plainInteger(text)) ?? BigInt(normalizeDecimal(text));
 }
 
-const INTEGER = /^-?\d+$/;
-const PLAIN_DECIMAL = /^(-?\d+)\.(\d+)$/;
-
-/** A decimal from the database as a scaled integer (the common `-123.45` form without a regex pass of its own). */
+/** A decimal from the database as a scaled integer: `-123.45` read as -12345 at scale 2 without a regex pass. */
 function scaled(text: string): Scaled {
-  if (INTEGER.test(text)) return { value: BigInt(text), scale: 0 };
-  const m = PLAIN_DECIMAL.exec(text);
-  if (m) return { value: BigInt(`${m[1] ?? ''}${m[2] ?? ''}`), scale: (m[2] ?? '').length };
+  const dot = text.indexOf('.');
+  if (dot < 0) {
+    const value = plainInteger(text);
+    if (value !== undefined) return { value, scale: 0 };
+  } else if (text.indexOf('.', dot + 1) < 0) {
+    const value = plainInteger(text.slice(0, dot) + text.slice(dot + 1));
+    if (value !== undefined) return { value, scale: text.length - dot - 1 };
+  }
   return parseDecimal(text);
 }
 
-/** Adds a decimal into a sum kept as a scaled integer (null until a value that is not NULL). */
-function addInto(acc: Scaled | null, text: string | null | undefined): Scaled | null {
-  if (text === null || text === undefined) return acc;
-  const x = scaled(text);
-  if (acc === null) return x;
-  if (x.scale === acc.scale) return { value: acc.value + x.value, scale: acc.scale };
-  const scale = Math.max(acc.scale, x.scale);
-  return {
-    value: acc.value * 10n ** BigInt(scale - acc.scale) + x.value * 10n ** BigInt(scale - x.scale),
-    scale,
-  };
+/** Aggregate kinds as `passTotals` adds them up. */
+const enum Kind {
+  Sum,
+  Integer,
+  Cell,
 }
 
 /** What a pass's rows add up to for one tenant, per distinct aggregate of the statement. */
 interface Accumulated {
-  count: bigint;
-  /** per aggregate: SUM as a scaled decimal, COUNT and HASH_SUM as integers, MIN/MAX as the cell */
-  values: (Scaled | bigint | string | null)[];
+  /** rows (a Number: exact far beyond any table's row count) */
+  count: number;
+  /** SUM aggregates: the scaled integer, its scale, and whether a value that is not NULL was seen */
+  sum: bigint[];
+  scale: number[];
+  seen: boolean[];
+  /** COUNT and HASH_SUM aggregates */
+  int: bigint[];
+  /** MIN/MAX aggregates (unbucketed passes, one row per tenant): the cell */
+  cell: (string | null)[];
   buckets: Map<number, BucketAgg>;
+}
+
+/** Adds a decimal cell into the sum of aggregate k. */
+function addSum(t: Accumulated, k: number, text: string): void {
+  const x = scaled(text);
+  const have = t.scale[k] ?? 0;
+  if (!t.seen[k]) {
+    t.sum[k] = x.value;
+    t.scale[k] = x.scale;
+    t.seen[k] = true;
+  } else if (x.scale === have) t.sum[k] = (t.sum[k] ?? 0n) + x.value;
+  else {
+    const scale = Math.max(have, x.scale);
+    t.sum[k] = (t.sum[k] ?? 0n) * 10n ** BigInt(scale - have) + x.value * 10n ** BigInt(scale - x.scale);
+    t.scale[k] = scale;
+  }
 }
 
 /** Rows handled between two turns of the event loop, so that the next pass's statement goes out meanwhile. */
@@ -308,6 +343,9 @@ export async function passTotals(pass: Pass, rows: Row[]): Promise<Map<string, T
   // the bucketed member's own count (a filtered member's first aggregate) and its hash
   const ownAt = bucketedFilter ? bucketedIndexes[0] : undefined;
   const hashAt = bucketedIndexes[bucketedFilter ? 1 : 0];
+  const kinds = aggregates.map((a) =>
+    a.fn === 'SUM' ? Kind.Sum : a.fn === 'COUNT' || a.fn === 'HASH_SUM' ? Kind.Integer : Kind.Cell,
+  );
   const acc = new Map<string, Accumulated>();
   for (let i = 0; i < rows.length; i++) {
     if (i > 0 && i % ROWS_PER_TURN === 0) await nextTurn();
@@ -315,21 +353,30 @@ export async function passTotals(pass: Pass, rows: Row[]): Promise<Map<string, T
     const tenant = String(r[0]);
     let t = acc.get(tenant);
     if (!t) {
-      t = { count: 0n, values: aggregates.map(() => null), buckets: new Map() };
+      t = {
+        count: 0,
+        sum: aggregates.map(() => 0n),
+        scale: aggregates.map(() => 0),
+        seen: aggregates.map(() => false),
+        int: aggregates.map(() => 0n),
+        cell: aggregates.map(() => null),
+        buckets: new Map(),
+      };
       acc.set(tenant, t);
     }
-    const n = bigint(r[first - 1]);
+    const n = Number(r[first - 1] ?? 0);
     t.count += n;
-    for (let k = 0; k < aggregates.length; k++) {
+    for (let k = 0; k < kinds.length; k++) {
       const v = r[first + k] ?? null;
-      const fn = (aggregates[k] as Aggregate).fn;
-      const prev = t.values[k] ?? null;
-      if (fn === 'SUM') t.values[k] = addInto(prev as Scaled | null, v);
-      else if (fn === 'COUNT' || fn === 'HASH_SUM') t.values[k] = ((prev as bigint | null) ?? 0n) + bigint(v);
-      else t.values[k] = v; // MIN/MAX: unbucketed passes, one row per tenant
+      const kind = kinds[k];
+      if (kind === Kind.Sum) {
+        if (v !== null) addSum(t, k, v);
+      } else if (kind === Kind.Integer) {
+        if (v !== null) t.int[k] = (t.int[k] ?? 0n) + bigint(v);
+      } else t.cell[k] = v;
     }
     if (pass.bucketed && hashAt !== undefined) {
-      const own = ownAt === undefined ? n : bigint(r[first + ownAt]);
+      const own = ownAt === undefined ? BigInt(n) : bigint(r[first + ownAt]);
       // a bucket without rows of a filtered member is absent, as from its query
       if (own > 0n) t.buckets.set(Number(r[1]), { n: own, h: bigint(r[first + hashAt]) });
     }
@@ -337,15 +384,21 @@ export async function passTotals(pass: Pass, rows: Row[]): Promise<Map<string, T
   const out = new Map<string, TenantTotals>();
   for (const [tenant, a] of acc) {
     const t: TenantTotals = {
-      count: a.count,
+      count: BigInt(a.count),
       sums: new Map(),
       hashes: new Map(),
       buckets: a.buckets,
       keyRange: new Map(),
       counts: new Map(),
     };
+    const value = (k: number): Scaled | bigint | string | null => {
+      const kind = kinds[k];
+      if (kind === Kind.Sum) return a.seen[k] ? { value: a.sum[k] ?? 0n, scale: a.scale[k] ?? 0 } : null;
+      if (kind === Kind.Integer) return a.int[k] ?? 0n;
+      return a.cell[k] ?? null;
+    };
     pass.members.forEach((m, j) => {
-      const at = (indexes[j] ?? []).map((x) => a.values[x] ?? null);
+      const at = (indexes[j] ?? []).map(value);
       if (memberFilter(m.sql) !== undefined) t.counts.set(m.check.name, (at.shift() as bigint | null) ?? 0n);
       if (m.check.type === 'sum')
         t.sums.set(

@@ -111,6 +111,17 @@ describe('a shared pass added up per tenant', () => {
     assert.deepEqual([...(nine?.buckets ?? [])], [[-1, { n: 1n, h: 0n }]]);
   });
 
+  it('reads exponents and refuses what is not a decimal (hex text, a second point)', async () => {
+    const p = pass(plan());
+    const row = (total: string, hash = '1'): Row => ['7', '0', '1', '0', null, total, null, hash];
+    const totals = await passTotals(p, [row('1.50E1'), row('-.5'), row('2.', '3.0')]);
+    assert.deepEqual(totals.get('7')?.sums.get('money'), ['16.5', null]);
+    assert.equal(totals.get('7')?.hashes.get('rows'), 5n);
+    for (const bad of ['0x10', '1.2.3', '1 2', 'NaN'])
+      await assert.rejects(passTotals(p, [row(bad)]), /not a decimal number/, bad);
+    await assert.rejects(passTotals(p, [row('1', '0x10')]), /not a decimal number/);
+  });
+
   it('a filtered bucketed member: buckets only where it has rows, with its own count', async () => {
     const p = pass(plan("SELECT id, tenant_id, total FROM pos_orders WHERE status = 'paid'"));
     const [sql] = passQuery(p);
