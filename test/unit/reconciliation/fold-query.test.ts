@@ -9,6 +9,7 @@ import { Params } from '../../../src/reconciliation/dialect.js';
 import { SideSql } from '../../../src/reconciliation/side-sql.js';
 import { passQuery, planPasses, sourceKey } from '../../../src/reconciliation/scan-pass.js';
 import type { SqlConnection } from '../../../src/reconciliation/connection.js';
+import { COUNT_AND_PAID_CHECKS, specWith } from './spec-fixtures.js';
 
 describe('folding simple query sides into the table scan', () => {
   it('folds SELECT plain columns FROM one table [WHERE a plain predicate]', () => {
@@ -73,20 +74,7 @@ describe('folding simple query sides into the table scan', () => {
   });
 
   it('a folded member shares the table pass; its predicate guards only its own aggregates', () => {
-    const plan = planFromSpec({
-      legacy: { engine: 'mysql', secretRef: { name: 'l' } },
-      target: { engine: 'postgres', secretRef: { name: 't' } },
-      checks: [
-        { name: 'n', type: 'count', legacy: { table: 'pos_orders' }, target: { table: 'orders' } },
-        {
-          name: 'paid',
-          type: 'sum',
-          legacy: { query: 'SELECT tenant_id, total FROM pos_orders WHERE payment_method IS NOT NULL' },
-          target: { table: 'orders' },
-          columns: [{ name: 'total', type: 'decimal', scale: 2 }],
-        },
-      ],
-    });
+    const plan = planFromSpec(specWith(COUNT_AND_PAID_CHECKS));
     const conn = { engine: 'mysql', label: 'legacy' } as unknown as SqlConnection;
     const [count, paid] = plan.checks.map(
       (c) => new SideSql('legacy', conn, c.legacy, c, plan, { tenants: ['7'] }),

@@ -10,22 +10,14 @@ import { SideSql } from '../../../src/reconciliation/side-sql.js';
 import { foldQuery } from '../../../src/reconciliation/fold.js';
 import { passQuery, passTotals, planPasses, type Pass } from '../../../src/reconciliation/scan-pass.js';
 import type { Row, SqlConnection } from '../../../src/reconciliation/connection.js';
+import { COUNT_AND_PAID_CHECKS, specWith } from './spec-fixtures.js';
 
 const conn = { engine: 'mysql', label: 'legacy' } as unknown as SqlConnection;
 
 function plan(rowsQuery?: string): ReconciliationPlan {
-  return planFromSpec({
-    legacy: { engine: 'mysql', secretRef: { name: 'l' } },
-    target: { engine: 'postgres', secretRef: { name: 't' } },
-    checks: [
-      { name: 'n', type: 'count', legacy: { table: 'pos_orders' }, target: { table: 'orders' } },
-      {
-        name: 'paid',
-        type: 'sum',
-        legacy: { query: 'SELECT tenant_id, total FROM pos_orders WHERE payment_method IS NOT NULL' },
-        target: { table: 'orders' },
-        columns: [{ name: 'total', type: 'decimal', scale: 2 }],
-      },
+  return planFromSpec(
+    specWith([
+      ...COUNT_AND_PAID_CHECKS,
       {
         name: 'money',
         type: 'sum',
@@ -47,8 +39,8 @@ function plan(rowsQuery?: string): ReconciliationPlan {
           { name: 'total', type: 'decimal', scale: 2 },
         ],
       },
-    ],
-  });
+    ]),
+  );
 }
 
 /** The one legacy pass of the plan, the rowHash check bucketed by 1,000 keys. */
