@@ -23,7 +23,41 @@ function shown(text: string): string {
   return text.length > 40 ? `${text.slice(0, 40)}… (${text.length} characters)` : text;
 }
 
+/**
+ * The integer a plain run of digits (with a sign) stands for, or undefined for anything else: a
+ * point, an exponent, white space after it, or a prefix BigInt() would take (`0x1F`, `0b1`).
+ */
+function plainInteger(text: string): bigint | undefined {
+  const last = text.charCodeAt(text.length - 1);
+  if (!(last >= 48 && last <= 57) || text.charCodeAt(1) >= 65 || text.length > MAX_DECIMAL_DIGITS)
+    return undefined;
+  try {
+    return BigInt(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A database's decimal text as a scaled integer. The usual form (`-123.45`, `7`) is read by
+ * BigInt on its digits with the point taken out; anything else goes through the full pattern.
+ */
 export function parseDecimal(text: string): Scaled {
+  const dot = text.indexOf('.');
+  if (dot < 0) {
+    const value = plainInteger(text);
+    if (value !== undefined) return { value, scale: 0 };
+  } else if (
+    text.indexOf('.', dot + 1) < 0 &&
+    !(text.charCodeAt(dot + 1) < 48 || text.charCodeAt(dot + 1) > 57)
+  ) {
+    const value = plainInteger(text.slice(0, dot) + text.slice(dot + 1));
+    if (value !== undefined) return { value, scale: text.length - dot - 1 };
+  }
+  return parseDecimalText(text);
+}
+
+function parseDecimalText(text: string): Scaled {
   const t = text.trim();
   // a first bound on the length (digits, sign, point, exponent): the pattern never sees a huge input
   if (t.length > MAX_DECIMAL_DIGITS + 16)
@@ -81,11 +115,24 @@ export function normalizeDecimal(text: string): string {
   return formatScaled({ value, scale });
 }
 
-export function addDecimals(a: string, b: string): string {
-  const x = parseDecimal(a);
-  const y = parseDecimal(b);
+/** The exact sum of two scaled integers, at the larger scale. */
+export function addScaled(x: Scaled, y: Scaled): Scaled {
+  if (x.scale === y.scale) return { value: x.value + y.value, scale: x.scale };
   const scale = Math.max(x.scale, y.scale);
-  return formatScaled({ value: rescale(x, scale) + rescale(y, scale), scale });
+  return { value: rescale(x, scale) + rescale(y, scale), scale };
+}
+
+export function addDecimals(a: string, b: string): string {
+  return formatScaled(addScaled(parseDecimal(a), parseDecimal(b)));
+}
+
+/** Integer text (`123`, or `123.0` as a sum may come back) → BigInt; a fraction is an error. */
+export function parseInteger(text: string): bigint {
+  const { value, scale } = parseDecimal(text);
+  if (scale === 0) return value;
+  const unit = 10n ** BigInt(scale);
+  if (value % unit !== 0n) throw new Error(`not an integer: '${shown(text)}'`);
+  return value / unit;
 }
 
 export function sumDecimals(values: Iterable<string>): string {

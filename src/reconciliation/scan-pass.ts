@@ -12,7 +12,7 @@
  * Both databases scan at the same time: all legacy passes run one after the other on the legacy
  * database while the target passes run on the target database.
  */
-import { formatScaled, normalizeDecimal, parseDecimal, type Scaled } from './decimal.js';
+import { addScaled, formatScaled, parseDecimal, parseInteger, type Scaled } from './decimal.js';
 import { Params, type Side } from './dialect.js';
 import type { CheckPlan } from './plan.js';
 import type { Row } from './connection.js';
@@ -239,39 +239,9 @@ export function passQuery(pass: Pass, part: KeyPart = {}): [string, unknown[]] {
   return p.bind(`SELECT ${sel.join(', ')} FROM ${from} GROUP BY ${group.join(', ')}${unordered}`);
 }
 
-/**
- * The integer a database's text of digits stands for, without a regular expression, or
- * undefined when the text is anything else (a point, an exponent, a letter, white space after it).
- * BigInt() alone would also take `0x1F` or `0b1`, which no column value is: text whose second
- * character is a letter is left to the full parser.
- */
-function plainInteger(text: string): bigint | undefined {
-  const last = text.charCodeAt(text.length - 1);
-  if (!(last >= 48 && last <= 57) || text.charCodeAt(1) >= 65) return undefined;
-  try {
-    return BigInt(text);
-  } catch {
-    return undefined;
-  }
-}
-
-/** Integer text from the database (a hash sum may come back as `123.0`) → BigInt. */
+/** Integer text from the database (a hash sum may come back as `123.0`) → BigInt; NULL → 0. */
 function bigint(text: string | null | undefined): bigint {
-  if (text === null || text === undefined) return 0n;
-  return (text.includes('.') ? undefined : plainInteger(text)) ?? BigInt(normalizeDecimal(text));
-}
-
-/** A decimal from the database as a scaled integer: `-123.45` read as -12345 at scale 2 without a regex pass. */
-function scaled(text: string): Scaled {
-  const dot = text.indexOf('.');
-  if (dot < 0) {
-    const value = plainInteger(text);
-    if (value !== undefined) return { value, scale: 0 };
-  } else if (text.indexOf('.', dot + 1) < 0) {
-    const value = plainInteger(text.slice(0, dot) + text.slice(dot + 1));
-    if (value !== undefined) return { value, scale: text.length - dot - 1 };
-  }
-  return parseDecimal(text);
+  return text === null || text === undefined ? 0n : parseInteger(text);
 }
 
 /** Aggregate kinds as `passTotals` adds them up. */
@@ -285,31 +255,13 @@ const enum Kind {
 interface Accumulated {
   /** rows (a Number: exact far beyond any table's row count) */
   count: number;
-  /** SUM aggregates: the scaled integer, its scale, and whether a value that is not NULL was seen */
-  sum: bigint[];
-  scale: number[];
-  seen: boolean[];
+  /** SUM aggregates: null until a value that is not NULL */
+  sum: (Scaled | null)[];
   /** COUNT and HASH_SUM aggregates */
   int: bigint[];
   /** MIN/MAX aggregates (unbucketed passes, one row per tenant): the cell */
   cell: (string | null)[];
   buckets: Map<number, BucketAgg>;
-}
-
-/** Adds a decimal cell into the sum of aggregate k. */
-function addSum(t: Accumulated, k: number, text: string): void {
-  const x = scaled(text);
-  const have = t.scale[k] ?? 0;
-  if (!t.seen[k]) {
-    t.sum[k] = x.value;
-    t.scale[k] = x.scale;
-    t.seen[k] = true;
-  } else if (x.scale === have) t.sum[k] = (t.sum[k] ?? 0n) + x.value;
-  else {
-    const scale = Math.max(have, x.scale);
-    t.sum[k] = (t.sum[k] ?? 0n) * 10n ** BigInt(scale - have) + x.value * 10n ** BigInt(scale - x.scale);
-    t.scale[k] = scale;
-  }
 }
 
 /** Rows handled between two turns of the event loop, so that the next pass's statement goes out meanwhile. */
@@ -355,9 +307,7 @@ export async function passTotals(pass: Pass, rows: Row[]): Promise<Map<string, T
     if (!t) {
       t = {
         count: 0,
-        sum: aggregates.map(() => 0n),
-        scale: aggregates.map(() => 0),
-        seen: aggregates.map(() => false),
+        sum: aggregates.map(() => null),
         int: aggregates.map(() => 0n),
         cell: aggregates.map(() => null),
         buckets: new Map(),
@@ -370,7 +320,11 @@ export async function passTotals(pass: Pass, rows: Row[]): Promise<Map<string, T
       const v = r[first + k] ?? null;
       const kind = kinds[k];
       if (kind === Kind.Sum) {
-        if (v !== null) addSum(t, k, v);
+        if (v !== null) {
+          const x = parseDecimal(v);
+          const sum = t.sum[k] ?? null;
+          t.sum[k] = sum === null ? x : addScaled(sum, x);
+        }
       } else if (kind === Kind.Integer) {
         if (v !== null) t.int[k] = (t.int[k] ?? 0n) + bigint(v);
       } else t.cell[k] = v;
@@ -393,7 +347,7 @@ export async function passTotals(pass: Pass, rows: Row[]): Promise<Map<string, T
     };
     const value = (k: number): Scaled | bigint | string | null => {
       const kind = kinds[k];
-      if (kind === Kind.Sum) return a.seen[k] ? { value: a.sum[k] ?? 0n, scale: a.scale[k] ?? 0 } : null;
+      if (kind === Kind.Sum) return a.sum[k] ?? null;
       if (kind === Kind.Integer) return a.int[k] ?? 0n;
       return a.cell[k] ?? null;
     };

@@ -4,6 +4,8 @@ import {
   addDecimals,
   compareDecimals,
   normalizeDecimal,
+  parseDecimal,
+  parseInteger,
   sumDecimals,
   variancePercent,
   ratioPercent,
@@ -29,6 +31,48 @@ describe('reconciliation decimals', () => {
     assert.equal(normalizeDecimal('10.500'), '10.5');
     assert.equal(compareDecimals('10.5', '10.50'), 0);
     assert.equal(compareDecimals('1e2', '100'), 0);
+  });
+
+  it('reads the plain form and every other form the same way, and refuses what is not a decimal', () => {
+    const read = (t: string): string => {
+      const x = parseDecimal(t);
+      return `${x.value}/${x.scale}`;
+    };
+    const same: [string, string][] = [
+      ['-123.45', '-12345/2'],
+      ['7', '7/0'],
+      ['007.50', '750/2'],
+      ['+.5', '5/1'],
+      ['-.5', '-5/1'],
+      ['5.', '5/0'],
+      ['-0.00', '0/2'],
+      [' 1.5', '15/1'],
+      ['1.5 ', '15/1'],
+      ['1.50E1', '150/1'],
+      ['1e2', '100/0'],
+    ];
+    for (const [t, want] of same) assert.equal(read(t), want, t);
+    for (const bad of [
+      '',
+      '.',
+      '-',
+      '0x10',
+      '0b1',
+      '0o7',
+      '.-5',
+      '.+5',
+      '. 5',
+      '1.2.3',
+      '1 2',
+      '1_000',
+      'NaN',
+      '--5',
+    ])
+      assert.throws(() => parseDecimal(bad), /not a decimal number/, bad);
+    assert.equal(parseInteger('123'), 123n);
+    assert.equal(parseInteger('123.000'), 123n);
+    assert.equal(parseInteger('-4.0'), -4n);
+    assert.throws(() => parseInteger('123.5'), /not an integer: '123.5'/);
   });
 
   it('sums integers in cents the same as BigInt does', () => {
